@@ -1,0 +1,27 @@
+"""simcore: Monte Carlo planning of B2B bookings under uncertainty.
+
+>>> import simcore
+>>> sc = simcore.load_scenario("scenarios/fy2026.toml")
+>>> ds = simcore.simulate(sc, trials=10_000, seed=7)
+>>> ds.simcore.summary()["bookings"]["year"]
+"""
+
+__version__ = "0.1.0"
+
+from .errors import Problem, ScenarioError, SimcoreError  # noqa: E402
+from .scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
+from .compile import compile_scenario  # noqa: E402
+from .simulate import simulate  # noqa: E402
+from . import accessor  # noqa: E402,F401  (registers ds.simcore)
+
+__all__ = [
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "SimcoreError",
+    "compile_scenario",
+    "load_scenario",
+    "scenario_from_dict",
+    "simulate",
+    "__version__",
+]

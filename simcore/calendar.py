@@ -1,0 +1,118 @@
+"""Time: continuous days from the plan's start, and the reporting periods over them.
+
+Day ``d`` is the calendar date ``start + d``. A period is a half-open range of days
+``[first, last + 1)`` clipped to the horizon. Labels are the users' words:
+``2026-Q1``, ``2026-03``, and the start date of a week. Fiscal quarters of a year
+that does not start in January are labelled ``FY2027-Q1``, the fiscal year named by
+the calendar year it ends in (the common US convention).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Reporting periods over a horizon.
+
+    Attributes
+    ----------
+    kind : str
+        ``week``, ``month``, ``quarter`` or ``year``.
+    labels : list of str
+        One label per period, e.g. ``2026-Q1``.
+    start_day : numpy.ndarray
+        ``n + 1`` boundaries in days from the plan start; the last is the horizon.
+    full_days : numpy.ndarray
+        Calendar length of each period before clipping to the horizon, in days.
+    """
+
+    kind: str
+    labels: list
+    start_day: np.ndarray
+    full_days: np.ndarray
+
+    def __len__(self):
+        return len(self.labels)
+
+    def of_day(self, horizon_days: int) -> np.ndarray:
+        """Period index of every whole day of the horizon (int32, length ``horizon_days``)."""
+        out = np.empty(horizon_days, dtype=np.int32)
+        for i in range(len(self.labels)):
+            out[int(self.start_day[i]):int(self.start_day[i + 1])] = i
+        return out
+
+
+def _month_start(d: _dt.date) -> _dt.date:
+    return d.replace(day=1)
+
+
+def _add_months(d: _dt.date, n: int) -> _dt.date:
+    m = d.month - 1 + n
+    return d.replace(year=d.year + m // 12, month=m % 12 + 1, day=1)
+
+
+def _period_start(d: _dt.date, kind: str, fy_month: int) -> _dt.date:
+    if kind == "month":
+        return _month_start(d)
+    if kind in ("quarter", "year"):
+        months = 3 if kind == "quarter" else 12
+        offset = (d.month - fy_month) % months
+        return _add_months(_month_start(d), -offset)
+    raise ValueError(kind)
+
+
+def _label(first: _dt.date, kind: str, fy_month: int) -> str:
+    if kind == "week":
+        return first.isoformat()
+    if kind == "month":
+        return f"{first.year}-{first.month:02d}"
+    fiscal_year = first.year if fy_month == 1 else _add_months(first, 12 - (first.month - fy_month) % 12 - 1).year
+    prefix = str(fiscal_year) if fy_month == 1 else f"FY{fiscal_year}"
+    if kind == "year":
+        return prefix
+    quarter = (first.month - fy_month) % 12 // 3 + 1
+    return f"{prefix}-Q{quarter}"
+
+
+def periods(start: _dt.date, horizon_days: int, kind: str, fiscal_year_start_month: int = 1) -> Periods:
+    """The reporting periods of ``kind`` covering ``horizon_days`` days from ``start``.
+
+    Weeks run in 7-day steps from ``start``; months, quarters and (fiscal) years
+    follow the calendar, so the first and last may be partial.
+
+    Examples
+    --------
+    >>> p = periods(datetime.date(2026, 1, 1), 365, "quarter")
+    >>> p.labels
+    ['2026-Q1', '2026-Q2', '2026-Q3', '2026-Q4']
+    """
+    bounds = [0]
+    labels = []
+    full = []
+    day = 0
+    while day < horizon_days:
+        date = start + _dt.timedelta(days=day)
+        if kind == "week":
+            first, nxt = date, date + _dt.timedelta(days=7)
+        else:
+            first = _period_start(date, kind, fiscal_year_start_month)
+            step = {"month": 1, "quarter": 3, "year": 12}[kind]
+            nxt = _add_months(first, step)
+        labels.append(_label(first, kind, fiscal_year_start_month))
+        full.append((nxt - first).days)
+        day = min((nxt - start).days, horizon_days)
+        bounds.append(day)
+    return Periods(kind, labels, np.asarray(bounds, dtype=np.float64), np.asarray(full, dtype=np.float64))
+
+
+def month_of_day(start: _dt.date, horizon_days: int) -> np.ndarray:
+    """Calendar month (0 = January) of every day of the horizon."""
+    out = np.empty(horizon_days, dtype=np.int64)
+    for d in range(horizon_days):
+        out[d] = (start + _dt.timedelta(days=d)).month - 1
+    return out

@@ -1,0 +1,316 @@
+"""Compile a :class:`~simcore.scenario.Scenario` into the plain arrays the kernel takes.
+
+The expected count of new opportunities per cell and week is
+
+    lambda = planned dollars per day / E[amount at creation] (or planned count per day)
+             x share x uplift x seasonality index of the day's month,
+
+summed over the week's days. A plan number for a period is spread evenly over that
+period's calendar days (so a partial last month creates a partial month's pipeline),
+and seasonality indices are normalised to average 1 over the twelve months, so they
+move pipeline between months without changing the annual plan. Dollars are turned
+into counts with the *base* mean amount: assumption uncertainty about deal size
+changes the dollars a plan produces, not the number of deals the team creates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from .calendar import Periods, month_of_day, periods
+from .kernel import (
+    AMOUNT_EMPIRICAL,
+    AMOUNT_LOGNORMAL,
+    BETA,
+    DIST_EXPONENTIAL,
+    DIST_FIXED,
+    DIST_GAMMA,
+    DIST_LOGNORMAL,
+    FIXED,
+    NEGATIVE_BINOMIAL,
+    PERT,
+    POISSON,
+    param_layout,
+)
+from .scenario import Scenario, Uncertain, base
+from .spec import CATEGORIES
+
+_DIST_CODE = {"fixed": DIST_FIXED, "exponential": DIST_EXPONENTIAL, "lognormal": DIST_LOGNORMAL,
+              "gamma": DIST_GAMMA}
+
+# Cycle-time bins of won deals, in days.
+CYCLE_EDGES = np.array([0, 15, 30, 45, 60, 90, 120, 180, 270, 365, 540, np.inf])
+
+
+@dataclass
+class Model:
+    """Everything the kernel needs, as arrays (see :func:`simcore.kernel.simulate_trials`)."""
+
+    scenario: Scenario
+    periods: Periods
+    n_stages: int
+    category: np.ndarray
+    entry_stage: np.ndarray
+    free_stage: np.ndarray
+    lost_comp_share: np.ndarray
+    dwell_kind: np.ndarray
+    dwell_cv: np.ndarray
+    push_kind: np.ndarray
+    push_cv: np.ndarray
+    decision_lost_comp_share: np.ndarray
+    max_pushes: np.ndarray
+    market_loading: np.ndarray
+    amount_kind: np.ndarray
+    amount_sigma: np.ndarray
+    empirical: np.ndarray
+    empirical_offset: np.ndarray
+    whale_factor_max: np.ndarray
+    amount_floor: np.ndarray
+    amount_cap: np.ndarray
+    param_kind: np.ndarray
+    param_a: np.ndarray
+    param_b: np.ndarray
+    param_c: np.ndarray
+    creation_rate: np.ndarray
+    process: np.ndarray
+    dispersion: np.ndarray
+    week_start: np.ndarray
+    week_length: np.ndarray
+    bank_cell: np.ndarray
+    bank_stage: np.ndarray
+    bank_amount: np.ndarray
+    bank_created: np.ndarray
+    bank_close: np.ndarray
+    period_of_day: np.ndarray
+    horizon: float
+    cycle_edges: np.ndarray
+    param_names: list
+    mean_amount: np.ndarray
+
+    def kernel_args(self):
+        """Inputs of :func:`simcore.kernel.simulate_trials`, after ``seed, trial0``."""
+        return (
+            self.n_stages, self.category, self.entry_stage, self.free_stage, self.lost_comp_share,
+            self.dwell_kind, self.dwell_cv, self.push_kind, self.push_cv,
+            self.decision_lost_comp_share, self.max_pushes, self.market_loading,
+            self.amount_kind, self.amount_sigma, self.empirical, self.empirical_offset,
+            self.whale_factor_max, self.amount_floor, self.amount_cap,
+            self.param_kind, self.param_a, self.param_b, self.param_c,
+            self.creation_rate, self.process, self.dispersion, self.week_start, self.week_length,
+            self.bank_cell, self.bank_stage, self.bank_amount, self.bank_created, self.bank_close,
+            len(self.periods),  # the starting bank's cohort index, after the creation periods
+            self.period_of_day, self.periods.start_day, self.horizon,
+            self.cycle_edges,
+        )
+
+    @property
+    def uncertain_slots(self):
+        """``[(cell, slot), ...]`` of parameters drawn per trial."""
+        return [tuple(x) for x in np.argwhere(self.param_kind != FIXED)]
+
+    def with_creation_scale(self, scale) -> "Model":
+        """A copy whose expected creation is multiplied by ``scale`` (cells x weeks, or broadcastable).
+
+        Deals keep their random numbers (common random numbers), so this is how the
+        optimizer and comparisons vary a plan without re-reading the scenario.
+        """
+        out = Model(**self.__dict__)
+        out.creation_rate = np.ascontiguousarray(self.creation_rate * np.asarray(scale, dtype=np.float64))
+        return out
+
+
+def param_names(stage_names):
+    """Names of the per-cell parameter slots, in :func:`simcore.kernel.param_layout` order."""
+    k = len(stage_names)
+    names = [None] * param_layout(k)[-1]
+    adv0, dwell0, growth0, win, push, delay, decay, conv, median, wp, wf, _ = param_layout(k)
+    for s in range(k - 1):
+        names[adv0 + s] = f"advance[{stage_names[s]}]"
+        names[growth0 + s] = f"growth[{stage_names[s]}]"
+    for s in range(k):
+        names[dwell0 + s] = f"dwell_mean[{stage_names[s]}]"
+    names[win], names[push], names[delay], names[decay] = "win", "push", "push_delay_mean", "win_decay"
+    names[conv], names[median], names[wp], names[wf] = ("to_decision", "median_amount", "whale_probability",
+                                                         "whale_factor")
+    return names
+
+
+def _clipped_lognormal_mean(mu, sigma, floor, cap):
+    """E[clip(X, floor, cap)] for X = exp(mu + sigma Z)."""
+    if sigma <= 0:
+        return min(max(math.exp(mu), floor), cap)
+    lo = (math.log(floor) - mu) / sigma if floor > 0 else -np.inf
+    hi = (math.log(cap) - mu) / sigma if math.isfinite(cap) else np.inf
+    inside = math.exp(mu + 0.5 * sigma * sigma) * (ndtr(hi - sigma) - ndtr(lo - sigma))
+    return floor * ndtr(lo) + (cap * (1.0 - ndtr(hi)) if math.isfinite(cap) else 0.0) + inside
+
+
+def expected_amount(amount: dict, median=None, whale_probability=None, whale_factor=None) -> float:
+    """Mean deal size at creation (dollars) of a resolved ``amount`` parameter set.
+
+    Closed form for the lognormal with whale overlay, floor and cap; the exact
+    average for an empirical list. A uniform whale factor is integrated with
+    Gauss-Legendre quadrature. Values default to the plan's base values.
+    """
+    median = base(amount["median"]) if median is None else median
+    pw = base(amount["whale_probability"]) if whale_probability is None else whale_probability
+    wf = base(amount["whale_factor"]) if whale_factor is None else whale_factor
+    wmax = amount["whale_factor_max"]
+    floor, cap = amount["floor"], amount["cap"]
+    if amount["kind"] == "empirical":
+        values = np.asarray(amount["empirical"]) * median
+
+        def mean_at(factor):
+            return float(np.mean(np.clip(values * factor, floor, cap)))
+    else:
+        sigma = amount["sigma"]
+
+        def mean_at(factor):
+            return _clipped_lognormal_mean(math.log(median * factor), sigma, floor, cap)
+    if pw == 0:
+        return mean_at(1.0)
+    if math.isnan(wmax) or wmax == wf:
+        whale = mean_at(wf)
+    else:
+        x, w = np.polynomial.legendre.leggauss(48)
+        factors = wf + (wmax - wf) * (x + 1.0) / 2.0
+        whale = float(sum(wi * mean_at(f) for wi, f in zip(w, factors)) / 2.0)
+    return (1.0 - pw) * mean_at(1.0) + pw * whale
+
+
+def _slot(value):
+    if isinstance(value, Uncertain):
+        if value.kind == "pert":
+            return PERT, value.a, value.b, value.c
+        return BETA, value.a, value.b, math.nan
+    return FIXED, float(value), math.nan, math.nan
+
+
+def daily_plan(scenario: Scenario, cell: int) -> np.ndarray:
+    """Planned creation per day of the horizon for one cell: dollars (or count), after share,
+    uplift and seasonality."""
+    p = scenario.params[cell]["creation"]
+    horizon = scenario.horizon_days
+    if not p["values"]:
+        return np.zeros(horizon)
+    per = periods(scenario.start, horizon, p["per"], scenario.fiscal_year_start_month)
+    per_day = np.asarray(p["values"]) / per.full_days
+    rate = per_day[per.of_day(horizon)]
+    season = np.asarray(p["seasonality"], dtype=np.float64)
+    season = season / season.mean()
+    return rate * season[month_of_day(scenario.start, horizon)] * p["share"] * p["uplift"]
+
+
+def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
+    """Turn a scenario into kernel arrays, reporting by ``period`` (default: the scenario's)."""
+    sc = scenario
+    k = len(sc.stages)
+    n_cells = len(sc.cells)
+    names = [s.name for s in sc.stages]
+    layout = param_layout(k)
+    n_slots = layout[-1]
+    adv0, dwell0, growth0, win_s, push_s, delay_s, decay_s, conv_s, median_s, wp_s, wf_s, _ = layout
+    per = periods(sc.start, sc.horizon_days, period or sc.period, sc.fiscal_year_start_month)
+    horizon = sc.horizon_days
+
+    kind = np.zeros((n_cells, n_slots), dtype=np.int8)
+    pa = np.zeros((n_cells, n_slots))
+    pb = np.full((n_cells, n_slots), np.nan)
+    pc = np.full((n_cells, n_slots), np.nan)
+    entry = np.zeros(n_cells, dtype=np.int64)
+    free = np.zeros((n_cells, k), dtype=np.bool_)
+    lc_share = np.full((n_cells, k), 0.5)
+    dwell_kind = np.zeros((n_cells, k), dtype=np.int64)
+    dwell_cv = np.zeros((n_cells, k))
+    push_kind = np.zeros(n_cells, dtype=np.int64)
+    push_cv = np.zeros(n_cells)
+    dec_share = np.zeros(n_cells)
+    max_pushes = np.zeros(n_cells, dtype=np.int64)
+    loading = np.zeros(n_cells)
+    amount_kind = np.zeros(n_cells, dtype=np.int64)
+    sigma = np.zeros(n_cells)
+    empirical, offsets = [], [0]
+    whale_max = np.full(n_cells, np.nan)
+    floor = np.zeros(n_cells)
+    cap = np.full(n_cells, np.inf)
+    process = np.zeros(n_cells, dtype=np.int64)
+    dispersion = np.full(n_cells, np.inf)
+    mean_amount = np.zeros(n_cells)
+    n_weeks = -(-horizon // 7)
+    week_start = np.arange(n_weeks, dtype=np.float64) * 7.0
+    week_length = np.minimum(7.0, horizon - week_start)
+    rate = np.zeros((n_cells, n_weeks))
+
+    def put(c, s, value):
+        kind[c, s], pa[c, s], pb[c, s], pc[c, s] = _slot(value)
+
+    for c, p in enumerate(sc.params):
+        entry[c] = p["entry_stage"]
+        for s, st in enumerate(p["stages"]):
+            if st["advance"] is None:
+                free[c, s] = True
+                put(c, adv0 + s, 1.0)
+            else:
+                put(c, adv0 + s, st["advance"])
+            lc_share[c, s] = st["lost_competition_share"]
+            put(c, growth0 + s, st["growth"])
+            dwell_kind[c, s] = _DIST_CODE[st["dwell"]["dist"]]
+            dwell_cv[c, s] = st["dwell"]["cv"]
+            put(c, dwell0 + s, st["dwell"]["mean"])
+        dec = p["decision"]
+        dwell_kind[c, k - 1] = _DIST_CODE[dec["dwell"]["dist"]]
+        dwell_cv[c, k - 1] = dec["dwell"]["cv"]
+        put(c, dwell0 + k - 1, dec["dwell"]["mean"])
+        put(c, win_s, dec["win"])
+        put(c, push_s, dec["push"])
+        put(c, delay_s, dec["push_delay"]["mean"])
+        push_kind[c] = _DIST_CODE[dec["push_delay"]["dist"]]
+        push_cv[c] = dec["push_delay"]["cv"]
+        put(c, decay_s, dec["win_decay"])
+        dec_share[c] = dec["lost_competition_share"]
+        max_pushes[c] = dec["max_pushes"]
+        put(c, conv_s, p["to_decision"] if p["to_decision"] is not None else 1.0)
+        loading[c] = p["market_loading"]
+        am = p["amount"]
+        amount_kind[c] = AMOUNT_EMPIRICAL if am["kind"] == "empirical" else AMOUNT_LOGNORMAL
+        sigma[c] = am["sigma"]
+        empirical.extend(am["empirical"])
+        offsets.append(len(empirical))
+        put(c, median_s, am["median"])
+        put(c, wp_s, am["whale_probability"])
+        put(c, wf_s, am["whale_factor"])
+        whale_max[c] = am["whale_factor_max"]
+        floor[c], cap[c] = am["floor"], am["cap"]
+        mean_amount[c] = expected_amount(am)
+        cr = p["creation"]
+        process[c] = NEGATIVE_BINOMIAL if cr["process"] == "negative_binomial" else POISSON
+        dispersion[c] = cr["dispersion"]
+        daily = daily_plan(sc, c)
+        if cr["kind"] == "dollars":
+            daily = daily / mean_amount[c]
+        rate[c] = np.add.reduceat(daily, np.arange(0, horizon, 7))
+
+    bank = sc.bank
+    return Model(
+        scenario=sc, periods=per, n_stages=k,
+        category=np.array([CATEGORIES.index(s.category) for s in sc.stages], dtype=np.int64),
+        entry_stage=entry, free_stage=free, lost_comp_share=lc_share, dwell_kind=dwell_kind,
+        dwell_cv=dwell_cv, push_kind=push_kind, push_cv=push_cv, decision_lost_comp_share=dec_share,
+        max_pushes=max_pushes, market_loading=loading, amount_kind=amount_kind, amount_sigma=sigma,
+        empirical=np.asarray(empirical, dtype=np.float64), empirical_offset=np.asarray(offsets, dtype=np.int64),
+        whale_factor_max=whale_max, amount_floor=floor, amount_cap=cap,
+        param_kind=kind, param_a=pa, param_b=pb, param_c=pc,
+        creation_rate=rate, process=process, dispersion=dispersion,
+        week_start=week_start, week_length=week_length,
+        bank_cell=np.array([d.cell for d in bank], dtype=np.int64),
+        bank_stage=np.array([d.stage for d in bank], dtype=np.int64),
+        bank_amount=np.array([d.amount for d in bank], dtype=np.float64),
+        bank_created=np.array([d.created for d in bank], dtype=np.float64),
+        bank_close=np.array([d.expected_close for d in bank], dtype=np.float64),
+        period_of_day=per.of_day(horizon), horizon=float(horizon), cycle_edges=CYCLE_EDGES.astype(np.float64),
+        param_names=param_names(names), mean_amount=mean_amount,
+    )

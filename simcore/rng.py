@@ -1,0 +1,179 @@
+"""Counter-based random numbers: every draw is a pure function of its coordinates.
+
+A draw is ``uniform(deal_key(seed, trial, stream, a, b), j)``: the key names one
+opportunity (or one per-trial assumption, or one Poisson count) and ``j`` counts the
+draws made for it. Nothing depends on which thread ran it, in which order, or
+which other deals exist, so results are the same bits for any thread count and any
+split of trials, and changing one cell's volume leaves every other draw alone
+(common random numbers, MODEL.md "Randomness").
+
+The mixer is SplitMix64's finaliser (Steele, Lea & Flood 2014), a bijection on
+64-bit words with full avalanche; the per-key sequence ``mix64(key + (j+1)*golden)``
+is exactly the SplitMix64 stream started at ``key``, which passes BigCrush.
+Keys are built by chaining the mixer over the coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import jit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_S32 = np.uint64(32)
+_TWO_M53 = 1.0 / 9007199254740992.0
+
+# Streams: which kind of quantity a key belongs to.
+STREAM_DEAL = 1  # a newly created opportunity: a = cell, b = week << 32 | k
+STREAM_COUNT = 2  # the number created in one cell and week: a = cell, b = week
+STREAM_BANK = 3  # an opportunity of the starting bank: a = 0, b = bank index
+STREAM_PARAM = 4  # a drawn assumption: a = cell, b = parameter slot
+STREAM_MARKET = 5  # the market factor of a trial: a = 0, b = 0
+
+
+@jit
+def mix64(z):
+    """SplitMix64 finaliser: a bijective 64-bit mixer."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@jit
+def deal_key(seed, trial, stream, a, b):
+    """The key of one random sequence, from its coordinates (all non-negative ints)."""
+    h = mix64(np.uint64(seed) ^ _GOLDEN)
+    h = mix64(h ^ np.uint64(trial))
+    h = mix64(h ^ ((np.uint64(stream) << _S32) | np.uint64(a)))
+    return mix64(h ^ np.uint64(b))
+
+
+@jit
+def uniform(key, j):
+    """Draw ``j`` of sequence ``key``: a double in the open interval (0, 1)."""
+    z = mix64(key + np.uint64(j + 1) * _GOLDEN)
+    return (float(z >> _S11) + 0.5) * _TWO_M53
+
+
+# Acklam's rational approximation of the standard normal quantile (relative error
+# below 1.2e-9): one uniform per normal keeps draws monotone in u, which keeps the
+# coupling between scenarios tight, and it is cheaper than Box-Muller.
+_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+      1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
+_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+      6.680131188771972e01, -1.328068155288572e01)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+      -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
+      3.754408661907416e00)
+
+
+@jit
+def normal_quantile(u):
+    """Standard normal quantile of ``u`` in (0, 1)."""
+    if u < 0.02425:
+        q = math.sqrt(-2.0 * math.log(u))
+        return (((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]) / (
+            (((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0
+        )
+    if u > 0.97575:
+        q = math.sqrt(-2.0 * math.log1p(-u))
+        return -(((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]) / (
+            (((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0
+        )
+    q = u - 0.5
+    r = q * q
+    return (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q / (
+        ((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0
+    )
+
+
+@jit
+def gamma_draw(key, j, shape):
+    """A Gamma(shape, 1) variate from sequence ``key`` starting at draw ``j``.
+
+    Marsaglia & Tsang (2000), with the ``shape < 1`` boost ``G(a+1) * U**(1/a)``.
+    Rejection uses a variable number of draws; they are still a pure function of
+    (key, j), which is all reproducibility needs. Returns ``(value, next_j)``.
+    """
+    boost = 1.0
+    a = shape
+    if a < 1.0:
+        boost = uniform(key, j) ** (1.0 / a)
+        j += 1
+        a += 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        x = normal_quantile(uniform(key, j))
+        j += 1
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = uniform(key, j)
+        j += 1
+        if math.log(u) < 0.5 * x * x + d - d * v + d * math.log(v):
+            return d * v * boost, j
+
+
+@jit
+def beta_draw(key, j, a, b):
+    """A Beta(a, b) variate as G_a / (G_a + G_b). Returns ``(value, next_j)``."""
+    x, j = gamma_draw(key, j, a)
+    y, j = gamma_draw(key, j, b)
+    return x / (x + y), j
+
+
+@jit
+def poisson_quantile(u, lam):
+    """Smallest k with P(N <= k) >= u for N ~ Poisson(lam).
+
+    Inverting one uniform makes the count monotone in ``lam`` for the same ``u``:
+    a larger plan keeps every deal of a smaller one (MODEL.md "Randomness").
+    Terms are summed in log space so that a large ``lam`` does not underflow.
+    """
+    if lam <= 0.0:
+        return 0
+    k = 0
+    log_p = -lam
+    cdf = math.exp(log_p)
+    log_lam = math.log(lam)
+    # Past lam + 40 sd the remaining mass is below double precision.
+    limit = int(lam + 40.0 * math.sqrt(lam) + 40.0)
+    while cdf < u and k < limit:
+        k += 1
+        log_p += log_lam - math.log(k)
+        cdf += math.exp(log_p)
+    return k
+
+
+@jit
+def negative_binomial_quantile(u, mean, size):
+    """Smallest k with P(N <= k) >= u, N negative binomial with ``mean`` and ``size``.
+
+    Variance is ``mean + mean**2 / size``; a smaller ``size`` is lumpier. Monotone in
+    ``mean`` for a fixed ``u``, like :func:`poisson_quantile`.
+    """
+    if mean <= 0.0:
+        return 0
+    q = mean / (size + mean)
+    log_p = size * math.log1p(-q)
+    cdf = math.exp(log_p)
+    log_q = math.log(q)
+    k = 0
+    sd = math.sqrt(mean + mean * mean / size)
+    limit = int(mean + 60.0 * sd + 60.0)
+    while cdf < u and k < limit:
+        log_p += math.log((k + size) / (k + 1.0)) + log_q
+        k += 1
+        cdf += math.exp(log_p)
+    return k

@@ -1,0 +1,233 @@
+"""The public simulation API: validate, allocate, run the kernel in chunks, build the Dataset."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from .compile import Model, compile_scenario
+from .errors import SimcoreError
+from .kernel import N_CATEGORIES, flow_layout, simulate_trials
+from .scenario import Scenario
+from .spec import CATEGORIES
+from .variables import attrs_of, dims_of
+
+REASONS = ["competition", "no_decision"]
+
+
+def as_seed(seed) -> int:
+    """An int in [0, 2**64) from an int or a :class:`numpy.random.SeedSequence`."""
+    if isinstance(seed, np.random.SeedSequence):
+        return int(seed.generate_state(1, np.uint64)[0])
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise SimcoreError(f"seed must be a whole number or a numpy SeedSequence, got {seed!r}")
+    if not 0 <= int(seed) < 2**64:
+        raise SimcoreError(f"seed must be in [0, 2**64), got {seed}")
+    return int(seed)
+
+
+def _check_count(name, value, minimum):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise SimcoreError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class _Outputs:
+    """Preallocated kernel outputs for ``trials`` trials of a model."""
+
+    def __init__(self, model: Model, trials: int):
+        n = len(model.periods)
+        c = len(model.scenario.cells)
+        k = model.n_stages
+        self.flow_amt = np.zeros((trials, n, c, flow_layout(k)[-1]))
+        self.flow_cnt = np.zeros((trials, n, c, flow_layout(k)[-1]), dtype=np.int32)
+        self.bank_amt = np.zeros((trials, n + 1, c, N_CATEGORIES))
+        self.bank_cnt = np.zeros((trials, n + 1, c, N_CATEGORIES), dtype=np.int32)
+        self.cohort_amt = np.zeros((trials, n, n + 1, c))
+        self.cycle_hist = np.zeros((trials, c, len(model.cycle_edges) - 1), dtype=np.int32)
+        self.drawn = np.zeros((trials, c, model.param_kind.shape[1]))
+        self.market = np.zeros(trials)
+
+    def arrays(self, lo, hi):
+        return (self.flow_amt[lo:hi], self.flow_cnt[lo:hi], self.bank_amt[lo:hi], self.bank_cnt[lo:hi],
+                self.cohort_amt[lo:hi], self.cycle_hist[lo:hi], self.drawn[lo:hi], self.market[lo:hi])
+
+
+def run_kernel(model: Model, trials: int, seed: int, trial_start: int = 0, chunk_size: int | None = None,
+               progress=None) -> _Outputs:
+    """Run the kernel over ``trials`` trials in chunks; returns the raw outputs."""
+    out = _Outputs(model, trials)
+    if chunk_size is None:
+        # Chunks of a few hundred trials keep the progress bar moving without costing speed.
+        chunk_size = max(256, min(4096, trials // 20 or 1))
+    args = model.kernel_args()
+    bar = _progress(trials, progress)
+    lo = 0
+    while lo < trials:
+        hi = min(trials, lo + chunk_size)
+        simulate_trials(np.uint64(seed), np.int64(trial_start + lo), *args, *out.arrays(lo, hi))
+        if bar is not None:
+            bar.update(hi - lo)
+        lo = hi
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _progress(total, progress):
+    if progress is False:
+        return None
+    from tqdm.auto import tqdm
+
+    # Shown only once a run has lasted a second; hidden when stderr is not a terminal unless asked.
+    disable = None if progress else not sys.stderr.isatty()
+    return tqdm(total=total, unit="trial", delay=1.0, disable=disable, file=sys.stderr, leave=False)
+
+
+def simulate(scenario: Scenario, trials: int = 10_000, seed=0, *, period: str | None = None,
+             trial_start: int = 0, chunk_size: int | None = None, progress=None,
+             model: Model | None = None) -> xr.Dataset:
+    """Simulate a scenario's plan: every opportunity's life, in ``trials`` trials.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        From :func:`simcore.load_scenario`.
+    trials : int
+        Number of Monte Carlo trials.
+    seed : int or numpy.random.SeedSequence
+        The same seed gives the same bits for any thread count and any chunking.
+    period : {"week", "month", "quarter"}, optional
+        Reporting period of the result (default: the scenario's ``period``).
+    trial_start : int
+        Index of the first trial: simulating trials 0-4999 and 5000-9999 separately
+        and concatenating along ``trial`` equals simulating 0-9999.
+    chunk_size : int, optional
+        Trials per kernel call (affects progress updates, never results).
+    progress : bool, optional
+        Show a progress bar on stderr for runs over a second (default: when a terminal).
+    model : Model, optional
+        A precompiled model (see :func:`simcore.compile.compile_scenario`), e.g. with a
+        scaled creation plan.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``trial``, ``period``, the scenario's dimensions and, per variable,
+        ``stage``, ``category``, ``reason``, ``cohort``, ``cycle_bin``, ``parameter``.
+        Variables and their units are listed in :mod:`simcore.variables`.
+
+    Examples
+    --------
+    >>> sc = simcore.load_scenario("scenarios/fy2026.toml")
+    >>> ds = simcore.simulate(sc, trials=2000, seed=7)
+    >>> ds.bookings_amount.sum(["period", "source", "product"]).quantile([0.1, 0.5, 0.9])
+    """
+    trials = _check_count("trials", trials, 1)
+    trial_start = _check_count("trial_start", trial_start, 0)
+    if chunk_size is not None:
+        chunk_size = _check_count("chunk_size", chunk_size, 1)
+    seed = as_seed(seed)
+    if period is not None and period not in ("week", "month", "quarter"):
+        raise SimcoreError(f"period must be week, month or quarter, got {period!r}")
+    if model is None:
+        model = compile_scenario(scenario, period)
+    out = run_kernel(model, trials, seed, trial_start, chunk_size, progress)
+    return build_dataset(model, out, seed, trial_start)
+
+
+def _opportunities(model, created_count):
+    """Opportunities simulated per trial: those created in each cell's entry stage, plus the bank."""
+    per_cell = created_count.sum(axis=1)  # (trial, cell, stage)
+    cells = np.arange(per_cell.shape[1])
+    return per_cell[:, cells, model.entry_stage].sum(axis=1).astype(np.int64) + len(model.bank_cell)
+
+
+def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> xr.Dataset:
+    """Label the raw kernel outputs: dims and coords in the user's words, attrs from the registry."""
+    sc = model.scenario
+    dims = list(sc.dimensions)
+    shape = [len(v) for v in sc.dimensions.values()]
+    k = model.n_stages
+    n = len(model.periods)
+    trials = out.flow_amt.shape[0]
+    booked, created0, lc0, lnd0, pushes, slipped, due0, won_pushes, won_cycle, _ = flow_layout(k)
+
+    def cells(a, cell_axis):
+        return a.reshape(a.shape[:cell_axis] + tuple(shape) + a.shape[cell_axis + 1:])
+
+    fa, fc = out.flow_amt, out.flow_cnt
+    lost_amt = np.stack([fa[..., lc0:lc0 + k], fa[..., lnd0:lnd0 + k]], axis=-1)
+    lost_cnt = np.stack([fc[..., lc0:lc0 + k], fc[..., lnd0:lnd0 + k]], axis=-1)
+    data = {
+        "bookings_amount": cells(fa[..., booked], 2),
+        "bookings_count": cells(fc[..., booked], 2),
+        "created_amount": cells(fa[..., created0:created0 + k], 2),
+        "created_count": cells(fc[..., created0:created0 + k], 2),
+        "lost_amount": cells(lost_amt, 2),
+        "lost_count": cells(lost_cnt, 2),
+        "pushes_amount": cells(fa[..., pushes], 2),
+        "pushes_count": cells(fc[..., pushes], 2),
+        "slipped_amount": cells(fa[..., slipped], 2),
+        "slipped_count": cells(fc[..., slipped], 2),
+        "due_amount": cells(fa[..., due0:due0 + N_CATEGORIES], 2),
+        "due_count": cells(fc[..., due0:due0 + N_CATEGORIES], 2),
+        "bank_amount": cells(out.bank_amt[:, 1:], 2),
+        "bank_count": cells(out.bank_cnt[:, 1:], 2),
+        "starting_bank_amount": cells(out.bank_amt[:, 0], 1),
+        "starting_bank_count": cells(out.bank_cnt[:, 0], 1),
+        "won_pushes": cells(fc[..., won_pushes], 2),
+        "won_cycle_days": cells(fa[..., won_cycle], 2),
+        "won_cycle_count": cells(fc[..., won_cycle], 2),
+        "bookings_by_cohort": cells(out.cohort_amt, 3),
+        "cycle_time_count": cells(out.cycle_hist, 1),
+        "assumption": cells(np.moveaxis(out.drawn, 2, 1), 2),
+        "market_factor": out.market,
+        "opportunities": _opportunities(model, fc[..., created0:created0 + k]),
+    }
+    edges = model.cycle_edges
+    cycle_labels = [f"{int(a)}-{int(b)}d" if np.isfinite(b) else f"{int(a)}d+" for a, b in zip(edges[:-1], edges[1:])]
+    coords = {
+        "trial": np.arange(trial_start, trial_start + trials),
+        "period": list(model.periods.labels),
+        "stage": [s.name for s in sc.stages],
+        "category": list(CATEGORIES),
+        "reason": REASONS,
+        "cohort": list(model.periods.labels) + ["bank"],
+        "cycle_bin": cycle_labels,
+        "parameter": model.param_names,
+        **{d: list(v) for d, v in sc.dimensions.items()},
+    }
+    variables = {name: (dims_of(name, dims), value, attrs_of(name, sc.currency)) for name, value in data.items()}
+    ds = xr.Dataset(variables, coords=coords)
+    ds["period_start"] = ("period", [str(np.datetime64(sc.start) + int(d)) for d in model.periods.start_day[:-1]],
+                          {"description": "first day of the period"})
+    ds["period_end"] = ("period", [str(np.datetime64(sc.start) + int(d) - 1) for d in model.periods.start_day[1:]],
+                        {"description": "last day of the period inside the horizon"})
+    ds.attrs.update({
+        "scenario": sc.name,
+        "scenario_file": sc.file,
+        "scenario_hash": sc.hash,
+        "seed": str(seed),
+        "trials": trials,
+        "trial_start": trial_start,
+        "simcore_version": __version__,
+        "period": model.periods.kind,
+        "start": sc.start.isoformat(),
+        "horizon_days": sc.horizon_days,
+        "currency": sc.currency,
+        "dimensions": json.dumps(dims),
+        "decision_stage": sc.stages[-1].name,
+        "overrides": json.dumps(sc.overrides, default=str),
+        "variant": sc.variant or "",
+    })
+    if sc.target is not None:
+        ds.attrs["target"] = sc.target
+    if sc.period_targets is not None and model.periods.kind == sc.period:
+        ds["period_target"] = ("period", np.asarray(sc.period_targets), {"units": sc.currency,
+                                                                         "description": "bookings target"})
+    return ds

@@ -1,0 +1,452 @@
+"""The scenario format, declared once.
+
+The same declaration checks scenario files (:func:`check`), generates the published
+JSON Schema (:func:`json_schema`, written to ``simcore/scenario.schema.json``) and
+guides the merge of parameter blocks (``defaults`` -> ``by.<dimension>.<value>`` ->
+``cell."<a>/<b>"``). Field docs here are the reference docs of the format.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import math
+
+from .errors import format_path
+
+UNCERTAIN_PERT = ("low", "base", "high")
+UNCERTAIN_BETA = ("mean", "strength")
+
+
+class Node:
+    doc = ""
+
+    def check(self, value, path, ctx, out):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def schema(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Anything(Node):
+    """Any value (checked later, where it lands)."""
+
+    def check(self, value, path, ctx, out):
+        return
+
+    def schema(self):
+        return {}
+
+
+def _type_name(value):
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, _dt.datetime):
+        return "a date-time"
+    if isinstance(value, _dt.date):
+        return "a date"
+    return type(value).__name__
+
+
+def is_uncertain(value) -> bool:
+    """True for ``{low, base, high}`` or ``{mean, strength}`` tables."""
+    return isinstance(value, dict) and bool(value) and set(value) <= set(UNCERTAIN_PERT + UNCERTAIN_BETA)
+
+
+class Number(Node):
+    """A number with bounds; ``uncertain`` allows a PERT (and, for rates, a Beta) table."""
+
+    def __init__(self, doc="", minimum=None, maximum=None, exclusive_minimum=False,
+                 integer=False, uncertain=False, rate=False):
+        self.doc = doc
+        self.minimum = minimum
+        self.maximum = maximum
+        self.exclusive_minimum = exclusive_minimum
+        self.integer = integer
+        self.uncertain = uncertain
+        self.rate = rate
+
+    def bounds_text(self):
+        lo = self.minimum
+        hi = self.maximum
+        if lo is not None and hi is not None:
+            left = "(" if self.exclusive_minimum else "["
+            return f"in {left}{lo:g}, {hi:g}]"
+        if lo is not None:
+            return f"{'>' if self.exclusive_minimum else '>='} {lo:g}"
+        return f"<= {hi:g}"
+
+    def _check_number(self, value, path, out, what="must be"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "a whole number" if self.integer else "a number"
+            out.append((path, f"{what} {kind}, got {_type_name(value)}"))
+            return False
+        if self.integer and not isinstance(value, int):
+            out.append((path, f"{what} a whole number, got {value!r}"))
+            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            out.append((path, f"{what} a finite number, got {value!r}"))
+            return False
+        lo, hi = self.minimum, self.maximum
+        bad = (lo is not None and (value <= lo if self.exclusive_minimum else value < lo)) or (
+            hi is not None and value > hi)
+        if bad:
+            label = "probability" if self.rate else "value"
+            out.append((path, f"{label} {value!r} is out of range: must be {self.bounds_text()}"))
+            return False
+        return True
+
+    def check(self, value, path, ctx, out):
+        if isinstance(value, dict):
+            if not self.uncertain:
+                out.append((path, f"must be a number, got a table (this field cannot be uncertain)"))
+                return
+            keys = set(value)
+            if keys == set(UNCERTAIN_PERT):
+                ok = all(self._check_number(value[k], path + [k], out) for k in UNCERTAIN_PERT)
+                if ok and not value["low"] <= value["base"] <= value["high"]:
+                    out.append((path, "uncertain value needs low <= base <= high, got "
+                                      f"low={value['low']!r}, base={value['base']!r}, high={value['high']!r}"))
+            elif keys == set(UNCERTAIN_BETA) and self.rate:
+                m, k = value["mean"], value["strength"]
+                if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < 1:
+                    out.append((path + ["mean"], f"Beta mean must be a number in (0, 1), got {m!r}"))
+                if isinstance(k, bool) or not isinstance(k, (int, float)) or not k > 0:
+                    out.append((path + ["strength"], f"Beta strength must be a number > 0, got {k!r}"))
+            else:
+                forms = "{low, base, high}" + (" or {mean, strength}" if self.rate else "")
+                out.append((path, f"an uncertain value is a table {forms}, got keys {sorted(keys)}"))
+            return
+        self._check_number(value, path, out)
+
+    def schema(self):
+        number = {"type": "integer" if self.integer else "number"}
+        if self.minimum is not None:
+            number["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = self.minimum
+        if self.maximum is not None:
+            number["maximum"] = self.maximum
+        if not self.uncertain:
+            return {**number, "description": self.doc}
+        forms = [number, {"type": "object", "description": "PERT: drawn once per trial and cell",
+                          "properties": {k: number for k in UNCERTAIN_PERT},
+                          "required": list(UNCERTAIN_PERT), "additionalProperties": False}]
+        if self.rate:
+            forms.append({"type": "object", "description": "Beta by mean and strength (a + b)",
+                          "properties": {"mean": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                                         "strength": {"type": "number", "exclusiveMinimum": 0}},
+                          "required": list(UNCERTAIN_BETA), "additionalProperties": False})
+        return {"anyOf": forms, "description": self.doc}
+
+
+def Rate(doc, uncertain=True):
+    return Number(doc, 0.0, 1.0, uncertain=uncertain, rate=True)
+
+
+class Text(Node):
+    def __init__(self, doc="", choices=None, context_choices=None):
+        self.doc = doc
+        self.choices = choices
+        self.context_choices = context_choices  # name of a list in ctx
+
+    def check(self, value, path, ctx, out):
+        if not isinstance(value, str):
+            out.append((path, f"must be text, got {_type_name(value)}"))
+            return
+        choices = self.choices or (ctx.get(self.context_choices) if self.context_choices else None)
+        if choices is not None and value not in choices:
+            out.append((path, f"unknown value {value!r}{did_you_mean(value, choices)}; "
+                              f"expected one of {', '.join(map(repr, choices))}"))
+
+    def schema(self):
+        out = {"type": "string", "description": self.doc}
+        if self.choices:
+            out["enum"] = list(self.choices)
+        return out
+
+
+class Date(Node):
+    def __init__(self, doc=""):
+        self.doc = doc
+
+    def check(self, value, path, ctx, out):
+        if isinstance(value, _dt.datetime) or not isinstance(value, _dt.date):
+            out.append((path, f"must be a date like 2026-01-01 (no quotes), got {_type_name(value)}"))
+
+    def schema(self):
+        return {"type": "string", "format": "date", "description": self.doc}
+
+
+class ListOf(Node):
+    def __init__(self, item, doc="", min_len=0, length=None, unique=False):
+        self.item = item
+        self.doc = doc
+        self.min_len = min_len
+        self.length = length
+        self.unique = unique
+
+    def check(self, value, path, ctx, out):
+        if not isinstance(value, list):
+            out.append((path, f"must be a list, got {_type_name(value)}"))
+            return
+        if self.length is not None and len(value) != self.length:
+            out.append((path, f"must have exactly {self.length} entries, got {len(value)}"))
+        elif len(value) < self.min_len:
+            out.append((path, f"must have at least {self.min_len} entr{'y' if self.min_len == 1 else 'ies'}, "
+                              f"got {len(value)}"))
+        for i, item in enumerate(value):
+            self.item.check(item, path + [i], ctx, out)
+        if self.unique:
+            seen = set()
+            for item in value:
+                if isinstance(item, str) and item in seen:
+                    out.append((path, f"{item!r} appears more than once"))
+                seen.add(item) if isinstance(item, str) else None
+
+    def schema(self):
+        out = {"type": "array", "items": self.item.schema(), "description": self.doc}
+        if self.length is not None:
+            out["minItems"] = out["maxItems"] = self.length
+        elif self.min_len:
+            out["minItems"] = self.min_len
+        return out
+
+
+class NumberOrList(Node):
+    """A number, or a list of numbers (one per period of ``per``)."""
+
+    def __init__(self, number, doc=""):
+        self.number = number
+        self.doc = doc
+
+    def check(self, value, path, ctx, out):
+        if isinstance(value, list):
+            if not value:
+                out.append((path, "the plan is empty: give a number, or one number per period"))
+            for i, item in enumerate(value):
+                self.number.check(item, path + [i], ctx, out)
+        else:
+            self.number.check(value, path, ctx, out)
+
+    def schema(self):
+        n = self.number.schema()
+        return {"anyOf": [n, {"type": "array", "items": n, "minItems": 1}], "description": self.doc}
+
+
+class Table(Node):
+    def __init__(self, fields, doc="", required=()):
+        self.fields = fields
+        self.doc = doc
+        self.required = tuple(required)
+
+    def check(self, value, path, ctx, out):
+        if not isinstance(value, dict):
+            out.append((path, f"must be a table, got {_type_name(value)}"))
+            return
+        for key, item in value.items():
+            node = self.fields.get(key)
+            if node is None:
+                out.append((path + [key], f"unknown key {key!r}{did_you_mean(key, self.fields)}"))
+                continue
+            node.check(item, path + [key], ctx, out)
+        for key in self.required:
+            if key not in value:
+                out.append((path + [key], "is required but missing"))
+
+    def schema(self):
+        return {"type": "object", "description": self.doc, "additionalProperties": False,
+                "properties": {k: v.schema() for k, v in self.fields.items()},
+                **({"required": list(self.required)} if self.required else {})}
+
+
+class MapOf(Node):
+    """A table whose keys come from the scenario (stage names, dimension values)."""
+
+    def __init__(self, value, doc="", keys=None, key_doc="name"):
+        self.value = value
+        self.doc = doc
+        self.keys = keys  # name of a list in ctx, or None for any key
+        self.key_doc = key_doc
+
+    def check(self, value, path, ctx, out):
+        if not isinstance(value, dict):
+            out.append((path, f"must be a table, got {_type_name(value)}"))
+            return
+        allowed = ctx.get(self.keys) if self.keys else None
+        for key, item in value.items():
+            if allowed is not None and key not in allowed:
+                out.append((path + [key], f"unknown {self.key_doc} {key!r}{did_you_mean(key, allowed)}; "
+                                          f"expected one of {', '.join(map(repr, allowed))}"))
+                continue
+            self.value.check(item, path + [key], ctx, out)
+
+    def schema(self):
+        return {"type": "object", "description": self.doc, "additionalProperties": self.value.schema()}
+
+
+def did_you_mean(word, choices):
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---------------------------------------------------------------------------------------
+# The parameter block: every MODEL.md quantity, settable per cell with inheritance.
+
+DWELL_FAMILIES = ("lognormal", "gamma", "exponential", "fixed")
+
+
+def Distribution(doc):
+    return Table({
+        "dist": Text("family: lognormal (default), gamma, exponential or fixed", DWELL_FAMILIES),
+        "mean": Number("mean, in days; may be uncertain (a dwell scale)", 0.0, exclusive_minimum=True,
+                       uncertain=True),
+        "cv": Number("coefficient of variation (sd / mean); ignored by exponential and fixed", 0.0),
+    }, doc)
+
+
+STAGE = Table({
+    "advance": Rate("probability of advancing to the next stage at the end of the dwell"),
+    "lost_competition": Rate("probability of a loss to competition at this stage", uncertain=False),
+    "lost_no_decision": Rate("probability of a loss to no decision at this stage (default: the rest)",
+                             uncertain=False),
+    "dwell": Distribution("time spent in the stage before the outcome, in days"),
+    "growth": Number("amount multiplier applied on advancing out of this stage", 0.0,
+                     exclusive_minimum=True, uncertain=True),
+}, "one open stage before the decision stage")
+
+DECISION = Table({
+    "win": Rate("probability the decision is a win"),
+    "lost_competition": Rate("probability the decision is a loss to competition", uncertain=False),
+    "lost_no_decision": Rate("probability the decision is a loss to no decision (default: the rest)",
+                             uncertain=False),
+    "push": Rate("probability the buyer defers: the deal stays open and decides again later"),
+    "win_loss_push": ListOf(Number("", 0.0), "ratio form, e.g. [1, 2, 1]: win : loss : push", length=3),
+    "lost_competition_share": Rate("share of losses that go to competition when losses are not split",
+                                   uncertain=False),
+    "dwell": Distribution("time in the decision stage before the first decision, in days"),
+    "push_delay": Distribution("delay to the next decision after a push, in days"),
+    "win_decay": Number("win probability multiplier per push already taken (lost mass goes to no "
+                        "decision)", 0.0, 1.0, uncertain=True),
+    "max_pushes": Number("pushes allowed; the next push becomes lost to no decision", 0, integer=True),
+}, "the decision stage (the last open stage)")
+
+AMOUNT = Table({
+    "median": Number("median deal size at creation, in dollars", 0.0, exclusive_minimum=True,
+                     uncertain=True),
+    "p90_ratio": Number("spread: 90th percentile / median of the lognormal", 1.0),
+    "sigma": Number("spread: sigma of log amount", 0.0),
+    "empirical": ListOf(Number("", 0.0, exclusive_minimum=True), "historical deal sizes in dollars, "
+                        "resampled instead of the lognormal", min_len=1),
+    "whale_probability": Rate("probability a deal is a whale"),
+    "whale_factor": Number("whale amount multiplier (fixed, or the low end with whale_factor_max)", 1.0,
+                           uncertain=True),
+    "whale_factor_max": Number("if given, each whale's factor is uniform in [whale_factor, this]", 1.0),
+    "floor": Number("smallest deal size, in dollars", 0.0),
+    "cap": Number("largest deal size, in dollars", 0.0, exclusive_minimum=True),
+}, "deal size at creation: lognormal by median and spread, or empirical; whale overlay; floor and cap")
+
+PERIODS = ("week", "month", "quarter", "year")
+
+CREATION = Table({
+    "per": Text("the period a plan number is for: week, month, quarter or year", PERIODS),
+    "dollars": NumberOrList(Number("", 0.0), "planned pipeline dollars per period (a number, or one per "
+                                             "period of the horizon)"),
+    "count": NumberOrList(Number("", 0.0), "planned opportunity count per period (instead of dollars)"),
+    "share": Number("multiplier on dollars/count, e.g. a product's share of its source's plan", 0.0),
+    "process": Text("poisson (default) or negative_binomial for lumpy sources",
+                    ("poisson", "negative_binomial")),
+    "dispersion": Number("negative binomial size: variance = mean + mean^2 / dispersion", 0.0,
+                         exclusive_minimum=True),
+    "seasonality": ListOf(Number("", 0.0), "12 monthly indices, Jan..Dec, relative (normalised to mean 1)",
+                          length=12),
+    "uplift": Number("program uplift multiplier on the expected count", 0.0),
+}, "pipeline creation in the cell's entry stage")
+
+CONVERSION = Table({
+    "to_decision": Rate("cumulative rate from the entry stage to the decision stage (e.g. stage 1->4 = "
+                        "50%); split geometrically over stages without an advance rate of their own"),
+    "lost_competition_share": Rate("share of pre-decision losses that go to competition (default 0.5)",
+                                   uncertain=False),
+}, "conversion as planners state it")
+
+BLOCK = Table({
+    "entry_stage": Text("stage new opportunities enter (default: the first)", context_choices="stages"),
+    "market_loading": Number("loading of the cell's win rate on the market factor (log-odds per sd)"),
+    "conversion": CONVERSION,
+    "stages": MapOf(STAGE, "per-stage parameters, by stage name (not the decision stage)",
+                    keys="open_stages", key_doc="stage"),
+    "decision": DECISION,
+    "amount": AMOUNT,
+    "creation": CREATION,
+    "cost_per_dollar": Number("cost of one planned pipeline dollar (for the optimizer)", 0.0),
+}, "parameters of a cell; the most specific level wins")
+
+CATEGORIES = ("pipeline", "best_case", "commit")
+
+AGGREGATE_BANK = Table({
+    "stage": Text("stage the deals are in", context_choices="stages"),
+    "dollars": Number("open dollars", 0.0, exclusive_minimum=True),
+    "count": Number("number of open deals", 1, integer=True),
+}, "open pipeline of one cell and stage at start; add one key per dimension", required=("stage", "dollars",
+                                                                                          "count"))
+
+SCENARIO = Table({
+    "name": Text("scenario name"),
+    "description": Text("what the scenario is"),
+    "start": Date("first day of the plan"),
+    "horizon_weeks": Number("length of the plan in weeks", 1, integer=True),
+    "end": Date("last day of the plan (instead of horizon_weeks)"),
+    "fiscal_year_start_month": Number("first month of the fiscal year", 1, 12, integer=True),
+    "period": Text("reporting period of the results", PERIODS[:3]),
+    "target": Number("bookings target for the whole horizon, in dollars", 0.0, exclusive_minimum=True),
+    "period_targets": ListOf(Number("", 0.0), "bookings target per reporting period, in dollars"),
+    "currency": Text("currency code of every amount"),
+    "dimensions": MapOf(ListOf(Text(), min_len=1, unique=True), "dimension name -> its values, e.g. "
+                        "source = [\"inbound\", ...]"),
+    "stage": ListOf(Table({"name": Text("stage name"), "category": Text("forecast category", CATEGORIES)},
+                          required=("name", "category")), "ordered open stages; the last is the decision "
+                    "stage", min_len=1),
+    "defaults": BLOCK,
+    "by": MapOf(MapOf(BLOCK, keys=None), "overrides per dimension value: by.<dimension>.<value>",
+                keys="dimension_names", key_doc="dimension"),
+    "cell": MapOf(BLOCK, "overrides per cell: cell.\"inbound/CMP\"", keys="cell_names", key_doc="cell"),
+    "bank": Table({
+        "csv": Text("CSV of open deals: dimension columns, stage, amount, created, expected_close"),
+        "aggregate": ListOf(Anything(), "aggregate open pipeline by cell and stage"),
+    }, "the starting pipeline (the bank at start)"),
+    "variants": MapOf(Table({"description": Text("what the variant changes"),
+                             "set": MapOf(Anything(), "field path -> value")}),
+                      "named overrides, e.g. Conservative / Base / Stretch"),
+}, "a simcore scenario", required=("name", "start", "dimensions", "stage", "defaults"))
+
+
+def check(raw, ctx):
+    """Check ``raw`` against the format; return ``[(path_parts, message), ...]``."""
+    out = []
+    SCENARIO.check(raw, [], ctx, out)
+    return out
+
+
+def json_schema():
+    """The JSON Schema (draft 2020-12) of scenario files, generated from this module."""
+    schema = SCENARIO.schema()
+    bank_row = {"type": "object", "properties": {k: v.schema() for k, v in AGGREGATE_BANK.fields.items()},
+                "required": list(AGGREGATE_BANK.required), "additionalProperties": {"type": "string"},
+                "description": AGGREGATE_BANK.doc}
+    schema["properties"]["bank"]["properties"]["aggregate"]["items"] = bank_row
+    schema["properties"]["variants"]["additionalProperties"]["properties"]["set"]["additionalProperties"] = {}
+    schema["properties"]["by"]["additionalProperties"] = {"type": "object",
+                                                          "additionalProperties": BLOCK.schema()}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://simcore.dev/scenario.schema.json", "title": "simcore scenario", **schema}
+
+
+def path_text(parts):
+    return format_path(parts)
