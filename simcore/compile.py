@@ -19,7 +19,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+from scipy import stats
+from scipy.special import ndtr, ndtri
 
 from .calendar import Periods, month_of_day, periods
 from .kernel import (
@@ -34,6 +35,7 @@ from .kernel import (
     NEGATIVE_BINOMIAL,
     PERT,
     POISSON,
+    TABLE_KNOTS,
     param_layout,
 )
 from .scenario import Scenario, Uncertain, base
@@ -59,13 +61,17 @@ class Model:
     lost_comp_share: np.ndarray
     dwell_kind: np.ndarray
     dwell_cv: np.ndarray
+    dwell_table: np.ndarray
     push_kind: np.ndarray
     push_cv: np.ndarray
+    push_table: np.ndarray
     decision_lost_comp_share: np.ndarray
     max_pushes: np.ndarray
     market_loading: np.ndarray
     amount_kind: np.ndarray
     amount_sigma: np.ndarray
+    amount_table: np.ndarray
+    tables: np.ndarray
     empirical: np.ndarray
     empirical_offset: np.ndarray
     whale_factor_max: np.ndarray
@@ -93,14 +99,15 @@ class Model:
 
     def kernel_args(self):
         """Inputs of :func:`simcore.kernel.simulate_trials`, after ``seed, trial0``."""
+        count_cdf, count_offset = count_tables(self.creation_rate, self.process, self.dispersion)
         return (
             self.n_stages, self.category, self.entry_stage, self.free_stage, self.lost_comp_share,
-            self.dwell_kind, self.dwell_cv, self.push_kind, self.push_cv,
-            self.decision_lost_comp_share, self.max_pushes, self.market_loading,
-            self.amount_kind, self.amount_sigma, self.empirical, self.empirical_offset,
-            self.whale_factor_max, self.amount_floor, self.amount_cap,
+            self.dwell_kind, self.dwell_cv, self.dwell_table, self.push_kind, self.push_cv,
+            self.push_table, self.decision_lost_comp_share, self.max_pushes, self.market_loading,
+            self.amount_kind, self.amount_table, self.empirical, self.empirical_offset,
+            self.whale_factor_max, self.amount_floor, self.amount_cap, self.tables,
             self.param_kind, self.param_a, self.param_b, self.param_c,
-            self.creation_rate, self.process, self.dispersion, self.week_start, self.week_length,
+            count_cdf, count_offset, self.week_start, self.week_length,
             self.bank_cell, self.bank_stage, self.bank_amount, self.bank_created, self.bank_close,
             len(self.periods),  # the starting bank's cohort index, after the creation periods
             self.period_of_day, self.periods.start_day, self.horizon,
@@ -182,6 +189,72 @@ def expected_amount(amount: dict, median=None, whale_probability=None, whale_fac
     return (1.0 - pw) * mean_at(1.0) + pw * whale
 
 
+def lognormal_table(sigma: float, shift: float) -> np.ndarray:
+    """Knots of the quantile function of ``exp(sigma * Z + shift)``, then sigma and shift.
+
+    Knot ``i`` is the quantile at ``i / TABLE_KNOTS`` (the ends are never read: the
+    kernel computes the outer bins exactly).
+    """
+    u = np.arange(TABLE_KNOTS + 1) / TABLE_KNOTS
+    with np.errstate(divide="ignore", over="ignore"):
+        knots = np.exp(sigma * ndtri(u) + shift)
+    knots[0], knots[-1] = 0.0, 0.0
+    return np.concatenate([knots, [sigma, shift]])
+
+
+class _Tables:
+    """Lognormal quantile tables, one per distinct (sigma, shift)."""
+
+    def __init__(self):
+        self.rows = {}
+
+    def row(self, sigma, shift):
+        key = (float(sigma), float(shift))
+        if key not in self.rows:
+            self.rows[key] = len(self.rows)
+        return self.rows[key]
+
+    def array(self):
+        out = np.zeros((max(len(self.rows), 1), TABLE_KNOTS + 3))
+        for (sigma, shift), i in self.rows.items():
+            out[i] = lognormal_table(sigma, shift)
+        return out
+
+
+def _lognormal_sigma(cv):
+    return math.sqrt(math.log1p(cv * cv))
+
+
+def count_tables(rate, process, dispersion):
+    """CDF of the number of deals created per (cell, week), flattened with offsets.
+
+    ``rate`` is (cells, weeks) expected counts. Each table runs until the CDF is 1 to
+    double precision, so a uniform in (0, 1) always finds its count.
+    """
+    n_cells, n_weeks = rate.shape
+    pieces, offsets = [], [0]
+    for c in range(n_cells):
+        for w in range(n_weeks):
+            lam = float(rate[c, w])
+            if lam <= 0:
+                offsets.append(offsets[-1])
+                continue
+            if process[c] == NEGATIVE_BINOMIAL and math.isfinite(dispersion[c]):
+                size = float(dispersion[c])
+                sd = math.sqrt(lam + lam * lam / size)
+                dist = stats.nbinom(size, size / (size + lam))
+            else:
+                sd = math.sqrt(lam)
+                dist = stats.poisson(lam)
+            n = int(lam + 40.0 * sd + 40.0)
+            cdf = dist.cdf(np.arange(n))
+            cdf[-1] = 1.0
+            pieces.append(cdf)
+            offsets.append(offsets[-1] + n)
+    cdf = np.concatenate(pieces) if pieces else np.zeros(0)
+    return cdf, np.asarray(offsets, dtype=np.int64)
+
+
 def _slot(value):
     if isinstance(value, Uncertain):
         if value.kind == "pert":
@@ -226,8 +299,12 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
     lc_share = np.full((n_cells, k), 0.5)
     dwell_kind = np.zeros((n_cells, k), dtype=np.int64)
     dwell_cv = np.zeros((n_cells, k))
+    dwell_table = np.zeros((n_cells, k), dtype=np.int64)
     push_kind = np.zeros(n_cells, dtype=np.int64)
     push_cv = np.zeros(n_cells)
+    push_table = np.zeros(n_cells, dtype=np.int64)
+    amount_table = np.zeros(n_cells, dtype=np.int64)
+    tables = _Tables()
     dec_share = np.zeros(n_cells)
     max_pushes = np.zeros(n_cells, dtype=np.int64)
     loading = np.zeros(n_cells)
@@ -264,12 +341,18 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         dec = p["decision"]
         dwell_kind[c, k - 1] = _DIST_CODE[dec["dwell"]["dist"]]
         dwell_cv[c, k - 1] = dec["dwell"]["cv"]
+        for s in range(k):
+            # Mean-one lognormal dwell: the drawn mean multiplies it.
+            sd = _lognormal_sigma(dwell_cv[c, s])
+            dwell_table[c, s] = tables.row(sd, -0.5 * sd * sd)
         put(c, dwell0 + k - 1, dec["dwell"]["mean"])
         put(c, win_s, dec["win"])
         put(c, push_s, dec["push"])
         put(c, delay_s, dec["push_delay"]["mean"])
         push_kind[c] = _DIST_CODE[dec["push_delay"]["dist"]]
         push_cv[c] = dec["push_delay"]["cv"]
+        sd = _lognormal_sigma(push_cv[c])
+        push_table[c] = tables.row(sd, -0.5 * sd * sd)
         put(c, decay_s, dec["win_decay"])
         dec_share[c] = dec["lost_competition_share"]
         max_pushes[c] = dec["max_pushes"]
@@ -278,6 +361,7 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         am = p["amount"]
         amount_kind[c] = AMOUNT_EMPIRICAL if am["kind"] == "empirical" else AMOUNT_LOGNORMAL
         sigma[c] = am["sigma"]
+        amount_table[c] = tables.row(sigma[c], 0.0)  # median one: the drawn median multiplies it
         empirical.extend(am["empirical"])
         offsets.append(len(empirical))
         put(c, median_s, am["median"])
@@ -299,7 +383,9 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         scenario=sc, periods=per, n_stages=k,
         category=np.array([CATEGORIES.index(s.category) for s in sc.stages], dtype=np.int64),
         entry_stage=entry, free_stage=free, lost_comp_share=lc_share, dwell_kind=dwell_kind,
-        dwell_cv=dwell_cv, push_kind=push_kind, push_cv=push_cv, decision_lost_comp_share=dec_share,
+        dwell_cv=dwell_cv, dwell_table=dwell_table, push_kind=push_kind, push_cv=push_cv,
+        push_table=push_table, amount_table=amount_table, tables=tables.array(),
+        decision_lost_comp_share=dec_share,
         max_pushes=max_pushes, market_loading=loading, amount_kind=amount_kind, amount_sigma=sigma,
         empirical=np.asarray(empirical, dtype=np.float64), empirical_offset=np.asarray(offsets, dtype=np.int64),
         whale_factor_max=whale_max, amount_floor=floor, amount_cap=cap,

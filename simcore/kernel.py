@@ -30,9 +30,7 @@ from .rng import (
     beta_draw,
     deal_key,
     gamma_draw,
-    negative_binomial_quantile,
     normal_quantile,
-    poisson_quantile,
     uniform,
 )
 
@@ -81,8 +79,28 @@ def flow_layout(n_stages):
             3 + 3 * k + N_CATEGORIES, 4 + 3 * k + N_CATEGORIES, 5 + 3 * k + N_CATEGORIES)
 
 
-@jit
-def _dwell(key, j, kind, mean, mu, sigma, cv, residual):
+# Lognormal draws go through a quantile table: ``TABLE_KNOTS`` knots of the
+# quantile function, linearly interpolated, with the outer ``TABLE_EXACT`` bins at
+# each end computed exactly. That replaces a log and an exp per draw by two loads;
+# the bias it leaves on the mean is below 2e-5 relative for sigma <= 1.5 (held by
+# tests/test_rng.py), far inside any Monte-Carlo error.
+TABLE_KNOTS = 2048
+TABLE_EXACT = 32
+
+
+@jit(inline="always")
+def lognormal_unit(tables, row, u):
+    """``exp(sigma * Z + shift)`` for table ``row`` (``tables[row, -2:]`` = sigma, shift)."""
+    pos = u * TABLE_KNOTS
+    i = int(pos)
+    if i < TABLE_EXACT or i >= TABLE_KNOTS - TABLE_EXACT:
+        return math.exp(tables[row, TABLE_KNOTS + 1] * normal_quantile(u) + tables[row, TABLE_KNOTS + 2])
+    lo = tables[row, i]
+    return lo + (pos - i) * (tables[row, i + 1] - lo)
+
+
+@jit(inline="always")
+def _dwell(key, j, kind, mean, cv, tables, row, residual):
     """One dwell (days). ``residual``: the time left for a deal found mid-stage.
 
     A deal already in a stage at an arbitrary instant has been there for an unknown
@@ -91,13 +109,15 @@ def _dwell(key, j, kind, mean, mu, sigma, cv, residual):
     is Gamma(k + 1, theta). Returns ``(days, next_j)``.
     """
     if kind == DIST_LOGNORMAL:
-        m = mu + sigma * sigma if residual else mu
-        x = math.exp(m + sigma * normal_quantile(uniform(key, j)))
+        if residual:
+            s = tables[row, TABLE_KNOTS + 1]
+            x = mean * math.exp(s * normal_quantile(uniform(key, j)) + 0.5 * s * s)
+        else:
+            x = mean * lognormal_unit(tables, row, uniform(key, j))
         j += 1
     elif kind == DIST_EXPONENTIAL:
         # Memoryless: the residual of an exponential is the same exponential.
-        x = -mean * math.log(uniform(key, j))
-        return x, j + 1
+        return -mean * math.log(uniform(key, j)), j + 1
     elif kind == DIST_GAMMA:
         shape = 1.0 / (cv * cv)
         g, j = gamma_draw(key, j, shape + 1.0 if residual else shape)
@@ -110,7 +130,7 @@ def _dwell(key, j, kind, mean, mu, sigma, cv, residual):
     return x, j
 
 
-@jit
+@jit(inline="always")
 def _cross_boundaries(t_from, t_to, bj, amount, cat, expected_close, pend_j, pend_amount,
                       cell, period_start, n_periods, flow_amt, flow_cnt, bank_amt, bank_cnt,
                       slipped, due0):
@@ -139,124 +159,6 @@ def _cross_boundaries(t_from, t_to, bj, amount, cat, expected_close, pend_j, pen
 
 
 @jit
-def _first_boundary(t, period_start, n_periods):
-    bj = 0
-    while bj <= n_periods and period_start[bj] < t:
-        bj += 1
-    return bj
-
-
-@jit
-def _simulate_deal(key, j, cell, stage, t, amount, t_created, cohort, residual_first,
-                   first_decision, expected_first,
-                   n_stages, category, advance, lost_comp_share, dwell_kind, dwell_mean,
-                   dwell_mu, dwell_sigma, dwell_cv, growth, remaining_mean,
-                   win, push, decision_lost_comp_share, win_decay, max_pushes,
-                   push_kind, push_mean, push_mu, push_sigma, push_cv,
-                   period_of_day, period_start, n_periods, horizon,
-                   cycle_edges, flow_amt, flow_cnt, bank_amt, bank_cnt, cohort_amt,
-                   cycle_hist):
-    """Follow one opportunity from ``(stage, t, amount)`` to its close or the horizon."""
-    (booked, created0, lost_comp0, lost_nd0, pushes_slot, slipped, due0, won_pushes,
-     won_cycle, _n) = flow_layout(n_stages)
-    decision = n_stages - 1
-    c = cell
-    s = stage
-    bj = _first_boundary(t, period_start, n_periods)
-    pend_j = -1
-    pend_amount = 0.0
-    if expected_first == expected_first:  # not NaN: the bank deal's own close date
-        expected_close = expected_first
-    else:
-        expected_close = t + remaining_mean[c, s]
-    residual = residual_first
-    # Open stages before the decision stage.
-    while s < decision:
-        d, j = _dwell(key, j, dwell_kind[c, s], dwell_mean[c, s], dwell_mu[c, s],
-                      dwell_sigma[c, s], dwell_cv[c, s], residual)
-        residual = False
-        t_exit = t + d
-        bj, pend_j, pend_amount = _cross_boundaries(
-            t, t_exit, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
-            period_start, n_periods, flow_amt, flow_cnt, bank_amt, bank_cnt, slipped, due0)
-        if t_exit >= horizon:
-            return
-        t = t_exit
-        p = period_of_day[int(t)]
-        u = uniform(key, j)
-        j += 1
-        a = advance[c, s]
-        if u < a:
-            amount *= growth[c, s]
-            s += 1
-            flow_amt[p, c, created0 + s] += amount
-            flow_cnt[p, c, created0 + s] += 1
-            expected_close = t + remaining_mean[c, s]
-        else:
-            if u < a + (1.0 - a) * lost_comp_share[c, s]:
-                slot = lost_comp0 + s
-            else:
-                slot = lost_nd0 + s
-            flow_amt[p, c, slot] += amount
-            flow_cnt[p, c, slot] += 1
-            return
-    # The decision stage: decide, or push and decide again later.
-    if first_decision == first_decision:  # the bank deal's own expected close date
-        t_decide = max(first_decision, t)
-    else:
-        d, j = _dwell(key, j, dwell_kind[c, s], dwell_mean[c, s], dwell_mu[c, s],
-                      dwell_sigma[c, s], dwell_cv[c, s], residual)
-        t_decide = t + d
-    n_push = 0
-    w0 = win[c]
-    p_push = push[c]
-    while True:
-        bj, pend_j, pend_amount = _cross_boundaries(
-            t, t_decide, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
-            period_start, n_periods, flow_amt, flow_cnt, bank_amt, bank_cnt, slipped, due0)
-        if t_decide >= horizon:
-            return
-        t = t_decide
-        p = period_of_day[int(t)]
-        u = uniform(key, j)
-        j += 1
-        w = w0 * win_decay[c] ** n_push
-        lost_comp = (1.0 - w0 - p_push) * decision_lost_comp_share[c]
-        if u < w:
-            flow_amt[p, c, booked] += amount
-            flow_cnt[p, c, booked] += 1
-            flow_cnt[p, c, won_pushes] += n_push
-            cohort_amt[p, cohort, c] += amount
-            if t_created == t_created:
-                cycle = t - t_created
-                flow_amt[p, c, won_cycle] += cycle
-                flow_cnt[p, c, won_cycle] += 1
-                b = 0
-                while b < cycle_edges.shape[0] - 2 and cycle >= cycle_edges[b + 1]:
-                    b += 1
-                cycle_hist[c, b] += 1
-            return
-        if u < w + lost_comp:
-            flow_amt[p, c, lost_comp0 + s] += amount
-            flow_cnt[p, c, lost_comp0 + s] += 1
-            return
-        if u < w + lost_comp + p_push and n_push < max_pushes[c]:
-            n_push += 1
-            flow_amt[p, c, pushes_slot] += amount
-            flow_cnt[p, c, pushes_slot] += 1
-            delay, j = _dwell(key, j, push_kind[c], push_mean[c], push_mu[c], push_sigma[c],
-                              push_cv[c], False)
-            t_decide = t + delay
-            expected_close = t + push_mean[c]
-            continue
-        # Lost to no decision: the rest, the mass decay removed from the win, and a push
-        # beyond max_pushes.
-        flow_amt[p, c, lost_nd0 + s] += amount
-        flow_cnt[p, c, lost_nd0 + s] += 1
-        return
-
-
-@jit
 def _draw_assumptions(seed, trial, kind, p_a, p_b, p_c, out):
     """Each cell's assumptions for one trial: fixed, PERT or Beta, one draw per slot."""
     n_cells, n_slots = kind.shape
@@ -281,24 +183,18 @@ def _draw_assumptions(seed, trial, kind, p_a, p_b, p_c, out):
                 out[c, q] = x
 
 
-@jit
-def _lognormal_params(mean, cv):
-    s2 = math.log1p(cv * cv)
-    return math.log(mean) - 0.5 * s2, math.sqrt(s2)
-
-
 @jit_parallel
 def simulate_trials(
     seed, trial0, n_stages, category,
     # per-cell structure
-    entry_stage, free_stage, lost_comp_share, dwell_kind, dwell_cv, push_kind, push_cv,
-    decision_lost_comp_share, max_pushes, market_loading,
-    amount_kind, amount_sigma, empirical, empirical_offset, whale_factor_max,
-    amount_floor, amount_cap,
+    entry_stage, free_stage, lost_comp_share, dwell_kind, dwell_cv, dwell_table, push_kind, push_cv,
+    push_table, decision_lost_comp_share, max_pushes, market_loading,
+    amount_kind, amount_table, empirical, empirical_offset, whale_factor_max, amount_floor, amount_cap,
+    tables,
     # per-cell parameter slots (see param_layout)
     param_kind, param_a, param_b, param_c,
-    # creation
-    creation_rate, process, dispersion, week_start, week_length,
+    # creation: CDF of the count per cell and week (see compile.count_tables)
+    count_cdf, count_offset, week_start, week_length,
     # starting bank
     bank_cell, bank_stage, bank_amount, bank_created, bank_close, bank_cohort,
     # calendar
@@ -313,33 +209,35 @@ def simulate_trials(
     boundary, ``cohort_amt`` (trials, close period, creation period + bank, cells),
     ``cycle_hist`` (trials, cells, bins), ``drawn`` (trials, cells, slots), ``market``
     (trials,).
+
+    The lifecycle is written once, inline, for new and bank deals alike: a call per
+    deal with dozens of array arguments costs more in reference counting than the
+    deal itself.
     """
     n_trials = flow_amt.shape[0]
     n_cells = param_kind.shape[0]
     n_periods = period_start.shape[0] - 1
     n_weeks = week_start.shape[0]
+    n_bank = bank_cell.shape[0]
     k = n_stages
+    decision = k - 1
     (advance0, dwell0, growth0, win_slot, push_slot, push_delay_slot, decay_slot,
      to_decision_slot, median_slot, whale_p_slot, whale_f_slot, _n) = param_layout(k)
+    (booked, created0, lost_comp0, lost_nd0, pushes_slot, slipped, due0, won_pushes,
+     won_cycle, _nf) = flow_layout(k)
+    n_bins = cycle_edges.shape[0] - 1
     for i in numba.prange(n_trials):
         trial = trial0 + i
         params = drawn[i]
         _draw_assumptions(seed, trial, param_kind, param_a, param_b, param_c, params)
         z = normal_quantile(uniform(deal_key(seed, trial, STREAM_MARKET, 0, 0), 0))
         market[i] = z
-        # Per-trial arrays derived from the drawn assumptions.
-        advance = np.zeros((n_cells, k))
-        growth = np.ones((n_cells, k))
-        dwell_mean = np.zeros((n_cells, k))
-        dwell_mu = np.zeros((n_cells, k))
-        dwell_sigma = np.zeros((n_cells, k))
-        remaining = np.zeros((n_cells, k))
-        win = np.zeros(n_cells)
-        push = np.zeros(n_cells)
-        decay = np.zeros(n_cells)
-        push_mean = np.zeros(n_cells)
-        push_mu = np.zeros(n_cells)
-        push_sigma = np.zeros(n_cells)
+        # Per-trial parameters derived from the drawn assumptions.
+        advance = np.empty((n_cells, k))
+        growth = np.empty((n_cells, k))
+        dwell_mean = np.empty((n_cells, k))
+        remaining = np.empty((n_cells, k))
+        cell_par = np.empty((n_cells, 8))  # win, push, decay, push_mean, median, whale p, whale f
         for c in range(n_cells):
             fixed_product = 1.0
             n_free = 0
@@ -358,13 +256,9 @@ def simulate_trials(
                 else:
                     advance[c, s] = min(max(params[c, advance0 + s], 0.0), 1.0)
                 growth[c, s] = params[c, growth0 + s]
-            for s in range(k):
-                m = max(params[c, dwell0 + s], 1e-9)
-                dwell_mean[c, s] = m
-                if dwell_kind[c, s] == DIST_LOGNORMAL:
-                    dwell_mu[c, s], dwell_sigma[c, s] = _lognormal_params(m, dwell_cv[c, s])
             acc = 0.0
             for s in range(k - 1, -1, -1):
+                dwell_mean[c, s] = max(params[c, dwell0 + s], 1e-9)
                 acc += dwell_mean[c, s]
                 remaining[c, s] = acc
             w = min(max(params[c, win_slot], 0.0), 1.0)
@@ -372,13 +266,13 @@ def simulate_trials(
                 # The market factor shifts every cell's win rate on the log-odds scale.
                 x = math.log(w / (1.0 - w)) + market_loading[c] * z
                 w = 1.0 / (1.0 + math.exp(-x))
-            win[c] = w
-            push[c] = min(max(params[c, push_slot], 0.0), 1.0 - w)
-            decay[c] = params[c, decay_slot]
-            pm = max(params[c, push_delay_slot], 1e-9)
-            push_mean[c] = pm
-            if push_kind[c] == DIST_LOGNORMAL:
-                push_mu[c], push_sigma[c] = _lognormal_params(pm, push_cv[c])
+            cell_par[c, 0] = w
+            cell_par[c, 1] = min(max(params[c, push_slot], 0.0), 1.0 - w)
+            cell_par[c, 2] = params[c, decay_slot]
+            cell_par[c, 3] = max(params[c, push_delay_slot], 1e-9)
+            cell_par[c, 4] = params[c, median_slot]
+            cell_par[c, 5] = params[c, whale_p_slot]
+            cell_par[c, 6] = params[c, whale_f_slot]
 
         fa = flow_amt[i]
         fc = flow_cnt[i]
@@ -386,62 +280,169 @@ def simulate_trials(
         bc = bank_cnt[i]
         ca = cohort_amt[i]
         ch = cycle_hist[i]
-        nan = np.nan
-        # Newly created opportunities, cell by cell and week by week.
-        for c in range(n_cells):
-            median = params[c, median_slot]
-            log_median = math.log(max(median, 1e-300))
-            whale_p = params[c, whale_p_slot]
-            whale_lo = params[c, whale_f_slot]
-            whale_hi = whale_factor_max[c]
-            e0 = empirical_offset[c]
-            n_emp = empirical_offset[c + 1] - e0
-            s0 = entry_stage[c]
-            for wk in range(n_weeks):
-                lam = creation_rate[c, wk]
-                if lam <= 0.0:
-                    continue
-                u = uniform(deal_key(seed, trial, STREAM_COUNT, c, wk), 0)
-                if process[c] == NEGATIVE_BINOMIAL:
-                    n_new = negative_binomial_quantile(u, lam, dispersion[c])
+
+        # Deals come from (cell, week) slots in order, then from the bank.
+        slot = 0
+        cw = -1
+        n_new = 0
+        d = 0
+        b = 0
+        while True:
+            if d < n_new:
+                c = cw // n_weeks
+                wk = cw - c * n_weeks
+                key = deal_key(seed, trial, STREAM_DEAL, c, (wk << 32) | d)
+                d += 1
+                t = week_start[wk] + week_length[wk] * uniform(key, 0)
+                if amount_kind[c] == AMOUNT_EMPIRICAL:
+                    e0 = empirical_offset[c]
+                    n_emp = empirical_offset[c + 1] - e0
+                    amount = cell_par[c, 4] * empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
                 else:
-                    n_new = poisson_quantile(u, lam)
-                for d in range(n_new):
-                    key = deal_key(seed, trial, STREAM_DEAL, c, (wk << 32) | d)
-                    t = week_start[wk] + week_length[wk] * uniform(key, 0)
-                    if amount_kind[c] == AMOUNT_EMPIRICAL:
-                        amount = empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
-                        amount *= median
+                    amount = cell_par[c, 4] * lognormal_unit(tables, amount_table[c], uniform(key, 1))
+                if uniform(key, 2) < cell_par[c, 5]:
+                    whale_hi = whale_factor_max[c]
+                    if whale_hi == whale_hi:
+                        amount *= cell_par[c, 6] + (whale_hi - cell_par[c, 6]) * uniform(key, 3)
                     else:
-                        amount = math.exp(log_median + amount_sigma[c] * normal_quantile(uniform(key, 1)))
-                    if uniform(key, 2) < whale_p:
-                        if whale_hi == whale_hi:
-                            amount *= whale_lo + (whale_hi - whale_lo) * uniform(key, 3)
-                        else:
-                            amount *= whale_lo
-                    amount = min(max(amount, amount_floor[c]), amount_cap[c])
-                    p = period_of_day[int(t)]
-                    fa[p, c, 1 + s0] += amount
-                    fc[p, c, 1 + s0] += 1
-                    _simulate_deal(
-                        key, 4, c, s0, t, amount, t, p, False, nan, nan,
-                        k, category, advance, lost_comp_share, dwell_kind, dwell_mean,
-                        dwell_mu, dwell_sigma, dwell_cv, growth, remaining,
-                        win, push, decision_lost_comp_share, decay, max_pushes,
-                        push_kind, push_mean, push_mu, push_sigma, push_cv,
-                        period_of_day, period_start, n_periods, horizon,
-                        cycle_edges, fa, fc, ba, bc, ca, ch)
-        # The starting bank, simulated forward from each deal's current stage.
-        for b in range(bank_cell.shape[0]):
-            key = deal_key(seed, trial, STREAM_BANK, 0, b)
-            s = bank_stage[b]
-            close = bank_close[b] if s == k - 1 else nan
-            _simulate_deal(
-                key, 0, bank_cell[b], s, 0.0, bank_amount[b], bank_created[b], bank_cohort,
-                True, close, bank_close[b],
-                k, category, advance, lost_comp_share, dwell_kind, dwell_mean,
-                dwell_mu, dwell_sigma, dwell_cv, growth, remaining,
-                win, push, decision_lost_comp_share, decay, max_pushes,
-                push_kind, push_mean, push_mu, push_sigma, push_cv,
-                period_of_day, period_start, n_periods, horizon,
-                cycle_edges, fa, fc, ba, bc, ca, ch)
+                        amount *= cell_par[c, 6]
+                amount = min(max(amount, amount_floor[c]), amount_cap[c])
+                s = entry_stage[c]
+                p = period_of_day[int(t)]
+                fa[p, c, created0 + s] += amount
+                fc[p, c, created0 + s] += 1
+                j = 4
+                t_created = t
+                cohort = p
+                residual = False
+                given_close = np.nan
+            elif slot < n_cells * n_weeks:
+                # Next (cell, week): how many deals it creates. Inverting one uniform
+                # through the count's CDF keeps a larger plan's deals a superset of a
+                # smaller one's (common random numbers).
+                c = slot // n_weeks
+                wk = slot - c * n_weeks
+                o0 = count_offset[slot]
+                o1 = count_offset[slot + 1]
+                cw = slot
+                slot += 1
+                d = 0
+                n_new = 0
+                if o1 > o0:
+                    u = uniform(deal_key(seed, trial, STREAM_COUNT, c, wk), 0)
+                    while o0 < o1 - 1 and count_cdf[o0] < u:
+                        o0 += 1
+                        n_new += 1
+                continue
+            elif b < n_bank:
+                key = deal_key(seed, trial, STREAM_BANK, 0, b)
+                c = bank_cell[b]
+                s = bank_stage[b]
+                t = 0.0
+                amount = bank_amount[b]
+                t_created = bank_created[b]
+                given_close = bank_close[b]
+                cohort = bank_cohort
+                residual = True
+                j = 0
+                b += 1
+            else:
+                break
+
+            # ---- the life of one opportunity, from (c, s, t, amount) ----
+            bj = 0
+            while bj <= n_periods and period_start[bj] < t:
+                bj += 1
+            pend_j = -1
+            pend_amount = 0.0
+            if given_close == given_close:  # a bank deal's own expected close date
+                expected_close = given_close
+            else:
+                expected_close = t + remaining[c, s]
+            open_at_horizon = False
+            closed = False
+            while s < decision:
+                dwell, j = _dwell(key, j, dwell_kind[c, s], dwell_mean[c, s], dwell_cv[c, s], tables,
+                                  dwell_table[c, s], residual)
+                residual = False
+                t_exit = t + dwell
+                bj, pend_j, pend_amount = _cross_boundaries(
+                    t, t_exit, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
+                    period_start, n_periods, fa, fc, ba, bc, slipped, due0)
+                if t_exit >= horizon:
+                    open_at_horizon = True
+                    break
+                t = t_exit
+                p = period_of_day[int(t)]
+                u = uniform(key, j)
+                j += 1
+                a = advance[c, s]
+                if u < a:
+                    amount *= growth[c, s]
+                    s += 1
+                    fa[p, c, created0 + s] += amount
+                    fc[p, c, created0 + s] += 1
+                    expected_close = t + remaining[c, s]
+                else:
+                    lost = lost_comp0 + s if u < a + (1.0 - a) * lost_comp_share[c, s] else lost_nd0 + s
+                    fa[p, c, lost] += amount
+                    fc[p, c, lost] += 1
+                    closed = True
+                    break
+            if open_at_horizon or closed:
+                continue
+            # The decision stage: decide, or push and decide again later.
+            if given_close == given_close and residual:
+                t_decide = max(given_close, t)
+            else:
+                dwell, j = _dwell(key, j, dwell_kind[c, s], dwell_mean[c, s], dwell_cv[c, s], tables,
+                                  dwell_table[c, s], residual)
+                t_decide = t + dwell
+            n_push = 0
+            w = cell_par[c, 0]
+            p_push = cell_par[c, 1]
+            p_lost_comp = (1.0 - w - p_push) * decision_lost_comp_share[c]
+            while True:
+                bj, pend_j, pend_amount = _cross_boundaries(
+                    t, t_decide, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
+                    period_start, n_periods, fa, fc, ba, bc, slipped, due0)
+                if t_decide >= horizon:
+                    break
+                t = t_decide
+                p = period_of_day[int(t)]
+                u = uniform(key, j)
+                j += 1
+                if u < w:
+                    fa[p, c, booked] += amount
+                    fc[p, c, booked] += 1
+                    fc[p, c, won_pushes] += n_push
+                    ca[p, cohort, c] += amount
+                    if t_created == t_created:
+                        cycle = t - t_created
+                        fa[p, c, won_cycle] += cycle
+                        fc[p, c, won_cycle] += 1
+                        bin_ = 0
+                        while bin_ < n_bins - 1 and cycle >= cycle_edges[bin_ + 1]:
+                            bin_ += 1
+                        ch[c, bin_] += 1
+                    break
+                if u < w + p_lost_comp:
+                    fa[p, c, lost_comp0 + s] += amount
+                    fc[p, c, lost_comp0 + s] += 1
+                    break
+                if u < w + p_lost_comp + p_push and n_push < max_pushes[c]:
+                    n_push += 1
+                    fa[p, c, pushes_slot] += amount
+                    fc[p, c, pushes_slot] += 1
+                    delay, j = _dwell(key, j, push_kind[c], cell_par[c, 3], push_cv[c], tables,
+                                      push_table[c], False)
+                    t_decide = t + delay
+                    expected_close = t + cell_par[c, 3]
+                    # Each push taken decays the next win chance; the mass goes to no decision.
+                    w *= cell_par[c, 2]
+                    continue
+                # Lost to no decision: the rest, the mass decay removed from the win,
+                # and a push beyond max_pushes.
+                fa[p, c, lost_nd0 + s] += amount
+                fc[p, c, lost_nd0 + s] += 1
+                break
