@@ -1,0 +1,236 @@
+"""The ``simcore`` command line.
+
+Every command reports bad input as one clear line per problem on stderr and exits
+with code 2; it never shows a traceback for a user's mistake. Files are written
+atomically (a temporary file in the same folder, then renamed), so an interrupted
+run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import ScenarioError, SimcoreError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def default_scenario() -> Path:
+    """The bundled default scenario (``scenarios/fy2026.toml``)."""
+    here = Path(__file__).resolve().parent.parent / "scenarios" / "fy2026.toml"
+    if here.exists():
+        return here
+    return Path.cwd() / "scenarios" / "fy2026.toml"
+
+
+def parse_set(items) -> dict:
+    """``["a.b=1", "c=text"]`` -> ``{"a.b": 1, "c": "text"}`` (values in TOML syntax)."""
+    from .scenario import parse_value
+
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SimcoreError(f"--set {item!r}: expected path.to.field=value")
+        path, value = item.split("=", 1)
+        if not path.strip():
+            raise SimcoreError(f"--set {item!r}: the field path is empty")
+        out[path.strip()] = parse_value(value.strip())
+    return out
+
+
+def load(args):
+    """The scenario named by ``args`` with its variant and ``--set`` overrides."""
+    from .scenario import load_scenario
+
+    path = args.scenario or default_scenario()
+    return load_scenario(path, variant=getattr(args, "variant", None), overrides=parse_set(getattr(args, "set", None)))
+
+
+def write_atomic(path, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``; remove the temporary on failure."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise SimcoreError(f"{path}: the folder {str(path.parent)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _positive_int(text):
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**63), got {value}")
+    return value
+
+
+def add_scenario_arguments(p, optional=True):
+    """The arguments every command that reads a scenario shares."""
+    p.add_argument("scenario", nargs="?" if optional else None, default=None,
+                   help="scenario TOML file (default: the bundled scenarios/fy2026.toml)")
+    p.add_argument("--variant", help="apply a named variant from the file's [variants]")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override a scenario value, e.g. --set defaults.decision.win=0.3 (repeatable)")
+
+
+def add_run_arguments(p):
+    p.add_argument("--trials", type=_positive_int, default=10_000, help="Monte Carlo trials (default 10000)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"simcore: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+COMMANDS = {}
+
+
+def command(name, help_text):
+    """Register ``simcore NAME``: the decorated function gets the parser, returns the handler."""
+
+    def register(setup):
+        COMMANDS[name] = (help_text, setup)
+        return setup
+
+    return register
+
+
+@command("run", "simulate a scenario and print bookings P10/P50/P90")
+def _setup_run(p):
+    add_scenario_arguments(p)
+    add_run_arguments(p)
+    p.add_argument("--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)")
+    p.add_argument("--out", help="write the full result as netCDF (.nc)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return _run
+
+
+def _run(args):
+    from .report_text import summary_table
+    from .simulate import simulate
+
+    sc = load(args)
+    ds = simulate(sc, trials=args.trials, seed=args.seed, period=args.period,
+                  progress=False if args.quiet or args.json else None)
+    if args.out:
+        from .io import save_dataset
+
+        save_dataset(ds, args.out)
+    summary = ds.simcore.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(summary_table(summary))
+        if args.out:
+            print(f"\nFull result written to {args.out}")
+    return EXIT_OK
+
+
+@command("validate", "check a scenario file and say exactly what is wrong")
+def _setup_validate(p):
+    add_scenario_arguments(p, optional=False)
+    return _validate
+
+
+def _validate(args):
+    sc = load(args)
+    n_bank = len(sc.bank)
+    print(f"{args.scenario}: OK: scenario {sc.name!r}, {len(sc.cells)} cells "
+          f"({' x '.join(f'{len(v)} {k}' for k, v in sc.dimensions.items())}), {len(sc.stages)} stages, "
+          f"{n_bank} open deal{'s' if n_bank != 1 else ''} in the starting bank")
+    return EXIT_OK
+
+
+@command("schema", "print the JSON Schema of scenario files")
+def _setup_schema(p):
+    return _schema
+
+
+def _schema(args):
+    from .spec import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def build_parser():
+    from . import __version__
+
+    parser = _Parser(prog="simcore", description="Monte Carlo planning of B2B bookings under uncertainty.")
+    parser.add_argument("--version", action="version", version=f"simcore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    handlers = {}
+    _load_plugins()
+    for name, (help_text, setup) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        handlers[name] = setup(p)
+    return parser, handlers
+
+
+def _load_plugins():
+    """Import the modules that register more commands (analytics, optimizer)."""
+    import importlib
+
+    for module in ("simcore.cli_analytics", "simcore.cli_report", "simcore.cli_optimize"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def main(argv=None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return handlers[args.command](args)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        n = len(exc.problems)
+        print(f"{n} problem{'s' if n != 1 else ''} found; nothing was run.", file=sys.stderr)
+        return EXIT_USAGE
+    except SimcoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

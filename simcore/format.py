@@ -1,0 +1,43 @@
+"""Numbers as finance reads them: ``$1.2M``, ``$850k``, ``87.8%``."""
+
+from __future__ import annotations
+
+import math
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def money(value, currency: str = "USD", digits: int = 1) -> str:
+    """``12_345_678`` -> ``$12.3M``; ``850_000`` -> ``$850k``; NaN -> ``-``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    sym = _SYMBOLS.get(currency, "")
+    sign = "-" if value < 0 else ""
+    v = abs(float(value))
+    if v >= 1e9:
+        text = f"{v / 1e9:.{digits}f}B"
+    elif v >= 1e6:
+        text = f"{v / 1e6:.{digits}f}M"
+    elif v >= 1e3:
+        text = f"{v / 1e3:.0f}k"
+    else:
+        text = f"{v:.0f}"
+    return f"{sign}{sym}{text}" if sym else f"{sign}{text} {currency}"
+
+
+def percent(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{100.0 * value:.{digits}f}%"
+
+
+def table(rows, header, align=None) -> str:
+    """A plain-text table: first column left-aligned, the rest right-aligned."""
+    cols = len(header)
+    align = align or ["<"] + [">"] * (cols - 1)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(cols)]
+    lines = []
+    for r in [header, *rows]:
+        lines.append("  ".join(f"{str(x):{a}{w}}" for x, a, w in zip(r, align, widths)).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
