@@ -25,3 +25,7 @@ __all__ = [
     "simulate",
     "__version__",
 ]
+
+from .funnel import FunnelResult, funnel, pacing  # noqa: E402
+
+__all__ += ["FunnelResult", "funnel", "pacing"]

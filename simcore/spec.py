@@ -421,6 +421,15 @@ SCENARIO = Table({
         "csv": Text("CSV of open deals: dimension columns, stage, amount, created, expected_close"),
         "aggregate": ListOf(Anything(), "aggregate open pipeline by cell and stage"),
     }, "the starting pipeline (the bank at start)"),
+    "funnel": Table({
+        "bookings": Number("bookings the funnel backsolves from, in dollars (default: target)", 0.0,
+                           exclusive_minimum=True),
+        "starting_bank": Number("stage-4 bank the plan needs at start, in dollars (default: the "
+                                "decision-stage dollars of [bank])", 0.0),
+        "ending_bank": Number("stage-4 bank wanted at the end of the horizon, in dollars", 0.0),
+        "current_bank": Number("today's stage-4 bank, in dollars (for the bank gap)", 0.0),
+        "current_bank_date": Date("the date of current_bank (before start)"),
+    }, "plan inputs of the deterministic funnel (simcore funnel), not used by the simulation"),
     "variants": MapOf(Table({"description": Text("what the variant changes"),
                              "set": MapOf(Anything(), "field path -> value")}),
                       "named overrides, e.g. Conservative / Base / Stretch"),
