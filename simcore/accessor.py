@@ -93,3 +93,29 @@ class SimcoreAccessor:
             "stage1_created": self._shape(self.stage_created(0)),
             "stage4_created": self._shape(self.stage_created(-1)),
         }
+
+    # Charts live in simcore.plots; importing it here, lazily, keeps matplotlib out of
+    # `import simcore` for users who never draw.
+    def plot_fan(self, **kwargs):
+        """Bookings fan chart: :func:`simcore.plots.fan_chart` (returns a Figure)."""
+        from .plots import fan_chart
+
+        return fan_chart(self._ds, **kwargs)
+
+    def plot_distribution(self, **kwargs):
+        """Histogram and CDF of annual bookings: :func:`simcore.plots.bookings_distribution`."""
+        from .plots import bookings_distribution
+
+        return bookings_distribution(self._ds, **kwargs)
+
+    def plot_bank(self, **kwargs):
+        """Bank by forecast category over time: :func:`simcore.plots.bank_by_category`."""
+        from .plots import bank_by_category
+
+        return bank_by_category(self._ds, **kwargs)
+
+    def plot_waterfall(self, needed, **kwargs):
+        """Stage-4 creation by period against ``needed`` dollars: :func:`simcore.plots.creation_waterfall`."""
+        from .plots import creation_waterfall
+
+        return creation_waterfall(self._ds, needed, **kwargs)
