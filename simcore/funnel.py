@@ -520,3 +520,207 @@ def funnel(scenario: Scenario, *, bookings: float | None = None, ending_bank: fl
         by_source=by_dimension.get("source", {}), by_product=by_dimension.get("product", {}),
         by_cell=by_cell, by_dimension=by_dimension, stage4_needed_by_period=by_period,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Beside the simulation
+
+
+def base_model(scenario: Scenario, period: str | None = None):
+    """The compiled scenario with every uncertain assumption fixed at its planning value
+    (PERT base, Beta mean) and no market factor: what the funnel assumes, simulated.
+
+    Deals keep their random numbers (the parameter stream is simply not used), so a run
+    of this model with the same seed is paired trial by trial with the full run.
+    """
+    from .compile import Model, compile_scenario
+    from .kernel import FIXED, PERT
+
+    model = compile_scenario(scenario, period)
+    out = Model(**model.__dict__)
+    out.param_a = np.where(model.param_kind == PERT, model.param_b, model.param_a)
+    out.param_kind = np.full_like(model.param_kind, FIXED)
+    out.market_loading = np.zeros_like(model.market_loading)
+    return out
+
+
+def cell_axis(da, scenario: Scenario) -> np.ndarray:
+    """A Dataset variable summed to (trial, cell), cells in ``scenario.cells`` order."""
+    dims = list(scenario.dimensions)
+    da = da.sum([d for d in da.dims if d not in ["trial", *dims]]).transpose("trial", *dims)
+    return np.asarray(da.values, dtype=np.float64).reshape(da.sizes["trial"], -1)
+
+
+def decision_flows(ds, scenario: Scenario) -> dict:
+    """Per trial and cell, in dollars: entry-stage creation, stage-4 creation, won, lost at the
+    decision stage, starting and ending stage-4 bank.
+
+    The ending stage-4 bank comes from flow conservation, exact in every trial: stage-4
+    created + starting stage-4 bank = won + lost at stage 4 + ending stage-4 bank.
+    """
+    k = len(scenario.stages)
+    created = ds["created_amount"]
+    entry = np.array([p["entry_stage"] for p in scenario.params])
+    per_stage = np.stack([cell_axis(created.isel(stage=s), scenario) for s in range(k)], axis=-1)
+    entry_created = np.take_along_axis(per_stage, entry[None, :, None], axis=-1)[..., 0]
+    stage4 = per_stage[..., k - 1]
+    won = cell_axis(ds["bookings_amount"], scenario)
+    lost = cell_axis(ds["lost_amount"].isel(stage=k - 1), scenario)
+    start = np.broadcast_to(starting_decision_bank(scenario), won.shape)
+    return {"entry_created": entry_created, "stage4_created": stage4, "won": won, "lost": lost,
+            "retired": won + lost, "starting_bank": start, "ending_bank": stage4 + start - won - lost}
+
+
+def _mean_se(x) -> tuple:
+    x = np.asarray(x, dtype=np.float64)
+    se = float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+    return float(x.mean()), se
+
+
+@dataclass
+class FunnelComparison:
+    """The funnel beside the simulated expectation of the same scenario.
+
+    Attributes
+    ----------
+    funnel : FunnelResult
+    trials, seed : int
+    rows : dict
+        ``name -> {"funnel", "simulated", "se"}`` for stage-1 created, stage-4 created,
+        starting bank, retired, ending bank, retire multiple and bookings (dollars; the
+        simulated figures are means over trials with their Monte-Carlo standard error).
+    effects : list of dict
+        ``{"name", "dollars", "se", "text"}``: the bookings difference funnel - simulation,
+        split exactly into (1) stage-4 creation the horizon cuts off, (2) the ending bank,
+        (3) the retire multiple (push carry-over, win decay, push limit), all measured on a
+        run with every assumption at its base value, and (4) assumption uncertainty, the
+        paired difference between that run and the full one (E[f(X)] != f(E[X])).
+    """
+
+    funnel: FunnelResult
+    trials: int
+    seed: int
+    rows: dict
+    effects: list
+
+    def to_dict(self) -> dict:
+        return _finite({"trials": self.trials, "seed": self.seed, "rows": self.rows, "effects": self.effects})
+
+    def text(self) -> str:
+        """A readable table and the explanation in words."""
+        from .format import money, table
+
+        cur = self.funnel.currency
+        rows = []
+        for name, r in self.rows.items():
+            fmt = (lambda v: f"{v:.2f}x") if name == "retire_multiple" else (lambda v: money(v, cur))
+            rows.append([name.replace("_", " "), fmt(r["funnel"]), fmt(r["simulated"]),
+                         "-" if r["se"] is None or not math.isfinite(r["se"]) else
+                         (f"{r['se']:.3f}" if name == "retire_multiple" else money(r["se"], cur))])
+        out = [table(rows, ["Funnel vs simulation", "funnel", f"simulated mean ({self.trials:,} trials)",
+                            "MC s.e."]), "", "Why they differ (bookings, funnel - simulated; +/- is 2 Monte-Carlo s.e.):"]
+        for e in self.effects:
+            out.append(f"  {money(e['dollars'], cur):>8} +/- {money(2 * e['se'], cur)}  {e['name']}: {e['text']}")
+        return "\n".join(out)
+
+
+def funnel_vs_simulation(scenario: Scenario, trials: int = 2000, seed=0, result: FunnelResult | None = None,
+                         progress=False) -> FunnelComparison:
+    """Run the scenario and explain how its simulated expectation differs from the funnel.
+
+    The forward funnel says the plan books (planned stage-4 + starting bank - ending bank)
+    / retire multiple. The simulation differs for three reasons, each measured here in
+    dollars of bookings with its Monte-Carlo standard error:
+
+    - **horizon truncation**: stage-1 deals created late reach stage 4, or close, after
+      the horizon, so less stage-4 pipeline is created inside it than planned x conversion;
+      and the ending bank is whatever is still open, not the plan's figure;
+    - **push carry-over**: pushed deals decide again later (some after the horizon), with
+      a decayed win rate and a push limit, so won / retired inside the horizon is not
+      win / (win + lost);
+    - **assumption uncertainty**: rates drawn per trial and the market factor; the mean of
+      a nonlinear plan is not the plan at the mean (E[f(X)] != f(E[X])), and a PERT's mean
+      is not its base.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    trials : int
+        Trials of each of the two runs (full, and all assumptions at base).
+    seed : int
+        Both runs use it, so they are paired trial by trial (common random numbers).
+    result : FunnelResult, optional
+        A funnel already computed (default: :func:`funnel` of the scenario).
+
+    Returns
+    -------
+    FunnelComparison
+    """
+    from .simulate import simulate
+
+    f = funnel(scenario) if result is None else result
+    sc = scenario
+    k = len(sc.stages)
+    rates = [cell_rates(p, k) for p in sc.params]
+    rm = np.array([r.retire_multiple for r in rates])
+    rm = np.where(np.isfinite(rm), rm, 0.0)
+    inv_rm = np.divide(1.0, rm, out=np.zeros_like(rm), where=rm > 0)
+    planned = np.array([planned_creation(sc, c) for c in range(len(sc.cells))])
+    planned4 = planned * np.array([r.dollar_conversion for r in rates])
+    end_cells = np.array([f.by_cell[label]["ending_bank"] for label in sc.cell_labels])
+    start_cells = starting_decision_bank(sc)
+
+    full = decision_flows(simulate(sc, trials, seed, progress=progress), sc)
+    at_base = decision_flows(simulate(sc, trials, seed, progress=progress, model=base_model(sc)), sc)
+    tot = {name: v.sum(axis=1) for name, v in full.items()}
+    rows = {}
+    for name, planned_value in (("stage1_created", planned.sum()), ("stage4_created", planned4.sum()),
+                                ("starting_bank", start_cells.sum()), ("ending_bank", end_cells.sum()),
+                                ("retired", (planned4 + start_cells - end_cells).sum())):
+        key = "entry_created" if name == "stage1_created" else name
+        m, se = _mean_se(tot[key])
+        rows[name] = {"funnel": float(planned_value), "simulated": m, "se": se}
+    won_m = tot["won"].mean()
+    rm_sim = tot["retired"].mean() / won_m if won_m > 0 else math.nan
+    # Delta method for a ratio of means.
+    if won_m > 0:
+        resid = tot["retired"] - rm_sim * tot["won"]
+        rm_se = float(resid.std(ddof=1) / math.sqrt(trials) / won_m) if trials > 1 else math.nan
+    else:
+        rm_se = math.nan
+    rows["retire_multiple"] = {"funnel": f.retire_multiple, "simulated": rm_sim, "se": rm_se}
+    m, se = _mean_se(tot["won"])
+    rows["bookings"] = {"funnel": f.planned_bookings, "simulated": m, "se": se}
+
+    b = at_base
+    truncation = ((planned4[None, :] - b["stage4_created"]) * inv_rm).sum(axis=1)
+    ending = ((b["ending_bank"] - end_cells[None, :]) * inv_rm).sum(axis=1)
+    carry = (b["retired"] * inv_rm - b["won"]).sum(axis=1)
+    uncertainty = b["won"].sum(axis=1) - tot["won"]
+    cur = sc.currency
+    from .format import money
+
+    m4, _ = _mean_se(b["stage4_created"].sum(axis=1))
+    me, _ = _mean_se(b["ending_bank"].sum(axis=1))
+    rb = b["retired"].sum(axis=1).mean() / max(b["won"].sum(axis=1).mean(), 1e-300)
+    effects = []
+    for name, values, text in (
+        ("horizon truncation (stage-4 creation)", truncation,
+         f"the plan's stage-1 dollars x conversion are {money(planned4.sum(), cur)} of stage-4 pipeline, but "
+         f"only {money(m4, cur)} reaches stage 4 inside the horizon: deals created late are still in "
+         f"earlier stages at the end"),
+        ("horizon truncation (ending bank)", ending,
+         f"the simulation ends with {money(me, cur)} open in stage 4, the plan assumed "
+         f"{money(end_cells.sum(), cur)}; pipeline still open at the end books nothing inside the horizon"),
+        ("push carry-over", carry,
+         f"won / retired inside the horizon gives a retire multiple of {rb:.2f}x, not the spreadsheet's "
+         f"{f.retire_multiple:.2f}x: pushed deals decide again later (some after the horizon), with a "
+         f"decayed win rate and a push limit (the deal-life multiple is {f.retire_multiple_model:.2f}x)"),
+        ("assumption uncertainty", uncertainty,
+         "rates, dwell and deal size drawn per trial and the market factor, against the same deals with "
+         "every assumption at its base value: the plan's mean outcome is not the outcome of the mean plan "
+         "(E[f(X)] != f(E[X])), and a skewed PERT's mean is not its base"),
+    ):
+        m, se = _mean_se(values)
+        effects.append({"name": name, "dollars": m, "se": se, "text": text})
+    return FunnelComparison(f, int(trials), int(seed), rows, effects)

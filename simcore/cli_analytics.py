@@ -1,0 +1,95 @@
+"""Commands ``simcore funnel``, ``metrics``, ``compare``, ``sensitivity`` and ``converge``.
+
+Each prints a readable table (dollars as ``$1.2M``) or, with ``--json``, one JSON
+document for machines. Bad input raises :class:`~simcore.errors.SimcoreError` or
+:class:`~simcore.errors.ScenarioError`, which ``simcore`` turns into a clear message and
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .cli import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from .format import money, percent, table
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=str, allow_nan=False))
+
+
+# ---------------------------------------------------------------------------------------
+# simcore funnel
+
+
+@command("funnel", "the spreadsheet funnel (seeds/000): backsolve creation needs from the target, "
+                   "beside the simulated expectation")
+def _setup_funnel(p):
+    add_scenario_arguments(p)
+    p.add_argument("--trials", type=int, default=None,
+                   help="also simulate this many trials and explain the difference (default: funnel only "
+                        "with --json, 2000 otherwise)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the simulated side (default 0)")
+    p.add_argument("--json", action="store_true", help="print the funnel as JSON")
+    return _funnel
+
+
+def _funnel_text(f) -> str:
+    cur = f.currency
+    m = lambda v: money(v, cur)  # noqa: E731
+    lines = [f"Funnel for {f.scenario}: bookings {money(f.bookings, cur, 2)} over {f.horizon_weeks:.0f} weeks", ""]
+    rows = [
+        ["Retire multiple at the decision stage", f"{f.retire_multiple:.2f}x", f"{f.retire_multiple_no_push:.2f}x"],
+        ["Stage-4 creation needed", m(f.stage4_created_needed), m(f.stage4_created_needed_no_push)],
+        ["Stage-1 creation needed", m(f.stage1_created_needed), m(f.stage1_created_needed_no_push)],
+        ["  per week", m(f.weekly_stage1_needed),
+         m(f.stage1_created_needed_no_push / f.horizon_weeks)],
+    ]
+    lines.append(table(rows, ["", f"with push ({percent(f.push_rate, 0)})", "no push"]))
+    lines.append(f"Modelling push takes {m(f.push_saving_stage1)} off the stage-1 requirement.")
+    lines.append(f"Stage-4 bank: {m(f.starting_bank)} at start, {m(f.ending_bank)} wanted at the end.")
+    lines.append("Implied stack: " + " x ".join(f"{percent(r, 0)}" for _, r in f.stack_steps)
+                 + f" = {percent(f.stack)} stage 1 -> won ({percent(f.stack_with_push)} counting pushed deals "
+                   "that decide again)")
+    if f.bank_gap is not None:
+        text = f"Bank gap: need {m(f.starting_bank)} at start, have {m(f.current_bank)}"
+        if f.current_bank_date is not None:
+            text += f" on {f.current_bank_date}"
+        text += f" -> gap {m(f.bank_gap)}"
+        if f.weekly_run_rate is not None:
+            text += (f" in {f.weeks_to_start:.1f} weeks: {m(f.weekly_run_rate)}/week net "
+                     f"({m(f.weekly_run_rate_gross)}/week of stage-4 creation while the bank keeps retiring)")
+        lines.append(text)
+    lines.append(f"The plan's own creation ({m(f.planned_stage1)} stage 1) books {m(f.planned_bookings)} "
+                 "by this arithmetic.")
+    for dim, groups in f.by_dimension.items():
+        rows = [[v, m(g["bookings"]), f"{g['retire_multiple']:.2f}x", m(g["starting_bank"]), m(g["ending_bank"]),
+                 m(g["stage4_created_needed"]), m(g["stage1_created_needed"]), m(g["planned_stage1"]),
+                 percent(g["share_of_stage1"], 0)] for v, g in groups.items()]
+        lines += ["", table(rows, [f"By {dim}", "bookings", "retire", "bank start", "bank end", "stage 4 need",
+                                   "stage 1 need", "stage 1 plan", "share"])]
+    return "\n".join(lines)
+
+
+def _funnel(args):
+    from .funnel import funnel, funnel_vs_simulation
+
+    sc = load(args)
+    f = funnel(sc)
+    trials = args.trials if args.trials is not None else (None if args.json else 2000)
+    if trials is not None and trials < 1:
+        from .errors import SimcoreError
+
+        raise SimcoreError(f"--trials must be at least 1, got {trials}")
+    comparison = funnel_vs_simulation(sc, trials, args.seed, result=f) if trials else None
+    if args.json:
+        out = f.to_dict()
+        if comparison is not None:
+            out["simulated"] = comparison.to_dict()
+        _print_json(out)
+    else:
+        print(_funnel_text(f))
+        if comparison is not None:
+            print()
+            print(comparison.text())
+    return EXIT_OK
