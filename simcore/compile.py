@@ -7,8 +7,9 @@ The expected count of new opportunities per cell and week is
 
 summed over the week's days. A plan number for a period is spread evenly over that
 period's calendar days (so a partial last month creates a partial month's pipeline),
-and seasonality indices are normalised to average 1 over the twelve months, so they
-move pipeline between months without changing the annual plan. Dollars are turned
+and seasonality indices are normalised to average 1 over the days of a 365-day year
+(months weighted by their length), so they move pipeline between months without
+changing the annual plan. Dollars are turned
 into counts with the *base* mean amount: assumption uncertainty about deal size
 changes the dollars a plan produces, not the number of deals the team creates.
 """
@@ -263,6 +264,9 @@ def _slot(value):
     return FIXED, float(value), math.nan, math.nan
 
 
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.float64)
+
+
 def daily_plan(scenario: Scenario, cell: int) -> np.ndarray:
     """Planned creation per day of the horizon for one cell: dollars (or count), after share,
     uplift and seasonality."""
@@ -274,7 +278,9 @@ def daily_plan(scenario: Scenario, cell: int) -> np.ndarray:
     per_day = np.asarray(p["values"]) / per.full_days
     rate = per_day[per.of_day(horizon)]
     season = np.asarray(p["seasonality"], dtype=np.float64)
-    season = season / season.mean()
+    # Weighted by month length: a plain mean over the twelve months would change a
+    # year's total by up to a few per mille (31-day months count more days).
+    season = season * 365.0 / np.dot(_MONTH_DAYS, season)
     return rate * season[month_of_day(scenario.start, horizon)] * p["share"] * p["uplift"]
 
 
