@@ -29,3 +29,6 @@ __all__ = [
 from .funnel import FunnelResult, funnel, pacing  # noqa: E402
 
 __all__ += ["FunnelResult", "funnel", "pacing"]
+from .metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics  # noqa: E402
+
+__all__ += ["category_weighted_forecast", "coverage", "cycle_time", "forecast_metrics"]

@@ -93,3 +93,86 @@ def _funnel(args):
             print()
             print(comparison.text())
     return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------
+# simcore metrics
+
+
+@command("metrics", "forecast metrics of the simulated deals: close / win / slippage-adjusted close rate, "
+                    "coverage, pushes per won deal, cycle time")
+def _setup_metrics(p):
+    add_scenario_arguments(p)
+    add_run_arguments(p)
+    p.add_argument("--by", action="append", metavar="DIM",
+                   help="also show the rates by period x this dimension (e.g. --by source); repeatable")
+    p.add_argument("--json", action="store_true", help="print every metric by amount and by count as JSON")
+    return _metrics
+
+
+def _rate_rows(rows: dict, cur: str) -> list:
+    out = []
+    for label, r in rows.items():
+        out.append([label, percent(r["close_rate"]), percent(r["win_rate"]),
+                    percent(r["slippage_adjusted_close_rate"]),
+                    "-" if r["coverage_needed"] is None else f"{r['coverage_needed']:.1f}x",
+                    "-" if r["pushes_per_won"] is None else f"{r['pushes_per_won']:.2f}",
+                    money(r["won_per_trial"], cur)])
+    return out
+
+
+def _metrics(args):
+    from .errors import SimcoreError
+    from .metrics import forecast_metrics, metrics_summary
+    from .simulate import simulate
+
+    sc = load(args)
+    allowed = ["period", *sc.dimensions]
+    for dim in args.by or []:
+        if dim not in allowed:
+            raise SimcoreError(f"--by {dim!r}: choose from {', '.join(allowed)}")
+    ds = simulate(sc, trials=args.trials, seed=args.seed, progress=False if args.json else None)
+    by_amount = metrics_summary(ds, "amount")
+    by_count = metrics_summary(ds, "count")
+    if args.json:
+        out = {"scenario": sc.name, "trials": args.trials, "seed": args.seed, "amount": by_amount, "count": by_count}
+        if args.by:
+            out["grouped"] = {}
+            for dim in args.by:
+                m = forecast_metrics(ds, by=("period", dim))
+                out["grouped"][dim] = {f"{p}/{v}": float(m.close_rate.sel(period=p, **{dim: v}))
+                                       for p in m.period.values for v in m[dim].values}
+        _print_json(out)
+        return EXIT_OK
+    cur = sc.currency
+    header = ["close rate", "win rate", "slip-adj close", "coverage needed", "pushes/won", "won/trial"]
+    print(f"{sc.name}: forecast metrics over {args.trials:,} trials (seed {args.seed}); rates pooled over trials, "
+          "losses at every stage")
+    for measure, summary in (("dollars", by_amount), ("deals", by_count)):
+        rows = _rate_rows({"Year": summary["year"]}, cur) + _rate_rows(summary["by_period"], cur)
+        for dim in sc.dimensions:
+            rows += _rate_rows(summary[f"by_{dim}"], cur)
+        if measure == "deals":
+            for r in rows:
+                r[-1] = r[-1].lstrip("$")
+        print()
+        print(table(rows, [f"By {measure}"] + [h.capitalize() if i == 0 else h for i, h in enumerate(header)]))
+    for dim in args.by or []:
+        m = forecast_metrics(ds, by=("period", dim))
+        rows = [[str(p)] + [percent(float(m.close_rate.sel(period=p, **{dim: v}))) for v in m[dim].values]
+                for p in m.period.values]
+        print()
+        print(table(rows, [f"Close rate by {dim}"] + [str(v) for v in m[dim].values]))
+    if "coverage" in by_amount:
+        rows = [[p, money(c["best_case"], cur), money(c["commit"], cur), money(c["won"], cur),
+                 money(c["target"], cur), f"{c['coverage']:.1f}x",
+                 "-" if c["coverage_needed"] is None else f"{c['coverage_needed']:.1f}x"]
+                for p, c in by_amount["coverage"].items()]
+        print()
+        print(table(rows, ["Coverage", "best case due", "commit due", "won", "target", "coverage", "needed"]))
+    ct = by_amount["cycle_time"]
+    print()
+    print(f"Cycle time of won deals: mean {ct['mean_days'] or float('nan'):.0f} days, "
+          f"median {ct['median_days']:.0f} days; "
+          + ", ".join(f"{b} {percent(s, 0)}" for b, s in ct["distribution"].items() if s))
+    return EXIT_OK
