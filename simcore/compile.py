@@ -197,7 +197,7 @@ def lognormal_table(sigma: float, shift: float) -> np.ndarray:
     kernel computes the outer bins exactly).
     """
     u = np.arange(TABLE_KNOTS + 1) / TABLE_KNOTS
-    with np.errstate(divide="ignore", over="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # sigma 0: 0 * inf at the ends
         knots = np.exp(sigma * ndtri(u) + shift)
     knots[0], knots[-1] = 0.0, 0.0
     return np.concatenate([knots, [sigma, shift]])

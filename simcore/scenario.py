@@ -278,7 +278,32 @@ def _apply_override(raw, path, value, where, problems):
             return
         node[last] = value
     else:
+        table = spec.BLOCK.fields.get(parts[-2]) if len(parts) >= 2 else None
+        if isinstance(table, spec.Table):
+            _replace_other_form(node, str(last), table)
         node[str(last)] = value
+
+
+def _replace_other_form(node, key, table):
+    """An override in one form of a two-form field replaces the other form in that table.
+
+    Overriding ``win`` (or ``push``...) where the table gives ``win_loss_push`` keeps what
+    the ratio said for the other outcomes: ``[1, 2, 1]`` becomes ``win = 0.25, push = 0.25``
+    (losses the rest), then the override applies. So ``--set defaults.decision.win=0.3`` on
+    a 1:2:1 plan moves the win rate and leaves the push rate alone.
+    """
+    for one, other in table.two_forms:
+        replaced = other if key in one else one if key in other else ()
+        present = [k for k in replaced if k in node]
+        if not present:
+            continue
+        ratio = node.get("win_loss_push")
+        if present == ["win_loss_push"] and isinstance(ratio, list) and len(ratio) == 3 and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in ratio) and sum(ratio) > 0:
+            node["win"] = ratio[0] / sum(ratio)
+            node["push"] = ratio[2] / sum(ratio)
+        for k in present:
+            del node[k]
 
 
 # ---------------------------------------------------------------------------------------
@@ -287,17 +312,22 @@ def _apply_override(raw, path, value, where, problems):
 
 def _context(raw):
     ctx = {}
+    # Names are checked against the declarations only where those are themselves valid:
+    # a broken declaration is reported once, not again at every use of its names.
     stages = raw.get("stage")
-    if isinstance(stages, list):
-        names = [s.get("name") for s in stages if isinstance(s, dict) and isinstance(s.get("name"), str)]
+    if isinstance(stages, list) and stages and all(
+            isinstance(s, dict) and isinstance(s.get("name"), str) for s in stages):
+        names = [s["name"] for s in stages]
         ctx["stages"] = names
         ctx["open_stages"] = names[:-1]
     dims = raw.get("dimensions")
-    if isinstance(dims, dict) and all(isinstance(v, list) for v in dims.values()):
+    if isinstance(dims, dict) and dims:
         ctx["dimension_names"] = list(dims)
-        values = [[str(x) for x in v] for v in dims.values()]
-        ctx["cell_names"] = ["/".join(c) for c in itertools.product(*values)]
-        ctx["dimension_values"] = {k: [str(x) for x in v] for k, v in dims.items()}
+        valid = {k: v for k, v in dims.items()
+                 if isinstance(v, list) and v and all(isinstance(x, str) for x in v)}
+        ctx["dimension_values"] = valid
+        if len(valid) == len(dims):
+            ctx["cell_names"] = ["/".join(c) for c in itertools.product(*valid.values())]
     return ctx
 
 
@@ -312,8 +342,7 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
         for value in table:
             if value not in allowed:
                 problems.append(Problem(name, format_path(["by", dim, value]),
-                                        f"unknown {dim} {value!r}{spec.did_you_mean(value, allowed)}; "
-                                        f"expected one of {', '.join(map(repr, allowed))}"))
+                                        f"unknown {dim} {value!r}{spec.expected(value, allowed)}"))
     stages = raw.get("stage") if isinstance(raw.get("stage"), list) else []
     seen = set()
     for i, st in enumerate(stages):
@@ -324,37 +353,56 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
             seen.add(st["name"])
     if "end" in raw and "horizon_weeks" in raw:
         problems.append(Problem(name, "end", "give either end or horizon_weeks, not both"))
+    elif isinstance(raw.get("start"), _dt.date) and isinstance(raw.get("end"), _dt.date):
+        if raw["end"] < raw["start"]:
+            problems.append(Problem(name, "end", f"end {raw['end']} is before start {raw['start']}"))
+        elif (raw["end"] - raw["start"]).days + 1 > 7 * spec.MAX_HORIZON_WEEKS:
+            problems.append(Problem(name, "end", f"the plan from {raw['start']} to {raw['end']} is longer than "
+                                                 f"{spec.MAX_HORIZON_WEEKS // 52} years"))
+    if isinstance(raw.get("start"), _dt.date) and raw["start"].year > _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2:
+        problems.append(Problem(name, "start", f"start {raw['start']} is too far in the future"))
+    if isinstance(raw.get("dimensions"), dict) and not raw["dimensions"]:
+        problems.append(Problem(name, "dimensions", "declare at least one dimension, e.g. "
+                                                    "source = [\"inbound\"]"))
+    # The bank only needs the stage and dimension names: read it now, so that its problems
+    # (and the CSV's) come with the rest of the file's.
+    bank_read = None
+    if "stages" in ctx and "cell_names" in ctx and isinstance(raw.get("start"), _dt.date):
+        dims = {k: list(v) for k, v in raw["dimensions"].items()}
+        bank_read = _read_bank(raw, name, base_dir, dims, tuple(Stage(n, "") for n in ctx["stages"]),
+                               tuple(itertools.product(*dims.values())), raw["start"])
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(problems + (bank_read[2] if bank_read else []))
 
     start = raw["start"]
     if "end" in raw:
         horizon_days = (raw["end"] - start).days + 1
-        if horizon_days < 1:
-            raise ScenarioError([Problem(name, "end", f"end {raw['end']} is before start {start}")])
     else:
         horizon_days = 7 * int(raw.get("horizon_weeks", 52))
     fy_month = int(raw.get("fiscal_year_start_month", 1))
     period = raw.get("period", "quarter")
     dims = {k: [str(x) for x in v] for k, v in raw["dimensions"].items()}
-    if not dims:
-        raise ScenarioError([Problem(name, "dimensions", "declare at least one dimension, e.g. "
-                                                         "source = [\"inbound\"]")])
     stage_list = tuple(Stage(s["name"], s["category"]) for s in raw["stage"])
     cells = tuple(itertools.product(*dims.values()))
 
     params = []
+    # A problem set at a shared level (defaults, by.<dimension>) shows up in every cell it
+    # reaches: report it once, with the cells it affects.
+    cells_of = {}
     for cell in cells:
         p, cell_problems = _resolve_cell(raw, cell, dims, stage_list, start, horizon_days, fy_month)
         params.append(p)
-        problems.extend(Problem(name, path, f"{msg} (cell {'/'.join(cell)!r})") for path, msg in cell_problems)
+        for path, msg in cell_problems:
+            cells_of.setdefault((path, msg), []).append("/".join(cell))
+    for (path, msg), where in cells_of.items():
+        problems.append(Problem(name, path, f"{msg} ({_cells_text(where, len(cells))})"))
     target = raw.get("target")
     n_periods = len(make_periods(start, horizon_days, period, fy_month))
     period_targets = raw.get("period_targets")
     if period_targets is not None and len(period_targets) != n_periods:
         problems.append(Problem(name, "period_targets", f"needs one target per {period} of the horizon "
                                                         f"({n_periods}), got {len(period_targets)}"))
-    bank, bank_source, bank_problems = _read_bank(raw, name, base_dir, dims, stage_list, cells, start)
+    bank, bank_source, bank_problems = bank_read
     problems.extend(bank_problems)
     if not problems and not bank and all(_plan_is_empty(p) for p in params):
         problems.append(Problem(name, "defaults.creation", "the plan is empty: no cell creates pipeline "
@@ -374,6 +422,15 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
         params=tuple(params), bank=tuple(bank), variants=dict(raw.get("variants", {})), variant=variant,
         hash=digest.hexdigest()[:16], bank_source=bank_source, overrides=overrides, source_raw=source_raw,
     )
+
+
+def _cells_text(labels, n_cells):
+    if len(labels) == 1:
+        return f"cell {labels[0]!r}"
+    if len(labels) == n_cells:
+        return f"all {n_cells} cells"
+    shown = ", ".join(map(repr, labels[:4]))
+    return f"{len(labels)} cells: {shown}{', ...' if len(labels) > 4 else ''}"
 
 
 def _plan_is_empty(p):
@@ -603,6 +660,15 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
         "process": process, "dispersion": float(dispersion) if dispersion is not None else math.inf,
         "seasonality": seasonality, "uplift": float(get(cr, "uplift", 1.0)),
     }
+    planned = sum(values) * creation["share"] * creation["uplift"]
+    if kind == "dollars" and planned > 0:
+        from .compile import expected_amount  # imported here: compile imports this module
+
+        planned /= max(expected_amount(amount), 1e-300)
+    if planned > spec.MAX_OPPORTUNITIES_PER_CELL:
+        problems.append((where(cr, kind, f"creation.{kind}"),
+                         f"the plan creates more than {spec.MAX_OPPORTUNITIES_PER_CELL:,} opportunities over "
+                         f"the horizon: check the units (creation.{kind} is per {per})"))
     params = {
         "entry_stage": entry,
         "market_loading": float(get(merged, "market_loading", 0.0)),
@@ -629,10 +695,14 @@ def _dist(table, get):
 
 
 def _read_bank(raw, name, base_dir, dims, stages, cells, start):
-    bank_raw = raw.get("bank") or {}
+    bank_raw = raw.get("bank") if isinstance(raw.get("bank"), dict) else {}
     problems = []
     deals = []
     source = ""
+    if not isinstance(bank_raw.get("aggregate", []), list):
+        bank_raw = {k: v for k, v in bank_raw.items() if k != "aggregate"}  # reported by the spec check
+    if not isinstance(bank_raw.get("csv", ""), str):
+        bank_raw = {k: v for k, v in bank_raw.items() if k != "csv"}
     names = [s.name for s in stages]
     cell_of = {c: i for i, c in enumerate(cells)}
     dim_names = list(dims)
@@ -668,6 +738,10 @@ def _read_bank(raw, name, base_dir, dims, stages, cells, start):
         except OSError as exc:
             problems.append(Problem(name, "bank.csv", f"cannot read {str(path)!r}: {exc.strerror or exc}"))
             return deals, source, problems
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(name, "bank.csv", f"{str(path)!r} is not UTF-8 text ({exc.reason} at byte "
+                                                      f"{exc.start}): save it as CSV UTF-8"))
+            return deals, source, problems
         source += text
         csv_deals, csv_problems = parse_bank_csv(text, str(path), dims, names, cell_of, start)
         deals.extend(csv_deals)
@@ -684,7 +758,10 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
     problems, deals = [], []
     reader = csv.DictReader(io.StringIO(text))
     required = list(dims) + ["stage", "amount"]
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        return [], [Problem(file, "line 1", f"not readable as CSV: {exc}")]
     missing = [c for c in required if c not in header]
     if missing:
         return [], [Problem(file, "line 1", f"missing column{'s' if len(missing) > 1 else ''} "
@@ -694,7 +771,15 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
     if extra:
         return [], [Problem(file, "line 1", f"unknown column {extra[0]!r}"
                                             f"{spec.did_you_mean(extra[0], sorted(allowed))}")]
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # A malformed row (e.g. a stray quote) stops the reader: report it and what follows.
+            problems.append(Problem(file, f"line {reader.line_num}", f"not readable as CSV: {exc}"))
+            break
         line = reader.line_num
         bad = []
         key = []

@@ -14,6 +14,11 @@ import math
 
 from .errors import format_path
 
+# Longest plan accepted (20 years): the calendar, creation tables and outputs grow with it.
+MAX_HORIZON_WEEKS = 1040
+# Most opportunities one cell may plan to create over the horizon: far beyond any B2B plan,
+# so a plan above it is a units mistake (dollars typed as cents, a count per year as per week).
+MAX_OPPORTUNITIES_PER_CELL = 2_000_000
 UNCERTAIN_PERT = ("low", "base", "high")
 UNCERTAIN_BETA = ("mean", "strength")
 
@@ -162,8 +167,7 @@ class Text(Node):
             return
         choices = self.choices or (ctx.get(self.context_choices) if self.context_choices else None)
         if choices is not None and value not in choices:
-            out.append((path, f"unknown value {value!r}{did_you_mean(value, choices)}; "
-                              f"expected one of {', '.join(map(repr, choices))}"))
+            out.append((path, f"unknown value {value!r}{expected(value, choices)}"))
 
     def schema(self):
         out = {"type": "string", "description": self.doc}
@@ -241,15 +245,25 @@ class NumberOrList(Node):
 
 
 class Table(Node):
-    def __init__(self, fields, doc="", required=()):
+    """Named fields. ``two_forms``: pairs of key groups that say the same thing two ways
+    (``win_loss_push`` or ``win``/``push``/...); one table may use only one form of each."""
+
+    def __init__(self, fields, doc="", required=(), two_forms=()):
         self.fields = fields
         self.doc = doc
         self.required = tuple(required)
+        self.two_forms = tuple(two_forms)
 
     def check(self, value, path, ctx, out):
         if not isinstance(value, dict):
             out.append((path, f"must be a table, got {_type_name(value)}"))
             return
+        for one, other in self.two_forms:
+            a = [k for k in one if k in value]
+            b = [k for k in other if k in value]
+            if a and b:
+                out.append((path, f"gives both {' and '.join(a)} and {' and '.join(b)}: they are two forms of "
+                                  f"the same thing, give one"))
         for key, item in value.items():
             node = self.fields.get(key)
             if node is None:
@@ -282,8 +296,15 @@ class MapOf(Node):
         allowed = ctx.get(self.keys) if self.keys else None
         for key, item in value.items():
             if allowed is not None and key not in allowed:
-                out.append((path + [key], f"unknown {self.key_doc} {key!r}{did_you_mean(key, allowed)}; "
-                                          f"expected one of {', '.join(map(repr, allowed))}"))
+                stages = ctx.get("stages") or []
+                if self.keys == "open_stages" and stages and key == stages[-1]:
+                    out.append((path + [key], f"{key!r} is the decision stage: its parameters go in "
+                                              f"[decision], not under stages"))
+                elif self.keys == "open_stages" and not allowed:
+                    out.append((path + [key], f"unknown stage {key!r}: the scenario's only stage is the "
+                                              f"decision stage, set under [decision]"))
+                else:
+                    out.append((path + [key], f"unknown {self.key_doc} {key!r}{expected(key, allowed)}"))
                 continue
             self.value.check(item, path + [key], ctx, out)
 
@@ -294,6 +315,13 @@ class MapOf(Node):
 def did_you_mean(word, choices):
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def expected(word, choices):
+    """`` (did you mean 'x'?); expected one of 'x', 'y'`` for an unknown name."""
+    if not choices:
+        return "; the scenario declares none here"
+    return f"{did_you_mean(word, choices)}; expected one of {', '.join(map(repr, choices))}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -335,7 +363,8 @@ DECISION = Table({
     "win_decay": Number("win probability multiplier per push already taken (lost mass goes to no "
                         "decision)", 0.0, 1.0, uncertain=True),
     "max_pushes": Number("pushes allowed; the next push becomes lost to no decision", 0, integer=True),
-}, "the decision stage (the last open stage)")
+}, "the decision stage (the last open stage)",
+    two_forms=[(("win_loss_push",), ("win", "lost_competition", "lost_no_decision", "push"))])
 
 AMOUNT = Table({
     "median": Number("median deal size at creation, in dollars", 0.0, exclusive_minimum=True,
@@ -350,7 +379,8 @@ AMOUNT = Table({
     "whale_factor_max": Number("if given, each whale's factor is uniform in [whale_factor, this]", 1.0),
     "floor": Number("smallest deal size, in dollars", 0.0),
     "cap": Number("largest deal size, in dollars", 0.0, exclusive_minimum=True),
-}, "deal size at creation: lognormal by median and spread, or empirical; whale overlay; floor and cap")
+}, "deal size at creation: lognormal by median and spread, or empirical; whale overlay; floor and cap",
+    two_forms=[(("empirical",), ("median",)), (("p90_ratio",), ("sigma",))])
 
 PERIODS = ("week", "month", "quarter", "year")
 
@@ -362,12 +392,12 @@ CREATION = Table({
     "share": Number("multiplier on dollars/count, e.g. a product's share of its source's plan", 0.0),
     "process": Text("poisson (default) or negative_binomial for lumpy sources",
                     ("poisson", "negative_binomial")),
-    "dispersion": Number("negative binomial size: variance = mean + mean^2 / dispersion", 0.0,
-                         exclusive_minimum=True),
+    "dispersion": Number("negative binomial size (smaller is lumpier): variance = mean + mean^2 / dispersion",
+                         0.01),
     "seasonality": ListOf(Number("", 0.0), "12 monthly indices, Jan..Dec, relative (normalised to mean 1)",
                           length=12),
     "uplift": Number("program uplift multiplier on the expected count", 0.0),
-}, "pipeline creation in the cell's entry stage")
+}, "pipeline creation in the cell's entry stage", two_forms=[(("dollars",), ("count",))])
 
 CONVERSION = Table({
     "to_decision": Rate("cumulative rate from the entry stage to the decision stage (e.g. stage 1->4 = "
@@ -401,7 +431,7 @@ SCENARIO = Table({
     "name": Text("scenario name"),
     "description": Text("what the scenario is"),
     "start": Date("first day of the plan"),
-    "horizon_weeks": Number("length of the plan in weeks", 1, integer=True),
+    "horizon_weeks": Number("length of the plan in weeks (default 52)", 1, MAX_HORIZON_WEEKS, integer=True),
     "end": Date("last day of the plan (instead of horizon_weeks)"),
     "fiscal_year_start_month": Number("first month of the fiscal year", 1, 12, integer=True),
     "period": Text("reporting period of the results", PERIODS[:3]),
