@@ -82,13 +82,17 @@ def money_axis(axis, currency: str = "USD") -> None:
 
 
 def exact_money(value, currency: str = "USD") -> str:
-    """``money`` with as many digits as the value needs: 8_650_000 -> ``$8.65M`` (not ``$8.7M``)."""
+    """``money`` with the digits a planned figure needs: 8_650_000 -> ``$8.65M`` (not ``$8.7M``).
+
+    A figure that is not round to three digits (a simulated quantile) keeps ``money``'s one digit.
+    """
+    scale = 1e9 if abs(value) >= 1e9 else 1e6 if abs(value) >= 1e6 else None
+    if scale is None:
+        return money(value, currency)
     for digits in (1, 2, 3):
-        text = money(value, currency, digits)
-        scale = 1e9 if abs(value) >= 1e9 else 1e6 if abs(value) >= 1e6 else None
-        if scale is None or abs(round(value / scale, digits) * scale - value) < 0.5e-3 * scale:
-            return text
-    return money(value, currency, 3)
+        if abs(round(value / scale, digits) * scale - value) < 1e-6 * scale:
+            return money(value, currency, digits)
+    return money(value, currency)
 
 
 def plan_title(ds) -> str:

@@ -1,0 +1,745 @@
+"""The plan report: headline, tables and charts as PNGs, one self-contained HTML page, CSV and .xlsx.
+
+:func:`build_report` runs the scenario (and its variants) and gathers what finance reads:
+
+- the headline (P50 annual bookings, the chance of hitting the target, P10 / P90);
+- tables: bookings and creation by period, bookings by source and product, the bank by forecast
+  category, the deterministic funnel (seeds/000's spreadsheet) beside the simulation, and the
+  variants side by side;
+- charts from :mod:`simcore.plots`.
+
+:func:`write_report` writes it atomically: every file is built in a temporary folder next to the
+output folder and moved into place only once all of them are complete, so an interrupted or failed
+run leaves no half-written file and keeps what the folder already held.
+
+Files written into the output folder
+------------------------------------
+``report.html``
+    One page, no network needed: CSS inline, charts as base64 ``data:`` URIs.
+``report.xlsx``
+    One sheet per table, numbers as numbers (dollars formatted, rates as percentages), plus an
+    ``About`` sheet (scenario, hash, seed, trials, version).
+``<table>.csv``
+    One per table, full-precision numbers (dollars, fractions for rates), for other tools.
+``<chart>.png``
+    One per chart.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as _dt
+import html
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .accessor import distribution
+from .errors import SimcoreError
+from .format import money, percent
+
+# Column kinds: how a value is shown (HTML) and formatted (xlsx); CSV keeps the raw number.
+KINDS = ("text", "money", "percent", "multiple", "count", "number", "decimal")
+
+
+@dataclass
+class Table:
+    """One summary table of the report.
+
+    Attributes
+    ----------
+    name : str
+        File stem (``bookings_by_period`` -> ``bookings_by_period.csv``) and sheet name.
+    title : str
+        Heading shown above the table.
+    columns : list of str
+    kinds : list of str
+        Per column, one of :data:`KINDS`: money in dollars, percent as a fraction (0.25 = 25%),
+        multiple as a ratio (3.0 = 3.0x), decimal a small number shown to three places.
+    rows : list of list
+        Raw values (numbers unformatted).
+    note : str
+        A sentence under the table saying how to read it.
+    """
+
+    name: str
+    title: str
+    columns: list
+    kinds: list
+    rows: list
+    note: str = ""
+
+    def __post_init__(self):
+        if len(self.kinds) != len(self.columns):
+            raise ValueError(f"table {self.name}: {len(self.columns)} columns but {len(self.kinds)} kinds")
+        bad = [k for k in self.kinds if k not in KINDS]
+        if bad:
+            raise ValueError(f"table {self.name}: unknown column kinds {bad}")
+
+
+@dataclass
+class Chart:
+    """One chart: ``name`` (PNG file stem), ``title`` (heading), the matplotlib ``figure``."""
+
+    name: str
+    title: str
+    figure: object
+    caption: str = ""
+
+
+@dataclass
+class Report:
+    """Everything :func:`write_report` writes.
+
+    Attributes
+    ----------
+    title : str
+    headline : dict
+        ``p50, p10, p90, mean, target, p_hit, trials, seed, currency`` (dollars; ``p_hit`` a
+        fraction or None without a target).
+    tables : list of Table
+    charts : list of Chart
+    about : dict
+        Provenance: scenario, file, hash, variant, overrides, seed, trials, simcore version, date.
+    notes : list of str
+        Sections left out and why.
+    """
+
+    title: str
+    headline: dict
+    tables: list = field(default_factory=list)
+    charts: list = field(default_factory=list)
+    about: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    def table(self, name: str) -> Table:
+        """The table called ``name``."""
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Building
+
+
+def _dist_row(label, values):
+    d = distribution(values)
+    return [label, d["mean"], d["p10"], d["p50"], d["p90"]]
+
+
+_DIST_COLUMNS = ["mean", "P10", "P50", "P90"]
+
+
+def headline(ds, target=None) -> dict:
+    """The report's headline figures of a simulated Dataset.
+
+    Returns
+    -------
+    dict
+        ``p10, p50, p90, mean`` of bookings over the horizon (dollars), ``target`` (dollars or None),
+        ``p_hit`` (fraction or None), ``trials``, ``seed``, ``currency``, ``scenario``.
+    """
+    # The summary's own figures, so the report and ``simcore run`` agree to the last digit.
+    summary = ds.simcore.summary(target)
+    return {**summary["bookings"]["year"], "target": summary["target"], "p_hit": summary["p_hit"],
+            "trials": summary["trials"], "seed": ds.attrs["seed"], "currency": summary["currency"],
+            "scenario": summary["scenario"]}
+
+
+def dataset_tables(ds) -> list:
+    """The tables that need only the simulated Dataset: bookings, creation, mix, bank."""
+    period_label = str(ds.attrs.get("period", "period")).capitalize()
+    tables = []
+    per_period = ds.simcore.total("bookings_amount", ("trial", "period")).transpose("trial", "period")
+    rows = [_dist_row(str(p), per_period.sel(period=p).values) for p in ds.period.values]
+    rows.append(_dist_row("Year", per_period.sum("period").values))
+    columns = [period_label, *_DIST_COLUMNS]
+    kinds = ["text"] + ["money"] * 4
+    if "period_target" in ds:
+        columns.append("target")
+        kinds.append("money")
+        for row, value in zip(rows, list(ds["period_target"].values) + [float(ds["period_target"].sum())]):
+            row.append(float(value))
+    tables.append(Table("bookings_by_period", "Bookings by period", columns, kinds, rows,
+                        "Won dollars booked in each period, across trials; the Year row is the distribution "
+                        "of the whole horizon's bookings (not the sum of the period quantiles)."))
+
+    counts = ds.simcore.total("bookings_count", ("trial", "period"))
+    rows = [_dist_row(str(p), counts.sel(period=p).values) for p in ds.period.values]
+    rows.append(_dist_row("Year", counts.sum("period").values))
+    tables.append(Table("deals_won_by_period", "Deals won by period", [period_label, *_DIST_COLUMNS],
+                        ["text"] + ["number"] * 4, rows))
+
+    stages = [str(s) for s in ds.stage.values]
+    rows = []
+    for stage in dict.fromkeys([stages[0], stages[-1]]):
+        created = ds.simcore.stage_created(stage).transpose("trial", "period")
+        for p in ds.period.values:
+            rows.append([stage, *_dist_row(str(p), created.sel(period=p).values)])
+        rows.append([stage, *_dist_row("Year", created.sum("period").values)])
+    tables.append(Table("created_by_period", "Pipeline created by period", ["Stage", period_label,
+                                                                            *_DIST_COLUMNS],
+                        ["text", "text"] + ["money"] * 4, rows,
+                        f"Dollars entering {stages[0]} (new pipeline) and {stages[-1]} (the decision stage)."))
+
+    year_total = ds.simcore.year_bookings().values
+    total_mean = float(year_total.mean())
+    for dim in ds.simcore.dimensions:
+        by = ds.simcore.total("bookings_amount", ("trial", dim))
+        rows = []
+        for value in ds[dim].values:
+            row = _dist_row(str(value), by.sel({dim: value}).values)
+            row.append(row[1] / total_mean if total_mean else math.nan)
+            rows.append(row)
+        tables.append(Table(f"bookings_by_{dim}", f"Bookings by {dim}", [dim.capitalize(), *_DIST_COLUMNS,
+                                                                         "share of mean"],
+                            ["text"] + ["money"] * 4 + ["percent"], rows))
+
+    categories = [str(c) for c in ds.category.values]
+    start = ds.simcore.total("starting_bank_amount", ("trial", "category")).mean("trial")
+    ends = ds.simcore.total("bank_amount", ("trial", "period", "category")).mean("trial")
+    rows = [["Start", *[float(start.sel(category=c)) for c in categories], float(start.sum())]]
+    for p in ds.period.values:
+        e = ends.sel(period=p)
+        rows.append([f"{p} end", *[float(e.sel(category=c)) for c in categories], float(e.sum())])
+    tables.append(Table("bank_by_category", "Open pipeline (bank) by forecast category, expected",
+                        ["When", *[c.replace("_", " ") for c in categories], "total"],
+                        ["text"] + ["money"] * (len(categories) + 1), rows,
+                        "Mean across trials of the open pipeline at the start and at each period's end."))
+    return tables
+
+
+_COMPARISON_LABELS = {
+    "stage1_created": "Stage-1 created", "stage4_created": "Stage-4 created", "starting_bank": "Starting stage-4 bank",
+    "ending_bank": "Ending stage-4 bank", "retired": "Retired at stage 4 (won + lost)",
+    "retire_multiple": "Retire multiple", "bookings": "Bookings",
+}
+
+
+def funnel_tables(fun, comparison=None) -> list:
+    """The deterministic funnel (and, if given, its comparison with the simulation) as tables.
+
+    Parameters
+    ----------
+    fun : simcore.funnel.FunnelResult
+    comparison : simcore.funnel.FunnelComparison, optional
+    """
+    rows = [
+        ["Bookings to make", fun.bookings, "money"],
+        ["Retire multiple at the decision stage, with push", fun.retire_multiple, "multiple"],
+        ["Retire multiple without push", fun.retire_multiple_no_push, "multiple"],
+        ["Starting stage-4 bank", fun.starting_bank, "money"],
+        ["Ending stage-4 bank wanted", fun.ending_bank, "money"],
+        ["Stage-4 creation needed", fun.stage4_created_needed, "money"],
+        ["Stage-4 creation needed without push", fun.stage4_created_needed_no_push, "money"],
+        ["Stage-1 creation needed", fun.stage1_created_needed, "money"],
+        ["Stage-1 creation needed without push", fun.stage1_created_needed_no_push, "money"],
+        ["Stage-1 saved by modelling push", fun.push_saving_stage1, "money"],
+        ["Weekly stage-1 creation needed", fun.weekly_stage1_needed, "money"],
+        ["Weekly stage-4 creation needed", fun.weekly_stage4_needed, "money"],
+        ["Stage 1 -> 4 rate", fun.to_decision, "percent"],
+        ["Stage 4 win rate", fun.win_rate, "percent"],
+        ["Implied stack, stage 1 -> won", fun.stack, "percent"],
+        ["Planned stage-1 creation", fun.planned_stage1, "money"],
+        ["Planned bookings (forward funnel)", fun.planned_bookings, "money"],
+    ]
+    if fun.bank_gap is not None:
+        rows.append(["Starting-bank gap (needed - today)", fun.bank_gap, "money"])
+    if fun.weekly_run_rate is not None:
+        rows.append(["Weekly run-rate to close the gap", fun.weekly_run_rate, "money"])
+    tables = [Table("funnel", "The deterministic funnel (the spreadsheet's arithmetic)",
+                    ["Figure", "value", "unit"], ["text", "number", "text"],
+                    [[label, float(v), {"money": fun.currency, "percent": "fraction",
+                                        "multiple": "x"}[kind]] for label, v, kind in rows],
+                    "Backsolved from the bookings target on the plan's base values; no randomness.")]
+    for dim, lines in fun.by_dimension.items():
+        rows = [[str(value), ln["bookings"], ln["stage4_created_needed"], ln["stage1_created_needed"],
+                 ln["planned_stage1"], ln["to_decision"], ln["win_rate"], ln["retire_multiple"]]
+                for value, ln in lines.items()]
+        tables.append(Table(f"funnel_by_{dim}", f"The funnel by {dim}",
+                            [dim.capitalize(), "bookings (target split)", "stage-4 needed", "stage-1 needed",
+                             "stage-1 planned", "stage 1 -> 4", "win rate", "retire multiple"],
+                            ["text", "money", "money", "money", "money", "percent", "percent", "multiple"], rows))
+    if comparison is not None:
+        rows = []
+        for name, r in comparison.rows.items():
+            rows.append([_COMPARISON_LABELS.get(name, name.replace("_", " ")), r["funnel"], r["simulated"],
+                         r["se"] if r["se"] is not None and math.isfinite(r["se"]) else math.nan])
+        tables.append(Table("funnel_vs_simulation", "The funnel beside the simulated expectation",
+                            ["Figure", "funnel", "simulated mean", "MC s.e."],
+                            ["text", "number", "number", "number"], rows,
+                            "Dollars except the retire multiple (a ratio). Simulated figures are means over "
+                            f"{comparison.trials:,} trials with their Monte-Carlo standard error."))
+        rows = [[e["name"], e["dollars"], e["se"], e["text"]] for e in comparison.effects]
+        tables.append(Table("funnel_difference", "Why the simulation differs from the funnel (bookings)",
+                            ["Effect", "dollars (funnel - simulated)", "MC s.e.", "explanation"],
+                            ["text", "money", "money", "text"], rows))
+    return tables
+
+
+def variant_runs(scenario, variants, trials: int, seed, progress=False) -> dict:
+    """Per-trial bookings of each variant, simulated with the same seed (common random numbers).
+
+    Returns
+    -------
+    dict
+        Variant name -> ``{"year": array (trial,), "by_period": array (trial, period),
+        "periods": list of labels}`` in dollars. Only these are kept (not the Datasets), so memory
+        does not grow with the number of variants.
+    """
+    from .simulate import simulate
+
+    out = {}
+    for name in variants:
+        ds = simulate(scenario.with_variant(name), trials=trials, seed=seed, progress=progress)
+        per_period = ds.simcore.total("bookings_amount", ("trial", "period")).transpose("trial", "period")
+        out[name] = {"year": per_period.sum("period").values, "by_period": per_period.values,
+                     "periods": [str(p) for p in ds.period.values]}
+    return out
+
+
+def variants_table(runs: dict, target=None) -> Table:
+    """P10 / P50 / P90 and P(hit) of annual bookings per variant."""
+    rows = []
+    for name, run in runs.items():
+        d = distribution(run["year"])
+        p_hit = float((run["year"] >= target).mean()) if target is not None else math.nan
+        rows.append([name, d["mean"], d["p10"], d["p50"], d["p90"], p_hit])
+    return Table("variants", "Variants side by side (same seed: common random numbers)",
+                 ["Variant", *_DIST_COLUMNS, "P(hit)"], ["text"] + ["money"] * 4 + ["percent"], rows,
+                 "Annual bookings of each variant of the scenario file, every variant run on the same "
+                 "random numbers so the differences are the assumptions', not the dice's.")
+
+
+def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_trials: int | None = None,
+                 progress=False) -> Report:
+    """Simulate ``scenario`` and gather the report's headline, tables and charts.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        From :func:`simcore.load_scenario` (its variant and overrides are kept).
+    trials : int
+        Monte Carlo trials of the main run and of each variant.
+    seed : int
+        Random seed; every run uses it (common random numbers across variants).
+    variants : sequence of str, optional
+        Variants of the scenario file to compare; default all of them (none if the file has none).
+        An empty sequence leaves the comparison out.
+    funnel_trials : int, optional
+        Trials of the funnel-vs-simulation runs (default ``min(trials, 2000)``).
+    progress : bool or None
+        Progress bars (``None``: when the terminal is interactive).
+
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> sc = load_scenario("scenarios/fy2026.toml")          # doctest: +SKIP
+    >>> write_report(build_report(sc, trials=2000), "out")    # doctest: +SKIP
+    """
+    from . import plots
+    from .simulate import simulate
+
+    names = list(scenario.variants) if variants is None else list(variants)
+    unknown = [v for v in names if v not in scenario.variants]
+    if unknown:  # before any simulation: a typo should cost nothing
+        raise SimcoreError(f"unknown variant(s) {', '.join(map(repr, unknown))}; the scenario has "
+                           f"{', '.join(map(repr, scenario.variants)) or 'none'}")
+    ds = simulate(scenario, trials=trials, seed=seed, progress=progress)
+    report = report_from_dataset(ds)
+    name = plots.plan_title(ds)
+    currency = ds.attrs["currency"]
+
+    fun = None
+    if scenario.target is not None or _has_funnel_inputs(scenario):
+        from .funnel import funnel, funnel_vs_simulation
+
+        fun = funnel(scenario)
+        comparison = funnel_vs_simulation(scenario, trials=funnel_trials or min(trials, 2000), seed=seed,
+                                          result=fun, progress=progress)
+        report.tables.extend(funnel_tables(fun, comparison))
+        by_period = [fun.stage4_needed_by_period.get(str(p)) for p in ds.period.values]
+        needed = by_period if all(v is not None for v in by_period) else fun.stage4_created_needed
+        report.charts.insert(2, Chart("stage4_waterfall", f"{ds.attrs['decision_stage']} creation against "
+                                                          "what the plan needs",
+                                      plots.creation_waterfall(ds, needed),
+                                      "Expected creation into the decision stage, period by period, and the "
+                                      "funnel's need spread over the periods like the creation plan."))
+    else:
+        report.notes.append("The deterministic funnel is left out: the scenario has no target and no [funnel] "
+                            "table to backsolve from.")
+
+    if names:
+        runs = variant_runs(scenario, names, trials, seed, progress)
+        target = ds.simcore.target
+        report.tables.append(variants_table(runs, target))
+        report.charts.append(Chart("variants", "Variants side by side",
+                                   plots.scenario_comparison({n: r["year"] for n, r in runs.items()},
+                                                             target=target, currency=currency,
+                                                             title=f"{name} bookings by variant")))
+    return report
+
+
+def _has_funnel_inputs(scenario) -> bool:
+    table = scenario.raw.get("funnel")
+    return isinstance(table, dict) and "bookings" in table
+
+
+def report_from_dataset(ds) -> Report:
+    """The part of the report that needs only a simulated Dataset (no re-runs).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.simulate`.
+
+    Returns
+    -------
+    Report
+        Headline, the Dataset's tables and the fan, distribution and bank charts.
+    """
+    from . import plots
+
+    head = headline(ds)
+    name = plots.plan_title(ds)
+    tables = [headline_table(head)] + dataset_tables(ds)
+    charts = [
+        Chart("bookings_distribution", "Annual bookings: distribution and chance of hitting the target",
+              plots.bookings_distribution(ds)),
+        Chart("bookings_fan", "Bookings to date by period", plots.fan_chart(ds),
+              "The median path and the ranges a plan should expect: half the simulated years fall in the "
+              "dark band, eight in ten in the light one."),
+        Chart("bank_by_category", "Open pipeline by forecast category", plots.bank_by_category(ds)),
+    ]
+    about = {
+        "scenario": ds.attrs["scenario"], "scenario_file": ds.attrs.get("scenario_file", ""),
+        "scenario_hash": ds.attrs["scenario_hash"], "variant": ds.attrs.get("variant", ""),
+        "overrides": ds.attrs.get("overrides", "{}"), "seed": ds.attrs["seed"], "trials": int(ds.sizes["trial"]),
+        "period": ds.attrs["period"], "start": ds.attrs.get("start", ""),
+        "simcore_version": ds.attrs.get("simcore_version", __version__),
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    return Report(title=f"{name} bookings plan", headline=head, tables=tables, charts=charts, about=about)
+
+
+def headline_table(head: dict) -> Table:
+    """The headline figures as a two-column table (the first CSV / sheet)."""
+    rows = [["P50 annual bookings", head["p50"], "money"],
+            ["P10 annual bookings", head["p10"], "money"],
+            ["P90 annual bookings", head["p90"], "money"],
+            ["Mean annual bookings", head["mean"], "money"]]
+    if head["target"] is not None:
+        rows += [["Target", head["target"], "money"],
+                 ["P(bookings >= target)", head["p_hit"], "percent"]]
+    rows += [["Trials", head["trials"], "count"]]
+    return Table("headline", "Headline", ["Figure", "value", "unit"], ["text", "number", "text"],
+                 [[label, int(v) if k == "count" else float(v),
+                   {"money": head["currency"], "percent": "fraction", "count": "trials"}[k]]
+                  for label, v, k in rows])
+
+
+# --------------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _cell_text(value, kind, currency) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if kind == "money":
+        from .plots import exact_money
+
+        return exact_money(value, currency)  # a planned $8.65M target stays $8.65M
+    if kind == "percent":
+        return percent(value)
+    if kind == "multiple":
+        return f"{value:.2f}x"
+    if kind == "count":
+        return f"{value:,.0f}"
+    if kind == "decimal":
+        return f"{value:.3f}"
+    if kind == "number":
+        return f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def _row_kinds(table: Table, row) -> list:
+    """Kinds per cell; ``value``/``unit`` tables say each row's unit in their last column."""
+    kinds = list(table.kinds)
+    if table.columns[-1] == "unit":
+        unit = row[-1]
+        kinds[1] = ("percent" if unit == "fraction" else "multiple" if unit == "x" else
+                    "count" if unit == "trials" else "money")
+    if table.name == "funnel_vs_simulation":
+        kind = "multiple" if row[0] == _COMPARISON_LABELS["retire_multiple"] else "money"
+        kinds = ["text", kind, kind, "decimal" if kind == "multiple" else "money"]
+    return kinds
+
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1a1a1a; margin: 2em auto;
+       max-width: 1100px; padding: 0 1em; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+.headline { display: flex; gap: 1em; flex-wrap: wrap; margin: 1em 0 0.5em; }
+.figure-box { background: #f0f5fb; border-radius: 6px; padding: 0.8em 1.2em; min-width: 12em; }
+.figure-box .value { font-size: 1.9em; font-weight: 600; color: #08306b; }
+.figure-box .label { font-size: 0.9em; color: #444; }
+.sentence { font-size: 1.1em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #e4e4e4; }
+th { text-align: right; background: #f6f6f6; }
+th:first-child, td:first-child { text-align: left; }
+td { text-align: right; font-variant-numeric: tabular-nums; }
+td.text { text-align: left; }
+.note, .about { color: #555; font-size: 0.88em; }
+img { max-width: 100%; height: auto; }
+"""
+
+
+def render_html(report: Report, images: dict) -> str:
+    """The report as one self-contained HTML page.
+
+    Parameters
+    ----------
+    report : Report
+    images : dict
+        Chart name -> PNG bytes (inlined as base64 ``data:`` URIs: no file or network needed).
+
+    Returns
+    -------
+    str
+    """
+    h = report.headline
+    cur = h["currency"]
+    esc = html.escape
+    boxes = [("P50 annual bookings", money(h["p50"], cur))]
+    if h["p_hit"] is not None:
+        from .plots import exact_money
+
+        boxes.append((f"chance of hitting {exact_money(h['target'], cur)}", percent(h["p_hit"], 0)))
+    boxes += [("P10 (a bad year)", money(h["p10"], cur)), ("P90 (a good year)", money(h["p90"], cur))]
+    if h["p_hit"] is not None:
+        from .plots import exact_money
+
+        sentence = (f"In {percent(h['p_hit'], 0)} of {h['trials']:,} simulated years the plan books at least "
+                    f"{exact_money(h['target'], cur)}; half of them book {money(h['p50'], cur)} or more, one in ten "
+                    f"less than {money(h['p10'], cur)}.")
+    else:
+        sentence = (f"Half of {h['trials']:,} simulated years book {money(h['p50'], cur)} or more; one in ten "
+                    f"less than {money(h['p10'], cur)}, one in ten more than {money(h['p90'], cur)}.")
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             f"<title>{esc(report.title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+             f"<h1>{esc(report.title)}</h1>", '<div class="headline">']
+    for label, value in boxes:
+        parts.append(f'<div class="figure-box"><div class="value">{esc(value)}</div>'
+                     f'<div class="label">{esc(label)}</div></div>')
+    parts.append("</div>")
+    parts.append(f'<p class="sentence">{esc(sentence)}</p>')
+    a = report.about
+    parts.append(f'<p class="about">Scenario {esc(str(a.get("scenario", "")))} '
+                 f'{("(variant " + esc(str(a["variant"])) + ") ") if a.get("variant") else ""}'
+                 f'hash {esc(str(a.get("scenario_hash", "")))}, seed {esc(str(a.get("seed", "")))}, '
+                 f'{a.get("trials", 0):,} trials, simcore {esc(str(a.get("simcore_version", "")))}, '
+                 f'{esc(str(a.get("created", "")))}.</p>')
+    if a.get("overrides") and a["overrides"] != "{}":
+        parts.append(f'<p class="about">Overrides: {esc(str(a["overrides"]))}</p>')
+
+    for chart in report.charts:
+        data = base64.b64encode(images[chart.name]).decode("ascii")
+        parts.append(f"<h2>{esc(chart.title)}</h2>")
+        parts.append(f'<img alt="{esc(chart.title)}" src="data:image/png;base64,{data}">')
+        if chart.caption:
+            parts.append(f'<p class="note">{esc(chart.caption)}</p>')
+
+    for table in report.tables:
+        parts.append(f"<h2>{esc(table.title)}</h2>")
+        parts.append("<table>")
+        parts.append("<tr>" + "".join(f"<th>{esc(str(c))}</th>" for c in table.columns) + "</tr>")
+        for row in table.rows:
+            kinds = _row_kinds(table, row)
+            cells = []
+            for value, kind in zip(row, kinds):
+                cls = ' class="text"' if kind == "text" else ""
+                cells.append(f"<td{cls}>{esc(_cell_text(value, kind, cur))}</td>")
+            parts.append("<tr>" + "".join(cells) + "</tr>")
+        parts.append("</table>")
+        if table.note:
+            parts.append(f'<p class="note">{esc(table.note)}</p>')
+    for note in report.notes:
+        parts.append(f'<p class="note">{esc(note)}</p>')
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def _csv_value(value):
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def write_csv(table: Table, path) -> None:
+    """``table`` as CSV: a header row, raw numbers (dollars, fractions), empty for missing."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(table.columns)
+        for row in table.rows:
+            writer.writerow([_csv_value(v) for v in row])
+
+
+def _excel_format(kind, currency) -> str | None:
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
+    return {"money": f'"{symbol}"#,##0' if symbol else "#,##0", "percent": "0.0%", "multiple": '0.00"x"',
+            "count": "#,##0", "number": "#,##0.00"}.get(kind)
+
+
+def _sheet_names(tables) -> list:
+    """Unique sheet names of at most 31 characters (Excel's limit)."""
+    names, seen = [], set()
+    for t in tables:
+        base = t.name[:31]
+        name, i = base, 2
+        while name.lower() in seen:
+            suffix = f"_{i}"
+            name, i = base[:31 - len(suffix)] + suffix, i + 1
+        seen.add(name.lower())
+        names.append(name)
+    return names
+
+
+def write_xlsx(report: Report, path) -> None:
+    """The report's tables as one workbook: a sheet per table plus ``About``."""
+    try:
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+    except ModuleNotFoundError:  # pragma: no cover - openpyxl is a dependency
+        raise SimcoreError("writing .xlsx needs openpyxl: pip install openpyxl") from None
+    cur = report.headline["currency"]
+    wb = Workbook()
+    wb.remove(wb.active)
+    for table, sheet_name in zip(report.tables, _sheet_names(report.tables)):
+        ws = wb.create_sheet(sheet_name)
+        ws.append([table.title])
+        ws["A1"].font = Font(bold=True, size=12)
+        ws.append(list(table.columns))
+        for cell in ws[2]:
+            cell.font = Font(bold=True)
+        for row in table.rows:
+            kinds = _row_kinds(table, row)
+            ws.append([None if isinstance(v, float) and math.isnan(v) else _csv_value(v) for v in row])
+            for cell, kind in zip(ws[ws.max_row], kinds):
+                fmt = _excel_format(kind, cur)
+                if fmt and isinstance(cell.value, (int, float)):
+                    cell.number_format = fmt
+        if table.note:
+            ws.append([])
+            ws.append([table.note])
+        ws.column_dimensions["A"].width = max(14, min(48, max(len(str(r[0])) for r in table.rows) + 2)) \
+            if table.rows else 14
+        for letter in "BCDEFGHIJ"[:len(table.columns) - 1]:
+            ws.column_dimensions[letter].width = 16
+    ws = wb.create_sheet("About")
+    for key, value in report.about.items():
+        ws.append([key, value if isinstance(value, (int, float)) else str(value)])
+    ws.column_dimensions["A"].width = 18
+    ws.column_dimensions["B"].width = 60
+    wb.save(path)
+
+
+def report_files(report: Report) -> list:
+    """Names of the files :func:`write_report` writes, in writing order."""
+    return ([f"{c.name}.png" for c in report.charts] + [f"{t.name}.csv" for t in report.tables]
+            + ["report.xlsx", "report.html"])
+
+
+def check_out_dir(out_dir) -> Path:
+    """``out_dir`` as a Path if a report can be written there (checked before a long run).
+
+    Raises
+    ------
+    SimcoreError
+        When its parent folder does not exist or it is an existing file.
+    """
+    out = Path(out_dir)
+    if not out.resolve().parent.is_dir():
+        raise SimcoreError(f"{out}: the folder {str(out.parent)!r} does not exist")
+    if out.exists() and not out.is_dir():
+        raise SimcoreError(f"{out}: exists and is not a folder")
+    return out
+
+
+def write_report(report: Report, out_dir, dpi: int = 110) -> list:
+    """Write the report's PNGs, HTML, CSVs and workbook into ``out_dir``, atomically.
+
+    Everything is first written to a temporary folder beside ``out_dir`` (same file system, so the
+    final moves are renames). Only when every file is complete are they moved in: a new folder is
+    renamed into place in one step; into an existing folder each file replaces its namesake in one
+    step and other files already there are kept. On any failure (or Ctrl-C) the temporary folder is
+    removed and ``out_dir`` is left as it was.
+
+    Parameters
+    ----------
+    report : Report
+    out_dir : str or Path
+        The output folder; its parent must exist.
+    dpi : int
+        Resolution of the PNGs.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from .plots import png_bytes
+
+    out = check_out_dir(out_dir)
+    parent = out.resolve().parent
+    names = report_files(report)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    try:
+        images = {}
+        for chart in report.charts:
+            images[chart.name] = png_bytes(chart.figure, dpi)
+            (tmp / f"{chart.name}.png").write_bytes(images[chart.name])
+        for table in report.tables:
+            write_csv(table, tmp / f"{table.name}.csv")
+        write_xlsx(report, tmp / "report.xlsx")
+        (tmp / "report.html").write_text(render_html(report, images), encoding="utf-8")
+        _publish(tmp, out, names)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [out / n for n in names]
+
+
+def _publish(tmp: Path, out: Path, names) -> None:
+    """Move the finished files from ``tmp`` into ``out`` (renames only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    if not out.exists():
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give it a normal folder's mode
+        os.replace(tmp, out)
+        return
+    for name in names:
+        os.replace(tmp / name, out / name)
+    tmp.rmdir()
+
+
+def report_json(report: Report) -> str:
+    """The headline and provenance as JSON (what ``simcore report --json`` prints)."""
+    return json.dumps({"headline": report.headline, "about": report.about,
+                       "files": report_files(report), "notes": report.notes}, indent=2, default=str)

@@ -1,0 +1,265 @@
+"""``simcore report``: the files, the self-contained HTML, CSV / xlsx equal to the summary, atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import math
+import re
+
+import numpy as np
+import pytest
+from conftest import assert_close_se, build, se_mean, small_raw
+
+import simcore
+from simcore import report as rpt
+from simcore.cli import main
+
+SCENARIO = "scenarios/fy2026.toml"
+TRIALS = 300
+SEED = 0
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return simcore.load_scenario(SCENARIO)
+
+
+@pytest.fixture(scope="module")
+def ds(scenario):
+    return simcore.simulate(scenario, trials=TRIALS, seed=SEED, progress=False)
+
+
+@pytest.fixture(scope="module")
+def built(scenario):
+    return rpt.build_report(scenario, trials=TRIALS, seed=SEED, funnel_trials=100)
+
+
+@pytest.fixture(scope="module")
+def written(built, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "fy2026"
+    files = rpt.write_report(built, out)
+    return out, files
+
+
+def _csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def test_every_file_is_written(built, written):
+    out, files = written
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(rpt.report_files(built))
+    assert sorted(p.name for p in files) == names
+    for chart in ("bookings_distribution", "bookings_fan", "stage4_waterfall", "bank_by_category", "variants"):
+        assert (out / f"{chart}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for table in ("headline", "bookings_by_period", "created_by_period", "bookings_by_source",
+                  "bookings_by_product", "bank_by_category", "funnel", "funnel_by_source", "funnel_vs_simulation",
+                  "variants"):
+        assert (out / f"{table}.csv").exists(), table
+    assert not built.notes
+
+
+def test_html_is_self_contained_with_the_headline_on_top(built, written):
+    out, _ = written
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page and "<link" not in page and "@import" not in page and "url(" not in page
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == len(built.charts)
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    h = built.headline
+    headline = page[page.index('<div class="headline">'):page.index("<h2>")]
+    assert simcore.format.money(h["p50"]) in headline
+    assert f"{round(100 * h['p_hit'])}%" in headline and "$8.65M" in headline
+    assert simcore.format.money(h["p10"]) in headline and simcore.format.money(h["p90"]) in headline
+
+
+def test_csv_equals_the_summary(ds, written):
+    # Same scenario, trials and seed: the simulation is bit-identical, so the report's numbers must be
+    # exactly the summary's.
+    out, _ = written
+    summary = ds.simcore.summary()
+    year = summary["bookings"]["year"]
+    head = {row[0]: row[1] for row in _csv(out / "headline.csv")[1:]}
+    assert float(head["P50 annual bookings"]) == year["p50"]
+    assert float(head["P10 annual bookings"]) == year["p10"]
+    assert float(head["P90 annual bookings"]) == year["p90"]
+    assert float(head["Mean annual bookings"]) == year["mean"]
+    assert float(head["Target"]) == 8_650_000
+    assert float(head["P(bookings >= target)"]) == summary["p_hit"]
+    assert int(head["Trials"]) == TRIALS
+    rows = _csv(out / "bookings_by_period.csv")
+    assert rows[0] == ["Quarter", "mean", "P10", "P50", "P90"]
+    by_period = {r[0]: [float(x) for x in r[1:]] for r in rows[1:]}
+    for period, d in [*summary["bookings"]["by_period"].items(), ("Year", year)]:
+        assert by_period[period] == [d["mean"], d["p10"], d["p50"], d["p90"]]
+    created = {(r[0], r[1]): float(r[4]) for r in _csv(out / "created_by_period.csv")[1:]}
+    assert created[("Stage 1", "Year")] == summary["stage1_created"]["year"]["p50"]
+    assert created[("Stage 4", "Year")] == summary["stage4_created"]["year"]["p50"]
+
+
+def test_xlsx_equals_the_csv(built, written):
+    import openpyxl
+    out, _ = written
+    wb = openpyxl.load_workbook(out / "report.xlsx")
+    assert "About" in wb.sheetnames
+    for table in built.tables:
+        ws = wb[table.name[:31]]
+        assert ws["A1"].value == table.title
+        assert [c.value for c in ws[2]][:len(table.columns)] == table.columns
+        sheet_rows = [[c.value for c in row][:len(table.columns)] for row in ws.iter_rows(min_row=3,
+                                                                                           max_row=2 + len(table.rows))]
+        csv_rows = _csv(out / f"{table.name}.csv")[1:]
+        assert len(sheet_rows) == len(csv_rows)
+        for sheet_row, csv_row in zip(sheet_rows, csv_rows):
+            for value, text in zip(sheet_row, csv_row):
+                if isinstance(value, (int, float)):
+                    # openpyxl writes numbers with 16 significant digits ("%.16g"; Excel keeps 15).
+                    assert math.isclose(value, float(text), rel_tol=1e-15, abs_tol=1e-300)
+                else:
+                    assert (value or "") == text
+    ws = wb["headline"]
+    assert ws["B3"].number_format == '"$"#,##0'          # P50 in dollars
+    assert ws["B8"].number_format == "0.0%"              # P(hit) as a percentage
+    about = {r[0].value: r[1].value for r in wb["About"].iter_rows()}
+    assert about["seed"] == "0" and about["trials"] == TRIALS and about["scenario"] == "fy2026"
+
+
+def test_variants_are_run_on_common_random_numbers(scenario, built):
+    rows = {r[0]: r for r in built.table("variants").rows}
+    assert list(rows) == ["Base", "Conservative", "Stretch"]
+    conservative = simcore.simulate(scenario.with_variant("Conservative"), trials=TRIALS, seed=SEED, progress=False)
+    year = conservative.simcore.year_bookings().values
+    assert rows["Conservative"][3] == np.quantile(year, 0.5)
+    assert rows["Conservative"][5] == float((year >= 8_650_000).mean())
+    # Base is the file as written: identical to the main run.
+    assert rows["Base"][3] == built.headline["p50"]
+
+
+def test_funnel_section_holds_seed_000s_figures(built):
+    funnel = {r[0]: r[1] for r in built.table("funnel").rows}
+    assert funnel["Retire multiple at the decision stage, with push"] == pytest.approx(3.0)
+    assert funnel["Retire multiple without push"] == pytest.approx(4.0)
+    assert funnel["Stage-4 creation needed without push"] == pytest.approx(43_500_000)
+    assert funnel["Implied stack, stage 1 -> won"] == pytest.approx(0.125)
+
+
+def test_bookings_table_matches_the_closed_form():
+    # 500 deals a year, every one reaching the decision in 40 days, 25% won, lognormal amounts with
+    # median $100k and sigma 0.5: expected bookings 500 x 0.25 x $100k x exp(0.125), all inside the
+    # two-year horizon.
+    sc = build(small_raw())
+    ds = simcore.simulate(sc, trials=400, seed=0, progress=False)
+    report = rpt.report_from_dataset(ds)
+    year_row = [r for r in report.table("bookings_by_period").rows if r[0] == "Year"][0]
+    expected = 500 * 0.25 * 100_000 * math.exp(0.5 ** 2 / 2)
+    assert_close_se(year_row[1], expected, se_mean(ds.simcore.year_bookings().values), what="mean bookings")
+    assert report.headline["p_hit"] is None
+    assert [r[0] for r in report.table("headline").rows] == ["P50 annual bookings", "P10 annual bookings",
+                                                             "P90 annual bookings", "Mean annual bookings", "Trials"]
+
+
+def test_a_scenario_without_target_or_variants_leaves_those_sections_out(tmp_path):
+    sc = build(small_raw())
+    report = rpt.build_report(sc, trials=50, seed=0)
+    assert [c.name for c in report.charts] == ["bookings_distribution", "bookings_fan", "bank_by_category"]
+    assert any("funnel is left out" in n for n in report.notes)
+    rpt.write_report(report, tmp_path / "small")
+    assert "funnel is left out" in (tmp_path / "small" / "report.html").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------------
+# Atomic writes
+
+
+@pytest.fixture(scope="module")
+def small_report():
+    ds = simcore.simulate(build(small_raw()), trials=50, seed=0, progress=False)
+    return rpt.report_from_dataset(ds)
+
+
+def _fail_in_xlsx(monkeypatch, exc=RuntimeError("disk full")):
+    """Make the run fail after the PNGs and CSVs are written, before the workbook and HTML."""
+    def boom(report, path):
+        raise exc
+
+    monkeypatch.setattr(rpt, "write_xlsx", boom)
+
+
+def test_failure_mid_way_keeps_an_existing_folder_as_it_was(small_report, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "report.html").write_text("last week's report")
+    _fail_in_xlsx(monkeypatch)
+    with pytest.raises(RuntimeError, match="disk full"):
+        rpt.write_report(small_report, out)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.html"]
+    assert (out / "report.html").read_text() == "last week's report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder left behind
+
+
+def test_interrupt_mid_way_leaves_no_new_folder(small_report, tmp_path, monkeypatch):
+    _fail_in_xlsx(monkeypatch, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        rpt.write_report(small_report, tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_success_replaces_the_report_and_keeps_other_files(small_report, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "report.html").write_text("last week's report")
+    rpt.write_report(small_report, out)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in out.iterdir()) == sorted(rpt.report_files(small_report) + ["notes.txt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_write_report_refuses_a_missing_parent_or_a_file(small_report, tmp_path):
+    with pytest.raises(simcore.SimcoreError, match="does not exist"):
+        rpt.write_report(small_report, tmp_path / "missing" / "out")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(simcore.SimcoreError, match="not a folder"):
+        rpt.write_report(small_report, tmp_path / "file")
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+
+
+def test_cli_report_writes_the_folder_and_prints_the_headline(tmp_path, capsys):
+    out = tmp_path / "rep"
+    code = main(["report", SCENARIO, "--out", str(out), "--trials", "200", "--seed", "0", "--quiet",
+                 "--variants", "Conservative", "--funnel-trials", "50"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "chance of hitting $8.65M" in printed and "report.html" in printed
+    assert (out / "report.html").exists() and (out / "variants.csv").exists()
+    assert [r[0] for r in _csv(out / "variants.csv")[1:]] == ["Conservative"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--variants", "Optimistic"], "unknown variant"),
+    (["--set", "defaults.decision.win=2"], "error"),
+])
+def test_cli_report_bad_input_exits_2_without_traceback(tmp_path, capsys, argv, message):
+    out = tmp_path / "rep"
+    code = main(["report", SCENARIO, "--out", str(out), "--trials", "20", "--quiet", *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_cli_report_missing_parent_exits_2(tmp_path, capsys):
+    code = main(["report", SCENARIO, "--out", str(tmp_path / "no" / "rep"), "--trials", "20", "--quiet",
+                 "--variants", "none"])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
