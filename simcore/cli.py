@@ -132,6 +132,8 @@ def _setup_run(p):
     p.add_argument("--out", help="write the full result as netCDF (.nc)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--precision", metavar="REL", help="instead of --trials: add trials until P50 and P10 annual "
+                   "bookings are within this relative error at 95%%, e.g. 0.5%% (see simcore converge)")
     return _run
 
 
@@ -139,6 +141,10 @@ def _run(args):
     from .report_text import summary_table
     from .simulate import simulate
 
+    if args.precision:
+        from .cli_analytics import run_to_precision
+
+        return run_to_precision(args)
     sc = load(args)
     ds = simulate(sc, trials=args.trials, seed=args.seed, period=args.period,
                   progress=False if args.quiet or args.json else None)

@@ -176,3 +176,89 @@ def _metrics(args):
           f"median {ct['median_days']:.0f} days; "
           + ", ".join(f"{b} {percent(s, 0)}" for b, s in ct["distribution"].items() if s))
     return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------
+# simcore converge (and simcore run --precision)
+
+
+def parse_precision(text) -> float:
+    """``"0.5%"`` -> 0.005; ``"0.005"`` -> 0.005."""
+    from .errors import SimcoreError
+
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise SimcoreError(f"--precision {text!r}: expected a relative error like 0.5% or 0.005") from None
+    if not 0 < value < 1:
+        raise SimcoreError(f"--precision {text!r}: must be between 0% and 100%")
+    return value
+
+
+def add_precision_arguments(p, with_flag=True):
+    if with_flag:
+        p.add_argument("--precision", required=True, metavar="REL",
+                       help="keep adding trials until P50 and P10 annual bookings are known to within this "
+                            "relative error at 95%%, e.g. 0.5%%")
+    p.add_argument("--chunk", type=int, default=5000, help="trials added per step (default 5000)")
+    p.add_argument("--max-trials", type=int, default=1_000_000, help="give up after this many (default 1,000,000)")
+
+
+@command("converge", "simulate until P50 and P10 annual bookings are within a relative error at 95% "
+                     "(same as simcore run --precision)")
+def _setup_converge(p):
+    add_scenario_arguments(p)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_precision_arguments(p)
+    p.add_argument("--out", help="write the result (bookings and creation) as netCDF (.nc)")
+    p.add_argument("--json", action="store_true", help="print the summary and the convergence report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    return run_to_precision
+
+
+def errors_table(errors: dict, currency: str) -> str:
+    """Headline figures with their Monte-Carlo standard errors, as a table."""
+    rows = []
+    for label, e in [("Year", errors["year"]), *errors["by_period"].items()]:
+        rows.append([label] + [f"{money(e[k]['value'], currency)} +/- {money(e[k]['se'], currency)}"
+                               for k in ("mean", "p10", "p50", "p90")])
+    text = table(rows, ["Bookings (+/- 1 MC s.e.)", "mean", "P10", "P50", "P90"])
+    hit = errors["year"].get("p_hit")
+    if hit:
+        text += f"\nP(hit) {percent(hit['value'])} +/- {percent(hit['se'], 2)}"
+    return text
+
+
+def run_to_precision(args):
+    """The handler of ``simcore converge`` and ``simcore run --precision``."""
+    import sys
+
+    from .convergence import simulate_to_precision
+    from .errors import SimcoreError
+    from .report_text import summary_table
+
+    precision = parse_precision(args.precision)
+    chunk = getattr(args, "chunk", 5000)
+    max_trials = getattr(args, "max_trials", 1_000_000)
+    if chunk < 1 or max_trials < 1:
+        raise SimcoreError("--chunk and --max-trials must be at least 1")
+    sc = load(args)
+    quiet = getattr(args, "quiet", False) or getattr(args, "json", False)
+    progress = None if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    ds, report = simulate_to_precision(sc, precision, args.seed, chunk=chunk, max_trials=max_trials,
+                                       period=getattr(args, "period", None), progress=progress)
+    if getattr(args, "out", None):
+        from .io import save_dataset
+
+        save_dataset(ds, args.out)
+    summary = ds.simcore.summary()
+    if getattr(args, "json", False):
+        _print_json({"summary": summary, "convergence": report.to_dict()})
+    else:
+        print(summary_table(summary))
+        print()
+        print(errors_table(report.errors, sc.currency))
+        print()
+        print(report.message())
+    return EXIT_OK

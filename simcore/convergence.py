@@ -1,0 +1,261 @@
+"""Monte-Carlo error of every headline figure, and running until it is small enough.
+
+Which error, and why:
+
+- **mean**: standard error ``sd / sqrt(n)``.
+- **probability** (P(hit)): binomial ``sqrt(p (1 - p) / n)``.
+- **quantile** (P10, P50, P90): the asymptotic standard error of a sample quantile,
+  ``sqrt(q (1 - q) / n) / f(x_q)``, with ``1 / f`` estimated from the spacing of the order
+  statistics ranked ``n q -/+ sqrt(n q (1 - q))`` (Siddiqui); a Gaussian kernel density
+  estimate is available too (``method="kde"``) but over-smooths skewed tails. For the stopping rule and for
+  intervals we use instead the distribution-free **order-statistic interval**: the
+  ranks ``j, k`` come from the Binomial(n, q) quantiles at ``alpha / 2`` and
+  ``1 - alpha / 2``, and ``[x_(j), x_(k)]`` covers the true quantile with probability
+  at least ``1 - alpha`` whatever the distribution (no density estimate involved).
+  ``tests/test_convergence.py`` checks the coverage of both against known distributions.
+
+:func:`simulate_to_precision` adds trials in chunks (``trial_start`` keeps the chunks one
+bit-identical run) until the P50 and P10 of annual bookings are known to within a
+relative error at 95%.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from .errors import SimcoreError
+
+QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
+
+
+def mean_se(values) -> float:
+    """Standard error of the mean of per-trial ``values``: sd / sqrt(n)."""
+    x = np.asarray(values, dtype=np.float64)
+    return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+
+
+def proportion_se(p: float, n: int) -> float:
+    """Binomial standard error of a proportion estimated from ``n`` trials."""
+    return math.sqrt(max(p * (1.0 - p), 0.0) / n) if n > 0 else math.nan
+
+
+def quantile_se(values, q: float, method: str = "order") -> float:
+    """Standard error of the sample ``q``-quantile.
+
+    Both methods estimate ``sqrt(q (1 - q) / n) / f(x_q)``; they differ in the density ``f``:
+
+    - ``"order"`` (default): from the spacing of order statistics around the quantile
+      (Siddiqui's estimator): half the distance between the values ranked
+      ``n q -/+ sqrt(n q (1 - q))``. No bandwidth to choose, and right in skewed tails.
+    - ``"kde"``: a Gaussian kernel density estimate (Scott's rule) at the quantile. Fine for
+      a bell-shaped distribution, but it over-smooths a skewed tail and then overstates
+      the error (tests/test_convergence.py shows it on a lognormal's P10).
+
+    Returns 0 when every value is the same (a degenerate distribution).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    if n < 2:
+        return math.nan
+    if np.ptp(x) == 0:
+        return 0.0
+    if method == "kde":
+        density = float(stats.gaussian_kde(x)(np.quantile(x, q))[0])
+        return math.sqrt(q * (1.0 - q) / n) / density if density > 0 else math.inf
+    if method != "order":
+        raise SimcoreError(f"quantile_se method must be 'order' or 'kde', got {method!r}")
+    x = np.sort(x)
+    h = math.sqrt(n * q * (1.0 - q))
+    lo = np.interp(n * q - h - 0.5, np.arange(n), x)
+    hi = np.interp(n * q + h - 0.5, np.arange(n), x)
+    return float(0.5 * (hi - lo))
+
+
+def quantile_interval(values, q: float, level: float = 0.95) -> tuple:
+    """Distribution-free interval for the ``q``-quantile from order statistics.
+
+    With ``N ~ Binomial(n, q)`` the number of values at or below the true quantile,
+    ``x_(j) <= x_q < x_(k)`` exactly when ``j <= N < k``; ``j`` and ``k`` are chosen from
+    the Binomial quantiles so that this has probability at least ``level``.
+
+    Returns
+    -------
+    (float, float)
+        The interval's ends (the extreme values when ``n`` is too small).
+    """
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n = len(x)
+    if n == 0:
+        raise SimcoreError("no values to take a quantile of")
+    alpha = 1.0 - level
+    j = int(stats.binom.ppf(alpha / 2.0, n, q))
+    k = int(stats.binom.ppf(1.0 - alpha / 2.0, n, q)) + 1
+    j = min(max(j, 1), n)
+    k = min(max(k, 1), n)
+    return float(x[j - 1]), float(x[k - 1])
+
+
+def relative_half_width(values, q: float, level: float = 0.95) -> float:
+    """Half the order-statistic interval's width over the sample quantile (0.005 = +/-0.5%)."""
+    lo, hi = quantile_interval(values, q, level)
+    centre = float(np.quantile(values, q))
+    if centre == 0:
+        return 0.0 if hi == lo else math.inf
+    return 0.5 * (hi - lo) / abs(centre)
+
+
+def with_errors(values, target=None, level: float = 0.95) -> dict:
+    """Headline figures of per-trial ``values`` (dollars), each with its Monte-Carlo error.
+
+    Returns
+    -------
+    dict
+        ``{"mean": {"value", "se"}, "p10": {"value", "se", "low", "high"}, "p50": ..., "p90": ...,
+        "p_hit": {"value", "se"} (with a target), "trials": n}``; ``low``/``high`` is the
+        order-statistic interval at ``level``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    out = {"trials": int(len(x)), "mean": {"value": float(x.mean()), "se": mean_se(x)}}
+    for name, q in QUANTILES.items():
+        lo, hi = quantile_interval(x, q, level)
+        out[name] = {"value": float(np.quantile(x, q)), "se": quantile_se(x, q), "low": lo, "high": hi}
+    if target is not None:
+        p = float((x >= target).mean())
+        out["p_hit"] = {"value": p, "se": proportion_se(p, len(x))}
+    return out
+
+
+def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
+    """:func:`with_errors` for a simulation's bookings: the year and each period."""
+    per_period = ds.simcore.total("bookings_amount", ("trial", "period"))
+    target = ds.attrs.get("target")
+    return {"year": with_errors(per_period.sum("period").values, target, level),
+            "by_period": {str(p): with_errors(per_period.sel(period=p).values, None, level)
+                          for p in per_period.period.values}}
+
+
+@dataclass
+class ConvergenceReport:
+    """What :func:`simulate_to_precision` did.
+
+    Attributes
+    ----------
+    trials : int
+        Trials run in all.
+    converged : bool
+        Whether P50 and P10 reached the precision before ``max_trials``.
+    precision : float
+        The relative half-width asked for (0.005 = 0.5%), at ``level``.
+    achieved : dict
+        ``{"p50": relative half-width, "p10": ...}`` at the end.
+    history : list of dict
+        One ``{"trials", "p50", "p10"}`` per chunk.
+    errors : dict
+        :func:`headline_errors` of the final run.
+    """
+
+    trials: int
+    converged: bool
+    precision: float
+    level: float
+    achieved: dict
+    history: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"trials": self.trials, "converged": self.converged, "precision": self.precision,
+                "level": self.level, "achieved": self.achieved, "history": self.history, "errors": self.errors}
+
+    def message(self) -> str:
+        state = "reached" if self.converged else "NOT reached"
+        return (f"Precision {100 * self.precision:g}% at {100 * self.level:g}% {state} after {self.trials:,} "
+                f"trials: P50 +/-{100 * self.achieved['p50']:.2f}%, P10 +/-{100 * self.achieved['p10']:.2f}%")
+
+
+def cached_model(model):
+    """A copy of ``model`` whose kernel inputs are built once: the creation-count tables take
+    a while and every chunk of a chunked run would otherwise rebuild the same ones."""
+    from .compile import Model
+
+    out = Model(**model.__dict__)
+    args = model.kernel_args()
+    out.kernel_args = lambda: args  # an instance attribute shadows the method
+    return out
+
+
+KEEP = ("bookings_amount", "bookings_count", "created_amount", "opportunities")
+
+
+def simulate_to_precision(scenario, precision: float = 0.005, seed=0, *, level: float = 0.95,
+                          chunk: int = 5000, max_trials: int = 1_000_000, period: str | None = None,
+                          keep=KEEP, progress=None):
+    """Add trials in chunks until P50 and P10 annual bookings are within ``precision`` at ``level``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    precision : float
+        Relative half-width of the order-statistic interval, e.g. 0.005 for +/-0.5%.
+    seed : int
+        The chunks are trials ``0 .. chunk - 1``, ``chunk .. 2 chunk - 1``, ... of this seed
+        (``trial_start``), so the result is bit-identical to one run of the same length.
+    level : float
+        Confidence level of the interval (default 95%).
+    chunk : int
+        Trials added per step.
+    max_trials : int
+        Stop here even if not converged (the report says so).
+    keep : sequence of str or None
+        Variables kept from each chunk (default: what the summary needs; memory grows with
+        trials); ``None`` keeps the whole Dataset.
+    progress : callable or bool, optional
+        Called with a one-line message after each chunk; ``True`` prints it on stderr.
+
+    Returns
+    -------
+    (xarray.Dataset, ConvergenceReport)
+    """
+    from .compile import compile_scenario
+    from .simulate import simulate
+
+    if not 0 < precision < 1:
+        raise SimcoreError(f"precision must be a fraction in (0, 1), e.g. 0.005 for 0.5%, got {precision!r}")
+    if not 0 < level < 1:
+        raise SimcoreError(f"level must be in (0, 1), got {level!r}")
+    if chunk < 1 or max_trials < 1:
+        raise SimcoreError("chunk and max_trials must be at least 1")
+    if progress is True:
+        progress = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    model = cached_model(compile_scenario(scenario, period))
+    parts, year = [], []
+    history = []
+    n = 0
+    converged = False
+    achieved = {"p50": math.inf, "p10": math.inf}
+    while n < max_trials:
+        size = min(chunk, max_trials - n)
+        ds = simulate(scenario, size, seed, trial_start=n, model=model, progress=False)
+        year.append(ds.simcore.year_bookings().values)
+        parts.append(ds if keep is None else ds[list(keep)])
+        n += size
+        values = np.concatenate(year)
+        achieved = {name: relative_half_width(values, QUANTILES[name], level) for name in ("p50", "p10")}
+        history.append({"trials": n, **achieved})
+        if progress:
+            progress(f"{n:,} trials: P50 +/-{100 * achieved['p50']:.2f}%, P10 +/-{100 * achieved['p10']:.2f}% "
+                     f"(aiming for {100 * precision:g}%)")
+        if max(achieved.values()) <= precision:
+            converged = True
+            break
+    ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="trial", data_vars="minimal", coords="minimal",
+                                                    compat="override", join="override")
+    ds.attrs.update(parts[0].attrs)
+    ds.attrs["trials"] = n
+    report = ConvergenceReport(n, converged, precision, level, achieved, history, headline_errors(ds, level))
+    return ds, report
