@@ -19,8 +19,12 @@ MAX_HORIZON_WEEKS = 1040
 # Most opportunities one cell may plan to create over the horizon: far beyond any B2B plan,
 # so a plan above it is a units mistake (dollars typed as cents, a count per year as per week).
 MAX_OPPORTUNITIES_PER_CELL = 2_000_000
+# Largest single deal size, in dollars: a trillion is a units mistake, and keeps sums finite.
+MAX_DOLLARS = 1e12
 UNCERTAIN_PERT = ("low", "base", "high")
 UNCERTAIN_BETA = ("mean", "strength")
+# A Beta's strength (a + b) is like a number of past deals observed; a million is certainty.
+MAX_STRENGTH = 1e6
 
 
 class Node:
@@ -66,6 +70,13 @@ def is_uncertain(value) -> bool:
     return isinstance(value, dict) and bool(value) and set(value) <= set(UNCERTAIN_PERT + UNCERTAIN_BETA)
 
 
+def _number_text(x):
+    """``1000000000000.0`` -> ``1,000,000,000,000``; ``0.5`` -> ``0.5``."""
+    if x is None:
+        return None
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) >= 1e4 else f"{x:g}"
+
+
 class Number(Node):
     """A number with bounds; ``uncertain`` allows a PERT (and, for rates, a Beta) table."""
 
@@ -80,14 +91,14 @@ class Number(Node):
         self.rate = rate
 
     def bounds_text(self):
-        lo = self.minimum
-        hi = self.maximum
+        lo = _number_text(self.minimum)
+        hi = _number_text(self.maximum)
         if lo is not None and hi is not None:
             left = "(" if self.exclusive_minimum else "["
-            return f"in {left}{lo:g}, {hi:g}]"
+            return f"in {left}{lo}, {hi}]"
         if lo is not None:
-            return f"{'>' if self.exclusive_minimum else '>='} {lo:g}"
-        return f"<= {hi:g}"
+            return f"{'>' if self.exclusive_minimum else '>='} {lo}"
+        return f"<= {hi}"
 
     def _check_number(self, value, path, out, what="must be"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -124,8 +135,9 @@ class Number(Node):
                 m, k = value["mean"], value["strength"]
                 if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < 1:
                     out.append((path + ["mean"], f"Beta mean must be a number in (0, 1), got {m!r}"))
-                if isinstance(k, bool) or not isinstance(k, (int, float)) or not k > 0:
-                    out.append((path + ["strength"], f"Beta strength must be a number > 0, got {k!r}"))
+                if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= MAX_STRENGTH:
+                    out.append((path + ["strength"], f"Beta strength must be a number in (0, {MAX_STRENGTH:,.0f}], "
+                                                     f"got {k!r}"))
             else:
                 forms = "{low, base, high}" + (" or {mean, strength}" if self.rate else "")
                 out.append((path, f"an uncertain value is a table {forms}, got keys {sorted(keys)}"))
@@ -145,8 +157,9 @@ class Number(Node):
                           "required": list(UNCERTAIN_PERT), "additionalProperties": False}]
         if self.rate:
             forms.append({"type": "object", "description": "Beta by mean and strength (a + b)",
-                          "properties": {"mean": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-                                         "strength": {"type": "number", "exclusiveMinimum": 0}},
+                          "properties": {"mean": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                                         "strength": {"type": "number", "exclusiveMinimum": 0,
+                                                      "maximum": MAX_STRENGTH}},
                           "required": list(UNCERTAIN_BETA), "additionalProperties": False})
         return {"anyOf": forms, "description": self.doc}
 
@@ -275,9 +288,14 @@ class Table(Node):
                 out.append((path + [key], "is required but missing"))
 
     def schema(self):
-        return {"type": "object", "description": self.doc, "additionalProperties": False,
-                "properties": {k: v.schema() for k, v in self.fields.items()},
-                **({"required": list(self.required)} if self.required else {})}
+        out = {"type": "object", "description": self.doc, "additionalProperties": False,
+               "properties": {k: v.schema() for k, v in self.fields.items()},
+               **({"required": list(self.required)} if self.required else {})}
+        if self.two_forms:
+            out["allOf"] = [{"not": {"allOf": [{"anyOf": [{"required": [k]} for k in one]},
+                                               {"anyOf": [{"required": [k]} for k in other]}]}}
+                            for one, other in self.two_forms]
+        return out
 
 
 class MapOf(Node):
@@ -335,7 +353,7 @@ def Distribution(doc):
         "dist": Text("family: lognormal (default), gamma, exponential or fixed", DWELL_FAMILIES),
         "mean": Number("mean, in days; may be uncertain (a dwell scale)", 0.0, exclusive_minimum=True,
                        uncertain=True),
-        "cv": Number("coefficient of variation (sd / mean); ignored by exponential and fixed", 0.0),
+        "cv": Number("coefficient of variation (sd / mean); ignored by exponential and fixed", 0.0, 10.0),
     }, doc)
 
 
@@ -345,7 +363,7 @@ STAGE = Table({
     "lost_no_decision": Rate("probability of a loss to no decision at this stage (default: the rest)",
                              uncertain=False),
     "dwell": Distribution("time spent in the stage before the outcome, in days"),
-    "growth": Number("amount multiplier applied on advancing out of this stage", 0.0,
+    "growth": Number("amount multiplier applied on advancing out of this stage", 0.0, 10.0,
                      exclusive_minimum=True, uncertain=True),
 }, "one open stage before the decision stage")
 
@@ -362,22 +380,22 @@ DECISION = Table({
     "push_delay": Distribution("delay to the next decision after a push, in days"),
     "win_decay": Number("win probability multiplier per push already taken (lost mass goes to no "
                         "decision)", 0.0, 1.0, uncertain=True),
-    "max_pushes": Number("pushes allowed; the next push becomes lost to no decision", 0, integer=True),
+    "max_pushes": Number("pushes allowed; the next push becomes lost to no decision", 0, 1000, integer=True),
 }, "the decision stage (the last open stage)",
     two_forms=[(("win_loss_push",), ("win", "lost_competition", "lost_no_decision", "push"))])
 
 AMOUNT = Table({
-    "median": Number("median deal size at creation, in dollars", 0.0, exclusive_minimum=True,
+    "median": Number("median deal size at creation, in dollars", 0.0, MAX_DOLLARS, exclusive_minimum=True,
                      uncertain=True),
-    "p90_ratio": Number("spread: 90th percentile / median of the lognormal", 1.0),
-    "sigma": Number("spread: sigma of log amount", 0.0),
-    "empirical": ListOf(Number("", 0.0, exclusive_minimum=True), "historical deal sizes in dollars, "
+    "p90_ratio": Number("spread: 90th percentile / median of the lognormal", 1.0, 100.0),
+    "sigma": Number("spread: sigma of log amount", 0.0, 3.6),
+    "empirical": ListOf(Number("", 0.0, MAX_DOLLARS, exclusive_minimum=True), "historical deal sizes in dollars, "
                         "resampled instead of the lognormal", min_len=1),
     "whale_probability": Rate("probability a deal is a whale"),
-    "whale_factor": Number("whale amount multiplier (fixed, or the low end with whale_factor_max)", 1.0,
+    "whale_factor": Number("whale amount multiplier (fixed, or the low end with whale_factor_max)", 1.0, 1000.0,
                            uncertain=True),
-    "whale_factor_max": Number("if given, each whale's factor is uniform in [whale_factor, this]", 1.0),
-    "floor": Number("smallest deal size, in dollars", 0.0),
+    "whale_factor_max": Number("if given, each whale's factor is uniform in [whale_factor, this]", 1.0, 1000.0),
+    "floor": Number("smallest deal size, in dollars", 0.0, MAX_DOLLARS),
     "cap": Number("largest deal size, in dollars", 0.0, exclusive_minimum=True),
 }, "deal size at creation: lognormal by median and spread, or empirical; whale overlay; floor and cap",
     two_forms=[(("empirical",), ("median",)), (("p90_ratio",), ("sigma",))])
@@ -408,7 +426,8 @@ CONVERSION = Table({
 
 BLOCK = Table({
     "entry_stage": Text("stage new opportunities enter (default: the first)", context_choices="stages"),
-    "market_loading": Number("loading of the cell's win rate on the market factor (log-odds per sd)"),
+    "market_loading": Number("loading of the cell's win rate on the market factor (log-odds per sd)", -10.0,
+                             10.0),
     "conversion": CONVERSION,
     "stages": MapOf(STAGE, "per-stage parameters, by stage name (not the decision stage)",
                     keys="open_stages", key_doc="stage"),
@@ -422,8 +441,8 @@ CATEGORIES = ("pipeline", "best_case", "commit")
 
 AGGREGATE_BANK = Table({
     "stage": Text("stage the deals are in", context_choices="stages"),
-    "dollars": Number("open dollars", 0.0, exclusive_minimum=True),
-    "count": Number("number of open deals", 1, integer=True),
+    "dollars": Number("open dollars", 0.0, MAX_DOLLARS * 1000, exclusive_minimum=True),
+    "count": Number("number of open deals", 1, MAX_OPPORTUNITIES_PER_CELL, integer=True),
 }, "open pipeline of one cell and stage at start; add one key per dimension", required=("stage", "dollars",
                                                                                           "count"))
 
@@ -481,10 +500,14 @@ def json_schema():
                 "description": AGGREGATE_BANK.doc}
     schema["properties"]["bank"]["properties"]["aggregate"]["items"] = bank_row
     schema["properties"]["variants"]["additionalProperties"]["properties"]["set"]["additionalProperties"] = {}
-    schema["properties"]["by"]["additionalProperties"] = {"type": "object",
-                                                          "additionalProperties": BLOCK.schema()}
+    # The parameter block is declared once and referenced at each level of inheritance.
+    block = {"$ref": "#/$defs/block"}
+    schema["properties"]["defaults"] = block
+    schema["properties"]["by"]["additionalProperties"] = {"type": "object", "additionalProperties": block}
+    schema["properties"]["cell"]["additionalProperties"] = block
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://simcore.dev/scenario.schema.json", "title": "simcore scenario", **schema}
+            "$id": "https://simcore.dev/scenario.schema.json", "title": "simcore scenario", **schema,
+            "$defs": {"block": BLOCK.schema()}}
 
 
 def path_text(parts):

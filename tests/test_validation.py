@@ -116,13 +116,13 @@ def test_unknown_key_names_the_path_and_suggests(raw, path, suggestion):
     (edit(defaults__conversion__to_decision=1.5), "defaults.conversion.to_decision", "in [0, 1]"),
     (edit(by__source__inbound__amount={"whale_probability": 2}), "by.source.inbound.amount.whale_probability",
      "out of range"),
-    (edit(defaults__amount__median=-5), "defaults.amount.median", "value -5 is out of range: must be > 0"),
-    (edit(defaults__amount__median=0), "defaults.amount.median", "must be > 0"),
+    (edit(defaults__amount__median=-5), "defaults.amount.median", "value -5 is out of range: must be in (0, 1,000,000,000,000]"),
+    (edit(defaults__amount__median=0), "defaults.amount.median", "must be in (0, "),
     (edit(defaults__amount__cap=0), "defaults.amount.cap", "must be > 0"),
     (edit(defaults__creation__dollars=-1), "defaults.creation.dollars", "must be >= 0"),
-    (edit(defaults__amount={"empirical": [10, -3]}), "defaults.amount.empirical[1]", "must be > 0"),
-    (edit(bank__aggregate__0__dollars=0), "bank.aggregate[0].dollars", "must be > 0"),
-    (edit(bank__aggregate__0__count=0), "bank.aggregate[0].count", "must be >= 1"),
+    (edit(defaults__amount={"empirical": [10, -3]}), "defaults.amount.empirical[1]", "must be in (0, "),
+    (edit(bank__aggregate__0__dollars=0), "bank.aggregate[0].dollars", "must be in (0, "),
+    (edit(bank__aggregate__0__count=0), "bank.aggregate[0].count", "must be in [1, 2,000,000]"),
     (edit(defaults__stages={"Stage 1": {"dwell": {"mean": 0}}}), 'defaults.stages."Stage 1".dwell.mean',
      "must be > 0"),
     (edit(horizon_weeks=0, end=None), "horizon_weeks", "must be in [1, 1040]"),
@@ -365,7 +365,7 @@ def test_uncertain_values_load_in_both_forms():
     (edit(defaults__decision__win={"low": 0.1, "base": 0.2, "high": 1.4}), "defaults.decision.win.high",
      "out of range"),
     (edit(defaults__decision__win={"mean": 1.5, "strength": 10}), "defaults.decision.win.mean", "in (0, 1)"),
-    (edit(defaults__decision__win={"mean": 0.5, "strength": 0}), "defaults.decision.win.strength", "> 0"),
+    (edit(defaults__decision__win={"mean": 0.5, "strength": 0}), "defaults.decision.win.strength", "in (0, 1,000,000]"),
     (edit(defaults__decision__win={"low": 0.1, "high": 0.4}), "defaults.decision.win",
      "{low, base, high} or {mean, strength}"),
     (edit(defaults__amount__median={"mean": 5, "strength": 2}), "defaults.amount.median", "{low, base, high}"),
@@ -580,3 +580,20 @@ def test_negative_binomial_dispersion_floor():
     raw = edit(defaults__creation__process="negative_binomial", defaults__creation__dispersion=0.001)
     where, message = only(raw)
     assert where == "defaults.creation.dispersion" and ">= 0.01" in message
+
+
+@pytest.mark.parametrize("raw, path, words", [
+    (edit(defaults__amount__median=5e12), "defaults.amount.median", "must be in (0, 1,000,000,000,000]"),
+    (edit(defaults__amount__sigma=9, defaults__amount__p90_ratio=None), "defaults.amount.sigma", "in [0, 3.6]"),
+    (edit(defaults__amount__p90_ratio=500), "defaults.amount.p90_ratio", "in [1, 100]"),
+    (edit(defaults__amount__whale_factor=1e6), "defaults.amount.whale_factor", "in [1, 1000]"),
+    (edit(defaults__stages={"Stage 1": {"growth": 50}}), 'defaults.stages."Stage 1".growth', "in (0, 10]"),
+    (edit(defaults__stages={"Stage 1": {"dwell": {"cv": 1e9}}}), 'defaults.stages."Stage 1".dwell.cv', "in [0, 10]"),
+    (edit(defaults__decision__max_pushes=10**30), "defaults.decision.max_pushes", "in [0, 1000]"),
+    (edit(defaults__market_loading=1e300), "defaults.market_loading", "in [-10, 10]"),
+    (edit(bank__aggregate__0__count=10**12), "bank.aggregate[0].count", "in [1, 2,000,000]"),
+])
+def test_magnitudes_beyond_any_plan(raw, path, words):
+    # Bounds that keep every sum finite and every table small; each is far beyond a real plan.
+    where, message = only(raw)
+    assert where == path and words in message
