@@ -32,3 +32,7 @@ __all__ += ["FunnelResult", "funnel", "pacing"]
 from .metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics  # noqa: E402
 
 __all__ += ["category_weighted_forecast", "coverage", "cycle_time", "forecast_metrics"]
+from .compare import ComparisonResult, compare  # noqa: E402
+from .convergence import headline_errors, simulate_to_precision  # noqa: E402
+
+__all__ += ["ComparisonResult", "compare", "headline_errors", "simulate_to_precision"]

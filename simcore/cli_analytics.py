@@ -262,3 +262,54 @@ def run_to_precision(args):
         print()
         print(report.message())
     return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------
+# simcore compare
+
+
+@command("compare", "run variants side by side with common random numbers: P10/P50/P90 by year and period, "
+                    "P(hit), differences and their standard errors")
+def _setup_compare(p):
+    add_scenario_arguments(p)
+    add_run_arguments(p)
+    p.add_argument("--variants", help="comma-separated variant names from the file, e.g. Conservative,Base,Stretch "
+                                      "(default: every variant of the file)")
+    p.add_argument("--set-variant", action="append", metavar="NAME:PATH=VALUE",
+                   help="a variant made of overrides, e.g. 'Upsell 40%%:by.source.expansion.decision.win=0.4' "
+                        "(repeat with the same NAME to add more overrides)")
+    p.add_argument("--baseline", help="variant the differences are taken against (default: Base, else the first)")
+    p.add_argument("--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    return _compare
+
+
+def parse_set_variants(items) -> dict:
+    """``["Upsell:a.b=1", "Upsell:c=2"]`` -> ``{"Upsell": {"a.b": 1, "c": 2}}``."""
+    from .cli import parse_set
+    from .errors import SimcoreError
+
+    out = {}
+    for item in items or []:
+        name, sep, rest = item.partition(":")
+        if not sep or not name.strip() or "=" not in rest:
+            raise SimcoreError(f"--set-variant {item!r}: expected NAME:path.to.field=value")
+        out.setdefault(name.strip(), {}).update(parse_set([rest]))
+    return out
+
+
+def _compare(args):
+    from .compare import compare
+
+    sc = load(args)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    sets = parse_set_variants(args.set_variant)
+    if variants is None and sets:
+        variants = []
+    result = compare(sc, variants, sets, trials=args.trials, seed=args.seed, baseline=args.baseline,
+                     period=args.period, progress=False if args.json else None)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.text())
+    return EXIT_OK

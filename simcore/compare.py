@@ -1,0 +1,227 @@
+"""Scenario comparison with common random numbers.
+
+Every variant runs with the same seed. Random numbers are keyed by (seed, trial, cell,
+week, deal, draw), so trial ``t`` of two variants sees the same deals, the same dwell
+draws and the same assumption draws wherever the variants agree: a difference between
+two variants is computed trial by trial (a *paired* difference) and its standard error
+``sd(x_v - x_b) / sqrt(n)`` is much smaller than the unpaired ``sqrt(var_v / n + var_b / n)``
+one would get from independent runs. Both are reported so the gain is visible.
+
+Differences of quantiles (P10/P50/P90) get their paired standard error from a bootstrap
+that resamples trials (the same trials for both variants); the unpaired one combines
+the two quantiles' own errors (:func:`simcore.convergence.quantile_se`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .convergence import mean_se, proportion_se, quantile_se
+from .errors import SimcoreError
+from .scenario import Scenario
+
+QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
+BOOTSTRAP = 200
+
+
+def _figures(x, target) -> dict:
+    out = {"mean": {"value": float(x.mean()), "se": mean_se(x)}}
+    for name, q in QUANTILES.items():
+        out[name] = {"value": float(np.quantile(x, q)), "se": quantile_se(x, q)}
+    if target is not None:
+        p = float((x >= target).mean())
+        out["p_hit"] = {"value": p, "se": proportion_se(p, len(x))}
+    return out
+
+
+def _differences(xv, xb, target_v, target_b, rng) -> dict:
+    """Paired and unpaired errors of variant - baseline, for the mean, the quantiles and P(hit)."""
+    n = len(xv)
+    d = xv - xb
+    out = {"mean": {"difference": float(d.mean()), "se": mean_se(d),
+                    "se_unpaired": math.sqrt(mean_se(xv) ** 2 + mean_se(xb) ** 2)}}
+    idx = rng.integers(0, n, size=(BOOTSTRAP, n))
+    qs = list(QUANTILES.values())
+    boot = np.quantile(xv[idx], qs, axis=1) - np.quantile(xb[idx], qs, axis=1)  # (quantile, resample)
+    for i, (name, q) in enumerate(QUANTILES.items()):
+        out[name] = {"difference": float(np.quantile(xv, q) - np.quantile(xb, q)),
+                     "se": float(boot[i].std(ddof=1)),
+                     "se_unpaired": math.sqrt(quantile_se(xv, q) ** 2 + quantile_se(xb, q) ** 2)}
+    if target_v is not None and target_b is not None:
+        hv, hb = (xv >= target_v).astype(float), (xb >= target_b).astype(float)
+        out["p_hit"] = {"difference": float(hv.mean() - hb.mean()), "se": mean_se(hv - hb),
+                        "se_unpaired": math.sqrt(proportion_se(hv.mean(), n) ** 2 + proportion_se(hb.mean(), n) ** 2)}
+    return out
+
+
+@dataclass
+class ComparisonResult:
+    """Variants side by side (dollars), each difference vs the baseline with its error.
+
+    Attributes
+    ----------
+    baseline : str
+        Label of the variant differences are taken against.
+    trials, seed : int
+    periods : list of str
+    variants : dict
+        ``label -> {"description", "target", "year": figures, "by_period": {period: figures}}``
+        where figures are ``{"mean", "p10", "p50", "p90", ("p_hit")}``, each ``{"value", "se"}``.
+    differences : dict
+        ``label -> {"year": {...}, "by_period": {period: {...}}}``, each figure
+        ``{"difference", "se" (paired, common random numbers), "se_unpaired"}``.
+    bookings : dict
+        ``label -> per-trial annual bookings`` (numpy arrays, trial-aligned), for plots.
+    """
+
+    baseline: str
+    trials: int
+    seed: int
+    currency: str
+    periods: list
+    variants: dict
+    differences: dict
+    bookings: dict = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        return _finite({"baseline": self.baseline, "trials": self.trials, "seed": self.seed,
+                        "currency": self.currency, "periods": self.periods, "variants": self.variants,
+                        "differences": self.differences})
+
+    def text(self) -> str:
+        """Readable tables: the variants, per-quarter P50, the differences vs the baseline."""
+        from .format import money, percent, table
+
+        cur = self.currency
+        m = lambda v: money(v, cur)  # noqa: E731
+        rows = []
+        for label, v in self.variants.items():
+            y = v["year"]
+            rows.append([label, m(y["mean"]["value"]), m(y["p10"]["value"]), m(y["p50"]["value"]),
+                         m(y["p90"]["value"]), percent(y["p_hit"]["value"]) if "p_hit" in y else "-"])
+        out = [f"{self.trials:,} trials per variant, seed {self.seed}, common random numbers",
+               "", table(rows, ["Year bookings", "mean", "P10", "P50", "P90", "P(hit)"]), ""]
+        for q in ("p10", "p50", "p90"):
+            rows = [[p] + [m(v["by_period"][p][q]["value"]) for v in self.variants.values()] for p in self.periods]
+            out += [table(rows, [f"{q.upper()} by period"] + list(self.variants)), ""]
+        rows = []
+        for label, d in self.differences.items():
+            for q in ("mean", "p10", "p50", "p90", "p_hit"):
+                if q not in d["year"]:
+                    continue
+                x = d["year"][q]
+                fmt = (lambda v: percent(v, 1)) if q == "p_hit" else m
+                name = {"mean": "mean", "p_hit": "P(hit)"}.get(q, q.upper())
+                rows.append([f"{label} - {self.baseline}" if q == "mean" else "", name,
+                             fmt(x["difference"]), fmt(x["se"]), fmt(x["se_unpaired"])])
+        if rows:
+            out += [table(rows, ["Year difference", "figure", "difference", "s.e. (paired)",
+                                 "s.e. if unpaired"])]
+        return "\n".join(out).rstrip()
+
+
+def _finite(x):
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def variant_scenarios(scenario: Scenario, variants=None, sets=None) -> dict:
+    """``label -> Scenario`` for named variants of the file and ``--set`` override sets.
+
+    ``variants``: names from the file's ``[variants]`` (``None`` and no ``sets``: every
+    variant of the file, or the scenario as given if it has none). ``sets``: ``{label:
+    {"path.to.field": value}}`` applied to the scenario as given.
+    """
+    out = {}
+    if variants is None and not sets:
+        variants = list(scenario.variants) or []
+        if not variants:
+            out["as given"] = scenario
+    for name in variants or []:
+        if name in out:
+            raise SimcoreError(f"variant {name!r} is listed twice")
+        out[name] = scenario.with_variant(name)
+    for label, overrides in (sets or {}).items():
+        if label in out:
+            raise SimcoreError(f"{label!r} names both a variant of the file and a --set-variant; rename one")
+        base = scenario.with_variant(label) if label in scenario.variants else scenario
+        out[label] = base.with_overrides(overrides)
+    return out
+
+
+def compare(scenario: Scenario, variants=None, sets=None, *, trials: int = 10_000, seed=0,
+            baseline: str | None = None, period: str | None = None, progress=False) -> ComparisonResult:
+    """Run variants with common random numbers and compare them.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    variants : list of str, optional
+        Variant names from the file (e.g. ``["Conservative", "Base", "Stretch"]``).
+    sets : dict, optional
+        More variants as override sets: ``{"Upsell 40%": {"by.source.expansion.decision.win": 0.4}}``.
+    trials : int
+    seed : int
+        The same for every variant (that is what pairs the trials).
+    baseline : str, optional
+        Label to take differences against (default: ``"Base"`` if present, else the first).
+    period : str, optional
+        Reporting period (default: the scenario's).
+
+    Returns
+    -------
+    ComparisonResult
+
+    Examples
+    --------
+    >>> r = compare(load_scenario("scenarios/fy2026.toml"), ["Conservative", "Base", "Stretch"], trials=2000)
+    >>> r.differences["Stretch"]["year"]["p50"]
+    """
+    from .simulate import simulate
+
+    scenarios = variant_scenarios(scenario, variants, sets)
+    labels = list(scenarios)
+    if baseline is None:
+        baseline = "Base" if "Base" in scenarios else labels[0]
+    if baseline not in scenarios:
+        raise SimcoreError(f"baseline {baseline!r} is not one of the compared variants: {', '.join(labels)}")
+    per_period, year, info = {}, {}, {}
+    periods = None
+    for label, sc in scenarios.items():
+        ds = simulate(sc, trials, seed, period=period, progress=progress)
+        pp = ds.simcore.total("bookings_amount", ("trial", "period"))
+        if periods is None:
+            periods = [str(p) for p in pp.period.values]
+        elif [str(p) for p in pp.period.values] != periods:
+            raise SimcoreError(f"variant {label!r} has different reporting periods; compare variants of one plan")
+        per_period[label] = np.asarray(pp.transpose("trial", "period").values, dtype=np.float64)
+        year[label] = per_period[label].sum(axis=1)
+        description = sc.variants.get(label, {}).get("description", "") if label in sc.variants else ""
+        info[label] = {"description": description, "target": sc.target}
+    results = {}
+    for label in labels:
+        target = info[label]["target"]
+        results[label] = {**info[label], "year": _figures(year[label], target),
+                          "by_period": {p: _figures(per_period[label][:, i], None) for i, p in enumerate(periods)}}
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
+    differences = {}
+    tb = info[baseline]["target"]
+    for label in labels:
+        if label == baseline:
+            continue
+        tv = info[label]["target"]
+        differences[label] = {
+            "year": _differences(year[label], year[baseline], tv, tb, rng),
+            "by_period": {p: _differences(per_period[label][:, i], per_period[baseline][:, i], None, None, rng)
+                          for i, p in enumerate(periods)},
+        }
+    return ComparisonResult(baseline, int(trials), int(seed), scenario.currency, periods, results, differences,
+                            bookings=year)
