@@ -742,7 +742,7 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
     best_conf = None
     nit = 0
     file_sim = None
-    tol = max(0.002, 0.5 / math.sqrt(trials))  # in-sample confidence slack: under one SE at 10k trials
+    tol = max(0.002, 0.25 / math.sqrt(trials))  # in-sample slack: a quarter of a binomial SE at 90%
     while True:
         nit += 1
         _say(progress, f"iteration {nit}: simulating the plan (${x_ref.sum():,.0f}, {trials:,} trials)")

@@ -479,6 +479,36 @@ SCENARIO = Table({
         "current_bank": Number("today's stage-4 bank, in dollars (for the bank gap)", 0.0),
         "current_bank_date": Date("the date of current_bank (before start)"),
     }, "plan inputs of the deterministic funnel (simcore funnel), not used by the simulation"),
+    "optimize": Table({
+        "confidence": Number("P(bookings over the horizon >= target) the plan must reach (default 0.9)",
+                             0.0, 1.0),
+        "objective": Text("creation (least stage-1 dollars, default), cost (least cost_per_dollar x dollars) "
+                          "or p_hit (highest confidence within budget)", ("creation", "cost", "p_hit")),
+        "budget": Number("total cost in dollars, for objective p_hit", 0.0, exclusive_minimum=True),
+        "bank_build_weeks": Number("weeks left to build the required starting bank (default: from "
+                                   "[funnel] current_bank_date)", 0.0, exclusive_minimum=True),
+        "source": MapOf(Table({
+            "min": Number("least stage-1 pipeline over the horizon, in dollars", 0.0),
+            "max": Number("most stage-1 pipeline over the horizon (a credible ceiling), in dollars", 0.0),
+            "min_per_quarter": Number("least stage-1 pipeline per quarter, in dollars", 0.0),
+            "max_per_quarter": Number("most stage-1 pipeline per quarter, in dollars", 0.0),
+            "capacity_per_week": Number("opportunities the team can create per week (headcount x "
+                                        "meetings per week x conversion)", 0.0),
+            "capacity_dollars_per_week": Number("stage-1 pipeline dollars the team can create per week", 0.0),
+        }, "limits on one source's planned creation"), "limits per source (optimizer dimension value)"),
+        "mix": ListOf(Table({
+            "sources": ListOf(Text(), "the sources whose share is bounded", min_len=1, unique=True),
+            "min_share": Number("least share of expected stage-4 creation from those sources", 0.0, 1.0),
+        }, "a mix rule, e.g. >= 40% of stage 4 from expansion + outbound", required=("sources", "min_share")),
+            "mix rules on expected decision-stage creation"),
+        "period_target": ListOf(Table({
+            "period": Text("the quarter, e.g. 2026-Q2"),
+            "target": Number("bookings target of that quarter, in dollars", 0.0, exclusive_minimum=True),
+            "confidence": Number("P(quarter bookings >= target) required", 0.0, 1.0),
+            "cumulative": Anything(),
+        }, "a per-quarter bookings target with its own confidence (cumulative = true: year to date)",
+            required=("period", "target")), "per-quarter targets"),
+    }, "limits and settings of simcore optimize, not used by the simulation"),
     "variants": MapOf(Table({"description": Text("what the variant changes"),
                              "set": MapOf(Anything(), "field path -> value")}),
                       "named overrides, e.g. Conservative / Base / Stretch"),
