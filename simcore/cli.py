@@ -56,7 +56,12 @@ def write_atomic(path, write) -> None:
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise SimcoreError(f"{path}: the folder {str(path.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    if path.is_dir():
+        raise SimcoreError(f"{path}: is a folder; give a file name, e.g. {str(path / 'run.nc')!r}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except OSError as exc:
+        raise SimcoreError(f"{path}: cannot write in {str(path.parent)!r}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         write(tmp)
@@ -64,9 +69,11 @@ def write_atomic(path, write) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # disk full, permissions: the user's to fix, not a traceback
+            raise SimcoreError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
 
 

@@ -1,0 +1,308 @@
+"""The command line end to end, in process through :func:`simcore.cli.main` (and once as a
+real process): ``run`` (table, ``--json`` contract, ``--out``, ``--set``, ``--variant``),
+``validate``, and every kind of bad input giving exit code 2, a message and no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from simcore import load_scenario, simulate
+from simcore.cli import main
+from simcore.io import load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+TRIALS = "400"
+
+# Small and fast: one source x two products, three stages, a year by quarter.
+TINY = """
+name = "tiny"
+start = 2026-01-01
+end = 2026-12-31
+period = "quarter"
+target = 2_000_000
+
+[dimensions]
+source = ["inbound"]
+product = ["CMP", "FinOps"]
+
+[[stage]]
+name = "Stage 1"
+category = "pipeline"
+
+[[stage]]
+name = "Stage 2"
+category = "best_case"
+
+[[stage]]
+name = "Stage 3"
+category = "commit"
+
+[defaults]
+conversion.to_decision = 0.5
+stages."Stage 1".dwell = { mean = 15 }
+stages."Stage 2".dwell = { mean = 15 }
+decision = { win_loss_push = [1, 2, 1], dwell = { mean = 20 }, push_delay = { mean = 20 } }
+amount = { median = 40_000, p90_ratio = 2.0 }
+creation = { per = "year", dollars = 12_000_000 }
+
+[by.product.FinOps]
+amount.median = 20_000
+creation.share = 0.5
+
+[[bank.aggregate]]
+source = "inbound"
+product = "CMP"
+stage = "Stage 3"
+dollars = 400_000
+count = 8
+
+[variants.Low]
+description = "a quarter less pipeline"
+set = { "defaults.creation.dollars" = 9_000_000 }
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY, encoding="utf-8")
+    return path
+
+
+def run_cli(capsys, *argv):
+    """``(exit code, stdout, stderr)`` of ``simcore ARGV``; argparse's exits count too."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def run_json(capsys, *argv):
+    code, out, err = run_cli(capsys, "run", *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+# ---- run ----------------------------------------------------------------------------------
+
+def test_run_default_scenario_prints_the_table(capsys):
+    code, out, _ = run_cli(capsys, "run", "--trials", TRIALS, "--seed", "0", "--quiet")
+    assert code == 0
+    assert out.startswith("fy2026: 400 trials, seed 0")
+    for words in ("Bookings", "Stage-1 created", "Stage-4 created", "2026-Q1", "2026-Q4", "Year",
+                  "P10", "P50", "P90", "Target $8.65M: P(year bookings >= target) =",
+                  "Opportunities simulated per trial"):
+        assert words in out
+
+
+DIST = {"mean", "p10", "p50", "p90"}
+
+
+def test_run_json_matches_the_contract(tiny, capsys):
+    summary = run_json(capsys, tiny, "--trials", TRIALS, "--seed", "7")
+    assert isinstance(summary["scenario"], str) and summary["scenario"] == "tiny"
+    assert summary["trials"] == 400 and summary["seed"] == 7
+    assert isinstance(summary["version"], str)
+    assert summary["target"] == 2_000_000.0
+    assert 0.0 <= summary["p_hit"] <= 1.0
+    assert isinstance(summary["deals_per_trial"], float) and summary["deals_per_trial"] > 0
+    for key in ("bookings", "stage1_created", "stage4_created"):
+        shape = summary[key]
+        assert set(shape["year"]) == DIST
+        assert list(shape["by_period"]) == ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
+        for dist in [shape["year"], *shape["by_period"].values()]:
+            assert set(dist) == DIST and all(isinstance(v, float) for v in dist.values())
+            assert dist["p10"] <= dist["p50"] <= dist["p90"]
+        # "year" is the whole horizon: the mean of the sum is the sum of the period means.
+        assert shape["year"]["mean"] == pytest.approx(sum(d["mean"] for d in shape["by_period"].values()))
+
+
+def test_run_json_without_target_gives_nulls(tiny, capsys):
+    text = tiny.read_text(encoding="utf-8").replace("target = 2_000_000\n", "")
+    tiny.write_text(text, encoding="utf-8")
+    summary = run_json(capsys, tiny, "--trials", "100")
+    assert summary["target"] is None and summary["p_hit"] is None
+
+
+def test_out_writes_netcdf_that_reads_back_identical(tiny, tmp_path, capsys):
+    out = tmp_path / "run.nc"
+    summary = run_json(capsys, tiny, "--trials", TRIALS, "--seed", "3", "--out", out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.nc", "tiny.toml"]  # no temporaries left
+    ds = load_dataset(out)
+    expected = simulate(load_scenario(tiny), trials=400, seed=3, progress=False)
+    xr.testing.assert_identical(ds, expected)
+    # p_hit is P(year bookings >= target) of exactly these trials.
+    year = ds["bookings_amount"].sum([d for d in ds["bookings_amount"].dims if d != "trial"]).values
+    assert summary["p_hit"] == pytest.approx(float(np.mean(year >= 2_000_000)), abs=0)
+    assert summary["bookings"]["year"]["mean"] == pytest.approx(float(year.mean()), rel=1e-12)
+    assert summary["bookings"]["year"]["p50"] == pytest.approx(float(np.quantile(year, 0.5)), rel=1e-12)
+    # The table run names the file it wrote.
+    code, text, _ = run_cli(capsys, "run", tiny, "--trials", "50", "--out", tmp_path / "b.nc", "--quiet")
+    assert code == 0 and f"Full result written to {tmp_path / 'b.nc'}" in text
+
+
+def test_same_seed_same_json_and_seed_zero_is_a_seed(tiny, capsys):
+    a = run_json(capsys, tiny, "--trials", "200", "--seed", "0")
+    b = run_json(capsys, tiny, "--trials", "200")  # the default seed is 0
+    c = run_json(capsys, tiny, "--trials", "200", "--seed", "1")
+    assert a == b
+    assert a["bookings"] != c["bookings"]
+
+
+def test_set_overrides_change_the_result(tiny, capsys):
+    base = run_json(capsys, tiny, "--trials", TRIALS)
+    more = run_json(capsys, tiny, "--trials", TRIALS, "--set", "defaults.decision.win_loss_push=[2, 1, 1]")
+    assert more["bookings"]["year"]["mean"] > base["bookings"]["year"]["mean"]
+    assert more["stage1_created"] == base["stage1_created"]  # creation untouched: same deals
+    # Repeatable, and TOML values: a number and a PERT table.
+    both = run_json(capsys, tiny, "--trials", TRIALS, "--set", "defaults.decision.win_loss_push=[2, 1, 1]",
+                    "--set", "defaults.creation.dollars=6e6",
+                    "--set", "by.product.FinOps.amount.median={low=10000, base=20000, high=40000}")
+    assert both["stage1_created"]["year"]["mean"] < 0.6 * base["stage1_created"]["year"]["mean"]
+
+
+def test_variant(tiny, capsys):
+    base = run_json(capsys, tiny, "--trials", TRIALS)
+    low = run_json(capsys, tiny, "--trials", TRIALS, "--variant", "Low")
+    assert low["scenario"] == "tiny [Low]"
+    # Expected stage-1 dollars scale with the plan: 9/12 of the base plan's.
+    assert low["stage1_created"]["year"]["mean"] == pytest.approx(
+        0.75 * base["stage1_created"]["year"]["mean"], rel=0.05)
+
+
+def test_variant_of_the_default_scenario(capsys):
+    base = run_json(capsys, "--trials", "300", "--variant", "Base")
+    conservative = run_json(capsys, "--trials", "300", "--variant", "Conservative")
+    assert conservative["bookings"]["year"]["mean"] < base["bookings"]["year"]["mean"]
+
+
+# ---- validate -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
+def test_validate_bundled_scenarios(name, capsys):
+    code, out, err = run_cli(capsys, "validate", ROOT / "scenarios" / name)
+    assert code == 0 and ": OK: scenario" in out and err == ""
+
+
+def test_validate_reports_every_problem_and_exits_2(tiny, capsys):
+    text = tiny.read_text(encoding="utf-8")
+    text = text.replace("conversion.to_decision = 0.5", "conversion.to_decision = 1.5")
+    text = text.replace('[by.product.FinOps]', '[by.product.FinOp]')
+    text = text.replace('stage = "Stage 3"', 'stage = "Stage 9"')
+    tiny.write_text(text, encoding="utf-8")
+    code, out, err = run_cli(capsys, "validate", tiny)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[-1] == "3 problems found; nothing was run."
+    assert f"error: {tiny}: defaults.conversion.to_decision: probability 1.5 is out of range" in err
+    assert f"error: {tiny}: by.product.FinOp: unknown product 'FinOp' (did you mean 'FinOps'?)" in err
+    assert f"error: {tiny}: bank.aggregate[0].stage: unknown value 'Stage 9'" in err
+    # run refuses the same file the same way.
+    code, out, err2 = run_cli(capsys, "run", tiny, "--trials", "10")
+    assert code == 2 and err2 == err
+
+
+def test_validate_toml_syntax_error(tmp_path, capsys):
+    path = tmp_path / "broken.toml"
+    path.write_text('name = "x"\n[dimensions\n', encoding="utf-8")
+    code, _, err = run_cli(capsys, "validate", path)
+    assert code == 2 and f"{path}: (syntax): not valid TOML" in err
+
+
+def test_validate_missing_file(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "validate", tmp_path / "nope.toml")
+    assert code == 2 and "nope.toml: (file): no such file" in err
+
+
+def test_validate_needs_a_file(capsys):
+    code, _, err = run_cli(capsys, "validate")
+    assert code == 2 and "simcore: error:" in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--variant", "Lo"], "no variant 'Lo' (did you mean 'Low'?)"),
+    (["--set", "defaults.decision.wn=0.3"], "defaults.decision.wn: unknown key 'wn' (did you mean 'win'?)"),
+    (["--set", "defaults.decision.win_loss_push=[1, 2]"], "must have exactly 3 entries"),
+    (["--set", "defaults.amount.median=big"], "must be a number, got the text 'big'"),
+    (["--set", "novalue"], "--set 'novalue': expected path.to.field=value"),
+    (["--set", "=3"], "the field path is empty"),
+    (["--set", "name.x=1"], "name is a value, not a table"),
+])
+def test_bad_variant_or_set(tiny, capsys, argv, words):
+    code, out, err = run_cli(capsys, "validate", tiny, *argv)
+    assert code == 2 and out == "" and words in err
+
+
+# ---- bad arguments and outputs ------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, words", [
+    (["--trials", "0"], "must be at least 1"),
+    (["--trials", "-5"], "must be at least 1"),
+    (["--trials", "many"], "expected a whole number"),
+    (["--trials", "1.5"], "expected a whole number"),
+    (["--seed", "-1"], "must be in [0, 2**63)"),
+    (["--seed", "x"], "expected a whole number"),
+    (["--period", "fortnight"], "invalid choice"),
+    (["--bogus"], "unrecognized arguments"),
+])
+def test_bad_run_arguments_exit_2(tiny, capsys, argv, words):
+    code, out, err = run_cli(capsys, "run", tiny, *argv)
+    assert code == 2 and words in err
+
+
+def test_unknown_command_exits_2(capsys):
+    code, _, err = run_cli(capsys, "runn")
+    assert code == 2 and "invalid choice: 'runn'" in err
+
+
+def test_writing_to_a_missing_folder(tiny, tmp_path, capsys):
+    before = sorted(os.listdir(tmp_path))
+    code, _, err = run_cli(capsys, "run", tiny, "--trials", "20", "--out", tmp_path / "no" / "run.nc")
+    assert code == 2 and "does not exist" in err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_writing_onto_a_folder(tiny, tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    code, _, err = run_cli(capsys, "run", tiny, "--trials", "20", "--out", tmp_path / "results")
+    assert code == 2 and "is a folder" in err
+    assert os.listdir(tmp_path / "results") == [] and not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_no_temporary_left_when_writing_fails(tmp_path, monkeypatch):
+    from simcore.cli import write_atomic
+    from simcore.errors import SimcoreError
+
+    def fail(tmp):
+        Path(tmp).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(SimcoreError, match="No space left on device"):
+        write_atomic(tmp_path / "run.nc", fail)
+    assert os.listdir(tmp_path) == []
+
+
+# ---- the installed command, as a real process ------------------------------------------------
+
+def test_console_script_in_a_real_process(tiny):
+    exe = shutil.which("simcore", path=str(Path(sys.executable).parent))
+    cmd = [exe] if exe else [sys.executable, "-m", "simcore"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([*cmd, "run", str(tiny), "--trials", "200", "--seed", "5", "--json"],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["trials"] == 200 and summary["seed"] == 5 and summary["scenario"] == "tiny"
+    assert "Traceback" not in proc.stderr
