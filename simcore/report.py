@@ -147,11 +147,17 @@ def headline(ds, target=None) -> dict:
     -------
     dict
         ``p10, p50, p90, mean`` of bookings over the horizon (dollars), ``target`` (dollars or None),
-        ``p_hit`` (fraction or None), ``trials``, ``seed``, ``currency``, ``scenario``.
+        ``p_hit`` (fraction or None), ``se`` (each figure's Monte-Carlo standard error, from
+        :func:`simcore.convergence.with_errors`), ``trials``, ``seed``, ``currency``, ``scenario``.
     """
+    from .convergence import with_errors
+
     # The summary's own figures, so the report and ``simcore run`` agree to the last digit.
     summary = ds.simcore.summary(target)
+    year = ds.simcore.total("bookings_amount", ("trial", "period")).sum("period").values
+    errors = with_errors(year, summary["target"])
     return {**summary["bookings"]["year"], "target": summary["target"], "p_hit": summary["p_hit"],
+            "se": {k: errors[k]["se"] for k in ("mean", "p10", "p50", "p90", "p_hit") if k in errors},
             "trials": summary["trials"], "seed": ds.attrs["seed"], "currency": summary["currency"],
             "scenario": summary["scenario"]}
 
@@ -287,38 +293,86 @@ def funnel_tables(fun, comparison=None) -> list:
     return tables
 
 
-def variant_runs(scenario, variants, trials: int, seed, progress=False) -> dict:
-    """Per-trial bookings of each variant, simulated with the same seed (common random numbers).
+def comparison_tables(result) -> list:
+    """Variants side by side from :func:`simcore.compare.compare`: the year, each period, the differences.
 
-    Returns
-    -------
-    dict
-        Variant name -> ``{"year": array (trial,), "by_period": array (trial, period),
-        "periods": list of labels}`` in dollars. Only these are kept (not the Datasets), so memory
-        does not grow with the number of variants.
+    Parameters
+    ----------
+    result : simcore.compare.ComparisonResult
     """
-    from .simulate import simulate
-
-    out = {}
-    for name in variants:
-        ds = simulate(scenario.with_variant(name), trials=trials, seed=seed, progress=progress)
-        per_period = ds.simcore.total("bookings_amount", ("trial", "period")).transpose("trial", "period")
-        out[name] = {"year": per_period.sum("period").values, "by_period": per_period.values,
-                     "periods": [str(p) for p in ds.period.values]}
-    return out
-
-
-def variants_table(runs: dict, target=None) -> Table:
-    """P10 / P50 / P90 and P(hit) of annual bookings per variant."""
     rows = []
-    for name, run in runs.items():
-        d = distribution(run["year"])
-        p_hit = float((run["year"] >= target).mean()) if target is not None else math.nan
-        rows.append([name, d["mean"], d["p10"], d["p50"], d["p90"], p_hit])
-    return Table("variants", "Variants side by side (same seed: common random numbers)",
-                 ["Variant", *_DIST_COLUMNS, "P(hit)"], ["text"] + ["money"] * 4 + ["percent"], rows,
-                 "Annual bookings of each variant of the scenario file, every variant run on the same "
-                 "random numbers so the differences are the assumptions', not the dice's.")
+    for label, v in result.variants.items():
+        y = v["year"]
+        rows.append([label, y["mean"]["value"], y["p10"]["value"], y["p50"]["value"], y["p90"]["value"],
+                     y["p_hit"]["value"] if "p_hit" in y else math.nan, y["p50"]["se"]])
+    tables = [Table("variants", "Variants side by side (same seed: common random numbers)",
+                    ["Variant", *_DIST_COLUMNS, "P(hit)", "P50 s.e."], ["text"] + ["money"] * 4 + ["percent", "money"],
+                    rows, f"Annual bookings of each variant, {result.trials:,} trials each, every variant run on the "
+                          "same random numbers so the differences are the assumptions', not the dice's.")]
+    rows = [[p, label, v["by_period"][p]["p10"]["value"], v["by_period"][p]["p50"]["value"],
+             v["by_period"][p]["p90"]["value"]]
+            for p in result.periods for label, v in result.variants.items()]
+    tables.append(Table("variants_by_period", "Variants by period", ["Period", "Variant", "P10", "P50", "P90"],
+                        ["text", "text", "money", "money", "money"], rows))
+    rows = []
+    for label, d in result.differences.items():
+        for key, name in (("mean", "mean"), ("p10", "P10"), ("p50", "P50"), ("p90", "P90"), ("p_hit", "P(hit)")):
+            if key in d["year"]:
+                x = d["year"][key]
+                rows.append([f"{label} - {result.baseline}", name, x["difference"], x["se"], x["se_unpaired"]])
+    if rows:
+        tables.append(Table("variant_differences", f"Differences from {result.baseline}, annual bookings",
+                            ["Variants", "figure", "difference", "s.e. (paired)", "s.e. if run independently"],
+                            ["text", "text", "number", "number", "number"], rows,
+                            "Dollars, except P(hit) (a fraction). Common random numbers make the paired "
+                            "standard error much smaller than independent runs would give."))
+    return tables
+
+
+def metrics_tables(ds) -> list:
+    """seeds/003's forecast metrics by period and by each dimension (dollars), and coverage if there is a
+    target: from :mod:`simcore.metrics`."""
+    from .metrics import coverage, cycle_time, forecast_metrics, period_targets
+
+    names = ["close_rate", "win_rate", "slippage_adjusted_close_rate", "coverage_needed", "pushes_per_won"]
+    columns = ["close rate", "win rate", "slippage-adjusted close rate", "coverage needed", "pushes per won deal"]
+    kinds = ["percent", "percent", "percent", "multiple", "decimal"]
+
+    def values(m, sel=None):
+        return [float(m[n].sel(sel) if sel else m[n]) for n in names]
+
+    by_period = forecast_metrics(ds, by=("period",))
+    year = forecast_metrics(ds, by=())
+    period_label = str(ds.attrs.get("period", "period")).capitalize()
+    rows = [[str(p), *values(by_period, {"period": p})] for p in ds.period.values]
+    rows.append(["Year", *values(year)])
+    tables = [Table("forecast_metrics", "Forecast metrics by period (by amount)", [period_label, *columns],
+                    ["text", *kinds], rows,
+                    "Pooled over trials: close rate = won / (won + lost), win rate = won / (won + lost to "
+                    "competition), slippage-adjusted adds what slipped out of the period; coverage needed = 1 / "
+                    "close rate.")]
+    for dim in ds.simcore.dimensions:
+        m = forecast_metrics(ds, by=(dim,))
+        tables.append(Table(f"metrics_by_{dim}", f"Forecast metrics by {dim} (whole plan, by amount)",
+                            [dim.capitalize(), *columns], ["text", *kinds],
+                            [[str(v), *values(m, {dim: v})] for v in ds[dim].values]))
+    if period_targets(ds) is not None:
+        cov = coverage(ds)
+        rows = [[str(p), float(cov.target.sel(period=p)), float(cov.commit.sel(period=p)),
+                 float(cov.best_case.sel(period=p)), float(cov.won.sel(period=p)), float(cov.coverage.sel(period=p)),
+                 float(cov.coverage_needed.sel(period=p))] for p in cov.period.values]
+        tables.append(Table("coverage", "Pipeline coverage by period",
+                            [period_label, "target", "commit due", "best case due", "won", "coverage",
+                             "coverage needed"], ["text", "money", "money", "money", "money", "multiple", "multiple"],
+                            rows, "coverage = (commit + best case open at the period's start with an expected close "
+                                  "in it + won in it) / the period's target, mean over trials."))
+    ct = cycle_time(ds)
+    share = ct["distribution"]
+    tables.append(Table("cycle_time", "Creation-to-close time of won deals", ["Days", "share of won deals"],
+                        ["text", "percent"], [[str(b), float(share.sel(cycle_bin=b))] for b in share.cycle_bin.values],
+                        f"Mean {float(ct['mean_days']):.0f} days, median about {ct['median_days']:.0f} days "
+                        "(deals whose creation date is known)."))
+    return tables
 
 
 def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_trials: int | None = None,
@@ -383,12 +437,13 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
                             "table to backsolve from.")
 
     if names:
-        runs = variant_runs(scenario, names, trials, seed, progress)
-        target = ds.simcore.target
-        report.tables.append(variants_table(runs, target))
+        from .compare import compare
+
+        result = compare(scenario, names, trials=trials, seed=seed, progress=progress)
+        report.tables.extend(comparison_tables(result))
         report.charts.append(Chart("variants", "Variants side by side",
-                                   plots.scenario_comparison({n: r["year"] for n, r in runs.items()},
-                                                             target=target, currency=currency,
+                                   plots.scenario_comparison(result.bookings, target=ds.simcore.target,
+                                                             currency=currency,
                                                              title=f"{name} bookings by variant")))
     return report
 
@@ -415,7 +470,7 @@ def report_from_dataset(ds) -> Report:
 
     head = headline(ds)
     name = plots.plan_title(ds)
-    tables = [headline_table(head)] + dataset_tables(ds)
+    tables = [headline_table(head)] + dataset_tables(ds) + metrics_tables(ds)
     charts = [
         Chart("bookings_distribution", "Annual bookings: distribution and chance of hitting the target",
               plots.bookings_distribution(ds)),
@@ -437,18 +492,21 @@ def report_from_dataset(ds) -> Report:
 
 def headline_table(head: dict) -> Table:
     """The headline figures as a two-column table (the first CSV / sheet)."""
-    rows = [["P50 annual bookings", head["p50"], "money"],
-            ["P10 annual bookings", head["p10"], "money"],
-            ["P90 annual bookings", head["p90"], "money"],
-            ["Mean annual bookings", head["mean"], "money"]]
+    se = head.get("se", {})
+    rows = [["P50 annual bookings", head["p50"], se.get("p50"), "money"],
+            ["P10 annual bookings", head["p10"], se.get("p10"), "money"],
+            ["P90 annual bookings", head["p90"], se.get("p90"), "money"],
+            ["Mean annual bookings", head["mean"], se.get("mean"), "money"]]
     if head["target"] is not None:
-        rows += [["Target", head["target"], "money"],
-                 ["P(bookings >= target)", head["p_hit"], "percent"]]
-    rows += [["Trials", head["trials"], "count"]]
-    return Table("headline", "Headline", ["Figure", "value", "unit"], ["text", "number", "text"],
-                 [[label, int(v) if k == "count" else float(v),
+        rows += [["Target", head["target"], None, "money"],
+                 ["P(bookings >= target)", head["p_hit"], se.get("p_hit"), "percent"]]
+    rows += [["Trials", head["trials"], None, "count"]]
+    return Table("headline", "Headline", ["Figure", "value", "MC s.e.", "unit"], ["text", "number", "number", "text"],
+                 [[label, int(v) if k == "count" else float(v), math.nan if e is None else float(e),
                    {"money": head["currency"], "percent": "fraction", "count": "trials"}[k]]
-                  for label, v, k in rows])
+                  for label, v, e, k in rows],
+                 "MC s.e.: the Monte-Carlo standard error of the figure (more trials make it smaller); "
+                 "the target is an input.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -478,10 +536,14 @@ def _cell_text(value, kind, currency) -> str:
 def _row_kinds(table: Table, row) -> list:
     """Kinds per cell; ``value``/``unit`` tables say each row's unit in their last column."""
     kinds = list(table.kinds)
-    if table.columns[-1] == "unit":
-        unit = row[-1]
-        kinds[1] = ("percent" if unit == "fraction" else "multiple" if unit == "x" else
-                    "count" if unit == "trials" else "money")
+    if "unit" in table.columns:
+        unit = row[table.columns.index("unit")]
+        kind = ("percent" if unit == "fraction" else "multiple" if unit == "x" else
+                "count" if unit == "trials" else "money")
+        kinds = [kind if k == "number" else k for k in kinds]
+    if table.name == "variant_differences":
+        kind = "percent" if row[1] == "P(hit)" else "money"
+        kinds = ["text", "text", kind, kind, kind]
     if table.name == "funnel_vs_simulation":
         kind = "multiple" if row[0] == _COMPARISON_LABELS["retire_multiple"] else "money"
         kinds = ["text", kind, kind, "decimal" if kind == "multiple" else "money"]
@@ -497,6 +559,7 @@ h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-b
 .figure-box { background: #f0f5fb; border-radius: 6px; padding: 0.8em 1.2em; min-width: 12em; }
 .figure-box .value { font-size: 1.9em; font-weight: 600; color: #08306b; }
 .figure-box .label { font-size: 0.9em; color: #444; }
+.figure-box .se { font-size: 0.75em; color: #777; }
 .sentence { font-size: 1.1em; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
 th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #e4e4e4; }
@@ -525,12 +588,22 @@ def render_html(report: Report, images: dict) -> str:
     h = report.headline
     cur = h["currency"]
     esc = html.escape
-    boxes = [("P50 annual bookings", money(h["p50"], cur))]
+    se = h.get("se", {})
+
+    def err(key, fmt):
+        return f"MC s.e. {fmt(se[key])}" if se.get(key) is not None and math.isfinite(se[key]) else ""
+
+    def dollars(v):
+        return money(v, cur)
+
+    boxes = [("P50 annual bookings", money(h["p50"], cur), err("p50", dollars))]
     if h["p_hit"] is not None:
         from .plots import exact_money
 
-        boxes.append((f"chance of hitting {exact_money(h['target'], cur)}", percent(h["p_hit"], 0)))
-    boxes += [("P10 (a bad year)", money(h["p10"], cur)), ("P90 (a good year)", money(h["p90"], cur))]
+        boxes.append((f"chance of hitting {exact_money(h['target'], cur)}", percent(h["p_hit"], 0),
+                      err("p_hit", lambda v: percent(v, 1))))
+    boxes += [("P10 (a bad year)", money(h["p10"], cur), err("p10", dollars)),
+              ("P90 (a good year)", money(h["p90"], cur), err("p90", dollars))]
     if h["p_hit"] is not None:
         from .plots import exact_money
 
@@ -543,9 +616,9 @@ def render_html(report: Report, images: dict) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              f"<title>{esc(report.title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
              f"<h1>{esc(report.title)}</h1>", '<div class="headline">']
-    for label, value in boxes:
+    for label, value, error in boxes:
         parts.append(f'<div class="figure-box"><div class="value">{esc(value)}</div>'
-                     f'<div class="label">{esc(label)}</div></div>')
+                     f'<div class="label">{esc(label)}</div><div class="se">{esc(error)}</div></div>')
     parts.append("</div>")
     parts.append(f'<p class="sentence">{esc(sentence)}</p>')
     a = report.about

@@ -263,3 +263,47 @@ def test_cli_report_missing_parent_exits_2(tmp_path, capsys):
                  "--variants", "none"])
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------
+# Sections from the analytics modules
+
+
+def test_headline_carries_monte_carlo_errors(ds, built):
+    from simcore.convergence import quantile_se
+
+    year = ds.simcore.total("bookings_amount", ("trial", "period")).sum("period").values
+    se = built.headline["se"]
+    assert se["p50"] == quantile_se(year, 0.5)
+    p = built.headline["p_hit"]
+    assert se["p_hit"] == pytest.approx(math.sqrt(p * (1 - p) / TRIALS))   # binomial, closed form
+    rows = {r[0]: r for r in built.table("headline").rows}
+    assert rows["P50 annual bookings"][2] == se["p50"]
+    assert math.isnan(rows["Target"][2])
+
+
+def test_variant_differences_are_paired(built):
+    rows = [r for r in built.table("variant_differences").rows if r[1] == "mean"]
+    assert [r[0] for r in rows] == ["Conservative - Base", "Stretch - Base"]
+    table = {r[0]: r for r in built.table("variants").rows}
+    for r in rows:
+        variant = r[0].split(" - ")[0]
+        assert r[2] == pytest.approx(table[variant][1] - table["Base"][1])
+        # Common random numbers: the paired error is smaller than independent runs' would be.
+        assert r[3] < r[4]
+
+
+def test_metrics_close_rate_matches_the_closed_form():
+    # Every deal reaches the decision (advance 1) and is won with probability 0.25 or lost, whatever its
+    # amount, so the pooled close rate by amount is 0.25 and coverage needed 4x (seeds/003: 25% -> 4x).
+    from conftest import se_ratio
+
+    sc = build(small_raw())
+    ds = simcore.simulate(sc, trials=400, seed=0, progress=False)
+    report = rpt.report_from_dataset(ds)
+    year = [r for r in report.table("forecast_metrics").rows if r[0] == "Year"][0]
+    won = ds["bookings_amount"].sum(["period", "source"]).values
+    lost = ds["lost_amount"].sum(["period", "source", "stage", "reason"]).values
+    assert_close_se(year[1], 0.25, se_ratio(won, won + lost), what="close rate")
+    assert year[4] == pytest.approx(1 / year[1])
+    assert year[5] == 0.0  # no pushes in this scenario
