@@ -36,3 +36,6 @@ from .compare import ComparisonResult, compare  # noqa: E402
 from .convergence import headline_errors, simulate_to_precision  # noqa: E402
 
 __all__ += ["ComparisonResult", "compare", "headline_errors", "simulate_to_precision"]
+from .sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions  # noqa: E402
+
+__all__ += ["drawn_sensitivity", "one_at_a_time", "variance_contributions"]

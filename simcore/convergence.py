@@ -178,12 +178,19 @@ class ConvergenceReport:
                 f"trials: P50 +/-{100 * self.achieved['p50']:.2f}%, P10 +/-{100 * self.achieved['p10']:.2f}%")
 
 
+def copy_model(model):
+    """A shallow copy of a compiled model: its dataclass fields only (not a cached ``kernel_args``)."""
+    import dataclasses
+
+    from .compile import Model
+
+    return Model(**{f.name: getattr(model, f.name) for f in dataclasses.fields(Model)})
+
+
 def cached_model(model):
     """A copy of ``model`` whose kernel inputs are built once: the creation-count tables take
     a while and every chunk of a chunked run would otherwise rebuild the same ones."""
-    from .compile import Model
-
-    out = Model(**model.__dict__)
+    out = copy_model(model)
     args = model.kernel_args()
     out.kernel_args = lambda: args  # an instance attribute shadows the method
     return out
