@@ -28,7 +28,7 @@ from conftest import (
     se_mean,
     se_proportion,
     se_ratio,
-    se_variance,
+    se_variance_of,
     small_raw,
     stage_names,
     write_bank_csv,
@@ -255,7 +255,7 @@ def test_zero_push_is_the_no_push_model():
 def test_unlimited_pushes_without_decay_win_w_over_decided():
     # w : lc : lnd : p = .3 : .15 : .15 : .4; every decided deal won with w / (w + lc + lnd) = .5,
     # whatever the horizon cuts off, because a push changes nothing but the time.
-    ds = run(build(decision_raw(0.3, 0.4, decay=1.0, max_pushes=10_000)), 300, seed=0)
+    ds = run(build(decision_raw(0.3, 0.4, decay=1.0, max_pushes=1000)), 300, seed=0)
     won = total(ds.bookings_count).sum()
     decided = won + total(ds.lost_count.sel(stage="Stage 2")).sum()
     assert_close_se(won / decided, 0.5, se_proportion(0.5, decided), what="won / decided")
@@ -319,7 +319,9 @@ def test_negative_binomial_variance():
     lam, size = 20.0, 5.0
     counts = weekly_counts(run(build(weekly_raw("negative_binomial", size)), 200, seed=0))
     assert_close_se(counts.mean(), lam, math.sqrt((lam + lam * lam / size) / counts.size), what="NB mean")
-    assert_close_se(counts.var(ddof=1), lam + lam * lam / size, se_variance(counts), what="NB variance")
+    nb = stats.nbinom(size, size / (size + lam))
+    assert_close_se(counts.var(ddof=1), nb.var(), se_variance_of(nb, counts.size), what="NB variance")
+    assert nb.var() == pytest.approx(lam + lam * lam / size)
 
 
 MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
@@ -624,18 +626,34 @@ def test_pert_and_beta_draws(uncertain):
     mean = (low + 4 * mode + high) / 6
     var = (mean - low) * (high - mean) / 7
     assert_close_se(pert.mean(), mean, math.sqrt(var / pert.size), what="PERT mean")
-    assert_close_se(pert.var(ddof=1), var, se_variance(pert), what="PERT variance")
     alpha, beta = 1 + 4 * (mode - low) / (high - low), 1 + 4 * (high - mode) / (high - low)
-    assert stats.kstest(pert, stats.beta(alpha, beta, loc=low, scale=high - low).cdf).pvalue > 0.01
+    dist = stats.beta(alpha, beta, loc=low, scale=high - low)
+    assert dist.mean() == pytest.approx(mean) and dist.var() == pytest.approx(var)
+    assert_close_se(pert.var(ddof=1), var, se_variance_of(dist, pert.size), what="PERT variance")
     b = win.sel(source="beta").values
     m, k = 0.3, 20.0
     assert_close_se(b.mean(), m, math.sqrt(m * (1 - m) / (k + 1) / b.size), what="Beta mean")
-    assert_close_se(b.var(ddof=1), m * (1 - m) / (k + 1), se_variance(b), what="Beta variance")
+    dist = stats.beta(m * k, (1 - m) * k)
+    assert dist.var() == pytest.approx(m * (1 - m) / (k + 1))
+    assert_close_se(b.var(ddof=1), m * (1 - m) / (k + 1), se_variance_of(dist, b.size), what="Beta variance")
     # A number stays that number in every trial.
     assert (win.sel(source="fixed").values == 0.25).all()
     # Two cells with the same PERT draw independently: correlation ~ 0 (SE 1 / sqrt(T)).
     r = np.corrcoef(pert, win.sel(source="pert2").values)[0, 1]
     assert abs(r) < 4 / math.sqrt(pert.size)
+
+
+def test_pert_and_beta_draws_ks():
+    sc = build(uncertain_raw())
+    pert = stats.beta(2.5, 3.5, loc=0.1, scale=0.4)  # PERT(0.1, 0.25, 0.5)
+    beta = stats.beta(0.3 * 20, 0.7 * 20)
+
+    def check(seed):
+        win = run(sc, 1000, seed=seed).assumption.sel(parameter="win")
+        p = [stats.kstest(win.sel(source=s).values, d.cdf).pvalue for s, d in (("pert", pert), ("beta", beta))]
+        return 2 * min(p)
+
+    retry_test(check, seeds=(0, 1))
 
 
 def test_one_draw_per_trial_shared_by_every_deal(uncertain):
