@@ -542,3 +542,100 @@ def json_schema():
 
 def path_text(parts):
     return format_path(parts)
+
+
+# ---------------------------------------------------------------------------------------
+# The field reference of docs/scenario-format.md, generated from the declarations above
+# (tests/test_schema.py holds the doc to it).
+
+# Value used when a field is not given at any level; ``None``: no default (see the doc).
+DEFAULTS = {
+    "horizon_weeks": "52", "fiscal_year_start_month": "1", "period": "quarter", "currency": "USD",
+    "entry_stage": "the first stage", "market_loading": "0", "conversion.lost_competition_share": "0.5",
+    "stages.<stage>.lost_no_decision": "the rest", "stages.<stage>.growth": "1",
+    "stages.<stage>.dwell.dist": "lognormal", "stages.<stage>.dwell.mean": "30",
+    "stages.<stage>.dwell.cv": "0.5", "decision.push": "0", "decision.lost_no_decision": "the rest",
+    "decision.lost_competition_share": "conversion.lost_competition_share",
+    "decision.dwell.dist": "lognormal", "decision.dwell.mean": "30", "decision.dwell.cv": "0.5",
+    "decision.push_delay.dist": "lognormal", "decision.push_delay.mean": "30", "decision.push_delay.cv": "0.5",
+    "decision.win_decay": "1", "decision.max_pushes": "3", "amount.sigma": "0", "amount.whale_probability": "0",
+    "amount.whale_factor": "1", "amount.floor": "0", "amount.cap": "none", "creation.per": "year",
+    "creation.share": "1", "creation.process": "poisson", "creation.seasonality": "all 1",
+    "creation.uplift": "1", "cost_per_dollar": "1", "optimize.confidence": "0.9",
+    "optimize.objective": "creation",
+}
+
+
+def _kind(node):
+    if isinstance(node, Number):
+        kind = "probability" if node.rate else "whole number" if node.integer else "number"
+        if node.uncertain:
+            kind += " or {low, base, high}" + (" or {mean, strength}" if node.rate else "")
+        return kind
+    if isinstance(node, NumberOrList):
+        return "number, or a list with one per period"
+    if isinstance(node, Text):
+        return "one of " + ", ".join(node.choices) if node.choices else (
+            f"a name from {node.context_choices}" if node.context_choices else "text")
+    if isinstance(node, Date):
+        return "date (YYYY-MM-DD, unquoted)"
+    if isinstance(node, ListOf):
+        size = f"{node.length} " if node.length else ""
+        return f"list of {size}{_kind(node.item) if not isinstance(node.item, Table) else 'tables'}"
+    if isinstance(node, (Table, MapOf)):
+        return "table"
+    return "any"
+
+
+def _range(node):
+    if isinstance(node, NumberOrList):
+        node = node.number
+    if isinstance(node, ListOf) and isinstance(node.item, Number):
+        node = node.item
+    if isinstance(node, Number) and (node.minimum is not None or node.maximum is not None):
+        return node.bounds_text()
+    return ""
+
+
+_KEY_NAMES = {"open_stages": "<stage>", "dimension_names": "<dimension>", "cell_names": '"<cell>"'}
+
+
+def reference_rows(node=None, prefix=""):
+    """``(path, node)`` of every field, depth first (``<stage>`` etc. stand for names)."""
+    node = SCENARIO if node is None else node
+    if isinstance(node, Table):
+        for key, child in node.fields.items():
+            path = f"{prefix}.{key}" if prefix else key
+            yield path, child
+            if child is not BLOCK or node is BLOCK:  # the block is listed once, under its own heading
+                yield from reference_rows(child, path)
+    elif isinstance(node, MapOf) and node.value is not BLOCK and not isinstance(node.value, MapOf):
+        yield from reference_rows(node.value, f"{prefix}.{_KEY_NAMES.get(node.keys, '<name>')}")
+    elif isinstance(node, ListOf) and isinstance(node.item, Table):
+        yield from reference_rows(node.item, f"{prefix}[]")
+
+
+def _table(rows):
+    out = ["| field | type | range | default | meaning |", "|---|---|---|---|---|"]
+    for path, node in rows:
+        default = DEFAULTS.get(path, "")
+        doc = (node.doc or "").replace("|", "\\|")
+        out.append(f"| `{path}` | {_kind(node)} | {_range(node)} | {default} | {doc} |")
+    return "\n".join(out)
+
+
+def reference_markdown():
+    """The field reference of docs/scenario-format.md (Markdown tables)."""
+    top = [(p, n) for p, n in reference_rows() if not p.startswith(("bank", "funnel", "optimize", "variants"))]
+    sections = [
+        ("Top level", top),
+        ("Parameter block (`defaults`, `by.<dimension>.<value>`, `cell.\"<cell>\"`)", list(reference_rows(BLOCK))),
+        ("Aggregate bank rows (`[[bank.aggregate]]`, plus one key per dimension)",
+         list(reference_rows(AGGREGATE_BANK, "bank.aggregate[]"))),
+    ]
+    rest = [(p, n) for p, n in reference_rows() if p.startswith(("bank", "funnel", "optimize", "variants"))]
+    for name in ("bank", "funnel", "optimize", "variants"):
+        rows = [(p, n) for p, n in rest if p.split(".")[0] == name]
+        if rows:
+            sections.append((f"`{name}`", rows))
+    return "\n\n".join(f"### {title}\n\n{_table(rows)}" for title, rows in sections) + "\n"

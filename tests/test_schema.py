@@ -100,3 +100,68 @@ def test_schema_and_loader_both_reject(path, value, validator):
     assert list(validator.iter_errors(as_json(doc))), "the schema accepted it"
     with pytest.raises(ScenarioError):
         scenario_from_dict(copy.deepcopy(doc))
+
+
+# ---- docs/scenario-format.md: the reference for scenario authors ------------------------------
+
+DOC = ROOT / "docs" / "scenario-format.md"
+BEGIN = "<!-- BEGIN GENERATED REFERENCE"
+END = "<!-- END GENERATED REFERENCE -->"
+
+
+def test_doc_field_reference_is_generated_from_spec():
+    from simcore.spec import reference_markdown
+
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("\n", text.index(BEGIN)) + 1
+    section = text[start:text.index(END)]
+    assert section.strip() == reference_markdown().strip(), (
+        "docs/scenario-format.md's field reference is stale: replace the text between the BEGIN/END "
+        "GENERATED REFERENCE markers with simcore.spec.reference_markdown()")
+
+
+def test_every_field_of_spec_appears_in_the_doc():
+    from simcore.spec import AGGREGATE_BANK, BLOCK, reference_rows
+
+    text = DOC.read_text(encoding="utf-8")
+    paths = [path for path, _ in [*reference_rows(), *reference_rows(BLOCK),
+                                  *reference_rows(AGGREGATE_BANK, "bank.aggregate[]")]]
+    assert len(paths) > 90 and "decision.win_loss_push" in paths and "creation.dispersion" in paths
+    missing = [p for p in paths if f"`{p}`" not in text]
+    assert missing == []
+
+
+def test_doc_explains_what_the_issue_asks():
+    text = DOC.read_text(encoding="utf-8")
+    for words in ("defaults -> by -> cell", "geometrically", "win_loss_push", "{low, base, high}",
+                  "{ mean = 0.25, strength = 40 }", "Losses cannot be\nuncertain", "market factor",
+                  "negative binomial", "normalised to average 1", "renewal theory", "length-biased",
+                  "decides first at that date", "slipped", "whole horizon", "_cross_boundaries", "_dwell"):
+        assert words in text, words
+
+
+def test_documented_defaults_are_the_loaders():
+    # A scenario that sets only what has no default: everything else takes the documented value.
+    raw = {"name": "d", "start": dt.date(2026, 1, 1), "dimensions": {"source": ["a"]},
+           "stage": [{"name": "S1", "category": "pipeline"}, {"name": "S2", "category": "commit"}],
+           "defaults": {"stages": {"S1": {"advance": 0.5}}, "decision": {"win": 0.3},
+                        "amount": {"median": 1000.0}, "creation": {"dollars": 1e5}}}
+    sc = scenario_from_dict(raw)
+    p = sc.params[0]
+    assert sc.horizon_days == 52 * 7 and sc.fiscal_year_start_month == 1
+    assert sc.period == "quarter" and sc.currency == "USD"
+    assert p["entry_stage"] == 0 and p["market_loading"] == 0 and p["cost_per_dollar"] == 1
+    stage = p["stages"][0]
+    assert stage["growth"] == 1 and stage["dwell"] == {"dist": "lognormal", "mean": 30.0, "cv": 0.5}
+    assert stage["lost_competition_share"] == 0.5
+    d = p["decision"]
+    assert d["push"] == 0 and d["win_decay"] == 1 and d["max_pushes"] == 3 and d["lost_competition_share"] == 0.5
+    assert d["dwell"] == d["push_delay"] == {"dist": "lognormal", "mean": 30.0, "cv": 0.5}
+    a = p["amount"]
+    assert (a["sigma"], a["whale_probability"], a["whale_factor"], a["floor"], a["cap"]) == (0, 0, 1, 0, float("inf"))
+    c = p["creation"]
+    assert (c["per"], c["share"], c["process"], c["uplift"]) == ("year", 1, "poisson", 1)
+    assert c["seasonality"] == [1.0] * 12
+    # decision.lost_competition_share defaults to conversion.lost_competition_share.
+    raw["defaults"]["conversion"] = {"lost_competition_share": 0.3}
+    assert scenario_from_dict(raw).params[0]["decision"]["lost_competition_share"] == 0.3
