@@ -257,6 +257,7 @@ def one_at_a_time(scenario, trials: int = 2000, seed=0, by: str | None = None, p
     from .simulate import simulate
 
     model = cached_model(compile_scenario(scenario, period))
+    base_args = model.kernel_args()
     base_y = _year(simulate(scenario, trials, seed, model=model, progress=progress))
     rows, runs = [], {}
     for name, slots in uncertain_groups(model, by).items():
@@ -271,6 +272,10 @@ def one_at_a_time(scenario, trials: int = 2000, seed=0, by: str | None = None, p
                 values.append(_setting(model, cell, slot, end))
                 m.param_kind[cell, slot] = FIXED
                 m.param_a[cell, slot] = values[-1]
+            # Only the parameter slots changed: reuse the (slow to build) creation tables.
+            args = tuple(m.param_kind if a is model.param_kind else m.param_a if a is model.param_a else a
+                         for a in base_args)
+            m.kernel_args = lambda args=args: args
             y = _year(simulate(scenario, trials, seed, model=m, progress=progress))
             ys.append(y)
             lo, hi = min(values), max(values)

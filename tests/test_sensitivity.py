@@ -105,11 +105,19 @@ def test_default_scenario_market_factor_and_cells():
 
 
 def test_cli_sensitivity(capsys):
-    assert main(["sensitivity", "scenarios/fy2026.toml", "--trials", "400", "--oat-trials", "200", "--json"]) == 0
+    assert main(["sensitivity", "scenarios/fy2026.toml", "--trials", "300", "--oat-trials", "150", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"drawn", "one_at_a_time", "variance_by_cell", "variance_by_source"} <= set(out)
     assert sum(out["variance_by_source"].values()) == pytest.approx(1.0)
-    assert main(["sensitivity", "scenarios/fy2026.toml", "--trials", "400", "--oat-trials", "200",
+    assert main(["sensitivity", "scenarios/fy2026.toml", "--trials", "300", "--oat-trials", "150",
                  "--by", "source"]) == 0
     assert "to_decision [inbound]" in capsys.readouterr().out
     assert main(["sensitivity", "scenarios/fy2026.toml", "--by", "region"]) == 2
+
+
+def test_a_swing_run_is_the_override_run():
+    # Setting win to its low in every cell is the same run as --set defaults.decision.win=0.15.
+    sc = simcore.scenario_from_dict(plan(win=WIDE_WIN, to_decision=NARROW_CONV))
+    oat = one_at_a_time(sc, trials=200, seed=0)
+    low = simcore.simulate(sc.with_overrides({"defaults.decision.win": 0.15}), 200, seed=0, progress=False)
+    assert np.array_equal(oat.bookings["win"][0], low.simcore.year_bookings().values)
