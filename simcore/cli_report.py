@@ -20,7 +20,7 @@ def _setup_report(p):
                    help="comma-separated variants to compare side by side (default: all the file's variants; "
                         "'none' to leave the comparison out)")
     p.add_argument("--funnel-trials", type=int, default=None, metavar="N",
-                   help="trials of the funnel-vs-simulation runs (default: min(trials, 2000))")
+                   help="trials of the funnel-vs-simulation and one-at-a-time sensitivity runs (default: min(trials, 2000))")
     p.add_argument("--json", action="store_true", help="print the headline and the files written as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return _report

@@ -265,6 +265,38 @@ def bookings_distribution(ds, target=None, bins: int = 50) -> Figure:
 # --------------------------------------------------------------------------------------------------
 # Sensitivity
 
+_ASSUMPTION_WORDS = {
+    "to_decision": "conversion to the decision stage",
+    "win": "decision-stage win rate",
+    "push": "push rate",
+    "push_delay_mean": "push delay (days)",
+    "win_decay": "win decay per push",
+    "median_amount": "median deal size",
+    "whale_probability": "whale probability",
+    "whale_factor": "whale factor",
+    "market_factor": "market factor (a good or bad year everywhere)",
+    "advance": "advance rate",
+    "dwell_mean": "days in",
+    "growth": "amount growth",
+}
+
+
+def assumption_label(name: str) -> str:
+    """An assumption's internal name in the planners' words.
+
+    ``"to_decision [outbound]"`` -> ``"conversion to the decision stage [outbound]"``,
+    ``"dwell_mean[Stage 2]"`` -> ``"days in Stage 2"``; unknown names are returned unchanged.
+    """
+    base, sep, cell = str(name).partition(" [")
+    suffix = f" [{cell}" if sep else ""
+    if "[" in base and base.endswith("]"):
+        key, stage = base[:-1].split("[", 1)
+        if key in _ASSUMPTION_WORDS:
+            word = _ASSUMPTION_WORDS[key]
+            return (f"{word} {stage}" if key == "dwell_mean" else f"{word}, {stage}") + suffix
+        return str(name)
+    return _ASSUMPTION_WORDS.get(base, base) + suffix
+
 
 def tornado(swings, base: float, metric: str = "P50 annual bookings", title: str | None = None,
             currency: str = "USD", top: int = 12) -> Figure:
@@ -290,8 +322,9 @@ def tornado(swings, base: float, metric: str = "P50 annual bookings", title: str
     Returns
     -------
     matplotlib.figure.Figure
-        One axis; bar containers labelled ``"Low"`` and ``"High"``, bars ordered widest first from
-        the top; the y tick labels are the assumption names.
+        One axis; bar containers labelled ``"Assumption at its low"`` / ``"... high"``, bars ordered
+        widest first from the top; the y tick labels are the assumptions in the planners' words
+        (:func:`assumption_label`).
     """
     rows = []
     for item in swings:
@@ -299,7 +332,7 @@ def tornado(swings, base: float, metric: str = "P50 annual bookings", title: str
             name, low, high = item["name"], item["low"], item["high"]
         else:
             name, low, high = item
-        rows.append((str(name), float(low), float(high)))
+        rows.append((assumption_label(name), float(low), float(high)))
     if not rows:
         raise SimcoreError("tornado: no assumptions to show")
     rows.sort(key=lambda r: abs(r[2] - r[1]), reverse=True)
@@ -308,17 +341,23 @@ def tornado(swings, base: float, metric: str = "P50 annual bookings", title: str
     lows = np.array([r[1] for r in rows]) - base
     highs = np.array([r[2] for r in rows]) - base
     y = np.arange(len(rows))
-    fig = new_figure(9.0, 1.2 + 0.45 * len(rows))
+    fig = new_figure(10.0, max(3.2, 1.6 + 0.5 * len(rows)))
     ax = fig.add_subplot()
-    ax.barh(y, lows, left=base, color=SHORT, alpha=0.85, label="Low")
-    ax.barh(y, highs, left=base, color=AHEAD, alpha=0.85, label="High")
+    ax.barh(y, lows, left=base, color=SHORT, alpha=0.85, label="Assumption at its low")
+    ax.barh(y, highs, left=base, color=AHEAD, alpha=0.85, label="Assumption at its high")
+    for yi, lo, hi in zip(y, lows, highs):
+        for value in (lo, hi):
+            ax.annotate(money(base + value, currency), (base + value, yi), textcoords="offset points",
+                        xytext=(4 if value >= 0 else -4, 0), ha="left" if value >= 0 else "right",
+                        va="center", fontsize=9)
+    ax.margins(x=0.3)  # room for the value labels at the bar ends
     ax.axvline(base, color="black", linewidth=1)
     ax.set_yticks(y, names)
     money_axis(ax.xaxis, currency)
     ax.set_xlabel(f"{metric} ({currency}); base {money(base, currency)}")
     ax.set_title(title or f"What moves {metric} most (assumption at its low / high value)", fontsize=11)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=9, loc="lower right")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9)
     return plain_text(fig)
 
 

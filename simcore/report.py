@@ -329,6 +329,69 @@ def comparison_tables(result) -> list:
     return tables
 
 
+def sensitivity_tables(drawn=None, swings=None, contributions=None) -> list:
+    """What moves P50 and P10 bookings, from :mod:`simcore.sensitivity`.
+
+    Parameters
+    ----------
+    drawn : simcore.sensitivity.DrawnSensitivity, optional
+        Regression of annual bookings on each trial's drawn assumptions (no extra runs).
+    swings : simcore.sensitivity.OneAtATime, optional
+        Each uncertain assumption set to its low and its high, everything else as given.
+    contributions : xarray.DataArray, optional
+        Each cell's share of the variance of annual bookings (over the scenario's dimensions).
+    """
+    from .plots import assumption_label
+
+    tables = []
+    if swings is not None and swings.rows:
+        rows = [[assumption_label(r["name"]), _setting_text(r["low_value"]), _setting_text(r["high_value"]), r["p50"]["low"],
+                 r["p50"]["high"], r["p50"]["swing"], r["p10"]["low"], r["p10"]["high"], r["p10"]["swing"]]
+                for r in swings.rows]
+        tables.append(Table("sensitivity_swings", "One assumption at a time: low and high settings",
+                            ["Assumption", "low setting", "high setting", "P50 at low", "P50 at high", "P50 swing",
+                             "P10 at low", "P10 at high", "P10 swing"],
+                            ["text", "text", "text"] + ["money"] * 6, rows,
+                            f"Annual bookings with the assumption at its low / high value in every cell and "
+                            f"everything else as in the scenario ({swings.trials:,} trials per run, same seed). "
+                            f"Base P50 {money(swings.base['p50'])}, P10 {money(swings.base['p10'])}."))
+    if drawn is not None and drawn.rows:
+        rows = [[assumption_label(r["name"]), r["importance"], r["spearman"], r["p50_low"], r["p50_high"], r["p10_low"], r["p10_high"]]
+                for r in drawn.rows]
+        tables.append(Table("sensitivity_drawn", "Which drawn assumptions explain the spread",
+                            ["Assumption", "share of variance", "Spearman rho", "P50 when low", "P50 when high",
+                             "P10 when low", "P10 when high"],
+                            ["text", "percent", "decimal", "money", "money", "money", "money"], rows,
+                            f"From each trial's own draws ({drawn.method} regression over {drawn.trials:,} trials, "
+                            f"R² {drawn.r_squared:.2f}; the rest is deal-level luck). 'When low / high': bookings "
+                            "in the half of the trials where the assumption's draws pushed bookings down / up."))
+    if contributions is not None:
+        dims = list(contributions.dims)
+        if len(dims) == 2:
+            rows_dim, cols_dim = dims
+            table = contributions.transpose(rows_dim, cols_dim)
+            rows = [[str(r), *[float(table.sel({rows_dim: r, cols_dim: c})) for c in table[cols_dim].values],
+                     float(table.sel({rows_dim: r}).sum())] for r in table[rows_dim].values]
+            rows.append(["total", *[float(table.sel({cols_dim: c}).sum()) for c in table[cols_dim].values],
+                         float(table.sum())])
+            columns = [f"{rows_dim} \\ {cols_dim}", *[str(c) for c in table[cols_dim].values], "total"]
+        else:
+            flat = contributions.stack(cell=dims) if len(dims) > 1 else contributions
+            rows = [["/".join(map(str, v if isinstance(v, tuple) else (v,))), float(x)]
+                    for v, x in zip(flat[flat.dims[0]].values, flat.values)]
+            columns = ["Cell", "share"]
+        tables.append(Table("variance_by_cell", "Where the variance of annual bookings comes from", columns,
+                            ["text"] + ["percent"] * (len(columns) - 1), rows,
+                            "Each cell's cov(cell, total) / var(total): the shares add up to 100%."))
+    return tables
+
+
+def _setting_text(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return f"{value[0]:.3g} to {value[1]:.3g}"
+    return f"{value:.3g}"
+
+
 def metrics_tables(ds) -> list:
     """seeds/003's forecast metrics by period and by each dimension (dollars), and coverage if there is a
     target: from :mod:`simcore.metrics`."""
@@ -391,7 +454,8 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
         Variants of the scenario file to compare; default all of them (none if the file has none).
         An empty sequence leaves the comparison out.
     funnel_trials : int, optional
-        Trials of the funnel-vs-simulation runs (default ``min(trials, 2000)``).
+        Trials of the funnel-vs-simulation and one-at-a-time sensitivity runs (default
+        ``min(trials, 2000)``).
     progress : bool or None
         Progress bars (``None``: when the terminal is interactive).
 
@@ -436,6 +500,8 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
         report.notes.append("The deterministic funnel is left out: the scenario has no target and no [funnel] "
                             "table to backsolve from.")
 
+    _add_sensitivity(report, scenario, ds, trials=funnel_trials or min(trials, 2000), seed=seed, progress=progress)
+
     if names:
         from .compare import compare
 
@@ -446,6 +512,34 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
                                                              currency=currency,
                                                              title=f"{name} bookings by variant")))
     return report
+
+
+def _add_sensitivity(report, scenario, ds, trials, seed, progress) -> None:
+    """The tornado (one assumption at a time) and the sensitivity tables."""
+    from . import plots
+    from .sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
+
+    try:
+        drawn = drawn_sensitivity(ds, scenario)
+    except SimcoreError as exc:  # too few trials for the number of uncertain assumptions
+        drawn = None
+        report.notes.append(f"The drawn-assumption sensitivity is left out: {exc}.")
+    swings = one_at_a_time(scenario, trials=trials, seed=seed, progress=progress)
+    try:
+        contributions = variance_contributions(ds)
+    except SimcoreError as exc:
+        contributions = None
+        report.notes.append(f"The variance by cell is left out: {exc}.")
+    report.tables.extend(sensitivity_tables(drawn, swings, contributions))
+    if swings.rows:
+        report.charts.append(Chart("tornado", "What moves P50 bookings most",
+                                   plots.tornado(swings.swings("p50"), swings.base["p50"],
+                                                 currency=ds.attrs["currency"]),
+                                   "Each uncertain assumption at its low and its high value, everything else as "
+                                   "in the scenario, on the same random numbers."))
+    else:
+        report.notes.append("No tornado: every assumption in the scenario is a single number (give low/base/high "
+                            "to see what moves the result).")
 
 
 def _has_funnel_inputs(scenario) -> bool:

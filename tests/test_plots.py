@@ -132,6 +132,14 @@ def test_distribution_without_target_says_the_median(ds):
     assert not [ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "target"]
 
 
+def test_assumption_labels_speak_the_planners_words():
+    assert plots.assumption_label("to_decision") == "conversion to the decision stage"
+    assert plots.assumption_label("win [expansion]") == "decision-stage win rate [expansion]"
+    assert plots.assumption_label("dwell_mean[Stage 2]") == "days in Stage 2"
+    assert plots.assumption_label("growth[Stage 1] [inbound]") == "amount growth, Stage 1 [inbound]"
+    assert plots.assumption_label("something new") == "something new"
+
+
 def test_tornado_orders_swings_widest_on_top():
     swings = [("win rate", 9.0e6, 14.0e6), {"name": "Stage 1 -> 4", "low": 10.0e6, "high": 13.0e6},
               ("median deal size", 11.0e6, 12.5e6)]
@@ -139,8 +147,8 @@ def test_tornado_orders_swings_widest_on_top():
     ax = fig.axes[0]
     # barh draws bottom-up, so the widest swing is the last label.
     assert [t.get_text() for t in ax.get_yticklabels()] == ["median deal size", "Stage 1 -> 4", "win rate"]
-    low = _bars(ax, "Low")
-    high = _bars(ax, "High")
+    low = _bars(ax, "Assumption at its low")
+    high = _bars(ax, "Assumption at its high")
     np.testing.assert_allclose([b.get_x() for b in low], [11.8e6] * 3)
     np.testing.assert_allclose([b.get_width() for b in low], [11.0e6 - 11.8e6, 10.0e6 - 11.8e6, 9.0e6 - 11.8e6])
     np.testing.assert_allclose([b.get_width() for b in high], [12.5e6 - 11.8e6, 13.0e6 - 11.8e6, 14.0e6 - 11.8e6])

@@ -307,3 +307,18 @@ def test_metrics_close_rate_matches_the_closed_form():
     assert_close_se(year[1], 0.25, se_ratio(won, won + lost), what="close rate")
     assert year[4] == pytest.approx(1 / year[1])
     assert year[5] == 0.0  # no pushes in this scenario
+
+
+def test_sensitivity_section_shows_the_swings_and_the_variance_split(scenario, built):
+    from simcore.sensitivity import one_at_a_time
+
+    assert "tornado" in [c.name for c in built.charts]
+    swings = one_at_a_time(scenario, trials=100, seed=SEED)   # the fixture's funnel_trials, same seed
+    rows = built.table("sensitivity_swings").rows
+    assert [r[0] for r in rows] == [simcore.plots.assumption_label(r["name"]) for r in swings.rows]
+    assert rows[0][3] == swings.rows[0]["p50"]["low"] and rows[0][4] == swings.rows[0]["p50"]["high"]
+    # Covariances with the total are additive: the cells' shares of the variance add up to exactly 1.
+    variance = built.table("variance_by_cell").rows
+    assert variance[-1][0] == "total"
+    assert variance[-1][-1] == pytest.approx(1.0, abs=1e-12)
+    assert sum(r[-1] for r in variance[:-1]) == pytest.approx(1.0, abs=1e-12)
