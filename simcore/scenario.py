@@ -140,7 +140,7 @@ class Scenario:
         for path, value in overrides.items():
             _apply_override(raw, path, value, "--set", problems)
         if problems:
-            raise ScenarioError(problems)
+            raise ScenarioError([Problem(self.file, where, message) for where, message in problems])
         return _build(raw, self.file, self.base_dir, self.variant, {**self.overrides, **overrides},
                       self.source_raw)
 

@@ -597,3 +597,15 @@ def test_magnitudes_beyond_any_plan(raw, path, words):
     # Bounds that keep every sum finite and every table small; each is far beyond a real plan.
     where, message = only(raw)
     assert where == path and words in message
+
+
+def test_with_overrides_reports_problems_like_a_load():
+    sc = scenario_from_dict(BASE, name=FILE)
+    with pytest.raises(ScenarioError) as info:
+        sc.with_overrides({"name.first": 1})
+    (p,) = info.value.problems
+    assert (p.file, p.path) == (FILE, "--set") and "name is a value, not a table" in p.message
+    with pytest.raises(ScenarioError) as info:
+        sc.with_overrides({"defaults.decision.win": 2})
+    assert [(p.file, p.path) for p in info.value.problems] == [(FILE, "defaults.decision.win")]
+    assert sc.with_overrides({"defaults.decision.win": 0.3}).params[0]["decision"]["win"] == 0.3
