@@ -21,8 +21,6 @@ def _fraction(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number like 0.9, got {text!r}") from None
-    if value > 1.0 and value < 100.0:
-        value /= 100.0  # "--confidence 90" means 90%
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1 (e.g. 0.9), got {text!r}")
     return value
@@ -83,7 +81,12 @@ def _run(args) -> int:
     data = res.to_dict()
     if args.out:
         text = json.dumps(data, indent=2) + "\n"
-        write_atomic(args.out, lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
+
+        def write(tmp):
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+
+        write_atomic(args.out, write)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
@@ -128,8 +131,9 @@ def report(res) -> str:
     if res.binding:
         rows = []
         for b in res.binding:
-            rows.append([b["constraint"], "" if b.get("limit") is None else m(b["limit"]), f"{b['shadow_price']:.3g}",
-                         b.get("unit", "")])
+            limit = b.get("limit")
+            shown = "" if limit is None else (m(limit) if "dollar" in b.get("unit", "") else f"{limit:,.0f}")
+            rows.append([b["constraint"], shown, f"{b['shadow_price']:.3g}", b.get("unit", "")])
         lines += ["What binds (shadow price: the objective's change when the limit is relaxed)",
                   table(rows, ["constraint", "limit", "shadow price", "per"]), ""]
     rows = [[s] + [f"{res.marginal_bookings[s][k]:.3f}" for k in q] for s in res.sources]

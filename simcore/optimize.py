@@ -526,54 +526,45 @@ class _Builder:
             if layout.weight[layout.cell_unit == u].sum() <= 0:
                 blocked[u] = True
         ub[blocked] = 0.0
-        self.caps = {}   # unit -> list of names of the limits that make its upper bound
         rows, rhs, names = [], [], []
         src = layout.sources
-        for s_name, value in limits.max_per_quarter.items():
-            for u in np.flatnonzero(layout.unit_source == src.index(s_name)):
-                ub[u] = min(ub[u], value)
-        for s_name, value in limits.min_per_quarter.items():
-            for u in np.flatnonzero(layout.unit_source == src.index(s_name)):
-                lb[u] = max(lb[u], value)
-        for s_name, value in limits.capacity_per_week.items():
-            for u in np.flatnonzero(layout.unit_source == src.index(s_name)):
-                ub[u] = min(ub[u], value * weeks[layout.unit_quarter[u]] / deals[u]) if deals[u] > 0 else ub[u]
-        for s_name, value in limits.capacity_dollars_per_week.items():
-            for u in np.flatnonzero(layout.unit_source == src.index(s_name)):
-                ub[u] = min(ub[u], value * weeks[layout.unit_quarter[u]])
-        # Names for the upper bound of each unit: the tightest limit.
-        self.ub_name = []
-        for u in range(J):
-            s_name = src[layout.unit_source[u]]
-            q = layout.unit_quarter[u]
-            cands = []
-            if s_name in limits.max_per_quarter:
-                cands.append((limits.max_per_quarter[s_name], f"{s_name} max per quarter"))
-            if s_name in limits.capacity_per_week and deals[u] > 0:
-                cands.append((limits.capacity_per_week[s_name] * weeks[q] / deals[u],
-                              f"{s_name} capacity ({limits.capacity_per_week[s_name]:g} opportunities/week)"))
-            if s_name in limits.capacity_dollars_per_week:
-                cands.append((limits.capacity_dollars_per_week[s_name] * weeks[q],
-                              f"{s_name} capacity (dollars/week)"))
-            self.ub_name.append(min(cands)[1] + f" in {layout.quarters.labels[q]}" if cands else "")
-        lb = np.minimum(lb, ub)
+        labels = layout.quarters.labels
+
+        def add(row, value, kind, name, per="dollar"):
+            # Rows are stored in dollars of plan (x scale) and divided by scale in problem().
+            rows.append(np.asarray(row, dtype=np.float64) * scale)
+            rhs.append(float(value))
+            names.append({"kind": kind, "name": name, "limit": abs(float(value)), "per": per})
+
+        # Per-quarter limits are rows over the source's units of that quarter (one unit with the
+        # scenario's mix, one per product with free_mix).
+        for s_name in src:
+            s = src.index(s_name)
+            for q in range(Q):
+                units = ((layout.unit_source == s) & (layout.unit_quarter == q)).astype(float)
+                where = f"{s_name} in {labels[q]}"
+                if s_name in limits.max_per_quarter:
+                    add(units, limits.max_per_quarter[s_name], "max", f"{s_name} max per quarter in {labels[q]}")
+                if s_name in limits.min_per_quarter:
+                    add(-units, -limits.min_per_quarter[s_name], "min", f"{s_name} min per quarter in {labels[q]}")
+                if s_name in limits.capacity_per_week:
+                    cap = limits.capacity_per_week[s_name]
+                    add(units * deals, cap * weeks[q], "capacity",
+                        f"{where}: capacity {cap:g} opportunities/week", "opportunity")
+                if s_name in limits.capacity_dollars_per_week:
+                    add(units, limits.capacity_dollars_per_week[s_name] * weeks[q], "capacity",
+                        f"{where}: capacity ${limits.capacity_dollars_per_week[s_name]:,.0f}/week")
         for s_name, value in limits.max.items():
-            row = (layout.unit_source == src.index(s_name)).astype(float)
-            rows.append(row * scale)
-            rhs.append(value)
-            names.append(("max", s_name, f"{s_name} max over the horizon"))
+            add((layout.unit_source == src.index(s_name)).astype(float), value, "max",
+                f"{s_name} max over the horizon")
         for s_name, value in limits.min.items():
-            row = (layout.unit_source == src.index(s_name)).astype(float)
-            rows.append(-row * scale)
-            rhs.append(-value)
-            names.append(("min", s_name, f"{s_name} min over the horizon"))
+            add(-(layout.unit_source == src.index(s_name)).astype(float), -value, "min",
+                f"{s_name} min over the horizon")
         for m in limits.mix:
             inside = np.isin(np.array(src)[layout.unit_source], m["sources"])
-            row = (m["min_share"] - inside) * yields
-            rows.append(row * scale)
-            rhs.append(0.0)
-            names.append(("mix", "+".join(m["sources"]),
-                          f"at least {m['min_share']:.0%} of stage-4 creation from {' + '.join(m['sources'])}"))
+            add((m["min_share"] - inside) * yields, 0.0, "mix",
+                f"at least {m['min_share']:.0%} of stage-4 creation from {' + '.join(m['sources'])}", "point of share")
+        self.ub_name = [""] * J
         self.yields = yields
         self.rows, self.rhs, self.names = rows, rhs, names
         self.lb, self.ub = lb / scale, ub / scale
@@ -584,7 +575,7 @@ class _Builder:
         if budget is not None:
             rows.append(self.cost * self.scale)
             rhs.append(budget)
-            names.append(("budget", "", "budget (total cost)"))
+            names.append({"kind": "budget", "name": "budget (total cost)", "limit": float(budget), "per": "dollar"})
         # Rows in dollars -> divide by scale for order-one numbers.
         A = np.array(rows, dtype=np.float64).reshape(len(rows), len(self.c)) / self.scale
         b = np.array(rhs, dtype=np.float64) / self.scale
@@ -775,7 +766,7 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
                 fun_new = sol.fun
         if x is not None and feasible:
             fun_prev = history[-1]["objective"]
-            stable = (abs(fun_new - fun_prev) <= 0.01 * abs(fun_prev) if objective != "p_hit"
+            stable = (abs(fun_new - fun_prev) <= 0.002 * abs(fun_prev) if objective != "p_hit"
                       else abs(fun_new - conf_prev) <= tol)
             if stable and (objective == "p_hit" or conf_prev >= confidence - tol):
                 # The previous plan is exact (simulated) and the new one is no real improvement.
@@ -913,32 +904,25 @@ def _max_p_hit(problem: Problem):
 
 
 def _binding(builder, problem, sol, x_dollars, target, scale, chances):
-    """Limits at their bound, with the objective change per dollar of relaxation."""
+    """Limits at their bound, with the objective's change per unit of relaxation (LP duals)."""
     out = []
     if sol is None or getattr(sol, "row_duals", None) is None:
         return out
     x = x_dollars / scale
-    rows = problem.A_ub @ x - problem.b_ub if len(problem.b_ub) else np.zeros(0)
-    for i, (kind, key, name) in enumerate(problem.row_names):
+    slack = problem.A_ub @ x - problem.b_ub if len(problem.b_ub) else np.zeros(0)
+    for i, row in enumerate(problem.row_names):
         dual = float(sol.row_duals[i]) if i < len(sol.row_duals) else 0.0
-        if abs(rows[i]) <= 1e-6 * max(1.0, abs(problem.b_ub[i])) or dual < -1e-9:
-            if kind == "mix":
-                # Per point of share: the row moves by 0.01 x (expected stage-4 creation).
-                stage4 = float(np.abs(problem.A_ub[i] @ x - (problem.A_ub[i] @ x)) + builder.yields @ x)
-                out.append({"constraint": name, "kind": kind, "limit": None,
-                            "shadow_price": -dual * 0.01 * stage4,
-                            "unit": "objective saved per point less of required share"})
-                continue
-            out.append({"constraint": name, "kind": kind, "limit": float(problem.b_ub[i] * scale),
-                        "shadow_price": -dual / scale, "unit": "objective saved per dollar of relaxation"})
-    if sol.upper_duals is not None:
-        for u, dual in enumerate(sol.upper_duals):
-            if dual < -1e-9 and np.isfinite(problem.ub[u]):
-                out.append({"constraint": builder.ub_name[u] or f"{builder.layout.unit_label[u]} upper bound",
-                            "kind": "capacity", "limit": float(problem.ub[u] * scale), "shadow_price": -float(dual) / scale,
-                            "unit": "objective saved per dollar of relaxation"})
+        if dual < -1e-12 or abs(slack[i]) <= 1e-7 * max(1.0, abs(problem.b_ub[i])):
+            if row["kind"] == "mix":
+                # One point of share moves the row by 0.01 x expected stage-4 creation.
+                price = -dual * 0.01 * float(builder.yields @ x)
+            else:
+                price = -dual / scale
+            out.append({"constraint": row["name"], "kind": row["kind"],
+                        "limit": row["limit"] if row["kind"] != "mix" else None,
+                        "shadow_price": price, "unit": f"objective saved per {row['per']} of relaxation"})
     for ch, dual in zip(chances, sol.chance_duals):
-        # Rows are (h - b)/target per target dollar: d objective / d target = -sum(duals) / target.
+        # Trial rows are (target - bank) / target: one more dollar of target moves them by 1 / target.
         out.append({"constraint": f"{ch.name} at {ch.alpha:.0%} confidence", "kind": "confidence",
                     "limit": ch.target, "shadow_price": float(-dual / ch.target),
                     "unit": "objective added per dollar of target"})
@@ -952,12 +936,12 @@ def _limiting(builder, problem, x, scale):
         return "the linear limits themselves are infeasible"
     z, row_duals, upper_duals = res
     items = []
-    for i, (kind, key, name) in enumerate(problem.row_names):
+    for i, row in enumerate(problem.row_names):
         if row_duals[i] < -1e-12:
-            items.append((-row_duals[i] * abs(problem.b_ub[i]) + 1e-30, name))
+            items.append((-row_duals[i] * max(abs(problem.b_ub[i]), 1e-9), row["name"]))
     for u, dual in enumerate(upper_duals):
         if dual < -1e-12 and np.isfinite(problem.ub[u]):
-            items.append((-dual * problem.ub[u], builder.ub_name[u] or builder.layout.unit_label[u]))
+            items.append((-dual * problem.ub[u], builder.layout.unit_label[u]))
     if not items:
         return "lead time: creation late in the horizon cannot close inside it"
     items.sort(reverse=True)

@@ -265,7 +265,9 @@ def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:
         trial = Problem(problem.c, problem.lb, problem.ub, problem.A_ub, problem.b_ub, problem.row_names,
                         [Chance(c.G, c.h, (mid if j == index else c.need) / len(c.h), c.name)
                          for j, c in enumerate(problem.chances)])
-        sol = solve(trial, starts=[lo_x])
+        # Two starts: the best plan so far, and the CVaR plan at this level (when it exists).
+        small = _subsample(trial, 2000)
+        sol = solve(trial, starts=[lo_x] + (cvar_start(small) or cvar_start(small, minimise_risk=True)))
         if sol.x is not None:
             lo, lo_x = max(lo, int(ch.hits(sol.x).sum())), sol.x
         else:
