@@ -39,3 +39,7 @@ __all__ += ["ComparisonResult", "compare", "headline_errors", "simulate_to_preci
 from .sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions  # noqa: E402
 
 __all__ += ["drawn_sensitivity", "one_at_a_time", "variance_contributions"]
+
+from .optimize import Limits, OptimizeResult, optimize  # noqa: E402
+
+__all__ += ["Limits", "OptimizeResult", "optimize"]
