@@ -30,7 +30,10 @@ from .rng import (
     beta_draw,
     deal_key,
     gamma_draw,
+    mix64,
     normal_quantile,
+    stream_key,
+    trial_key,
     uniform,
 )
 
@@ -218,6 +221,7 @@ def simulate_trials(
     n_cells = param_kind.shape[0]
     n_periods = period_start.shape[0] - 1
     n_weeks = week_start.shape[0]
+    n_slots = n_cells * n_weeks
     n_bank = bank_cell.shape[0]
     k = n_stages
     decision = k - 1
@@ -228,6 +232,7 @@ def simulate_trials(
     n_bins = cycle_edges.shape[0] - 1
     for i in numba.prange(n_trials):
         trial = trial0 + i
+        trial_k = trial_key(seed, trial)
         params = drawn[i]
         _draw_assumptions(seed, trial, param_kind, param_a, param_b, param_c, params)
         z = normal_quantile(uniform(deal_key(seed, trial, STREAM_MARKET, 0, 0), 0))
@@ -238,6 +243,8 @@ def simulate_trials(
         dwell_mean = np.empty((n_cells, k))
         remaining = np.empty((n_cells, k))
         cell_par = np.empty((n_cells, 8))  # win, push, decay, push_mean, median, whale p, whale f
+        deal_keys = np.empty(n_cells, dtype=np.uint64)
+        counts = np.empty(n_slots, dtype=np.int64)
         for c in range(n_cells):
             fixed_product = 1.0
             n_free = 0
@@ -273,6 +280,35 @@ def simulate_trials(
             cell_par[c, 4] = params[c, median_slot]
             cell_par[c, 5] = params[c, whale_p_slot]
             cell_par[c, 6] = params[c, whale_f_slot]
+            deal_keys[c] = stream_key(trial_k, STREAM_DEAL, c)
+            # How many deals each (cell, week) creates, in one tight pass: most weeks
+            # create none or one or two. Inverting one uniform through the count's CDF
+            # keeps a larger plan's deals a superset of a smaller one's (common random
+            # numbers).
+            count_k = stream_key(trial_k, STREAM_COUNT, c)
+            for wk in range(n_weeks):
+                slot = c * n_weeks + wk
+                o0 = count_offset[slot]
+                o1 = count_offset[slot + 1]
+                n = 0
+                if o1 - o0 > 4:
+                    u = uniform(mix64(count_k ^ np.uint64(wk)), 0)
+                    # The CDF is non-decreasing: its first four comparisons, branch-free,
+                    # count the usual small numbers; the table is long enough to go on.
+                    n = ((count_cdf[o0] < u) + (count_cdf[o0 + 1] < u) + (count_cdf[o0 + 2] < u)
+                         + (count_cdf[o0 + 3] < u))
+                    if n == 4:
+                        o = o0 + 4
+                        while o < o1 - 1 and count_cdf[o] < u:
+                            o += 1
+                            n += 1
+                elif o1 > o0:
+                    u = uniform(mix64(count_k ^ np.uint64(wk)), 0)
+                    while o0 < o1 - 1 and count_cdf[o0] < u:
+                        o0 += 1
+                        n += 1
+                counts[slot] = n
+        bank_k = stream_key(trial_k, STREAM_BANK, 0)
 
         fa = flow_amt[i]
         fc = flow_cnt[i]
@@ -282,16 +318,16 @@ def simulate_trials(
         ch = cycle_hist[i]
 
         # Deals come from (cell, week) slots in order, then from the bank.
-        slot = 0
-        cw = -1
+        slot = -1
+        c = 0
+        wk = 0
         n_new = 0
         d = 0
         b = 0
+        deal_k = np.uint64(0)
         while True:
             if d < n_new:
-                c = cw // n_weeks
-                wk = cw - c * n_weeks
-                key = deal_key(seed, trial, STREAM_DEAL, c, (wk << 32) | d)
+                key = mix64(deal_k ^ np.uint64((wk << 32) | d))
                 d += 1
                 t = week_start[wk] + week_length[wk] * uniform(key, 0)
                 if amount_kind[c] == AMOUNT_EMPIRICAL:
@@ -316,29 +352,26 @@ def simulate_trials(
                 cohort = p
                 residual = False
                 given_close = np.nan
-            elif slot < n_cells * n_weeks:
-                # Next (cell, week): how many deals it creates. Inverting one uniform
-                # through the count's CDF keeps a larger plan's deals a superset of a
-                # smaller one's (common random numbers).
-                c = slot // n_weeks
-                wk = slot - c * n_weeks
-                o0 = count_offset[slot]
-                o1 = count_offset[slot + 1]
-                cw = slot
+            else:
+                # The next (cell, week) that creates deals.
                 slot += 1
-                d = 0
+                while slot < n_slots and counts[slot] == 0:
+                    slot += 1
+                if slot < n_slots:
+                    c = slot // n_weeks
+                    wk = slot - c * n_weeks
+                    n_new = counts[slot]
+                    d = 0
+                    deal_k = deal_keys[c]
+                    continue
+                if b >= n_bank:
+                    break
                 n_new = 0
-                if o1 > o0:
-                    u = uniform(deal_key(seed, trial, STREAM_COUNT, c, wk), 0)
-                    while o0 < o1 - 1 and count_cdf[o0] < u:
-                        o0 += 1
-                        n_new += 1
-                continue
-            elif b < n_bank:
-                key = deal_key(seed, trial, STREAM_BANK, 0, b)
+                key = mix64(bank_k ^ np.uint64(b))
                 c = bank_cell[b]
                 s = bank_stage[b]
                 t = 0.0
+                p = 0
                 amount = bank_amount[b]
                 t_created = bank_created[b]
                 given_close = bank_close[b]
@@ -346,13 +379,11 @@ def simulate_trials(
                 residual = True
                 j = 0
                 b += 1
-            else:
-                break
 
             # ---- the life of one opportunity, from (c, s, t, amount) ----
-            bj = 0
-            while bj <= n_periods and period_start[bj] < t:
-                bj += 1
+            # The first period boundary at or after t (boundaries are whole days).
+            bj = p + (period_start[p] < t)
+            next_boundary = period_start[bj]
             pend_j = -1
             pend_amount = 0.0
             if given_close == given_close:  # a bank deal's own expected close date
@@ -366,9 +397,11 @@ def simulate_trials(
                                   dwell_table[c, s], residual)
                 residual = False
                 t_exit = t + dwell
-                bj, pend_j, pend_amount = _cross_boundaries(
-                    t, t_exit, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
-                    period_start, n_periods, fa, fc, ba, bc, slipped, due0)
+                if next_boundary < t_exit:
+                    bj, pend_j, pend_amount = _cross_boundaries(
+                        t, t_exit, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
+                        period_start, n_periods, fa, fc, ba, bc, slipped, due0)
+                    next_boundary = period_start[bj] if bj <= n_periods else np.inf
                 if t_exit >= horizon:
                     open_at_horizon = True
                     break
@@ -403,9 +436,11 @@ def simulate_trials(
             p_push = cell_par[c, 1]
             p_lost_comp = (1.0 - w - p_push) * decision_lost_comp_share[c]
             while True:
-                bj, pend_j, pend_amount = _cross_boundaries(
-                    t, t_decide, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
-                    period_start, n_periods, fa, fc, ba, bc, slipped, due0)
+                if next_boundary < t_decide:
+                    bj, pend_j, pend_amount = _cross_boundaries(
+                        t, t_decide, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
+                        period_start, n_periods, fa, fc, ba, bc, slipped, due0)
+                    next_boundary = period_start[bj] if bj <= n_periods else np.inf
                 if t_decide >= horizon:
                     break
                 t = t_decide

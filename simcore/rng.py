@@ -48,12 +48,25 @@ def mix64(z):
 
 
 @jit
+def trial_key(seed, trial):
+    """The first two links of :func:`deal_key`'s chain: shared by every key of a trial."""
+    return mix64(mix64(np.uint64(seed) ^ _GOLDEN) ^ np.uint64(trial))
+
+
+@jit
+def stream_key(trial_k, stream, a):
+    """The third link of :func:`deal_key`'s chain: shared by every key of a (trial, stream, a)."""
+    return mix64(trial_k ^ ((np.uint64(stream) << _S32) | np.uint64(a)))
+
+
+@jit
 def deal_key(seed, trial, stream, a, b):
-    """The key of one random sequence, from its coordinates (all non-negative ints)."""
-    h = mix64(np.uint64(seed) ^ _GOLDEN)
-    h = mix64(h ^ np.uint64(trial))
-    h = mix64(h ^ ((np.uint64(stream) << _S32) | np.uint64(a)))
-    return mix64(h ^ np.uint64(b))
+    """The key of one random sequence, from its coordinates (all non-negative ints).
+
+    Equal to ``mix64(stream_key(trial_key(seed, trial), stream, a) ^ b)``: the hot
+    loops hoist the first three links out and pay one mix per key.
+    """
+    return mix64(stream_key(trial_key(seed, trial), stream, a) ^ np.uint64(b))
 
 
 @jit
