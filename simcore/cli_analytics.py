@@ -22,13 +22,20 @@ def _print_json(obj) -> None:
 # simcore funnel
 
 
-@command("funnel", "the spreadsheet funnel (seeds/000): backsolve creation needs from the target, "
-                   "beside the simulated expectation")
+@command(
+    "funnel",
+    "the spreadsheet funnel (seeds/000): backsolve creation needs from the target, "
+    "beside the simulated expectation",
+)
 def _setup_funnel(p):
     add_scenario_arguments(p)
-    p.add_argument("--trials", type=int, default=None,
-                   help="also simulate this many trials and explain the difference (default: funnel only "
-                        "with --json, 2000 otherwise)")
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="also simulate this many trials and explain the difference (default: funnel only "
+        "with --json, 2000 otherwise)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed of the simulated side (default 0)")
     p.add_argument("--json", action="store_true", help="print the funnel as JSON")
     return _funnel
@@ -37,37 +44,76 @@ def _setup_funnel(p):
 def _funnel_text(f) -> str:
     cur = f.currency
     m = lambda v: money(v, cur)  # noqa: E731
-    lines = [f"Funnel for {f.scenario}: bookings {money(f.bookings, cur, 2)} over {f.horizon_weeks:.0f} weeks", ""]
+    lines = [
+        f"Funnel for {f.scenario}: bookings {money(f.bookings, cur, 2)} over {f.horizon_weeks:.0f} weeks",
+        "",
+    ]
     rows = [
-        ["Retire multiple at the decision stage", f"{f.retire_multiple:.2f}x", f"{f.retire_multiple_no_push:.2f}x"],
+        [
+            "Retire multiple at the decision stage",
+            f"{f.retire_multiple:.2f}x",
+            f"{f.retire_multiple_no_push:.2f}x",
+        ],
         ["Stage-4 creation needed", m(f.stage4_created_needed), m(f.stage4_created_needed_no_push)],
         ["Stage-1 creation needed", m(f.stage1_created_needed), m(f.stage1_created_needed_no_push)],
-        ["  per week", m(f.weekly_stage1_needed),
-         m(f.stage1_created_needed_no_push / f.horizon_weeks)],
+        ["  per week", m(f.weekly_stage1_needed), m(f.stage1_created_needed_no_push / f.horizon_weeks)],
     ]
     lines.append(table(rows, ["", f"with push ({percent(f.push_rate, 0)})", "no push"]))
     lines.append(f"Modelling push takes {m(f.push_saving_stage1)} off the stage-1 requirement.")
     lines.append(f"Stage-4 bank: {m(f.starting_bank)} at start, {m(f.ending_bank)} wanted at the end.")
-    lines.append("Implied stack: " + " x ".join(f"{percent(r, 0)}" for _, r in f.stack_steps)
-                 + f" = {percent(f.stack)} stage 1 -> won ({percent(f.stack_with_push)} counting pushed deals "
-                   "that decide again)")
+    lines.append(
+        "Implied stack: "
+        + " x ".join(f"{percent(r, 0)}" for _, r in f.stack_steps)
+        + f" = {percent(f.stack)} stage 1 -> won ({percent(f.stack_with_push)} counting pushed deals "
+        "that decide again)"
+    )
     if f.bank_gap is not None:
         text = f"Bank gap: need {m(f.starting_bank)} at start, have {m(f.current_bank)}"
         if f.current_bank_date is not None:
             text += f" on {f.current_bank_date}"
         text += f" -> gap {m(f.bank_gap)}"
         if f.weekly_run_rate is not None:
-            text += (f" in {f.weeks_to_start:.1f} weeks: {m(f.weekly_run_rate)}/week net "
-                     f"({m(f.weekly_run_rate_gross)}/week of stage-4 creation while the bank keeps retiring)")
+            text += (
+                f" in {f.weeks_to_start:.1f} weeks: {m(f.weekly_run_rate)}/week net "
+                f"({m(f.weekly_run_rate_gross)}/week of stage-4 creation while the bank keeps retiring)"
+            )
         lines.append(text)
-    lines.append(f"The plan's own creation ({m(f.planned_stage1)} stage 1) books {m(f.planned_bookings)} "
-                 "by this arithmetic.")
+    lines.append(
+        f"The plan's own creation ({m(f.planned_stage1)} stage 1) books {m(f.planned_bookings)} "
+        "by this arithmetic."
+    )
     for dim, groups in f.by_dimension.items():
-        rows = [[v, m(g["bookings"]), f"{g['retire_multiple']:.2f}x", m(g["starting_bank"]), m(g["ending_bank"]),
-                 m(g["stage4_created_needed"]), m(g["stage1_created_needed"]), m(g["planned_stage1"]),
-                 percent(g["share_of_stage1"], 0)] for v, g in groups.items()]
-        lines += ["", table(rows, [f"By {dim}", "bookings", "retire", "bank start", "bank end", "stage 4 need",
-                                   "stage 1 need", "stage 1 plan", "share"])]
+        rows = [
+            [
+                v,
+                m(g["bookings"]),
+                f"{g['retire_multiple']:.2f}x",
+                m(g["starting_bank"]),
+                m(g["ending_bank"]),
+                m(g["stage4_created_needed"]),
+                m(g["stage1_created_needed"]),
+                m(g["planned_stage1"]),
+                percent(g["share_of_stage1"], 0),
+            ]
+            for v, g in groups.items()
+        ]
+        lines += [
+            "",
+            table(
+                rows,
+                [
+                    f"By {dim}",
+                    "bookings",
+                    "retire",
+                    "bank start",
+                    "bank end",
+                    "stage 4 need",
+                    "stage 1 need",
+                    "stage 1 plan",
+                    "share",
+                ],
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -99,13 +145,20 @@ def _funnel(args):
 # simcore metrics
 
 
-@command("metrics", "forecast metrics of the simulated deals: close / win / slippage-adjusted close rate, "
-                    "coverage, pushes per won deal, cycle time")
+@command(
+    "metrics",
+    "forecast metrics of the simulated deals: close / win / slippage-adjusted close rate, "
+    "coverage, pushes per won deal, cycle time",
+)
 def _setup_metrics(p):
     add_scenario_arguments(p)
     add_run_arguments(p)
-    p.add_argument("--by", action="append", metavar="DIM",
-                   help="also show the rates by period x this dimension (e.g. --by source); repeatable")
+    p.add_argument(
+        "--by",
+        action="append",
+        metavar="DIM",
+        help="also show the rates by period x this dimension (e.g. --by source); repeatable",
+    )
     p.add_argument("--json", action="store_true", help="print every metric by amount and by count as JSON")
     return _metrics
 
@@ -113,11 +166,17 @@ def _setup_metrics(p):
 def _rate_rows(rows: dict, cur: str) -> list:
     out = []
     for label, r in rows.items():
-        out.append([label, percent(r["close_rate"]), percent(r["win_rate"]),
-                    percent(r["slippage_adjusted_close_rate"]),
-                    "-" if r["coverage_needed"] is None else f"{r['coverage_needed']:.1f}x",
-                    "-" if r["pushes_per_won"] is None else f"{r['pushes_per_won']:.2f}",
-                    money(r["won_per_trial"], cur)])
+        out.append(
+            [
+                label,
+                percent(r["close_rate"]),
+                percent(r["win_rate"]),
+                percent(r["slippage_adjusted_close_rate"]),
+                "-" if r["coverage_needed"] is None else f"{r['coverage_needed']:.1f}x",
+                "-" if r["pushes_per_won"] is None else f"{r['pushes_per_won']:.2f}",
+                money(r["won_per_trial"], cur),
+            ]
+        )
     return out
 
 
@@ -135,19 +194,30 @@ def _metrics(args):
     by_amount = metrics_summary(ds, "amount")
     by_count = metrics_summary(ds, "count")
     if args.json:
-        out = {"scenario": sc.name, "trials": args.trials, "seed": args.seed, "amount": by_amount, "count": by_count}
+        out = {
+            "scenario": sc.name,
+            "trials": args.trials,
+            "seed": args.seed,
+            "amount": by_amount,
+            "count": by_count,
+        }
         if args.by:
             out["grouped"] = {}
             for dim in args.by:
                 m = forecast_metrics(ds, by=("period", dim))
-                out["grouped"][dim] = {f"{p}/{v}": float(m.close_rate.sel(period=p, **{dim: v}))
-                                       for p in m.period.values for v in m[dim].values}
+                out["grouped"][dim] = {
+                    f"{p}/{v}": float(m.close_rate.sel(period=p, **{dim: v}))
+                    for p in m.period.values
+                    for v in m[dim].values
+                }
         _print_json(out)
         return EXIT_OK
     cur = sc.currency
     header = ["close rate", "win rate", "slip-adj close", "coverage needed", "pushes/won", "won/trial"]
-    print(f"{sc.name}: forecast metrics over {args.trials:,} trials (seed {args.seed}); rates pooled over trials, "
-          "losses at every stage")
+    print(
+        f"{sc.name}: forecast metrics over {args.trials:,} trials (seed {args.seed}); "
+        "rates pooled over trials, losses at every stage"
+    )
     for measure, summary in (("dollars", by_amount), ("deals", by_count)):
         rows = _rate_rows({"Year": summary["year"]}, cur) + _rate_rows(summary["by_period"], cur)
         for dim in sc.dimensions:
@@ -156,25 +226,39 @@ def _metrics(args):
             for r in rows:
                 r[-1] = r[-1].lstrip("$")
         print()
-        print(table(rows, [f"By {measure}"] + [h.capitalize() if i == 0 else h for i, h in enumerate(header)]))
+        print(
+            table(rows, [f"By {measure}"] + [h.capitalize() if i == 0 else h for i, h in enumerate(header)])
+        )
     for dim in args.by or []:
         m = forecast_metrics(ds, by=("period", dim))
-        rows = [[str(p)] + [percent(float(m.close_rate.sel(period=p, **{dim: v}))) for v in m[dim].values]
-                for p in m.period.values]
+        rows = [
+            [str(p)] + [percent(float(m.close_rate.sel(period=p, **{dim: v}))) for v in m[dim].values]
+            for p in m.period.values
+        ]
         print()
         print(table(rows, [f"Close rate by {dim}"] + [str(v) for v in m[dim].values]))
     if "coverage" in by_amount:
-        rows = [[p, money(c["best_case"], cur), money(c["commit"], cur), money(c["won"], cur),
-                 money(c["target"], cur), f"{c['coverage']:.1f}x",
-                 "-" if c["coverage_needed"] is None else f"{c['coverage_needed']:.1f}x"]
-                for p, c in by_amount["coverage"].items()]
+        rows = [
+            [
+                p,
+                money(c["best_case"], cur),
+                money(c["commit"], cur),
+                money(c["won"], cur),
+                money(c["target"], cur),
+                f"{c['coverage']:.1f}x",
+                "-" if c["coverage_needed"] is None else f"{c['coverage_needed']:.1f}x",
+            ]
+            for p, c in by_amount["coverage"].items()
+        ]
         print()
         print(table(rows, ["Coverage", "best case due", "commit due", "won", "target", "coverage", "needed"]))
     ct = by_amount["cycle_time"]
     print()
-    print(f"Cycle time of won deals: mean {ct['mean_days'] or float('nan'):.0f} days, "
-          f"median {ct['median_days']:.0f} days; "
-          + ", ".join(f"{b} {percent(s, 0)}" for b, s in ct["distribution"].items() if s))
+    print(
+        f"Cycle time of won deals: mean {ct['mean_days'] or float('nan'):.0f} days, "
+        f"median {ct['median_days']:.0f} days; "
+        + ", ".join(f"{b} {percent(s, 0)}" for b, s in ct["distribution"].items() if s)
+    )
     return EXIT_OK
 
 
@@ -198,15 +282,24 @@ def parse_precision(text) -> float:
 
 def add_precision_arguments(p, with_flag=True):
     if with_flag:
-        p.add_argument("--precision", required=True, metavar="REL",
-                       help="keep adding trials until P50 and P10 annual bookings are known to within this "
-                            "relative error at 95%%, e.g. 0.5%%")
+        p.add_argument(
+            "--precision",
+            required=True,
+            metavar="REL",
+            help="keep adding trials until P50 and P10 annual bookings are known to within this "
+            "relative error at 95%%, e.g. 0.5%%",
+        )
     p.add_argument("--chunk", type=int, default=5000, help="trials added per step (default 5000)")
-    p.add_argument("--max-trials", type=int, default=1_000_000, help="give up after this many (default 1,000,000)")
+    p.add_argument(
+        "--max-trials", type=int, default=1_000_000, help="give up after this many (default 1,000,000)"
+    )
 
 
-@command("converge", "simulate until P50 and P10 annual bookings are within a relative error at 95% "
-                     "(same as simcore run --precision)")
+@command(
+    "converge",
+    "simulate until P50 and P10 annual bookings are within a relative error at 95% "
+    "(same as simcore run --precision)",
+)
 def _setup_converge(p):
     add_scenario_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -221,8 +314,13 @@ def errors_table(errors: dict, currency: str) -> str:
     """Headline figures with their Monte-Carlo standard errors, as a table."""
     rows = []
     for label, e in [("Year", errors["year"]), *errors["by_period"].items()]:
-        rows.append([label] + [f"{money(e[k]['value'], currency)} +/- {money(e[k]['se'], currency)}"
-                               for k in ("mean", "p10", "p50", "p90")])
+        rows.append(
+            [label]
+            + [
+                f"{money(e[k]['value'], currency)} +/- {money(e[k]['se'], currency)}"
+                for k in ("mean", "p10", "p50", "p90")
+            ]
+        )
     text = table(rows, ["Bookings (+/- 1 MC s.e.)", "mean", "P10", "P50", "P90"])
     hit = errors["year"].get("p_hit")
     if hit:
@@ -246,8 +344,15 @@ def run_to_precision(args):
     sc = load(args)
     quiet = getattr(args, "quiet", False) or getattr(args, "json", False)
     progress = None if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
-    ds, report = simulate_to_precision(sc, precision, args.seed, chunk=chunk, max_trials=max_trials,
-                                       period=getattr(args, "period", None), progress=progress)
+    ds, report = simulate_to_precision(
+        sc,
+        precision,
+        args.seed,
+        chunk=chunk,
+        max_trials=max_trials,
+        period=getattr(args, "period", None),
+        progress=progress,
+    )
     if getattr(args, "out", None):
         from .io import save_dataset
 
@@ -268,18 +373,32 @@ def run_to_precision(args):
 # simcore compare
 
 
-@command("compare", "run variants side by side with common random numbers: P10/P50/P90 by year and period, "
-                    "P(hit), differences and their standard errors")
+@command(
+    "compare",
+    "run variants side by side with common random numbers: P10/P50/P90 by year and period, "
+    "P(hit), differences and their standard errors",
+)
 def _setup_compare(p):
     add_scenario_arguments(p)
     add_run_arguments(p)
-    p.add_argument("--variants", help="comma-separated variant names from the file, e.g. Conservative,Base,Stretch "
-                                      "(default: every variant of the file)")
-    p.add_argument("--set-variant", action="append", metavar="NAME:PATH=VALUE",
-                   help="a variant made of overrides, e.g. 'Upsell 40%%:by.source.expansion.decision.win=0.4' "
-                        "(repeat with the same NAME to add more overrides)")
-    p.add_argument("--baseline", help="variant the differences are taken against (default: Base, else the first)")
-    p.add_argument("--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)")
+    p.add_argument(
+        "--variants",
+        help="comma-separated variant names from the file, e.g. Conservative,Base,Stretch "
+        "(default: every variant of the file)",
+    )
+    p.add_argument(
+        "--set-variant",
+        action="append",
+        metavar="NAME:PATH=VALUE",
+        help="a variant made of overrides, e.g. 'Upsell 40%%:by.source.expansion.decision.win=0.4' "
+        "(repeat with the same NAME to add more overrides)",
+    )
+    p.add_argument(
+        "--baseline", help="variant the differences are taken against (default: Base, else the first)"
+    )
+    p.add_argument(
+        "--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)"
+    )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     return _compare
 
@@ -306,8 +425,16 @@ def _compare(args):
     sets = parse_set_variants(args.set_variant)
     if variants is None and sets:
         variants = []
-    result = compare(sc, variants, sets, trials=args.trials, seed=args.seed, baseline=args.baseline,
-                     period=args.period, progress=False if args.json else None)
+    result = compare(
+        sc,
+        variants,
+        sets,
+        trials=args.trials,
+        seed=args.seed,
+        baseline=args.baseline,
+        period=args.period,
+        progress=False if args.json else None,
+    )
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -319,15 +446,25 @@ def _compare(args):
 # simcore sensitivity
 
 
-@command("sensitivity", "which assumptions move P50 and P10 bookings most (from the draws, and one at a time), "
-                        "and each cell's share of the variance")
+@command(
+    "sensitivity",
+    "which assumptions move P50 and P10 bookings most (from the draws, and one at a time), "
+    "and each cell's share of the variance",
+)
 def _setup_sensitivity(p):
     add_scenario_arguments(p)
     add_run_arguments(p)
-    p.add_argument("--oat-trials", type=int, default=2000,
-                   help="trials per one-at-a-time run (default 2000; 0 skips the swings)")
-    p.add_argument("--by", metavar="DIM", help="swing each assumption separately per value of this dimension "
-                                               "(e.g. source)")
+    p.add_argument(
+        "--oat-trials",
+        type=int,
+        default=2000,
+        help="trials per one-at-a-time run (default 2000; 0 skips the swings)",
+    )
+    p.add_argument(
+        "--by",
+        metavar="DIM",
+        help="swing each assumption separately per value of this dimension (e.g. source)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     return _sensitivity
 
@@ -347,13 +484,22 @@ def _sensitivity(args):
     oat = one_at_a_time(sc, args.oat_trials, args.seed, by=args.by) if args.oat_trials else None
     shares = variance_contributions(ds)
     dims = list(sc.dimensions)
-    by_cell = {"/".join(map(str, idx)): float(shares.sel(dict(zip(dims, idx))))
-               for idx in __import__("itertools").product(*[list(shares[d].values) for d in dims])}
-    by_dim = {d: {str(v): float(shares.sum([x for x in dims if x != d]).sel({d: v})) for v in shares[d].values}
-              for d in dims}
+    by_cell = {
+        "/".join(map(str, idx)): float(shares.sel(dict(zip(dims, idx))))
+        for idx in __import__("itertools").product(*[list(shares[d].values) for d in dims])
+    }
+    by_dim = {
+        d: {str(v): float(shares.sum([x for x in dims if x != d]).sel({d: v})) for v in shares[d].values}
+        for d in dims
+    }
     if args.json:
-        out = {"trials": args.trials, "seed": args.seed, "drawn": drawn.to_dict(),
-               "one_at_a_time": oat.to_dict() if oat else None, "variance_by_cell": by_cell}
+        out = {
+            "trials": args.trials,
+            "seed": args.seed,
+            "drawn": drawn.to_dict(),
+            "one_at_a_time": oat.to_dict() if oat else None,
+            "variance_by_cell": by_cell,
+        }
         out.update({f"variance_by_{d}": v for d, v in by_dim.items()})
         _print_json(out)
         return EXIT_OK
@@ -362,13 +508,35 @@ def _sensitivity(args):
     print(f"{sc.name}: sensitivity of annual bookings ({args.trials:,} trials, seed {args.seed})")
     print()
     if drawn.rows:
-        rows = [[r["name"], str(r["columns"]), percent(r["importance"]), f"{r['spearman']:+.2f}",
-                 f"{m(r['p50_low'])} -> {m(r['p50_high'])}", f"{m(r['p10_low'])} -> {m(r['p10_high'])}"]
-                for r in drawn.rows]
-        print(table(rows, ["From the draws (rank regression)", "cells", "variance share", "max rho",
-                           "P50 low -> high half", "P10 low -> high half"]))
-        print(f"The assumptions explain {percent(drawn.r_squared)} of the (ranked) variance; the rest is deal-level "
-              "noise. Per-cell draws are independent, so a parameter drawn in many cells partly averages out.")
+        rows = [
+            [
+                r["name"],
+                str(r["columns"]),
+                percent(r["importance"]),
+                f"{r['spearman']:+.2f}",
+                f"{m(r['p50_low'])} -> {m(r['p50_high'])}",
+                f"{m(r['p10_low'])} -> {m(r['p10_high'])}",
+            ]
+            for r in drawn.rows
+        ]
+        print(
+            table(
+                rows,
+                [
+                    "From the draws (rank regression)",
+                    "cells",
+                    "variance share",
+                    "max rho",
+                    "P50 low -> high half",
+                    "P10 low -> high half",
+                ],
+            )
+        )
+        print(
+            f"The assumptions explain {percent(drawn.r_squared)} of the (ranked) variance; "
+            "the rest is deal-level noise. Per-cell draws are independent, so a parameter drawn in "
+            "many cells partly averages out."
+        )
     else:
         print("No assumption is uncertain in this scenario: the spread is deal-level noise only.")
     if oat and oat.rows:
@@ -376,14 +544,38 @@ def _sensitivity(args):
         rows = []
         for r in oat.rows:
             lv, hv = r["low_value"], r["high_value"]
-            setting = (f"{lv:g} / {hv:g}" if not isinstance(lv, list)
-                       else f"{lv[0]:g}..{lv[1]:g} / {hv[0]:g}..{hv[1]:g}")
-            rows.append([r["name"], setting, f"{m(r['p50']['low'])} .. {m(r['p50']['high'])}", m(r["p50"]["swing"]),
-                         f"{m(r['p10']['low'])} .. {m(r['p10']['high'])}", m(r["p10"]["swing"])])
-        print(table(rows, ["One at a time (a row's cells together)", "low / high", "P50", "P50 swing", "P10",
-                           "P10 swing"]))
-        print(f"Base: P50 {m(oat.base['p50'])}, P10 {m(oat.base['p10'])} ({oat.trials:,} trials per run, "
-              "same seed: swings are paired).")
+            setting = (
+                f"{lv:g} / {hv:g}"
+                if not isinstance(lv, list)
+                else f"{lv[0]:g}..{lv[1]:g} / {hv[0]:g}..{hv[1]:g}"
+            )
+            rows.append(
+                [
+                    r["name"],
+                    setting,
+                    f"{m(r['p50']['low'])} .. {m(r['p50']['high'])}",
+                    m(r["p50"]["swing"]),
+                    f"{m(r['p10']['low'])} .. {m(r['p10']['high'])}",
+                    m(r["p10"]["swing"]),
+                ]
+            )
+        print(
+            table(
+                rows,
+                [
+                    "One at a time (a row's cells together)",
+                    "low / high",
+                    "P50",
+                    "P50 swing",
+                    "P10",
+                    "P10 swing",
+                ],
+            )
+        )
+        print(
+            f"Base: P50 {m(oat.base['p50'])}, P10 {m(oat.base['p10'])} ({oat.trials:,} trials per run, "
+            "same seed: swings are paired)."
+        )
     print()
     for d in dims:
         rows = [[v, percent(s)] for v, s in sorted(by_dim[d].items(), key=lambda kv: -kv[1])]

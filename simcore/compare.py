@@ -41,19 +41,29 @@ def _differences(xv, xb, target_v, target_b, rng) -> dict:
     """Paired and unpaired errors of variant - baseline, for the mean, the quantiles and P(hit)."""
     n = len(xv)
     d = xv - xb
-    out = {"mean": {"difference": float(d.mean()), "se": mean_se(d),
-                    "se_unpaired": math.sqrt(mean_se(xv) ** 2 + mean_se(xb) ** 2)}}
+    out = {
+        "mean": {
+            "difference": float(d.mean()),
+            "se": mean_se(d),
+            "se_unpaired": math.sqrt(mean_se(xv) ** 2 + mean_se(xb) ** 2),
+        }
+    }
     idx = rng.integers(0, n, size=(BOOTSTRAP, n))
     qs = list(QUANTILES.values())
     boot = np.quantile(xv[idx], qs, axis=1) - np.quantile(xb[idx], qs, axis=1)  # (quantile, resample)
     for i, (name, q) in enumerate(QUANTILES.items()):
-        out[name] = {"difference": float(np.quantile(xv, q) - np.quantile(xb, q)),
-                     "se": float(boot[i].std(ddof=1)),
-                     "se_unpaired": math.sqrt(quantile_se(xv, q) ** 2 + quantile_se(xb, q) ** 2)}
+        out[name] = {
+            "difference": float(np.quantile(xv, q) - np.quantile(xb, q)),
+            "se": float(boot[i].std(ddof=1)),
+            "se_unpaired": math.sqrt(quantile_se(xv, q) ** 2 + quantile_se(xb, q) ** 2),
+        }
     if target_v is not None and target_b is not None:
         hv, hb = (xv >= target_v).astype(float), (xb >= target_b).astype(float)
-        out["p_hit"] = {"difference": float(hv.mean() - hb.mean()), "se": mean_se(hv - hb),
-                        "se_unpaired": math.sqrt(proportion_se(hv.mean(), n) ** 2 + proportion_se(hb.mean(), n) ** 2)}
+        out["p_hit"] = {
+            "difference": float(hv.mean() - hb.mean()),
+            "se": mean_se(hv - hb),
+            "se_unpaired": math.sqrt(proportion_se(hv.mean(), n) ** 2 + proportion_se(hb.mean(), n) ** 2),
+        }
     return out
 
 
@@ -87,9 +97,17 @@ class ComparisonResult:
     bookings: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
-        return _finite({"baseline": self.baseline, "trials": self.trials, "seed": self.seed,
-                        "currency": self.currency, "periods": self.periods, "variants": self.variants,
-                        "differences": self.differences})
+        return _finite(
+            {
+                "baseline": self.baseline,
+                "trials": self.trials,
+                "seed": self.seed,
+                "currency": self.currency,
+                "periods": self.periods,
+                "variants": self.variants,
+                "differences": self.differences,
+            }
+        )
 
     def text(self) -> str:
         """Readable tables: the variants, per-quarter P50, the differences vs the baseline."""
@@ -100,12 +118,26 @@ class ComparisonResult:
         rows = []
         for label, v in self.variants.items():
             y = v["year"]
-            rows.append([label, m(y["mean"]["value"]), m(y["p10"]["value"]), m(y["p50"]["value"]),
-                         m(y["p90"]["value"]), percent(y["p_hit"]["value"]) if "p_hit" in y else "-"])
-        out = [f"{self.trials:,} trials per variant, seed {self.seed}, common random numbers",
-               "", table(rows, ["Year bookings", "mean", "P10", "P50", "P90", "P(hit)"]), ""]
+            rows.append(
+                [
+                    label,
+                    m(y["mean"]["value"]),
+                    m(y["p10"]["value"]),
+                    m(y["p50"]["value"]),
+                    m(y["p90"]["value"]),
+                    percent(y["p_hit"]["value"]) if "p_hit" in y else "-",
+                ]
+            )
+        out = [
+            f"{self.trials:,} trials per variant, seed {self.seed}, common random numbers",
+            "",
+            table(rows, ["Year bookings", "mean", "P10", "P50", "P90", "P(hit)"]),
+            "",
+        ]
         for q in ("p10", "p50", "p90"):
-            rows = [[p] + [m(v["by_period"][p][q]["value"]) for v in self.variants.values()] for p in self.periods]
+            rows = [
+                [p] + [m(v["by_period"][p][q]["value"]) for v in self.variants.values()] for p in self.periods
+            ]
             out += [table(rows, [f"{q.upper()} by period"] + list(self.variants)), ""]
         rows = []
         for label, d in self.differences.items():
@@ -115,11 +147,19 @@ class ComparisonResult:
                 x = d["year"][q]
                 fmt = (lambda v: percent(v, 1)) if q == "p_hit" else m
                 name = {"mean": "mean", "p_hit": "P(hit)"}.get(q, q.upper())
-                rows.append([f"{label} - {self.baseline}" if q == "mean" else "", name,
-                             fmt(x["difference"]), fmt(x["se"]), fmt(x["se_unpaired"])])
+                rows.append(
+                    [
+                        f"{label} - {self.baseline}" if q == "mean" else "",
+                        name,
+                        fmt(x["difference"]),
+                        fmt(x["se"]),
+                        fmt(x["se_unpaired"]),
+                    ]
+                )
         if rows:
-            out += [table(rows, ["Year difference", "figure", "difference", "s.e. (paired)",
-                                 "s.e. if unpaired"])]
+            out += [
+                table(rows, ["Year difference", "figure", "difference", "s.e. (paired)", "s.e. if unpaired"])
+            ]
         return "\n".join(out).rstrip()
 
 
@@ -157,8 +197,17 @@ def variant_scenarios(scenario: Scenario, variants=None, sets=None) -> dict:
     return out
 
 
-def compare(scenario: Scenario, variants=None, sets=None, *, trials: int = 10_000, seed=0,
-            baseline: str | None = None, period: str | None = None, progress=False) -> ComparisonResult:
+def compare(
+    scenario: Scenario,
+    variants=None,
+    sets=None,
+    *,
+    trials: int = 10_000,
+    seed=0,
+    baseline: str | None = None,
+    period: str | None = None,
+    progress=False,
+) -> ComparisonResult:
     """Run variants with common random numbers and compare them.
 
     Parameters
@@ -201,7 +250,9 @@ def compare(scenario: Scenario, variants=None, sets=None, *, trials: int = 10_00
         if periods is None:
             periods = [str(p) for p in pp.period.values]
         elif [str(p) for p in pp.period.values] != periods:
-            raise SimcoreError(f"variant {label!r} has different reporting periods; compare variants of one plan")
+            raise SimcoreError(
+                f"variant {label!r} has different reporting periods; compare variants of one plan"
+            )
         per_period[label] = np.asarray(pp.transpose("trial", "period").values, dtype=np.float64)
         year[label] = per_period[label].sum(axis=1)
         description = sc.variants.get(label, {}).get("description", "") if label in sc.variants else ""
@@ -209,8 +260,11 @@ def compare(scenario: Scenario, variants=None, sets=None, *, trials: int = 10_00
     results = {}
     for label in labels:
         target = info[label]["target"]
-        results[label] = {**info[label], "year": _figures(year[label], target),
-                          "by_period": {p: _figures(per_period[label][:, i], None) for i, p in enumerate(periods)}}
+        results[label] = {
+            **info[label],
+            "year": _figures(year[label], target),
+            "by_period": {p: _figures(per_period[label][:, i], None) for i, p in enumerate(periods)},
+        }
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
     differences = {}
     tb = info[baseline]["target"]
@@ -220,8 +274,11 @@ def compare(scenario: Scenario, variants=None, sets=None, *, trials: int = 10_00
         tv = info[label]["target"]
         differences[label] = {
             "year": _differences(year[label], year[baseline], tv, tb, rng),
-            "by_period": {p: _differences(per_period[label][:, i], per_period[baseline][:, i], None, None, rng)
-                          for i, p in enumerate(periods)},
+            "by_period": {
+                p: _differences(per_period[label][:, i], per_period[baseline][:, i], None, None, rng)
+                for i, p in enumerate(periods)
+            },
         }
-    return ComparisonResult(baseline, int(trials), int(seed), scenario.currency, periods, results, differences,
-                            bookings=year)
+    return ComparisonResult(
+        baseline, int(trials), int(seed), scenario.currency, periods, results, differences, bookings=year
+    )

@@ -135,9 +135,13 @@ def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
     """:func:`with_errors` for a simulation's bookings: the year and each period."""
     per_period = ds.simcore.total("bookings_amount", ("trial", "period"))
     target = ds.attrs.get("target")
-    return {"year": with_errors(per_period.sum("period").values, target, level),
-            "by_period": {str(p): with_errors(per_period.sel(period=p).values, None, level)
-                          for p in per_period.period.values}}
+    return {
+        "year": with_errors(per_period.sum("period").values, target, level),
+        "by_period": {
+            str(p): with_errors(per_period.sel(period=p).values, None, level)
+            for p in per_period.period.values
+        },
+    }
 
 
 @dataclass
@@ -169,13 +173,22 @@ class ConvergenceReport:
     errors: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"trials": self.trials, "converged": self.converged, "precision": self.precision,
-                "level": self.level, "achieved": self.achieved, "history": self.history, "errors": self.errors}
+        return {
+            "trials": self.trials,
+            "converged": self.converged,
+            "precision": self.precision,
+            "level": self.level,
+            "achieved": self.achieved,
+            "history": self.history,
+            "errors": self.errors,
+        }
 
     def message(self) -> str:
         state = "reached" if self.converged else "NOT reached"
-        return (f"Precision {100 * self.precision:g}% at {100 * self.level:g}% {state} after {self.trials:,} "
-                f"trials: P50 +/-{100 * self.achieved['p50']:.2f}%, P10 +/-{100 * self.achieved['p10']:.2f}%")
+        return (
+            f"Precision {100 * self.precision:g}% at {100 * self.level:g}% {state} after {self.trials:,} "
+            f"trials: P50 +/-{100 * self.achieved['p50']:.2f}%, P10 +/-{100 * self.achieved['p10']:.2f}%"
+        )
 
 
 def copy_model(model):
@@ -199,9 +212,18 @@ def cached_model(model):
 KEEP = ("bookings_amount", "bookings_count", "created_amount", "opportunities")
 
 
-def simulate_to_precision(scenario, precision: float = 0.005, seed=0, *, level: float = 0.95,
-                          chunk: int = 5000, max_trials: int = 1_000_000, period: str | None = None,
-                          keep=KEEP, progress=None):
+def simulate_to_precision(
+    scenario,
+    precision: float = 0.005,
+    seed=0,
+    *,
+    level: float = 0.95,
+    chunk: int = 5000,
+    max_trials: int = 1_000_000,
+    period: str | None = None,
+    keep=KEEP,
+    progress=None,
+):
     """Add trials in chunks until P50 and P10 annual bookings are within ``precision`` at ``level``.
 
     Parameters
@@ -255,13 +277,20 @@ def simulate_to_precision(scenario, precision: float = 0.005, seed=0, *, level: 
         achieved = {name: relative_half_width(values, QUANTILES[name], level) for name in ("p50", "p10")}
         history.append({"trials": n, **achieved})
         if progress:
-            progress(f"{n:,} trials: P50 +/-{100 * achieved['p50']:.2f}%, P10 +/-{100 * achieved['p10']:.2f}% "
-                     f"(aiming for {100 * precision:g}%)")
+            progress(
+                f"{n:,} trials: P50 +/-{100 * achieved['p50']:.2f}%, P10 +/-{100 * achieved['p10']:.2f}% "
+                f"(aiming for {100 * precision:g}%)"
+            )
         if max(achieved.values()) <= precision:
             converged = True
             break
-    ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="trial", data_vars="minimal", coords="minimal",
-                                                    compat="override", join="override")
+    ds = (
+        parts[0]
+        if len(parts) == 1
+        else xr.concat(
+            parts, dim="trial", data_vars="minimal", coords="minimal", compat="override", join="override"
+        )
+    )
     ds.attrs.update(parts[0].attrs)
     ds.attrs["trials"] = n
     report = ConvergenceReport(n, converged, precision, level, achieved, history, headline_errors(ds, level))

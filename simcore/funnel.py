@@ -88,7 +88,7 @@ class CellRates:
         """P(a deal entering the decision stage is eventually won), with win decay per push and
         the push limit: sum over n = 0..max_pushes of (push x decay)^n x win."""
         q = self.push * self.win_decay
-        return self.win * sum(q ** n for n in range(self.max_pushes + 1))
+        return self.win * sum(q**n for n in range(self.max_pushes + 1))
 
     @property
     def retire_multiple_model(self) -> float:
@@ -142,7 +142,7 @@ def cell_rates(params: dict, n_stages: int) -> CellRates:
     push = min(max(base(dec["push"]), 0.0), 1.0 - win)
     max_pushes = int(dec["max_pushes"])
     # Push n happens with probability push^n (decay moves win mass to no decision, not push).
-    pushes = sum(push ** n for n in range(1, max_pushes + 1))
+    pushes = sum(push**n for n in range(1, max_pushes + 1))
     days = base(dec["dwell"]["mean"]) + base(dec["push_delay"]["mean"]) * pushes
     return CellRates(conv, growth, win, push, base(dec["win_decay"]), max_pushes, days)
 
@@ -189,9 +189,13 @@ def pacing(planned: float, done: float, day: float, days_in_period: float) -> di
     days_left = float(days_in_period) - float(day)
     on_pace = float(planned) * float(day) / float(days_in_period)
     return {
-        "planned": float(planned), "done": float(done), "remaining": remaining, "days_left": days_left,
+        "planned": float(planned),
+        "done": float(done),
+        "remaining": remaining,
+        "days_left": days_left,
         "per_day_needed": remaining / days_left if days_left > 0 else (math.inf if remaining else 0.0),
-        "on_pace": on_pace, "behind": on_pace - float(done),
+        "on_pace": on_pace,
+        "behind": on_pace - float(done),
     }
 
 
@@ -356,9 +360,15 @@ def _weights(values, fallback):
     return np.full(len(values), 1.0 / len(values))
 
 
-def funnel(scenario: Scenario, *, bookings: float | None = None, ending_bank: float | None = None,
-           starting_bank: float | None = None, current_bank: float | None = None,
-           current_bank_date: _dt.date | None = None) -> FunnelResult:
+def funnel(
+    scenario: Scenario,
+    *,
+    bookings: float | None = None,
+    ending_bank: float | None = None,
+    starting_bank: float | None = None,
+    current_bank: float | None = None,
+    current_bank_date: _dt.date | None = None,
+) -> FunnelResult:
     """Backsolve the plan from the bookings target the way seeds/000's spreadsheet does.
 
     Parameters
@@ -396,8 +406,15 @@ def funnel(scenario: Scenario, *, bookings: float | None = None, ending_bank: fl
     inputs = funnel_inputs(sc)
     bookings = inputs.get("bookings", sc.target) if bookings is None else bookings
     if bookings is None:
-        raise ScenarioError([Problem(sc.file, "funnel.bookings", "the funnel needs a bookings figure: give "
-                                                                 "[funnel] bookings or a target")])
+        raise ScenarioError(
+            [
+                Problem(
+                    sc.file,
+                    "funnel.bookings",
+                    "the funnel needs a bookings figure: give [funnel] bookings or a target",
+                )
+            ]
+        )
     bookings = float(bookings)
     ending_bank = float(inputs.get("ending_bank", 0.0) if ending_bank is None else ending_bank)
     start_cells = starting_decision_bank(sc)
@@ -414,9 +431,16 @@ def funnel(scenario: Scenario, *, bookings: float | None = None, ending_bank: fl
     bad = [sc.cell_labels[i] for i, r in enumerate(rates) if r.win <= 0 or r.dollar_conversion <= 0]
     planned = np.array([planned_creation(sc, c) for c in range(len(sc.cells))])
     if bad and any(planned[sc.cell_labels.index(b)] > 0 for b in bad):
-        raise ScenarioError([Problem(sc.file, "defaults.decision", f"the funnel cannot backsolve cell {b!r}: "
-                                                                   "its win rate or conversion is zero")
-                             for b in bad])
+        raise ScenarioError(
+            [
+                Problem(
+                    sc.file,
+                    "defaults.decision",
+                    f"the funnel cannot backsolve cell {b!r}: its win rate or conversion is zero",
+                )
+                for b in bad
+            ]
+        )
     rm = np.array([r.retire_multiple for r in rates])
     rm0 = np.array([r.retire_multiple_no_push for r in rates])
     rm_model = np.array([r.retire_multiple_model for r in rates])
@@ -445,18 +469,28 @@ def funnel(scenario: Scenario, *, bookings: float | None = None, ending_bank: fl
         td = float((np.array([rates[i].to_decision for i in idx]) * w_1).sum())
         wr = float((win[idx] * w_b).sum())
         return FunnelLine(
-            bookings=float(b), starting_bank=float(start_cells[idx].sum()), ending_bank=float(cell_end[idx].sum()),
-            retire_multiple=float((rm[idx] * w_b).sum()), retire_multiple_no_push=float((rm0[idx] * w_b).sum()),
-            stage4_created_needed=float(need4[idx].sum()), stage4_created_needed_no_push=float(need4_0[idx].sum()),
-            stage1_created_needed=float(n1), stage1_created_needed_no_push=float(need1_0[idx].sum()),
-            to_decision=td, win_rate=wr, stack=td * wr, planned_stage1=float(planned[idx].sum()),
-            share_of_stage1=float(n1 / need1.sum()) if need1.sum() else math.nan)
+            bookings=float(b),
+            starting_bank=float(start_cells[idx].sum()),
+            ending_bank=float(cell_end[idx].sum()),
+            retire_multiple=float((rm[idx] * w_b).sum()),
+            retire_multiple_no_push=float((rm0[idx] * w_b).sum()),
+            stage4_created_needed=float(need4[idx].sum()),
+            stage4_created_needed_no_push=float(need4_0[idx].sum()),
+            stage1_created_needed=float(n1),
+            stage1_created_needed_no_push=float(need1_0[idx].sum()),
+            to_decision=td,
+            win_rate=wr,
+            stack=td * wr,
+            planned_stage1=float(planned[idx].sum()),
+            share_of_stage1=float(n1 / need1.sum()) if need1.sum() else math.nan,
+        )
 
     names = list(sc.dimensions)
     by_dimension = {}
     for d, dim in enumerate(names):
-        by_dimension[dim] = {v: asdict(line([i for i, c in enumerate(sc.cells) if c[d] == v]))
-                             for v in sc.dimensions[dim]}
+        by_dimension[dim] = {
+            v: asdict(line([i for i, c in enumerate(sc.cells) if c[d] == v])) for v in sc.dimensions[dim]
+        }
     total = line(range(len(sc.cells)))
     by_cell = {label: asdict(line([i])) for i, label in enumerate(sc.cell_labels)}
 
@@ -482,7 +516,9 @@ def funnel(scenario: Scenario, *, bookings: float | None = None, ending_bank: fl
                 t_days = float((days * _weights(start_cells, planned4)).sum())
                 T = t_days / 7.0
                 decay = math.exp(-weeks / T) if T > 0 else 0.0
-                run_gross = (start_total - float(current_bank) * decay) / (T * (1.0 - decay)) if T > 0 else run
+                run_gross = (
+                    (start_total - float(current_bank) * decay) / (T * (1.0 - decay)) if T > 0 else run
+                )
 
     # The stage-4 need over the reporting periods, shaped like the plan's creation calendar.
     per = make_periods(sc.start, sc.horizon_days, sc.period, sc.fiscal_year_start_month)
@@ -497,13 +533,19 @@ def funnel(scenario: Scenario, *, bookings: float | None = None, ending_bank: fl
 
     planned4_total = float(planned4.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
-        planned_bookings = float(np.where(np.isfinite(rm), (planned4 + start_cells - cell_end) / rm, 0.0).sum())
+        planned_bookings = float(
+            np.where(np.isfinite(rm), (planned4 + start_cells - cell_end) / rm, 0.0).sum()
+        )
     w_push = _weights(cell_book, np.ones(len(cell_book)))
     return FunnelResult(
-        scenario=sc.name, currency=sc.currency, bookings=bookings,
-        retire_multiple=total.retire_multiple, retire_multiple_no_push=total.retire_multiple_no_push,
+        scenario=sc.name,
+        currency=sc.currency,
+        bookings=bookings,
+        retire_multiple=total.retire_multiple,
+        retire_multiple_no_push=total.retire_multiple_no_push,
         retire_multiple_model=float((rm_model * w_push).sum()),
-        starting_bank=start_total, ending_bank=ending_bank,
+        starting_bank=start_total,
+        ending_bank=ending_bank,
         stage4_created_needed=total.stage4_created_needed,
         stage4_created_needed_no_push=total.stage4_created_needed_no_push,
         stage1_created_needed=total.stage1_created_needed,
@@ -511,14 +553,27 @@ def funnel(scenario: Scenario, *, bookings: float | None = None, ending_bank: fl
         push_saving_stage1=total.stage1_created_needed_no_push - total.stage1_created_needed,
         weekly_stage1_needed=total.stage1_created_needed / horizon_weeks,
         weekly_stage4_needed=total.stage4_created_needed / horizon_weeks,
-        to_decision=total.to_decision, win_rate=total.win_rate, push_rate=float((push * w_push).sum()),
-        stack=total.stack, stack_with_push=total.to_decision / total.retire_multiple,
-        stack_steps=steps, current_bank=None if current_bank is None else float(current_bank),
-        current_bank_date=current_bank_date, weeks_to_start=weeks, bank_gap=gap, weekly_run_rate=run,
-        weekly_run_rate_gross=run_gross, planned_stage1=float(planned.sum()), planned_stage4=planned4_total,
-        planned_bookings=planned_bookings, horizon_weeks=horizon_weeks,
-        by_source=by_dimension.get("source", {}), by_product=by_dimension.get("product", {}),
-        by_cell=by_cell, by_dimension=by_dimension, stage4_needed_by_period=by_period,
+        to_decision=total.to_decision,
+        win_rate=total.win_rate,
+        push_rate=float((push * w_push).sum()),
+        stack=total.stack,
+        stack_with_push=total.to_decision / total.retire_multiple,
+        stack_steps=steps,
+        current_bank=None if current_bank is None else float(current_bank),
+        current_bank_date=current_bank_date,
+        weeks_to_start=weeks,
+        bank_gap=gap,
+        weekly_run_rate=run,
+        weekly_run_rate_gross=run_gross,
+        planned_stage1=float(planned.sum()),
+        planned_stage4=planned4_total,
+        planned_bookings=planned_bookings,
+        horizon_weeks=horizon_weeks,
+        by_source=by_dimension.get("source", {}),
+        by_product=by_dimension.get("product", {}),
+        by_cell=by_cell,
+        by_dimension=by_dimension,
+        stage4_needed_by_period=by_period,
     )
 
 
@@ -567,8 +622,15 @@ def decision_flows(ds, scenario: Scenario) -> dict:
     won = cell_axis(ds["bookings_amount"], scenario)
     lost = cell_axis(ds["lost_amount"].isel(stage=k - 1), scenario)
     start = np.broadcast_to(starting_decision_bank(scenario), won.shape)
-    return {"entry_created": entry_created, "stage4_created": stage4, "won": won, "lost": lost,
-            "retired": won + lost, "starting_bank": start, "ending_bank": stage4 + start - won - lost}
+    return {
+        "entry_created": entry_created,
+        "stage4_created": stage4,
+        "won": won,
+        "lost": lost,
+        "retired": won + lost,
+        "starting_bank": start,
+        "ending_bank": stage4 + start - won - lost,
+    }
 
 
 def _mean_se(x) -> tuple:
@@ -614,18 +676,34 @@ class FunnelComparison:
         rows = []
         for name, r in self.rows.items():
             fmt = (lambda v: f"{v:.2f}x") if name == "retire_multiple" else (lambda v: money(v, cur))
-            rows.append([name.replace("_", " "), fmt(r["funnel"]), fmt(r["simulated"]),
-                         "-" if r["se"] is None or not math.isfinite(r["se"]) else
-                         (f"{r['se']:.3f}" if name == "retire_multiple" else money(r["se"], cur))])
-        out = [table(rows, ["Funnel vs simulation", "funnel", f"simulated mean ({self.trials:,} trials)",
-                            "MC s.e."]), "", "Why they differ (bookings, funnel - simulated; +/- is 2 Monte-Carlo s.e.):"]
+            rows.append(
+                [
+                    name.replace("_", " "),
+                    fmt(r["funnel"]),
+                    fmt(r["simulated"]),
+                    "-"
+                    if r["se"] is None or not math.isfinite(r["se"])
+                    else (f"{r['se']:.3f}" if name == "retire_multiple" else money(r["se"], cur)),
+                ]
+            )
+        out = [
+            table(
+                rows,
+                ["Funnel vs simulation", "funnel", f"simulated mean ({self.trials:,} trials)", "MC s.e."],
+            ),
+            "",
+            "Why they differ (bookings, funnel - simulated; +/- is 2 Monte-Carlo s.e.):",
+        ]
         for e in self.effects:
-            out.append(f"  {money(e['dollars'], cur):>8} +/- {money(2 * e['se'], cur)}  {e['name']}: {e['text']}")
+            out.append(
+                f"  {money(e['dollars'], cur):>8} +/- {money(2 * e['se'], cur)}  {e['name']}: {e['text']}"
+            )
         return "\n".join(out)
 
 
-def funnel_vs_simulation(scenario: Scenario, trials: int = 2000, seed=0, result: FunnelResult | None = None,
-                         progress=False) -> FunnelComparison:
+def funnel_vs_simulation(
+    scenario: Scenario, trials: int = 2000, seed=0, result: FunnelResult | None = None, progress=False
+) -> FunnelComparison:
     """Run the scenario and explain how its simulated expectation differs from the funnel.
 
     The forward funnel says the plan books (planned stage-4 + starting bank - ending bank)
@@ -674,9 +752,13 @@ def funnel_vs_simulation(scenario: Scenario, trials: int = 2000, seed=0, result:
     at_base = decision_flows(simulate(sc, trials, seed, progress=progress, model=base_model(sc)), sc)
     tot = {name: v.sum(axis=1) for name, v in full.items()}
     rows = {}
-    for name, planned_value in (("stage1_created", planned.sum()), ("stage4_created", planned4.sum()),
-                                ("starting_bank", start_cells.sum()), ("ending_bank", end_cells.sum()),
-                                ("retired", (planned4 + start_cells - end_cells).sum())):
+    for name, planned_value in (
+        ("stage1_created", planned.sum()),
+        ("stage4_created", planned4.sum()),
+        ("starting_bank", start_cells.sum()),
+        ("ending_bank", end_cells.sum()),
+        ("retired", (planned4 + start_cells - end_cells).sum()),
+    ):
         key = "entry_created" if name == "stage1_created" else name
         m, se = _mean_se(tot[key])
         rows[name] = {"funnel": float(planned_value), "simulated": m, "se": se}
@@ -705,21 +787,33 @@ def funnel_vs_simulation(scenario: Scenario, trials: int = 2000, seed=0, result:
     rb = b["retired"].sum(axis=1).mean() / max(b["won"].sum(axis=1).mean(), 1e-300)
     effects = []
     for name, values, text in (
-        ("horizon truncation (stage-4 creation)", truncation,
-         f"the plan's stage-1 dollars x conversion are {money(planned4.sum(), cur)} of stage-4 pipeline, but "
-         f"only {money(m4, cur)} reaches stage 4 inside the horizon: deals created late are still in "
-         f"earlier stages at the end"),
-        ("horizon truncation (ending bank)", ending,
-         f"the simulation ends with {money(me, cur)} open in stage 4, the plan assumed "
-         f"{money(end_cells.sum(), cur)}; pipeline still open at the end books nothing inside the horizon"),
-        ("push carry-over", carry,
-         f"won / retired inside the horizon gives a retire multiple of {rb:.2f}x, not the spreadsheet's "
-         f"{f.retire_multiple:.2f}x: pushed deals decide again later (some after the horizon), with a "
-         f"decayed win rate and a push limit (the deal-life multiple is {f.retire_multiple_model:.2f}x)"),
-        ("assumption uncertainty", uncertainty,
-         "rates, dwell and deal size drawn per trial and the market factor, against the same deals with "
-         "every assumption at its base value: the plan's mean outcome is not the outcome of the mean plan "
-         "(E[f(X)] != f(E[X])), and a skewed PERT's mean is not its base"),
+        (
+            "horizon truncation (stage-4 creation)",
+            truncation,
+            f"the plan's stage-1 dollars x conversion are {money(planned4.sum(), cur)} of stage-4 "
+            f"pipeline, but only {money(m4, cur)} reaches stage 4 inside the horizon: deals created "
+            "late are still in earlier stages at the end",
+        ),
+        (
+            "horizon truncation (ending bank)",
+            ending,
+            f"the simulation ends with {money(me, cur)} open in stage 4, the plan assumed "
+            f"{money(end_cells.sum(), cur)}; pipeline still open at the end books nothing inside the horizon",
+        ),
+        (
+            "push carry-over",
+            carry,
+            f"won / retired inside the horizon gives a retire multiple of {rb:.2f}x, not the spreadsheet's "
+            f"{f.retire_multiple:.2f}x: pushed deals decide again later (some after the horizon), with a "
+            f"decayed win rate and a push limit (the deal-life multiple is {f.retire_multiple_model:.2f}x)",
+        ),
+        (
+            "assumption uncertainty",
+            uncertainty,
+            "rates, dwell and deal size drawn per trial and the market factor, against the same deals with "
+            "every assumption at its base value: the plan's mean outcome is not the outcome of the mean plan "
+            "(E[f(X)] != f(E[X])), and a skewed PERT's mean is not its base",
+        ),
     ):
         m, se = _mean_se(values)
         effects.append({"name": name, "dollars": m, "se": se, "text": text})

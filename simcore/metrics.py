@@ -89,8 +89,11 @@ def forecast_metrics(ds: xr.Dataset, by=("period",), measure: str = "amount", fr
     lost = ds[f"lost_{measure}"]
     if from_stage is not None:
         stages = list(ds.stage.values)
-        first = from_stage if isinstance(from_stage, int) else (stages.index(from_stage)
-                                                                  if from_stage in stages else None)
+        first = (
+            from_stage
+            if isinstance(from_stage, int)
+            else (stages.index(from_stage) if from_stage in stages else None)
+        )
         if first is None:
             raise SimcoreError(f"unknown stage {from_stage!r}; the stages are {', '.join(stages)}")
         lost = lost.isel(stage=slice(first, None))
@@ -101,16 +104,26 @@ def forecast_metrics(ds: xr.Dataset, by=("period",), measure: str = "amount", fr
     won_deals = _keep(ds["bookings_count"], by).astype(np.float64)
     pushes = _keep(ds["won_pushes"], by).astype(np.float64)
     close = _ratio(won, won + lc + lnd)
-    out = xr.Dataset({
-        "won": won, "lost_competition": lc, "lost_no_decision": lnd, "slipped": slipped,
-        "close_rate": close,
-        "win_rate": _ratio(won, won + lc),
-        "slippage_adjusted_close_rate": _ratio(won, won + lc + lnd + slipped),
-        "coverage_needed": _ratio(xr.ones_like(close), close),
-        "pushes_per_won": _ratio(pushes, won_deals),
-    })
-    out.attrs.update({"measure": measure, "trials": int(ds.sizes["trial"]),
-                      "losses_from_stage": str(from_stage) if from_stage is not None else "all stages"})
+    out = xr.Dataset(
+        {
+            "won": won,
+            "lost_competition": lc,
+            "lost_no_decision": lnd,
+            "slipped": slipped,
+            "close_rate": close,
+            "win_rate": _ratio(won, won + lc),
+            "slippage_adjusted_close_rate": _ratio(won, won + lc + lnd + slipped),
+            "coverage_needed": _ratio(xr.ones_like(close), close),
+            "pushes_per_won": _ratio(pushes, won_deals),
+        }
+    )
+    out.attrs.update(
+        {
+            "measure": measure,
+            "trials": int(ds.sizes["trial"]),
+            "losses_from_stage": str(from_stage) if from_stage is not None else "all stages",
+        }
+    )
     return out
 
 
@@ -151,13 +164,21 @@ def coverage(ds: xr.Dataset, measure: str = "amount") -> xr.Dataset:
     best, commit = due.sel(category="best_case", drop=True), due.sel(category="commit", drop=True)
     per_trial = (best + commit + won) / target
     rates = forecast_metrics(ds, by=("period",), measure=measure)
-    return xr.Dataset({"best_case": best.mean("trial"), "commit": commit.mean("trial"), "won": won.mean("trial"),
-                       "target": target, "coverage": per_trial.mean("trial"),
-                       "coverage_needed": rates.coverage_needed})
+    return xr.Dataset(
+        {
+            "best_case": best.mean("trial"),
+            "commit": commit.mean("trial"),
+            "won": won.mean("trial"),
+            "target": target,
+            "coverage": per_trial.mean("trial"),
+            "coverage_needed": rates.coverage_needed,
+        }
+    )
 
 
-def category_weighted_forecast(bank: dict, conversions: dict, to_be_created: float = 0.0,
-                               created_conversion: float | None = None) -> dict:
+def category_weighted_forecast(
+    bank: dict, conversions: dict, to_be_created: float = 0.0, created_conversion: float | None = None
+) -> dict:
     """seeds/003's SMB forecast: dollars in each forecast category x that category's conversion,
     plus in-period pipeline still to be created x its conversion.
 
@@ -193,7 +214,11 @@ def category_weighted_forecast(bank: dict, conversions: dict, to_be_created: flo
     if created_conversion is None:
         created_conversion = conversions.get("pipeline", 0.0) if to_be_created else 0.0
     created = float(to_be_created) * float(created_conversion)
-    return {"by_category": by_category, "to_be_created": created, "forecast": sum(by_category.values()) + created}
+    return {
+        "by_category": by_category,
+        "to_be_created": created,
+        "forecast": sum(by_category.values()) + created,
+    }
 
 
 def bank_at_period_start(ds: xr.Dataset, measure: str = "amount") -> xr.DataArray:
@@ -219,7 +244,9 @@ def cycle_time(ds: xr.Dataset, by=()) -> dict:
     days = _keep(ds["won_cycle_days"], by)
     n = _keep(ds["won_cycle_count"], by).astype(np.float64)
     mean = _ratio(days, n)
-    hist = ds["cycle_time_count"].sum([d for d in ds["cycle_time_count"].dims if d != "cycle_bin"]).astype(float)
+    hist = (
+        ds["cycle_time_count"].sum([d for d in ds["cycle_time_count"].dims if d != "cycle_bin"]).astype(float)
+    )
     total = float(hist.sum())
     share = hist / total if total > 0 else hist * np.nan
     edges = _bin_edges(list(ds.cycle_bin.values))
@@ -248,26 +275,46 @@ def metrics_summary(ds: xr.Dataset, measure: str = "amount") -> dict:
     each dimension (whole horizon), and for the whole horizon; plus coverage and cycle time."""
 
     def rows(m):
-        names = ["close_rate", "win_rate", "slippage_adjusted_close_rate", "coverage_needed", "pushes_per_won"]
+        names = [
+            "close_rate",
+            "win_rate",
+            "slippage_adjusted_close_rate",
+            "coverage_needed",
+            "pushes_per_won",
+        ]
         trials = m.attrs["trials"]
         if not m.close_rate.dims:
             return {**{k: _num(m[k]) for k in names}, "won_per_trial": _num(m.won) / trials}
         dim = m.close_rate.dims[0]
-        return {str(v): {**{k: _num(m[k].sel({dim: v})) for k in names},
-                         "won_per_trial": _num(m.won.sel({dim: v})) / trials} for v in m[dim].values}
+        return {
+            str(v): {
+                **{k: _num(m[k].sel({dim: v})) for k in names},
+                "won_per_trial": _num(m.won.sel({dim: v})) / trials,
+            }
+            for v in m[dim].values
+        }
 
-    out = {"measure": measure, "trials": int(ds.sizes["trial"]),
-           "year": rows(forecast_metrics(ds, by=(), measure=measure)),
-           "by_period": rows(forecast_metrics(ds, by=("period",), measure=measure))}
+    out = {
+        "measure": measure,
+        "trials": int(ds.sizes["trial"]),
+        "year": rows(forecast_metrics(ds, by=(), measure=measure)),
+        "by_period": rows(forecast_metrics(ds, by=("period",), measure=measure)),
+    }
     for dim in _dims(ds):
         out[f"by_{dim}"] = rows(forecast_metrics(ds, by=(dim,), measure=measure))
     if period_targets(ds) is not None:
         cov = coverage(ds, measure)
-        out["coverage"] = {str(p): {k: _num(cov[k].sel(period=p)) for k in cov.data_vars} for p in cov.period.values}
+        out["coverage"] = {
+            str(p): {k: _num(cov[k].sel(period=p)) for k in cov.data_vars} for p in cov.period.values
+        }
     ct = cycle_time(ds)
-    out["cycle_time"] = {"mean_days": _num(ct["mean_days"]), "median_days": ct["median_days"],
-                         "distribution": {str(b): _num(ct["distribution"].sel(cycle_bin=b))
-                                          for b in ct["distribution"].cycle_bin.values}}
+    out["cycle_time"] = {
+        "mean_days": _num(ct["mean_days"]),
+        "median_days": ct["median_days"],
+        "distribution": {
+            str(b): _num(ct["distribution"].sel(cycle_bin=b)) for b in ct["distribution"].cycle_bin.values
+        },
+    }
     return out
 
 

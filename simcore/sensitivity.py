@@ -105,8 +105,13 @@ class DrawnSensitivity:
     columns: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "trials": self.trials, "r_squared": self.r_squared, "rows": self.rows,
-                "columns": self.columns}
+        return {
+            "method": self.method,
+            "trials": self.trials,
+            "r_squared": self.r_squared,
+            "rows": self.rows,
+            "columns": self.columns,
+        }
 
 
 def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> DrawnSensitivity:
@@ -134,7 +139,9 @@ def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> Dr
     if X.shape[1] == 0:
         return DrawnSensitivity(method, n, 0.0, [], [])
     if n <= X.shape[1] + 2:
-        raise SimcoreError(f"{n} trials are too few to separate {X.shape[1]} uncertain assumptions; run more trials")
+        raise SimcoreError(
+            f"{n} trials are too few to separate {X.shape[1]} uncertain assumptions; run more trials"
+        )
     if method == "rank":
         Xs = _standardize(stats.rankdata(X, axis=0))
         ys = _standardize(stats.rankdata(y))
@@ -142,17 +149,25 @@ def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> Dr
         Xs, ys = _standardize(X), _standardize(y)
     beta, *_ = np.linalg.lstsq(Xs, ys, rcond=None)
     fitted = Xs @ beta
-    r2 = float(1.0 - ((ys - fitted) ** 2).sum() / (ys ** 2).sum()) if (ys ** 2).sum() > 0 else 0.0
-    rho = np.array([stats.spearmanr(X[:, j], y).statistic if np.ptp(y) > 0 else 0.0 for j in range(X.shape[1])])
-    columns = [{"name": nm, "group": g, "coefficient": float(b), "spearman": float(r)}
-               for nm, g, b, r in zip(names, groups, beta, rho)]
+    r2 = float(1.0 - ((ys - fitted) ** 2).sum() / (ys**2).sum()) if (ys**2).sum() > 0 else 0.0
+    rho = np.array(
+        [stats.spearmanr(X[:, j], y).statistic if np.ptp(y) > 0 else 0.0 for j in range(X.shape[1])]
+    )
+    columns = [
+        {"name": nm, "group": g, "coefficient": float(b), "spearman": float(r)}
+        for nm, g, b, r in zip(names, groups, beta, rho)
+    ]
     rows = []
     for g in dict.fromkeys(groups):
         idx = [j for j, gg in enumerate(groups) if gg == g]
         predictor = Xs[:, idx] @ beta[idx]
         high = predictor > np.median(predictor)
-        row = {"name": g, "importance": float((beta[idx] ** 2).sum()), "columns": len(idx),
-               "spearman": float(rho[idx][np.argmax(np.abs(rho[idx]))])}
+        row = {
+            "name": g,
+            "importance": float((beta[idx] ** 2).sum()),
+            "columns": len(idx),
+            "spearman": float(rho[idx][np.argmax(np.abs(rho[idx]))]),
+        }
         for metric, q in METRICS.items():
             lo_part, hi_part = y[~high], y[high]
             row[f"{metric}_low"] = float(np.quantile(lo_part, q)) if len(lo_part) else math.nan
@@ -233,8 +248,9 @@ def _setting(model, cell, slot, end):
     return float(stats.beta.ppf(0.1 if end == 0 else 0.9, mean * strength, (1 - mean) * strength))
 
 
-def one_at_a_time(scenario, trials: int = 2000, seed=0, by: str | None = None, period=None,
-                  progress=False) -> OneAtATime:
+def one_at_a_time(
+    scenario, trials: int = 2000, seed=0, by: str | None = None, period=None, progress=False
+) -> OneAtATime:
     """Swing each uncertain assumption to its low and its high; report the change in P50/P10.
 
     Parameters
@@ -273,15 +289,20 @@ def one_at_a_time(scenario, trials: int = 2000, seed=0, by: str | None = None, p
                 m.param_kind[cell, slot] = FIXED
                 m.param_a[cell, slot] = values[-1]
             # Only the parameter slots changed: reuse the (slow to build) creation tables.
-            args = tuple(m.param_kind if a is model.param_kind else m.param_a if a is model.param_a else a
-                         for a in base_args)
+            args = tuple(
+                m.param_kind if a is model.param_kind else m.param_a if a is model.param_a else a
+                for a in base_args
+            )
             m.kernel_args = lambda args=args: args
             y = _year(simulate(scenario, trials, seed, model=m, progress=progress))
             ys.append(y)
             lo, hi = min(values), max(values)
             result[f"{label}_value"] = lo if lo == hi else [lo, hi]
-        for metric, f in (("mean", np.mean), ("p50", lambda v: np.quantile(v, 0.5)),
-                          ("p10", lambda v: np.quantile(v, 0.1))):
+        for metric, f in (
+            ("mean", np.mean),
+            ("p50", lambda v: np.quantile(v, 0.5)),
+            ("p10", lambda v: np.quantile(v, 0.1)),
+        ):
             low, high = float(f(ys[0])), float(f(ys[1]))
             result[metric] = {"low": low, "high": high, "swing": high - low}
         rows.append(result)
@@ -313,7 +334,9 @@ def variance_contributions(ds: xr.Dataset) -> xr.DataArray:
     var = float(total.var("trial", ddof=1))
     if not var > 0:
         raise SimcoreError("annual bookings do not vary across trials: there is no variance to split")
-    cov = ((per_cell - per_cell.mean("trial")) * (total - total.mean("trial"))).sum("trial") / (total.sizes["trial"] - 1)
+    cov = ((per_cell - per_cell.mean("trial")) * (total - total.mean("trial"))).sum("trial") / (
+        total.sizes["trial"] - 1
+    )
     out = cov / var
     out.attrs = {"units": "share", "description": "cov(cell bookings, total bookings) / var(total bookings)"}
     return out.rename("variance_share")

@@ -13,16 +13,25 @@ from simcore.compare import compare, variant_scenarios
 
 
 def plan():
-    return {"name": "crn", "start": dt.date(2026, 1, 1), "end": dt.date(2026, 12, 31), "target": 6_000_000,
-            "dimensions": {"source": ["inbound", "outbound"]},
-            "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
-            "defaults": {"conversion": {"to_decision": 0.6},
-                         "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
-                         "decision": {"win": 0.25, "dwell": {"mean": 30, "cv": 0.5}},
-                         "amount": {"median": 100_000, "p90_ratio": 2.0},
-                         "creation": {"count": 150}},
-            "variants": {"Base": {"set": {}},
-                         "Better win": {"description": "win 25% -> 28%", "set": {"defaults.decision.win": 0.28}}}}
+    return {
+        "name": "crn",
+        "start": dt.date(2026, 1, 1),
+        "end": dt.date(2026, 12, 31),
+        "target": 6_000_000,
+        "dimensions": {"source": ["inbound", "outbound"]},
+        "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
+        "defaults": {
+            "conversion": {"to_decision": 0.6},
+            "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
+            "decision": {"win": 0.25, "dwell": {"mean": 30, "cv": 0.5}},
+            "amount": {"median": 100_000, "p90_ratio": 2.0},
+            "creation": {"count": 150},
+        },
+        "variants": {
+            "Base": {"set": {}},
+            "Better win": {"description": "win 25% -> 28%", "set": {"defaults.decision.win": 0.28}},
+        },
+    }
 
 
 def test_paired_difference_is_precise_and_matches_the_closed_form():
@@ -64,8 +73,22 @@ def test_per_period_figures_and_baseline():
 
 
 def test_cli_compare(capsys):
-    assert main(["compare", "scenarios/fy2026.toml", "--variants", "Conservative,Base", "--trials", "300",
-                 "--set-variant", "Win 30%:defaults.decision.win_loss_push=[1.2, 1.8, 1]", "--json"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "scenarios/fy2026.toml",
+                "--variants",
+                "Conservative,Base",
+                "--trials",
+                "300",
+                "--set-variant",
+                "Win 30%:defaults.decision.win_loss_push=[1.2, 1.8, 1]",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert list(out["variants"]) == ["Conservative", "Base", "Win 30%"]
     assert out["differences"]["Win 30%"]["year"]["p50"]["difference"] > 0

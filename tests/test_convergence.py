@@ -12,8 +12,14 @@ from scipy.special import ndtri
 
 import simcore
 from simcore.cli import main
-from simcore.convergence import (headline_errors, mean_se, proportion_se, quantile_interval, quantile_se,
-                                 simulate_to_precision)
+from simcore.convergence import (
+    headline_errors,
+    mean_se,
+    proportion_se,
+    quantile_interval,
+    quantile_se,
+    simulate_to_precision,
+)
 
 
 @pytest.mark.parametrize("q", [0.1, 0.5])
@@ -41,8 +47,10 @@ def test_order_statistic_interval_and_se_cover_a_known_quantile(q):
 def test_kde_se_covers_a_normal_quantile(q):
     rng = np.random.default_rng(0)
     reps, n = 400, 1000
-    hits = sum(abs(np.quantile(x, q) - ndtri(q)) <= 1.96 * quantile_se(x, q, method="kde")
-               for x in (rng.normal(0.0, 1.0, n) for _ in range(reps)))
+    hits = sum(
+        abs(np.quantile(x, q) - ndtri(q)) <= 1.96 * quantile_se(x, q, method="kde")
+        for x in (rng.normal(0.0, 1.0, n) for _ in range(reps))
+    )
     assert abs(hits / reps - 0.95) < 4 * math.sqrt(0.95 * 0.05 / reps)
 
 
@@ -54,21 +62,30 @@ def test_simple_errors():
 
 def small(uncertain=True):
     win = {"low": 0.15, "base": 0.25, "high": 0.35} if uncertain else 0.25
-    return {"name": "small", "start": dt.date(2026, 1, 1), "end": dt.date(2026, 12, 31), "target": 5_000_000,
-            "dimensions": {"source": ["inbound", "outbound"]},
-            "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
-            "defaults": {"conversion": {"to_decision": 0.6},
-                         "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
-                         "decision": {"win": win, "push": 0.1, "dwell": {"mean": 30, "cv": 0.5}},
-                         "amount": {"median": 100_000, "p90_ratio": 2.0},
-                         "creation": {"count": 120}}}
+    return {
+        "name": "small",
+        "start": dt.date(2026, 1, 1),
+        "end": dt.date(2026, 12, 31),
+        "target": 5_000_000,
+        "dimensions": {"source": ["inbound", "outbound"]},
+        "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
+        "defaults": {
+            "conversion": {"to_decision": 0.6},
+            "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
+            "decision": {"win": win, "push": 0.1, "dwell": {"mean": 30, "cv": 0.5}},
+            "amount": {"median": 100_000, "p90_ratio": 2.0},
+            "creation": {"count": 120},
+        },
+    }
 
 
 def test_reported_se_matches_brute_force_repetition():
     # 80 independent runs of 400 trials = 80 disjoint trial ranges of one 32,000-trial run.
     runs, n = 80, 400
     sc = simcore.scenario_from_dict(small())
-    year = simcore.simulate(sc, runs * n, seed=0, progress=False).simcore.year_bookings().values.reshape(runs, n)
+    year = (
+        simcore.simulate(sc, runs * n, seed=0, progress=False).simcore.year_bookings().values.reshape(runs, n)
+    )
     tol = 4 / math.sqrt(2 * (runs - 1))  # relative s.e. of a standard deviation from `runs` values
     for q in (0.5, 0.1):
         brute = np.quantile(year, q, axis=1).std(ddof=1)
@@ -91,7 +108,8 @@ def test_precision_loop_stops_and_is_one_run():
     one = simcore.simulate(sc, report.trials, seed=0, progress=False)
     assert np.array_equal(one.bookings_amount.values, ds.bookings_amount.values)
     assert report.errors["year"]["p_hit"]["se"] == pytest.approx(
-        proportion_se(report.errors["year"]["p_hit"]["value"], report.trials))
+        proportion_se(report.errors["year"]["p_hit"]["value"], report.trials)
+    )
 
 
 def test_precision_loop_reports_when_it_gives_up():
@@ -115,8 +133,9 @@ def test_cli_precision(capsys, tmp_path):
     path.write_text(
         'name = "small"\nstart = 2026-01-01\nend = 2026-12-31\ntarget = 5_000_000\n'
         '[dimensions]\nsource = ["inbound"]\n[[stage]]\nname = "Decide"\ncategory = "commit"\n'
-        '[defaults.decision]\nwin = 0.3\n[defaults.amount]\nmedian = 100_000\np90_ratio = 2.0\n'
-        '[defaults.creation]\ncount = 200\n')
+        "[defaults.decision]\nwin = 0.3\n[defaults.amount]\nmedian = 100_000\np90_ratio = 2.0\n"
+        "[defaults.creation]\ncount = 200\n"
+    )
     assert main(["converge", str(path), "--precision", "3%", "--chunk", "500", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["convergence"]["converged"] and out["convergence"]["trials"] >= 500

@@ -16,13 +16,21 @@ from simcore.funnel import funnel, funnel_vs_simulation, pacing
 def one_cell(decision, bank=7_400_000, ending=16_300_000, bookings=8_650_000):
     """seeds/000's plan as one row of the spreadsheet: 50% stage 1->4, a $7.4M stage-4 bank."""
     return {
-        "name": "seed000", "start": dt.date(2026, 1, 1), "end": dt.date(2026, 12, 31), "target": bookings,
+        "name": "seed000",
+        "start": dt.date(2026, 1, 1),
+        "end": dt.date(2026, 12, 31),
+        "target": bookings,
         "dimensions": {"source": ["all"]},
-        "stage": [{"name": f"Stage {i}", "category": c}
-                  for i, c in zip(range(1, 5), ["pipeline", "pipeline", "best_case", "commit"])],
-        "defaults": {"conversion": {"to_decision": 0.5}, "decision": decision,
-                     "amount": {"median": 100_000, "p90_ratio": 2.0},
-                     "creation": {"dollars": 89_900_000}},
+        "stage": [
+            {"name": f"Stage {i}", "category": c}
+            for i, c in zip(range(1, 5), ["pipeline", "pipeline", "best_case", "commit"])
+        ],
+        "defaults": {
+            "conversion": {"to_decision": 0.5},
+            "decision": decision,
+            "amount": {"median": 100_000, "p90_ratio": 2.0},
+            "creation": {"dollars": 89_900_000},
+        },
         "bank": {"aggregate": [{"source": "all", "stage": "Stage 4", "dollars": bank, "count": 40}]},
         "funnel": {"ending_bank": ending},
     }
@@ -89,11 +97,16 @@ def steady(decision):
     """No truncation, no uncertainty: 12 months of creation, then 6 quiet months in which every
     deal decides (dwell ~10 days per stage), no starting bank, no ending bank."""
     return {
-        "name": "steady", "start": dt.date(2026, 1, 1), "end": dt.date(2027, 6, 30), "period": "quarter",
+        "name": "steady",
+        "start": dt.date(2026, 1, 1),
+        "end": dt.date(2027, 6, 30),
+        "period": "quarter",
         "target": 2_000_000,
         "dimensions": {"source": ["inbound", "outbound"]},
-        "stage": [{"name": f"Stage {i}", "category": c}
-                  for i, c in zip(range(1, 5), ["pipeline", "pipeline", "best_case", "commit"])],
+        "stage": [
+            {"name": f"Stage {i}", "category": c}
+            for i, c in zip(range(1, 5), ["pipeline", "pipeline", "best_case", "commit"])
+        ],
         "defaults": {
             "conversion": {"to_decision": 0.5},
             "stages": {f"Stage {i}": {"dwell": {"mean": 10, "cv": 0.3}} for i in (1, 2, 3)},
@@ -105,12 +118,15 @@ def steady(decision):
     }
 
 
-@pytest.mark.parametrize("decision, multiple", [
-    # 1:2:1 with unlimited pushes and no decay: the spreadsheet's 3x is exact.
-    ({"win_loss_push": [1, 2, 1], "win_decay": 1.0, "max_pushes": 40}, "retire_multiple"),
-    # Decay and a push limit: the deal-life multiple 1 / sum_n (p d)^n w is the right one.
-    ({"win_loss_push": [1, 2, 1], "win_decay": 0.8, "max_pushes": 2}, "retire_multiple_model"),
-])
+@pytest.mark.parametrize(
+    "decision, multiple",
+    [
+        # 1:2:1 with unlimited pushes and no decay: the spreadsheet's 3x is exact.
+        ({"win_loss_push": [1, 2, 1], "win_decay": 1.0, "max_pushes": 40}, "retire_multiple"),
+        # Decay and a push limit: the deal-life multiple 1 / sum_n (p d)^n w is the right one.
+        ({"win_loss_push": [1, 2, 1], "win_decay": 0.8, "max_pushes": 2}, "retire_multiple_model"),
+    ],
+)
 def test_simulated_mean_agrees_with_funnel_without_truncation_or_uncertainty(decision, multiple):
     sc = simcore.scenario_from_dict(steady(decision))
     f = funnel(sc, bookings=1.0)
@@ -147,8 +163,14 @@ def test_steady_state_effects_vanish():
 def test_cli_json(capsys):
     assert main(["funnel", "scenarios/fy2026.toml", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for key in ("retire_multiple", "stage4_created_needed", "stage1_created_needed", "bank_gap",
-                "weekly_run_rate", "by_source"):
+    for key in (
+        "retire_multiple",
+        "stage4_created_needed",
+        "stage1_created_needed",
+        "bank_gap",
+        "weekly_run_rate",
+        "by_source",
+    ):
         assert key in out
     assert set(out["by_source"]) == {"inbound", "outbound", "expansion", "partner"}
 

@@ -37,14 +37,29 @@ def tiny():
     hist[0, 0, 0], hist[1, 0, 1] = 1, 2
     d3 = ("trial", "period", "source")
     ds = xr.Dataset(
-        {"bookings_amount": (d3, book), "bookings_count": (d3, nbook), "won_pushes": (d3, pushes),
-         "lost_amount": (d3 + ("stage", "reason"), lost), "slipped_amount": (d3, slipped),
-         "due_amount": (d3 + ("category",), due), "won_cycle_days": (d3, cyc_days), "won_cycle_count": (d3, cyc_n),
-         "cycle_time_count": (("trial", "source", "cycle_bin"), hist), "period_target": ("period", [500.0, 500.0])},
-        coords={"trial": [0, 1], "period": ["2026-Q1", "2026-Q2"], "source": ["a", "b"], "stage": ["S1", "S2"],
-                "reason": ["competition", "no_decision"], "category": ["pipeline", "best_case", "commit"],
-                "cycle_bin": ["0-15d", "15-30d", "30d+"]},
-        attrs={"dimensions": json.dumps(["source"])})
+        {
+            "bookings_amount": (d3, book),
+            "bookings_count": (d3, nbook),
+            "won_pushes": (d3, pushes),
+            "lost_amount": (d3 + ("stage", "reason"), lost),
+            "slipped_amount": (d3, slipped),
+            "due_amount": (d3 + ("category",), due),
+            "won_cycle_days": (d3, cyc_days),
+            "won_cycle_count": (d3, cyc_n),
+            "cycle_time_count": (("trial", "source", "cycle_bin"), hist),
+            "period_target": ("period", [500.0, 500.0]),
+        },
+        coords={
+            "trial": [0, 1],
+            "period": ["2026-Q1", "2026-Q2"],
+            "source": ["a", "b"],
+            "stage": ["S1", "S2"],
+            "reason": ["competition", "no_decision"],
+            "category": ["pipeline", "best_case", "commit"],
+            "cycle_bin": ["0-15d", "15-30d", "30d+"],
+        },
+        attrs={"dimensions": json.dumps(["source"])},
+    )
     return ds
 
 
@@ -72,10 +87,15 @@ def test_hand_built_coverage_and_cycle_time():
 
 
 def test_seed003_smb_forecast():
-    out = category_weighted_forecast({"commit": 1_000_000, "best_case": 2_000_000, "pipeline": 2_000_000},
-                                     {"commit": 0.9, "best_case": 0.6, "pipeline": 0.3},
-                                     to_be_created=1_000_000, created_conversion=0.3)
-    assert out["by_category"] == pytest.approx({"commit": 900_000, "best_case": 1_200_000, "pipeline": 600_000})
+    out = category_weighted_forecast(
+        {"commit": 1_000_000, "best_case": 2_000_000, "pipeline": 2_000_000},
+        {"commit": 0.9, "best_case": 0.6, "pipeline": 0.3},
+        to_be_created=1_000_000,
+        created_conversion=0.3,
+    )
+    assert out["by_category"] == pytest.approx(
+        {"commit": 900_000, "best_case": 1_200_000, "pipeline": 600_000}
+    )
     assert out["to_be_created"] == pytest.approx(300_000)
     assert out["forecast"] == pytest.approx(3_000_000)
 
@@ -91,13 +111,26 @@ def test_simulated_rates_match_closed_forms():
     # One decision stage: win .3, push .2, lost to competition .3, to no decision .2, no decay,
     # pushes unlimited in practice. Every deal decides in the quiet months after creation stops.
     w, p, lc = 0.3, 0.2, 0.3
-    raw = {"name": "closed", "start": dt.date(2026, 1, 1), "end": dt.date(2027, 6, 30),
-           "dimensions": {"source": ["inbound"]}, "stage": [{"name": "Decide", "category": "commit"}],
-           "defaults": {"decision": {"win": w, "push": p, "lost_competition": lc, "win_decay": 1.0,
-                                     "max_pushes": 60, "dwell": {"dist": "fixed", "mean": 20},
-                                     "push_delay": {"dist": "fixed", "mean": 10}},
-                        "amount": {"median": 50_000, "p90_ratio": 1.5},
-                        "creation": {"per": "month", "count": [100] * 12 + [0] * 6}}}
+    raw = {
+        "name": "closed",
+        "start": dt.date(2026, 1, 1),
+        "end": dt.date(2027, 6, 30),
+        "dimensions": {"source": ["inbound"]},
+        "stage": [{"name": "Decide", "category": "commit"}],
+        "defaults": {
+            "decision": {
+                "win": w,
+                "push": p,
+                "lost_competition": lc,
+                "win_decay": 1.0,
+                "max_pushes": 60,
+                "dwell": {"dist": "fixed", "mean": 20},
+                "push_delay": {"dist": "fixed", "mean": 10},
+            },
+            "amount": {"median": 50_000, "p90_ratio": 1.5},
+            "creation": {"per": "month", "count": [100] * 12 + [0] * 6},
+        },
+    }
     ds = simcore.simulate(simcore.scenario_from_dict(raw), trials=300, seed=0, progress=False)
     m = forecast_metrics(ds, by=(), measure="count")
     closed = float(m.won + m.lost_competition + m.lost_no_decision)
@@ -110,7 +143,9 @@ def test_simulated_rates_match_closed_forms():
     assert abs(float(m.pushes_per_won) - p / (1 - p)) < 4 * math.sqrt(p) / (1 - p) / math.sqrt(won)
     # Cycle = 20 days + 10 per push.
     ct = cycle_time(ds)
-    assert abs(float(ct["mean_days"]) - (20 + 10 * p / (1 - p))) < 4 * 10 * math.sqrt(p) / (1 - p) / math.sqrt(won)
+    assert abs(float(ct["mean_days"]) - (20 + 10 * p / (1 - p))) < 4 * 10 * math.sqrt(p) / (
+        1 - p
+    ) / math.sqrt(won)
     assert ct["deals"] == won
     assert float(m.slippage_adjusted_close_rate) <= float(m.close_rate)
 

@@ -15,15 +15,26 @@ from simcore.sensitivity import drawn_sensitivity, one_at_a_time, variance_contr
 
 
 def plan(win=0.25, to_decision=0.6, counts=(150, 150)):
-    return {"name": "sens", "start": dt.date(2026, 1, 1), "end": dt.date(2026, 12, 31), "target": 5_000_000,
-            "dimensions": {"source": ["inbound", "outbound"]},
-            "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
-            "defaults": {"conversion": {"to_decision": to_decision},
-                         "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
-                         "decision": {"win": win, "dwell": {"mean": 30, "cv": 0.5}},
-                         "amount": {"median": 100_000, "p90_ratio": 2.0}},
-            "by": {"source": {"inbound": {"creation": {"count": counts[0]}},
-                              "outbound": {"creation": {"count": counts[1]}}}}}
+    return {
+        "name": "sens",
+        "start": dt.date(2026, 1, 1),
+        "end": dt.date(2026, 12, 31),
+        "target": 5_000_000,
+        "dimensions": {"source": ["inbound", "outbound"]},
+        "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
+        "defaults": {
+            "conversion": {"to_decision": to_decision},
+            "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
+            "decision": {"win": win, "dwell": {"mean": 30, "cv": 0.5}},
+            "amount": {"median": 100_000, "p90_ratio": 2.0},
+        },
+        "by": {
+            "source": {
+                "inbound": {"creation": {"count": counts[0]}},
+                "outbound": {"creation": {"count": counts[1]}},
+            }
+        },
+    }
 
 
 WIDE_WIN = {"low": 0.15, "base": 0.25, "high": 0.35}
@@ -62,11 +73,15 @@ def test_standardized_regression_known_answer():
     n = 4000
     a, b, e = rng.standard_normal((3, n))
     y = 3 * a + b + e
-    ds = xr.Dataset({"assumption": (("trial", "parameter", "source"), np.stack([a, b], 1)[:, :, None]),
-                     "bookings_amount": (("trial", "period", "source"), y[:, None, None]),
-                     "market_factor": ("trial", np.zeros(n))},
-                    coords={"trial": np.arange(n), "parameter": ["a", "b"], "source": ["x"], "period": ["2026"]},
-                    attrs={"dimensions": json.dumps(["source"])})
+    ds = xr.Dataset(
+        {
+            "assumption": (("trial", "parameter", "source"), np.stack([a, b], 1)[:, :, None]),
+            "bookings_amount": (("trial", "period", "source"), y[:, None, None]),
+            "market_factor": ("trial", np.zeros(n)),
+        },
+        coords={"trial": np.arange(n), "parameter": ["a", "b"], "source": ["x"], "period": ["2026"]},
+        attrs={"dimensions": json.dumps(["source"])},
+    )
     d = drawn_sensitivity(ds, method="linear")
     coef = {c["group"]: c["coefficient"] for c in d.columns}
     boot = []
@@ -90,8 +105,10 @@ def test_variance_contributions_add_to_one_and_split_independent_cells_by_volume
     v = variance_contributions(ds)
     assert float(v.sum()) == pytest.approx(1.0, abs=1e-12)
     rng = np.random.default_rng(0)
-    boot = [float(variance_contributions(ds.isel(trial=rng.integers(0, 4000, 4000))).sel(source="inbound"))
-            for _ in range(100)]
+    boot = [
+        float(variance_contributions(ds.isel(trial=rng.integers(0, 4000, 4000))).sel(source="inbound"))
+        for _ in range(100)
+    ]
     assert abs(float(v.sel(source="inbound")) - 2 / 3) < 4 * np.std(boot, ddof=1)
 
 
@@ -105,12 +122,28 @@ def test_default_scenario_market_factor_and_cells():
 
 
 def test_cli_sensitivity(capsys):
-    assert main(["sensitivity", "scenarios/fy2026.toml", "--trials", "300", "--oat-trials", "150", "--json"]) == 0
+    assert (
+        main(["sensitivity", "scenarios/fy2026.toml", "--trials", "300", "--oat-trials", "150", "--json"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert {"drawn", "one_at_a_time", "variance_by_cell", "variance_by_source"} <= set(out)
     assert sum(out["variance_by_source"].values()) == pytest.approx(1.0)
-    assert main(["sensitivity", "scenarios/fy2026.toml", "--trials", "300", "--oat-trials", "150",
-                 "--by", "source"]) == 0
+    assert (
+        main(
+            [
+                "sensitivity",
+                "scenarios/fy2026.toml",
+                "--trials",
+                "300",
+                "--oat-trials",
+                "150",
+                "--by",
+                "source",
+            ]
+        )
+        == 0
+    )
     assert "to_decision [inbound]" in capsys.readouterr().out
     assert main(["sensitivity", "scenarios/fy2026.toml", "--by", "region"]) == 2
 
