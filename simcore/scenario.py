@@ -298,8 +298,8 @@ def _replace_other_form(node, key, table):
         if not present:
             continue
         ratio = node.get("win_loss_push")
-        if present == ["win_loss_push"] and isinstance(ratio, list) and len(ratio) == 3 and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in ratio) and sum(ratio) > 0:
+        numbers = isinstance(ratio, list) and all(type(x) in (int, float) and x >= 0 for x in ratio)
+        if present == ["win_loss_push"] and numbers and len(ratio) == 3 and sum(ratio) > 0:
             node["win"] = ratio[0] / sum(ratio)
             node["push"] = ratio[2] / sum(ratio)
         for k in present:
@@ -357,9 +357,10 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
         if raw["end"] < raw["start"]:
             problems.append(Problem(name, "end", f"end {raw['end']} is before start {raw['start']}"))
         elif (raw["end"] - raw["start"]).days + 1 > 7 * spec.MAX_HORIZON_WEEKS:
-            problems.append(Problem(name, "end", f"the plan from {raw['start']} to {raw['end']} is longer than "
-                                                 f"{spec.MAX_HORIZON_WEEKS // 52} years"))
-    if isinstance(raw.get("start"), _dt.date) and raw["start"].year > _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2:
+            problems.append(Problem(name, "end", f"the plan from {raw['start']} to {raw['end']} is longer "
+                                                 f"than {spec.MAX_HORIZON_WEEKS // 52} years"))
+    latest_start_year = _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2  # room for the calendar's periods
+    if isinstance(raw.get("start"), _dt.date) and raw["start"].year > latest_start_year:
         problems.append(Problem(name, "start", f"start {raw['start']} is too far in the future"))
     if isinstance(raw.get("dimensions"), dict) and not raw["dimensions"]:
         problems.append(Problem(name, "dimensions", "declare at least one dimension, e.g. "
@@ -739,8 +740,8 @@ def _read_bank(raw, name, base_dir, dims, stages, cells, start):
             problems.append(Problem(name, "bank.csv", f"cannot read {str(path)!r}: {exc.strerror or exc}"))
             return deals, source, problems
         except UnicodeDecodeError as exc:
-            problems.append(Problem(name, "bank.csv", f"{str(path)!r} is not UTF-8 text ({exc.reason} at byte "
-                                                      f"{exc.start}): save it as CSV UTF-8"))
+            problems.append(Problem(name, "bank.csv", f"{str(path)!r} is not UTF-8 text ({exc.reason} at "
+                                                      f"byte {exc.start}): save it as CSV UTF-8"))
             return deals, source, problems
         source += text
         csv_deals, csv_problems = parse_bank_csv(text, str(path), dims, names, cell_of, start)

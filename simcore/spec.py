@@ -136,8 +136,8 @@ class Number(Node):
                 if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < 1:
                     out.append((path + ["mean"], f"Beta mean must be a number in (0, 1), got {m!r}"))
                 if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= MAX_STRENGTH:
-                    out.append((path + ["strength"], f"Beta strength must be a number in (0, {MAX_STRENGTH:,.0f}], "
-                                                     f"got {k!r}"))
+                    out.append((path + ["strength"],
+                                f"Beta strength must be a number in (0, {MAX_STRENGTH:,.0f}], got {k!r}"))
             else:
                 forms = "{low, base, high}" + (" or {mean, strength}" if self.rate else "")
                 out.append((path, f"an uncertain value is a table {forms}, got keys {sorted(keys)}"))
@@ -157,7 +157,8 @@ class Number(Node):
                           "required": list(UNCERTAIN_PERT), "additionalProperties": False}]
         if self.rate:
             forms.append({"type": "object", "description": "Beta by mean and strength (a + b)",
-                          "properties": {"mean": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                          "properties": {"mean": {"type": "number", "exclusiveMinimum": 0,
+                                                  "exclusiveMaximum": 1},
                                          "strength": {"type": "number", "exclusiveMinimum": 0,
                                                       "maximum": MAX_STRENGTH}},
                           "required": list(UNCERTAIN_BETA), "additionalProperties": False})
@@ -275,8 +276,8 @@ class Table(Node):
             a = [k for k in one if k in value]
             b = [k for k in other if k in value]
             if a and b:
-                out.append((path, f"gives both {' and '.join(a)} and {' and '.join(b)}: they are two forms of "
-                                  f"the same thing, give one"))
+                out.append((path, f"gives both {' and '.join(a)} and {' and '.join(b)}: they are two "
+                                  f"forms of the same thing, give one"))
         for key, item in value.items():
             node = self.fields.get(key)
             if node is None:
@@ -389,12 +390,15 @@ AMOUNT = Table({
                      uncertain=True),
     "p90_ratio": Number("spread: 90th percentile / median of the lognormal", 1.0, 100.0),
     "sigma": Number("spread: sigma of log amount", 0.0, 3.6),
-    "empirical": ListOf(Number("", 0.0, MAX_DOLLARS, exclusive_minimum=True), "historical deal sizes in dollars, "
+    "empirical": ListOf(Number("", 0.0, MAX_DOLLARS, exclusive_minimum=True), "historical deal sizes in "
+                        "dollars, "
                         "resampled instead of the lognormal", min_len=1),
     "whale_probability": Rate("probability a deal is a whale"),
-    "whale_factor": Number("whale amount multiplier (fixed, or the low end with whale_factor_max)", 1.0, 1000.0,
+    "whale_factor": Number("whale amount multiplier (fixed, or the low end with whale_factor_max)", 1.0,
+                           1000.0,
                            uncertain=True),
-    "whale_factor_max": Number("if given, each whale's factor is uniform in [whale_factor, this]", 1.0, 1000.0),
+    "whale_factor_max": Number("if given, each whale's factor is uniform in [whale_factor, this]", 1.0,
+                               1000.0),
     "floor": Number("smallest deal size, in dollars", 0.0, MAX_DOLLARS),
     "cap": Number("largest deal size, in dollars", 0.0, exclusive_minimum=True),
 }, "deal size at creation: lognormal by median and spread, or empirical; whale overlay; floor and cap",
@@ -557,8 +561,9 @@ DEFAULTS = {
     "stages.<stage>.dwell.cv": "0.5", "decision.push": "0", "decision.lost_no_decision": "the rest",
     "decision.lost_competition_share": "conversion.lost_competition_share",
     "decision.dwell.dist": "lognormal", "decision.dwell.mean": "30", "decision.dwell.cv": "0.5",
-    "decision.push_delay.dist": "lognormal", "decision.push_delay.mean": "30", "decision.push_delay.cv": "0.5",
-    "decision.win_decay": "1", "decision.max_pushes": "3", "amount.sigma": "0", "amount.whale_probability": "0",
+    "decision.push_delay.dist": "lognormal", "decision.push_delay.mean": "30",
+    "decision.push_delay.cv": "0.5", "decision.win_decay": "1", "decision.max_pushes": "3", "amount.sigma": "0",
+    "amount.whale_probability": "0",
     "amount.whale_factor": "1", "amount.floor": "0", "amount.cap": "none", "creation.per": "year",
     "creation.share": "1", "creation.process": "poisson", "creation.seasonality": "all 1",
     "creation.uplift": "1", "cost_per_dollar": "1", "optimize.confidence": "0.9",
@@ -626,10 +631,12 @@ def _table(rows):
 
 def reference_markdown():
     """The field reference of docs/scenario-format.md (Markdown tables)."""
-    top = [(p, n) for p, n in reference_rows() if not p.startswith(("bank", "funnel", "optimize", "variants"))]
+    own_sections = ("bank", "funnel", "optimize", "variants")
+    top = [(p, n) for p, n in reference_rows() if not p.startswith(own_sections)]
     sections = [
         ("Top level", top),
-        ("Parameter block (`defaults`, `by.<dimension>.<value>`, `cell.\"<cell>\"`)", list(reference_rows(BLOCK))),
+        ("Parameter block (`defaults`, `by.<dimension>.<value>`, `cell.\"<cell>\"`)",
+         list(reference_rows(BLOCK))),
         ("Aggregate bank rows (`[[bank.aggregate]]`, plus one key per dimension)",
          list(reference_rows(AGGREGATE_BANK, "bank.aggregate[]"))),
     ]

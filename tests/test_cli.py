@@ -278,7 +278,8 @@ def test_writing_onto_a_folder(tiny, tmp_path, capsys):
     (tmp_path / "results").mkdir()
     code, _, err = run_cli(capsys, "run", tiny, "--trials", "20", "--out", tmp_path / "results")
     assert code == 2 and "is a folder" in err
-    assert os.listdir(tmp_path / "results") == [] and not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    assert os.listdir(tmp_path / "results") == []
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
 def test_no_temporary_left_when_writing_fails(tmp_path, monkeypatch):

@@ -125,7 +125,7 @@ def mutated(draw, base):
             del parent[key]
         elif action == "replace":
             parent[key] = draw(JUNK)
-        elif action == "scale" and isinstance(parent[key], (int, float)) and not isinstance(parent[key], bool):
+        elif action == "scale" and type(parent[key]) in (int, float):
             parent[key] = parent[key] * draw(st.sampled_from([-1, 0, 1e-9, 0.5, 2, 1e9, 1e300]))
         elif action == "rename" and isinstance(parent, dict):
             parent[draw(st.text(min_size=1, max_size=10))] = parent.pop(key)

@@ -92,7 +92,8 @@ def test_base_scenario_loads():
     (edit(defaults__amount__medain=5), "defaults.amount.medain", "'median'"),
     (edit(by__source__inbound__creaton={}), "by.source.inbound.creaton", "'creation'"),
     (edit(defaults__stages={"Stage 1": {"advnce": 0.5}}), 'defaults.stages."Stage 1".advnce', "'advance'"),
-    (edit(cell={"outbound/FinOps": {"amount": {"whale_prob": 0.1}}}), 'cell."outbound/FinOps".amount.whale_prob',
+    (edit(cell={"outbound/FinOps": {"amount": {"whale_prob": 0.1}}}),
+     'cell."outbound/FinOps".amount.whale_prob',
      "'whale_probability'"),
 ], ids=["top", "defaults", "amount", "by", "stage-table", "cell"])
 def test_unknown_key_names_the_path_and_suggests(raw, path, suggestion):
@@ -116,7 +117,8 @@ def test_unknown_key_names_the_path_and_suggests(raw, path, suggestion):
     (edit(defaults__conversion__to_decision=1.5), "defaults.conversion.to_decision", "in [0, 1]"),
     (edit(by__source__inbound__amount={"whale_probability": 2}), "by.source.inbound.amount.whale_probability",
      "out of range"),
-    (edit(defaults__amount__median=-5), "defaults.amount.median", "value -5 is out of range: must be in (0, 1,000,000,000,000]"),
+    (edit(defaults__amount__median=-5), "defaults.amount.median",
+     "value -5 is out of range: must be in (0, 1,000,000,000,000]"),
     (edit(defaults__amount__median=0), "defaults.amount.median", "must be in (0, "),
     (edit(defaults__amount__cap=0), "defaults.amount.cap", "must be > 0"),
     (edit(defaults__creation__dollars=-1), "defaults.creation.dollars", "must be >= 0"),
@@ -128,9 +130,11 @@ def test_unknown_key_names_the_path_and_suggests(raw, path, suggestion):
     (edit(horizon_weeks=0, end=None), "horizon_weeks", "must be in [1, 1040]"),
     (edit(fiscal_year_start_month=13), "fiscal_year_start_month", "in [1, 12]"),
     (edit(period="fortnight"), "period", "unknown value 'fortnight'"),
-    (edit(defaults__stages={"Stage 1": {"dwell": {"dist": "weibul"}}}), 'defaults.stages."Stage 1".dwell.dist',
+    (edit(defaults__stages={"Stage 1": {"dwell": {"dist": "weibul"}}}),
+     'defaults.stages."Stage 1".dwell.dist',
      "expected one of 'lognormal', 'gamma', 'exponential', 'fixed'"),
-    (edit(defaults__decision={"win_loss_push": [1, 2]}), "defaults.decision.win_loss_push", "exactly 3 entries"),
+    (edit(defaults__decision={"win_loss_push": [1, 2]}), "defaults.decision.win_loss_push",
+     "exactly 3 entries"),
     (edit(defaults__creation__seasonality=[1] * 11), "defaults.creation.seasonality", "exactly 12 entries"),
 ])
 def test_wrong_type_or_range(raw, path, words):
@@ -142,7 +146,8 @@ def test_wrong_type_or_range(raw, path, words):
 # ---- outcome probabilities that do not add up -------------------------------------------
 
 def test_open_stage_outcomes_must_sum_to_one():
-    raw = edit(defaults__stages={"Stage 1": {"advance": 0.5, "lost_competition": 0.3, "lost_no_decision": 0.3}})
+    raw = edit(defaults__stages={"Stage 1": {"advance": 0.5, "lost_competition": 0.3,
+                                             "lost_no_decision": 0.3}})
     where, message = only(raw)
     assert where == 'defaults.stages."Stage 1".advance'
     assert "advance + lost_competition + lost_no_decision = 1.1, must sum to 1" in message
@@ -245,9 +250,11 @@ def test_whale_factor_max_below_whale_factor():
     (edit(bank__aggregate__0__stage="Stage 0"), "bank.aggregate[0].stage", "unknown value 'Stage 0'"),
     (edit(bank__aggregate__0__source="inbond"), "bank.aggregate[0].source",
      "unknown source 'inbond' (did you mean 'inbound'?)"),
-    (edit(bank__aggregate__0__product=None), "bank.aggregate[0].product", "each aggregate row names its product"),
+    (edit(bank__aggregate__0__product=None), "bank.aggregate[0].product",
+     "each aggregate row names its product"),
     (edit(bank__aggregate__0__colour="red"), "bank.aggregate[0].colour", "unknown key 'colour'"),
-    (edit(stage__1__category="maybe"), "stage[1].category", "expected one of 'pipeline', 'best_case', 'commit'"),
+    (edit(stage__1__category="maybe"), "stage[1].category",
+     "expected one of 'pipeline', 'best_case', 'commit'"),
 ])
 def test_unknown_names(raw, path, words):
     where, message = only(raw)
@@ -365,10 +372,12 @@ def test_uncertain_values_load_in_both_forms():
     (edit(defaults__decision__win={"low": 0.1, "base": 0.2, "high": 1.4}), "defaults.decision.win.high",
      "out of range"),
     (edit(defaults__decision__win={"mean": 1.5, "strength": 10}), "defaults.decision.win.mean", "in (0, 1)"),
-    (edit(defaults__decision__win={"mean": 0.5, "strength": 0}), "defaults.decision.win.strength", "in (0, 1,000,000]"),
+    (edit(defaults__decision__win={"mean": 0.5, "strength": 0}), "defaults.decision.win.strength",
+     "in (0, 1,000,000]"),
     (edit(defaults__decision__win={"low": 0.1, "high": 0.4}), "defaults.decision.win",
      "{low, base, high} or {mean, strength}"),
-    (edit(defaults__amount__median={"mean": 5, "strength": 2}), "defaults.amount.median", "{low, base, high}"),
+    (edit(defaults__amount__median={"mean": 5, "strength": 2}), "defaults.amount.median",
+     "{low, base, high}"),
     (edit(defaults__decision__max_pushes={"low": 1, "base": 2, "high": 3}), "defaults.decision.max_pushes",
      "cannot be uncertain"),
     (edit(defaults__decision__lost_competition={"low": 0.1, "base": 0.2, "high": 0.3}),
@@ -584,11 +593,13 @@ def test_negative_binomial_dispersion_floor():
 
 @pytest.mark.parametrize("raw, path, words", [
     (edit(defaults__amount__median=5e12), "defaults.amount.median", "must be in (0, 1,000,000,000,000]"),
-    (edit(defaults__amount__sigma=9, defaults__amount__p90_ratio=None), "defaults.amount.sigma", "in [0, 3.6]"),
+    (edit(defaults__amount__sigma=9, defaults__amount__p90_ratio=None), "defaults.amount.sigma",
+     "in [0, 3.6]"),
     (edit(defaults__amount__p90_ratio=500), "defaults.amount.p90_ratio", "in [1, 100]"),
     (edit(defaults__amount__whale_factor=1e6), "defaults.amount.whale_factor", "in [1, 1000]"),
     (edit(defaults__stages={"Stage 1": {"growth": 50}}), 'defaults.stages."Stage 1".growth', "in (0, 10]"),
-    (edit(defaults__stages={"Stage 1": {"dwell": {"cv": 1e9}}}), 'defaults.stages."Stage 1".dwell.cv', "in [0, 10]"),
+    (edit(defaults__stages={"Stage 1": {"dwell": {"cv": 1e9}}}), 'defaults.stages."Stage 1".dwell.cv',
+     "in [0, 10]"),
     (edit(defaults__decision__max_pushes=10**30), "defaults.decision.max_pushes", "in [0, 1000]"),
     (edit(defaults__market_loading=1e300), "defaults.market_loading", "in [-10, 10]"),
     (edit(bank__aggregate__0__count=10**12), "bank.aggregate[0].count", "in [1, 2,000,000]"),
