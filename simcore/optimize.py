@@ -248,6 +248,9 @@ def read_limits(sc: Scenario, dim: str = "source") -> tuple:
             bad(f"{where}.period_target[{i}].period", f"unknown quarter {t.get('period')!r}; the horizon's "
                                                      f"quarters are {', '.join(labels)}")
             continue
+        if not isinstance(t.get("cumulative", False), bool):
+            bad(f"{where}.period_target[{i}].cumulative", f"must be true or false, got {t['cumulative']!r}")
+            continue
         limits.period_targets.append({"period": t["period"], "target": float(t["target"]),
                                       "confidence": float(t.get("confidence", table.get("confidence", 0.9))),
                                       "cumulative": bool(t.get("cumulative", False))})
@@ -491,7 +494,7 @@ def _json_safe(x):
 # Building the linear problem
 
 
-def _check_fraction(name, value, open_low=True):
+def _check_fraction(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
         raise SimcoreError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
     return float(value)
