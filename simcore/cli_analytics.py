@@ -38,6 +38,11 @@ def _setup_funnel(p):
     )
     p.add_argument("--seed", type=int, default=0, help="random seed of the simulated side (default 0)")
     p.add_argument("--json", action="store_true", help="print the funnel as JSON")
+    p.add_argument(
+        "--pacing",
+        metavar="PLANNED,DONE,DAY,DAYS",
+        help="pacing check (seeds/002): e.g. 40,15,15,30 = 40 planned this month, 15 done by day 15 of 30",
+    )
     return _funnel
 
 
@@ -120,6 +125,7 @@ def _funnel_text(f) -> str:
 def _funnel(args):
     from .funnel import funnel, funnel_vs_simulation
 
+    pace = _parse_pacing(args.pacing) if args.pacing else None
     sc = load(args)
     f = funnel(sc)
     trials = args.trials if args.trials is not None else (None if args.json else 2000)
@@ -132,13 +138,35 @@ def _funnel(args):
         out = f.to_dict()
         if comparison is not None:
             out["simulated"] = comparison.to_dict()
+        if pace is not None:
+            out["pacing"] = pace
         _print_json(out)
     else:
         print(_funnel_text(f))
+        if pace is not None:
+            side = "behind" if pace["behind"] > 0 else "ahead of"
+            print(
+                f"Pacing: {pace['done']:g} of {pace['planned']:g} done, {pace['days_left']:g} days left -> "
+                f"{pace['remaining']:g} more needed ({pace['per_day_needed']:.2f} per day; "
+                f"{side} a straight line by {abs(pace['behind']):g})"
+            )
         if comparison is not None:
             print()
             print(comparison.text())
     return EXIT_OK
+
+
+def _parse_pacing(text) -> dict:
+    from .errors import SimcoreError
+    from .funnel import pacing
+
+    try:
+        planned, done, day, days = (float(x) for x in text.split(","))
+    except ValueError:
+        raise SimcoreError(
+            f"--pacing {text!r}: expected four numbers PLANNED,DONE,DAY,DAYS, e.g. 40,15,15,30"
+        ) from None
+    return pacing(planned, done, day, days)
 
 
 # ---------------------------------------------------------------------------------------

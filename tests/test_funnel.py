@@ -184,3 +184,11 @@ def test_cli_text_and_simulated_side(capsys):
 def test_cli_bad_input(capsys, tmp_path):
     assert main(["funnel", str(tmp_path / "missing.toml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_cli_pacing(capsys):
+    assert main(["funnel", "scenarios/fy2026.toml", "--json", "--pacing", "40,15,15,30"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["pacing"]["remaining"] == 25 and out["pacing"]["days_left"] == 15
+    assert main(["funnel", "scenarios/fy2026.toml", "--pacing", "40,15"]) == 2
+    assert main(["funnel", "scenarios/fy2026.toml", "--pacing", "40,15,45,30"]) == 2

@@ -157,3 +157,20 @@ def test_cli_metrics(capsys):
     assert main(["metrics", "scenarios/fy2026.toml", "--trials", "200"]) == 0
     assert "Close rate" in capsys.readouterr().out
     assert main(["metrics", "scenarios/fy2026.toml", "--trials", "200", "--by", "region"]) == 2
+
+
+def test_bank_at_period_start_chains_the_period_ends():
+    from simcore.metrics import bank_at_period_start
+
+    ds = simcore.simulate(simcore.load_scenario("scenarios/fy2026.toml"), 50, seed=0, progress=False)
+    b = bank_at_period_start(ds)
+    assert list(b.period.values) == list(ds.period.values)
+    assert np.array_equal(
+        b.isel(period=0).values, ds.starting_bank_amount.transpose(*b.isel(period=0).dims).values
+    )
+    assert np.array_equal(
+        b.isel(period=2).values, ds.bank_amount.isel(period=1).transpose(*b.isel(period=2).dims).values
+    )
+    # The plan starts with its $7.4M stage-4 bank, all in commit.
+    start = b.isel(period=0).sum(["source", "product"]).mean("trial")
+    assert float(start.sel(category="commit")) == pytest.approx(7_400_000)
