@@ -141,7 +141,8 @@ def test_simulated_mean_agrees_with_funnel_without_truncation_or_uncertainty(dec
     # And the backsolve from the simulated bookings gives back the plan, in stage-1 dollars.
     if multiple == "retire_multiple":
         back = funnel(sc, bookings=won.mean())
-        assert abs(back.stage1_created_needed - back.planned_stage1) < 4 * se * 3 / 0.45
+        scale = back.stage1_created_needed / back.bookings  # no banks: the need is linear in bookings
+        assert abs(back.stage1_created_needed - back.planned_stage1) < 4 * se * scale
 
 
 def test_the_difference_decomposes_exactly():
