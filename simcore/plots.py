@@ -128,6 +128,23 @@ def _by_category(da, categories) -> np.ndarray:
     return mean.transpose(*keep).sel(category=categories).values
 
 
+# Beyond this many points, value labels on every point overlap: only the last one is labelled.
+MAX_LABELLED = 8
+
+
+def _period_ticks(ax, x, labels, extra=()) -> None:
+    """Period labels on the x axis, slanted when there are many and thinned to at most 13 (weeks);
+    ``extra`` ``(x, label)`` ticks (a total, a gap) are always kept."""
+    x, labels = list(x), [str(v) for v in labels]
+    step = max(1, -(-len(labels) // 13))
+    ticks, texts = x[::step], labels[::step]
+    ax.set_xticks(ticks + [t for t, _ in extra], texts + [label for _, label in extra])
+    if len(labels) + len(extra) > 6:
+        for text in ax.get_xticklabels():
+            text.set_rotation(45)
+            text.set_horizontalalignment("right")
+
+
 def _period_word(ds) -> str:
     return str(ds.attrs.get("period", "period"))
 
@@ -174,7 +191,8 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
     ax.fill_between(x, p10, p90, color=BAND_OUTER, label="P10-P90")
     ax.fill_between(x, p25, p75, color=BAND_INNER, label="P25-P75")
     ax.plot(x, p50, color=MEDIAN, marker="o", linewidth=2.2, label="Median")
-    for xi, yi in zip(x, p50):
+    labelled = range(len(x)) if len(x) <= MAX_LABELLED else [len(x) - 1]
+    for xi, yi in zip(x[labelled], p50[labelled]):
         ax.annotate(money(yi, currency), (xi, yi), textcoords="offset points", xytext=(0, 8),
                     ha="center", fontsize=9, color=MEDIAN)
     if "period_target" in ds:
@@ -193,7 +211,7 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
     else:
         title = f"{name} bookings per {word}: median and P10-P90 range"
     ax.set_title(title, fontsize=11)
-    ax.set_xticks(x, periods)
+    _period_ticks(ax, x, periods)
     ax.set_xlabel(f"{word} ({'bookings to the end of the ' + word if cumulative else 'bookings in the ' + word})")
     ax.set_ylabel(f"Bookings ({currency})")
     money_axis(ax.yaxis, currency)
@@ -365,6 +383,14 @@ def tornado(swings, base: float, metric: str = "P50 annual bookings", title: str
 # Pipeline
 
 
+def _range_whiskers(ax, x, lo, hi, capsize, label):
+    """Whiskers from ``lo`` to ``hi`` (P10 to P90). Drawn around the range's midpoint, not the bar's
+    top: a skewed total's mean (the bar) can lie outside its own P10-P90."""
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    ax.errorbar(x, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="none", ecolor="#555555", capsize=capsize, label=label,
+                gid=label)
+
+
 def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs") -> Figure:
     """Expected creation into ``stage`` (default the decision stage) by period, chained, against need.
 
@@ -407,14 +433,15 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
     fig = new_figure()
     ax = fig.add_subplot()
     ax.bar(x, mean, bottom=starts, color=BAND_INNER, label="Created")
-    for xi, s, m in zip(x, starts, mean):
-        ax.annotate(money(m, currency), (xi, s + m), textcoords="offset points", xytext=(0, 3), ha="center",
-                    fontsize=9)
+    if len(x) <= MAX_LABELLED:
+        for xi, s, m in zip(x, starts, mean):
+            ax.annotate(money(m, currency), (xi, s + m), textcoords="offset points", xytext=(0, 3), ha="center",
+                        fontsize=9)
     total_x = len(periods)
     expected_total = float(mean.sum())
     lo, hi = np.quantile(total, [0.10, 0.90])
-    ax.bar([total_x], [expected_total], color=MEDIAN, label="Total",
-           yerr=[[expected_total - lo], [hi - expected_total]], capsize=6, ecolor="#555555")
+    ax.bar([total_x], [expected_total], color=MEDIAN, label="Total")
+    _range_whiskers(ax, [total_x], [lo], [hi], capsize=6, label="Total P10-P90")
     gap = need_total - expected_total
     gap_x = total_x + 1
     ax.bar([gap_x], [gap], bottom=[expected_total], color=SHORT if gap > 0 else AHEAD, label="Gap")
@@ -427,7 +454,8 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
                 color=TARGET, linestyle=":", label=f"{target_label} (cumulative)")
     ax.axhline(need_total, color=TARGET, linestyle="--", linewidth=1.5,
                label=f"{target_label} {money(need_total, currency)}", gid="needed")
-    ax.set_xticks(list(x) + [total_x, gap_x], periods + ["Year\n(P10-P90)", "Gap"])
+    _period_ticks(ax, x, periods, extra=[(total_x, "Year\n(P10-P90)" if len(periods) <= 6 else "Year (P10-P90)"),
+                                         (gap_x, "Gap")])
     money_axis(ax.yaxis, currency)
     ax.set_ylabel(f"{stage_name} creation ({currency}, expected)")
     ax.set_title(f"{plan_title(ds)} {stage_name} creation: {money(expected_total, currency)} expected vs "
@@ -451,8 +479,8 @@ def bank_by_category(ds, measure: str = "amount") -> Figure:
     -------
     matplotlib.figure.Figure
         One bar container per category labelled ``"Pipeline"``, ``"Best case"``, ``"Commit"`` with
-        the expected (mean) bank at ``"Start"`` and each period's end; whiskers on the total show
-        P10-P90.
+        the expected (mean) bank at ``"Start"`` and at each period's end (ticks: ``"Start"`` and the
+        period labels); whiskers on the total show P10-P90.
     """
     if measure not in ("amount", "count"):
         raise SimcoreError(f"bank_by_category: measure must be 'amount' or 'count', got {measure!r}")
@@ -465,7 +493,7 @@ def bank_by_category(ds, measure: str = "amount") -> Figure:
         .values[:, None],
         _per_trial_period(ds, f"bank_{measure}"),
     ], axis=1)
-    labels = ["Start"] + [f"{p} end" for p in ds.period.values]
+    labels = ["Start"] + [str(p) for p in ds.period.values]
     x = np.arange(len(labels))
     currency = _currency(ds)
     fig = new_figure()
@@ -476,12 +504,15 @@ def bank_by_category(ds, measure: str = "amount") -> Figure:
                label=CATEGORY_LABELS.get(cat, cat))
         bottom += stacked[:, j]
     lo, hi = np.quantile(totals, [0.10, 0.90], axis=0)
-    ax.errorbar(x, bottom, yerr=[bottom - lo, hi - bottom], fmt="none", ecolor="#555555", capsize=5,
-                label="Total P10-P90")
+    _range_whiskers(ax, x, lo, hi, capsize=5, label="Total P10-P90")
     fmt = (lambda v: money(v, currency)) if measure == "amount" else (lambda v: f"{v:,.0f}")
-    for xi, yi in zip(x, bottom):
-        ax.annotate(fmt(yi), (xi, yi), textcoords="offset points", xytext=(12, 2), fontsize=9)
-    ax.set_xticks(x, labels)
+    tops = np.maximum(bottom, hi)
+    labelled = range(len(x)) if len(x) <= MAX_LABELLED else [0, len(x) - 1]
+    for i in labelled:
+        ax.annotate(fmt(bottom[i]), (x[i], tops[i]), textcoords="offset points", xytext=(0, 3), ha="center",
+                    fontsize=9)
+    _period_ticks(ax, x, labels)
+    ax.set_xlabel(f"at the start of the plan and at the end of each {_period_word(ds)}")
     if measure == "amount":
         money_axis(ax.yaxis, currency)
         ax.set_ylabel(f"Open pipeline ({currency}, expected)")

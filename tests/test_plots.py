@@ -196,7 +196,8 @@ def test_bank_by_category_stacks_the_expected_bank(ds):
     fig = plots.bank_by_category(ds)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels == ["Start", "2026-Q1 end", "2026-Q2 end", "2026-Q3 end", "2026-Q4 end"]
+    assert labels == ["Start", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
+    assert ax.get_xlabel() == "at the start of the plan and at the end of each quarter"
     commit = _bars(ax, "Commit")
     pipeline = _bars(ax, "Pipeline")
     # fy2026's starting bank is $7.4M of Stage 4 (commit) and nothing earlier.
@@ -254,3 +255,21 @@ def test_figures_save_as_png_headless_without_touching_pyplot(ds, tmp_path):
             assert not text.get_parse_math()
     assert matplotlib.get_backend() == backend
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.png" for n in figures)
+
+
+def test_whiskers_span_p10_to_p90_even_when_the_mean_lies_outside(ds):
+    # One huge trial pulls the mean above the P90: the whiskers must still run from P10 to P90.
+    skewed = ds.copy(deep=True)
+    skewed["bank_amount"][0] = skewed["bank_amount"][0] * 1000
+    skewed["created_amount"][0] = skewed["created_amount"][0] * 1000
+    for fig, totals in (
+        (plots.bank_by_category(skewed), skewed["bank_amount"].sum(["source", "product", "category"]).values[:, -1]),
+        (plots.creation_waterfall(skewed, 40e6),
+         skewed["created_amount"].sel(stage="Stage 4").sum(["period", "source", "product"]).values),
+    ):
+        ax = fig.axes[0]
+        assert totals.mean() > np.quantile(totals, 0.9)
+        (whiskers,) = [c for c in ax.containers if c.get_label() == "Total P10-P90"]
+        segments = whiskers.lines[2][0].get_segments()
+        lo, hi = segments[-1][:, 1]
+        np.testing.assert_allclose([lo, hi], np.quantile(totals, [0.1, 0.9]))
