@@ -835,6 +835,9 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
                          verify_seed if verify_trials else seed, progress) if spreadsheet else {}
     bank = _required_bank(layout, sc, limits, settings, target, confidence, trials, seed, x, sim, file_plan,
                           file_sim, floor, reference, progress)
+    if not feasible and bank.get("for_optimized_plan") is not None and math.isfinite(bank["for_optimized_plan"]):
+        message += (f" A stage-4 bank of ${bank['for_optimized_plan']:,.0f} on day one (the scenario has "
+                    f"${bank['current_stage4_bank']:,.0f}) would make that plan reach {confidence:.0%}.")
 
     success = feasible and (not verify_trials or objective == "p_hit" or
                             abs(conf_out - confidence) <= 0.015 or conf_out >= confidence)

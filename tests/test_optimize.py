@@ -318,3 +318,26 @@ def test_cost_objective_moves_to_the_cheaper_source():
     assert sum(by_cost.plan["b"].values()) > sum(by_creation.plan["b"].values())
     assert by_cost.total_cost <= by_creation.total_cost
     assert by_cost.fun == pytest.approx(by_cost.total_cost)
+
+
+def test_free_mix_moves_to_the_better_product():
+    """With the product mix free, creation moves to the product that wins more (same deal size,
+    same cost), and the plan is cheaper; with the scenario's mix it stays at the given shares."""
+    raw = two_source_raw(bank=False)
+    raw["dimensions"]["product"] = ["p", "q"]
+    raw["by"]["product"] = {"p": {"creation": {"share": 0.5}},
+                            "q": {"creation": {"share": 0.5}, "decision": {"win": 0.45}}}
+    sc = build(raw)
+    kw = dict(trials=1000, seed=0, verify_trials=0, spreadsheet=False)
+    fixed = optimize(sc, 0.8, **kw)
+    free = optimize(sc, 0.8, free_mix=True, **kw)
+    assert free.feasible and fixed.feasible
+    for s in ("a", "b"):
+        p, q = (sum(fixed.plan_by_product[s][k].values()) for k in ("p", "q"))
+        assert p == pytest.approx(q, rel=1e-9)
+    q_share = sum(sum(free.plan_by_product[s]["q"].values()) for s in ("a", "b")) / free.total_stage1
+    # q dominates p in expectation in every trial (win 0.45 vs at most 0.45); at 1,000 trials the
+    # sample average still lets deal-level noise buy a little p, so the check is directional
+    # against the scenario's 50%: most of the plan moves to q.
+    assert q_share > 0.75
+    assert free.total_stage1 < fixed.total_stage1
