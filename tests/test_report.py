@@ -322,3 +322,16 @@ def test_sensitivity_section_shows_the_swings_and_the_variance_split(scenario, b
     assert variance[-1][0] == "total"
     assert variance[-1][-1] == pytest.approx(1.0, abs=1e-12)
     assert sum(r[-1] for r in variance[:-1]) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["smb", "enterprise"])
+def test_every_bundled_scenario_reports(name, tmp_path):
+    # Months (smb), six buyer stages and a fiscal year from February (enterprise): the same report.
+    sc = simcore.load_scenario(f"scenarios/{name}.toml")
+    report = rpt.build_report(sc, trials=100, seed=0, variants=[], funnel_trials=50)
+    files = rpt.write_report(report, tmp_path / name)
+    assert sorted(f.name for f in files) == sorted(p.name for p in (tmp_path / name).iterdir())
+    periods = [r[0] for r in report.table("bookings_by_period").rows]
+    ds = simcore.simulate(sc, trials=100, seed=0, progress=False)
+    assert periods == [str(p) for p in ds.period.values] + ["Year"]
+    assert report.headline["p50"] == ds.simcore.summary()["bookings"]["year"]["p50"]
