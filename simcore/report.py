@@ -43,7 +43,7 @@ import numpy as np
 
 from . import __version__
 from .accessor import distribution
-from .errors import SimcoreError
+from .errors import ScenarioError, SimcoreError
 from .format import money, percent
 
 # Column kinds: how a value is shown (HTML) and formatted (xlsx); CSV keeps the raw number.
@@ -483,9 +483,18 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
 
     fun = None
     if scenario.target is not None or _has_funnel_inputs(scenario):
-        from .funnel import funnel, funnel_vs_simulation
+        from .funnel import funnel
 
-        fun = funnel(scenario)
+        try:
+            fun = funnel(scenario)
+        except ScenarioError as exc:  # e.g. a cell with a zero win rate cannot be backsolved
+            report.notes.append("The deterministic funnel is left out: " + "; ".join(map(str, exc.problems)))
+    else:
+        report.notes.append("The deterministic funnel is left out: the scenario has no target and no [funnel] "
+                            "table to backsolve from.")
+    if fun is not None:
+        from .funnel import funnel_vs_simulation
+
         comparison = funnel_vs_simulation(scenario, trials=funnel_trials or min(trials, 2000), seed=seed,
                                           result=fun, progress=progress)
         report.tables.extend(funnel_tables(fun, comparison))
@@ -496,9 +505,6 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
                                       plots.creation_waterfall(ds, needed),
                                       "Expected creation into the decision stage, period by period, and the "
                                       "funnel's need spread over the periods like the creation plan."))
-    else:
-        report.notes.append("The deterministic funnel is left out: the scenario has no target and no [funnel] "
-                            "table to backsolve from.")
 
     _add_sensitivity(report, scenario, ds, trials=funnel_trials or min(trials, 2000), seed=seed, progress=progress)
 

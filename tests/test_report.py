@@ -335,3 +335,13 @@ def test_every_bundled_scenario_reports(name, tmp_path):
     ds = simcore.simulate(sc, trials=100, seed=0, progress=False)
     assert periods == [str(p) for p in ds.period.values] + ["Year"]
     assert report.headline["p50"] == ds.simcore.summary()["bookings"]["year"]["p50"]
+
+
+def test_a_funnel_that_cannot_be_backsolved_is_left_out_with_the_reason():
+    raw = small_raw()
+    raw["target"] = 1_000_000.0
+    raw["defaults"]["decision"]["win"] = 0.0     # nothing is ever won: no retire multiple to backsolve with
+    report = rpt.build_report(build(raw), trials=30, seed=0, variants=[])
+    (note,) = [n for n in report.notes if "funnel is left out" in n]
+    assert "win rate or conversion is zero" in note
+    assert report.headline["p50"] == 0.0 and report.headline["p_hit"] == 0.0
