@@ -146,7 +146,9 @@ def report(res) -> str:
                          ["this plan", m(res.total_stage1), percent(res.confidence_out_of_sample)]],
                         ["plan", "stage-1 creation", "confidence (simulated)"]),
                   f"This plan needs {percent(saving)} less stage-1 pipeline than the spreadsheet; the push-aware "
-                  f"spreadsheet asks {m(sh['total_stage1_with_push'])} (and builds a {m(sh['ending_bank'])} ending bank).",
+                  f"spreadsheet asks {m(sh['total_stage1_with_push'])}. The spreadsheet also builds a "
+                  f"{m(sh['ending_bank'])} ending stage-4 bank; this plan leaves {m(res.expected_ending_stage4_bank)} "
+                  f"(expected): it plans this year's bookings, not next year's.",
                   ""]
     rb = res.required_bank
     if rb.get("for_scenario_plan") is not None:

@@ -275,6 +275,7 @@ class _Sim:
     bank: np.ndarray         # (T, P) bookings of the starting bank
     stage4: np.ndarray       # (P, C) mean decision-stage creation dollars (in the period it happened)
     stage1: np.ndarray       # (P, C) mean entry-stage creation dollars
+    ending_bank: np.ndarray = None  # (C,) mean decision-stage-category bank at the horizon, dollars
 
     def bookings(self, x) -> np.ndarray:
         """(T, P) bookings under the linear model at unit dollars ``x``."""
@@ -306,6 +307,8 @@ def _simulate_plan(layout: _Layout, x, trials, seed, *, model=None, only_bank4=F
     unit_bookings = np.zeros((trials, J, P))
     bank = np.zeros((trials, P))
     stage4 = np.zeros((P, C))
+    ending = np.zeros(C)
+    decision_category = model.category[k - 1]
     stage1 = np.zeros((P, C))
     entry = model.entry_stage
     lo = 0
@@ -316,9 +319,11 @@ def _simulate_plan(layout: _Layout, x, trials, seed, *, model=None, only_bank4=F
         bank[lo:hi] = cohort[:, :, P, :].sum(axis=-1)
         unit_bookings[lo:hi] = np.moveaxis(layout.unit_matrix(cohort[:, :, :P, :]), 1, 2)
         stage4 += out.flow_amt[..., created0 + k - 1].sum(axis=0)
+        ending += out.bank_amt[:, P, :, decision_category].sum(axis=0)
         stage1 += out.flow_amt[:, :, np.arange(C), created0 + entry].sum(axis=0)
         lo = hi
-    return _Sim(np.asarray(x, dtype=np.float64).copy(), unit_bookings, bank, stage4 / trials, stage1 / trials)
+    return _Sim(np.asarray(x, dtype=np.float64).copy(), unit_bookings, bank, stage4 / trials, stage1 / trials,
+                ending / trials)
 
 
 def _stage4_yield(layout: _Layout, x, trials, seed) -> np.ndarray:
@@ -385,6 +390,9 @@ class OptimizeResult:
     stage4_targets, stage4_weekly : dict
         Expected decision-stage creation the plan implies, by source and quarter it happens in,
         and per week.
+    expected_ending_stage4_bank : float
+        Expected bank in the decision stage's forecast category at the end of the horizon (the
+        spreadsheet plans for one; this plan does not, unless its limits ask for creation late).
     binding : list of dict
         Constraints at their limit with their shadow price: the change in the objective per
         dollar of relaxation (and per dollar of target for a confidence constraint).
@@ -423,6 +431,7 @@ class OptimizeResult:
     total_stage1: float
     total_cost: float
     bookings_at_confidence: float
+    expected_ending_stage4_bank: float
     binding: list
     marginal_bookings: dict
     spreadsheet: dict
@@ -462,6 +471,7 @@ class OptimizeResult:
             "total_stage1": self.total_stage1, "total_cost": self.total_cost,
             "total_stage4": float(sum(sum(v.values()) for v in self.stage4_targets.values())),
             "bookings_at_confidence": self.bookings_at_confidence,
+            "expected_ending_stage4_bank": self.expected_ending_stage4_bank,
             "spreadsheet_total_stage1": self.spreadsheet.get("total_stage1"),
             "spreadsheet": self.spreadsheet,
             "required_bank": self.required_bank,
@@ -863,14 +873,15 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
     days = np.diff(np.minimum(layout.quarters.start_day, sc.horizon_days))
     stage4 = {s: {q: 0.0 for q in quarters} for s in sources}
     stage4_weekly = {s: {q: 0.0 for q in quarters} for s in sources}
-    # The final simulation is at reference(x); scale each unit's stage-4 by x / reference(x).
-    ratio = np.where(reference(x) > 0, x / reference(x), 0.0)
-    cell_ratio = ratio[layout.cell_unit].mean(axis=1)  # stage 4 happens later: use the cell's average
+    # Stage-4 creation and the ending bank are expectations of the plan itself (units at 0
+    # really at 0): a short exact simulation.
+    exact = _simulate_plan(layout, x, min(trials, 2000), seed)
     for c, cell in enumerate(sc.cells):
         for qi, q in enumerate(quarters):
-            v = float(sim.stage4[qi, c] * cell_ratio[c])
+            v = float(exact.stage4[qi, c])
             stage4[cell[d]][q] += v
             stage4_weekly[cell[d]][q] += v / (days[qi] / 7.0)
+    ending_bank = float(exact.ending_bank.sum())
     total_cost = float((builder.cost * x).sum())
     fun = {"creation": float(x.sum()), "cost": total_cost, "p_hit": conf_in}[objective]
     marginal_d = {s: {q: 0.0 for q in quarters} for s in sources}
@@ -894,7 +905,7 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
         target=target, plan=plan, plan_by_product=by_product,
         plan_weekly={s: [float(v) for v in weekly[s]] for s in sources},
         stage4_targets=stage4, stage4_weekly=stage4_weekly, total_stage1=float(x.sum()), total_cost=total_cost,
-        bookings_at_confidence=q_level, binding=binding, marginal_bookings=marginal_d, spreadsheet=sheet,
+        bookings_at_confidence=q_level, expected_ending_stage4_bank=ending_bank, binding=binding, marginal_bookings=marginal_d, spreadsheet=sheet,
         required_bank=bank, period_targets=period_rows, history=history, nit=nit, trials=int(trials),
         seed=int(seed), verify_trials=int(verify_trials), verify_seed=int(verify_seed),
         elapsed_seconds=time.perf_counter() - t_start, scenario=sc.name, currency=sc.currency,
