@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 from scipy.special import ndtr, ndtri
 
 from .calendar import Periods, month_of_day, periods
@@ -230,30 +230,36 @@ def count_tables(rate, process, dispersion):
     """CDF of the number of deals created per (cell, week), flattened with offsets.
 
     ``rate`` is (cells, weeks) expected counts. Each table runs until the CDF is 1 to
-    double precision, so a uniform in (0, 1) always finds its count.
+    double precision, so a uniform in (0, 1) always finds its count (and is at least
+    40 entries long, which the kernel's branch-free count relies on).
+
+    Poisson CDFs are evaluated in one vectorised ``scipy.special.pdtr`` call (what
+    ``scipy.stats.poisson.cdf`` computes, without building one frozen distribution per
+    cell and week, which cost a second per run); negative binomial ones through
+    ``scipy.stats.nbinom``, imported only when a scenario uses it (importing
+    ``scipy.stats`` costs about a second too).
     """
     n_cells, n_weeks = rate.shape
-    pieces, offsets = [], [0]
-    for c in range(n_cells):
-        for w in range(n_weeks):
-            lam = float(rate[c, w])
-            if lam <= 0:
-                offsets.append(offsets[-1])
-                continue
-            if process[c] == NEGATIVE_BINOMIAL and math.isfinite(dispersion[c]):
-                size = float(dispersion[c])
-                sd = math.sqrt(lam + lam * lam / size)
-                dist = stats.nbinom(size, size / (size + lam))
-            else:
-                sd = math.sqrt(lam)
-                dist = stats.poisson(lam)
-            n = int(lam + 40.0 * sd + 40.0)
-            cdf = dist.cdf(np.arange(n))
-            cdf[-1] = 1.0
-            pieces.append(cdf)
-            offsets.append(offsets[-1] + n)
-    cdf = np.concatenate(pieces) if pieces else np.zeros(0)
-    return cdf, np.asarray(offsets, dtype=np.int64)
+    lam = np.maximum(np.asarray(rate, dtype=np.float64), 0.0)
+    nb = np.array([process[c] == NEGATIVE_BINOMIAL and math.isfinite(dispersion[c]) for c in range(n_cells)])
+    size = np.where(nb, np.asarray(dispersion, dtype=np.float64), 1.0)[:, None]
+    sd = np.sqrt(np.where(nb[:, None], lam + lam * lam / size, lam))
+    length = np.where(lam > 0, (lam + 40.0 * sd + 40.0).astype(np.int64), 0)
+    offsets = np.concatenate([[0], np.cumsum(length.ravel())]).astype(np.int64)
+    total = int(offsets[-1])
+    # k = 0, 1, ... within each (cell, week) table.
+    k = np.arange(total, dtype=np.float64) - np.repeat(offsets[:-1], length.ravel())
+    lam_k = np.repeat(lam.ravel(), length.ravel())
+    cdf = special.pdtr(k, lam_k)
+    if nb.any():
+        from scipy import stats
+
+        cell_k = np.repeat(np.repeat(np.arange(n_cells), n_weeks), length.ravel())
+        m = nb[cell_k]
+        size_k = size[cell_k, 0][m]
+        cdf[m] = stats.nbinom.cdf(k[m], size_k, size_k / (size_k + lam_k[m]))
+    cdf[offsets[1:][length.ravel() > 0] - 1] = 1.0
+    return cdf, offsets
 
 
 def _slot(value):
