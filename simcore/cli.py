@@ -176,11 +176,25 @@ def _setup_validate(p):
 
 
 def _validate(args):
+    from .errors import Problem
+
     sc = load(args)
+    # A variant is only applied when asked for: check each one too, so a broken Conservative
+    # is found now rather than on the day someone runs it.
+    problems = []
+    for name in ([] if args.variant else sc.variants):
+        try:
+            sc.with_variant(name)
+        except ScenarioError as exc:
+            problems.extend(Problem(p.file, p.path, f"{p.message} (with variant {name!r})")
+                            for p in exc.problems)
+    if problems:
+        raise ScenarioError(problems)
     n_bank = len(sc.bank)
     print(f"{args.scenario}: OK: scenario {sc.name!r}, {len(sc.cells)} cells "
           f"({' x '.join(f'{len(v)} {k}' for k, v in sc.dimensions.items())}), {len(sc.stages)} stages, "
-          f"{n_bank} open deal{'s' if n_bank != 1 else ''} in the starting bank")
+          f"{n_bank} open deal{'s' if n_bank != 1 else ''} in the starting bank"
+          + (f"; variants {', '.join(sc.variants)} OK" if sc.variants and not args.variant else ""))
     return EXIT_OK
 
 

@@ -307,3 +307,17 @@ def test_console_script_in_a_real_process(tiny):
     summary = json.loads(proc.stdout)
     assert summary["trials"] == 200 and summary["seed"] == 5 and summary["scenario"] == "tiny"
     assert "Traceback" not in proc.stderr
+
+
+def test_validate_checks_every_variant(tiny, capsys):
+    code, out, _ = run_cli(capsys, "validate", tiny)
+    assert code == 0 and "variants Low OK" in out
+    text = tiny.read_text(encoding="utf-8").replace('"defaults.creation.dollars" = 9_000_000',
+                                                    '"defaults.creation.dollrs" = 9_000_000')
+    tiny.write_text(text, encoding="utf-8")
+    code, out, err = run_cli(capsys, "validate", tiny)
+    assert code == 2 and out == ""
+    assert (f"error: {tiny}: defaults.creation.dollrs: unknown key 'dollrs' (did you mean 'dollars'?) "
+            f"(with variant 'Low')") in err
+    # The file itself still runs; only the variant is broken.
+    assert run_cli(capsys, "run", tiny, "--trials", "20", "--quiet")[0] == 0
