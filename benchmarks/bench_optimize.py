@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import simcore  # noqa: E402
-from simcore.optimize import optimize  # noqa: E402
+import simcore
+from simcore.optimize import optimize
 
 
 def main():
@@ -37,13 +37,19 @@ def main():
     t0 = time.perf_counter()
     full = optimize(sc, args.confidence, trials=args.trials, seed=0, verify_trials=args.verify_trials)
     t_full = time.perf_counter() - t0
-    print(f"bench_optimize: fy2026, {len(full.sources)} sources x {len(full.quarters)} quarters, "
-          f"{args.trials:,} trials, {os.cpu_count()} cores")
-    print(f"  solve (in-sample, {solve.nit} simulations): {t_solve:.1f} s; total stage 1 "
-          f"${solve.total_stage1 / 1e6:.1f}M, in-sample confidence {solve.confidence_in_sample:.1%}")
-    print(f"  full call (+ {args.verify_trials:,}-trial check, spreadsheet plan, required bank): {t_full:.1f} s; "
-          f"out-of-sample confidence {full.confidence_out_of_sample:.1%}; spreadsheet "
-          f"${full.spreadsheet['total_stage1'] / 1e6:.1f}M at {full.spreadsheet['confidence']:.1%}")
+    print(
+        f"bench_optimize: fy2026, {len(full.sources)} sources x {len(full.quarters)} quarters, "
+        f"{args.trials:,} trials, {os.cpu_count()} cores"
+    )
+    print(
+        f"  solve (in-sample, {solve.nit} simulations): {t_solve:.1f} s; total stage 1 "
+        f"${solve.total_stage1 / 1e6:.1f}M, in-sample confidence {solve.confidence_in_sample:.1%}"
+    )
+    print(
+        f"  full call (+ {args.verify_trials:,}-trial check, spreadsheet plan, required bank): {t_full:.1f} s; "
+        f"out-of-sample confidence {full.confidence_out_of_sample:.1%}; spreadsheet "
+        f"${full.spreadsheet['total_stage1'] / 1e6:.1f}M at {full.spreadsheet['confidence']:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -50,17 +50,37 @@ def _count(text, minimum=0):
 def _setup(p):
     add_scenario_arguments(p)
     add_run_arguments(p)
-    p.add_argument("--confidence", type=_fraction, default=None,
-                   help="required P(bookings >= target), e.g. 0.9 (default: [optimize] confidence, else 0.9)")
-    p.add_argument("--objective", choices=["creation", "cost", "p_hit"], default=None,
-                   help="minimise total stage-1 creation (default) or total cost, or maximise P(hit) within --budget")
+    p.add_argument(
+        "--confidence",
+        type=_fraction,
+        default=None,
+        help="required P(bookings >= target), e.g. 0.9 (default: [optimize] confidence, else 0.9)",
+    )
+    p.add_argument(
+        "--objective",
+        choices=["creation", "cost", "p_hit"],
+        default=None,
+        help="minimise total stage-1 creation (default) or total cost, or maximise P(hit) within --budget",
+    )
     p.add_argument("--budget", type=_money, default=None, help="total cost in dollars for --objective p_hit")
-    p.add_argument("--target", type=_money, default=None, help="bookings target in dollars (default: the scenario's)")
-    p.add_argument("--verify-trials", type=lambda t: _count(t, 0), default=20_000,
-                   help="trials of the independent check (default 20000; 0 skips it)")
-    p.add_argument("--verify-seed", type=lambda t: _count(t, 0), default=None, help="its seed (default: --seed + 1)")
-    p.add_argument("--iterations", type=lambda t: _count(t, 1), default=4,
-                   help="most re-simulations at the solution (default 4)")
+    p.add_argument(
+        "--target", type=_money, default=None, help="bookings target in dollars (default: the scenario's)"
+    )
+    p.add_argument(
+        "--verify-trials",
+        type=lambda t: _count(t, 0),
+        default=20_000,
+        help="trials of the independent check (default 20000; 0 skips it)",
+    )
+    p.add_argument(
+        "--verify-seed", type=lambda t: _count(t, 0), default=None, help="its seed (default: --seed + 1)"
+    )
+    p.add_argument(
+        "--iterations",
+        type=lambda t: _count(t, 1),
+        default=4,
+        help="most re-simulations at the solution (default 4)",
+    )
     p.add_argument("--free-mix", action="store_true", help="let the product mix within each source vary")
     p.add_argument("--no-spreadsheet", action="store_true", help="skip simulating the spreadsheet plan")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -73,11 +93,21 @@ def _run(args) -> int:
     from .optimize import optimize
 
     sc = load(args)
-    res = optimize(sc, args.confidence, objective=args.objective, budget=args.budget, target=args.target,
-                   trials=args.trials, seed=args.seed, verify_trials=args.verify_trials,
-                   verify_seed=args.verify_seed, iterations=args.iterations,
-                   free_mix=True if args.free_mix else None, spreadsheet=not args.no_spreadsheet,
-                   progress=not args.quiet)
+    res = optimize(
+        sc,
+        args.confidence,
+        objective=args.objective,
+        budget=args.budget,
+        target=args.target,
+        trials=args.trials,
+        seed=args.seed,
+        verify_trials=args.verify_trials,
+        verify_seed=args.verify_seed,
+        iterations=args.iterations,
+        free_mix=True if args.free_mix else None,
+        spreadsheet=not args.no_spreadsheet,
+        progress=not args.quiet,
+    )
     data = res.to_dict()
     if args.out:
         text = json.dumps(data, indent=2) + "\n"
@@ -101,8 +131,13 @@ def report(res) -> str:
     def m(v):
         return money(v, cur)
 
-    lines = [f"{res.scenario}: plan for {m(res.target)} bookings at {percent(res.confidence_target, 0)} confidence "
-             f"({res.objective}; {res.trials:,} trials, seed {res.seed})", ""]
+    lines = [
+        (
+            f"{res.scenario}: plan for {m(res.target)} bookings at {percent(res.confidence_target, 0)} confidence "
+            f"({res.objective}; {res.trials:,} trials, seed {res.seed})"
+        ),
+        "",
+    ]
     if not res.feasible:
         lines += [f"NOT FEASIBLE: {res.message}", ""]
     q = res.quarters
@@ -110,23 +145,39 @@ def report(res) -> str:
     rows.append(["Total"] + [m(sum(res.plan[s][k] for s in res.sources)) for k in q] + [m(res.total_stage1)])
     lines += ["Stage-1 creation to plan", table(rows, ["source"] + q + ["total"]), ""]
     weeks = [m(sum(res.plan_weekly[s]) / max(len(res.plan_weekly[s]), 1)) for s in res.sources]
-    rows = [[s] + [m(res.stage4_targets[s][k]) for k in q] + [m(sum(res.stage4_targets[s].values()))]
-            for s in res.sources]
-    lines += ["Stage-4 creation it implies (expected, by the quarter it happens)",
-              table(rows, ["source"] + q + ["total"]), ""]
+    rows = [
+        [s] + [m(res.stage4_targets[s][k]) for k in q] + [m(sum(res.stage4_targets[s].values()))]
+        for s in res.sources
+    ]
+    lines += [
+        "Stage-4 creation it implies (expected, by the quarter it happens)",
+        table(rows, ["source"] + q + ["total"]),
+        "",
+    ]
     rows = [[s] + [m(res.stage4_weekly[s][k]) for k in q] for s in res.sources]
     lines += ["Stage-4 creation per week", table(rows, ["source"] + q), ""]
-    lines.append("Average stage-1 creation per week: " + ", ".join(f"{s} {w}" for s, w in zip(res.sources, weeks)))
+    lines.append(
+        "Average stage-1 creation per week: " + ", ".join(f"{s} {w}" for s, w in zip(res.sources, weeks))
+    )
     lines.append("")
-    conf = (f"Confidence: in-sample {percent(res.confidence_in_sample)} ({res.trials:,} trials); "
-            f"out-of-sample {percent(res.confidence_out_of_sample)}")
+    conf = (
+        f"Confidence: in-sample {percent(res.confidence_in_sample)} ({res.trials:,} trials); "
+        f"out-of-sample {percent(res.confidence_out_of_sample)}"
+    )
     if res.verify_trials:
         conf += f" +/- {100 * res.confidence_out_of_sample_se:.1f} pts ({res.verify_trials:,} new trials, seed {res.verify_seed})"
-    lines += [conf, f"Bookings at that confidence (P{round(100 * (1 - res.confidence_target))}): "
-                    f"{m(res.bookings_at_confidence)}; total cost {m(res.total_cost)}"]
+    lines += [
+        conf,
+        (
+            f"Bookings at that confidence (P{round(100 * (1 - res.confidence_target))}): "
+            f"{m(res.bookings_at_confidence)}; total cost {m(res.total_cost)}"
+        ),
+    ]
     for t in res.period_targets:
-        lines.append(f"  {t['period']} target {m(t['target'])} at {percent(t['confidence'], 0)}: in-sample "
-                     f"{percent(t['confidence_in_sample'])}, out-of-sample {percent(t['confidence_out_of_sample'])}")
+        lines.append(
+            f"  {t['period']} target {m(t['target'])} at {percent(t['confidence'], 0)}: in-sample "
+            f"{percent(t['confidence_in_sample'])}, out-of-sample {percent(t['confidence_out_of_sample'])}"
+        )
     lines.append("")
     if res.binding:
         rows = []
@@ -134,32 +185,51 @@ def report(res) -> str:
             limit = b.get("limit")
             shown = "" if limit is None else (m(limit) if "dollar" in b.get("unit", "") else f"{limit:,.0f}")
             rows.append([b["constraint"], shown, f"{b['shadow_price']:.3g}", b.get("unit", "")])
-        lines += ["What binds (shadow price: the objective's change when the limit is relaxed)",
-                  table(rows, ["constraint", "limit", "shadow price", "per"]), ""]
+        lines += [
+            "What binds (shadow price: the objective's change when the limit is relaxed)",
+            table(rows, ["constraint", "limit", "shadow price", "per"]),
+            "",
+        ]
     rows = [[s] + [f"{res.marginal_bookings[s][k]:.3f}" for k in q] for s in res.sources]
-    lines += [f"Bookings at the confidence per extra dollar of stage-1 creation", table(rows, ["source"] + q), ""]
+    lines += [
+        "Bookings at the confidence per extra dollar of stage-1 creation",
+        table(rows, ["source"] + q),
+        "",
+    ]
     sh = res.spreadsheet
     if sh and sh.get("total_stage1") is not None:
         saving = 1.0 - res.total_stage1 / sh["total_stage1"] if sh["total_stage1"] else float("nan")
-        lines += ["Side by side with the uniform spreadsheet (seeds/000's backsolve)",
-                  table([["spreadsheet (every non-win retires)", m(sh["total_stage1"]), percent(sh["confidence"])],
-                         ["this plan", m(res.total_stage1), percent(res.confidence_out_of_sample)]],
-                        ["plan", "stage-1 creation", "confidence (simulated)"]),
-                  f"This plan needs {percent(saving)} less stage-1 pipeline than the spreadsheet; the push-aware "
-                  f"spreadsheet asks {m(sh['total_stage1_with_push'])}. The spreadsheet also builds a "
-                  f"{m(sh['ending_bank'])} ending stage-4 bank; this plan leaves {m(res.expected_ending_stage4_bank)} "
-                  f"(expected): it plans this year's bookings, not next year's.",
-                  ""]
+        lines += [
+            "Side by side with the uniform spreadsheet (seeds/000's backsolve)",
+            table(
+                [
+                    ["spreadsheet (every non-win retires)", m(sh["total_stage1"]), percent(sh["confidence"])],
+                    ["this plan", m(res.total_stage1), percent(res.confidence_out_of_sample)],
+                ],
+                ["plan", "stage-1 creation", "confidence (simulated)"],
+            ),
+            (
+                f"This plan needs {percent(saving)} less stage-1 pipeline than the spreadsheet; the push-aware "
+                f"spreadsheet asks {m(sh['total_stage1_with_push'])}. The spreadsheet also builds a "
+                f"{m(sh['ending_bank'])} ending stage-4 bank; this plan leaves {m(res.expected_ending_stage4_bank)} "
+                f"(expected): it plans this year's bookings, not next year's."
+            ),
+            "",
+        ]
     rb = res.required_bank
     if rb.get("for_scenario_plan") is not None:
-        lines.append(f"Required stage-4 bank on day one at {percent(res.confidence_target, 0)}: "
-                     f"{m(rb['for_scenario_plan'])} with the scenario's own plan ({m(rb['scenario_plan_total_stage1'])} "
-                     f"stage 1, which alone reaches {percent(rb['scenario_plan_confidence'])}); "
-                     f"{m(rb['for_optimized_plan'])} with this plan.")
+        lines.append(
+            f"Required stage-4 bank on day one at {percent(res.confidence_target, 0)}: "
+            f"{m(rb['for_scenario_plan'])} with the scenario's own plan ({m(rb['scenario_plan_total_stage1'])} "
+            f"stage 1, which alone reaches {percent(rb['scenario_plan_confidence'])}); "
+            f"{m(rb['for_optimized_plan'])} with this plan."
+        )
         if rb.get("weeks_to_build"):
-            lines.append(f"From today's {m(rb['today_stage4_bank'])}: gap {m(rb['gap_scenario_plan'])}, "
-                         f"{m(rb['weekly_run_rate_scenario_plan'])}/week over {rb['weeks_to_build']:.0f} weeks "
-                         f"(this plan: gap {m(rb['gap_optimized_plan'])}, {m(rb['weekly_run_rate_optimized_plan'])}/week).")
+            lines.append(
+                f"From today's {m(rb['today_stage4_bank'])}: gap {m(rb['gap_scenario_plan'])}, "
+                f"{m(rb['weekly_run_rate_scenario_plan'])}/week over {rb['weeks_to_build']:.0f} weeks "
+                f"(this plan: gap {m(rb['gap_optimized_plan'])}, {m(rb['weekly_run_rate_optimized_plan'])}/week)."
+            )
     elif rb.get("note"):
         lines.append(f"Required bank: {rb['note']}")
     lines += ["", res.message]

@@ -66,16 +66,16 @@ class _Layout:
     scenario: Scenario
     dim: str
     sources: list
-    quarters: object                 # calendar.Periods
-    unit_source: np.ndarray          # (J,) source index of each unit
-    unit_quarter: np.ndarray         # (J,) quarter index
-    unit_label: list                 # "inbound 2026-Q1" or "inbound/CMP 2026-Q1"
-    cell_unit: np.ndarray            # (C, Q) -> unit index
-    weight: np.ndarray               # (C, Q) share of the unit's dollars that go to the cell
-    season_sum: np.ndarray           # (C, Q) sum over the quarter's days of the normalised seasonality
-    reference: np.ndarray            # (C, Q) the scenario's own plan, dollars
-    mean_amount: np.ndarray          # (C,) base mean deal size, dollars
-    cost: np.ndarray                 # (C,) cost per pipeline dollar
+    quarters: object  # calendar.Periods
+    unit_source: np.ndarray  # (J,) source index of each unit
+    unit_quarter: np.ndarray  # (J,) quarter index
+    unit_label: list  # "inbound 2026-Q1" or "inbound/CMP 2026-Q1"
+    cell_unit: np.ndarray  # (C, Q) -> unit index
+    weight: np.ndarray  # (C, Q) share of the unit's dollars that go to the cell
+    season_sum: np.ndarray  # (C, Q) sum over the quarter's days of the normalised seasonality
+    reference: np.ndarray  # (C, Q) the scenario's own plan, dollars
+    mean_amount: np.ndarray  # (C,) base mean deal size, dollars
+    cost: np.ndarray  # (C,) cost per pipeline dollar
 
     @property
     def n_units(self):
@@ -119,8 +119,9 @@ class _Layout:
 
 def _layout(sc: Scenario, dim: str, free_mix: bool) -> _Layout:
     if dim not in sc.dimensions:
-        raise SimcoreError(f"the scenario has no dimension {dim!r} to plan by; it has "
-                           f"{', '.join(sc.dimensions)}")
+        raise SimcoreError(
+            f"the scenario has no dimension {dim!r} to plan by; it has {', '.join(sc.dimensions)}"
+        )
     quarters = periods(sc.start, sc.horizon_days, "quarter", sc.fiscal_year_start_month)
     of_day = quarters.of_day(sc.horizon_days)
     months = month_of_day(sc.start, sc.horizon_days)
@@ -145,8 +146,11 @@ def _layout(sc: Scenario, dim: str, free_mix: bool) -> _Layout:
     labels, unit_source, unit_quarter = [], [], []
     cell_unit = np.zeros((C, Q), dtype=np.int64)
     weight = np.zeros((C, Q))
-    groups = ([[c for c in range(C) if cell_source[c] == s] for s in range(len(sources))] if not free_mix
-              else [[c] for c in range(C)])
+    groups = (
+        [[c for c in range(C) if cell_source[c] == s] for s in range(len(sources))]
+        if not free_mix
+        else [[c] for c in range(C)]
+    )
     for g in groups:
         for q in range(Q):
             j = len(labels)
@@ -163,8 +167,21 @@ def _layout(sc: Scenario, dim: str, free_mix: bool) -> _Layout:
             for i, c in enumerate(g):
                 cell_unit[c, q] = j
                 weight[c, q] = ref[i] / ref.sum() if ref.sum() > 0 else 0.0
-    return _Layout(sc, dim, sources, quarters, np.array(unit_source), np.array(unit_quarter), labels,
-                   cell_unit, weight, season_sum, reference, mean_amount, cost)
+    return _Layout(
+        sc,
+        dim,
+        sources,
+        quarters,
+        np.array(unit_source),
+        np.array(unit_quarter),
+        labels,
+        cell_unit,
+        weight,
+        season_sum,
+        reference,
+        mean_amount,
+        cost,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -229,8 +246,14 @@ def read_limits(sc: Scenario, dim: str = "source") -> tuple:
         if name not in sources:
             bad(path, f"unknown {dim} {name!r}; expected one of {', '.join(map(repr, sources))}")
             continue
-        for key in ("min", "max", "min_per_quarter", "max_per_quarter", "capacity_per_week",
-                    "capacity_dollars_per_week"):
+        for key in (
+            "min",
+            "max",
+            "min_per_quarter",
+            "max_per_quarter",
+            "capacity_per_week",
+            "capacity_dollars_per_week",
+        ):
             if key in spec:
                 getattr(limits, key)[name] = float(spec[key])
         if name in limits.min and name in limits.max and limits.min[name] > limits.max[name]:
@@ -238,27 +261,38 @@ def read_limits(sc: Scenario, dim: str = "source") -> tuple:
     for i, m in enumerate(table.get("mix") or []):
         unknown = [s for s in m.get("sources", []) if s not in sources]
         if unknown:
-            bad(f"{where}.mix[{i}].sources", f"unknown {dim} {unknown[0]!r}; expected one of "
-                                            f"{', '.join(map(repr, sources))}")
+            bad(
+                f"{where}.mix[{i}].sources",
+                f"unknown {dim} {unknown[0]!r}; expected one of {', '.join(map(repr, sources))}",
+            )
             continue
         limits.mix.append({"sources": list(m["sources"]), "min_share": float(m["min_share"])})
     labels = periods(sc.start, sc.horizon_days, "quarter", sc.fiscal_year_start_month).labels
     for i, t in enumerate(table.get("period_target") or []):
         if t.get("period") not in labels:
-            bad(f"{where}.period_target[{i}].period", f"unknown quarter {t.get('period')!r}; the horizon's "
-                                                     f"quarters are {', '.join(labels)}")
+            bad(
+                f"{where}.period_target[{i}].period",
+                f"unknown quarter {t.get('period')!r}; the horizon's quarters are {', '.join(labels)}",
+            )
             continue
         if not isinstance(t.get("cumulative", False), bool):
             bad(f"{where}.period_target[{i}].cumulative", f"must be true or false, got {t['cumulative']!r}")
             continue
-        limits.period_targets.append({"period": t["period"], "target": float(t["target"]),
-                                      "confidence": float(t.get("confidence", table.get("confidence", 0.9))),
-                                      "cumulative": bool(t.get("cumulative", False))})
+        limits.period_targets.append(
+            {
+                "period": t["period"],
+                "target": float(t["target"]),
+                "confidence": float(t.get("confidence", table.get("confidence", 0.9))),
+                "cumulative": bool(t.get("cumulative", False)),
+            }
+        )
     if "budget" in table:
         limits.budget = float(table["budget"])
     if problems:
         raise ScenarioError(problems)
-    settings = {k: table[k] for k in ("confidence", "objective", "free_mix", "bank_build_weeks") if k in table}
+    settings = {
+        k: table[k] for k in ("confidence", "objective", "free_mix", "bank_build_weeks") if k in table
+    }
     return limits, settings
 
 
@@ -270,11 +304,11 @@ def read_limits(sc: Scenario, dim: str = "source") -> tuple:
 class _Sim:
     """One simulation of a plan, reduced: per-trial bookings by unit and close quarter."""
 
-    x: np.ndarray            # unit dollars simulated
+    x: np.ndarray  # unit dollars simulated
     unit_bookings: np.ndarray  # (T, J, P) bookings of the unit's deals closing in quarter P
-    bank: np.ndarray         # (T, P) bookings of the starting bank
-    stage4: np.ndarray       # (P, C) mean decision-stage creation dollars (in the period it happened)
-    stage1: np.ndarray       # (P, C) mean entry-stage creation dollars
+    bank: np.ndarray  # (T, P) bookings of the starting bank
+    stage4: np.ndarray  # (P, C) mean decision-stage creation dollars (in the period it happened)
+    stage1: np.ndarray  # (P, C) mean entry-stage creation dollars
     ending_bank: np.ndarray = None  # (C,) mean decision-stage-category bank at the horizon, dollars
 
     def bookings(self, x) -> np.ndarray:
@@ -322,8 +356,14 @@ def _simulate_plan(layout: _Layout, x, trials, seed, *, model=None, only_bank4=F
         ending += out.bank_amt[:, P, :, decision_category].sum(axis=0)
         stage1 += out.flow_amt[:, :, np.arange(C), created0 + entry].sum(axis=0)
         lo = hi
-    return _Sim(np.asarray(x, dtype=np.float64).copy(), unit_bookings, bank, stage4 / trials, stage1 / trials,
-                ending / trials)
+    return _Sim(
+        np.asarray(x, dtype=np.float64).copy(),
+        unit_bookings,
+        bank,
+        stage4 / trials,
+        stage1 / trials,
+        ending / trials,
+    )
 
 
 def _stage4_yield(layout: _Layout, x, trials, seed) -> np.ndarray:
@@ -345,7 +385,7 @@ def _stage4_yield(layout: _Layout, x, trials, seed) -> np.ndarray:
     out_yield = np.zeros(layout.n_units)
     for q in range(len(layout.quarters)):
         # Share of each week's days that fall in quarter q.
-        share = np.array([np.mean(of_day[d:d + 7] == q) for d in week_day])
+        share = np.array([np.mean(of_day[d : d + 7] == q) for d in week_day])
         sub = model.with_creation_scale(share[None, :])
         out = run_kernel(sub, trials, seed, progress=False)
         s4 = out.flow_amt[..., created0 + k - 1].sum(axis=(0, 1)) / trials  # per cell
@@ -451,34 +491,50 @@ class OptimizeResult:
     budget: float | None = None
 
     def __repr__(self):
-        return (f"OptimizeResult(feasible={self.feasible}, success={self.success}, fun={self.fun:.6g}, "
-                f"confidence_in_sample={self.confidence_in_sample:.4f}, "
-                f"confidence_out_of_sample={self.confidence_out_of_sample:.4f}, message={self.message!r})")
+        return (
+            f"OptimizeResult(feasible={self.feasible}, success={self.success}, fun={self.fun:.6g}, "
+            f"confidence_in_sample={self.confidence_in_sample:.4f}, "
+            f"confidence_out_of_sample={self.confidence_out_of_sample:.4f}, message={self.message!r})"
+        )
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (what ``simcore optimize --json`` prints)."""
         out = {
-            "scenario": self.scenario, "currency": self.currency, "objective": self.objective,
-            "target": self.target, "budget": self.budget,
+            "scenario": self.scenario,
+            "currency": self.currency,
+            "objective": self.objective,
+            "target": self.target,
+            "budget": self.budget,
             "confidence_target": self.confidence_target,
             "confidence_in_sample": self.confidence_in_sample,
             "confidence_out_of_sample": self.confidence_out_of_sample,
             "confidence_out_of_sample_se": self.confidence_out_of_sample_se,
-            "feasible": self.feasible, "success": self.success, "message": self.message,
+            "feasible": self.feasible,
+            "success": self.success,
+            "message": self.message,
             "fun": self.fun,
-            "plan": self.plan, "plan_by_product": self.plan_by_product, "plan_weekly": self.plan_weekly,
-            "stage4_targets": self.stage4_targets, "stage4_weekly": self.stage4_weekly,
-            "total_stage1": self.total_stage1, "total_cost": self.total_cost,
+            "plan": self.plan,
+            "plan_by_product": self.plan_by_product,
+            "plan_weekly": self.plan_weekly,
+            "stage4_targets": self.stage4_targets,
+            "stage4_weekly": self.stage4_weekly,
+            "total_stage1": self.total_stage1,
+            "total_cost": self.total_cost,
             "total_stage4": float(sum(sum(v.values()) for v in self.stage4_targets.values())),
             "bookings_at_confidence": self.bookings_at_confidence,
             "expected_ending_stage4_bank": self.expected_ending_stage4_bank,
             "spreadsheet_total_stage1": self.spreadsheet.get("total_stage1"),
             "spreadsheet": self.spreadsheet,
             "required_bank": self.required_bank,
-            "binding": self.binding, "marginal_bookings": self.marginal_bookings,
-            "period_targets": self.period_targets, "history": self.history,
-            "nit": self.nit, "trials": self.trials, "seed": self.seed,
-            "verify_trials": self.verify_trials, "verify_seed": self.verify_seed,
+            "binding": self.binding,
+            "marginal_bookings": self.marginal_bookings,
+            "period_targets": self.period_targets,
+            "history": self.history,
+            "nit": self.nit,
+            "trials": self.trials,
+            "seed": self.seed,
+            "verify_trials": self.verify_trials,
+            "verify_seed": self.verify_seed,
             "elapsed_seconds": self.elapsed_seconds,
         }
         return _json_safe(out)
@@ -557,26 +613,58 @@ class _Builder:
                 units = ((layout.unit_source == s) & (layout.unit_quarter == q)).astype(float)
                 where = f"{s_name} in {labels[q]}"
                 if s_name in limits.max_per_quarter:
-                    add(units, limits.max_per_quarter[s_name], "max", f"{s_name} max per quarter in {labels[q]}")
+                    add(
+                        units,
+                        limits.max_per_quarter[s_name],
+                        "max",
+                        f"{s_name} max per quarter in {labels[q]}",
+                    )
                 if s_name in limits.min_per_quarter:
-                    add(-units, -limits.min_per_quarter[s_name], "min", f"{s_name} min per quarter in {labels[q]}")
+                    add(
+                        -units,
+                        -limits.min_per_quarter[s_name],
+                        "min",
+                        f"{s_name} min per quarter in {labels[q]}",
+                    )
                 if s_name in limits.capacity_per_week:
                     cap = limits.capacity_per_week[s_name]
-                    add(units * deals, cap * weeks[q], "capacity",
-                        f"{where}: capacity {cap:g} opportunities/week", "opportunity")
+                    add(
+                        units * deals,
+                        cap * weeks[q],
+                        "capacity",
+                        f"{where}: capacity {cap:g} opportunities/week",
+                        "opportunity",
+                    )
                 if s_name in limits.capacity_dollars_per_week:
-                    add(units, limits.capacity_dollars_per_week[s_name] * weeks[q], "capacity",
-                        f"{where}: capacity ${limits.capacity_dollars_per_week[s_name]:,.0f}/week")
+                    add(
+                        units,
+                        limits.capacity_dollars_per_week[s_name] * weeks[q],
+                        "capacity",
+                        f"{where}: capacity ${limits.capacity_dollars_per_week[s_name]:,.0f}/week",
+                    )
         for s_name, value in limits.max.items():
-            add((layout.unit_source == src.index(s_name)).astype(float), value, "max",
-                f"{s_name} max over the horizon")
+            add(
+                (layout.unit_source == src.index(s_name)).astype(float),
+                value,
+                "max",
+                f"{s_name} max over the horizon",
+            )
         for s_name, value in limits.min.items():
-            add(-(layout.unit_source == src.index(s_name)).astype(float), -value, "min",
-                f"{s_name} min over the horizon")
+            add(
+                -(layout.unit_source == src.index(s_name)).astype(float),
+                -value,
+                "min",
+                f"{s_name} min over the horizon",
+            )
         for m in limits.mix:
             inside = np.isin(np.array(src)[layout.unit_source], m["sources"])
-            add((m["min_share"] - inside) * yields, 0.0, "mix",
-                f"at least {m['min_share']:.0%} of stage-4 creation from {' + '.join(m['sources'])}", "point of share")
+            add(
+                (m["min_share"] - inside) * yields,
+                0.0,
+                "mix",
+                f"at least {m['min_share']:.0%} of stage-4 creation from {' + '.join(m['sources'])}",
+                "point of share",
+            )
         self.ub_name = [""] * J
         self.yields = yields
         self.rows, self.rhs, self.names = rows, rhs, names
@@ -588,7 +676,9 @@ class _Builder:
         if budget is not None:
             rows.append(self.cost * self.scale)
             rhs.append(budget)
-            names.append({"kind": "budget", "name": "budget (total cost)", "limit": float(budget), "per": "dollar"})
+            names.append(
+                {"kind": "budget", "name": "budget (total cost)", "limit": float(budget), "per": "dollar"}
+            )
         # Rows in dollars -> divide by scale for order-one numbers.
         A = np.array(rows, dtype=np.float64).reshape(len(rows), len(self.c)) / self.scale
         b = np.array(rhs, dtype=np.float64) / self.scale
@@ -635,11 +725,24 @@ def _say(progress, message):
             print(f"optimize: {message}", file=sys.stderr, flush=True)
 
 
-def optimize(scenario: Scenario, confidence: float | None = None, *, objective: str | None = None,
-             budget: float | None = None, target: float | None = None, trials: int = 10_000, seed=0,
-             verify_trials: int = 20_000, verify_seed=None, iterations: int = 4, limits: Limits | None = None,
-             free_mix: bool | None = None, dimension: str = "source", spreadsheet: bool = True,
-             progress=False) -> OptimizeResult:
+def optimize(
+    scenario: Scenario,
+    confidence: float | None = None,
+    *,
+    objective: str | None = None,
+    budget: float | None = None,
+    target: float | None = None,
+    trials: int = 10_000,
+    seed=0,
+    verify_trials: int = 20_000,
+    verify_seed=None,
+    iterations: int = 4,
+    limits: Limits | None = None,
+    free_mix: bool | None = None,
+    dimension: str = "source",
+    spreadsheet: bool = True,
+    progress=False,
+) -> OptimizeResult:
     """The cheapest creation plan by source and quarter that books the target at a confidence.
 
     Parameters
@@ -697,12 +800,15 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
         raise SimcoreError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     budget = limits.budget if budget is None else budget
     if objective == "p_hit" and (budget is None or not budget > 0):
-        raise SimcoreError("objective p_hit needs a budget > 0 (total cost in dollars): --budget or "
-                           "[optimize] budget")
+        raise SimcoreError(
+            "objective p_hit needs a budget > 0 (total cost in dollars): --budget or [optimize] budget"
+        )
     free_mix = bool(settings.get("free_mix", False)) if free_mix is None else free_mix
     target = sc.target if target is None else float(target)
     if target is None or not target > 0:
-        raise SimcoreError("the optimizer needs a bookings target > 0: give target in the scenario or target=")
+        raise SimcoreError(
+            "the optimizer needs a bookings target > 0: give target in the scenario or target="
+        )
     for name, value in (("trials", trials), ("iterations", iterations)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise SimcoreError(f"{name} must be a whole number >= 1, got {value!r}")
@@ -717,8 +823,11 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
     J = layout.n_units
     file_plan = layout.unit_dollars(layout.reference)
     scale = max(file_plan.sum() / max(J, 1), 1.0)
-    _say(progress, f"{len(layout.sources)} {dimension}s x {len(layout.quarters)} quarters, {trials:,} trials, "
-                   f"confidence {confidence:.0%} of ${target:,.0f}")
+    _say(
+        progress,
+        f"{len(layout.sources)} {dimension}s x {len(layout.quarters)} quarters, {trials:,} trials, "
+        f"confidence {confidence:.0%} of ${target:,.0f}",
+    )
 
     # Stage-4 yields for the mix constraint (expected values; a short simulation per quarter).
     yields = np.zeros(J)
@@ -736,7 +845,9 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
     def reference(x):
         # Units at 0 are simulated at the floor (so their yield stays measured) and priced at 0:
         # the cohort attribution makes the linear model exact at x all the same.
-        return np.minimum(np.maximum(x, floor), np.where(np.isfinite(ub_dollars), np.maximum(ub_dollars, 0), np.inf))
+        return np.minimum(
+            np.maximum(x, floor), np.where(np.isfinite(ub_dollars), np.maximum(ub_dollars, 0), np.inf)
+        )
 
     x_ref = reference(file_plan)
     history = []
@@ -779,8 +890,11 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
                 fun_new = sol.fun
         if x is not None and feasible:
             fun_prev = history[-1]["objective"]
-            stable = (abs(fun_new - fun_prev) <= 0.002 * abs(fun_prev) if objective != "p_hit"
-                      else abs(fun_new - conf_prev) <= tol)
+            stable = (
+                abs(fun_new - fun_prev) <= 0.002 * abs(fun_prev)
+                if objective != "p_hit"
+                else abs(fun_new - conf_prev) <= tol
+            )
             if stable and (objective == "p_hit" or conf_prev >= confidence - tol):
                 # The previous plan is exact (simulated) and the new one is no real improvement.
                 if objective != "p_hit":
@@ -788,9 +902,15 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
                     again = solve(problem, starts=[x / scale])
                     sol = again if again.x is not None else sol
                 break
-        history.append({"iteration": nit, "simulated_total": float(x_ref.sum()),
-                        "total_stage1": float(x_new.sum()), "objective": float(fun_new),
-                        "confidence_linear_model": float(chances[0].confidence(x_new / scale))})
+        history.append(
+            {
+                "iteration": nit,
+                "simulated_total": float(x_ref.sum()),
+                "total_stage1": float(x_new.sum()),
+                "objective": float(fun_new),
+                "confidence_linear_model": float(chances[0].confidence(x_new / scale)),
+            }
+        )
         x = x_new
         x_ref = reference(x)
         if nit >= iterations or (not feasible and nit >= 2):
@@ -825,32 +945,79 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
     w = np.exp(-0.5 * ((annual - q_level) / bw) ** 2)
     marginal = (w @ per_dollar) / w.sum() if w.sum() > 0 else np.zeros(J)
 
-    binding = _binding(builder, problem, sol if feasible and objective != "p_hit" else None, sol_final_x,
-                       target, scale, chances)
+    binding = _binding(
+        builder,
+        problem,
+        sol if feasible and objective != "p_hit" else None,
+        sol_final_x,
+        target,
+        scale,
+        chances,
+    )
     message = ""
     if not feasible:
         limit = _limiting(builder, problem, (x / scale), scale)
-        message = (f"cannot book ${target:,.0f} with {confidence:.0%} confidence under the limits: the best "
-                   f"reachable is {best_conf:.1%} ({limit}). The plan shown is that best plan.")
+        message = (
+            f"cannot book ${target:,.0f} with {confidence:.0%} confidence under the limits: the best "
+            f"reachable is {best_conf:.1%} ({limit}). The plan shown is that best plan."
+        )
     elif objective == "p_hit":
         message = f"highest confidence within the budget ${budget:,.0f}: {conf_in:.1%} in-sample"
     else:
         message = f"optimal plan found in {nit} simulation{'s' if nit > 1 else ''} of {trials:,} trials"
     if feasible and objective != "p_hit" and conf_in < confidence - 0.5 / math.sqrt(trials):
-        message += (f"; note: simulated exactly, the plan reaches {conf_in:.1%} in-sample (the linearised "
-                    f"model said {confidence:.0%}); raise iterations")
+        message += (
+            f"; note: simulated exactly, the plan reaches {conf_in:.1%} in-sample (the linearised "
+            f"model said {confidence:.0%}); raise iterations"
+        )
 
     # Spreadsheet plan and required bank.
-    sheet = _spreadsheet(layout, sc, target, confidence, verify_trials or trials,
-                         verify_seed if verify_trials else seed, progress) if spreadsheet else {}
-    bank = _required_bank(layout, sc, limits, settings, target, confidence, trials, seed, x, sim, file_plan,
-                          file_sim, floor, reference, progress)
-    if not feasible and bank.get("for_optimized_plan") is not None and math.isfinite(bank["for_optimized_plan"]):
-        message += (f" A stage-4 bank of ${bank['for_optimized_plan']:,.0f} on day one (the scenario has "
-                    f"${bank['current_stage4_bank']:,.0f}) would make that plan reach {confidence:.0%}.")
+    sheet = (
+        _spreadsheet(
+            layout,
+            sc,
+            target,
+            confidence,
+            verify_trials or trials,
+            verify_seed if verify_trials else seed,
+            progress,
+        )
+        if spreadsheet
+        else {}
+    )
+    bank = _required_bank(
+        layout,
+        sc,
+        limits,
+        settings,
+        target,
+        confidence,
+        trials,
+        seed,
+        x,
+        sim,
+        file_plan,
+        file_sim,
+        floor,
+        reference,
+        progress,
+    )
+    if (
+        not feasible
+        and bank.get("for_optimized_plan") is not None
+        and math.isfinite(bank["for_optimized_plan"])
+    ):
+        message += (
+            f" A stage-4 bank of ${bank['for_optimized_plan']:,.0f} on day one (the scenario has "
+            f"${bank['current_stage4_bank']:,.0f}) would make that plan reach {confidence:.0%}."
+        )
 
-    success = feasible and (not verify_trials or objective == "p_hit" or
-                            abs(conf_out - confidence) <= 0.015 or conf_out >= confidence)
+    success = feasible and (
+        not verify_trials
+        or objective == "p_hit"
+        or abs(conf_out - confidence) <= 0.015
+        or conf_out >= confidence
+    )
     quarters = list(layout.quarters.labels)
     sources = list(layout.sources)
     cells = layout.cell_dollars(x)
@@ -891,33 +1058,77 @@ def optimize(scenario: Scenario, confidence: float | None = None, *, objective: 
     if free_mix:
         for s in sources:
             for qi, q in enumerate(quarters):
-                us = [u for u in range(J) if layout.unit_source[u] == sources.index(s) and layout.unit_quarter[u] == qi]
+                us = [
+                    u
+                    for u in range(J)
+                    if layout.unit_source[u] == sources.index(s) and layout.unit_quarter[u] == qi
+                ]
                 wts = np.array([x[u] for u in us]) + 1e-9
                 marginal_d[s][q] = float((marginal[us] * wts).sum() / wts.sum())
-    period_rows = [{**t, "confidence_in_sample": period_in[i],
-                    "confidence_out_of_sample": period_out[i] if period_out else None}
-                   for i, t in enumerate(limits.period_targets)]
+    period_rows = [
+        {
+            **t,
+            "confidence_in_sample": period_in[i],
+            "confidence_out_of_sample": period_out[i] if period_out else None,
+        }
+        for i, t in enumerate(limits.period_targets)
+    ]
     _say(progress, f"done in {time.perf_counter() - t_start:.1f} s")
     return OptimizeResult(
-        x=np.array([[plan[s][q] for q in quarters] for s in sources]), fun=fun, success=bool(success),
-        feasible=bool(feasible), message=message, objective=objective, confidence_target=confidence,
-        confidence_in_sample=conf_in, confidence_out_of_sample=conf_out, confidence_out_of_sample_se=se_out,
-        target=target, plan=plan, plan_by_product=by_product,
+        x=np.array([[plan[s][q] for q in quarters] for s in sources]),
+        fun=fun,
+        success=bool(success),
+        feasible=bool(feasible),
+        message=message,
+        objective=objective,
+        confidence_target=confidence,
+        confidence_in_sample=conf_in,
+        confidence_out_of_sample=conf_out,
+        confidence_out_of_sample_se=se_out,
+        target=target,
+        plan=plan,
+        plan_by_product=by_product,
         plan_weekly={s: [float(v) for v in weekly[s]] for s in sources},
-        stage4_targets=stage4, stage4_weekly=stage4_weekly, total_stage1=float(x.sum()), total_cost=total_cost,
-        bookings_at_confidence=q_level, expected_ending_stage4_bank=ending_bank, binding=binding, marginal_bookings=marginal_d, spreadsheet=sheet,
-        required_bank=bank, period_targets=period_rows, history=history, nit=nit, trials=int(trials),
-        seed=int(seed), verify_trials=int(verify_trials), verify_seed=int(verify_seed),
-        elapsed_seconds=time.perf_counter() - t_start, scenario=sc.name, currency=sc.currency,
-        quarters=quarters, sources=sources, budget=budget,
+        stage4_targets=stage4,
+        stage4_weekly=stage4_weekly,
+        total_stage1=float(x.sum()),
+        total_cost=total_cost,
+        bookings_at_confidence=q_level,
+        expected_ending_stage4_bank=ending_bank,
+        binding=binding,
+        marginal_bookings=marginal_d,
+        spreadsheet=sheet,
+        required_bank=bank,
+        period_targets=period_rows,
+        history=history,
+        nit=nit,
+        trials=int(trials),
+        seed=int(seed),
+        verify_trials=int(verify_trials),
+        verify_seed=int(verify_seed),
+        elapsed_seconds=time.perf_counter() - t_start,
+        scenario=sc.name,
+        currency=sc.currency,
+        quarters=quarters,
+        sources=sources,
+        budget=budget,
     )
 
 
 def _max_p_hit(problem: Problem):
     """Highest annual confidence within the budget (a row of ``problem``): bisection on the trials to hit."""
     ch = problem.chances[0]
-    return best_confidence(Problem(problem.c, problem.lb, problem.ub, problem.A_ub, problem.b_ub,
-                                   problem.row_names, [Chance(ch.G, ch.h, 1.0, ch.name)] + problem.chances[1:]))
+    return best_confidence(
+        Problem(
+            problem.c,
+            problem.lb,
+            problem.ub,
+            problem.A_ub,
+            problem.b_ub,
+            problem.row_names,
+            [Chance(ch.G, ch.h, 1.0, ch.name)] + problem.chances[1:],
+        )
+    )
 
 
 def _binding(builder, problem, sol, x_dollars, target, scale, chances):
@@ -935,14 +1146,26 @@ def _binding(builder, problem, sol, x_dollars, target, scale, chances):
                 price = -dual * 0.01 * float(builder.yields @ x)
             else:
                 price = -dual / scale
-            out.append({"constraint": row["name"], "kind": row["kind"],
-                        "limit": row["limit"] if row["kind"] != "mix" else None,
-                        "shadow_price": price, "unit": f"objective saved per {row['per']} of relaxation"})
+            out.append(
+                {
+                    "constraint": row["name"],
+                    "kind": row["kind"],
+                    "limit": row["limit"] if row["kind"] != "mix" else None,
+                    "shadow_price": price,
+                    "unit": f"objective saved per {row['per']} of relaxation",
+                }
+            )
     for ch, dual in zip(chances, sol.chance_duals):
         # Trial rows are (target - bank) / target: one more dollar of target moves them by 1 / target.
-        out.append({"constraint": f"{ch.name} at {ch.alpha:.0%} confidence", "kind": "confidence",
-                    "limit": ch.target, "shadow_price": float(-dual / ch.target),
-                    "unit": "objective added per dollar of target"})
+        out.append(
+            {
+                "constraint": f"{ch.name} at {ch.alpha:.0%} confidence",
+                "kind": "confidence",
+                "limit": ch.target,
+                "shadow_price": float(-dual / ch.target),
+                "unit": "objective added per dollar of target",
+            }
+        )
     return out
 
 
@@ -951,7 +1174,7 @@ def _limiting(builder, problem, x, scale):
     res = shortfall_lp(problem, x)
     if res is None:
         return "the linear limits themselves are infeasible"
-    z, row_duals, upper_duals = res
+    _z, row_duals, upper_duals = res
     items = []
     for i, row in enumerate(problem.row_names):
         if row_duals[i] < -1e-12:
@@ -977,10 +1200,15 @@ def _spreadsheet(layout, sc, target, confidence, trials, seed, progress):
         f = funnel(sc, bookings=target)
     except (ScenarioError, SimcoreError) as exc:
         return {"total_stage1": None, "note": f"no spreadsheet plan: {exc}"}
-    by_cell = np.array([max(f.by_cell[label]["stage1_created_needed_no_push"], 0.0) for label in sc.cell_labels])
+    by_cell = np.array(
+        [max(f.by_cell[label]["stage1_created_needed_no_push"], 0.0) for label in sc.cell_labels]
+    )
     ref = layout.reference
-    shape = np.where(ref.sum(axis=1, keepdims=True) > 0, ref / np.maximum(ref.sum(axis=1, keepdims=True), 1e-300),
-                     layout.season_sum / np.maximum(layout.season_sum.sum(axis=1, keepdims=True), 1e-300))
+    shape = np.where(
+        ref.sum(axis=1, keepdims=True) > 0,
+        ref / np.maximum(ref.sum(axis=1, keepdims=True), 1e-300),
+        layout.season_sum / np.maximum(layout.season_sum.sum(axis=1, keepdims=True), 1e-300),
+    )
     cells = by_cell[:, None] * shape
     _say(progress, f"simulating the spreadsheet plan (${cells.sum():,.0f}, {trials:,} trials)")
     model = compile_scenario(layout.plan_scenario(cells), "quarter")
@@ -997,10 +1225,11 @@ def _spreadsheet(layout, sc, target, confidence, trials, seed, progress):
         "retire_multiple_with_push": float(f.retire_multiple),
         "ending_bank": float(f.ending_bank),
         "confidence": out_conf,
-        "trials": int(trials), "seed": int(seed),
+        "trials": int(trials),
+        "seed": int(seed),
         "plan": plan,
         "note": "seeds/000's backsolve: retire multiple 1/win (every non-win retires), ending stage-4 bank "
-                "from [funnel]; spread over cells and quarters like the scenario's own plan",
+        "from [funnel]; spread over cells and quarters like the scenario's own plan",
     }
 
 
@@ -1015,8 +1244,23 @@ def _confidence_of_model(model, trials, seed, target):
     return hit / trials
 
 
-def _required_bank(layout, sc, limits, settings, target, confidence, trials, seed, x, sim, file_plan, file_sim,
-                   floor, reference, progress):
+def _required_bank(
+    layout,
+    sc,
+    limits,
+    settings,
+    target,
+    confidence,
+    trials,
+    seed,
+    x,
+    sim,
+    file_plan,
+    file_sim,
+    floor,
+    reference,
+    progress,
+):
     """Smallest stage-4 bank on day one at which a plan hits the target at the confidence.
 
     Scaling the decision-stage bank deals' amounts by ``beta`` scales their bookings exactly

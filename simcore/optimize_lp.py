@@ -50,12 +50,12 @@ class Chance:
     h: np.ndarray
     alpha: float
     name: str
-    target: float = 1.0   # dollars the rows were divided by (for duals per target dollar)
+    target: float = 1.0  # dollars the rows were divided by (for duals per target dollar)
 
     @property
     def need(self) -> int:
         """Trials that must be hit: ceil(alpha T), with a guard against 0.9 * 10000 = 9000.000001."""
-        return int(math.ceil(self.alpha * len(self.h) - 1e-9))
+        return math.ceil(self.alpha * len(self.h) - 1e-9)
 
     def hits(self, x) -> np.ndarray:
         return self.G @ x - self.h >= -_HIT_TOL
@@ -88,9 +88,9 @@ class Solution:
     x: np.ndarray | None
     fun: float = math.inf
     status: str = ""
-    row_duals: np.ndarray | None = None      # d objective / d b_ub (<= 0 for binding rows)
-    upper_duals: np.ndarray | None = None    # d objective / d ub
-    lower_duals: np.ndarray | None = None    # d objective / d lb
+    row_duals: np.ndarray | None = None  # d objective / d b_ub (<= 0 for binding rows)
+    upper_duals: np.ndarray | None = None  # d objective / d ub
+    lower_duals: np.ndarray | None = None  # d objective / d lb
     chance_duals: list = field(default_factory=list)  # sum of the selected trials' duals
     lp_count: int = 0
 
@@ -114,7 +114,7 @@ def cvar_start(problem: Problem, levels=None, minimise_risk=False):
     """
     n = problem.n
     plans = []
-    for shift in (levels or [0.0]):
+    for shift in levels or [0.0]:
         cols = n
         col_of = []
         for ch in problem.chances:
@@ -127,8 +127,11 @@ def cvar_start(problem: Problem, levels=None, minimise_risk=False):
         rows_A = []
         rows_b = []
         if len(problem.b_ub):
-            rows_A.append(sparse.hstack([sparse.csr_matrix(problem.A_ub),
-                                         sparse.csr_matrix((len(problem.b_ub), cols - n))]))
+            rows_A.append(
+                sparse.hstack(
+                    [sparse.csr_matrix(problem.A_ub), sparse.csr_matrix((len(problem.b_ub), cols - n))]
+                )
+            )
             rows_b.append(problem.b_ub)
         for ch, (eta, u0, u1) in zip(problem.chances, col_of):
             T = len(ch.h)
@@ -178,7 +181,7 @@ def selection_lp(problem: Problem, x_start, max_iter=40) -> Solution:
         start = len(problem.b_ub)
         for ch in problem.chances:
             margin = ch.G @ x - ch.h
-            keep = np.argsort(-margin, kind="stable")[:ch.need]
+            keep = np.argsort(-margin, kind="stable")[: ch.need]
             rows_A.append(-ch.G[keep])
             rows_b.append(-ch.h[keep] - _SAFETY)
             spans.append((start, start + len(keep)))
@@ -196,7 +199,7 @@ def selection_lp(problem: Problem, x_start, max_iter=40) -> Solution:
         if improved:
             best.x, best.fun, best.status = new, float(res.fun), "optimal"
             duals = res.ineqlin.marginals
-            best.row_duals = duals[:len(problem.b_ub)]
+            best.row_duals = duals[: len(problem.b_ub)]
             best.upper_duals = res.upper.marginals
             best.lower_duals = res.lower.marginals
             best.chance_duals = [float(duals[a:b_].sum()) for a, b_ in spans]
@@ -262,9 +265,18 @@ def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:
     tol = tol_trials or max(1, T // 2000)
     while hi - lo > tol:
         mid = (lo + hi) // 2
-        trial = Problem(problem.c, problem.lb, problem.ub, problem.A_ub, problem.b_ub, problem.row_names,
-                        [Chance(c.G, c.h, (mid if j == index else c.need) / len(c.h), c.name)
-                         for j, c in enumerate(problem.chances)])
+        trial = Problem(
+            problem.c,
+            problem.lb,
+            problem.ub,
+            problem.A_ub,
+            problem.b_ub,
+            problem.row_names,
+            [
+                Chance(c.G, c.h, (mid if j == index else c.need) / len(c.h), c.name)
+                for j, c in enumerate(problem.chances)
+            ],
+        )
         # Two starts: the best plan so far, and the CVaR plan at this level (when it exists).
         small = _subsample(trial, 2000)
         sol = solve(trial, starts=[lo_x] + (cvar_start(small) or cvar_start(small, minimise_risk=True)))
@@ -286,13 +298,17 @@ def shortfall_lp(problem: Problem, x, index=0):
     ch = problem.chances[index]
     n = problem.n
     margin = ch.G @ x - ch.h
-    keep = np.argsort(-margin, kind="stable")[:ch.need]
-    A = np.vstack([np.hstack([problem.A_ub, np.zeros((len(problem.b_ub), 1))]),
-                   np.hstack([-ch.G[keep], -np.ones((len(keep), 1))])])
+    keep = np.argsort(-margin, kind="stable")[: ch.need]
+    A = np.vstack(
+        [
+            np.hstack([problem.A_ub, np.zeros((len(problem.b_ub), 1))]),
+            np.hstack([-ch.G[keep], -np.ones((len(keep), 1))]),
+        ]
+    )
     b = np.concatenate([problem.b_ub, -ch.h[keep]])
     c = np.zeros(n + 1)
     c[-1] = 1.0
     res = _linprog(c, A, b, _bounds(problem, 1, (0.0, None)))
     if res.status != 0:
         return None
-    return float(res.fun), res.ineqlin.marginals[:len(problem.b_ub)], res.upper.marginals[:n]
+    return float(res.fun), res.ineqlin.marginals[: len(problem.b_ub)], res.upper.marginals[:n]

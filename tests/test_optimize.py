@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import build, se_proportion
 
 import simcore
-from conftest import build, se_proportion
 from simcore.cli import main
 from simcore.optimize import _layout, _simulate_plan, optimize, read_limits
 
@@ -31,23 +31,37 @@ def two_source_raw(bank=True):
     so the cheapest plan at 80% is a real mix.
     """
     raw = {
-        "name": "two-by-two", "start": dt.date(2026, 4, 1), "horizon_weeks": 26, "period": "quarter",
-        "target": 2_000_000, "currency": "USD",
+        "name": "two-by-two",
+        "start": dt.date(2026, 4, 1),
+        "horizon_weeks": 26,
+        "period": "quarter",
+        "target": 2_000_000,
+        "currency": "USD",
         "dimensions": {"source": ["a", "b"]},
         "stage": [{"name": "S1", "category": "pipeline"}, {"name": "S2", "category": "commit"}],
         "defaults": {
             "market_loading": 0.0,
             "stages": {"S1": {"advance": 0.5, "dwell": {"dist": "fixed", "mean": 14.0}}},
-            "decision": {"win": 0.3, "push": 0.0, "dwell": {"dist": "fixed", "mean": 21.0},
-                         "push_delay": {"dist": "fixed", "mean": 10.0}, "win_decay": 1.0, "max_pushes": 1},
+            "decision": {
+                "win": 0.3,
+                "push": 0.0,
+                "dwell": {"dist": "fixed", "mean": 21.0},
+                "push_delay": {"dist": "fixed", "mean": 10.0},
+                "win_decay": 1.0,
+                "max_pushes": 1,
+            },
             "amount": {"median": 100_000.0, "sigma": 0.4},
             "creation": {"per": "quarter", "dollars": [6_000_000.0, 6_000_000.0]},
         },
-        "by": {"source": {
-            "a": {"decision": {"win": {"low": 0.15, "base": 0.30, "high": 0.45}}},
-            "b": {"decision": {"win": {"low": 0.24, "base": 0.27, "high": 0.30}},
-                  "stages": {"S1": {"advance": 0.45}}},
-        }},
+        "by": {
+            "source": {
+                "a": {"decision": {"win": {"low": 0.15, "base": 0.30, "high": 0.45}}},
+                "b": {
+                    "decision": {"win": {"low": 0.24, "base": 0.27, "high": 0.30}},
+                    "stages": {"S1": {"advance": 0.45}},
+                },
+            }
+        },
     }
     if bank:
         raw["bank"] = {"aggregate": [{"source": "a", "stage": "S2", "dollars": 600_000, "count": 6}]}
@@ -77,17 +91,6 @@ def test_brute_force_two_by_two():
     assert res.feasible
     layout = _layout(sc, "source", False)
 
-    # Per-trial bookings of each unit at each grid value: one simulation per value (all four
-    # units at that value; their bookings are separable, see two_source_raw).
-    def unit_bookings(values):
-        out = np.zeros((len(values), trials, 4))
-        bank = None
-        for i, v in enumerate(values):
-            sim = _simulate_plan(layout, np.full(4, v), trials, seed)
-            out[i] = sim.unit_bookings.sum(axis=2)
-            bank = sim.bank.sum(axis=1)
-        return out, bank
-
     need = math.ceil(alpha * trials - 1e-9)
 
     def grid_search(grids):
@@ -108,6 +111,8 @@ def test_brute_force_two_by_two():
         return best
 
     def unit_bookings(grids):
+        # Per-trial bookings of each unit at each grid value: one simulation per grid index (unit
+        # u at grids[u, i]); the units' bookings are separable (see two_source_raw).
         out = np.zeros((grids.shape[1], trials, 4))
         for i in range(grids.shape[1]):
             sim = _simulate_plan(layout, grids[:, i], trials, seed)
@@ -175,7 +180,9 @@ def test_infeasible_request_says_why(tmp_path, capsys):
     # The CLI: exit code 1, the message on stdout with the best plan.
     path = tmp_path / "s.toml"
     path.write_text(_toml(raw))
-    code = main(["optimize", str(path), "--trials", "500", "--verify-trials", "0", "--quiet", "--no-spreadsheet"])
+    code = main(
+        ["optimize", str(path), "--trials", "500", "--verify-trials", "0", "--quiet", "--no-spreadsheet"]
+    )
     assert code == 1
     assert "NOT FEASIBLE" in capsys.readouterr().out
 
@@ -184,12 +191,35 @@ def test_cli_json_and_bad_input(tmp_path, capsys):
     raw = two_source_raw()
     path = tmp_path / "s.toml"
     path.write_text(_toml(raw))
-    code = main(["optimize", str(path), "--confidence", "0.8", "--trials", "600", "--verify-trials", "600",
-                 "--seed", "0", "--json", "--quiet", "--out", str(tmp_path / "plan.json")])
+    code = main(
+        [
+            "optimize",
+            str(path),
+            "--confidence",
+            "0.8",
+            "--trials",
+            "600",
+            "--verify-trials",
+            "600",
+            "--seed",
+            "0",
+            "--json",
+            "--quiet",
+            "--out",
+            str(tmp_path / "plan.json"),
+        ]
+    )
     assert code == 0
     data = json.loads(capsys.readouterr().out)
-    for key in ("confidence_target", "confidence_in_sample", "confidence_out_of_sample", "plan", "total_stage1",
-                "spreadsheet_total_stage1", "feasible"):
+    for key in (
+        "confidence_target",
+        "confidence_in_sample",
+        "confidence_out_of_sample",
+        "plan",
+        "total_stage1",
+        "spreadsheet_total_stage1",
+        "feasible",
+    ):
         assert key in data
     assert set(data["plan"]) == {"a", "b"} and set(data["plan"]["a"]) == {"2026-Q2", "2026-Q3"}
     assert data["total_stage1"] == pytest.approx(sum(sum(v.values()) for v in data["plan"].values()))
@@ -232,7 +262,7 @@ def test_p_hit_within_the_cost_of_the_optimum():
     """Duality check: with the budget the cost-optimal 75% plan needs, the best confidence is 75%
     (up to the solvers' granularity of a few trials)."""
     sc = build(two_source_raw())
-    kw = dict(trials=1000, seed=0, verify_trials=0, spreadsheet=False, iterations=1)
+    kw = {"trials": 1000, "seed": 0, "verify_trials": 0, "spreadsheet": False, "iterations": 1}
     cheapest = optimize(sc, 0.75, objective="cost", **kw)
     best = optimize(sc, 0.75, objective="p_hit", budget=cheapest.total_cost * (1 + 1e-6), **kw)
     assert best.total_cost <= cheapest.total_cost * (1 + 1e-6)
@@ -312,7 +342,7 @@ def test_cost_objective_moves_to_the_cheaper_source():
     raw["by"]["source"]["b"]["cost_per_dollar"] = 0.2
     raw["by"]["source"]["a"]["cost_per_dollar"] = 1.0
     sc = build(raw)
-    kw = dict(trials=1000, seed=0, verify_trials=0, spreadsheet=False)
+    kw = {"trials": 1000, "seed": 0, "verify_trials": 0, "spreadsheet": False}
     by_creation = optimize(sc, 0.8, objective="creation", **kw)
     by_cost = optimize(sc, 0.8, objective="cost", **kw)
     assert sum(by_cost.plan["b"].values()) > sum(by_creation.plan["b"].values())
@@ -325,10 +355,12 @@ def test_free_mix_moves_to_the_better_product():
     same cost), and the plan is cheaper; with the scenario's mix it stays at the given shares."""
     raw = two_source_raw(bank=False)
     raw["dimensions"]["product"] = ["p", "q"]
-    raw["by"]["product"] = {"p": {"creation": {"share": 0.5}},
-                            "q": {"creation": {"share": 0.5}, "decision": {"win": 0.45}}}
+    raw["by"]["product"] = {
+        "p": {"creation": {"share": 0.5}},
+        "q": {"creation": {"share": 0.5}, "decision": {"win": 0.45}},
+    }
     sc = build(raw)
-    kw = dict(trials=1000, seed=0, verify_trials=0, spreadsheet=False)
+    kw = {"trials": 1000, "seed": 0, "verify_trials": 0, "spreadsheet": False}
     fixed = optimize(sc, 0.8, **kw)
     free = optimize(sc, 0.8, free_mix=True, **kw)
     assert free.feasible and fixed.feasible
