@@ -373,3 +373,26 @@ def test_free_mix_moves_to_the_better_product():
     # against the scenario's 50%: most of the plan moves to q.
     assert q_share > 0.75
     assert free.total_stage1 < fixed.total_stage1
+
+
+def test_source_minimum_and_weekly_capacity():
+    """Capacity in opportunities per week caps a quarter's dollars at capacity x weeks x mean deal
+    size (lognormal median $100k, sigma 0.4: mean 100k x exp(0.08)). A minimum above what the target needs binds with
+    a shadow price of exactly 1 (each dollar of minimum is a dollar of plan) and nothing else is
+    bought."""
+    kw = {"trials": 1000, "seed": 0, "verify_trials": 0, "spreadsheet": False}
+    raw = two_source_raw()
+    raw["optimize"] = {"source": {"a": {"capacity_per_week": 2}}}
+    res = optimize(build(raw), 0.8, **kw)
+    assert res.feasible
+    cap = 2 * 13 * 100_000 * math.exp(0.5 * 0.4**2)
+    assert res.plan["a"]["2026-Q2"] <= cap * (1 + 1e-9)
+    assert res.plan["a"]["2026-Q3"] <= cap * (1 + 1e-9)
+
+    raw = two_source_raw()
+    raw["optimize"] = {"source": {"b": {"min": 20_000_000}}}
+    res = optimize(build(raw), 0.8, **kw)
+    assert sum(res.plan["b"].values()) == pytest.approx(20_000_000, rel=1e-9)
+    assert sum(res.plan["a"].values()) == pytest.approx(0.0, abs=1e-3)
+    (row,) = [b for b in res.binding if b["constraint"] == "b min over the horizon"]
+    assert row["shadow_price"] == pytest.approx(1.0, rel=1e-6)
