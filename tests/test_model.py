@@ -14,11 +14,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
-from scipy.special import expit, logit
-
-import simcore.compile
-from simcore.compile import CYCLE_EDGES, compile_scenario, expected_amount
 from conftest import (
     assert_close_se,
     build,
@@ -33,6 +28,11 @@ from conftest import (
     stage_names,
     write_bank_csv,
 )
+from scipy import integrate, stats
+from scipy.special import expit, logit
+
+import simcore.compile
+from simcore.compile import CYCLE_EDGES, compile_scenario, expected_amount
 
 
 def total(da, keep=("trial",)):
@@ -78,9 +78,12 @@ def test_decision_closed_form_by_hand():
 # ---------------------------------------------------------------------------------------
 # 1. Expected bookings = deals x P(reach decision) x P(won) x E[amount at close]
 
-FUNNEL = dict(advance=(0.6, 0.7, 0.8), growth=(1.1, 1.2, 1.25), win=0.3, push=0.3, share=0.4, decay=0.8,
-              max_pushes=2, median=100_000.0, sigma=0.8, whale_p=0.1, whale_lo=2.0, whale_hi=5.0,
-              floor=20_000.0, cap=1_500_000.0, count=2000.0)
+FUNNEL = {
+    "advance": (0.6, 0.7, 0.8), "growth": (1.1, 1.2, 1.25),
+    "win": 0.3, "push": 0.3, "share": 0.4, "decay": 0.8, "max_pushes": 2,
+    "median": 100_000.0, "sigma": 0.8, "whale_p": 0.1, "whale_lo": 2.0, "whale_hi": 5.0,
+    "floor": 20_000.0, "cap": 1_500_000.0, "count": 2000.0,
+}
 
 
 def funnel_raw():
@@ -126,7 +129,8 @@ def test_expected_bookings_closed_form(funnel):
     assert_close_se(bookings.mean(), f["count"] * reach * won * mean_at_close, se_mean(bookings),
                     what="expected bookings (dollars)")
     booked = total(ds.bookings_count)
-    assert_close_se(booked.mean(), f["count"] * reach * won, se_mean(booked), what="expected bookings (deals)")
+    assert_close_se(booked.mean(), f["count"] * reach * won, se_mean(booked),
+                    what="expected bookings (deals)")
 
 
 def test_decision_outcomes_with_push_decay_and_max_pushes(funnel):
@@ -149,11 +153,12 @@ def test_decision_outcomes_with_push_decay_and_max_pushes(funnel):
     assert_close_se(total(ds.pushes_count).sum() / at_decision, pushes, math.sqrt(var_pushes / at_decision),
                     what="pushes per deal")
     # Won deals' pushes: E[n | won] = sum n p^n w d^n / P(won).
-    won_pushes = sum(n * f["push"] ** n * f["win"] * f["decay"] ** n for n in range(f["max_pushes"] + 1)) / won
+    won_at = [f["push"] ** n * f["win"] * f["decay"] ** n for n in range(f["max_pushes"] + 1)]
+    won_pushes = sum(n * x for n, x in enumerate(won_at)) / won
+    mean_sq = sum(n * n * x for n, x in enumerate(won_at)) / won
     n_won = observed["won"]
-    mean_sq = sum(n * n * f["push"] ** n * f["win"] * f["decay"] ** n for n in range(3)) / won
-    assert_close_se(total(ds.won_pushes).sum() / n_won, won_pushes, math.sqrt((mean_sq - won_pushes ** 2) / n_won),
-                    what="pushes taken by won deals")
+    assert_close_se(total(ds.won_pushes).sum() / n_won, won_pushes,
+                    math.sqrt((mean_sq - won_pushes ** 2) / n_won), what="pushes taken by won deals")
 
 
 def test_stage_conversion_and_losses(funnel):
@@ -582,7 +587,7 @@ def test_slip_due_and_bank_by_hand(tmp_path):
         assert (v == v[0]).all(), f"{name} differs between trials"
         return v[0].tolist()
 
-    commit = dict(category="commit")
+    commit = {"category": "commit"}
     assert ds.starting_bank_amount.sel(trial=0, category="commit").values.tolist() == [400, 1600]
     assert ds.starting_bank_amount.sel(trial=0, category="best_case").values.tolist() == [50, 0]
     assert amounts("due_amount", **commit) == [[100, 300, 0, 0], [200, 200, 0, 1400]]
@@ -596,7 +601,7 @@ def test_slip_due_and_bank_by_hand(tmp_path):
     assert amounts("bookings_amount") == [[150, 300, 0, 0], [0, 0, 0, 0]]
     assert amounts("pushes_amount") == [[0, 0, 0, 0], [200, 0, 0, 1400]]
     assert amounts("pushes_count") == [[0, 0, 0, 0], [1, 0, 0, 2]]
-    lost = dict(stage="Stage 3", reason="no_decision")
+    lost = {"stage": "Stage 3", "reason": "no_decision"}
     assert amounts("lost_amount", **lost) == [[0, 0, 0, 0], [0, 200, 0, 400]]
     assert amounts("created_count", stage="Stage 3") == [[1, 0, 0, 0], [0, 0, 0, 0]]
     assert ds.lost_count.sum().item() == 3 * 2
@@ -657,7 +662,8 @@ def test_pert_and_beta_draws_ks():
 
     def check(seed):
         win = run(sc, 1000, seed=seed).assumption.sel(parameter="win")
-        p = [stats.kstest(win.sel(source=s).values, d.cdf).pvalue for s, d in (("pert", pert), ("beta", beta))]
+        p = [stats.kstest(win.sel(source=name).values, dist.cdf).pvalue
+             for name, dist in (("pert", pert), ("beta", beta))]
         return 2 * min(p)
 
     retry_test(check, seeds=(0, 1))

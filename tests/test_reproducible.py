@@ -11,12 +11,12 @@ import numba
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import build, run, small_raw
 
 import simcore
 from simcore.compile import compile_scenario
 from simcore.errors import SimcoreError
 from simcore.simulate import as_seed
-from conftest import build, run, small_raw
 
 SOURCES = ("inbound", "outbound", "partner")
 
@@ -28,7 +28,8 @@ def busy_raw(uncertain=True):
     d = raw["defaults"]
     d["market_loading"] = 0.5
     d["creation"] = {"per": "year", "count": 300.0}
-    d["stages"]["Stage 1"] = {"advance": 0.6, "growth": 1.2, "dwell": {"dist": "lognormal", "mean": 20.0, "cv": 0.7}}
+    d["stages"]["Stage 1"] = {"advance": 0.6, "growth": 1.2,
+                              "dwell": {"dist": "lognormal", "mean": 20.0, "cv": 0.7}}
     d["stages"]["Stage 2"] = {"advance": 0.7, "dwell": {"dist": "gamma", "mean": 15.0, "cv": 0.4}}
     d["decision"] = {"win": {"low": 0.2, "base": 0.3, "high": 0.45} if uncertain else 0.3, "push": 0.25,
                      "win_decay": 0.9, "max_pushes": 2, "dwell": {"dist": "exponential", "mean": 25.0},
@@ -39,8 +40,10 @@ def busy_raw(uncertain=True):
     if uncertain:
         raw["by"]["source"]["outbound"] = {"amount": {"median": {"low": 60_000.0, "base": 80_000.0,
                                                                  "high": 120_000.0}}}
-    raw["bank"] = {"aggregate": [{"source": "inbound", "stage": "Stage 3", "dollars": 1_000_000.0, "count": 10},
-                                 {"source": "partner", "stage": "Stage 2", "dollars": 600_000.0, "count": 6}]}
+    raw["bank"] = {"aggregate": [
+        {"source": "inbound", "stage": "Stage 3", "dollars": 1_000_000.0, "count": 10},
+        {"source": "partner", "stage": "Stage 2", "dollars": 600_000.0, "count": 6},
+    ]}
     return raw
 
 

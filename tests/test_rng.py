@@ -13,13 +13,13 @@ import math
 import numba
 import numpy as np
 import pytest
+from conftest import retry_test
 from scipy import stats
 from scipy.special import ndtr, ndtri
 
 from simcore.compile import lognormal_table
 from simcore.kernel import TABLE_EXACT, TABLE_KNOTS, lognormal_unit
 from simcore.rng import STREAM_DEAL, beta_draw, deal_key, gamma_draw, mix64, normal_quantile, uniform
-from conftest import retry_test
 
 N = 100_000
 
@@ -194,4 +194,5 @@ def test_table_mean_matches_the_kernels_interpolation():
 def test_lognormal_table_draws_ks(sigma):
     table = lognormal_table(sigma, 0.0).reshape(1, -1)
     dist = stats.lognorm(sigma)
-    retry_test(lambda seed: stats.kstest(table_draws(table, first_uniform_of_many_keys(seed, N)), dist.cdf).pvalue)
+    retry_test(lambda seed: stats.kstest(table_draws(table, first_uniform_of_many_keys(seed, N)),
+                                         dist.cdf).pvalue)
