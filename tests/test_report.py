@@ -345,3 +345,17 @@ def test_a_funnel_that_cannot_be_backsolved_is_left_out_with_the_reason():
     (note,) = [n for n in report.notes if "funnel is left out" in n]
     assert "win rate or conversion is zero" in note
     assert report.headline["p50"] == 0.0 and report.headline["p_hit"] == 0.0
+
+
+def test_cli_report_json_prints_the_headline_and_the_files(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "rep"
+    code = main(["report", SCENARIO, "--out", str(out), "--trials", "50", "--seed", "0", "--variants", "none",
+                 "--funnel-trials", "20", "--json"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["headline"]["trials"] == 50 and printed["headline"]["target"] == 8_650_000
+    assert sorted(printed["files"]) == sorted(p.name for p in out.iterdir())
+    head = {r[0]: r[1] for r in _csv(out / "headline.csv")[1:]}
+    assert float(head["P50 annual bookings"]) == printed["headline"]["p50"]
