@@ -160,10 +160,15 @@ def _run(args):
 
         save_dataset(ds, args.out)
     summary = ds.simcore.summary()
+    from .cli_analytics import errors_table
+    from .convergence import headline_errors, json_safe
+
+    errors = headline_errors(ds)  # every headline figure with its Monte-Carlo standard error
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "mc_errors": json_safe(errors)}, indent=2))
     else:
         print(summary_table(summary))
+        print("\n" + errors_table(errors, sc.currency))
         if args.out:
             print(f"\nFull result written to {args.out}")
     return EXIT_OK

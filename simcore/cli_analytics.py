@@ -15,7 +15,9 @@ from .format import money, percent, table
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, default=str, allow_nan=False))
+    from .convergence import json_safe
+
+    print(json.dumps(json_safe(obj), indent=2, default=str, allow_nan=False))
 
 
 # ---------------------------------------------------------------------------------------

@@ -34,6 +34,17 @@ from .errors import SimcoreError
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 
 
+def json_safe(obj):
+    """``obj`` with every NaN or infinity replaced by None, recursively (JSON has neither)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def mean_se(values) -> float:
     """Standard error of the mean of per-trial ``values``: sd / sqrt(n)."""
     x = np.asarray(values, dtype=np.float64)
@@ -87,7 +98,8 @@ def quantile_interval(values, q: float, level: float = 0.95) -> tuple:
     Returns
     -------
     (float, float)
-        The interval's ends (the extreme values when ``n`` is too small).
+        The interval's ends; -inf / inf on a side where ``n`` is too small to reach ``level``
+        (e.g. 20 values cannot bound a P10 from below at 95%).
     """
     x = np.sort(np.asarray(values, dtype=np.float64))
     n = len(x)
@@ -96,9 +108,10 @@ def quantile_interval(values, q: float, level: float = 0.95) -> tuple:
     alpha = 1.0 - level
     j = int(stats.binom.ppf(alpha / 2.0, n, q))
     k = int(stats.binom.ppf(1.0 - alpha / 2.0, n, q)) + 1
-    j = min(max(j, 1), n)
-    k = min(max(k, 1), n)
-    return float(x[j - 1]), float(x[k - 1])
+    # Too few values for the coverage asked: the interval is open on that side.
+    lo = float(x[j - 1]) if j >= 1 else -math.inf
+    hi = float(x[k - 1]) if k <= n else math.inf
+    return lo, hi
 
 
 def relative_half_width(values, q: float, level: float = 0.95) -> float:

@@ -54,6 +54,13 @@ def test_kde_se_covers_a_normal_quantile(q):
     assert abs(hits / reps - 0.95) < 4 * math.sqrt(0.95 * 0.05 / reps)
 
 
+def test_too_few_values_leave_the_interval_open():
+    lo, hi = quantile_interval(np.arange(20.0), 0.1, 0.95)
+    assert lo == -math.inf and math.isfinite(hi)  # P(all 20 above the P10) = 0.9^20 > 2.5%
+    lo, hi = quantile_interval(np.arange(1000.0), 0.1, 0.95)
+    assert math.isfinite(lo) and math.isfinite(hi)
+
+
 def test_simple_errors():
     assert mean_se([1.0, 3.0]) == pytest.approx(math.sqrt(2) / math.sqrt(2))
     assert proportion_se(0.5, 100) == pytest.approx(0.05)
