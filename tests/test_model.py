@@ -705,3 +705,34 @@ def test_market_factor_correlates_win_rates_across_cells():
     assert loaded > 4 / math.sqrt(trials)
     assert abs(free) < 4 / math.sqrt(trials)
     assert abs(mixed) < 4 / math.sqrt(trials)
+
+
+def test_uncertain_median_and_dwell_scale_are_shared_by_the_trials_deals():
+    """A drawn median multiplies every deal of the trial and cell; a drawn dwell mean sets
+    every deal's dwell (fixed dwells make that exact). A dollar plan still turns into
+    counts with the *base* mean amount (compile's rule)."""
+    raw = small_raw(n_stages=2, horizon_weeks=104, count_per_year=400)
+    raw["defaults"]["entry_stage"] = "Stage 2"
+    raw["defaults"]["decision"].update(win=1.0)
+    dwell_mean = {"low": 20.0, "base": 30.0, "high": 60.0}
+    raw["defaults"]["decision"]["dwell"] = {"dist": "fixed", "mean": dwell_mean}
+    median = {"low": 60_000.0, "base": 100_000.0, "high": 180_000.0}
+    raw["defaults"]["amount"] = {"median": median, "sigma": 0.5}
+    sc = build(raw)
+    ds = run(sc, 300, seed=0)
+    dwell = ds.assumption.sel(parameter="dwell_mean[Stage 2]").values.ravel()
+    cycle = total(ds.won_cycle_days) / total(ds.won_cycle_count)
+    np.testing.assert_allclose(cycle, dwell, rtol=1e-12)
+    assert len(np.unique(dwell)) == dwell.size
+    median = ds.assumption.sel(parameter="median_amount").values.ravel()
+    amount = total(ds.created_amount.sel(stage="Stage 2"))
+    count = total(ds.created_count.sel(stage="Stage 2"))
+    # Given the trial's median m, its mean deal is m e^(s^2/2) with variance m^2 e^(s^2) (e^(s^2) - 1).
+    s2 = 0.5 ** 2
+    variance = median ** 2 * math.exp(s2) * math.expm1(s2)
+    z2 = (amount / count - median * math.exp(s2 / 2)) ** 2 / (variance / count)
+    assert_close_se(z2.mean(), 1.0, se_mean(z2), what="mean square of standardised trial means")
+    raw["defaults"]["creation"] = {"per": "year", "dollars": [40_000_000.0, 0.0]}
+    model = compile_scenario(build(raw))
+    base_mean = 100_000.0 * math.exp(s2 / 2)
+    assert model.creation_rate.sum() == pytest.approx(40_000_000.0 / base_mean, rel=1e-12)
