@@ -160,6 +160,17 @@ class ComparisonResult:
             out += [
                 table(rows, ["Year difference", "figure", "difference", "s.e. (paired)", "s.e. if unpaired"])
             ]
+        if self.differences:
+            rows = [
+                [p]
+                + [
+                    f"{m(d['by_period'][p]['p50']['difference'])} +/- {m(d['by_period'][p]['p50']['se'])}"
+                    for d in self.differences.values()
+                ]
+                for p in self.periods
+            ]
+            header = [f"P50 - {self.baseline} (+/- paired s.e.)"] + list(self.differences)
+            out += ["", table(rows, header)]
         return "\n".join(out).rstrip()
 
 
