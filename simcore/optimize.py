@@ -427,9 +427,9 @@ class OptimizeResult:
     plan, plan_by_product, plan_weekly : dict
         ``{source: {quarter: dollars}}``, ``{source: {product: {quarter: dollars}}}`` and
         ``{source: [dollars per week]}`` (weeks from the start, 7 days each).
-    stage4_targets, stage4_weekly : dict
-        Expected decision-stage creation the plan implies, by source and quarter it happens in,
-        and per week.
+    stage4_targets, stage4_weekly, stage4_by_product : dict
+        Expected decision-stage creation the plan implies, by source and the quarter it happens
+        in, per week, and by source, product and quarter.
     expected_ending_stage4_bank : float
         Expected bank in the decision stage's forecast category at the end of the horizon (the
         spreadsheet plans for one; this plan does not, unless its limits ask for creation late).
@@ -468,6 +468,7 @@ class OptimizeResult:
     plan_weekly: dict
     stage4_targets: dict
     stage4_weekly: dict
+    stage4_by_product: dict
     total_stage1: float
     total_cost: float
     bookings_at_confidence: float
@@ -518,6 +519,7 @@ class OptimizeResult:
             "plan_weekly": self.plan_weekly,
             "stage4_targets": self.stage4_targets,
             "stage4_weekly": self.stage4_weekly,
+            "stage4_by_product": self.stage4_by_product,
             "total_stage1": self.total_stage1,
             "total_cost": self.total_cost,
             "total_stage4": float(sum(sum(v.values()) for v in self.stage4_targets.values())),
@@ -1040,6 +1042,7 @@ def optimize(
     days = np.diff(np.minimum(layout.quarters.start_day, sc.horizon_days))
     stage4 = {s: {q: 0.0 for q in quarters} for s in sources}
     stage4_weekly = {s: {q: 0.0 for q in quarters} for s in sources}
+    stage4_by_product = {s: {} for s in sources}
     # Stage-4 creation and the ending bank are expectations of the plan itself (units at 0
     # really at 0): a short exact simulation.
     exact = _simulate_plan(layout, x, min(trials, 2000), seed)
@@ -1048,6 +1051,8 @@ def optimize(
             v = float(exact.stage4[qi, c])
             stage4[cell[d]][q] += v
             stage4_weekly[cell[d]][q] += v / (days[qi] / 7.0)
+            key = "/".join(cell[i] for i in others) or cell[d]
+            stage4_by_product[cell[d]].setdefault(key, {k: 0.0 for k in quarters})[q] += v
     ending_bank = float(exact.ending_bank.sum())
     total_cost = float((builder.cost * x).sum())
     fun = {"creation": float(x.sum()), "cost": total_cost, "p_hit": conf_in}[objective]
@@ -1091,6 +1096,7 @@ def optimize(
         plan_weekly={s: [float(v) for v in weekly[s]] for s in sources},
         stage4_targets=stage4,
         stage4_weekly=stage4_weekly,
+        stage4_by_product=stage4_by_product,
         total_stage1=float(x.sum()),
         total_cost=total_cost,
         bookings_at_confidence=q_level,

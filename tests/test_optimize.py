@@ -224,6 +224,13 @@ def test_cli_json_and_bad_input(tmp_path, capsys):
     assert set(data["plan"]) == {"a", "b"} and set(data["plan"]["a"]) == {"2026-Q2", "2026-Q3"}
     assert data["total_stage1"] == pytest.approx(sum(sum(v.values()) for v in data["plan"].values()))
     assert json.loads((tmp_path / "plan.json").read_text()) == data
+    for s in ("a", "b"):
+        for q in ("2026-Q2", "2026-Q3"):
+            by_product = sum(v[q] for v in data["stage4_by_product"][s].values())
+            assert by_product == pytest.approx(data["stage4_targets"][s][q])
+            assert data["plan_by_product"][s][s][q] == pytest.approx(data["plan"][s][q])
+    assert len(data["plan_weekly"]["a"]) == 26
+    assert sum(data["plan_weekly"]["a"]) == pytest.approx(sum(data["plan"]["a"].values()))
     # Bad input: exit code 2 and one clear line, never a traceback.
     with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
         main(["optimize", str(path), "--confidence", "1.5", "--quiet"])
