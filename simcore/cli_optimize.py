@@ -209,7 +209,9 @@ def report(res) -> str:
                 ["plan", "stage-1 creation", "confidence (simulated)"],
             ),
             (
-                f"This plan needs {percent(saving)} less stage-1 pipeline than the spreadsheet; the push-aware "
+                f"This plan needs {percent(abs(saving))} {'less' if saving >= 0 else 'more'} stage-1 pipeline "
+                f"than the spreadsheet (which reaches {percent(sh['confidence'])}, not "
+                f"{percent(res.confidence_target, 0)}); the push-aware "
                 f"spreadsheet asks {m(sh['total_stage1_with_push'])}. The spreadsheet also builds a "
                 f"{m(sh['ending_bank'])} ending stage-4 bank; this plan leaves {m(res.expected_ending_stage4_bank)} "
                 f"(expected): it plans this year's bookings, not next year's."
