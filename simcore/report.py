@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as _dt
+import gc
 import html
 import json
 import math
@@ -508,13 +509,19 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
 
     _add_sensitivity(report, scenario, ds, trials=funnel_trials or min(trials, 2000), seed=seed, progress=progress)
 
+    target = ds.simcore.target
+    # Peak memory: the variants' runs below need only the target, not this run's Dataset. The
+    # ds.simcore accessor makes a reference cycle (xarray caches it on the Dataset), so only the
+    # cycle collector frees the Dataset's arrays.
+    del ds
+    gc.collect()
     if names:
         from .compare import compare
 
         result = compare(scenario, names, trials=trials, seed=seed, progress=progress)
         report.tables.extend(comparison_tables(result))
         report.charts.append(Chart("variants", "Variants side by side",
-                                   plots.scenario_comparison(result.bookings, target=ds.simcore.target,
+                                   plots.scenario_comparison(result.bookings, target=target,
                                                              currency=currency,
                                                              title=f"{name} bookings by variant")))
     return report
