@@ -27,6 +27,18 @@ Lead time needs no constraint: a quarter's creation that cannot close inside the
 simply books nothing in the simulation, so late creation is worth less and the plan
 front-loads where cycles are long.
 
+Caveats
+-------
+- The trial-selection LPs find a local optimum of the (non-convex) sample-average problem; on a
+  separable 2 x 2 problem it is within 1% of a brute-force grid (tests/test_optimize.py).
+- The reported in-sample confidence is the plan's own, simulated; the loop accepts a plan that
+  is within ``max(0.2 points, 0.25 / sqrt(trials))`` of the request (a fraction of one binomial
+  SE), so it can read 89.8% for a 90% request. The out-of-sample check is the one to quote.
+- A week that straddles two quarters creates its deals uniformly over the week (the kernel's
+  rule), so a plan that differs a lot between adjacent quarters is approximated in that week.
+- Mix rules use expected stage-4 yields (a short bank-free simulation per quarter), not
+  per-trial ones; the ending stage-4 bank is reported, not constrained.
+
 Plans are scenario overrides (``cell."<source>/<product>".creation``: per quarter, dollars),
 so every simulation is the engine's own, and a plan can be pasted back into the scenario file.
 A quarter's dollars keep the scenario's seasonality *within* the quarter; the figure is the
