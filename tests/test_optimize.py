@@ -403,3 +403,12 @@ def test_source_minimum_and_weekly_capacity():
     assert sum(res.plan["a"].values()) == pytest.approx(0.0, abs=1e-3)
     (row,) = [b for b in res.binding if b["constraint"] == "b min over the horizon"]
     assert row["shadow_price"] == pytest.approx(1.0, rel=1e-6)
+
+
+def test_same_seed_same_plan_other_seed_other_sample():
+    sc = build(two_source_raw())
+    kw = {"trials": 500, "verify_trials": 0, "spreadsheet": False, "iterations": 2}
+    one, two = optimize(sc, 0.8, seed=0, **kw), optimize(sc, 0.8, seed=0, **kw)
+    assert np.array_equal(one.x, two.x) and one.confidence_in_sample == two.confidence_in_sample
+    other = optimize(sc, 0.8, seed=7, **kw)
+    assert not np.array_equal(one.x, other.x)
