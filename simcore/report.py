@@ -869,7 +869,8 @@ def write_report(report: Report, out_dir, dpi: int = 110) -> list:
     final moves are renames). Only when every file is complete are they moved in: a new folder is
     renamed into place in one step; into an existing folder each file replaces its namesake in one
     step and other files already there are kept. On any failure (or Ctrl-C) the temporary folder is
-    removed and ``out_dir`` is left as it was.
+    removed and ``out_dir`` is left as it was. (Only a crash during those final renames into an
+    existing folder can leave it holding some new and some previous files, each of them whole.)
 
     Parameters
     ----------
