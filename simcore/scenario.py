@@ -353,14 +353,14 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
             seen.add(st["name"])
     if "end" in raw and "horizon_weeks" in raw:
         problems.append(Problem(name, "end", "give either end or horizon_weeks, not both"))
-    elif isinstance(raw.get("start"), _dt.date) and isinstance(raw.get("end"), _dt.date):
+    elif _is_date(raw.get("start")) and _is_date(raw.get("end")):
         if raw["end"] < raw["start"]:
             problems.append(Problem(name, "end", f"end {raw['end']} is before start {raw['start']}"))
         elif (raw["end"] - raw["start"]).days + 1 > 7 * spec.MAX_HORIZON_WEEKS:
             problems.append(Problem(name, "end", f"the plan from {raw['start']} to {raw['end']} is longer "
                                                  f"than {spec.MAX_HORIZON_WEEKS // 52} years"))
     latest_start_year = _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2  # room for the calendar's periods
-    if isinstance(raw.get("start"), _dt.date) and raw["start"].year > latest_start_year:
+    if _is_date(raw.get("start")) and raw["start"].year > latest_start_year:
         problems.append(Problem(name, "start", f"start {raw['start']} is too far in the future"))
     if isinstance(raw.get("dimensions"), dict) and not raw["dimensions"]:
         problems.append(Problem(name, "dimensions", "declare at least one dimension, e.g. "
@@ -368,7 +368,7 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
     # The bank only needs the stage and dimension names: read it now, so that its problems
     # (and the CSV's) come with the rest of the file's.
     bank_read = None
-    if "stages" in ctx and "cell_names" in ctx and isinstance(raw.get("start"), _dt.date):
+    if "stages" in ctx and "cell_names" in ctx and _is_date(raw.get("start")):
         dims = {k: list(v) for k, v in raw["dimensions"].items()}
         bank_read = _read_bank(raw, name, base_dir, dims, tuple(Stage(n, "") for n in ctx["stages"]),
                                tuple(itertools.product(*dims.values())), raw["start"])
@@ -423,6 +423,11 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
         params=tuple(params), bank=tuple(bank), variants=dict(raw.get("variants", {})), variant=variant,
         hash=digest.hexdigest()[:16], bank_source=bank_source, overrides=overrides, source_raw=source_raw,
     )
+
+
+def _is_date(value):
+    # A TOML date-time is a datetime, itself a date: spec.Date rejects it, and so must we here.
+    return isinstance(value, _dt.date) and not isinstance(value, _dt.datetime)
 
 
 def _cells_text(labels, n_cells):

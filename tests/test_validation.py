@@ -620,3 +620,8 @@ def test_with_overrides_reports_problems_like_a_load():
         sc.with_overrides({"defaults.decision.win": 2})
     assert [(p.file, p.path) for p in info.value.problems] == [(FILE, "defaults.decision.win")]
     assert sc.with_overrides({"defaults.decision.win": 0.3}).params[0]["decision"]["win"] == 0.3
+
+
+def test_a_date_time_is_not_a_date():
+    found = problems(edit(start=dt.datetime(2026, 1, 1, 12, 0)))
+    assert found == [("start", "must be a date like 2026-01-01 (no quotes), got a date-time")]
