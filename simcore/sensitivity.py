@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from .errors import SimcoreError
 
@@ -131,6 +130,7 @@ def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> Dr
     -------
     DrawnSensitivity
     """
+    from scipy import stats  # lazily: importing it adds ~0.4 s to every `simcore run`
     if method not in ("rank", "linear"):
         raise SimcoreError(f"method must be 'rank' or 'linear', got {method!r}")
     y = _year(ds)
@@ -240,6 +240,7 @@ def uncertain_groups(model, by: str | None = None) -> dict:
 
 def _setting(model, cell, slot, end):
     """The low (``end=0``) or high (``end=1``) setting of one drawn slot."""
+    from scipy import stats  # lazily: importing it adds ~0.4 s to every `simcore run`
     from .kernel import PERT
 
     if model.param_kind[cell, slot] == PERT:
