@@ -416,7 +416,8 @@ CREATION = Table({
                     ("poisson", "negative_binomial")),
     "dispersion": Number("negative binomial size (smaller is lumpier): variance = mean + mean^2 / dispersion",
                          0.01),
-    "seasonality": ListOf(Number("", 0.0), "12 monthly indices, Jan..Dec, relative (normalised to mean 1)",
+    "seasonality": ListOf(Number("", 0.0, 1000.0), "12 monthly indices, Jan..Dec, relative (normalised to "
+                          "mean 1)",
                           length=12),
     "uplift": Number("program uplift multiplier on the expected count", 0.0),
 }, "pipeline creation in the cell's entry stage", two_forms=[(("dollars",), ("count",))])

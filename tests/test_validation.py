@@ -625,3 +625,8 @@ def test_with_overrides_reports_problems_like_a_load():
 def test_a_date_time_is_not_a_date():
     found = problems(edit(start=dt.datetime(2026, 1, 1, 12, 0)))
     assert found == [("start", "must be a date like 2026-01-01 (no quotes), got a date-time")]
+
+
+def test_seasonality_index_bound():
+    where, message = only(edit(defaults__creation__seasonality=[5e305] + [1] * 11))
+    assert where == "defaults.creation.seasonality[0]" and "in [0, 1000]" in message
