@@ -73,12 +73,15 @@ def time_kernel(model, trials, repeats, seed=7):
     simulate_trials(np.uint64(seed), np.int64(0), *args, *out.arrays(0, min(trials, 16)))  # compile / load
     _ran_parallel = True
     times = []
+    # Trials handed to threads 8 at a time, as simcore.simulate.run_kernel does.
+    previous = numba.set_parallel_chunksize(8)
     for _ in range(repeats):
         for a in out.arrays(0, trials):
             a[...] = 0
         t0 = time.perf_counter()
         simulate_trials(np.uint64(seed), np.int64(0), *args, *out.arrays(0, trials))
         times.append(time.perf_counter() - t0)
+    numba.set_parallel_chunksize(previous)
     created0 = flow_layout(model.n_stages)[1]
     lifecycles = int(_opportunities(model, out.flow_cnt[..., created0:created0 + model.n_stages]).sum())
     return times, lifecycles
