@@ -70,7 +70,9 @@ def time_kernel(model, trials, repeats, seed=7):
     global _ran_parallel
     args = model.kernel_args()
     out = _Outputs(model, trials)
+    t0 = time.perf_counter()
     simulate_trials(np.uint64(seed), np.int64(0), *args, *out.arrays(0, min(trials, 16)))  # compile / load
+    time_kernel.first_call = time.perf_counter() - t0
     _ran_parallel = True
     times = []
     # Trials handed to threads 8 at a time, as simcore.simulate.run_kernel does.
@@ -131,10 +133,10 @@ def main(argv=None):
 
     sc = simcore.load_scenario(args.scenario)
     model = compile_scenario(sc)
-    t0 = time.perf_counter()
     k_times, k_n = time_kernel(model, args.trials, args.repeats)
     print(f"scenario {sc.name}: {len(sc.cells)} cells, {model.n_stages} stages, {len(model.periods)} periods, "
-          f"{k_n / args.trials:.1f} lifecycles per trial  (warm-up {time.perf_counter() - t0:.1f} s)")
+          f"{k_n / args.trials:.1f} lifecycles per trial  (first kernel call {time_kernel.first_call:.2f} s: "
+          f"compile or cache load)")
     print(f"machine: {machine()}")
     s_times, s_n = time_simulate(sc, model, args.trials, max(3, args.repeats // 2))
     threads = numba.get_num_threads()
