@@ -93,6 +93,7 @@ class Model:
     bank_created: np.ndarray
     bank_close: np.ndarray
     period_of_day: np.ndarray
+    cohorts: Periods  # creation quarters: the cohorts of bookings_by_cohort
     horizon: float
     cycle_edges: np.ndarray
     param_names: list
@@ -110,8 +111,8 @@ class Model:
             self.param_kind, self.param_a, self.param_b, self.param_c,
             count_cdf, count_offset, self.week_start, self.week_length,
             self.bank_cell, self.bank_stage, self.bank_amount, self.bank_created, self.bank_close,
-            len(self.periods),  # the starting bank's cohort index, after the creation periods
-            self.period_of_day, self.periods.start_day, self.horizon,
+            len(self.cohorts),  # the starting bank's cohort index, after the creation quarters
+            self.period_of_day, self.cohorts.of_day(int(self.horizon)), self.periods.start_day, self.horizon,
             self.cycle_edges,
         )
 
@@ -409,6 +410,8 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         bank_amount=np.array([d.amount for d in bank], dtype=np.float64),
         bank_created=np.array([d.created for d in bank], dtype=np.float64),
         bank_close=np.array([d.expected_close for d in bank], dtype=np.float64),
-        period_of_day=per.of_day(horizon), horizon=float(horizon), cycle_edges=CYCLE_EDGES.astype(np.float64),
+        period_of_day=per.of_day(horizon),
+        cohorts=periods(sc.start, horizon, "quarter", sc.fiscal_year_start_month), horizon=float(horizon),
+        cycle_edges=CYCLE_EDGES.astype(np.float64),
         param_names=param_names(names), mean_amount=mean_amount,
     )

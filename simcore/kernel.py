@@ -202,8 +202,9 @@ def simulate_trials(
     count_cdf, count_offset, week_start, week_length,
     # starting bank
     bank_cell, bank_stage, bank_amount, bank_created, bank_close, bank_cohort,
-    # calendar
-    period_of_day, period_start, horizon, cycle_edges,
+    # calendar; cohorts are creation quarters whatever the reporting period, so the cohort
+    # output grows with periods, not with periods squared
+    period_of_day, cohort_of_day, period_start, horizon, cycle_edges,
     # outputs (first axis: trial - trial0)
     flow_amt, flow_cnt, bank_amt, bank_cnt, cohort_amt, cycle_hist, drawn, market,
 ):
@@ -211,7 +212,7 @@ def simulate_trials(
 
     Outputs must be zeroed by the caller. Shapes: ``flow_*`` (trials, periods, cells,
     flow slots), ``bank_*`` (trials, periods + 1, cells, categories) at each period
-    boundary, ``cohort_amt`` (trials, close period, creation period + bank, cells),
+    boundary, ``cohort_amt`` (trials, close period, creation quarter + bank, cells),
     ``cycle_hist`` (trials, cells, bins), ``drawn`` (trials, cells, slots), ``market``
     (trials,).
 
@@ -351,7 +352,7 @@ def simulate_trials(
                 fc[p, c, created0 + s] += 1
                 j = 4
                 t_created = t
-                cohort = p
+                cohort = cohort_of_day[int(t)]
                 residual = False
                 given_close = np.nan
             else:

@@ -48,7 +48,7 @@ class _Outputs:
         self.flow_cnt = np.zeros((trials, n, c, flow_layout(k)[-1]), dtype=np.int32)
         self.bank_amt = np.zeros((trials, n + 1, c, N_CATEGORIES))
         self.bank_cnt = np.zeros((trials, n + 1, c, N_CATEGORIES), dtype=np.int32)
-        self.cohort_amt = np.zeros((trials, n, n + 1, c))
+        self.cohort_amt = np.zeros((trials, n, len(model.cohorts) + 1, c))
         self.cycle_hist = np.zeros((trials, c, len(model.cycle_edges) - 1), dtype=np.int32)
         self.drawn = np.zeros((trials, c, model.param_kind.shape[1]))
         self.market = np.zeros(trials)
@@ -207,7 +207,7 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
         "stage": [s.name for s in sc.stages],
         "category": list(CATEGORIES),
         "reason": REASONS,
-        "cohort": list(model.periods.labels) + ["bank"],
+        "cohort": list(model.cohorts.labels) + ["bank"],
         "cycle_bin": cycle_labels,
         "parameter": model.param_names,
         **{d: list(v) for d, v in sc.dimensions.items()},

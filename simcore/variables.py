@@ -54,8 +54,8 @@ _VARIABLES = [
     Variable("won_cycle_count", ("trial", "period", _D), "deals",
              "deals won in the period whose creation date is known (divides won_cycle_days)"),
     Variable("bookings_by_cohort", ("trial", "period", "cohort", _D), "{currency}",
-             "won dollars by close period and the period the deal was created in ('bank': the starting "
-             "pipeline)"),
+             "won dollars by close period and the (fiscal) quarter the deal was created in ('bank': the "
+             "starting pipeline)"),
     Variable("cycle_time_count", ("trial", _D, "cycle_bin"), "deals",
              "won deals by creation-to-close time, in days"),
     Variable("assumption", ("trial", "parameter", _D), "various",
