@@ -34,13 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import numba  # noqa: E402
+import numba
+import numpy_reference
 
-import numpy_reference  # noqa: E402
-import simcore  # noqa: E402
-from simcore.compile import compile_scenario  # noqa: E402
-from simcore.simulate import _opportunities, _Outputs  # noqa: E402
-from simcore.kernel import flow_layout, simulate_trials  # noqa: E402
+import simcore
+from simcore.compile import compile_scenario
+from simcore.kernel import flow_layout, simulate_trials
+from simcore.simulate import _opportunities, _Outputs
 
 
 def cpu_model() -> str:

@@ -21,7 +21,7 @@ from simcore.compile import compile_scenario
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import numpy_reference  # noqa: E402
+import numpy_reference
 
 TRIALS = 2000
 
