@@ -32,8 +32,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 # A trial counts as hit when its margin is at least -_HIT_TOL (in units of the target):
 # floating-point round-off of an LP vertex must not turn a binding trial into a miss.
@@ -96,6 +94,10 @@ class Solution:
 
 
 def _linprog(c, A, b, bounds):
+    # scipy.optimize is imported here, not at the top: `import simcore` (and so every
+    # `simcore run`) would otherwise pay ~0.15 s for it.
+    from scipy.optimize import linprog
+
     res = linprog(c, A_ub=A, b_ub=b, bounds=bounds, method="highs")
     return res
 
@@ -112,6 +114,8 @@ def cvar_start(problem: Problem, levels=None, minimise_risk=False):
     CVaRs instead, subject to the linear constraints: the most robust plan the limits allow.
     Returns a list of plans (possibly empty when the LP is infeasible).
     """
+    from scipy import sparse
+
     n = problem.n
     plans = []
     for shift in levels or [0.0]:
