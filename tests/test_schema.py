@@ -91,7 +91,7 @@ def _set(doc, path, value):
     (["by", "product", "CMP", "amount", "median"], 0),
     (["defaults", "decision", "max_pushes"], {"low": 1, "base": 2, "high": 3}),
     (["defaults", "conversion", "to_decision"], {"low": 0.4, "high": 0.6}),
-    (["defaults", "decision", "win"], 0.3),  # beside win_loss_push: two forms of one field
+    (["defaults", "decision", "win_loss_push"], [1, 2, 1]),  # beside win/push: two forms of one field
     (["bank", "aggregate", 0, "count"], 0),
     (["stage", 0, "category"], "maybe"),
     (["period"], "fortnight"),
