@@ -161,7 +161,8 @@ def _run(args):
         save_dataset(ds, args.out)
     summary = ds.simcore.summary()
     from .cli_analytics import errors_table
-    from .convergence import headline_errors, json_safe
+    from .convergence import headline_errors
+    from .format import json_safe
 
     errors = headline_errors(ds)  # every headline figure with its Monte-Carlo standard error
     if args.json:

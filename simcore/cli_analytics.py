@@ -15,7 +15,7 @@ from .format import money, percent, table
 
 
 def _print_json(obj) -> None:
-    from .convergence import json_safe
+    from .format import json_safe
 
     print(json.dumps(json_safe(obj), indent=2, default=str, allow_nan=False))
 

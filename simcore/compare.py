@@ -21,6 +21,7 @@ import numpy as np
 
 from .convergence import mean_se, proportion_se, quantile_se
 from .errors import SimcoreError
+from .format import json_safe
 from .scenario import Scenario
 
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
@@ -97,7 +98,7 @@ class ComparisonResult:
     bookings: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
-        return _finite(
+        return json_safe(
             {
                 "baseline": self.baseline,
                 "trials": self.trials,
@@ -173,15 +174,6 @@ class ComparisonResult:
             out += ["", table(rows, header)]
         return "\n".join(out).rstrip()
 
-
-def _finite(x):
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def variant_scenarios(scenario: Scenario, variants=None, sets=None) -> dict:

@@ -33,16 +33,6 @@ from .errors import SimcoreError
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 
 
-def json_safe(obj):
-    """``obj`` with every NaN or infinity replaced by None, recursively (JSON has neither)."""
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
 
 def mean_se(values) -> float:
     """Standard error of the mean of per-trial ``values``: sd / sqrt(n)."""

@@ -39,6 +39,7 @@ import numpy as np
 from .calendar import periods as make_periods
 from .compile import daily_plan, expected_amount
 from .errors import Problem, ScenarioError, SimcoreError
+from .format import json_safe
 from .scenario import Scenario, base
 
 # ---------------------------------------------------------------------------------------
@@ -320,18 +321,8 @@ class FunnelResult:
         out = asdict(self)
         out["current_bank_date"] = self.current_bank_date.isoformat() if self.current_bank_date else None
         out["stack_steps"] = [{"step": a, "rate": r} for a, r in self.stack_steps]
-        return _finite(out)
+        return json_safe(out)
 
-
-def _finite(x):
-    """inf/nan -> None, recursively (JSON has neither)."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def funnel_inputs(scenario: Scenario) -> dict:
@@ -666,7 +657,7 @@ class FunnelComparison:
     effects: list
 
     def to_dict(self) -> dict:
-        return _finite({"trials": self.trials, "seed": self.seed, "rows": self.rows, "effects": self.effects})
+        return json_safe({"trials": self.trials, "seed": self.seed, "rows": self.rows, "effects": self.effects})
 
     def text(self) -> str:
         """A readable table and the explanation in words."""

@@ -58,6 +58,7 @@ from .calendar import month_of_day, periods
 from .compile import compile_scenario, daily_plan, expected_amount
 from .errors import Problem as ScenarioProblem
 from .errors import ScenarioError, SimcoreError
+from .format import json_safe
 from .kernel import flow_layout
 from .optimize_lp import Chance, Problem, best_confidence, shortfall_lp, solve
 from .scenario import Scenario
@@ -551,23 +552,8 @@ class OptimizeResult:
             "verify_seed": self.verify_seed,
             "elapsed_seconds": self.elapsed_seconds,
         }
-        return _json_safe(out)
+        return json_safe(out)
 
-
-def _json_safe(x):
-    if isinstance(x, dict):
-        return {str(k): _json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _json_safe(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
 
 
 # ---------------------------------------------------------------------------------------
