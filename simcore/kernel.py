@@ -111,6 +111,9 @@ def _dwell(key, j, kind, mean, cv, tables, row, residual):
     which for a lognormal(mu, s) is lognormal(mu + s^2, s) and for a Gamma(k, theta)
     is Gamma(k + 1, theta). Returns ``(days, next_j)``.
     """
+    if kind == DIST_LOGNORMAL and not residual:
+        # The common case first, on its own: one table lookup.
+        return mean * lognormal_unit(tables, row, uniform(key, j)), j + 1
     if kind == DIST_LOGNORMAL:
         if residual:
             s = tables[row, TABLE_KNOTS + 1]
@@ -131,36 +134,6 @@ def _dwell(key, j, kind, mean, cv, tables, row, residual):
         x *= uniform(key, j)
         j += 1
     return x, j
-
-
-# Not inlined: it runs only when a deal crosses a period boundary, and a call keeps one
-# copy of it instead of two in the kernel (about 1.5 s less compile, same speed).
-@jit
-def _cross_boundaries(t_from, t_to, bj, amount, cat, expected_close, pend_j, pend_amount,
-                      cell, period_start, n_periods, flow_amt, flow_cnt, bank_amt, bank_cnt,
-                      slipped, due0):
-    """Record an open deal at every period boundary in ``[t_from, t_to)``.
-
-    At each boundary the deal is in the bank of its forecast category. If its
-    expected close date falls in the period that starts there, it is due in that
-    period; if it is still open at the period's end, it slipped out of it. Returns
-    the updated ``(bj, pend_j, pend_amount)``.
-    """
-    while bj <= n_periods and period_start[bj] < t_to:
-        if pend_j >= 0:
-            # Still open at the end of the period it was due in: it slipped.
-            flow_amt[pend_j, cell, slipped] += pend_amount
-            flow_cnt[pend_j, cell, slipped] += 1
-            pend_j = -1
-        bank_amt[bj, cell, cat] += amount
-        bank_cnt[bj, cell, cat] += 1
-        if bj < n_periods and period_start[bj] <= expected_close < period_start[bj + 1]:
-            flow_amt[bj, cell, due0 + cat] += amount
-            flow_cnt[bj, cell, due0 + cat] += 1
-            pend_j = bj
-            pend_amount = amount
-        bj += 1
-    return bj, pend_j, pend_amount
 
 
 @jit
@@ -233,6 +206,10 @@ def simulate_trials(
     (booked, created0, lost_comp0, lost_nd0, pushes_slot, slipped, due0, won_pushes,
      won_cycle, _nf) = flow_layout(k)
     n_bins = cycle_edges.shape[0] - 1
+    # Period boundaries with +inf after the last, so the boundary loop needs no bounds test.
+    bounds = np.empty(n_periods + 2)
+    bounds[:n_periods + 1] = period_start
+    bounds[n_periods + 1] = np.inf
     for i in numba.prange(n_trials):
         trial = trial0 + i
         trial_k = trial_key(seed, trial)
@@ -320,32 +297,50 @@ def simulate_trials(
         ca = cohort_amt[i]
         ch = cycle_hist[i]
 
-        # Deals come from (cell, week) slots in order, then from the bank.
-        slot = -1
-        c = 0
-        wk = 0
+        # Every new deal of the trial is made first, in (cell, week, k) order, in a tight
+        # loop: the lifecycle loop below then runs over a flat list, new deals and then
+        # the bank, with no state machine to find the next (cell, week).
         n_new = 0
-        d = 0
-        b = 0
-        deal_k = np.uint64(0)
-        while True:
-            if d < n_new:
-                key = mix64(deal_k ^ np.uint64((wk << 32) | d))
-                d += 1
-                t = week_start[wk] + week_length[wk] * uniform(key, 0)
-                if amount_kind[c] == AMOUNT_EMPIRICAL:
-                    e0 = empirical_offset[c]
-                    n_emp = empirical_offset[c + 1] - e0
-                    amount = cell_par[c, 4] * empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
-                else:
-                    amount = cell_par[c, 4] * lognormal_unit(tables, amount_table[c], uniform(key, 1))
-                if uniform(key, 2) < cell_par[c, 5]:
-                    whale_hi = whale_factor_max[c]
-                    if whale_hi == whale_hi:
-                        amount *= cell_par[c, 6] + (whale_hi - cell_par[c, 6]) * uniform(key, 3)
+        for slot in range(n_slots):
+            n_new += counts[slot]
+        new_key = np.empty(n_new, dtype=np.uint64)
+        new_cell = np.empty(n_new, dtype=np.int64)
+        new_t = np.empty(n_new)
+        new_amount = np.empty(n_new)
+        q = 0
+        for c in range(n_cells):
+            deal_k = deal_keys[c]
+            median = cell_par[c, 4]
+            whale_p = cell_par[c, 5]
+            whale_lo = cell_par[c, 6]
+            whale_hi = whale_factor_max[c]
+            empirical_amounts = amount_kind[c] == AMOUNT_EMPIRICAL
+            e0 = empirical_offset[c]
+            n_emp = empirical_offset[c + 1] - e0
+            for wk in range(n_weeks):
+                for d in range(counts[c * n_weeks + wk]):
+                    key = mix64(deal_k ^ np.uint64((wk << 32) | d))
+                    new_key[q] = key
+                    new_cell[q] = c
+                    new_t[q] = week_start[wk] + week_length[wk] * uniform(key, 0)
+                    if empirical_amounts:
+                        amount = median * empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
                     else:
-                        amount *= cell_par[c, 6]
-                amount = min(max(amount, amount_floor[c]), amount_cap[c])
+                        amount = median * lognormal_unit(tables, amount_table[c], uniform(key, 1))
+                    if uniform(key, 2) < whale_p:
+                        if whale_hi == whale_hi:
+                            amount *= whale_lo + (whale_hi - whale_lo) * uniform(key, 3)
+                        else:
+                            amount *= whale_lo
+                    new_amount[q] = min(max(amount, amount_floor[c]), amount_cap[c])
+                    q += 1
+
+        for q in range(n_new + n_bank):
+            if q < n_new:
+                key = new_key[q]
+                c = new_cell[q]
+                t = new_t[q]
+                amount = new_amount[q]
                 s = entry_stage[c]
                 p = period_of_day[int(t)]
                 fa[p, c, created0 + s] += amount
@@ -356,20 +351,7 @@ def simulate_trials(
                 residual = False
                 given_close = np.nan
             else:
-                # The next (cell, week) that creates deals.
-                slot += 1
-                while slot < n_slots and counts[slot] == 0:
-                    slot += 1
-                if slot < n_slots:
-                    c = slot // n_weeks
-                    wk = slot - c * n_weeks
-                    n_new = counts[slot]
-                    d = 0
-                    deal_k = deal_keys[c]
-                    continue
-                if b >= n_bank:
-                    break
-                n_new = 0
+                b = q - n_new
                 key = mix64(bank_k ^ np.uint64(b))
                 c = bank_cell[b]
                 s = bank_stage[b]
@@ -381,75 +363,66 @@ def simulate_trials(
                 cohort = bank_cohort
                 residual = True
                 j = 0
-                b += 1
 
             # ---- the life of one opportunity, from (c, s, t, amount) ----
-            # The first period boundary at or after t (boundaries are whole days).
-            bj = p + (period_start[p] < t)
-            next_boundary = period_start[bj]
+            # One loop over its events (a stage exit, a decision), with the period
+            # boundaries it lives through recorded in one place.
+            bj = p + (period_start[p] < t)  # the first boundary at or after t (whole days)
             pend_j = -1
             pend_amount = 0.0
             if given_close == given_close:  # a bank deal's own expected close date
                 expected_close = given_close
             else:
                 expected_close = t + remaining[c, s]
-            open_at_horizon = False
-            closed = False
-            while s < decision:
-                dwell, j = _dwell(key, j, dwell_kind[c, s], dwell_mean[c, s], dwell_cv[c, s], tables,
-                                  dwell_table[c, s], residual)
-                residual = False
-                t_exit = t + dwell
-                if next_boundary < t_exit:
-                    bj, pend_j, pend_amount = _cross_boundaries(
-                        t, t_exit, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
-                        period_start, n_periods, fa, fc, ba, bc, slipped, due0)
-                    next_boundary = period_start[bj] if bj <= n_periods else np.inf
-                if t_exit >= horizon:
-                    open_at_horizon = True
-                    break
-                t = t_exit
+            n_push = 0
+            w = cell_par[c, 0]
+            t_next = -1.0  # the next event's time, when already known (a pushed decision)
+            while True:
+                if t_next < 0.0:
+                    if s == decision and residual and given_close == given_close:
+                        t_next = max(given_close, t)
+                    else:
+                        dwell, j = _dwell(key, j, dwell_kind[c, s], dwell_mean[c, s], dwell_cv[c, s],
+                                          tables, dwell_table[c, s], residual)
+                        t_next = t + dwell
+                    residual = False
+                # Open at each period boundary it lives through: in the bank, maybe due,
+                # and slipped if still open at the end of the period it was due in.
+                while bounds[bj] < t_next:
+                    if pend_j >= 0:
+                        fa[pend_j, c, slipped] += pend_amount
+                        fc[pend_j, c, slipped] += 1
+                        pend_j = -1
+                    cat = category[s]
+                    ba[bj, c, cat] += amount
+                    bc[bj, c, cat] += 1
+                    if bj < n_periods and bounds[bj] <= expected_close < bounds[bj + 1]:
+                        fa[bj, c, due0 + cat] += amount
+                        fc[bj, c, due0 + cat] += 1
+                        pend_j = bj
+                        pend_amount = amount
+                    bj += 1
+                if t_next >= horizon:
+                    break  # open at the horizon: in the ending bank
+                t = t_next
+                t_next = -1.0
                 p = period_of_day[int(t)]
                 u = uniform(key, j)
                 j += 1
-                a = advance[c, s]
-                if u < a:
-                    amount *= growth[c, s]
-                    s += 1
-                    fa[p, c, created0 + s] += amount
-                    fc[p, c, created0 + s] += 1
-                    expected_close = t + remaining[c, s]
-                else:
+                if s < decision:
+                    a = advance[c, s]
+                    if u < a:
+                        amount *= growth[c, s]
+                        s += 1
+                        fa[p, c, created0 + s] += amount
+                        fc[p, c, created0 + s] += 1
+                        expected_close = t + remaining[c, s]
+                        continue
                     lost = lost_comp0 + s if u < a + (1.0 - a) * lost_comp_share[c, s] else lost_nd0 + s
                     fa[p, c, lost] += amount
                     fc[p, c, lost] += 1
-                    closed = True
                     break
-            if open_at_horizon or closed:
-                continue
-            # The decision stage: decide, or push and decide again later.
-            if given_close == given_close and residual:
-                t_decide = max(given_close, t)
-            else:
-                dwell, j = _dwell(key, j, dwell_kind[c, s], dwell_mean[c, s], dwell_cv[c, s], tables,
-                                  dwell_table[c, s], residual)
-                t_decide = t + dwell
-            n_push = 0
-            w = cell_par[c, 0]
-            p_push = cell_par[c, 1]
-            p_lost_comp = (1.0 - w - p_push) * decision_lost_comp_share[c]
-            while True:
-                if next_boundary < t_decide:
-                    bj, pend_j, pend_amount = _cross_boundaries(
-                        t, t_decide, bj, amount, category[s], expected_close, pend_j, pend_amount, c,
-                        period_start, n_periods, fa, fc, ba, bc, slipped, due0)
-                    next_boundary = period_start[bj] if bj <= n_periods else np.inf
-                if t_decide >= horizon:
-                    break
-                t = t_decide
-                p = period_of_day[int(t)]
-                u = uniform(key, j)
-                j += 1
+                # The decision: won, lost, or pushed to be decided again later.
                 if u < w:
                     fa[p, c, booked] += amount
                     fc[p, c, booked] += 1
@@ -464,6 +437,10 @@ def simulate_trials(
                             bin_ += 1
                         ch[c, bin_] += 1
                     break
+                p_push = cell_par[c, 1]
+                # Decay moves win mass to no decision: the competition share stays that of
+                # the undecayed win rate.
+                p_lost_comp = (1.0 - cell_par[c, 0] - p_push) * decision_lost_comp_share[c]
                 if u < w + p_lost_comp:
                     fa[p, c, lost_comp0 + s] += amount
                     fc[p, c, lost_comp0 + s] += 1
@@ -474,7 +451,7 @@ def simulate_trials(
                     fc[p, c, pushes_slot] += 1
                     delay, j = _dwell(key, j, push_kind[c], cell_par[c, 3], push_cv[c], tables,
                                       push_table[c], False)
-                    t_decide = t + delay
+                    t_next = t + delay
                     expected_close = t + cell_par[c, 3]
                     # Each push taken decays the next win chance; the mass goes to no decision.
                     w *= cell_par[c, 2]

@@ -137,7 +137,7 @@ def test_doc_explains_what_the_issue_asks():
     for words in ("defaults -> by -> cell", "geometrically", "win_loss_push", "{low, base, high}",
                   "{ mean = 0.25, strength = 40 }", "Losses cannot be\nuncertain", "market factor",
                   "negative binomial", "normalised to average 1", "renewal theory", "length-biased",
-                  "decides first at that date", "slipped", "whole horizon", "_cross_boundaries", "_dwell"):
+                  "decides first at that date", "slipped", "whole horizon", "simulate_trials", "_dwell"):
         assert words in text, words
 
 
