@@ -309,6 +309,18 @@ def test_console_script_in_a_real_process(tiny):
     assert "Traceback" not in proc.stderr
 
 
+def test_reader_gone_is_not_a_traceback(tiny):
+    # `simcore run | head`: the pipe closes before the table is printed.
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "simcore", "run", str(tiny), "--trials", "200"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    proc.stdout.close()
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 1
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
 def test_validate_checks_every_variant(tiny, capsys):
     code, out, _ = run_cli(capsys, "validate", tiny)
     assert code == 0 and "variants Low OK" in out
