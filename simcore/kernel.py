@@ -91,20 +91,26 @@ TABLE_KNOTS = 2048
 TABLE_EXACT = 32
 
 
+# Rows of the table array, flattened: row r starts at r * TABLE_ROW.
+TABLE_ROW = TABLE_KNOTS + 3
+
+
 @jit(inline="always")
-def lognormal_unit(tables, row, u):
-    """``exp(sigma * Z + shift)`` for table ``row`` (``tables[row, -2:]`` = sigma, shift)."""
+def lognormal_unit(tab, off, u):
+    """``exp(sigma * Z + shift)`` for the table row at ``off`` of the flat table array
+    (``tab[off + TABLE_KNOTS + 1]`` = sigma, ``tab[off + TABLE_KNOTS + 2]`` = shift)."""
     pos = u * TABLE_KNOTS
     i = int(pos)
     if i < TABLE_EXACT or i >= TABLE_KNOTS - TABLE_EXACT:
-        return math.exp(tables[row, TABLE_KNOTS + 1] * normal_quantile(u) + tables[row, TABLE_KNOTS + 2])
-    lo = tables[row, i]
-    return lo + (pos - i) * (tables[row, i + 1] - lo)
+        return math.exp(tab[off + TABLE_KNOTS + 1] * normal_quantile(u) + tab[off + TABLE_KNOTS + 2])
+    lo = tab[off + i]
+    return lo + (pos - i) * (tab[off + i + 1] - lo)
 
 
 @jit(inline="always")
-def _dwell(key, j, kind, mean, cv, tables, row, residual):
-    """One dwell (days). ``residual``: the time left for a deal found mid-stage.
+def _dwell(key, j, kind, mean, cv, tab, off, residual):
+    """One dwell (days) from the table row at ``off``. ``residual``: the time left for a
+    deal found mid-stage.
 
     A deal already in a stage at an arbitrary instant has been there for an unknown
     time; renewal theory gives its remaining dwell as U x (a length-biased dwell),
@@ -113,13 +119,13 @@ def _dwell(key, j, kind, mean, cv, tables, row, residual):
     """
     if kind == DIST_LOGNORMAL and not residual:
         # The common case first, on its own: one table lookup.
-        return mean * lognormal_unit(tables, row, uniform(key, j)), j + 1
+        return mean * lognormal_unit(tab, off, uniform(key, j)), j + 1
     if kind == DIST_LOGNORMAL:
         if residual:
-            s = tables[row, TABLE_KNOTS + 1]
+            s = tab[off + TABLE_KNOTS + 1]
             x = mean * math.exp(s * normal_quantile(uniform(key, j)) + 0.5 * s * s)
         else:
-            x = mean * lognormal_unit(tables, row, uniform(key, j))
+            x = mean * lognormal_unit(tab, off, uniform(key, j))
         j += 1
     elif kind == DIST_EXPONENTIAL:
         # Memoryless: the residual of an exponential is the same exponential.
@@ -134,6 +140,16 @@ def _dwell(key, j, kind, mean, cv, tables, row, residual):
         x *= uniform(key, j)
         j += 1
     return x, j
+
+
+# Per-trial values of each (cell, stage), side by side in one flat array: the lifecycle
+# reads several per event, and one flat index costs a third of the instructions of a
+# two-dimensional one (numba's negative-index fix-up and stride product per axis).
+ST_ADVANCE, ST_GROWTH, ST_REMAINING, ST_DWELL_MEAN, ST_DWELL_CV, ST_LOST_COMP, ST_WIDTH = range(7)
+# The same for the integers, which do not change between trials.
+SI_KIND, SI_TABLE, SI_CATEGORY, SI_WIDTH = range(4)
+# Per-cell values of one trial.
+CP_WIN, CP_PUSH, CP_DECAY, CP_PUSH_MEAN, CP_MEDIAN, CP_WHALE_P, CP_WHALE_F, CP_WIDTH = range(8)
 
 
 @jit
@@ -210,6 +226,20 @@ def simulate_trials(
     bounds = np.empty(n_periods + 2)
     bounds[:n_periods + 1] = period_start
     bounds[n_periods + 1] = np.inf
+    tab = tables.reshape(tables.size)
+    # Flat output strides: flows (period, cell, slot), bank (boundary, cell, category),
+    # cohort bookings (period, cohort, cell), cycle histogram (cell, bin).
+    n_flow = _nf
+    flow_period = n_cells * n_flow
+    bank_period = n_cells * N_CATEGORIES
+    n_cohort_cols = cohort_amt.shape[2]
+    si = np.empty(n_cells * k * SI_WIDTH, dtype=np.int64)
+    for c in range(n_cells):
+        for s in range(k):
+            o = (c * k + s) * SI_WIDTH
+            si[o + SI_KIND] = dwell_kind[c, s]
+            si[o + SI_TABLE] = dwell_table[c, s] * TABLE_ROW
+            si[o + SI_CATEGORY] = category[s]
     for i in numba.prange(n_trials):
         trial = trial0 + i
         trial_k = trial_key(seed, trial)
@@ -218,11 +248,8 @@ def simulate_trials(
         z = normal_quantile(uniform(deal_key(seed, trial, STREAM_MARKET, 0, 0), 0))
         market[i] = z
         # Per-trial parameters derived from the drawn assumptions.
-        advance = np.empty((n_cells, k))
-        growth = np.empty((n_cells, k))
-        dwell_mean = np.empty((n_cells, k))
-        remaining = np.empty((n_cells, k))
-        cell_par = np.empty((n_cells, 8))  # win, push, decay, push_mean, median, whale p, whale f
+        st = np.empty(n_cells * k * ST_WIDTH)
+        cp = np.empty(n_cells * CP_WIDTH)
         deal_keys = np.empty(n_cells, dtype=np.uint64)
         counts = np.empty(n_slots, dtype=np.int64)
         for c in range(n_cells):
@@ -233,33 +260,43 @@ def simulate_trials(
                     n_free += 1
                 else:
                     fixed_product *= params[c, advance0 + s]
-            for s in range(k - 1):
-                if free_stage[c, s]:
+            for s in range(k):
+                o = (c * k + s) * ST_WIDTH
+                if s == k - 1:
+                    st[o + ST_ADVANCE] = 0.0  # the decision stage decides instead
+                    st[o + ST_GROWTH] = 1.0
+                elif free_stage[c, s]:
                     # Cumulative conversion split evenly (geometrically) over the stages
                     # that have no rate of their own.
                     ratio = params[c, to_decision_slot] / fixed_product if fixed_product > 0 else 1.0
                     a = ratio ** (1.0 / n_free) if n_free > 0 else 1.0
-                    advance[c, s] = min(max(a, 0.0), 1.0)
+                    st[o + ST_ADVANCE] = min(max(a, 0.0), 1.0)
+                    st[o + ST_GROWTH] = params[c, growth0 + s]
                 else:
-                    advance[c, s] = min(max(params[c, advance0 + s], 0.0), 1.0)
-                growth[c, s] = params[c, growth0 + s]
+                    st[o + ST_ADVANCE] = min(max(params[c, advance0 + s], 0.0), 1.0)
+                    st[o + ST_GROWTH] = params[c, growth0 + s]
+                st[o + ST_DWELL_CV] = dwell_cv[c, s]
+                st[o + ST_LOST_COMP] = lost_comp_share[c, s]
             acc = 0.0
             for s in range(k - 1, -1, -1):
-                dwell_mean[c, s] = max(params[c, dwell0 + s], 1e-9)
-                acc += dwell_mean[c, s]
-                remaining[c, s] = acc
+                o = (c * k + s) * ST_WIDTH
+                mean = max(params[c, dwell0 + s], 1e-9)
+                st[o + ST_DWELL_MEAN] = mean
+                acc += mean
+                st[o + ST_REMAINING] = acc
             w = min(max(params[c, win_slot], 0.0), 1.0)
             if market_loading[c] != 0.0 and 0.0 < w < 1.0:
                 # The market factor shifts every cell's win rate on the log-odds scale.
                 x = math.log(w / (1.0 - w)) + market_loading[c] * z
                 w = 1.0 / (1.0 + math.exp(-x))
-            cell_par[c, 0] = w
-            cell_par[c, 1] = min(max(params[c, push_slot], 0.0), 1.0 - w)
-            cell_par[c, 2] = params[c, decay_slot]
-            cell_par[c, 3] = max(params[c, push_delay_slot], 1e-9)
-            cell_par[c, 4] = params[c, median_slot]
-            cell_par[c, 5] = params[c, whale_p_slot]
-            cell_par[c, 6] = params[c, whale_f_slot]
+            o = c * CP_WIDTH
+            cp[o + CP_WIN] = w
+            cp[o + CP_PUSH] = min(max(params[c, push_slot], 0.0), 1.0 - w)
+            cp[o + CP_DECAY] = params[c, decay_slot]
+            cp[o + CP_PUSH_MEAN] = max(params[c, push_delay_slot], 1e-9)
+            cp[o + CP_MEDIAN] = params[c, median_slot]
+            cp[o + CP_WHALE_P] = params[c, whale_p_slot]
+            cp[o + CP_WHALE_F] = params[c, whale_f_slot]
             deal_keys[c] = stream_key(trial_k, STREAM_DEAL, c)
             # How many deals each (cell, week) creates, in one tight pass: most weeks
             # create none or one or two. Inverting one uniform through the count's CDF
@@ -290,12 +327,12 @@ def simulate_trials(
                 counts[slot] = n
         bank_k = stream_key(trial_k, STREAM_BANK, 0)
 
-        fa = flow_amt[i]
-        fc = flow_cnt[i]
-        ba = bank_amt[i]
-        bc = bank_cnt[i]
-        ca = cohort_amt[i]
-        ch = cycle_hist[i]
+        fa = flow_amt[i].reshape(flow_amt[i].size)
+        fc = flow_cnt[i].reshape(flow_cnt[i].size)
+        ba = bank_amt[i].reshape(bank_amt[i].size)
+        bc = bank_cnt[i].reshape(bank_cnt[i].size)
+        ca = cohort_amt[i].reshape(cohort_amt[i].size)
+        ch = cycle_hist[i].reshape(cycle_hist[i].size)
 
         # Every new deal of the trial is made first, in (cell, week, k) order, in a tight
         # loop: the lifecycle loop below then runs over a flat list, new deals and then
@@ -310,11 +347,15 @@ def simulate_trials(
         q = 0
         for c in range(n_cells):
             deal_k = deal_keys[c]
-            median = cell_par[c, 4]
-            whale_p = cell_par[c, 5]
-            whale_lo = cell_par[c, 6]
+            o = c * CP_WIDTH
+            median = cp[o + CP_MEDIAN]
+            whale_p = cp[o + CP_WHALE_P]
+            whale_lo = cp[o + CP_WHALE_F]
             whale_hi = whale_factor_max[c]
             empirical_amounts = amount_kind[c] == AMOUNT_EMPIRICAL
+            amount_off = amount_table[c] * TABLE_ROW
+            floor = amount_floor[c]
+            cap = amount_cap[c]
             e0 = empirical_offset[c]
             n_emp = empirical_offset[c + 1] - e0
             for wk in range(n_weeks):
@@ -326,13 +367,13 @@ def simulate_trials(
                     if empirical_amounts:
                         amount = median * empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
                     else:
-                        amount = median * lognormal_unit(tables, amount_table[c], uniform(key, 1))
+                        amount = median * lognormal_unit(tab, amount_off, uniform(key, 1))
                     if uniform(key, 2) < whale_p:
                         if whale_hi == whale_hi:
                             amount *= whale_lo + (whale_hi - whale_lo) * uniform(key, 3)
                         else:
                             amount *= whale_lo
-                    new_amount[q] = min(max(amount, amount_floor[c]), amount_cap[c])
+                    new_amount[q] = min(max(amount, floor), cap)
                     q += 1
 
         for q in range(n_new + n_bank):
@@ -343,8 +384,8 @@ def simulate_trials(
                 amount = new_amount[q]
                 s = entry_stage[c]
                 p = period_of_day[int(t)]
-                fa[p, c, created0 + s] += amount
-                fc[p, c, created0 + s] += 1
+                fa[p * flow_period + c * n_flow + created0 + s] += amount
+                fc[p * flow_period + c * n_flow + created0 + s] += 1
                 j = 4
                 t_created = t
                 cohort = cohort_of_day[int(t)]
@@ -366,39 +407,47 @@ def simulate_trials(
 
             # ---- the life of one opportunity, from (c, s, t, amount) ----
             # One loop over its events (a stage exit, a decision), with the period
-            # boundaries it lives through recorded in one place.
+            # boundaries it lives through recorded in one place. Indices are flat:
+            # ``flow_cell + p * flow_period + slot`` is flow ``slot`` of period p.
+            flow_cell = c * n_flow
+            bank_cell_ = c * N_CATEGORIES
+            row = c * k  # (cell, stage) rows of st and si are row + s
+            o = (row + s) * ST_WIDTH
             bj = p + (period_start[p] < t)  # the first boundary at or after t (whole days)
             pend_j = -1
             pend_amount = 0.0
             if given_close == given_close:  # a bank deal's own expected close date
                 expected_close = given_close
             else:
-                expected_close = t + remaining[c, s]
+                expected_close = t + st[o + ST_REMAINING]
             n_push = 0
-            w = cell_par[c, 0]
+            co = c * CP_WIDTH
+            w = cp[co + CP_WIN]
             t_next = -1.0  # the next event's time, when already known (a pushed decision)
             while True:
+                o = (row + s) * ST_WIDTH
+                oi = (row + s) * SI_WIDTH
                 if t_next < 0.0:
                     if s == decision and residual and given_close == given_close:
                         t_next = max(given_close, t)
                     else:
-                        dwell, j = _dwell(key, j, dwell_kind[c, s], dwell_mean[c, s], dwell_cv[c, s],
-                                          tables, dwell_table[c, s], residual)
+                        dwell, j = _dwell(key, j, si[oi + SI_KIND], st[o + ST_DWELL_MEAN], st[o + ST_DWELL_CV],
+                                          tab, si[oi + SI_TABLE], residual)
                         t_next = t + dwell
                     residual = False
                 # Open at each period boundary it lives through: in the bank, maybe due,
                 # and slipped if still open at the end of the period it was due in.
                 while bounds[bj] < t_next:
                     if pend_j >= 0:
-                        fa[pend_j, c, slipped] += pend_amount
-                        fc[pend_j, c, slipped] += 1
+                        fa[pend_j * flow_period + flow_cell + slipped] += pend_amount
+                        fc[pend_j * flow_period + flow_cell + slipped] += 1
                         pend_j = -1
-                    cat = category[s]
-                    ba[bj, c, cat] += amount
-                    bc[bj, c, cat] += 1
+                    cat = si[oi + SI_CATEGORY]
+                    ba[bj * bank_period + bank_cell_ + cat] += amount
+                    bc[bj * bank_period + bank_cell_ + cat] += 1
                     if bj < n_periods and bounds[bj] <= expected_close < bounds[bj + 1]:
-                        fa[bj, c, due0 + cat] += amount
-                        fc[bj, c, due0 + cat] += 1
+                        fa[bj * flow_period + flow_cell + due0 + cat] += amount
+                        fc[bj * flow_period + flow_cell + due0 + cat] += 1
                         pend_j = bj
                         pend_amount = amount
                     bj += 1
@@ -407,57 +456,58 @@ def simulate_trials(
                 t = t_next
                 t_next = -1.0
                 p = period_of_day[int(t)]
+                fp = p * flow_period + flow_cell
                 u = uniform(key, j)
                 j += 1
                 if s < decision:
-                    a = advance[c, s]
+                    a = st[o + ST_ADVANCE]
                     if u < a:
-                        amount *= growth[c, s]
+                        amount *= st[o + ST_GROWTH]
                         s += 1
-                        fa[p, c, created0 + s] += amount
-                        fc[p, c, created0 + s] += 1
-                        expected_close = t + remaining[c, s]
+                        fa[fp + created0 + s] += amount
+                        fc[fp + created0 + s] += 1
+                        expected_close = t + st[o + ST_WIDTH + ST_REMAINING]  # of stage s + 1
                         continue
-                    lost = lost_comp0 + s if u < a + (1.0 - a) * lost_comp_share[c, s] else lost_nd0 + s
-                    fa[p, c, lost] += amount
-                    fc[p, c, lost] += 1
+                    lost = lost_comp0 + s if u < a + (1.0 - a) * st[o + ST_LOST_COMP] else lost_nd0 + s
+                    fa[fp + lost] += amount
+                    fc[fp + lost] += 1
                     break
                 # The decision: won, lost, or pushed to be decided again later.
                 if u < w:
-                    fa[p, c, booked] += amount
-                    fc[p, c, booked] += 1
-                    fc[p, c, won_pushes] += n_push
-                    ca[p, cohort, c] += amount
+                    fa[fp + booked] += amount
+                    fc[fp + booked] += 1
+                    fc[fp + won_pushes] += n_push
+                    ca[(p * n_cohort_cols + cohort) * n_cells + c] += amount
                     if t_created == t_created:
                         cycle = t - t_created
-                        fa[p, c, won_cycle] += cycle
-                        fc[p, c, won_cycle] += 1
+                        fa[fp + won_cycle] += cycle
+                        fc[fp + won_cycle] += 1
                         bin_ = 0
                         while bin_ < n_bins - 1 and cycle >= cycle_edges[bin_ + 1]:
                             bin_ += 1
-                        ch[c, bin_] += 1
+                        ch[c * n_bins + bin_] += 1
                     break
-                p_push = cell_par[c, 1]
+                p_push = cp[co + CP_PUSH]
                 # Decay moves win mass to no decision: the competition share stays that of
                 # the undecayed win rate.
-                p_lost_comp = (1.0 - cell_par[c, 0] - p_push) * decision_lost_comp_share[c]
+                p_lost_comp = (1.0 - cp[co + CP_WIN] - p_push) * decision_lost_comp_share[c]
                 if u < w + p_lost_comp:
-                    fa[p, c, lost_comp0 + s] += amount
-                    fc[p, c, lost_comp0 + s] += 1
+                    fa[fp + lost_comp0 + s] += amount
+                    fc[fp + lost_comp0 + s] += 1
                     break
                 if u < w + p_lost_comp + p_push and n_push < max_pushes[c]:
                     n_push += 1
-                    fa[p, c, pushes_slot] += amount
-                    fc[p, c, pushes_slot] += 1
-                    delay, j = _dwell(key, j, push_kind[c], cell_par[c, 3], push_cv[c], tables,
-                                      push_table[c], False)
+                    fa[fp + pushes_slot] += amount
+                    fc[fp + pushes_slot] += 1
+                    delay, j = _dwell(key, j, push_kind[c], cp[co + CP_PUSH_MEAN], push_cv[c], tab,
+                                      push_table[c] * TABLE_ROW, False)
                     t_next = t + delay
-                    expected_close = t + cell_par[c, 3]
+                    expected_close = t + cp[co + CP_PUSH_MEAN]
                     # Each push taken decays the next win chance; the mass goes to no decision.
-                    w *= cell_par[c, 2]
+                    w *= cp[co + CP_DECAY]
                     continue
                 # Lost to no decision: the rest, the mass decay removed from the win,
                 # and a push beyond max_pushes.
-                fa[p, c, lost_nd0 + s] += amount
-                fc[p, c, lost_nd0 + s] += 1
+                fa[fp + lost_nd0 + s] += amount
+                fc[fp + lost_nd0 + s] += 1
                 break

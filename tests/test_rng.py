@@ -69,9 +69,10 @@ def normal_quantiles(u):
 
 @numba.njit(cache=True)
 def table_draws(tables, u):
+    flat = tables.reshape(tables.size)  # the kernel reads the table array flattened
     out = np.empty(u.size)
     for i in range(u.size):
-        out[i] = lognormal_unit(tables, 0, u[i])
+        out[i] = lognormal_unit(flat, 0, u[i])
     return out
 
 
