@@ -220,7 +220,7 @@ def simulate_trials(
     (advance0, dwell0, growth0, win_slot, push_slot, push_delay_slot, decay_slot,
      to_decision_slot, median_slot, whale_p_slot, whale_f_slot, _n) = param_layout(k)
     (booked, created0, lost_comp0, lost_nd0, pushes_slot, slipped, due0, won_pushes,
-     won_cycle, _nf) = flow_layout(k)
+     won_cycle, n_flow) = flow_layout(k)
     n_bins = cycle_edges.shape[0] - 1
     # Period boundaries with +inf after the last, so the boundary loop needs no bounds test.
     bounds = np.empty(n_periods + 2)
@@ -229,7 +229,6 @@ def simulate_trials(
     tab = tables.reshape(tables.size)
     # Flat output strides: flows (period, cell, slot), bank (boundary, cell, category),
     # cohort bookings (period, cohort, cell), cycle histogram (cell, bin).
-    n_flow = _nf
     flow_period = n_cells * n_flow
     bank_period = n_cells * N_CATEGORIES
     n_cohort_cols = cohort_amt.shape[2]
@@ -410,7 +409,7 @@ def simulate_trials(
             # boundaries it lives through recorded in one place. Indices are flat:
             # ``flow_cell + p * flow_period + slot`` is flow ``slot`` of period p.
             flow_cell = c * n_flow
-            bank_cell_ = c * N_CATEGORIES
+            bank_of_cell = c * N_CATEGORIES
             row = c * k  # (cell, stage) rows of st and si are row + s
             o = (row + s) * ST_WIDTH
             bj = p + (period_start[p] < t)  # the first boundary at or after t (whole days)
@@ -443,8 +442,8 @@ def simulate_trials(
                         fc[pend_j * flow_period + flow_cell + slipped] += 1
                         pend_j = -1
                     cat = si[oi + SI_CATEGORY]
-                    ba[bj * bank_period + bank_cell_ + cat] += amount
-                    bc[bj * bank_period + bank_cell_ + cat] += 1
+                    ba[bj * bank_period + bank_of_cell + cat] += amount
+                    bc[bj * bank_period + bank_of_cell + cat] += 1
                     if bj < n_periods and bounds[bj] <= expected_close < bounds[bj + 1]:
                         fa[bj * flow_period + flow_cell + due0 + cat] += amount
                         fc[bj * flow_period + flow_cell + due0 + cat] += 1
