@@ -19,3 +19,18 @@ def test_default_scenario_runs_and_meets_its_plan_shape():
     assert abs(created.mean() - 89.9e6) < 4 * se
     year = ds.simcore.year_bookings().values
     assert summary["p_hit"] == np.mean(year >= 8.65e6)
+
+
+def test_output_allocation_is_zeroed_writable_and_freed():
+    from simcore.simulate import zeros
+
+    for shape, dtype in [((3, 4), np.float64), ((600, 300, 2), np.float64), ((2_000_000,), np.int32)]:
+        a = zeros(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.writeable and not a.any()
+        a[-1] = 7
+        assert a.sum() == 7 * (a[-1].size if a.ndim > 1 else 1)
+    big = zeros((1 << 18,))  # 2 MB: its own memory map
+    view = big[10:20]
+    del big
+    view[:] = 1.0  # a view keeps the map alive
+    assert view.sum() == 10.0
