@@ -25,7 +25,8 @@ pushes included), and the starting bank is the scenario's own bank by cell.
 
 :func:`funnel_vs_simulation` puts the simulated expectation of the same scenario
 beside it and splits the difference into horizon truncation, push carry-over and
-assumption uncertainty (see :class:`FunnelComparison`).
+assumption uncertainty (see :class:`FunnelComparison`). ``docs/funnel.md`` says all this for
+users.
 """
 
 from __future__ import annotations
