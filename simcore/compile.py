@@ -34,6 +34,7 @@ from .kernel import (
     DIST_LOGNORMAL,
     FIXED,
     NEGATIVE_BINOMIAL,
+    NEW_DEALS_BLOCK,
     PERT,
     POISSON,
     TABLE_KNOTS,
@@ -114,6 +115,7 @@ class Model:
             len(self.cohorts),  # the starting bank's cohort index, after the creation quarters
             self.period_of_day, self.cohorts.of_day(int(self.horizon)), self.periods.start_day, self.horizon,
             self.cycle_edges,
+            NEW_DEALS_BLOCK,
         )
 
     @property

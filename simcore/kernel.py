@@ -142,6 +142,10 @@ def _dwell(key, j, kind, mean, cv, tab, off, residual):
     return x, j
 
 
+# New deals made (and held) at a time, by default: 32 KB of scratch per thread. Any block
+# size gives the same bits (tests/test_reproducible.py).
+NEW_DEALS_BLOCK = 1024
+
 # Per-trial values of each (cell, stage), side by side in one flat array: the lifecycle
 # reads several per event, and one flat index costs a third of the instructions of a
 # two-dimensional one (numba's negative-index fix-up and stride product per axis).
@@ -194,6 +198,8 @@ def simulate_trials(
     # calendar; cohorts are creation quarters whatever the reporting period, so the cohort
     # output grows with periods, not with periods squared
     period_of_day, cohort_of_day, period_start, horizon, cycle_edges,
+    # new deals made at a time (see NEW_DEALS_BLOCK)
+    deal_block,
     # outputs (first axis: trial - trial0)
     flow_amt, flow_cnt, bank_amt, bank_cnt, cohort_amt, cycle_hist, drawn, market,
 ):
@@ -333,180 +339,188 @@ def simulate_trials(
         ca = cohort_amt[i].reshape(cohort_amt[i].size)
         ch = cycle_hist[i].reshape(cycle_hist[i].size)
 
-        # Every new deal of the trial is made first, in (cell, week, k) order, in a tight
-        # loop: the lifecycle loop below then runs over a flat list, new deals and then
-        # the bank, with no state machine to find the next (cell, week).
+        # New deals are made a block at a time, in (cell, week, k) order, in a tight loop,
+        # and then live their lives; the bank's deals come last. Scratch memory stays one
+        # block, whatever the number of deals.
         n_new = 0
         for slot in range(n_slots):
             n_new += counts[slot]
-        new_key = np.empty(n_new, dtype=np.uint64)
-        new_cell = np.empty(n_new, dtype=np.int64)
-        new_t = np.empty(n_new)
-        new_amount = np.empty(n_new)
-        q = 0
-        for c in range(n_cells):
-            deal_k = deal_keys[c]
-            o = c * CP_WIDTH
-            median = cp[o + CP_MEDIAN]
-            whale_p = cp[o + CP_WHALE_P]
-            whale_lo = cp[o + CP_WHALE_F]
-            whale_hi = whale_factor_max[c]
-            empirical_amounts = amount_kind[c] == AMOUNT_EMPIRICAL
-            amount_off = amount_table[c] * TABLE_ROW
-            floor = amount_floor[c]
-            cap = amount_cap[c]
-            e0 = empirical_offset[c]
-            n_emp = empirical_offset[c + 1] - e0
-            for wk in range(n_weeks):
-                for d in range(counts[c * n_weeks + wk]):
-                    key = mix64(deal_k ^ np.uint64((wk << 32) | d))
-                    new_key[q] = key
-                    new_cell[q] = c
-                    new_t[q] = week_start[wk] + week_length[wk] * uniform(key, 0)
-                    if empirical_amounts:
-                        amount = median * empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
-                    else:
-                        amount = median * lognormal_unit(tab, amount_off, uniform(key, 1))
-                    if uniform(key, 2) < whale_p:
-                        if whale_hi == whale_hi:
-                            amount *= whale_lo + (whale_hi - whale_lo) * uniform(key, 3)
-                        else:
-                            amount *= whale_lo
-                    new_amount[q] = min(max(amount, floor), cap)
-                    q += 1
-
-        for q in range(n_new + n_bank):
-            if q < n_new:
-                key = new_key[q]
-                c = new_cell[q]
-                t = new_t[q]
-                amount = new_amount[q]
-                s = entry_stage[c]
-                p = period_of_day[int(t)]
-                fa[p * flow_period + c * n_flow + created0 + s] += amount
-                fc[p * flow_period + c * n_flow + created0 + s] += 1
-                j = 4
-                t_created = t
-                cohort = cohort_of_day[int(t)]
-                residual = False
-                given_close = np.nan
-            else:
-                b = q - n_new
-                key = mix64(bank_k ^ np.uint64(b))
-                c = bank_cell[b]
-                s = bank_stage[b]
-                t = 0.0
-                p = 0
-                amount = bank_amount[b]
-                t_created = bank_created[b]
-                given_close = bank_close[b]
-                cohort = bank_cohort
-                residual = True
-                j = 0
-
-            # ---- the life of one opportunity, from (c, s, t, amount) ----
-            # One loop over its events (a stage exit, a decision), with the period
-            # boundaries it lives through recorded in one place. Indices are flat:
-            # ``flow_cell + p * flow_period + slot`` is flow ``slot`` of period p.
-            flow_cell = c * n_flow
-            bank_of_cell = c * N_CATEGORIES
-            row = c * k  # (cell, stage) rows of st and si are row + s
-            o = (row + s) * ST_WIDTH
-            bj = p + (period_start[p] < t)  # the first boundary at or after t (whole days)
-            pend_j = -1
-            pend_amount = 0.0
-            if given_close == given_close:  # a bank deal's own expected close date
-                expected_close = given_close
-            else:
-                expected_close = t + st[o + ST_REMAINING]
-            n_push = 0
-            co = c * CP_WIDTH
-            w = cp[co + CP_WIN]
-            t_next = -1.0  # the next event's time, when already known (a pushed decision)
-            while True:
-                o = (row + s) * ST_WIDTH
-                oi = (row + s) * SI_WIDTH
-                if t_next < 0.0:
-                    if s == decision and residual and given_close == given_close:
-                        t_next = max(given_close, t)
-                    else:
-                        dwell, j = _dwell(key, j, si[oi + SI_KIND], st[o + ST_DWELL_MEAN], st[o + ST_DWELL_CV],
-                                          tab, si[oi + SI_TABLE], residual)
-                        t_next = t + dwell
-                    residual = False
-                # Open at each period boundary it lives through: in the bank, maybe due,
-                # and slipped if still open at the end of the period it was due in.
-                while bounds[bj] < t_next:
-                    if pend_j >= 0:
-                        fa[pend_j * flow_period + flow_cell + slipped] += pend_amount
-                        fc[pend_j * flow_period + flow_cell + slipped] += 1
-                        pend_j = -1
-                    cat = si[oi + SI_CATEGORY]
-                    ba[bj * bank_period + bank_of_cell + cat] += amount
-                    bc[bj * bank_period + bank_of_cell + cat] += 1
-                    if bj < n_periods and bounds[bj] <= expected_close < bounds[bj + 1]:
-                        fa[bj * flow_period + flow_cell + due0 + cat] += amount
-                        fc[bj * flow_period + flow_cell + due0 + cat] += 1
-                        pend_j = bj
-                        pend_amount = amount
-                    bj += 1
-                if t_next >= horizon:
-                    break  # open at the horizon: in the ending bank
-                t = t_next
-                t_next = -1.0
-                p = period_of_day[int(t)]
-                fp = p * flow_period + flow_cell
-                u = uniform(key, j)
-                j += 1
-                if s < decision:
-                    a = st[o + ST_ADVANCE]
-                    if u < a:
-                        amount *= st[o + ST_GROWTH]
-                        s += 1
-                        fa[fp + created0 + s] += amount
-                        fc[fp + created0 + s] += 1
-                        expected_close = t + st[o + ST_WIDTH + ST_REMAINING]  # of stage s + 1
-                        continue
-                    lost = lost_comp0 + s if u < a + (1.0 - a) * st[o + ST_LOST_COMP] else lost_nd0 + s
-                    fa[fp + lost] += amount
-                    fc[fp + lost] += 1
-                    break
-                # The decision: won, lost, or pushed to be decided again later.
-                if u < w:
-                    fa[fp + booked] += amount
-                    fc[fp + booked] += 1
-                    fc[fp + won_pushes] += n_push
-                    ca[(p * n_cohort_cols + cohort) * n_cells + c] += amount
-                    if t_created == t_created:
-                        cycle = t - t_created
-                        fa[fp + won_cycle] += cycle
-                        fc[fp + won_cycle] += 1
-                        bin_ = 0
-                        while bin_ < n_bins - 1 and cycle >= cycle_edges[bin_ + 1]:
-                            bin_ += 1
-                        ch[c * n_bins + bin_] += 1
-                    break
-                p_push = cp[co + CP_PUSH]
-                # Decay moves win mass to no decision: the competition share stays that of
-                # the undecayed win rate.
-                p_lost_comp = (1.0 - cp[co + CP_WIN] - p_push) * decision_lost_comp_share[c]
-                if u < w + p_lost_comp:
-                    fa[fp + lost_comp0 + s] += amount
-                    fc[fp + lost_comp0 + s] += 1
-                    break
-                if u < w + p_lost_comp + p_push and n_push < max_pushes[c]:
-                    n_push += 1
-                    fa[fp + pushes_slot] += amount
-                    fc[fp + pushes_slot] += 1
-                    delay, j = _dwell(key, j, push_kind[c], cp[co + CP_PUSH_MEAN], push_cv[c], tab,
-                                      push_table[c] * TABLE_ROW, False)
-                    t_next = t + delay
-                    expected_close = t + cp[co + CP_PUSH_MEAN]
-                    # Each push taken decays the next win chance; the mass goes to no decision.
-                    w *= cp[co + CP_DECAY]
+        block = min(n_new, max(deal_block, 1))
+        new_key = np.empty(block, dtype=np.uint64)
+        new_cell = np.empty(block, dtype=np.int64)
+        new_t = np.empty(block)
+        new_amount = np.empty(block)
+        slot = 0  # where making new deals stands: the (cell, week) and the deal in it
+        d = 0
+        bank_done = False
+        while True:
+            m = 0
+            while m < block and slot < n_slots:
+                if d >= counts[slot]:
+                    slot += 1
+                    d = 0
                     continue
-                # Lost to no decision: the rest, the mass decay removed from the win,
-                # and a push beyond max_pushes.
-                fa[fp + lost_nd0 + s] += amount
-                fc[fp + lost_nd0 + s] += 1
+                c = slot // n_weeks
+                wk = slot - c * n_weeks
+                o = c * CP_WIDTH
+                key = mix64(deal_keys[c] ^ np.uint64((wk << 32) | d))
+                new_key[m] = key
+                new_cell[m] = c
+                new_t[m] = week_start[wk] + week_length[wk] * uniform(key, 0)
+                if amount_kind[c] == AMOUNT_EMPIRICAL:
+                    e0 = empirical_offset[c]
+                    n_emp = empirical_offset[c + 1] - e0
+                    amount = cp[o + CP_MEDIAN] * empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
+                else:
+                    amount = cp[o + CP_MEDIAN] * lognormal_unit(tab, amount_table[c] * TABLE_ROW, uniform(key, 1))
+                if uniform(key, 2) < cp[o + CP_WHALE_P]:
+                    whale_lo = cp[o + CP_WHALE_F]
+                    whale_hi = whale_factor_max[c]
+                    if whale_hi == whale_hi:
+                        amount *= whale_lo + (whale_hi - whale_lo) * uniform(key, 3)
+                    else:
+                        amount *= whale_lo
+                new_amount[m] = min(max(amount, amount_floor[c]), amount_cap[c])
+                m += 1
+                d += 1
+            if m > 0:
+                n_lives = m
+            elif bank_done:
                 break
+            else:
+                n_lives = n_bank
+                bank_done = True
+            for q in range(n_lives):
+                if m > 0:
+                    key = new_key[q]
+                    c = new_cell[q]
+                    t = new_t[q]
+                    amount = new_amount[q]
+                    s = entry_stage[c]
+                    p = period_of_day[int(t)]
+                    fa[p * flow_period + c * n_flow + created0 + s] += amount
+                    fc[p * flow_period + c * n_flow + created0 + s] += 1
+                    j = 4
+                    t_created = t
+                    cohort = cohort_of_day[int(t)]
+                    residual = False
+                    given_close = np.nan
+                else:
+                    key = mix64(bank_k ^ np.uint64(q))
+                    c = bank_cell[q]
+                    s = bank_stage[q]
+                    t = 0.0
+                    p = 0
+                    amount = bank_amount[q]
+                    t_created = bank_created[q]
+                    given_close = bank_close[q]
+                    cohort = bank_cohort
+                    residual = True
+                    j = 0
+
+                # ---- the life of one opportunity, from (c, s, t, amount) ----
+                # One loop over its events (a stage exit, a decision), with the period
+                # boundaries it lives through recorded in one place. Indices are flat:
+                # ``flow_cell + p * flow_period + slot`` is flow ``slot`` of period p.
+                flow_cell = c * n_flow
+                bank_of_cell = c * N_CATEGORIES
+                row = c * k  # (cell, stage) rows of st and si are row + s
+                o = (row + s) * ST_WIDTH
+                bj = p + (period_start[p] < t)  # the first boundary at or after t (whole days)
+                pend_j = -1
+                pend_amount = 0.0
+                if given_close == given_close:  # a bank deal's own expected close date
+                    expected_close = given_close
+                else:
+                    expected_close = t + st[o + ST_REMAINING]
+                n_push = 0
+                co = c * CP_WIDTH
+                w = cp[co + CP_WIN]
+                t_next = -1.0  # the next event's time, when already known (a pushed decision)
+                while True:
+                    o = (row + s) * ST_WIDTH
+                    oi = (row + s) * SI_WIDTH
+                    if t_next < 0.0:
+                        if s == decision and residual and given_close == given_close:
+                            t_next = max(given_close, t)
+                        else:
+                            dwell, j = _dwell(key, j, si[oi + SI_KIND], st[o + ST_DWELL_MEAN], st[o + ST_DWELL_CV],
+                                              tab, si[oi + SI_TABLE], residual)
+                            t_next = t + dwell
+                        residual = False
+                    # Open at each period boundary it lives through: in the bank, maybe due,
+                    # and slipped if still open at the end of the period it was due in.
+                    while bounds[bj] < t_next:
+                        if pend_j >= 0:
+                            fa[pend_j * flow_period + flow_cell + slipped] += pend_amount
+                            fc[pend_j * flow_period + flow_cell + slipped] += 1
+                            pend_j = -1
+                        cat = si[oi + SI_CATEGORY]
+                        ba[bj * bank_period + bank_of_cell + cat] += amount
+                        bc[bj * bank_period + bank_of_cell + cat] += 1
+                        if bj < n_periods and bounds[bj] <= expected_close < bounds[bj + 1]:
+                            fa[bj * flow_period + flow_cell + due0 + cat] += amount
+                            fc[bj * flow_period + flow_cell + due0 + cat] += 1
+                            pend_j = bj
+                            pend_amount = amount
+                        bj += 1
+                    if t_next >= horizon:
+                        break  # open at the horizon: in the ending bank
+                    t = t_next
+                    t_next = -1.0
+                    p = period_of_day[int(t)]
+                    fp = p * flow_period + flow_cell
+                    u = uniform(key, j)
+                    j += 1
+                    if s < decision:
+                        a = st[o + ST_ADVANCE]
+                        if u < a:
+                            amount *= st[o + ST_GROWTH]
+                            s += 1
+                            fa[fp + created0 + s] += amount
+                            fc[fp + created0 + s] += 1
+                            expected_close = t + st[o + ST_WIDTH + ST_REMAINING]  # of stage s + 1
+                            continue
+                        lost = lost_comp0 + s if u < a + (1.0 - a) * st[o + ST_LOST_COMP] else lost_nd0 + s
+                        fa[fp + lost] += amount
+                        fc[fp + lost] += 1
+                        break
+                    # The decision: won, lost, or pushed to be decided again later.
+                    if u < w:
+                        fa[fp + booked] += amount
+                        fc[fp + booked] += 1
+                        fc[fp + won_pushes] += n_push
+                        ca[(p * n_cohort_cols + cohort) * n_cells + c] += amount
+                        if t_created == t_created:
+                            cycle = t - t_created
+                            fa[fp + won_cycle] += cycle
+                            fc[fp + won_cycle] += 1
+                            bin_ = 0
+                            while bin_ < n_bins - 1 and cycle >= cycle_edges[bin_ + 1]:
+                                bin_ += 1
+                            ch[c * n_bins + bin_] += 1
+                        break
+                    p_push = cp[co + CP_PUSH]
+                    # Decay moves win mass to no decision: the competition share stays that of
+                    # the undecayed win rate.
+                    p_lost_comp = (1.0 - cp[co + CP_WIN] - p_push) * decision_lost_comp_share[c]
+                    if u < w + p_lost_comp:
+                        fa[fp + lost_comp0 + s] += amount
+                        fc[fp + lost_comp0 + s] += 1
+                        break
+                    if u < w + p_lost_comp + p_push and n_push < max_pushes[c]:
+                        n_push += 1
+                        fa[fp + pushes_slot] += amount
+                        fc[fp + pushes_slot] += 1
+                        delay, j = _dwell(key, j, push_kind[c], cp[co + CP_PUSH_MEAN], push_cv[c], tab,
+                                          push_table[c] * TABLE_ROW, False)
+                        t_next = t + delay
+                        expected_close = t + cp[co + CP_PUSH_MEAN]
+                        # Each push taken decays the next win chance; the mass goes to no decision.
+                        w *= cp[co + CP_DECAY]
+                        continue
+                    # Lost to no decision: the rest, the mass decay removed from the win,
+                    # and a push beyond max_pushes.
+                    fa[fp + lost_nd0 + s] += amount
+                    fc[fp + lost_nd0 + s] += 1
+                    break
