@@ -90,6 +90,30 @@ def small_raw(n_stages: int = 4, horizon_weeks: int = 104, period: str = "quarte
     return copy.deepcopy(raw)
 
 
+def two_stage_raw(name: str = "two-stage", win=0.25, to_decision=0.6, push=None, counts=(150, 150)) -> dict:
+    """A one-year plan with two stages and two sources (``inbound``, ``outbound``), fast to
+    simulate: ``counts`` deals a year from each source, $100k median deals."""
+    decision = {"win": win, "dwell": {"mean": 30, "cv": 0.5}}
+    if push is not None:
+        decision["push"] = push
+    return {
+        "name": name,
+        "start": START,
+        "end": dt.date(2026, 12, 31),
+        "target": 5_000_000,
+        "dimensions": {"source": ["inbound", "outbound"]},
+        "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
+        "defaults": {
+            "conversion": {"to_decision": to_decision},
+            "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
+            "decision": decision,
+            "amount": {"median": 100_000, "p90_ratio": 2.0},
+        },
+        "by": {"source": {"inbound": {"creation": {"count": counts[0]}},
+                          "outbound": {"creation": {"count": counts[1]}}}},
+    }
+
+
 def _year_labels(horizon_weeks):
     from simcore.calendar import periods
 

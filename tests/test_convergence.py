@@ -1,7 +1,6 @@
 """Monte-Carlo errors: interval coverage against known distributions, the standard error
 against brute-force repetition, and the precision loop's stopping rule."""
 
-import datetime as dt
 import json
 import math
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from scipy.special import ndtri
+from conftest import two_stage_raw
 
 import simcore
 from simcore.cli import main
@@ -69,21 +69,7 @@ def test_simple_errors():
 
 def small(uncertain=True):
     win = {"low": 0.15, "base": 0.25, "high": 0.35} if uncertain else 0.25
-    return {
-        "name": "small",
-        "start": dt.date(2026, 1, 1),
-        "end": dt.date(2026, 12, 31),
-        "target": 5_000_000,
-        "dimensions": {"source": ["inbound", "outbound"]},
-        "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
-        "defaults": {
-            "conversion": {"to_decision": 0.6},
-            "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
-            "decision": {"win": win, "push": 0.1, "dwell": {"mean": 30, "cv": 0.5}},
-            "amount": {"median": 100_000, "p90_ratio": 2.0},
-            "creation": {"count": 120},
-        },
-    }
+    return two_stage_raw("small", win=win, push=0.1, counts=(120, 120))
 
 
 def test_reported_se_matches_brute_force_repetition():

@@ -1,13 +1,13 @@
 """Sensitivity: known answers for the draws regression, one-at-a-time swings and the variance
 split by cell."""
 
-import datetime as dt
 import json
 import math
 
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import two_stage_raw
 
 import simcore
 from simcore.cli import main
@@ -15,26 +15,7 @@ from simcore.sensitivity import drawn_sensitivity, one_at_a_time, variance_contr
 
 
 def plan(win=0.25, to_decision=0.6, counts=(150, 150)):
-    return {
-        "name": "sens",
-        "start": dt.date(2026, 1, 1),
-        "end": dt.date(2026, 12, 31),
-        "target": 5_000_000,
-        "dimensions": {"source": ["inbound", "outbound"]},
-        "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
-        "defaults": {
-            "conversion": {"to_decision": to_decision},
-            "stages": {"Qualify": {"dwell": {"mean": 20, "cv": 0.5}}},
-            "decision": {"win": win, "dwell": {"mean": 30, "cv": 0.5}},
-            "amount": {"median": 100_000, "p90_ratio": 2.0},
-        },
-        "by": {
-            "source": {
-                "inbound": {"creation": {"count": counts[0]}},
-                "outbound": {"creation": {"count": counts[1]}},
-            }
-        },
-    }
+    return two_stage_raw("sens", win=win, to_decision=to_decision, counts=counts)
 
 
 WIDE_WIN = {"low": 0.15, "base": 0.25, "high": 0.35}
