@@ -50,7 +50,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -1122,17 +1122,7 @@ def optimize(
 def _max_p_hit(problem: Problem):
     """Highest annual confidence within the budget (a row of ``problem``): bisection on the trials to hit."""
     ch = problem.chances[0]
-    return best_confidence(
-        Problem(
-            problem.c,
-            problem.lb,
-            problem.ub,
-            problem.A_ub,
-            problem.b_ub,
-            problem.row_names,
-            [Chance(ch.G, ch.h, 1.0, ch.name)] + problem.chances[1:],
-        )
-    )
+    return best_confidence(replace(problem, chances=[Chance(ch.G, ch.h, 1.0, ch.name)] + problem.chances[1:]))
 
 
 def _binding(builder, problem, sol, x_dollars, target, scale, chances):

@@ -29,7 +29,7 @@ Rows are scaled so that numbers are of order one (dollars / target, plan in unit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -223,7 +223,7 @@ def _subsample(problem: Problem, size, seed=0) -> Problem:
             continue
         idx = np.linspace(0, T - 1, size).astype(np.int64)
         chances.append(Chance(ch.G[idx], ch.h[idx], ch.alpha, ch.name))
-    return Problem(problem.c, problem.lb, problem.ub, problem.A_ub, problem.b_ub, problem.row_names, chances)
+    return replace(problem, chances=chances)
 
 
 def solve(problem: Problem, starts=None, cvar_trials=2000) -> Solution:
@@ -269,14 +269,9 @@ def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:
     tol = tol_trials or max(1, T // 2000)
     while hi - lo > tol:
         mid = (lo + hi) // 2
-        trial = Problem(
-            problem.c,
-            problem.lb,
-            problem.ub,
-            problem.A_ub,
-            problem.b_ub,
-            problem.row_names,
-            [
+        trial = replace(
+            problem,
+            chances=[
                 Chance(c.G, c.h, (mid if j == index else c.need) / len(c.h), c.name)
                 for j, c in enumerate(problem.chances)
             ],
