@@ -225,7 +225,9 @@ def build_parser():
     handlers = {}
     _load_plugins()
     for name, (help_text, setup) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        # argparse %-formats ``help`` (for %(default)s), not ``description``: a literal
+        # percent sign, as in "95% confidence", must be doubled in the one and not the other.
+        p = sub.add_parser(name, help=help_text.replace("%", "%%"), description=help_text)
         handlers[name] = setup(p)
     return parser, handlers
 

@@ -267,6 +267,31 @@ def test_unknown_command_exits_2(capsys):
     assert code == 2 and "invalid choice: 'runn'" in err
 
 
+def test_help_lists_every_command(capsys):
+    from simcore.cli import COMMANDS
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    for name, (help_text, _) in COMMANDS.items():
+        assert name in out and help_text.split()[0] in out
+    assert "95%" in out and "%%" not in out  # converge's help: a literal percent sign, shown once
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    code, out, _ = run_cli(capsys)
+    assert code == 2 and "COMMAND" in out and "optimize" in out
+
+
+@pytest.mark.parametrize("name", ["run", "validate", "schema", "funnel", "metrics", "converge", "compare",
+                                  "sensitivity", "report", "optimize"])
+def test_each_command_has_help(name, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([name, "--help"])
+    assert exc.value.code == 0 and f"usage: simcore {name}" in capsys.readouterr().out
+
+
 def test_writing_to_a_missing_folder(tiny, tmp_path, capsys):
     before = sorted(os.listdir(tmp_path))
     code, _, err = run_cli(capsys, "run", tiny, "--trials", "20", "--out", tmp_path / "no" / "run.nc")
