@@ -18,3 +18,19 @@ def test_kernel_and_ceiling_benchmarks_run(capsys, monkeypatch):
     assert "stripped lifecycle, " in out and "x the full model" in out
     sys.modules.pop("bench_kernel", None)
     sys.modules.pop("bench_ceiling", None)
+
+
+def test_parts_benchmark_cuts_find_their_lines(tmp_path, monkeypatch):
+    """bench_parts.py cuts lines out of a copy of the kernel: each must still be there, once
+    (timing the cut copies compiles each, too slow for the suite)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_parts
+
+    original = (ROOT / "simcore" / "kernel.py").read_text().splitlines()
+    for name, cuts in bench_parts.CUTS.items():
+        dest = tmp_path / name.replace(" ", "_")
+        dest.mkdir()
+        cut = (bench_parts.cut_copy(dest, cuts) / "simcore" / "kernel.py").read_text().splitlines()
+        changed = [b for a, b in zip(original, cut) if a != b]
+        assert len(cut) == len(original) and sorted(changed) == sorted(r for _, r in cuts), name
+    sys.modules.pop("bench_parts", None)
