@@ -30,6 +30,7 @@ from pathlib import Path
 from . import spec
 from .calendar import periods as make_periods
 from .errors import Problem, ScenarioError, format_path
+from .variables import RESERVED_NAMES
 
 _TOL = 1e-6
 
@@ -365,6 +366,11 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
     if isinstance(raw.get("dimensions"), dict) and not raw["dimensions"]:
         problems.append(Problem(name, "dimensions", "declare at least one dimension, e.g. "
                                                     "source = [\"inbound\"]"))
+    for dim in raw.get("dimensions") or {} if isinstance(raw.get("dimensions"), dict) else {}:
+        if dim in RESERVED_NAMES:
+            problems.append(Problem(name, format_path(["dimensions", dim]),
+                                    f"{dim!r} is already a dimension or variable of the results; "
+                                    f"give this dimension another name"))
     # The bank only needs the stage and dimension names: read it now, so that its problems
     # (and the CSV's) come with the rest of the file's.
     bank_read = None

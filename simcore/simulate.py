@@ -237,9 +237,9 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
     variables = {name: (dims_of(name, dims), value, attrs_of(name, sc.currency)) for name, value in data.items()}
     ds = xr.Dataset(variables, coords=coords)
     ds["period_start"] = ("period", [str(np.datetime64(sc.start) + int(d)) for d in model.periods.start_day[:-1]],
-                          {"description": "first day of the period"})
+                          attrs_of("period_start", sc.currency))
     ds["period_end"] = ("period", [str(np.datetime64(sc.start) + int(d) - 1) for d in model.periods.start_day[1:]],
-                        {"description": "last day of the period inside the horizon"})
+                        attrs_of("period_end", sc.currency))
     ds.attrs.update({
         "scenario": sc.name,
         "scenario_file": sc.file,
@@ -260,6 +260,5 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
     if sc.target is not None:
         ds.attrs["target"] = sc.target
     if sc.period_targets is not None and model.periods.kind == sc.period:
-        ds["period_target"] = ("period", np.asarray(sc.period_targets), {"units": sc.currency,
-                                                                         "description": "bookings target"})
+        ds["period_target"] = ("period", np.asarray(sc.period_targets), attrs_of("period_target", sc.currency))
     return ds

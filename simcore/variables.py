@@ -64,9 +64,18 @@ _VARIABLES = [
     Variable("opportunities", ("trial",), "deals",
              "opportunities simulated in the trial: created during the horizon plus the starting bank"),
     Variable("market_factor", ("trial",), "sd", "the trial's market factor (standard normal)"),
+    Variable("period_start", ("period",), "date", "first day of the period (ISO 8601)"),
+    Variable("period_end", ("period",), "date", "last day of the period inside the horizon (ISO 8601)"),
+    Variable("period_target", ("period",), "{currency}",
+             "bookings target of the period (when the scenario gives one per period)"),
 ]
 
 VARIABLES = {v.name: v for v in _VARIABLES}
+
+# The results' own dimensions and variables: a scenario dimension may not take one of these
+# names (xarray would merge the two, or refuse the Dataset).
+RESERVED_NAMES = tuple(dict.fromkeys([d for v in _VARIABLES for d in v.dims if d != _D]
+                                     + [v.name for v in _VARIABLES]))
 
 
 def dims_of(name: str, scenario_dims) -> tuple:

@@ -335,6 +335,14 @@ def test_no_dimensions():
     assert where == "dimensions" and "declare at least one dimension" in message
 
 
+@pytest.mark.parametrize("dim", ["stage", "period", "trial", "reason", "bookings_amount"])
+def test_dimension_named_like_a_result_dimension_or_variable(dim):
+    # xarray would refuse the Dataset, or silently merge the two dimensions into one.
+    found = problems(edit(**{f"dimensions__{dim}": ["x", "y"]}))
+    assert (f"dimensions.{dim}", f"{dim!r} is already a dimension or variable of the results; "
+                                 "give this dimension another name") in found
+
+
 def test_a_broken_declaration_is_reported_once():
     # Not again as "unknown source" at every by.source.<value> or bank row that uses the names.
     found = problems(edit(dimensions__source=[1, 2]))
