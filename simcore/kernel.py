@@ -274,9 +274,11 @@ def simulate_trials(
                     # Cumulative conversion split evenly (geometrically) over the stages
                     # that have no rate of their own.
                     ratio = params[c, to_decision_slot] / fixed_product if fixed_product > 0 else 1.0
-                    a = ratio ** (1.0 / n_free) if n_free > 0 else 1.0
-                    st[o + ST_ADVANCE] = min(max(a, 0.0), 1.0)
+                    a = min(max(ratio ** (1.0 / n_free) if n_free > 0 else 1.0, 0.0), 1.0)
+                    st[o + ST_ADVANCE] = a
                     st[o + ST_GROWTH] = params[c, growth0 + s]
+                    # The drawn-assumptions output shows the rate in effect, not the placeholder.
+                    params[c, advance0 + s] = a
                 else:
                     st[o + ST_ADVANCE] = min(max(params[c, advance0 + s], 0.0), 1.0)
                     st[o + ST_GROWTH] = params[c, growth0 + s]

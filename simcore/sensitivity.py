@@ -41,19 +41,26 @@ def _year(ds) -> np.ndarray:
 def assumption_columns(ds: xr.Dataset, scenario=None) -> tuple:
     """The uncertain draws as columns: ``(names, groups, X)`` with ``X`` (trials, columns).
 
-    A column is one (parameter, cell) that varies across trials; its group is the
-    parameter name. ``market_factor`` is a column unless ``scenario`` is given and no cell
+    A column is one (parameter, cell) drawn per trial that varies across trials; its
+    group is the parameter name. Values that follow from drawn ones (a per-stage rate
+    from a cumulative conversion) are not columns: they would repeat what the drawn
+    column says. ``market_factor`` is a column unless ``scenario`` is given and no cell
     loads on it.
     """
     dims = ds.simcore.dimensions
     a = ds["assumption"].transpose("trial", "parameter", *dims)
     values = np.asarray(a.values, dtype=np.float64).reshape(a.sizes["trial"], a.sizes["parameter"], -1)
+    if "assumption_drawn" in ds:
+        drawn = np.asarray(ds["assumption_drawn"].transpose("parameter", *dims).values, dtype=bool)
+        drawn = drawn.reshape(a.sizes["parameter"], -1)
+    else:  # a Dataset written before assumption_drawn existed
+        drawn = np.ones(values.shape[1:], dtype=bool)
     cells = ["/".join(map(str, c)) for c in _cells(ds, dims)]
     names, groups, cols = [], [], []
     for p, parameter in enumerate(a.parameter.values):
         for c, cell in enumerate(cells):
             col = values[:, p, c]
-            if np.ptp(col) > 0:
+            if drawn[p, c] and np.ptp(col) > 0:
                 names.append(f"{parameter} [{cell}]")
                 groups.append(str(parameter))
                 cols.append(col)

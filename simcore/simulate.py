@@ -13,7 +13,7 @@ import xarray as xr
 from . import __version__
 from .compile import Model, compile_scenario
 from .errors import SimcoreError
-from .kernel import N_CATEGORIES, flow_layout, simulate_trials
+from .kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials
 from .scenario import Scenario
 from .spec import CATEGORIES
 from .variables import attrs_of, dims_of
@@ -218,6 +218,7 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
         "bookings_by_cohort": cells(out.cohort_amt, 3),
         "cycle_time_count": cells(out.cycle_hist, 1),
         "assumption": cells(np.moveaxis(out.drawn, 2, 1), 2),
+        "assumption_drawn": cells(np.ascontiguousarray(model.param_kind.T != FIXED), 1),
         "market_factor": out.market,
         "opportunities": _opportunities(model, fc[..., created0:created0 + k]),
     }

@@ -60,7 +60,11 @@ _VARIABLES = [
              "won deals by creation-to-close time, in days"),
     Variable("assumption", ("trial", "parameter", _D), "various",
              "each trial's drawn assumptions per cell (constant across trials where the scenario gives a "
-             "number rather than a distribution)"),
+             "number rather than a distribution; for a stage whose rate comes from a cumulative "
+             "conversion, the per-stage rate that conversion gives in the trial)"),
+    Variable("assumption_drawn", ("parameter", _D), "1",
+             "True where the assumption is drawn per trial (a PERT or a Beta); False where the scenario "
+             "gives a number or the value follows from others (a per-stage rate from a cumulative conversion)"),
     Variable("opportunities", ("trial",), "deals",
              "opportunities simulated in the trial: created during the horizon plus the starting bank"),
     Variable("market_factor", ("trial",), "sd", "the trial's market factor (standard normal)"),

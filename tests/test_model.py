@@ -426,6 +426,24 @@ def test_cumulative_conversion_splits_geometrically(own_rate):
     for s in range(3):
         assert_close_se(created[s + 1] / created[s], rates[s], se_proportion(rates[s], created[s]),
                         what=f"advance of Stage {s + 1}")
+        # The drawn-assumptions output gives the rate in effect, not a placeholder.
+        np.testing.assert_allclose(ds.assumption.sel(parameter=f"advance[Stage {s + 1}]"), rates[s], rtol=1e-12)
+
+
+def test_assumption_output_gives_each_trials_rate_from_an_uncertain_conversion():
+    raw = small_raw(count_per_year=10)
+    for name in stage_names(4)[:-1]:
+        del raw["defaults"]["stages"][name]["advance"]
+    raw["defaults"]["conversion"] = {"to_decision": {"low": 0.3, "base": 0.5, "high": 0.6}}
+    ds = run(build(raw), 50, seed=3)
+    a = ds.assumption
+    drawn = ds.assumption_drawn
+    assert drawn.sel(parameter="to_decision").all() and not drawn.sel(parameter="advance[Stage 1]").any()
+    conversion = a.sel(parameter="to_decision").values
+    per_stage = [a.sel(parameter=f"advance[Stage {s}]").values for s in (1, 2, 3)]
+    np.testing.assert_allclose(per_stage[0] * per_stage[1] * per_stage[2], conversion, rtol=1e-12)
+    np.testing.assert_allclose(per_stage[0], conversion ** (1 / 3), rtol=1e-12)
+    assert conversion.std() > 0.02
 
 
 # ---------------------------------------------------------------------------------------
