@@ -11,6 +11,9 @@ import json
 import numpy as np
 import xarray as xr
 
+from . import args as checks
+from .errors import SimcoreError
+
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 
 
@@ -35,28 +38,90 @@ class SimcoreAccessor:
 
     @property
     def target(self):
+        """The scenario's bookings target over the whole horizon, in dollars (the Dataset's
+        ``target`` attribute), or None when the scenario has none."""
         return self._ds.attrs.get("target")
 
     def total(self, name: str, keep=("trial",)) -> xr.DataArray:
-        """Variable ``name`` summed over every dim except ``keep``."""
+        """Variable ``name`` summed over every dim except ``keep``.
+
+        Parameters
+        ----------
+        name : str
+            A variable of the Dataset, e.g. ``"bookings_amount"``.
+        keep : sequence of str, default ("trial",)
+            Dims not summed over.
+
+        Returns
+        -------
+        xarray.DataArray
+            Over the ``keep`` dims that ``name`` has.
+
+        Raises
+        ------
+        SimcoreError
+            When the Dataset has no variable ``name``.
+        """
+        if name not in self._ds.data_vars:
+            raise SimcoreError(f"no variable {name!r} in this Dataset; it has {', '.join(self._ds.data_vars)}")
         da = self._ds[name]
         return da.sum([d for d in da.dims if d not in keep])
 
     def year_bookings(self) -> xr.DataArray:
-        """Bookings (dollars) over the whole horizon, per trial."""
+        """Bookings (dollars) over the whole horizon, per trial.
+
+        Returns
+        -------
+        xarray.DataArray
+            ``bookings_amount`` summed over periods and cells, over ``trial``.
+        """
         return self.total("bookings_amount")
 
     def p_hit(self, target=None):
-        """P(bookings over the horizon >= target), or None without a target."""
-        target = self.target if target is None else target
+        """P(bookings over the horizon >= target), or None without a target.
+
+        Parameters
+        ----------
+        target : float, optional
+            Bookings target in dollars (default: the scenario's, :attr:`target`).
+
+        Returns
+        -------
+        float or None
+            The share of trials whose bookings reach ``target``; None when there is neither
+            a ``target`` argument nor a scenario target.
+
+        Raises
+        ------
+        SimcoreError
+            When ``target`` is not a finite number.
+        """
+        target = self.target if target is None else checks.number("target", target)
         if target is None:
             return None
         return float((self.year_bookings() >= target).mean())
 
     def stage_created(self, stage) -> xr.DataArray:
-        """Dollars created in ``stage`` (a name or an index) per trial and period."""
+        """Dollars created in ``stage`` (a name or an index) per trial and period.
+
+        Parameters
+        ----------
+        stage : str or int
+            A stage name, or its index (negative counts from the end: ``-1`` is the decision
+            stage).
+
+        Returns
+        -------
+        xarray.DataArray
+            ``created_amount`` of that stage summed over cells, over ``trial, period``.
+
+        Raises
+        ------
+        SimcoreError
+            When ``stage`` is not a stage name or is out of range.
+        """
         da = self._ds["created_amount"]
-        da = da.isel(stage=stage) if isinstance(stage, int) else da.sel(stage=stage)
+        da = da.isel(stage=checks.stage_index(da.stage.values, stage))
         return da.sum([d for d in da.dims if d not in ("trial", "period")])
 
     def _shape(self, per_period: xr.DataArray) -> dict:
@@ -69,14 +134,29 @@ class SimcoreAccessor:
     def summary(self, target=None) -> dict:
         """The headline figures, in the shape of ``simcore run --json``.
 
+        Parameters
+        ----------
+        target : float, optional
+            Bookings target in dollars for ``target`` and ``p_hit`` (default: the scenario's,
+            :attr:`target`).
+
         Returns
         -------
         dict
-            ``scenario, trials, seed, version, target, p_hit, deals_per_trial, bookings,
-            stage1_created, stage4_created`` (the last decision stage is "stage 4").
+            ``scenario, scenario_hash, trials, seed, version, period, currency, target, p_hit,
+            deals_per_trial, bookings, stage1_created, stage4_created`` (the last stage, the
+            decision stage, is "stage 4"). ``bookings`` and the ``*_created`` entries are
+            ``{"year": dist, "by_period": {period: dist}}`` with ``dist`` =
+            ``{"mean", "p10", "p50", "p90"}`` in dollars; ``target`` and ``p_hit`` are None
+            without a target.
+
+        Raises
+        ------
+        SimcoreError
+            When ``target`` is not a finite number.
         """
         ds = self._ds
-        target = self.target if target is None else target
+        target = self.target if target is None else checks.number("target", target)
         bookings = self.total("bookings_amount", ("trial", "period"))
         return {
             "scenario": ds.attrs["scenario"],
@@ -97,25 +177,73 @@ class SimcoreAccessor:
     # Charts live in simcore.plots; importing it here, lazily, keeps matplotlib out of
     # `import simcore` for users who never draw.
     def plot_fan(self, **kwargs):
-        """Bookings fan chart: :func:`simcore.plots.fan_chart` (returns a Figure)."""
+        """Bookings fan chart: :func:`simcore.plots.fan_chart` (returns a Figure).
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`simcore.plots.fan_chart`: ``cumulative`` (bool, default True:
+            bookings to date rather than per period) and ``target`` (float, optional: dollars,
+            default the scenario's).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from .plots import fan_chart
 
         return fan_chart(self._ds, **kwargs)
 
     def plot_distribution(self, **kwargs):
-        """Histogram and CDF of annual bookings: :func:`simcore.plots.bookings_distribution`."""
+        """Histogram and CDF of annual bookings: :func:`simcore.plots.bookings_distribution`.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`simcore.plots.bookings_distribution`: ``target`` (float,
+            optional: dollars, default the scenario's) and ``bins`` (int, default 50).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from .plots import bookings_distribution
 
         return bookings_distribution(self._ds, **kwargs)
 
     def plot_bank(self, **kwargs):
-        """Bank by forecast category over time: :func:`simcore.plots.bank_by_category`."""
+        """Bank by forecast category over time: :func:`simcore.plots.bank_by_category`.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`simcore.plots.bank_by_category`: ``measure`` (``"amount"``, the
+            default, or ``"count"``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from .plots import bank_by_category
 
         return bank_by_category(self._ds, **kwargs)
 
     def plot_waterfall(self, needed, **kwargs):
-        """Stage-4 creation by period against ``needed`` dollars: :func:`simcore.plots.creation_waterfall`."""
+        """Stage-4 creation by period against ``needed`` dollars: :func:`simcore.plots.creation_waterfall`.
+
+        Parameters
+        ----------
+        needed : float or sequence of float
+            Dollars the plan needs created over the horizon, or one figure per period.
+        **kwargs
+            Passed to :func:`simcore.plots.creation_waterfall`: ``stage`` (str or int,
+            optional: default the decision stage, "stage 4") and ``target_label`` (str,
+            default ``"Plan needs"``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from .plots import creation_waterfall
 
         return creation_waterfall(self._ds, needed, **kwargs)

@@ -77,6 +77,8 @@ class ComparisonResult:
     baseline : str
         Label of the variant differences are taken against.
     trials, seed : int
+    currency : str
+        The scenario's currency.
     periods : list of str
     variants : dict
         ``label -> {"description", "target", "year": figures, "by_period": {period: figures}}``
@@ -98,6 +100,7 @@ class ComparisonResult:
     bookings: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
+        """Plain JSON-ready dict of everything but ``bookings``."""
         return json_safe(
             {
                 "baseline": self.baseline,
@@ -217,20 +220,35 @@ def compare(
     ----------
     scenario : Scenario
     variants : list of str, optional
-        Variant names from the file (e.g. ``["Conservative", "Base", "Stretch"]``).
+        Variant names from the file (e.g. ``["Conservative", "Base", "Stretch"]``). Default,
+        when no ``sets`` are given either: every variant of the file, or the scenario as given
+        (labelled ``"as given"``) if it has none.
     sets : dict, optional
-        More variants as override sets: ``{"Upsell 40%": {"by.source.expansion.decision.win": 0.4}}``.
-    trials : int
+        More variants as override sets: ``{"Upsell 40%": {"by.source.expansion.decision.win": 0.4}}``,
+        applied to the scenario as given (or to the file's variant of the same label).
+    trials : int, default 10000
+        Trials per variant.
     seed : int
         The same for every variant (that is what pairs the trials).
     baseline : str, optional
         Label to take differences against (default: ``"Base"`` if present, else the first).
-    period : str, optional
+    period : {"week", "month", "quarter"}, optional
         Reporting period (default: the scenario's).
+    progress : bool or None, default False
+        Show a progress bar on stderr for each variant's run lasting over a second (``None``:
+        when stderr is a terminal), as in :func:`simcore.simulate`.
 
     Returns
     -------
     ComparisonResult
+
+    Raises
+    ------
+    SimcoreError
+        When ``variants`` is a string, a label is given twice, ``baseline`` is not one of the
+        compared labels, or the variants have different reporting periods.
+    ScenarioError
+        When a variant does not exist or its overrides do not validate.
 
     Examples
     --------
@@ -239,6 +257,8 @@ def compare(
     """
     from .simulate import simulate
 
+    if isinstance(variants, str):
+        raise SimcoreError(f"variants must be a list of names, e.g. {variants.split(',')!r}, not the string {variants!r}")
     scenarios = variant_scenarios(scenario, variants, sets)
     labels = list(scenarios)
     if baseline is None:

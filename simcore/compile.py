@@ -23,6 +23,7 @@ import numpy as np
 from scipy import special
 from scipy.special import ndtr, ndtri
 
+from . import args as checks
 from .calendar import Periods, month_of_day, periods
 from .kernel import (
     AMOUNT_EMPIRICAL,
@@ -294,8 +295,29 @@ def daily_plan(scenario: Scenario, cell: int) -> np.ndarray:
 
 
 def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
-    """Turn a scenario into kernel arrays, reporting by ``period`` (default: the scenario's)."""
-    sc = scenario
+    """Turn a scenario into kernel arrays, reporting by ``period`` (default: the scenario's).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        From :func:`simcore.load_scenario`.
+    period : {"week", "month", "quarter"}, optional
+        Reporting period of the results (default: the scenario's ``period``).
+
+    Returns
+    -------
+    Model
+        The kernel's inputs; pass it to :func:`simcore.simulate` as ``model`` to simulate
+        without compiling again (e.g. after :meth:`Model.with_creation_scale`).
+
+    Raises
+    ------
+    SimcoreError
+        When ``scenario`` is not a :class:`~simcore.scenario.Scenario` or ``period`` is not
+        one of the above.
+    """
+    sc = checks.scenario(scenario)
+    checks.reporting_period(period)
     k = len(sc.stages)
     n_cells = len(sc.cells)
     names = [s.name for s in sc.stages]

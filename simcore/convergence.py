@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from . import args as checks
 from .errors import SimcoreError
 
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
@@ -157,7 +158,31 @@ def with_errors(values, target=None, level: float = 0.95) -> dict:
 
 
 def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
-    """:func:`with_errors` for a simulation's bookings: the year and each period."""
+    """:func:`with_errors` for a simulation's bookings: the year and each period.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.simulate` (uses ``bookings_amount`` and the ``target``
+        attribute).
+    level : float, default 0.95
+        Confidence level of the quantiles' order-statistic intervals (``low``/``high``).
+
+    Returns
+    -------
+    dict
+        ``{"year": figures, "by_period": {period: figures}}``, each ``figures`` as returned
+        by :func:`with_errors` (dollars). ``p_hit`` is given for the year only, and only when
+        the scenario has a target.
+
+    Raises
+    ------
+    SimcoreError
+        When ``ds`` is not a Dataset returned by :func:`simcore.simulate`.
+    """
+    checks.dataset(ds)
+    if not 0 < checks.number("level", level) < 1:
+        raise SimcoreError(f"level must be in (0, 1), got {level!r}")
     per_period = ds.simcore.total("bookings_amount", ("trial", "period"))
     target = ds.attrs.get("target")
     return {
@@ -265,19 +290,30 @@ def simulate_to_precision(
         Trials added per step.
     max_trials : int
         Stop here even if not converged (the report says so).
+    period : {"week", "month", "quarter"}, optional
+        Reporting period of the result (default: the scenario's ``period``).
     keep : sequence of str or None
         Variables kept from each chunk (default: what the summary needs; memory grows with
-        trials); ``None`` keeps the whole Dataset.
+        trials); ``None`` keeps the whole Dataset. Must include ``bookings_amount``.
     progress : callable or bool, optional
         Called with a one-line message after each chunk; ``True`` prints it on stderr.
 
     Returns
     -------
     (xarray.Dataset, ConvergenceReport)
+        All the trials run, concatenated along ``trial``, and what happened.
+
+    Raises
+    ------
+    SimcoreError
+        When ``precision`` or ``level`` is not in (0, 1), or ``chunk`` or ``max_trials`` is
+        below 1.
     """
     from .compile import compile_scenario
     from .simulate import simulate
 
+    checks.number("precision", precision)
+    checks.number("level", level)
     if not 0 < precision < 1:
         raise SimcoreError(f"precision must be a fraction in (0, 1), e.g. 0.005 for 0.5%, got {precision!r}")
     if not 0 < level < 1:

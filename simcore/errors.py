@@ -22,7 +22,17 @@ def format_path(parts) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a scenario: where it is and what is wrong."""
+    """One thing wrong with a scenario: where it is and what is wrong.
+
+    Attributes
+    ----------
+    file : str
+        The scenario file (or the name given to :func:`simcore.scenario_from_dict`).
+    path : str
+        The field, e.g. ``defaults.decision.win``, or ``(file)``, ``(syntax)``.
+    message : str
+        What is wrong. ``str(problem)`` is ``"file: path: message"``.
+    """
 
     file: str
     path: str
@@ -33,7 +43,17 @@ class Problem:
 
 
 class ScenarioError(ValueError):
-    """A scenario that cannot be used, with one :class:`Problem` per thing wrong."""
+    """A scenario that cannot be used, with one :class:`Problem` per thing wrong.
+
+    Parameters
+    ----------
+    problems : iterable of Problem
+        Everything wrong; the error's message is one problem per line.
+
+    Attributes
+    ----------
+    problems : list of Problem
+    """
 
     def __init__(self, problems):
         self.problems = list(problems)

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import args as checks
 from .calendar import periods as make_periods
 from .compile import daily_plan, expected_amount
 from .errors import Problem, ScenarioError, SimcoreError
@@ -176,9 +177,14 @@ def pacing(planned: float, done: float, day: float, days_in_period: float) -> di
     Returns
     -------
     dict
-        ``remaining`` (planned - done, never below 0), ``days_left``, ``per_day_needed``
-        (remaining / days_left), ``on_pace`` (planned x day / days: where a straight line
-        would be), ``behind`` (on_pace - done; negative when ahead).
+        ``planned`` and ``done`` (as given), ``remaining`` (planned - done, never below 0),
+        ``days_left``, ``per_day_needed`` (remaining / days_left), ``on_pace`` (planned x day /
+        days: where a straight line would be), ``behind`` (on_pace - done; negative when ahead).
+
+    Raises
+    ------
+    SimcoreError
+        When ``day`` is not within ``[0, days_in_period]`` or ``days_in_period`` is not positive.
 
     Examples
     --------
@@ -394,7 +400,13 @@ def funnel(
     >>> round(f.retire_multiple, 2), round(f.stage4_created_needed / 1e6, 2)
     (3.0, 34.85)
     """
-    sc = scenario
+    sc = checks.scenario(scenario)
+    for name, value in (("bookings", bookings), ("ending_bank", ending_bank), ("starting_bank", starting_bank),
+                        ("current_bank", current_bank)):
+        if value is not None:
+            checks.number(name, value, minimum=0)
+    if current_bank_date is not None and not isinstance(current_bank_date, _dt.date):
+        raise SimcoreError(f"current_bank_date must be a datetime.date, got {current_bank_date!r}")
     inputs = funnel_inputs(sc)
     bookings = inputs.get("bookings", sc.target) if bookings is None else bookings
     if bookings is None:

@@ -26,6 +26,7 @@ import math
 import numpy as np
 import xarray as xr
 
+from . import args as checks
 from .errors import SimcoreError
 
 MEASURES = ("amount", "count")
@@ -67,7 +68,7 @@ def forecast_metrics(ds: xr.Dataset, by=("period",), measure: str = "amount", fr
         Dollars or deals.
     from_stage : str or int, optional
         Count losses only from this stage on (e.g. the decision stage for a stage-4 close
-        rate); default every stage.
+        rate), by name or index (``-1`` is the decision stage); default every stage.
 
     Returns
     -------
@@ -83,20 +84,13 @@ def forecast_metrics(ds: xr.Dataset, by=("period",), measure: str = "amount", fr
     >>> m = forecast_metrics(ds, by=("period", "source"))
     >>> m.close_rate.sel(period="2026-Q1", source="inbound")
     """
+    checks.dataset(ds)
     if measure not in MEASURES:
         raise SimcoreError(f"measure must be 'amount' or 'count', got {measure!r}")
     by = _check_by(ds, by)
     lost = ds[f"lost_{measure}"]
     if from_stage is not None:
-        stages = list(ds.stage.values)
-        first = (
-            from_stage
-            if isinstance(from_stage, int)
-            else (stages.index(from_stage) if from_stage in stages else None)
-        )
-        if first is None:
-            raise SimcoreError(f"unknown stage {from_stage!r}; the stages are {', '.join(stages)}")
-        lost = lost.isel(stage=slice(first, None))
+        lost = lost.isel(stage=slice(checks.stage_index(ds.stage.values, from_stage), None))
     won = _keep(ds[f"bookings_{measure}"], by).astype(np.float64)
     lc = _keep(lost.sel(reason="competition", drop=True), by).astype(np.float64)
     lnd = _keep(lost.sel(reason="no_decision", drop=True), by).astype(np.float64)
@@ -148,12 +142,26 @@ def coverage(ds: xr.Dataset, measure: str = "amount") -> xr.Dataset:
     period + closed won in the period) / the period's target, per trial; the result holds
     its mean over trials and the components' means.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.simulate` whose scenario has a target (``period_target``
+        per period, or an annual ``target`` split over the periods by their days).
+    measure : {"amount", "count"}, default "amount"
+        Dollars or deals.
+
     Returns
     -------
     xarray.Dataset
         Over ``period``: ``best_case, commit, won, target, coverage`` (trial means) and
         ``coverage_needed`` (1 / the period's pooled close rate) for comparison.
+
+    Raises
+    ------
+    SimcoreError
+        When ``measure`` is not ``"amount"`` or ``"count"``, or the scenario has no target.
     """
+    checks.dataset(ds)
     if measure not in MEASURES:
         raise SimcoreError(f"measure must be 'amount' or 'count', got {measure!r}")
     target = period_targets(ds)
@@ -232,14 +240,29 @@ def bank_at_period_start(ds: xr.Dataset, measure: str = "amount") -> xr.DataArra
 def cycle_time(ds: xr.Dataset, by=()) -> dict:
     """Creation-to-close time of won deals (days).
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.simulate`.
+    by : str or sequence of str, default ()
+        Dims to keep in ``mean_days``: any of ``"period"`` and the scenario's dimensions
+        (``()`` for the whole horizon and every cell). The other entries are always over
+        everything.
+
     Returns
     -------
     dict
         ``mean_days`` (pooled: summed cycle days / deals with a known creation date, grouped
         by ``by`` if given, as a DataArray), ``distribution`` (share of won deals per
         ``cycle_bin``, a DataArray), ``median_days`` (interpolated inside its bin) and
-        ``deals`` (won deals with a known creation date).
+        ``deals`` (won deals with a known creation date, summed over all trials).
+
+    Raises
+    ------
+    SimcoreError
+        When ``by`` names a dim other than ``"period"`` or a scenario dimension.
     """
+    checks.dataset(ds)
     by = _check_by(ds, by)
     days = _keep(ds["won_cycle_days"], by)
     n = _keep(ds["won_cycle_count"], by).astype(np.float64)

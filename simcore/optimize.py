@@ -54,6 +54,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import args as checks
 from .calendar import month_of_day, periods
 from .compile import compile_scenario, daily_plan, expected_amount
 from .errors import Problem as ScenarioProblem
@@ -790,7 +791,10 @@ def optimize(
     >>> res.plan["inbound"]["2026-Q1"], res.confidence_out_of_sample
     """
     t_start = time.perf_counter()
-    sc = scenario
+    sc = checks.scenario(scenario)
+    if dimension not in sc.dimensions:
+        raise SimcoreError(f"the scenario has no dimension {dimension!r} to plan by; it has "
+                           f"{', '.join(sc.dimensions)}")
     file_limits, settings = read_limits(sc, dimension)
     limits = file_limits if limits is None else limits
     confidence = settings.get("confidence", 0.9) if confidence is None else confidence
@@ -809,9 +813,9 @@ def optimize(
         raise SimcoreError(
             "the optimizer needs a bookings target > 0: give target in the scenario or target="
         )
-    for name, value in (("trials", trials), ("iterations", iterations)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise SimcoreError(f"{name} must be a whole number >= 1, got {value!r}")
+    trials = checks.whole("trials", trials, 1)
+    iterations = checks.whole("iterations", iterations, 1)
+    verify_trials = checks.whole("verify_trials", verify_trials, 0)  # 0: no out-of-sample check
     if trials < 100:
         raise SimcoreError(f"trials must be at least 100 for a confidence to mean something, got {trials}")
     seed = as_seed(seed)

@@ -91,6 +91,49 @@ class Scenario:
     tuples in a fixed order (the first dimension varies slowest) and ``params[i]``
     is the resolved parameter set of ``cells[i]``. ``raw`` is the document after
     variant and overrides, the source of :attr:`hash`.
+
+    Attributes
+    ----------
+    name : str
+        The scenario's ``name``, followed by ``" [variant]"`` when a variant is applied.
+    description : str
+    file : str
+        Where it came from, as named in problem messages.
+    base_dir : Path or None
+        Directory a relative ``bank.csv`` path is read from.
+    raw : dict
+        The document after variant and overrides.
+    start : datetime.date
+        First day of the plan.
+    horizon_days : int
+        Length of the plan, in days.
+    fiscal_year_start_month : int
+        1 = January.
+    period : str
+        Default reporting period: ``"week"``, ``"month"`` or ``"quarter"``.
+    target : float or None
+        Bookings target over the horizon, in dollars.
+    period_targets : list of float or None
+        One bookings target per reporting period.
+    currency : str
+    dimensions : dict
+        Dimension name -> list of its values, in the file's order.
+    stages : tuple of Stage
+        Each stage's ``name`` and forecast ``category``; the last is the decision stage.
+    cells : tuple of tuple of str
+        Every combination of dimension values.
+    params : tuple of dict
+        The resolved parameters of each cell.
+    bank : tuple of BankDeal
+        The open opportunities at the start.
+    variants : dict
+        The file's ``[variants]`` table.
+    variant : str or None
+        The variant applied.
+    hash : str
+        16 hex digits identifying ``raw`` and the bank's source data.
+    overrides : dict
+        The field paths and values applied after the variant.
     """
 
     name: str
@@ -119,14 +162,27 @@ class Scenario:
 
     @property
     def decision_stage(self) -> int:
+        """Index of the decision stage: the last of ``stages``."""
         return len(self.stages) - 1
 
     @property
     def cell_labels(self) -> list:
+        """The cells as ``"inbound/CMP"`` strings, in ``cells`` order."""
         return ["/".join(c) for c in self.cells]
 
     def cell_index(self, **values) -> list:
-        """Indices of the cells matching ``dimension=value`` filters."""
+        """Indices of the cells matching ``dimension=value`` filters.
+
+        Parameters
+        ----------
+        **values : str
+            ``dimension=value`` pairs, e.g. ``source="inbound"``; no filters match every cell.
+
+        Returns
+        -------
+        list of int
+            Indices into ``cells`` (and ``params``) of the cells matching all the filters.
+        """
         out = []
         names = list(self.dimensions)
         for i, cell in enumerate(self.cells):
@@ -135,7 +191,25 @@ class Scenario:
         return out
 
     def with_overrides(self, overrides: dict) -> "Scenario":
-        """A new scenario with ``{"path.to.field": value}`` applied and re-validated."""
+        """A new scenario with ``{"path.to.field": value}`` applied and re-validated.
+
+        Parameters
+        ----------
+        overrides : dict
+            ``{"defaults.decision.win": 0.3, ...}``: field paths to values, applied on top
+            of this scenario's document (its variant and earlier overrides included).
+
+        Returns
+        -------
+        Scenario
+            A new scenario (this one is unchanged) whose ``overrides`` are this one's
+            updated with ``overrides``.
+
+        Raises
+        ------
+        ScenarioError
+            When a path cannot be applied or the result does not validate.
+        """
         raw = copy.deepcopy(self.raw)
         problems = []
         for path, value in overrides.items():
@@ -146,7 +220,25 @@ class Scenario:
                       self.source_raw)
 
     def with_variant(self, name: str | None) -> "Scenario":
-        """The same file with its named variant (see ``[variants]``) and the same overrides."""
+        """The same file with its named variant (see ``[variants]``) and the same overrides.
+
+        Parameters
+        ----------
+        name : str or None
+            Name of a variant in the file's ``[variants]`` table; ``None`` for the file
+            without any variant. Replaces this scenario's variant.
+
+        Returns
+        -------
+        Scenario
+            Built from the original document with variant ``name``, then this scenario's
+            ``overrides`` applied.
+
+        Raises
+        ------
+        ScenarioError
+            When the file has no variant ``name``, or the result does not validate.
+        """
         return _from_raw(copy.deepcopy(self.source_raw), self.file, self.base_dir, name, self.overrides)
 
 
@@ -194,7 +286,33 @@ def load_scenario(path, variant: str | None = None, overrides: dict | None = Non
 
 
 def scenario_from_dict(raw: dict, name: str = "<dict>", base_dir=None, variant=None, overrides=None):
-    """Like :func:`load_scenario` for a document already parsed (e.g. built in a test)."""
+    """Like :func:`load_scenario` for a document already parsed (e.g. built in a test).
+
+    Parameters
+    ----------
+    raw : dict
+        The scenario document, as :func:`tomllib.loads` would return it (it is copied,
+        never modified).
+    name : str, default "<dict>"
+        Name used as the file in problem messages and as ``Scenario.file``.
+    base_dir : str or Path, optional
+        Directory that a relative ``bank.csv`` path is read from (default: the current
+        directory).
+    variant : str, optional
+        Name of a variant in the document's ``[variants]`` table.
+    overrides : dict, optional
+        ``{"defaults.decision.win": 0.3, ...}``: field paths to values, applied after the
+        variant.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        With one problem per thing wrong, each naming ``name`` and the field.
+    """
     return _from_raw(copy.deepcopy(raw), name, Path(base_dir) if base_dir else None, variant,
                      overrides or {})
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from . import args as checks
 from .errors import SimcoreError
 
 METRICS = {"p50": 0.5, "p10": 0.1}
@@ -137,6 +138,7 @@ def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> Dr
     -------
     DrawnSensitivity
     """
+    checks.dataset(ds)
     from scipy import stats  # lazily: importing it adds ~0.4 s to every `simcore run`
     if method not in ("rank", "linear"):
         raise SimcoreError(f"method must be 'rank' or 'linear', got {method!r}")
@@ -270,10 +272,21 @@ def one_at_a_time(
         Every run uses it: the swings are paired trial by trial (common random numbers).
     by : str, optional
         Swing each parameter separately per value of this dimension (e.g. ``"source"``).
+    period : {"week", "month", "quarter"}, optional
+        Reporting period of the runs (default: the scenario's ``period``).
+    progress : bool or None, default False
+        Show a progress bar on stderr for each run lasting over a second (``None``: when
+        stderr is a terminal), as in :func:`simcore.simulate`.
 
     Returns
     -------
     OneAtATime
+
+    Raises
+    ------
+    SimcoreError
+        When ``by`` is not one of the scenario's dimensions, or ``scenario`` or ``period``
+        is not valid.
     """
     from .compile import compile_scenario
     from .convergence import cached_model, copy_model
@@ -331,11 +344,24 @@ def variance_contributions(ds: xr.Dataset) -> xr.DataArray:
     variance; cells that move together (shared market factor) also contribute their
     covariance. A negative share means the cell tends to offset the others.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.simulate` (uses ``bookings_amount``), with at least two
+        trials.
+
     Returns
     -------
     xarray.DataArray
-        Over the scenario's dimensions.
+        ``variance_share`` over the scenario's dimensions.
+
+    Raises
+    ------
+    SimcoreError
+        When ``ds`` is not a Dataset returned by :func:`simcore.simulate`, or annual
+        bookings do not vary across its trials.
     """
+    checks.dataset(ds)
     dims = ds.simcore.dimensions
     per_cell = ds["bookings_amount"].sum("period").astype(np.float64)
     total = per_cell.sum(dims)

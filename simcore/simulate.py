@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
+from . import args as checks
 from .compile import Model, compile_scenario
 from .errors import SimcoreError
 from .kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials
@@ -30,12 +31,6 @@ def as_seed(seed) -> int:
     if not 0 <= int(seed) < 2**64:
         raise SimcoreError(f"seed must be in [0, 2**64), got {seed}")
     return int(seed)
-
-
-def _check_count(name, value, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise SimcoreError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def zeros(shape, dtype=np.float64) -> np.ndarray:
@@ -154,13 +149,13 @@ def simulate(scenario: Scenario, trials: int = 10_000, seed=0, *, period: str | 
     >>> ds = simcore.simulate(sc, trials=2000, seed=7)
     >>> ds.bookings_amount.sum(["period", "source", "product"]).quantile([0.1, 0.5, 0.9])
     """
-    trials = _check_count("trials", trials, 1)
-    trial_start = _check_count("trial_start", trial_start, 0)
+    checks.scenario(scenario)
+    trials = checks.whole("trials", trials, 1)
+    trial_start = checks.whole("trial_start", trial_start, 0)
     if chunk_size is not None:
-        chunk_size = _check_count("chunk_size", chunk_size, 1)
+        chunk_size = checks.whole("chunk_size", chunk_size, 1)
     seed = as_seed(seed)
-    if period is not None and period not in ("week", "month", "quarter"):
-        raise SimcoreError(f"period must be week, month or quarter, got {period!r}")
+    checks.reporting_period(period)
     if model is None:
         model = compile_scenario(scenario, period)
     out = run_kernel(model, trials, seed, trial_start, chunk_size, progress)

@@ -1,0 +1,78 @@
+"""Checks of the Python API's arguments: each raises :class:`SimcoreError` naming the argument.
+
+A notebook user who passes a path where a Scenario belongs, or ``period="fortnight"``,
+should read what to pass instead, not an ``AttributeError`` from three calls down.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import SimcoreError
+
+REPORTING_PERIODS = ("week", "month", "quarter")
+
+
+def whole(name: str, value, minimum: int) -> int:
+    """``value`` as an int, if it is a whole number (not a bool) >= ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise SimcoreError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def number(name: str, value, minimum: float | None = None, maximum: float | None = None) -> float:
+    """``value`` as a finite float within ``[minimum, maximum]`` (either bound optional)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SimcoreError(f"{name} must be a number, got {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise SimcoreError(f"{name} must be a finite number, got {value!r}")
+    if minimum is not None and x < minimum or maximum is not None and x > maximum:
+        span = (f"between {minimum:g} and {maximum:g}" if minimum is not None and maximum is not None
+                else f">= {minimum:g}" if minimum is not None else f"<= {maximum:g}")
+        raise SimcoreError(f"{name} must be {span}, got {value!r}")
+    return x
+
+
+def reporting_period(period):
+    """``period`` if it is None or one of :data:`REPORTING_PERIODS`."""
+    if period is not None and period not in REPORTING_PERIODS:
+        raise SimcoreError(f"period must be week, month or quarter, got {period!r}")
+    return period
+
+
+def scenario(value):
+    """``value`` if it is a :class:`simcore.scenario.Scenario`."""
+    from .scenario import Scenario
+
+    if not isinstance(value, Scenario):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        hint = ": load it first with simcore.load_scenario(path)" if isinstance(value, str) or hasattr(
+            value, "__fspath__") else ""
+        raise SimcoreError(f"expected a Scenario from simcore.load_scenario, got {type(value).__name__} "
+                           f"{shown}{hint}")
+    return value
+
+
+def dataset(value):
+    """``value`` if it is a Dataset returned by :func:`simcore.simulate`."""
+    import xarray as xr
+
+    if not isinstance(value, xr.Dataset) or "dimensions" not in value.attrs or "bookings_amount" not in value:
+        raise SimcoreError(f"expected a Dataset returned by simcore.simulate, got {type(value).__name__}")
+    return value
+
+
+def stage_index(stages, stage) -> int:
+    """The index in ``stages`` of ``stage``: a name, or an index (negative counts from the end)."""
+    stages = [str(s) for s in stages]
+    if isinstance(stage, (int, np.integer)) and not isinstance(stage, (bool, np.bool_)):
+        if not -len(stages) <= stage < len(stages):
+            raise SimcoreError(f"stage index {int(stage)} is out of range: there are {len(stages)} stages "
+                               f"({', '.join(stages)})")
+        return int(stage) % len(stages)
+    if stage in stages:
+        return stages.index(stage)
+    raise SimcoreError(f"unknown stage {stage!r}; the stages are {', '.join(stages)}")
