@@ -791,7 +791,9 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
         "seasonality": seasonality, "uplift": float(get(cr, "uplift", 1.0)),
     }
     planned = sum(values) * creation["share"] * creation["uplift"]
-    if kind == "dollars" and planned > 0:
+    if kind == "dollars" and planned > 0 and not use_empirical and median is None:
+        planned = 0.0  # no deal size to count by: reported above, and not again as a units mistake
+    elif kind == "dollars" and planned > 0:
         from .compile import expected_amount  # imported here: compile imports this module
 
         planned /= max(expected_amount(amount), 1e-300)

@@ -335,6 +335,12 @@ def test_no_dimensions():
     assert where == "dimensions" and "declare at least one dimension" in message
 
 
+def test_no_deal_size_is_not_also_reported_as_a_units_mistake():
+    # Dollars cannot be counted without a deal size; that is the one problem to fix.
+    where, message = only(edit(defaults__amount=None))
+    assert where == "defaults.amount.median" and message.startswith("no deal size")
+
+
 @pytest.mark.parametrize("dim", ["stage", "period", "trial", "reason", "bookings_amount"])
 def test_dimension_named_like_a_result_dimension_or_variable(dim):
     # xarray would refuse the Dataset, or silently merge the two dimensions into one.
