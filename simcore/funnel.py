@@ -184,13 +184,17 @@ def pacing(planned: float, done: float, day: float, days_in_period: float) -> di
     Raises
     ------
     SimcoreError
-        When ``day`` is not within ``[0, days_in_period]`` or ``days_in_period`` is not positive.
+        When ``day`` is not within ``[0, days_in_period]``, ``days_in_period`` is not positive,
+        or ``planned`` or ``done`` is negative or not a number.
 
     Examples
     --------
     >>> pacing(40, 15, 15, 30)["remaining"]
     25.0
     """
+    planned = checks.number("planned", planned, minimum=0)
+    done = checks.number("done", done, minimum=0)
+    day, days_in_period = checks.number("day", day), checks.number("days_in_period", days_in_period)
     if days_in_period <= 0 or not 0 <= day <= days_in_period:
         raise SimcoreError(f"pacing: day {day} must be within a period of {days_in_period} days")
     remaining = max(float(planned) - float(done), 0.0)

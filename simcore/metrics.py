@@ -28,6 +28,7 @@ import xarray as xr
 
 from . import args as checks
 from .errors import SimcoreError
+from .spec import CATEGORIES
 
 MEASURES = ("amount", "count")
 
@@ -147,8 +148,8 @@ def coverage(ds: xr.Dataset, measure: str = "amount") -> xr.Dataset:
     ds : xarray.Dataset
         A result of :func:`simcore.simulate` whose scenario has a target (``period_target``
         per period, or an annual ``target`` split over the periods by their days).
-    measure : {"amount", "count"}, default "amount"
-        Dollars or deals.
+    measure : {"amount"}, default "amount"
+        Dollars: the target is in dollars, so coverage is too.
 
     Returns
     -------
@@ -159,11 +160,12 @@ def coverage(ds: xr.Dataset, measure: str = "amount") -> xr.Dataset:
     Raises
     ------
     SimcoreError
-        When ``measure`` is not ``"amount"`` or ``"count"``, or the scenario has no target.
+        When ``measure`` is not ``"amount"``, or the scenario has no target.
     """
     checks.dataset(ds)
-    if measure not in MEASURES:
-        raise SimcoreError(f"measure must be 'amount' or 'count', got {measure!r}")
+    if measure != "amount":
+        raise SimcoreError(f"coverage is of dollars against a dollar target: measure must be 'amount', "
+                           f"got {measure!r}")
     target = period_targets(ds)
     if target is None:
         raise SimcoreError("coverage needs a target: the scenario has none")
@@ -212,16 +214,19 @@ def category_weighted_forecast(
     ...                            {"commit": .9, "best_case": .6, "pipeline": .3}, 1e6)["forecast"]
     3000000.0
     """
+    for c in list(bank) + list(conversions):
+        if c not in CATEGORIES:
+            raise SimcoreError(f"unknown forecast category {c!r}; the categories are {', '.join(CATEGORIES)}")
     missing = [c for c in bank if c not in conversions]
     if missing:
         raise SimcoreError(f"no conversion given for category {missing[0]!r}")
-    for c, r in conversions.items():
-        if not 0.0 <= float(r) <= 1.0:
-            raise SimcoreError(f"conversion of {c!r} must be in [0, 1], got {r!r}")
-    by_category = {c: float(bank[c]) * float(conversions[c]) for c in bank}
+    bank = {c: checks.number(f"bank[{c!r}]", x, minimum=0) for c, x in bank.items()}
+    conversions = {c: checks.number(f"conversion of {c!r}", r, 0, 1) for c, r in conversions.items()}
+    to_be_created = checks.number("to_be_created", to_be_created, minimum=0)
+    by_category = {c: bank[c] * conversions[c] for c in bank}
     if created_conversion is None:
         created_conversion = conversions.get("pipeline", 0.0) if to_be_created else 0.0
-    created = float(to_be_created) * float(created_conversion)
+    created = to_be_created * checks.number("created_conversion", created_conversion, 0, 1)
     return {
         "by_category": by_category,
         "to_be_created": created,
@@ -325,8 +330,8 @@ def metrics_summary(ds: xr.Dataset, measure: str = "amount") -> dict:
     }
     for dim in _dims(ds):
         out[f"by_{dim}"] = rows(forecast_metrics(ds, by=(dim,), measure=measure))
-    if period_targets(ds) is not None:
-        cov = coverage(ds, measure)
+    if measure == "amount" and period_targets(ds) is not None:  # coverage is of dollars against dollars
+        cov = coverage(ds)
         out["coverage"] = {
             str(p): {k: _num(cov[k].sel(period=p)) for k in cov.data_vars} for p in cov.period.values
         }

@@ -85,3 +85,31 @@ def test_stage_by_numpy_integer_or_negative_index(ds):
 def test_funnel_with_a_date_still_works(sc):
     fun = simcore.funnel(sc, current_bank=1e6, current_bank_date=dt.date(2025, 12, 1))
     assert fun.stage4_created_needed > 0
+
+
+SMALL_CASES = {
+    "forecast, unknown category": (lambda: simcore.category_weighted_forecast({"comit": 1e6}, {"comit": 0.9}),
+                                   "unknown forecast category 'comit'"),
+    "forecast, negative dollars": (lambda: simcore.category_weighted_forecast({"commit": -1}, {"commit": 0.9}),
+                                   "bank['commit'] must be >= 0"),
+    "forecast, text conversion": (lambda: simcore.category_weighted_forecast({"commit": 1}, {"commit": "a"}),
+                                  "conversion of 'commit' must be a number"),
+    "forecast, created conversion 2": (
+        lambda: simcore.category_weighted_forecast({"commit": 1e6}, {"commit": 0.9}, 1e6, 2.0),
+        "created_conversion must be between 0 and 1, got 2.0"),
+    "pacing, negative plan": (lambda: simcore.pacing(-40, 15, 15, 30), "planned must be >= 0, got -40"),
+    "pacing, NaN plan": (lambda: simcore.pacing(float("nan"), 15, 15, 30), "planned must be a finite number"),
+}
+
+
+@pytest.mark.parametrize("case", list(SMALL_CASES))
+def test_bad_argument_to_a_small_function(case):
+    call, words = SMALL_CASES[case]
+    with pytest.raises(SimcoreError) as info:
+        call()
+    assert words in str(info.value)
+
+
+def test_coverage_is_of_dollars(ds):
+    with pytest.raises(SimcoreError, match="measure must be 'amount'"):
+        simcore.coverage(ds, measure="count")
