@@ -294,7 +294,7 @@ def simulate_to_precision(
         Reporting period of the result (default: the scenario's ``period``).
     keep : sequence of str or None
         Variables kept from each chunk (default: what the summary needs; memory grows with
-        trials); ``None`` keeps the whole Dataset. Must include ``bookings_amount``.
+        trials); ``None`` keeps the whole Dataset. ``bookings_amount`` is always kept.
     progress : callable or bool, optional
         Called with a one-line message after each chunk; ``True`` prints it on stderr.
 
@@ -322,6 +322,9 @@ def simulate_to_precision(
         raise SimcoreError("chunk and max_trials must be at least 1")
     if progress is True:
         progress = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    if keep is not None:
+        # The headline figures and their errors are computed from bookings, so always keep them.
+        keep = list(dict.fromkeys(["bookings_amount", *keep]))
     model = cached_model(compile_scenario(scenario, period))
     parts, year = [], []
     history = []

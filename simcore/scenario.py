@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import spec
 from .calendar import periods as make_periods
-from .errors import Problem, ScenarioError, format_path
+from .errors import Problem, ScenarioError, SimcoreError, format_path
 from .variables import RESERVED_NAMES
 
 _TOL = 1e-6
@@ -182,9 +182,19 @@ class Scenario:
         -------
         list of int
             Indices into ``cells`` (and ``params``) of the cells matching all the filters.
+
+        Raises
+        ------
+        SimcoreError
+            When a filter names a dimension or a value the scenario does not have.
         """
         out = []
         names = list(self.dimensions)
+        for k, v in values.items():
+            if k not in self.dimensions:
+                raise SimcoreError(f"no dimension {k!r}; the scenario has {', '.join(names)}")
+            if v not in self.dimensions[k]:
+                raise SimcoreError(f"no {k} {v!r}; its values are {', '.join(self.dimensions[k])}")
         for i, cell in enumerate(self.cells):
             if all(cell[names.index(k)] == v for k, v in values.items()):
                 out.append(i)

@@ -365,6 +365,8 @@ def variance_contributions(ds: xr.Dataset) -> xr.DataArray:
     dims = ds.simcore.dimensions
     per_cell = ds["bookings_amount"].sum("period").astype(np.float64)
     total = per_cell.sum(dims)
+    if ds.sizes["trial"] < 2:
+        raise SimcoreError(f"a variance needs at least 2 trials, got {ds.sizes['trial']}")
     var = float(total.var("trial", ddof=1))
     if not var > 0:
         raise SimcoreError("annual bookings do not vary across trials: there is no variance to split")

@@ -156,6 +156,9 @@ def simulate(scenario: Scenario, trials: int = 10_000, seed=0, *, period: str | 
         chunk_size = checks.whole("chunk_size", chunk_size, 1)
     seed = as_seed(seed)
     checks.reporting_period(period)
+    if model is not None and period is not None and period != model.periods.kind:
+        raise SimcoreError(f"period {period!r} differs from the model's ({model.periods.kind!r}): "
+                           f"compile the model with compile_scenario(scenario, {period!r})")
     if model is None:
         model = compile_scenario(scenario, period)
     out = run_kernel(model, trials, seed, trial_start, chunk_size, progress)

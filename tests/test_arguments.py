@@ -113,3 +113,19 @@ def test_bad_argument_to_a_small_function(case):
 def test_coverage_is_of_dollars(ds):
     with pytest.raises(SimcoreError, match="measure must be 'amount'"):
         simcore.coverage(ds, measure="count")
+
+
+def test_more_argument_checks(sc, ds):
+    with pytest.raises(SimcoreError, match="no dimension 'region'; the scenario has source, product"):
+        sc.cell_index(region="EMEA")
+    with pytest.raises(SimcoreError, match="no source 'inbond'"):
+        sc.cell_index(source="inbond")
+    assert len(sc.cell_index(source="inbound")) == 4
+    with pytest.raises(SimcoreError, match="needs at least 2 trials"):
+        simcore.variance_contributions(ds.isel(trial=[0]))
+    model = simcore.compile_scenario(sc, "quarter")
+    with pytest.raises(SimcoreError, match="period 'month' differs from the model's"):
+        simcore.simulate(sc, trials=5, period="month", model=model)
+    # keep without bookings: they are kept anyway, since the errors are computed from them.
+    kept, _ = simcore.simulate_to_precision(sc, chunk=40, max_trials=40, keep=["created_amount"])
+    assert "bookings_amount" in kept and "created_amount" in kept
