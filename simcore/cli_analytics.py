@@ -216,10 +216,11 @@ def _metrics(args):
     from .simulate import simulate
 
     sc = load(args)
-    allowed = ["period", *sc.dimensions]
     for dim in args.by or []:
-        if dim not in allowed:
-            raise SimcoreError(f"--by {dim!r}: choose from {', '.join(allowed)}")
+        if dim not in sc.dimensions:
+            # By period is always shown; --by adds period x a dimension of the scenario.
+            raise SimcoreError(f"--by {dim!r}: choose a dimension of the scenario ({', '.join(sc.dimensions)}); "
+                               "the rates by period are always shown")
     ds = simulate(sc, trials=args.trials, seed=args.seed, progress=False if args.json else None)
     by_amount = metrics_summary(ds, "amount")
     by_count = metrics_summary(ds, "count")

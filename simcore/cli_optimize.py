@@ -121,7 +121,7 @@ def _run(args) -> int:
         print(json.dumps(data, indent=2))
     else:
         print(report(res))
-    return EXIT_OK if res.feasible else EXIT_INFEASIBLE
+    return EXIT_OK if res.success else EXIT_INFEASIBLE
 
 
 def report(res) -> str:
@@ -140,6 +140,8 @@ def report(res) -> str:
     ]
     if not res.feasible:
         lines += [f"NOT FEASIBLE: {res.message}", ""]
+    elif not res.success:
+        lines += [f"NOT MET: {res.message}", ""]
     q = res.quarters
     rows = [[s] + [m(res.plan[s][k]) for k in q] + [m(sum(res.plan[s].values()))] for s in res.sources]
     rows.append(["Total"] + [m(sum(res.plan[s][k] for s in res.sources)) for k in q] + [m(res.total_stage1)])

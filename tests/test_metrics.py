@@ -157,6 +157,11 @@ def test_cli_metrics(capsys):
     assert main(["metrics", "scenarios/fy2026.toml", "--trials", "200"]) == 0
     assert "Close rate" in capsys.readouterr().out
     assert main(["metrics", "scenarios/fy2026.toml", "--trials", "200", "--by", "region"]) == 2
+    # By period is always shown: --by period is a usage error, not a traceback.
+    assert main(["metrics", "scenarios/fy2026.toml", "--trials", "200", "--by", "period"]) == 2
+    assert "the rates by period are always shown" in capsys.readouterr().err
+    assert main(["metrics", "scenarios/fy2026.toml", "--trials", "200", "--by", "source"]) == 0
+    assert "Close rate by source" in capsys.readouterr().out
 
 
 def test_bank_at_period_start_chains_the_period_ends():

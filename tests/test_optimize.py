@@ -187,6 +187,20 @@ def test_infeasible_request_says_why(tmp_path, capsys):
     assert "NOT FEASIBLE" in capsys.readouterr().out
 
 
+def test_plan_that_misses_when_simulated_is_not_a_success(capsys):
+    """200 trials are too few for a 90% plan: the linearised model says 90%, the plan simulated
+    exactly says ~81%. That is reported as not met (exit 1), never as 'optimal plan found'."""
+    argv = ["optimize", FY2026, "--trials", "200", "--verify-trials", "200", "--no-spreadsheet", "--quiet",
+            "--free-mix"]
+    code = main(argv)
+    out = capsys.readouterr().out
+    assert code == 1 and "NOT MET: a plan was found, but simulated it reaches only" in out
+    code = main(argv + ["--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and data["feasible"] and not data["success"]
+    assert data["confidence_in_sample"] < 0.9 - 0.5 / math.sqrt(200)
+
+
 def test_cli_json_and_bad_input(tmp_path, capsys):
     raw = two_source_raw()
     path = tmp_path / "s.toml"
