@@ -16,14 +16,13 @@ def money(value, currency: str = "USD", digits: int = 1) -> str:
     sym = _SYMBOLS.get(currency, "")
     sign = "-" if value < 0 else ""
     v = abs(float(value))
-    if v >= 1e9:
-        text = f"{v / 1e9:.{digits}f}B"
-    elif v >= 1e6:
-        text = f"{v / 1e6:.{digits}f}M"
-    elif v >= 1e3:
-        text = f"{v / 1e3:.0f}k"
-    else:
-        text = f"{v:.0f}"
+    units = [(1e9, "B", digits), (1e6, "M", digits), (1e3, "k", 0), (1.0, "", 0)]
+    i = next((i for i, (scale, _, _) in enumerate(units) if v >= scale), len(units) - 1)
+    scale, suffix, d = units[i]
+    if i > 0 and round(v / scale, d) >= 1000:
+        # 999,600 rounds to "1000k": say "1.0M" instead.
+        scale, suffix, d = units[i - 1]
+    text = f"{v / scale:.{d}f}{suffix}"
     return f"{sign}{sym}{text}" if sym else f"{sign}{text} {currency}"
 
 
