@@ -451,11 +451,16 @@ def parse_set_variants(items) -> dict:
 def _compare(args):
     from .compare import compare
 
+    from .errors import SimcoreError
+
+    if args.variant:
+        # Each compared variant is applied to the file as written: one more on top would be
+        # silently replaced, so say how to get what was meant.
+        raise SimcoreError(f"compare takes the variants to run from --variants (e.g. --variants "
+                           f"{args.variant},Base), not --variant")
     sc = load(args)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     sets = parse_set_variants(args.set_variant)
-    if variants is None and sets:
-        variants = []
     result = compare(
         sc,
         variants,

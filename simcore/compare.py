@@ -182,14 +182,15 @@ class ComparisonResult:
 def variant_scenarios(scenario: Scenario, variants=None, sets=None) -> dict:
     """``label -> Scenario`` for named variants of the file and ``--set`` override sets.
 
-    ``variants``: names from the file's ``[variants]`` (``None`` and no ``sets``: every
-    variant of the file, or the scenario as given if it has none). ``sets``: ``{label:
-    {"path.to.field": value}}`` applied to the scenario as given.
+    ``variants``: names from the file's ``[variants]`` (``None``: every variant of the file
+    that ``sets`` does not name, or the scenario as given if there are neither). ``sets``:
+    ``{label: {"path.to.field": value}}`` applied to the file's variant of that name if it
+    has one, else to the scenario as given.
     """
     out = {}
-    if variants is None and not sets:
-        variants = list(scenario.variants) or []
-        if not variants:
+    if variants is None:
+        variants = [v for v in scenario.variants if v not in (sets or {})]
+        if not variants and not sets:
             out["as given"] = scenario
     for name in variants or []:
         if name in out:
@@ -220,9 +221,9 @@ def compare(
     ----------
     scenario : Scenario
     variants : list of str, optional
-        Variant names from the file (e.g. ``["Conservative", "Base", "Stretch"]``). Default,
-        when no ``sets`` are given either: every variant of the file, or the scenario as given
-        (labelled ``"as given"``) if it has none.
+        Variant names from the file (e.g. ``["Conservative", "Base", "Stretch"]``). Default:
+        every variant of the file that ``sets`` does not name, or the scenario as given
+        (labelled ``"as given"``) if there are neither.
     sets : dict, optional
         More variants as override sets: ``{"Upsell 40%": {"by.source.expansion.decision.win": 0.4}}``,
         applied to the scenario as given (or to the file's variant of the same label).
