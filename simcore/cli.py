@@ -106,8 +106,11 @@ def add_scenario_arguments(p, optional=True):
                    help="override a scenario value, e.g. --set defaults.decision.win=0.3 (repeatable)")
 
 
-def add_run_arguments(p):
-    p.add_argument("--trials", type=_positive_int, default=10_000, help="Monte Carlo trials (default 10000)")
+def add_run_arguments(p, trials_optional=False):
+    """``--trials`` and ``--seed``. With ``trials_optional`` an omitted ``--trials`` is None
+    (the command then tells "not given" from the default 10,000)."""
+    p.add_argument("--trials", type=_positive_int, default=None if trials_optional else 10_000,
+                   help="Monte Carlo trials (default 10000)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
 
 
@@ -134,7 +137,7 @@ def command(name, help_text):
 @command("run", "simulate a scenario and print bookings P10/P50/P90")
 def _setup_run(p):
     add_scenario_arguments(p)
-    add_run_arguments(p)
+    add_run_arguments(p, trials_optional=True)
     p.add_argument("--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)")
     p.add_argument("--out", help="write the full result as netCDF (.nc)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -151,7 +154,11 @@ def _run(args):
     if args.precision:
         from .cli_analytics import run_to_precision
 
+        if args.trials is not None:
+            raise SimcoreError("give --trials or --precision, not both: --precision adds trials until the "
+                               "precision is reached")
         return run_to_precision(args)
+    args.trials = 10_000 if args.trials is None else args.trials
     sc = load(args)
     ds = simulate(sc, trials=args.trials, seed=args.seed, period=args.period,
                   progress=False if args.quiet or args.json else None)

@@ -390,7 +390,8 @@ def run_to_precision(args):
         save_dataset(ds, args.out)
     summary = ds.simcore.summary()
     if getattr(args, "json", False):
-        _print_json({"summary": summary, "convergence": report.to_dict()})
+        # The summary's keys at the top, as `simcore run --json` prints them, and how it got there.
+        _print_json({**summary, "convergence": report.to_dict()})
     else:
         print(summary_table(summary))
         print()

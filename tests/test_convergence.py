@@ -143,3 +143,11 @@ def test_run_precision_flag(capsys, tmp_path):
     text = capsys.readouterr().out
     assert "Precision 2% at 95% reached" in text and "+/-" in text
     assert out.exists()
+    # --json keeps run's contract (the summary's keys at the top) and adds how it converged.
+    assert main(["run", "--precision", "5%", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"scenario", "trials", "seed", "p_hit", "bookings", "stage1_created"} <= set(data)
+    assert data["trials"] == data["convergence"]["trials"]
+    # --trials would be silently ignored: refused.
+    assert main(["run", "--precision", "5%", "--trials", "200"]) == 2
+    assert "give --trials or --precision, not both" in capsys.readouterr().err
