@@ -33,6 +33,9 @@ from .errors import Problem, ScenarioError, SimcoreError, format_path
 from .variables import RESERVED_NAMES
 
 _TOL = 1e-6
+# conversion.to_decision and advance rates that leave it nothing to set must agree this closely
+# (a rate rounded to a tenth of a percent, on each of a few stages, still agrees).
+_AGREE_TOL = 0.005
 
 
 @dataclass(frozen=True)
@@ -688,6 +691,22 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
         problems.append((where(conv, "to_decision", "conversion.to_decision"),
                          f"conversion.to_decision {base(to_decision):g} cannot be reached: stages with their "
                          f"own advance rates already multiply to {fixed_product:g}"))
+    elif (to_decision is not None and n_free == 0 and entry < k - 1
+          and abs(base(to_decision) - fixed_product) > _AGREE_TOL):
+        # Every stage has its own advance: the simulation uses them and to_decision is unused.
+        fixed = [names[s] for s in range(entry, k - 1)]
+        if len(fixed) == 1:
+            rates = f"stage {fixed[0]!r} has its own advance rate {fixed_product:g}"
+            fields = f'stages."{fixed[0]}".advance'
+        else:
+            rates = (f"stages {', '.join(map(repr, fixed))} all have their own advance rates, which "
+                     f"multiply to {fixed_product:g}")
+            fields = "the stages' advance rates"
+        problems.append((where(conv, "to_decision", "conversion.to_decision"),
+                         f"conversion.to_decision {base(to_decision):g} disagrees with the advance rates: "
+                         f"{rates}, and no stage is left for to_decision to set; change "
+                         f"conversion.to_decision to {fixed_product:g}, or {fields}, or give one of "
+                         f"the two only"))
 
     # Decision stage.
     dec = merged.get("decision", {})
@@ -867,6 +886,12 @@ def _read_bank(raw, name, base_dir, dims, stages, cells, start):
         if out:
             continue
         amount = float(row["dollars"]) / int(row["count"])
+        if amount > spec.MAX_DOLLARS:
+            # Each of the row's deals gets dollars / count: the per-deal limit applies to that.
+            problems.append(Problem(name, format_path(where + ["dollars"]),
+                                    f"dollars / count = {amount:,.0f} per deal is above the largest deal size "
+                                    f"of {spec.MAX_DOLLARS:,.0f}: check the units, or the count"))
+            continue
         for _ in range(int(row["count"])):
             deals.append(BankDeal(cell_of[tuple(key)], names.index(row["stage"]), amount))
         source += json.dumps(row, sort_keys=True, default=str)
@@ -876,7 +901,9 @@ def _read_bank(raw, name, base_dir, dims, stages, cells, start):
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         try:
-            text = path.read_text(encoding="utf-8")
+            # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not part of
+            # the first column's name.
+            text = path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             problems.append(Problem(name, "bank.csv", f"cannot read {str(path)!r}: {exc.strerror or exc}"))
             return deals, source, problems
@@ -913,6 +940,10 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
     if extra:
         return [], [Problem(file, "line 1", f"unknown column {extra[0]!r}"
                                             f"{spec.did_you_mean(extra[0], sorted(allowed))}")]
+    twice = [c for i, c in enumerate(header) if c in header[:i]]
+    if twice:
+        # csv.DictReader would keep the last one's values and drop the others silently.
+        return [], [Problem(file, "line 1", f"column {twice[0]!r} appears more than once")]
     while True:
         try:
             row = next(reader)
@@ -923,6 +954,13 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
             problems.append(Problem(file, f"line {reader.line_num}", f"not readable as CSV: {exc}"))
             break
         line = reader.line_num
+        if None in row:
+            # DictReader keeps the fields beyond the header under the key None. The row is
+            # probably shifted (a stray comma), so its other values are not checked.
+            n = len(header) + len(row[None])
+            problems.append(Problem(file, f"line {line}", f"{n} fields but the header (line 1) has "
+                                                          f"{len(header)} columns"))
+            continue
         bad = []
         key = []
         for dim in dims:
@@ -935,21 +973,32 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
             bad.append(f"unknown stage {stage!r}{spec.did_you_mean(stage, stage_names)}")
         try:
             amount = float(row.get("amount") or "")
-            if not amount > 0 or not math.isfinite(amount):
+            if not amount > 0:
                 bad.append(f"amount must be > 0, got {row.get('amount')!r}")
+            elif not amount <= spec.MAX_DOLLARS:  # also inf
+                bad.append(f"amount must be at most {spec.MAX_DOLLARS:,.0f} (larger is a units mistake), "
+                           f"got {row.get('amount')!r}")
         except ValueError:
             bad.append(f"amount is not a number: {row.get('amount')!r}")
             amount = math.nan
-        days = {}
+        days, dates = {}, {}
         for col in ("created", "expected_close"):
             value = (row.get(col) or "").strip()
+            days[col] = math.nan
             if not value:
-                days[col] = math.nan
                 continue
             try:
-                days[col] = float((_dt.date.fromisoformat(value) - start).days)
+                dates[col] = _dt.date.fromisoformat(value)
+                days[col] = float((dates[col] - start).days)
             except ValueError:
                 bad.append(f"{col} is not a date (YYYY-MM-DD): {value!r}")
+        created, close = dates.get("created"), dates.get("expected_close")
+        if created is not None and created > start:
+            # An open deal at start was created by then; a later date would give it a negative age.
+            bad.append(f"created {created} is after start {start}: a deal in the starting bank must "
+                       f"exist at start (add it to the plan's creation instead, or fix the date)")
+        elif created is not None and close is not None and close < created:
+            bad.append(f"expected_close {close} is before created {created}")
         if bad:
             problems.extend(Problem(file, f"line {line}", msg) for msg in bad)
             continue

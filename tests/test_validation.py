@@ -223,6 +223,36 @@ def test_cumulative_conversion_that_cannot_be_reached():
     assert "cannot be reached" in message and "0.3" in message
 
 
+def test_cumulative_conversion_with_no_stage_left_to_set():
+    # One open stage before the decision, with its own advance: to_decision has nothing to
+    # split over, and the simulation would silently use 0.3.
+    raw = edit(stage=[{"name": "Stage 1", "category": "pipeline"}, {"name": "Stage 3", "category": "commit"}],
+               defaults__stages={"Stage 1": {"advance": 0.3}})
+    assert only(raw) == (
+        "defaults.conversion.to_decision",
+        "conversion.to_decision 0.5 disagrees with the advance rates: stage 'Stage 1' has its own advance "
+        "rate 0.3, and no stage is left for to_decision to set; change conversion.to_decision to 0.3, or "
+        'stages."Stage 1".advance, or give one of the two only (all 4 cells)')
+    # Every stage with its own advance: their product is what the simulation uses.
+    where, message = only(edit(defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}}))
+    assert where == "defaults.conversion.to_decision"
+    assert "stages 'Stage 1', 'Stage 2' all have their own advance rates, which multiply to 0.27" in message
+    assert "change conversion.to_decision to 0.27" in message
+    # Only the stages from the entry stage count.
+    where, message = only(edit(defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}},
+                               defaults__entry_stage="Stage 2"))
+    assert "stage 'Stage 2' has its own advance rate 0.9" in message
+
+
+def test_cumulative_conversion_that_agrees_with_every_stage_rate():
+    # Rates rounded to a tenth of a percent still agree; so do rates set without to_decision.
+    sc = scenario_from_dict(edit(defaults__stages={"Stage 1": {"advance": 0.707}, "Stage 2": {"advance": 0.707}}),
+                            name=FILE)
+    assert sc.params[0]["stages"][0]["advance"] == 0.707
+    scenario_from_dict(edit(defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}},
+                            defaults__conversion=None), name=FILE)
+
+
 def test_floor_above_cap():
     where, message = only(edit(defaults__amount__floor=5_000, defaults__amount__cap=1_000))
     assert where == "defaults.amount.floor"
@@ -253,6 +283,8 @@ def test_whale_factor_max_below_whale_factor():
     (edit(bank__aggregate__0__product=None), "bank.aggregate[0].product",
      "each aggregate row names its product"),
     (edit(bank__aggregate__0__colour="red"), "bank.aggregate[0].colour", "unknown key 'colour'"),
+    # Aggregate rows carry no dates (a CSV does).
+    (edit(bank__aggregate__0__created=dt.date(2026, 2, 1)), "bank.aggregate[0].created", "unknown key 'created'"),
     (edit(stage__1__category="maybe"), "stage[1].category",
      "expected one of 'pipeline', 'best_case', 'commit'"),
 ])
@@ -556,6 +588,77 @@ def test_csv_rows_that_do_not_parse_name_their_lines(tmp_path):
     }
 
 
+def test_csv_deal_created_after_start_or_after_its_close(tmp_path):
+    # A deal created after start is not open at start (it gave negative cycle times).
+    found = _csv_problems(tmp_path, """
+        source,product,stage,amount,created,expected_close
+        inbound,CMP,Stage 1,12000,2025-12-01,2025-12-15
+        inbound,CMP,Stage 1,12000,2026-02-01,2026-03-15
+        inbound,CMP,Stage 1,12000,2025-12-01,2025-11-15
+        inbound,CMP,Stage 1,12000,2026-02-01,2026-01-15
+        inbound,CMP,Stage 1,12000,2026-02-01,
+    """)
+    assert [(path, message) for _, path, message in found] == [
+        ("line 3", "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
+                   "start (add it to the plan's creation instead, or fix the date)"),
+        ("line 4", "expected_close 2025-11-15 is before created 2025-12-01"),
+        # One mistake (the created date), reported once.
+        ("line 5", "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
+                   "start (add it to the plan's creation instead, or fix the date)"),
+        ("line 6", "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
+                   "start (add it to the plan's creation instead, or fix the date)"),
+    ]
+
+
+def test_csv_deal_created_on_start_with_a_past_close_loads(tmp_path):
+    sc = load_scenario(_csv_scenario(tmp_path, """
+        source,product,stage,amount,created,expected_close
+        inbound,CMP,Stage 1,12000,2026-01-01,2026-01-01
+        inbound,CMP,Stage 2,12000,2025-10-01,2025-12-15
+    """))
+    assert [(d.created, d.expected_close) for d in sc.bank] == [(0, 0), (-92, -17)]
+
+
+def test_csv_amount_above_the_largest_deal(tmp_path):
+    found = _csv_problems(tmp_path, """
+        source,product,stage,amount
+        inbound,CMP,Stage 1,1e300
+        inbound,CMP,Stage 1,inf
+        inbound,CMP,Stage 1,1e12
+        inbound,CMP,Stage 1,0
+    """)
+    limit = "amount must be at most 1,000,000,000,000 (larger is a units mistake), got "
+    assert [(path, message) for _, path, message in found] == [
+        ("line 2", limit + "'1e300'"), ("line 3", limit + "'inf'"), ("line 5", "amount must be > 0, got '0'")]
+
+
+def test_csv_utf8_with_a_byte_order_mark(tmp_path):
+    # Excel's "CSV UTF-8".
+    scenario = _csv_scenario(tmp_path, None)
+    (tmp_path / "deals.csv").write_bytes("source,product,stage,amount\ninbound,CMP,Stage 1,5\n"
+                                         .encode("utf-8-sig"))
+    sc = load_scenario(scenario)
+    assert [(d.cell, d.amount) for d in sc.bank] == [(0, 5.0)]
+
+
+def test_csv_row_with_more_fields_than_the_header(tmp_path):
+    found = _csv_problems(tmp_path, """
+        source,product,stage,amount,created
+        inbound,CMP,Stage 1,12,000,2025-11-01
+        inbound,CMP,Stage 1,12000,2025-11-01
+        inbound,CMP,Stage 1,12000,2025-11-01,
+    """)
+    assert [(path, message) for _, path, message in found] == [
+        ("line 2", "6 fields but the header (line 1) has 5 columns"),
+        ("line 4", "6 fields but the header (line 1) has 5 columns")]
+
+
+def test_csv_column_given_twice(tmp_path):
+    ((_, path, message),) = _csv_problems(tmp_path, "source,product,stage,amount,source\n"
+                                                    "inbound,CMP,Stage 1,5,outbound\n")
+    assert (path, message) == ("line 1", "column 'source' appears more than once")
+
+
 def test_csv_missing_column(tmp_path):
     ((_, path, message),) = _csv_problems(tmp_path, "source,stage,amount\ninbound,Stage 1,5\n")
     assert path == "line 1" and "missing column product" in message
@@ -617,6 +720,8 @@ def test_negative_binomial_dispersion_floor():
     (edit(defaults__decision__max_pushes=10**30), "defaults.decision.max_pushes", "in [0, 1000]"),
     (edit(defaults__market_loading=1e300), "defaults.market_loading", "in [-10, 10]"),
     (edit(bank__aggregate__0__count=10**12), "bank.aggregate[0].count", "in [1, 2,000,000]"),
+    (edit(bank__aggregate__0__dollars=8e14), "bank.aggregate[0].dollars",
+     "dollars / count = 200,000,000,000,000 per deal is above the largest deal size of 1,000,000,000,000"),
 ])
 def test_magnitudes_beyond_any_plan(raw, path, words):
     # Bounds that keep every sum finite and every table small; each is far beyond a real plan.
