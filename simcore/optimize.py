@@ -803,6 +803,10 @@ def optimize(
     objective = settings.get("objective", "creation") if objective is None else objective
     if objective not in OBJECTIVES:
         raise SimcoreError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if budget is not None and objective != "p_hit":
+        raise SimcoreError(f"a budget applies to objective p_hit (the highest confidence within it); "
+                           f"objective {objective!r} minimises {'cost' if objective == 'cost' else 'creation'} "
+                           f"instead: drop the budget or choose objective p_hit")
     budget = limits.budget if budget is None else budget
     if objective == "p_hit" and (budget is None or not budget > 0):
         raise SimcoreError(

@@ -201,6 +201,11 @@ def test_plan_that_misses_when_simulated_is_not_a_success(capsys):
     assert data["confidence_in_sample"] < 0.9 - 0.5 / math.sqrt(200)
 
 
+def test_budget_without_objective_p_hit_is_refused(capsys):
+    assert main(["optimize", FY2026, "--trials", "200", "--budget", "1000000"]) == 2
+    assert "a budget applies to objective p_hit" in capsys.readouterr().err
+
+
 def test_cli_json_and_bad_input(tmp_path, capsys):
     raw = two_source_raw()
     path = tmp_path / "s.toml"
