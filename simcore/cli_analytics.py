@@ -9,6 +9,7 @@ exit code 2.
 from __future__ import annotations
 
 import json
+import math
 
 from .cli import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
 from .format import money, percent, table
@@ -147,9 +148,11 @@ def _funnel(args):
         print(_funnel_text(f))
         if pace is not None:
             side = "behind" if pace["behind"] > 0 else "ahead of"
+            rate = (f"{pace['per_day_needed']:.2f} per day" if math.isfinite(pace["per_day_needed"])
+                    else "no days left to make it up")
             print(
                 f"Pacing: {pace['done']:g} of {pace['planned']:g} done, {pace['days_left']:g} days left -> "
-                f"{pace['remaining']:g} more needed ({pace['per_day_needed']:.2f} per day; "
+                f"{pace['remaining']:g} more needed ({rate}; "
                 f"{side} a straight line by {abs(pace['behind']):g})"
             )
         if comparison is not None:

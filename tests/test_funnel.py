@@ -193,3 +193,14 @@ def test_cli_pacing(capsys):
     assert out["pacing"]["remaining"] == 25 and out["pacing"]["days_left"] == 15
     assert main(["funnel", "scenarios/fy2026.toml", "--pacing", "40,15"]) == 2
     assert main(["funnel", "scenarios/fy2026.toml", "--pacing", "40,15,45,30"]) == 2
+
+
+def test_cli_pacing_nonsense_and_no_days_left(capsys):
+    from simcore.cli import main
+
+    for bad, words in [("nan,1,1,30", "planned must be a finite number"), ("-1,-5,1,30", "planned must be >= 0")]:
+        assert main(["funnel", "scenarios/fy2026.toml", "--trials", "20", f"--pacing={bad}"]) == 2
+        assert words in capsys.readouterr().err
+    assert main(["funnel", "scenarios/fy2026.toml", "--trials", "20", "--pacing=40,15,30,30"]) == 0
+    out = capsys.readouterr().out
+    assert "25 more needed (no days left to make it up;" in out and "inf" not in out
