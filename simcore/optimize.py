@@ -816,7 +816,8 @@ def optimize(
     target = sc.target if target is None else float(target)
     if target is None or not target > 0:
         raise SimcoreError(
-            "the optimizer needs a bookings target > 0: give target in the scenario or target="
+            "the optimizer needs a bookings target > 0: give target in the scenario, or --target "
+            "(target= in Python)"
         )
     trials = checks.whole("trials", trials, 1)
     iterations = checks.whole("iterations", iterations, 1)
