@@ -100,7 +100,7 @@ def _seed(text):
 def add_scenario_arguments(p, optional=True):
     """The arguments every command that reads a scenario shares."""
     p.add_argument("scenario", nargs="?" if optional else None, default=None,
-                   help="scenario TOML file (default: the bundled scenarios/fy2026.toml)")
+                   help="scenario TOML file" + (" (default: the bundled scenarios/fy2026.toml)" if optional else ""))
     p.add_argument("--variant", help="apply a named variant from the file's [variants]")
     p.add_argument("--set", action="append", metavar="PATH=VALUE",
                    help="override a scenario value, e.g. --set defaults.decision.win=0.3 (repeatable)")
