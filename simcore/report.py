@@ -36,6 +36,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ from . import __version__
 from .accessor import distribution
 from .errors import ScenarioError, SimcoreError
 from .format import money, percent
+from .io import _fsync, _kind
 
 # Column kinds: how a value is shown (HTML) and formatted (xlsx); CSV keeps the raw number.
 KINDS = ("text", "money", "percent", "multiple", "count", "number", "decimal")
@@ -846,31 +848,72 @@ def report_files(report: Report) -> list:
             + ["report.xlsx", "report.html"])
 
 
-def check_out_dir(out_dir) -> Path:
+def check_out_dir(out_dir, names=("report.html", "report.xlsx")) -> Path:
     """``out_dir`` as a Path if a report can be written there (checked before a long run).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+    names : iterable of str
+        Files the report will put in the folder; any of them that exists must be a file (or a
+        link) that can be replaced. The default, the two files every report has, is what can be
+        checked before the report is built; :func:`write_report` checks all of them.
 
     Raises
     ------
     SimcoreError
-        When its parent folder does not exist or it is an existing file.
+        When the path is empty, its parent folder does not exist, it exists and is not a folder
+        (or is a link to nothing), the folder cannot be written in, or one of ``names`` in it is
+        a folder, a named pipe or anything else that is not a file.
     """
+    if os.fspath(out_dir) in ("", b""):
+        raise SimcoreError("the output path is empty")
     out = Path(out_dir)
+    if out.is_symlink() and not out.exists():
+        raise SimcoreError(f"{out}: is a link to {os.readlink(out)!r}, which does not exist")
     if not out.resolve().parent.is_dir():
         raise SimcoreError(f"{out}: the folder {str(out.parent)!r} does not exist")
     if out.exists() and not out.is_dir():
         raise SimcoreError(f"{out}: exists and is not a folder")
+    where = out if out.exists() else out.resolve().parent
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise SimcoreError(f"{out}: cannot write in {str(where)!r}: permission denied")
+    if out.exists():
+        _check_destinations(out, names)
     return out
+
+
+def _check_destinations(out: Path, names) -> None:
+    """Refuse, before anything is replaced, when an ``out/name`` exists and is not a file or a link."""
+    bad = []
+    for name in names:
+        try:
+            mode = os.lstat(out / name).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise SimcoreError(f"{out / name}: cannot use it: {exc.strerror or exc}") from None
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            bad.append((out / name, _kind(mode)))
+    if bad:
+        path, kind = bad[0]
+        more = f" (also in the way: {', '.join(p.name for p, _ in bad[1:])})" if len(bad) > 1 else ""
+        raise SimcoreError(f"{path}: is {kind}, not a file, and the report would replace it{more}; "
+                           "move it away or choose another folder (nothing was changed)")
 
 
 def write_report(report: Report, out_dir, dpi: int = 110) -> list:
     """Write the report's PNGs, HTML, CSVs and workbook into ``out_dir``, atomically.
 
-    Everything is first written to a temporary folder beside ``out_dir`` (same file system, so the
-    final moves are renames). Only when every file is complete are they moved in: a new folder is
-    renamed into place in one step; into an existing folder each file replaces its namesake in one
-    step and other files already there are kept. On any failure (or Ctrl-C) the temporary folder is
-    removed and ``out_dir`` is left as it was. (Only a crash during those final renames into an
-    existing folder can leave it holding some new and some previous files, each of them whole.)
+    Everything is first written to a temporary folder beside ``out_dir`` (inside it if it is a
+    mount point: the same file system either way, so the final moves are renames). Only when every
+    file is complete are they moved in: a new folder is renamed into place in one step; into an
+    existing folder each file replaces its namesake in one step, the previous files being kept
+    aside until all are in, and other files already there are kept. On any failure (or Ctrl-C),
+    before or during those moves, the previous files are put back, the temporary folder is removed
+    and ``out_dir`` is left as it was. (Only a crash of the process or the machine during the
+    final renames into an existing folder can leave it holding some new and some previous files,
+    each of them whole; see :func:`_publish`.)
 
     Parameters
     ----------
@@ -884,13 +927,25 @@ def write_report(report: Report, out_dir, dpi: int = 110) -> list:
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    SimcoreError
+        For a folder :func:`check_out_dir` refuses (checked against every file the report writes,
+        before any is written), and for an OSError while writing (disk full, permissions).
     """
     from .plots import png_bytes
 
-    out = check_out_dir(out_dir)
-    parent = out.resolve().parent
     names = report_files(report)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+    out = check_out_dir(out_dir, names)
+    parent = out.resolve().parent
+    stage_in = parent
+    if out.is_dir() and os.stat(out).st_dev != os.stat(parent).st_dev:
+        stage_in = out.resolve()  # a mount point: a rename from beside it would cross file systems
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=stage_in))
+    except OSError as exc:
+        raise SimcoreError(f"{out}: cannot write in {str(stage_in)!r}: {exc.strerror or exc}") from None
     try:
         images = {}
         for chart in report.charts:
@@ -900,24 +955,102 @@ def write_report(report: Report, out_dir, dpi: int = 110) -> list:
             write_csv(table, tmp / f"{table.name}.csv")
         write_xlsx(report, tmp / "report.xlsx")
         (tmp / "report.html").write_text(render_html(report, images), encoding="utf-8")
+        for name in names:
+            _fsync(tmp / name)
         _publish(tmp, out, names)
+    except OSError as exc:  # disk full, permissions: the user's to fix, not a traceback
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SimcoreError(f"{out}: cannot write the report: {exc.strerror or exc}; "
+                           "the folder was left as it was") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    shutil.rmtree(tmp, ignore_errors=True)
     return [out / n for n in names]
 
 
 def _publish(tmp: Path, out: Path, names) -> None:
-    """Move the finished files from ``tmp`` into ``out`` (renames only)."""
+    """Move the finished files from ``tmp`` into ``out`` (renames only): all of them or none.
+
+    A new folder: ``tmp`` itself is renamed to ``out``, one step.
+
+    An existing folder, in three steps:
+
+    1. Check every destination (none is a folder, a named pipe, ...). Nothing is changed yet.
+    2. Keep each file about to be replaced as a hard link (a copy where links are not possible)
+       in ``tmp/.previous``. ``out`` is still unchanged.
+    3. Rename each new file onto its namesake, one step each (a reader of one file sees the
+       previous or the new version, never a part). If a rename fails or is interrupted (an
+       OSError, Ctrl-C), the files already moved are put back from ``tmp/.previous`` (or removed
+       where there was none) and the error is raised.
+
+    Guaranteed: each file in ``out`` is always whole; after any exception ``out`` holds what it
+    held before (if even putting back fails, the error says where the previous files were kept).
+    Not guaranteed: the set of files is not switched in one step, so a reader during step 3 may
+    see some new and some previous files, and if the process is killed (SIGKILL) or the machine
+    stops during step 3, the folder is left that way (the previous versions of the replaced files
+    stay in the leftover ``.<name>.*.tmp/.previous`` folder). A link in ``out`` with a report
+    file's name is replaced by the new file; its target is left alone.
+    """
     umask = os.umask(0)
     os.umask(umask)
-    if not out.exists():
+    if not out.exists() and not out.is_symlink():
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give it a normal folder's mode
         os.replace(tmp, out)
         return
+    _check_destinations(out, names)  # again: the folder may have changed while the files were written
+    previous = tmp / ".previous"
+    previous.mkdir()
+    kept = set()
     for name in names:
-        os.replace(tmp / name, out / name)
-    tmp.rmdir()
+        if os.path.lexists(out / name):
+            _keep(out / name, previous / name)
+            kept.add(name)
+    moved = []
+    try:
+        for name in names:
+            os.replace(tmp / name, out / name)
+            moved.append(name)
+    except BaseException as exc:
+        failed = _put_back(out, previous, moved, kept)
+        if failed:
+            rescue = Path(tempfile.mkdtemp(prefix=f"{out.name}.previous.", dir=tmp.parent))
+            os.replace(previous, rescue)
+            raise SimcoreError(f"{out}: writing the report failed ({getattr(exc, 'strerror', None) or exc!r}) "
+                               f"and {len(failed)} previous file(s) could not be put back, e.g. "
+                               f"{failed[0]}; the previous versions are in {rescue}") from None
+        if isinstance(exc, OSError):
+            raise SimcoreError(f"{out / names[len(moved)]}: cannot write: {exc.strerror or exc}; "
+                               "the folder was left as it was") from None
+        raise
+
+
+def _keep(path: Path, backup: Path) -> None:
+    """Keep the file at ``path`` as ``backup`` (a hard link, else a copy), or refuse to go on."""
+    try:
+        os.link(path, backup, follow_symlinks=False)
+        return
+    except (OSError, NotImplementedError):  # no hard links on this file system (or platform)
+        pass
+    try:
+        shutil.copy2(path, backup, follow_symlinks=False)
+    except OSError as exc:
+        raise SimcoreError(f"{path}: cannot keep the previous version while replacing it "
+                           f"({exc.strerror or exc}); nothing was changed") from None
+
+
+def _put_back(out: Path, previous: Path, moved, kept) -> list:
+    """Undo the renames of ``moved``; the names that could not be undone."""
+    failed = []
+    for name in reversed(moved):
+        try:
+            if name in kept:
+                os.replace(previous / name, out / name)
+            else:
+                os.unlink(out / name)
+        except OSError:
+            failed.append(name)
+    return failed
 
 
 def report_json(report: Report) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import math
+import os
 import re
 
 import numpy as np
@@ -228,6 +229,136 @@ def test_write_report_refuses_a_missing_parent_or_a_file(small_report, tmp_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(simcore.SimcoreError, match="not a folder"):
         rpt.write_report(small_report, tmp_path / "file")
+
+
+def _snapshot(folder):
+    """Every entry of ``folder``: name -> bytes (a file), "folder" or "fifo"."""
+    snap = {}
+    for p in sorted(folder.iterdir()):
+        snap[p.name] = "fifo" if p.is_fifo() else "folder" if p.is_dir() else p.read_bytes()
+    return snap
+
+
+@pytest.fixture
+def last_weeks(small_report, tmp_path):
+    """A folder holding a previous report (each file's content marked) and a file of the user's."""
+    out = tmp_path / "out"
+    rpt.write_report(small_report, out)
+    for name in rpt.report_files(small_report)[::2]:
+        (out / name).write_bytes(b"last week's " + name.encode())
+    (out / "notes.txt").write_text("mine")
+    return out
+
+
+@pytest.mark.parametrize("name, make, words", [
+    ("report.html", lambda p: p.mkdir(), "is a folder, not a file"),
+    ("bookings_by_period.csv", lambda p: p.mkdir(), "is a folder, not a file"),
+    ("bookings_by_period.csv", os.mkfifo, r"is a named pipe \(FIFO\), not a file"),
+])
+def test_a_destination_that_is_not_a_file_leaves_the_folder_unchanged(small_report, last_weeks, name, make,
+                                                                      words):
+    out = last_weeks
+    (out / name).unlink()
+    make(out / name)
+    before = _snapshot(out)
+    with pytest.raises(simcore.SimcoreError, match=f"^{re.escape(str(out / name))}: {words}"):
+        rpt.write_report(small_report, out)
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out"]  # no temporary folder left behind
+
+
+def test_cli_report_onto_a_folder_in_the_way_exits_2_and_changes_nothing(small_report, last_weeks, capsys):
+    out = last_weeks
+    (out / "report.html").unlink()
+    (out / "report.html").mkdir()
+    before = _snapshot(out)
+    code = main(["report", SCENARIO, "--out", str(out), "--trials", "20", "--quiet", "--variants", "none",
+                 "--funnel-trials", "20"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.startswith(f"error: {out / 'report.html'}: is a folder") and captured.err.count("\n") == 1
+    assert _snapshot(out) == before
+
+
+def _fail_on_the_nth_move(monkeypatch, n, exc):
+    """Make the ``n``-th rename of a finished file into the output folder raise ``exc``."""
+    real = os.replace
+    moves = []
+
+    def flaky(src, dst):
+        if str(src).endswith(".tmp/" + os.path.basename(dst)):  # a new file, not a previous one put back
+            if len(moves) == n - 1:
+                raise exc
+            moves.append(dst)
+        return real(src, dst)
+
+    monkeypatch.setattr(rpt.os, "replace", flaky)
+    return moves
+
+
+@pytest.mark.parametrize("exc, raised", [
+    (OSError(28, "No space left on device"), simcore.SimcoreError),
+    (KeyboardInterrupt(), KeyboardInterrupt),
+])
+def test_a_failure_while_publishing_puts_the_previous_files_back(small_report, last_weeks, monkeypatch, exc,
+                                                                 raised):
+    out = last_weeks
+    names = rpt.report_files(small_report)
+    (out / names[1]).unlink()  # a file the new report adds: removed again
+    before = _snapshot(out)
+    moves = _fail_on_the_nth_move(monkeypatch, len(names) - 1, exc)
+    with pytest.raises(raised):
+        rpt.write_report(small_report, out)
+    assert len(moves) == len(names) - 2  # the failure came late: most files had been replaced
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out"]
+
+
+def test_a_failure_while_publishing_is_one_clear_line(small_report, last_weeks, monkeypatch):
+    _fail_on_the_nth_move(monkeypatch, 3, OSError(28, "No space left on device"))
+    with pytest.raises(simcore.SimcoreError, match="No space left on device; the folder was left as it was"):
+        rpt.write_report(small_report, last_weeks)
+
+
+def test_when_putting_back_fails_too_the_error_says_where_the_previous_files_are(small_report, last_weeks,
+                                                                                 monkeypatch):
+    out = last_weeks
+    before = _snapshot(out)
+    real = os.replace
+    _fail_on_the_nth_move(monkeypatch, 3, OSError(5, "Input/output error"))
+    flaky = rpt.os.replace
+
+    def no_way_back(src, dst):
+        if "/.previous/" in str(src):
+            raise OSError(5, "Input/output error")
+        return flaky(src, dst)
+
+    monkeypatch.setattr(rpt.os, "replace", no_way_back)
+    with pytest.raises(simcore.SimcoreError, match="2 previous file.s. could not be put back") as err:
+        rpt.write_report(small_report, out)
+    monkeypatch.setattr(rpt.os, "replace", real)
+    rescue = out.parent / re.search(r"previous versions are in \S*/([^/\s]+)$", str(err.value)).group(1)
+    for name in rpt.report_files(small_report)[:2]:
+        assert (rescue / name).read_bytes() == before[name]
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(["out", rescue.name])
+
+
+def test_a_link_in_the_folder_is_replaced_and_its_target_kept(small_report, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "elsewhere.html").write_text("not the report's")
+    (out / "report.html").symlink_to(tmp_path / "elsewhere.html")
+    rpt.write_report(small_report, out)
+    assert not (out / "report.html").is_symlink()
+    assert (tmp_path / "elsewhere.html").read_text() == "not the report's"
+
+
+@pytest.mark.parametrize("path", ["", b""])
+def test_write_report_refuses_an_empty_path(small_report, tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(simcore.SimcoreError, match="^the output path is empty$"):
+        rpt.write_report(small_report, path)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------------------------------
