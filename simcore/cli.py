@@ -51,32 +51,6 @@ def load(args):
     return load_scenario(path, variant=getattr(args, "variant", None), overrides=parse_set(getattr(args, "set", None)))
 
 
-def write_atomic(path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``; remove the temporary on failure."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise SimcoreError(f"{path}: the folder {str(path.parent)!r} does not exist")
-    if path.is_dir():
-        raise SimcoreError(f"{path}: is a folder; give a file name, e.g. {str(path / 'run.nc')!r}")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    except OSError as exc:
-        raise SimcoreError(f"{path}: cannot write in {str(path.parent)!r}: {exc.strerror or exc}") from None
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):  # disk full, permissions: the user's to fix, not a traceback
-            raise SimcoreError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        raise
-
-
 def _positive_int(text):
     try:
         value = int(text.replace("_", ""))
@@ -151,6 +125,10 @@ def _run(args):
     from .report_text import summary_table
     from .simulate import simulate
 
+    if args.out is not None:
+        from .io import check_out_file
+
+        check_out_file(args.out)  # before the run, not after it
     if args.precision:
         from .cli_analytics import run_to_precision
 
@@ -162,7 +140,7 @@ def _run(args):
     sc = load(args)
     ds = simulate(sc, trials=args.trials, seed=args.seed, period=args.period,
                   progress=False if args.quiet or args.json else None)
-    if args.out:
+    if args.out is not None:
         from .io import save_dataset
 
         save_dataset(ds, args.out)
@@ -177,7 +155,7 @@ def _run(args):
     else:
         print(summary_table(summary))
         print("\n" + errors_table(errors, sc.currency))
-        if args.out:
+        if args.out is not None:
             print(f"\nFull result written to {args.out}")
     return EXIT_OK
 
@@ -279,7 +257,7 @@ def entry() -> None:
     Leaves with :func:`os._exit` once the command has returned: tearing the interpreter
     down after numba's compiler has been loaded (tens of thousands of objects) and a run's
     arrays freed takes about 0.3 s, more than some runs themselves. By then every file is
-    written and closed (:func:`write_atomic`), so only the standard streams need a flush.
+    written and closed (:func:`simcore.io.write_atomic`), so only the standard streams need a flush.
     An exception still leaves the normal way, with its traceback.
     """
     try:

@@ -375,6 +375,10 @@ def run_to_precision(args):
     max_trials = getattr(args, "max_trials", 1_000_000)
     if chunk < 1 or max_trials < 1:
         raise SimcoreError("--chunk and --max-trials must be at least 1")
+    if getattr(args, "out", None) is not None:
+        from .io import check_out_file
+
+        check_out_file(args.out)  # before the run, not after it
     sc = load(args)
     quiet = getattr(args, "quiet", False) or getattr(args, "json", False)
     progress = None if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
@@ -387,7 +391,7 @@ def run_to_precision(args):
         period=getattr(args, "period", None),
         progress=progress,
     )
-    if getattr(args, "out", None):
+    if getattr(args, "out", None) is not None:
         from .io import save_dataset
 
         save_dataset(ds, args.out)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from .cli import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load, write_atomic
+from .cli import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from .io import write_atomic
 from .format import money, percent, table
 
 EXIT_INFEASIBLE = 1
@@ -92,6 +93,10 @@ def _setup(p):
 def _run(args) -> int:
     from .optimize import optimize
 
+    if args.out is not None:
+        from .io import check_out_file
+
+        check_out_file(args.out)  # before the optimisation, not after it
     sc = load(args)
     res = optimize(
         sc,
@@ -109,7 +114,7 @@ def _run(args) -> int:
         progress=not args.quiet,
     )
     data = res.to_dict()
-    if args.out:
+    if args.out is not None:
         text = json.dumps(data, indent=2) + "\n"
 
         def write(tmp):

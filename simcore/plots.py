@@ -65,7 +65,7 @@ def png_bytes(fig: Figure, dpi: int = 120) -> bytes:
 
 def save_png(fig: Figure, path, dpi: int = 120) -> None:
     """Write the figure as a PNG file; the file appears only once it is complete."""
-    from .cli import write_atomic
+    from .io import write_atomic
 
     data = png_bytes(fig, dpi)
 

@@ -308,7 +308,7 @@ def test_writing_onto_a_folder(tiny, tmp_path, capsys):
 
 
 def test_no_temporary_left_when_writing_fails(tmp_path, monkeypatch):
-    from simcore.cli import write_atomic
+    from simcore.io import write_atomic
     from simcore.errors import SimcoreError
 
     def fail(tmp):

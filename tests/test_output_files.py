@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 
 import pytest
 from conftest import build, small_raw
@@ -149,8 +150,6 @@ def test_cli_run_writes_through_a_link(tmp_path, capsys):
     assert link.is_symlink() and load_dataset(tmp_path / "run.nc").attrs["trials"] == 20
 
 
-@pytest.mark.xfail(reason="simcore/cli.py skips saving when --out is '' (`if args.out:`); "
-                          "it should call save_dataset for any given --out, which refuses ''")
 def test_cli_run_refuses_an_empty_out(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(capsys, "run", os.path.abspath(SCENARIO), "--trials", "20", "--out", "", "--quiet")
@@ -164,3 +163,24 @@ def test_cli_report_refuses_an_empty_out(tmp_path, capsys, monkeypatch):
                              "--variants", "none")
     assert (code, out, err) == (2, "", "error: the output path is empty\n")
     assert os.listdir(tmp_path) == []
+
+
+def test_cli_run_checks_out_before_simulating(tmp_path, capsys, monkeypatch):
+    # A FIFO as --out is refused before the run starts, not after it.
+    import sys
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("simulated before checking --out")
+
+    monkeypatch.setattr(sys.modules["simcore.simulate"], "simulate", no_run)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code, _, err = run_cli(capsys, "run", SCENARIO, "--trials", "20", "--out", fifo, "--quiet")
+    assert code == 2 and "named pipe" in err
+
+
+def test_cli_optimize_out_goes_through_the_same_checks(tmp_path, capsys):
+    fifo = tmp_path / "plan.json"
+    os.mkfifo(fifo)
+    code, _, err = run_cli(capsys, "optimize", SCENARIO, "--trials", "100", "--out", fifo, "--quiet")
+    assert code == 2 and "named pipe" in err and stat.S_ISFIFO(os.stat(fifo).st_mode)
