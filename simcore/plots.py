@@ -98,9 +98,10 @@ def exact_money(value, currency: str = "USD") -> str:
 def plan_title(ds) -> str:
     """The plan's name as a title starts: ``FY2026``, ``FY2026 (Conservative)``."""
     name = str(ds.attrs.get("scenario", "Plan"))
+    variant = ds.attrs.get("variant") or ""
+    name = name.removesuffix(f" [{variant}]") if variant else name  # a variant's scenario name ends so
     if re.fullmatch(r"fy\d{2,4}", name, flags=re.IGNORECASE):
         name = name.upper()
-    variant = ds.attrs.get("variant") or ""
     return f"{name} ({variant})" if variant else name
 
 

@@ -273,3 +273,11 @@ def test_whiskers_span_p10_to_p90_even_when_the_mean_lies_outside(ds):
         segments = whiskers.lines[2][0].get_segments()
         lo, hi = segments[-1][:, 1]
         np.testing.assert_allclose([lo, hi], np.quantile(totals, [0.1, 0.9]))
+
+
+def test_plan_title_names_the_variant_once():
+    import xarray as xr
+
+    ds = xr.Dataset(attrs={"scenario": "fy2026 [Conservative]", "variant": "Conservative"})
+    assert plots.plan_title(ds) == "FY2026 (Conservative)"
+    assert plots.plan_title(xr.Dataset(attrs={"scenario": "smb_inside_sales", "variant": ""})) == "smb_inside_sales"
