@@ -234,3 +234,17 @@ def retry_test(check, seeds=(0, 1)):
 def small():
     """A fresh :func:`small_raw` document (4 stages, two years, one source)."""
     return small_raw()
+
+
+def run_cli(capsys, *argv):
+    """``(exit code, stdout, stderr)`` of ``simcore ARGV``; argparse's exits count too, and a
+    traceback in either stream fails the test."""
+    from simcore.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import run_cli
 
 from simcore import load_scenario, simulate
 from simcore.cli import main
@@ -76,17 +77,6 @@ def tiny(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY, encoding="utf-8")
     return path
-
-
-def run_cli(capsys, *argv):
-    """``(exit code, stdout, stderr)`` of ``simcore ARGV``; argparse's exits count too."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 def run_json(capsys, *argv):

@@ -11,10 +11,9 @@ import socket
 import stat
 
 import pytest
-from conftest import build, small_raw
+from conftest import build, run_cli, small_raw
 
 import simcore
-from simcore.cli import main
 from simcore.errors import SimcoreError
 from simcore.io import check_out_file, load_dataset, save_dataset, write_atomic
 
@@ -26,17 +25,6 @@ def _writer(text):
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
     return write
-
-
-def run_cli(capsys, *argv):
-    """``(exit code, stdout, stderr)`` of ``simcore ARGV``; never a traceback."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
