@@ -458,7 +458,6 @@ def parse_set_variants(items) -> dict:
 
 def _compare(args):
     from .compare import compare
-
     from .errors import SimcoreError
 
     if args.variant:

@@ -11,8 +11,8 @@ import argparse
 import json
 
 from .cli import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
-from .io import write_atomic
 from .format import money, percent, table
+from .io import write_atomic
 
 EXIT_INFEASIBLE = 1
 
