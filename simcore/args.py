@@ -36,6 +36,14 @@ def number(name: str, value, minimum: float | None = None, maximum: float | None
     return x
 
 
+def fraction(name: str, value, example: str = "") -> float:
+    """``value`` as a float strictly between 0 and 1 (a confidence, a level, a precision)."""
+    x = number(name, value)
+    if not 0.0 < x < 1.0:
+        raise SimcoreError(f"{name} must be in (0, 1){example}, got {value!r}")
+    return x
+
+
 def reporting_period(period):
     """``period`` if it is None or one of :data:`REPORTING_PERIODS`."""
     if period is not None and period not in REPORTING_PERIODS:

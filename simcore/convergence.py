@@ -181,8 +181,7 @@ def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
         When ``ds`` is not a Dataset returned by :func:`simcore.simulate`.
     """
     checks.dataset(ds)
-    if not 0 < checks.number("level", level) < 1:
-        raise SimcoreError(f"level must be in (0, 1), got {level!r}")
+    level = checks.fraction("level", level)
     per_period = ds.simcore.total("bookings_amount", ("trial", "period"))
     target = ds.attrs.get("target")
     return {
@@ -312,12 +311,8 @@ def simulate_to_precision(
     from .compile import compile_scenario
     from .simulate import simulate
 
-    checks.number("precision", precision)
-    checks.number("level", level)
-    if not 0 < precision < 1:
-        raise SimcoreError(f"precision must be a fraction in (0, 1), e.g. 0.005 for 0.5%, got {precision!r}")
-    if not 0 < level < 1:
-        raise SimcoreError(f"level must be in (0, 1), got {level!r}")
+    precision = checks.fraction("precision", precision, ", e.g. 0.005 for 0.5%")
+    level = checks.fraction("level", level)
     if chunk < 1 or max_trials < 1:
         raise SimcoreError("chunk and max_trials must be at least 1")
     if progress is True:

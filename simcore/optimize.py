@@ -562,12 +562,6 @@ class OptimizeResult:
 # Building the linear problem
 
 
-def _check_fraction(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-        raise SimcoreError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
-
-
 class _Builder:
     """Linear rows and bounds in scaled units: plan in ``scale`` dollars, bookings / target."""
 
@@ -799,7 +793,7 @@ def optimize(
     file_limits, settings = read_limits(sc, dimension)
     limits = file_limits if limits is None else limits
     confidence = settings.get("confidence", 0.9) if confidence is None else confidence
-    confidence = _check_fraction("confidence", confidence)
+    confidence = checks.fraction("confidence", confidence)
     objective = settings.get("objective", "creation") if objective is None else objective
     if objective not in OBJECTIVES:
         raise SimcoreError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
@@ -827,7 +821,7 @@ def optimize(
     seed = as_seed(seed)
     verify_seed = (seed + 1) % 2**64 if verify_seed is None else as_seed(verify_seed)
     for t in limits.period_targets:
-        _check_fraction(f"confidence of the {t['period']} target", t["confidence"])
+        checks.fraction(f"confidence of the {t['period']} target", t["confidence"])
 
     layout = _layout(sc, dimension, free_mix)
     J = layout.n_units
