@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # xarray is imported where it is used, so that the command line can use write_atomic without it.
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
     """What a non-regular file is, in words."""
     if stat.S_ISDIR(mode):
         return "a folder"
@@ -66,7 +66,7 @@ def check_out_file(path) -> Path:
     if stat.S_ISDIR(mode):
         raise SimcoreError(f"{path}{via}: is a folder; give a file name, e.g. {str(path / 'run.nc')!r}")
     if not stat.S_ISREG(mode):
-        raise SimcoreError(f"{path}{via}: is {_kind(mode)}, not a regular file; give a file name")
+        raise SimcoreError(f"{path}{via}: is {file_kind(mode)}, not a regular file; give a file name")
     return target
 
 
@@ -96,7 +96,7 @@ def write_atomic(path, write) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
-        _fsync(tmp)
+        fsync_file(tmp)
         os.replace(tmp, target)
     except BaseException as exc:
         if os.path.exists(tmp):
@@ -106,7 +106,7 @@ def write_atomic(path, write) -> None:
         raise
 
 
-def _fsync(path) -> None:
+def fsync_file(path) -> None:
     """Flush a finished file's content to disk (before it is renamed into place)."""
     fd = os.open(path, os.O_RDONLY)
     try:

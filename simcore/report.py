@@ -47,7 +47,7 @@ from . import __version__
 from .accessor import distribution
 from .errors import ScenarioError, SimcoreError
 from .format import money, percent
-from .io import _fsync, _kind
+from .io import file_kind, fsync_file
 
 # Column kinds: how a value is shown (HTML) and formatted (xlsx); CSV keeps the raw number.
 KINDS = ("text", "money", "percent", "multiple", "count", "number", "decimal")
@@ -894,7 +894,7 @@ def _check_destinations(out: Path, names) -> None:
         except OSError as exc:
             raise SimcoreError(f"{out / name}: cannot use it: {exc.strerror or exc}") from None
         if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-            bad.append((out / name, _kind(mode)))
+            bad.append((out / name, file_kind(mode)))
     if bad:
         path, kind = bad[0]
         more = f" (also in the way: {', '.join(p.name for p, _ in bad[1:])})" if len(bad) > 1 else ""
@@ -956,7 +956,7 @@ def write_report(report: Report, out_dir, dpi: int = 110) -> list:
         write_xlsx(report, tmp / "report.xlsx")
         (tmp / "report.html").write_text(render_html(report, images), encoding="utf-8")
         for name in names:
-            _fsync(tmp / name)
+            fsync_file(tmp / name)
         _publish(tmp, out, names)
     except OSError as exc:  # disk full, permissions: the user's to fix, not a traceback
         shutil.rmtree(tmp, ignore_errors=True)
