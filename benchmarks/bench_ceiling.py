@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_ceiling.py [--trials 10000]``.
 
-The stripped lifecycle is written the way :func:`simcore.kernel.simulate_trials` is (numba,
+The stripped lifecycle is written the way :func:`simcore.engine.kernel.simulate_trials` is (numba,
 parallel over trials, the same counter-based draws and lognormal quantile table) but keeps
 only the core of the model: a fixed number of deals per trial, each created with a time and
 an amount, three open stages (a lognormal dwell, advance or lose) and one decision (won, lost
@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_kernel import machine, time_kernel
 
 import simcore
-from simcore.compile import compile_scenario
-from simcore.kernel import TABLE_KNOTS, TABLE_ROW, lognormal_unit
-from simcore.rng import mix64, trial_key, uniform
+from simcore.engine.compile import compile_scenario
+from simcore.engine.kernel import TABLE_KNOTS, TABLE_ROW, lognormal_unit
+from simcore.engine.rng import mix64, trial_key, uniform
 
 N_CELLS = 16
 HORIZON = 365.0

@@ -8,7 +8,7 @@ won, lost or open at the horizon: ``ds.opportunities.sum()``. Three figures, all
 (the kernel compiled or loaded from its cache first) and all in this one process, so the
 ratio is measured under the same machine load:
 
-- *kernel*: one call of :func:`simcore.kernel.simulate_trials` over every trial into
+- *kernel*: one call of :func:`simcore.engine.kernel.simulate_trials` over every trial into
   outputs allocated and zeroed before the clock starts (what the kernel itself does);
 - *simulate()*: the public call, with output allocation (first-touch page faults) and
   the labelled ``xarray.Dataset``;
@@ -38,9 +38,9 @@ import numba
 import numpy_reference
 
 import simcore
-from simcore.compile import compile_scenario
-from simcore.kernel import flow_layout, simulate_trials
-from simcore.simulate import _opportunities, _Outputs
+from simcore.engine.compile import compile_scenario
+from simcore.engine.kernel import flow_layout, simulate_trials
+from simcore.engine.simulate import _opportunities, _Outputs
 
 
 def cpu_model() -> str:
@@ -75,7 +75,7 @@ def time_kernel(model, trials, repeats, seed=7):
     time_kernel.first_call = time.perf_counter() - t0
     _ran_parallel = True
     times = []
-    # Trials handed to threads 8 at a time, as simcore.simulate.run_kernel does.
+    # Trials handed to threads 8 at a time, as simcore.engine.simulate.run_kernel does.
     previous = numba.set_parallel_chunksize(8)
     for _ in range(repeats):
         for a in out.arrays(0, trials):
@@ -90,7 +90,7 @@ def time_kernel(model, trials, repeats, seed=7):
 
 
 def time_simulate(sc, model, trials, repeats, seed=7):
-    """Seconds per :func:`simcore.simulate` call (list), and the lifecycles."""
+    """Seconds per :func:`simcore.engine.simulate` call (list), and the lifecycles."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

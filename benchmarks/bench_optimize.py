@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import simcore
-from simcore.optimize import optimize
+from simcore.optimize.plan import optimize
 
 
 def main():

@@ -52,9 +52,9 @@ _CHILD = r"""
 import json, sys, time
 import numba, numpy as np
 import simcore
-from simcore.compile import compile_scenario
-from simcore.kernel import flow_layout, simulate_trials
-from simcore.simulate import _Outputs, _opportunities
+from simcore.engine.compile import compile_scenario
+from simcore.engine.kernel import flow_layout, simulate_trials
+from simcore.engine.simulate import _Outputs, _opportunities
 scenario, trials, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 model = compile_scenario(simcore.load_scenario(scenario))
 args = model.kernel_args()
@@ -77,12 +77,12 @@ def cut_copy(dest: Path, cuts) -> Path:
     one line of ``kernel.py`` that starts with ``start``."""
     pkg = dest / "simcore"
     shutil.copytree(ROOT / "simcore", pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    kernel = pkg / "kernel.py"
+    kernel = pkg / "engine" / "kernel.py"
     lines = kernel.read_text().splitlines()
     for start, replacement in cuts:
         found = [i for i, line in enumerate(lines) if line.startswith(start)]
         if len(found) != 1:
-            raise SystemExit(f"bench_parts: no single line of simcore/kernel.py starts with {start.strip()!r}; "
+            raise SystemExit(f"bench_parts: no single line of simcore/engine/kernel.py starts with {start.strip()!r}; "
                              "update CUTS to the kernel as it is now")
         lines[found[0]] = replacement
     kernel.write_text("\n".join(lines) + "\n")
@@ -117,7 +117,7 @@ def main(argv=None):
     from bench_kernel import machine, time_kernel
 
     import simcore
-    from simcore.compile import compile_scenario
+    from simcore.engine.compile import compile_scenario
 
     model = compile_scenario(simcore.load_scenario(args.scenario))
     _, lifecycles = time_kernel(model, args.trials, 1)  # the lifecycles, from the real kernel

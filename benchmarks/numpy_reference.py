@@ -1,7 +1,7 @@
 """A plain numpy implementation of the opportunity lifecycle: the yardstick of the kernel's speed.
 
-It simulates the same model as :func:`simcore.kernel.simulate_trials` (MODEL.md), from
-the same compiled :class:`simcore.compile.Model`, but the way one would write it with
+It simulates the same model as :func:`simcore.engine.kernel.simulate_trials` (MODEL.md), from
+the same compiled :class:`simcore.engine.compile.Model`, but the way one would write it with
 numpy alone: vectorised across every deal of a batch of trials, one open stage at a
 time with boolean masks, then the decision stage one push round at a time, and
 aggregated with ``np.bincount``. Its randomness comes from a ``numpy.random.Generator``
@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from simcore.kernel import (
+from simcore.engine.kernel import (
     AMOUNT_EMPIRICAL,
     BETA,
     DIST_EXPONENTIAL,
@@ -286,8 +286,8 @@ def simulate(model, trials, seed=0, batch=1000):
 
     Parameters
     ----------
-    model : simcore.compile.Model
-        From :func:`simcore.compile.compile_scenario`.
+    model : simcore.engine.compile.Model
+        From :func:`simcore.engine.compile.compile_scenario`.
     trials : int
         Number of Monte Carlo trials.
     seed : int

@@ -6,13 +6,13 @@
 >>> ds.simcore.summary()["bookings"]["year"]
 """
 
-__version__ = "0.1.0"
+from simcore._version import __version__  # noqa: E402
 
-from .errors import Problem, ScenarioError, SimcoreError  # noqa: E402
-from .scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
-from .compile import compile_scenario  # noqa: E402
-from .simulate import simulate  # noqa: E402
-from . import accessor  # noqa: E402,F401  (registers ds.simcore)
+from simcore.errors import Problem, ScenarioError, SimcoreError  # noqa: E402
+from simcore.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
+from simcore.engine.compile import compile_scenario  # noqa: E402
+from simcore.engine.simulate import simulate  # noqa: E402
+from simcore import accessor  # noqa: E402,F401  (registers ds.simcore)
 
 __all__ = [
     "Problem",
@@ -26,20 +26,20 @@ __all__ = [
     "__version__",
 ]
 
-from .funnel import FunnelResult, funnel, pacing  # noqa: E402
+from simcore.analysis.funnel import FunnelResult, funnel, pacing  # noqa: E402
 
 __all__ += ["FunnelResult", "funnel", "pacing"]
-from .metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics  # noqa: E402
+from simcore.analysis.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics  # noqa: E402
 
 __all__ += ["category_weighted_forecast", "coverage", "cycle_time", "forecast_metrics"]
-from .compare import ComparisonResult, compare  # noqa: E402
-from .convergence import headline_errors, simulate_to_precision  # noqa: E402
+from simcore.analysis.compare import ComparisonResult, compare  # noqa: E402
+from simcore.analysis.convergence import headline_errors, simulate_to_precision  # noqa: E402
 
 __all__ += ["ComparisonResult", "compare", "headline_errors", "simulate_to_precision"]
-from .sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions  # noqa: E402
+from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions  # noqa: E402
 
 __all__ += ["drawn_sensitivity", "one_at_a_time", "variance_contributions"]
 
-from .optimize import Limits, OptimizeResult, optimize  # noqa: E402
+from simcore.optimize import Limits, OptimizeResult, optimize  # noqa: E402
 
 __all__ += ["Limits", "OptimizeResult", "optimize"]

@@ -1,6 +1,6 @@
 """``python -m simcore``: the same command line as the ``simcore`` console script."""
 
-from .cli import entry
+from simcore.cli.app import entry
 
 if __name__ == "__main__":
     entry()

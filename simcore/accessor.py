@@ -11,8 +11,8 @@ import json
 import numpy as np
 import xarray as xr
 
-from . import args as checks
-from .errors import SimcoreError
+from simcore import checks
+from simcore.errors import SimcoreError
 
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 
@@ -26,7 +26,7 @@ def distribution(values) -> dict:
 
 @xr.register_dataset_accessor("simcore")
 class SimcoreAccessor:
-    """Summary helpers on a Dataset returned by :func:`simcore.simulate`."""
+    """Summary helpers on a Dataset returned by :func:`simcore.engine.simulate`."""
 
     def __init__(self, ds: xr.Dataset):
         self._ds = ds
@@ -177,12 +177,12 @@ class SimcoreAccessor:
     # Charts live in simcore.plots; importing it here, lazily, keeps matplotlib out of
     # `import simcore` for users who never draw.
     def plot_fan(self, **kwargs):
-        """Bookings fan chart: :func:`simcore.plots.fan_chart` (returns a Figure).
+        """Bookings fan chart: :func:`simcore.report.plots.fan_chart` (returns a Figure).
 
         Parameters
         ----------
         **kwargs
-            Passed to :func:`simcore.plots.fan_chart`: ``cumulative`` (bool, default True:
+            Passed to :func:`simcore.report.plots.fan_chart`: ``cumulative`` (bool, default True:
             bookings to date rather than per period) and ``target`` (float, optional: dollars,
             default the scenario's).
 
@@ -190,53 +190,53 @@ class SimcoreAccessor:
         -------
         matplotlib.figure.Figure
         """
-        from .plots import fan_chart
+        from simcore.report.plots import fan_chart
 
         return fan_chart(self._ds, **kwargs)
 
     def plot_distribution(self, **kwargs):
-        """Histogram and CDF of annual bookings: :func:`simcore.plots.bookings_distribution`.
+        """Histogram and CDF of annual bookings: :func:`simcore.report.plots.bookings_distribution`.
 
         Parameters
         ----------
         **kwargs
-            Passed to :func:`simcore.plots.bookings_distribution`: ``target`` (float,
+            Passed to :func:`simcore.report.plots.bookings_distribution`: ``target`` (float,
             optional: dollars, default the scenario's) and ``bins`` (int, default 50).
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        from .plots import bookings_distribution
+        from simcore.report.plots import bookings_distribution
 
         return bookings_distribution(self._ds, **kwargs)
 
     def plot_bank(self, **kwargs):
-        """Bank by forecast category over time: :func:`simcore.plots.bank_by_category`.
+        """Bank by forecast category over time: :func:`simcore.report.plots.bank_by_category`.
 
         Parameters
         ----------
         **kwargs
-            Passed to :func:`simcore.plots.bank_by_category`: ``measure`` (``"amount"``, the
+            Passed to :func:`simcore.report.plots.bank_by_category`: ``measure`` (``"amount"``, the
             default, or ``"count"``).
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        from .plots import bank_by_category
+        from simcore.report.plots import bank_by_category
 
         return bank_by_category(self._ds, **kwargs)
 
     def plot_waterfall(self, needed, **kwargs):
-        """Stage-4 creation by period against ``needed`` dollars: :func:`simcore.plots.creation_waterfall`.
+        """Stage-4 creation by period against ``needed`` dollars: :func:`simcore.report.plots.creation_waterfall`.
 
         Parameters
         ----------
         needed : float or sequence of float
             Dollars the plan needs created over the horizon, or one figure per period.
         **kwargs
-            Passed to :func:`simcore.plots.creation_waterfall`: ``stage`` (str or int,
+            Passed to :func:`simcore.report.plots.creation_waterfall`: ``stage`` (str or int,
             optional: default the decision stage, "stage 4") and ``target_label`` (str,
             default ``"Plan needs"``).
 
@@ -244,6 +244,6 @@ class SimcoreAccessor:
         -------
         matplotlib.figure.Figure
         """
-        from .plots import creation_waterfall
+        from simcore.report.plots import creation_waterfall
 
         return creation_waterfall(self._ds, needed, **kwargs)

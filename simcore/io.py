@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import SimcoreError
+from simcore.errors import SimcoreError
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -121,7 +121,7 @@ def save_dataset(ds: xr.Dataset, path) -> None:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate`.
+        A result of :func:`simcore.engine.simulate`.
     path : str or Path
         Target file, conventionally ``.nc``. A symbolic link is written through.
 

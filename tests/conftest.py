@@ -151,7 +151,7 @@ def write_bank_csv(directory, rows, name: str = "bank.csv") -> str:
 
 
 def run(scenario, trials: int, seed=0, **kwargs):
-    """``simcore.simulate`` without a progress bar."""
+    """``simcore.engine.simulate`` without a progress bar."""
     return simcore.simulate(scenario, trials=trials, seed=seed, progress=False, **kwargs)
 
 
@@ -239,7 +239,7 @@ def small():
 def run_cli(capsys, *argv):
     """``(exit code, stdout, stderr)`` of ``simcore ARGV``; argparse's exits count too, and a
     traceback in either stream fails the test."""
-    from simcore.cli import main
+    from simcore.cli.app import main
 
     try:
         code = main([str(a) for a in argv])

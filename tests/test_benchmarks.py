@@ -26,11 +26,11 @@ def test_parts_benchmark_cuts_find_their_lines(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import bench_parts
 
-    original = (ROOT / "simcore" / "kernel.py").read_text().splitlines()
+    original = (ROOT / "simcore" / "engine" / "kernel.py").read_text().splitlines()
     for name, cuts in bench_parts.CUTS.items():
         dest = tmp_path / name.replace(" ", "_")
         dest.mkdir()
-        cut = (bench_parts.cut_copy(dest, cuts) / "simcore" / "kernel.py").read_text().splitlines()
+        cut = (bench_parts.cut_copy(dest, cuts) / "simcore" / "engine" / "kernel.py").read_text().splitlines()
         changed = [b for a, b in zip(original, cut) if a != b]
         assert len(cut) == len(original) and sorted(changed) == sorted(r for _, r in cuts), name
     sys.modules.pop("bench_parts", None)

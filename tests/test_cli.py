@@ -1,4 +1,4 @@
-"""The command line end to end, in process through :func:`simcore.cli.main` (and once as a
+"""The command line end to end, in process through :func:`simcore.cli.app.main` (and once as a
 real process): ``run`` (table, ``--json`` contract, ``--out``, ``--set``, ``--variant``),
 ``validate``, and every kind of bad input giving exit code 2, a message and no traceback."""
 
@@ -17,7 +17,7 @@ import xarray as xr
 from conftest import run_cli
 
 from simcore import load_scenario, simulate
-from simcore.cli import main
+from simcore.cli.app import main
 from simcore.io import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -258,7 +258,7 @@ def test_unknown_command_exits_2(capsys):
 
 
 def test_help_lists_every_command(capsys):
-    from simcore.cli import COMMANDS
+    from simcore.cli.app import COMMANDS
 
     with pytest.raises(SystemExit) as exc:
         main(["--help"])

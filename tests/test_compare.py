@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import simcore
-from simcore.cli import main
-from simcore.compare import compare, variant_scenarios
+from simcore.cli.app import main
+from simcore.analysis.compare import compare, variant_scenarios
 
 
 def plan():

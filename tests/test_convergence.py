@@ -11,8 +11,8 @@ from scipy.special import ndtri
 from conftest import two_stage_raw
 
 import simcore
-from simcore.cli import main
-from simcore.convergence import (
+from simcore.cli.app import main
+from simcore.analysis.convergence import (
     headline_errors,
     mean_se,
     proportion_se,

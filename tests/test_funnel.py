@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import simcore
-from simcore.cli import main
-from simcore.funnel import funnel, funnel_vs_simulation, pacing
+from simcore.cli.app import main
+from simcore.analysis.funnel import funnel, funnel_vs_simulation, pacing
 
 
 def one_cell(decision, bank=7_400_000, ending=16_300_000, bookings=8_650_000):
@@ -196,7 +196,7 @@ def test_cli_pacing(capsys):
 
 
 def test_cli_pacing_nonsense_and_no_days_left(capsys):
-    from simcore.cli import main
+    from simcore.cli.app import main
 
     for bad, words in [("nan,1,1,30", "planned must be a finite number"), ("-1,-5,1,30", "planned must be >= 0")]:
         assert main(["funnel", "scenarios/fy2026.toml", "--trials", "20", f"--pacing={bad}"]) == 2

@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 
 import simcore
-from simcore.cli import main
-from simcore.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics
+from simcore.cli.app import main
+from simcore.analysis.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics
 
 
 def tiny():
@@ -165,7 +165,7 @@ def test_cli_metrics(capsys):
 
 
 def test_bank_at_period_start_chains_the_period_ends():
-    from simcore.metrics import bank_at_period_start
+    from simcore.analysis.metrics import bank_at_period_start
 
     ds = simcore.simulate(simcore.load_scenario("scenarios/fy2026.toml"), 50, seed=0, progress=False)
     b = bank_at_period_start(ds)

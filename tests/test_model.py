@@ -31,8 +31,9 @@ from conftest import (
 from scipy import integrate, stats
 from scipy.special import expit, logit
 
-import simcore.compile
-from simcore.compile import CYCLE_EDGES, compile_scenario, expected_amount
+import simcore.engine.compile
+from simcore.engine.compile import CYCLE_EDGES, compile_scenario
+from simcore.scenario.amounts import expected_amount
 
 
 def total(da, keep=("trial",)):
@@ -364,7 +365,7 @@ def test_seasonality_moves_pipeline_between_months_not_the_annual_total():
     # Each day gets the index of its month: a month's plan is its days x index.
     weight = MONTH_DAYS * np.array(season)
     plan = 1200.0 * weight / weight.sum()
-    daily = simcore.compile.daily_plan(sc, 0)
+    daily = simcore.engine.compile.daily_plan(sc, 0)
     month_ends = np.cumsum(MONTH_DAYS).astype(int)
     np.testing.assert_allclose(np.add.reduceat(daily, np.r_[0, month_ends[:-1]]), plan, rtol=1e-12)
     expected = expected_created_by_period(model)[0]

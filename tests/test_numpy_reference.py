@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import simcore
-from simcore.compile import compile_scenario
+from simcore.engine.compile import compile_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

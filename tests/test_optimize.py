@@ -15,8 +15,8 @@ import pytest
 from conftest import build, se_proportion
 
 import simcore
-from simcore.cli import main
-from simcore.optimize import _layout, _simulate_plan, optimize, read_limits
+from simcore.cli.app import main
+from simcore.optimize.plan import _layout, _simulate_plan, optimize, read_limits
 
 FY2026 = "scenarios/fy2026.toml"
 
@@ -304,7 +304,7 @@ def test_out_of_sample_confidence_fy2026():
     assert abs(res.confidence_out_of_sample - 0.9) <= 0.015
     limits, _ = read_limits(sc)
     assert sum(res.plan["inbound"].values()) <= limits.max["inbound"] * (1 + 1e-9)
-    from simcore.funnel import funnel
+    from simcore.analysis.funnel import funnel
 
     assert res.total_stage1 < funnel(sc).stage1_created_needed_no_push
 

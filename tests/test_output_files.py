@@ -160,7 +160,7 @@ def test_cli_run_checks_out_before_simulating(tmp_path, capsys, monkeypatch):
     def no_run(*args, **kwargs):
         raise AssertionError("simulated before checking --out")
 
-    monkeypatch.setattr(sys.modules["simcore.simulate"], "simulate", no_run)
+    monkeypatch.setattr(sys.modules["simcore.engine.simulate"], "simulate", no_run)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     code, _, err = run_cli(capsys, "run", SCENARIO, "--trials", "20", "--out", fifo, "--quiet")

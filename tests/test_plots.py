@@ -18,7 +18,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 import simcore
-from simcore import plots
+from simcore.report import plots
 from simcore.errors import SimcoreError
 
 TRIALS = 400

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simcore import ScenarioError, compile_scenario, scenario_from_dict
-from simcore.scenario import Scenario, parse_bank_csv
+from simcore.scenario.bank import parse_bank_csv
+from simcore.scenario.load import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "mutant.toml"

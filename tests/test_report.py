@@ -13,8 +13,8 @@ import pytest
 from conftest import assert_close_se, build, se_mean, small_raw
 
 import simcore
-from simcore import report as rpt
-from simcore.cli import main
+from simcore.report import document as rpt
+from simcore.cli.app import main
 
 SCENARIO = "scenarios/fy2026.toml"
 TRIALS = 300
@@ -401,7 +401,7 @@ def test_cli_report_missing_parent_exits_2(tmp_path, capsys):
 
 
 def test_headline_carries_monte_carlo_errors(ds, built):
-    from simcore.convergence import quantile_se
+    from simcore.analysis.convergence import quantile_se
 
     year = ds.simcore.total("bookings_amount", ("trial", "period")).sum("period").values
     se = built.headline["se"]
@@ -441,12 +441,12 @@ def test_metrics_close_rate_matches_the_closed_form():
 
 
 def test_sensitivity_section_shows_the_swings_and_the_variance_split(scenario, built):
-    from simcore.sensitivity import one_at_a_time
+    from simcore.analysis.sensitivity import one_at_a_time
 
     assert "tornado" in [c.name for c in built.charts]
     swings = one_at_a_time(scenario, trials=100, seed=SEED)   # the fixture's funnel_trials, same seed
     rows = built.table("sensitivity_swings").rows
-    assert [r[0] for r in rows] == [simcore.plots.assumption_label(r["name"]) for r in swings.rows]
+    assert [r[0] for r in rows] == [simcore.report.plots.assumption_label(r["name"]) for r in swings.rows]
     assert rows[0][3] == swings.rows[0]["p50"]["low"] and rows[0][4] == swings.rows[0]["p50"]["high"]
     # Covariances with the total are additive: the cells' shares of the variance add up to exactly 1.
     variance = built.table("variance_by_cell").rows

@@ -14,9 +14,9 @@ import xarray as xr
 from conftest import build, run, small_raw
 
 import simcore
-from simcore.compile import compile_scenario
+from simcore.engine.compile import compile_scenario
 from simcore.errors import SimcoreError
-from simcore.simulate import as_seed
+from simcore.engine.simulate import as_seed
 
 SOURCES = ("inbound", "outbound", "partner")
 
@@ -119,8 +119,8 @@ def test_chunks_and_trial_ranges(busy):
 def test_deal_blocks_do_not_change_the_bits():
     # New deals are made and simulated a block at a time (bounded scratch memory); the
     # deals and their order, so every sum, must not depend on the block size.
-    from simcore.kernel import simulate_trials
-    from simcore.simulate import _Outputs
+    from simcore.engine.kernel import simulate_trials
+    from simcore.engine.simulate import _Outputs
 
     model = compile_scenario(simcore.load_scenario(Path(__file__).parents[1] / "scenarios" / "fy2026.toml"))
     args = model.kernel_args()

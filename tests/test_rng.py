@@ -17,9 +17,9 @@ from conftest import retry_test
 from scipy import stats
 from scipy.special import ndtr, ndtri
 
-from simcore.compile import lognormal_table
-from simcore.kernel import TABLE_EXACT, TABLE_KNOTS, lognormal_unit
-from simcore.rng import STREAM_DEAL, beta_draw, deal_key, gamma_draw, mix64, normal_quantile, uniform
+from simcore.engine.compile import lognormal_table
+from simcore.engine.kernel import TABLE_EXACT, TABLE_KNOTS, lognormal_unit
+from simcore.engine.rng import STREAM_DEAL, beta_draw, deal_key, gamma_draw, mix64, normal_quantile, uniform
 
 N = 100_000
 

@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 
 from simcore import ScenarioError, load_scenario, scenario_from_dict
-from simcore.cli import main
-from simcore.scenario import write_json_schema
-from simcore.spec import json_schema
+from simcore.cli.app import main
+from simcore.scenario.load import write_json_schema
+from simcore.scenario.spec import json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "simcore" / "scenario.schema.json"
@@ -44,7 +44,7 @@ def validator():
 def test_shipped_schema_is_the_generated_one(tmp_path):
     assert json.loads(SHIPPED.read_text(encoding="utf-8")) == json_schema(), (
         "simcore/scenario.schema.json is stale: regenerate it with "
-        "python -c \"from simcore.scenario import write_json_schema as w; "
+        "python -c \"from simcore.scenario.load import write_json_schema as w; "
         "w('simcore/scenario.schema.json')\"")
     # And byte for byte what write_json_schema writes.
     write_json_schema(tmp_path / "schema.json")
@@ -111,18 +111,18 @@ END = "<!-- END GENERATED REFERENCE -->"
 
 
 def test_doc_field_reference_is_generated_from_spec():
-    from simcore.spec import reference_markdown
+    from simcore.scenario.spec import reference_markdown
 
     text = DOC.read_text(encoding="utf-8")
     start = text.index("\n", text.index(BEGIN)) + 1
     section = text[start:text.index(END)]
     assert section.strip() == reference_markdown().strip(), (
         "docs/scenario-format.md's field reference is stale: replace the text between the BEGIN/END "
-        "GENERATED REFERENCE markers with simcore.spec.reference_markdown()")
+        "GENERATED REFERENCE markers with simcore.scenario.spec.reference_markdown()")
 
 
 def test_every_field_of_spec_appears_in_the_doc():
-    from simcore.spec import AGGREGATE_BANK, BLOCK, reference_rows
+    from simcore.scenario.spec import AGGREGATE_BANK, BLOCK, reference_rows
 
     text = DOC.read_text(encoding="utf-8")
     paths = [path for path, _ in [*reference_rows(), *reference_rows(BLOCK),

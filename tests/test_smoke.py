@@ -3,7 +3,7 @@
 import numpy as np
 
 import simcore
-from simcore.cli import default_scenario
+from simcore.cli.app import default_scenario
 
 
 def test_default_scenario_runs_and_meets_its_plan_shape():
@@ -22,7 +22,7 @@ def test_default_scenario_runs_and_meets_its_plan_shape():
 
 
 def test_output_allocation_is_zeroed_writable_and_freed():
-    from simcore.simulate import zeros
+    from simcore.engine.simulate import zeros
 
     for shape, dtype in [((3, 4), np.float64), ((600, 300, 2), np.float64), ((2_000_000,), np.int32)]:
         a = zeros(shape, dtype)

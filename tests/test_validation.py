@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from simcore import ScenarioError, load_scenario, scenario_from_dict
-from simcore.scenario import Uncertain
+from simcore.scenario.values import Uncertain
 
 FILE = "plan.toml"
 

@@ -1,10 +1,10 @@
 """The lifecycle kernel: plain arrays in, aggregates written into preallocated outputs.
 
-Nothing here sees a scenario, a dict or a Dataset (:mod:`simcore.compile` builds the
-arrays, :mod:`simcore.simulate` allocates the outputs and builds the Dataset). One
+Nothing here sees a scenario, a dict or a Dataset (:mod:`simcore.engine.compile` builds the
+arrays, :mod:`simcore.engine.simulate` allocates the outputs and builds the Dataset). One
 trial is simulated by one thread from start to end, deal after deal in a fixed
 order, so its sums are the same bits whatever the thread count; every random draw
-comes from :mod:`simcore.rng` keyed by the trial's absolute index, so any split of
+comes from :mod:`simcore.engine.rng` keyed by the trial's absolute index, so any split of
 trials into chunks gives the same bits too. Aggregation happens here, per trial,
 period and cell: memory never grows with the number of deals.
 
@@ -20,8 +20,8 @@ import math
 import numba
 import numpy as np
 
-from ._jit import jit, jit_parallel
-from .rng import (
+from simcore.engine._jit import jit, jit_parallel
+from simcore.engine.rng import (
     STREAM_BANK,
     STREAM_COUNT,
     STREAM_DEAL,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .format import money, percent, table
+from simcore.format import money, percent, table
 
 
 def _row(label, dist, currency):

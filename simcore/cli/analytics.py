@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import math
 
-from .cli import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
-from .format import money, percent, table
+from simcore.cli.app import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.format import money, percent, table
 
 
 def _print_json(obj) -> None:
-    from .format import json_safe
+    from simcore.format import json_safe
 
     print(json.dumps(json_safe(obj), indent=2, default=str, allow_nan=False))
 
@@ -126,14 +126,14 @@ def _funnel_text(f) -> str:
 
 
 def _funnel(args):
-    from .funnel import funnel, funnel_vs_simulation
+    from simcore.analysis.funnel import funnel, funnel_vs_simulation
 
     pace = _parse_pacing(args.pacing) if args.pacing else None
     sc = load(args)
     f = funnel(sc)
     trials = args.trials if args.trials is not None else (None if args.json else 2000)
     if trials is not None and trials < 1:
-        from .errors import SimcoreError
+        from simcore.errors import SimcoreError
 
         raise SimcoreError(f"--trials must be at least 1, got {trials}")
     comparison = funnel_vs_simulation(sc, trials, args.seed, result=f) if trials else None
@@ -162,8 +162,8 @@ def _funnel(args):
 
 
 def _parse_pacing(text) -> dict:
-    from .errors import SimcoreError
-    from .funnel import pacing
+    from simcore.errors import SimcoreError
+    from simcore.analysis.funnel import pacing
 
     try:
         planned, done, day, days = (float(x) for x in text.split(","))
@@ -214,9 +214,9 @@ def _rate_rows(rows: dict, cur: str) -> list:
 
 
 def _metrics(args):
-    from .errors import SimcoreError
-    from .metrics import forecast_metrics, metrics_summary
-    from .simulate import simulate
+    from simcore.errors import SimcoreError
+    from simcore.analysis.metrics import forecast_metrics, metrics_summary
+    from simcore.engine.simulate import simulate
 
     sc = load(args)
     for dim in args.by or []:
@@ -302,7 +302,7 @@ def _metrics(args):
 
 def parse_precision(text) -> float:
     """``"0.5%"`` -> 0.005; ``"0.005"`` -> 0.005."""
-    from .errors import SimcoreError
+    from simcore.errors import SimcoreError
 
     raw = str(text).strip()
     try:
@@ -366,9 +366,9 @@ def run_to_precision(args):
     """The handler of ``simcore converge`` and ``simcore run --precision``."""
     import sys
 
-    from .convergence import simulate_to_precision
-    from .errors import SimcoreError
-    from .report_text import summary_table
+    from simcore.analysis.convergence import simulate_to_precision
+    from simcore.errors import SimcoreError
+    from simcore.report.text import summary_table
 
     precision = parse_precision(args.precision)
     chunk = getattr(args, "chunk", 5000)
@@ -376,7 +376,7 @@ def run_to_precision(args):
     if chunk < 1 or max_trials < 1:
         raise SimcoreError("--chunk and --max-trials must be at least 1")
     if getattr(args, "out", None) is not None:
-        from .io import check_out_file
+        from simcore.io import check_out_file
 
         check_out_file(args.out)  # before the run, not after it
     sc = load(args)
@@ -392,7 +392,7 @@ def run_to_precision(args):
         progress=progress,
     )
     if getattr(args, "out", None) is not None:
-        from .io import save_dataset
+        from simcore.io import save_dataset
 
         save_dataset(ds, args.out)
     summary = ds.simcore.summary()
@@ -444,8 +444,8 @@ def _setup_compare(p):
 
 def parse_set_variants(items) -> dict:
     """``["Upsell:a.b=1", "Upsell:c=2"]`` -> ``{"Upsell": {"a.b": 1, "c": 2}}``."""
-    from .cli import parse_set
-    from .errors import SimcoreError
+    from simcore.cli.app import parse_set
+    from simcore.errors import SimcoreError
 
     out = {}
     for item in items or []:
@@ -457,8 +457,8 @@ def parse_set_variants(items) -> dict:
 
 
 def _compare(args):
-    from .compare import compare
-    from .errors import SimcoreError
+    from simcore.analysis.compare import compare
+    from simcore.errors import SimcoreError
 
     if args.variant:
         # Each compared variant is applied to the file as written: one more on top would be
@@ -513,9 +513,9 @@ def _setup_sensitivity(p):
 
 
 def _sensitivity(args):
-    from .errors import SimcoreError
-    from .sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
-    from .simulate import simulate
+    from simcore.errors import SimcoreError
+    from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
+    from simcore.engine.simulate import simulate
 
     sc = load(args)
     if args.by is not None and args.by not in sc.dimensions:

@@ -10,14 +10,14 @@ import numba
 import numpy as np
 import xarray as xr
 
-from . import __version__
-from . import args as checks
-from .compile import Model, compile_scenario
-from .errors import SimcoreError
-from .kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials
-from .scenario import Scenario
-from .spec import CATEGORIES
-from .variables import attrs_of, dims_of
+from simcore._version import __version__
+from simcore import checks
+from simcore.engine.compile import Model, compile_scenario
+from simcore.errors import SimcoreError
+from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials
+from simcore.scenario.load import Scenario
+from simcore.scenario.spec import CATEGORIES
+from simcore.variables import attrs_of, dims_of
 
 REASONS = ["competition", "no_decision"]
 
@@ -133,7 +133,7 @@ def simulate(scenario: Scenario, trials: int = 10_000, seed=0, *, period: str | 
     progress : bool, optional
         Show a progress bar on stderr for runs over a second (default: when a terminal).
     model : Model, optional
-        A precompiled model (see :func:`simcore.compile.compile_scenario`), e.g. with a
+        A precompiled model (see :func:`simcore.engine.compile.compile_scenario`), e.g. with a
         scaled creation plan.
 
     Returns
@@ -178,7 +178,6 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
     dims = list(sc.dimensions)
     shape = [len(v) for v in sc.dimensions.values()]
     k = model.n_stages
-    n = len(model.periods)
     trials = out.flow_amt.shape[0]
     booked, created0, lc0, lnd0, pushes, slipped, due0, won_pushes, won_cycle, _ = flow_layout(k)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from .cli import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
-from .format import money, percent, table
-from .io import write_atomic
+from simcore.cli.app import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.format import money, percent, table
+from simcore.io import write_atomic
 
 EXIT_INFEASIBLE = 1
 
@@ -91,10 +91,10 @@ def _setup(p):
 
 
 def _run(args) -> int:
-    from .optimize import optimize
+    from simcore.optimize.plan import optimize
 
     if args.out is not None:
-        from .io import check_out_file
+        from simcore.io import check_out_file
 
         check_out_file(args.out)  # before the optimisation, not after it
     sc = load(args)

@@ -26,9 +26,9 @@ import math
 import numpy as np
 import xarray as xr
 
-from . import args as checks
-from .errors import SimcoreError
-from .spec import CATEGORIES
+from simcore import checks
+from simcore.errors import SimcoreError
+from simcore.scenario.spec import CATEGORIES
 
 MEASURES = ("amount", "count")
 
@@ -61,7 +61,7 @@ def forecast_metrics(ds: xr.Dataset, by=("period",), measure: str = "amount", fr
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate`.
+        A result of :func:`simcore.engine.simulate`.
     by : sequence of str
         Dims to keep: any of ``"period"`` and the scenario's dimensions (``()`` for the
         whole horizon and every cell).
@@ -146,7 +146,7 @@ def coverage(ds: xr.Dataset, measure: str = "amount") -> xr.Dataset:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate` whose scenario has a target (``period_target``
+        A result of :func:`simcore.engine.simulate` whose scenario has a target (``period_target``
         per period, or an annual ``target`` split over the periods by their days).
     measure : {"amount"}, default "amount"
         Dollars: the target is in dollars, so coverage is too.
@@ -248,7 +248,7 @@ def cycle_time(ds: xr.Dataset, by=()) -> dict:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate`.
+        A result of :func:`simcore.engine.simulate`.
     by : str or sequence of str, default ()
         Dims to keep in ``mean_days``: any of ``"period"`` and the scenario's dimensions
         (``()`` for the whole horizon and every cell). The other entries are always over

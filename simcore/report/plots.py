@@ -1,6 +1,6 @@
 """Charts a CFO can read: bookings fan, distribution, tornado, creation waterfall, bank, scenarios.
 
-Every function takes data (a Dataset from :func:`simcore.simulate`, or plain numbers) and returns a
+Every function takes data (a Dataset from :func:`simcore.engine.simulate`, or plain numbers) and returns a
 :class:`matplotlib.figure.Figure`; nothing touches pyplot's global state. Each figure gets its own
 Agg canvas, so the module works headless (CI, servers, ``simcore report``) without changing the
 process-wide backend, and a notebook that uses ``%matplotlib inline`` still shows the figures.
@@ -27,8 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 
-from .errors import SimcoreError
-from .format import money, percent
+from simcore.errors import SimcoreError
+from simcore.format import money, percent
 
 # Colours chosen to stay distinguishable in greyscale print-outs and for red-green colour blindness.
 BAND_OUTER = "#c6dbef"
@@ -65,7 +65,7 @@ def png_bytes(fig: Figure, dpi: int = 120) -> bytes:
 
 def save_png(fig: Figure, path, dpi: int = 120) -> None:
     """Write the figure as a PNG file; the file appears only once it is complete."""
-    from .io import write_atomic
+    from simcore.io import write_atomic
 
     data = png_bytes(fig, dpi)
 
@@ -160,7 +160,7 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate`.
+        A result of :func:`simcore.engine.simulate`.
     cumulative : bool, default True
         Plot bookings to date at each period's end (the way a target is tracked) rather than each
         period's own bookings.
@@ -228,7 +228,7 @@ def bookings_distribution(ds, target=None, bins: int = 50) -> Figure:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate`.
+        A result of :func:`simcore.engine.simulate`.
     target : float, optional
         Bookings target in dollars; defaults to the scenario's ``target``.
     bins : int
@@ -402,7 +402,7 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate`.
+        A result of :func:`simcore.engine.simulate`.
     needed : float or sequence of float
         Dollars the plan needs created over the horizon, or per period (then the cumulative need
         is drawn as a step line and the total is its sum).
@@ -472,7 +472,7 @@ def bank_by_category(ds, measure: str = "amount") -> Figure:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate`.
+        A result of :func:`simcore.engine.simulate`.
     measure : {"amount", "count"}
         Dollars or deals.
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from . import args as checks
-from .errors import SimcoreError
+from simcore import checks
+from simcore.errors import SimcoreError
 
 METRICS = {"p50": 0.5, "p10": 0.1}
 
@@ -127,7 +127,7 @@ def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> Dr
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate` (uses ``assumption``, ``market_factor`` and
+        A result of :func:`simcore.engine.simulate` (uses ``assumption``, ``market_factor`` and
         ``bookings_amount``).
     scenario : Scenario, optional
         Lets the market factor be left out when no cell loads on it.
@@ -216,7 +216,7 @@ class OneAtATime:
     bookings: dict = field(default_factory=dict, repr=False)
 
     def swings(self, metric: str = "p50") -> list:
-        """``[{"name", "low", "high"}, ...]`` for :func:`simcore.plots.tornado`."""
+        """``[{"name", "low", "high"}, ...]`` for :func:`simcore.report.plots.tornado`."""
         if metric not in ("mean", "p50", "p10"):
             raise SimcoreError(f"metric must be mean, p50 or p10, got {metric!r}")
         return [{"name": r["name"], "low": r[metric]["low"], "high": r[metric]["high"]} for r in self.rows]
@@ -232,7 +232,7 @@ def _figures(y) -> dict:
 def uncertain_groups(model, by: str | None = None) -> dict:
     """``name -> [(cell, slot), ...]`` of the drawn parameter slots, by parameter name (and by
     the value of dimension ``by`` if given, e.g. ``"to_decision [outbound]"``)."""
-    from .kernel import FIXED
+    from simcore.engine.kernel import FIXED
 
     sc = model.scenario
     dims = list(sc.dimensions)
@@ -250,7 +250,7 @@ def uncertain_groups(model, by: str | None = None) -> dict:
 def _setting(model, cell, slot, end):
     """The low (``end=0``) or high (``end=1``) setting of one drawn slot."""
     from scipy import stats  # lazily: importing it adds ~0.4 s to every `simcore run`
-    from .kernel import PERT
+    from simcore.engine.kernel import PERT
 
     if model.param_kind[cell, slot] == PERT:
         return float(model.param_a[cell, slot] if end == 0 else model.param_c[cell, slot])
@@ -276,7 +276,7 @@ def one_at_a_time(
         Reporting period of the runs (default: the scenario's ``period``).
     progress : bool or None, default False
         Show a progress bar on stderr for each run lasting over a second (``None``: when
-        stderr is a terminal), as in :func:`simcore.simulate`.
+        stderr is a terminal), as in :func:`simcore.engine.simulate`.
 
     Returns
     -------
@@ -288,10 +288,10 @@ def one_at_a_time(
         When ``by`` is not one of the scenario's dimensions, or ``scenario`` or ``period``
         is not valid.
     """
-    from .compile import compile_scenario
-    from .convergence import cached_model, copy_model
-    from .kernel import FIXED
-    from .simulate import simulate
+    from simcore.engine.compile import compile_scenario
+    from simcore.analysis.convergence import cached_model, copy_model
+    from simcore.engine.kernel import FIXED
+    from simcore.engine.simulate import simulate
 
     model = cached_model(compile_scenario(scenario, period))
     base_args = model.kernel_args()
@@ -347,7 +347,7 @@ def variance_contributions(ds: xr.Dataset) -> xr.DataArray:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate` (uses ``bookings_amount``), with at least two
+        A result of :func:`simcore.engine.simulate` (uses ``bookings_amount``), with at least two
         trials.
 
     Returns
@@ -358,7 +358,7 @@ def variance_contributions(ds: xr.Dataset) -> xr.DataArray:
     Raises
     ------
     SimcoreError
-        When ``ds`` is not a Dataset returned by :func:`simcore.simulate`, or annual
+        When ``ds`` is not a Dataset returned by :func:`simcore.engine.simulate`, or annual
         bookings do not vary across its trials.
     """
     checks.dataset(ds)

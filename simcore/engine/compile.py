@@ -1,4 +1,4 @@
-"""Compile a :class:`~simcore.scenario.Scenario` into the plain arrays the kernel takes.
+"""Compile a :class:`~simcore.scenario.load.Scenario` into the plain arrays the kernel takes.
 
 The expected count of new opportunities per cell and week is
 
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtri
 
-from . import args as checks
-from .calendar import Periods, month_of_day, periods
-from .kernel import (
+from simcore import checks
+from simcore.calendar import Periods, month_of_day, periods
+from simcore.engine.kernel import (
     AMOUNT_EMPIRICAL,
     AMOUNT_LOGNORMAL,
     BETA,
@@ -41,8 +41,10 @@ from .kernel import (
     TABLE_KNOTS,
     param_layout,
 )
-from .scenario import Scenario, Uncertain, base
-from .spec import CATEGORIES
+from simcore.scenario.amounts import expected_amount
+from simcore.scenario.load import Scenario
+from simcore.scenario.values import Uncertain
+from simcore.scenario.spec import CATEGORIES
 
 _DIST_CODE = {"fixed": DIST_FIXED, "exponential": DIST_EXPONENTIAL, "lognormal": DIST_LOGNORMAL,
               "gamma": DIST_GAMMA}
@@ -53,7 +55,7 @@ CYCLE_EDGES = np.array([0, 15, 30, 45, 60, 90, 120, 180, 270, 365, 540, np.inf])
 
 @dataclass
 class Model:
-    """Everything the kernel needs, as arrays (see :func:`simcore.kernel.simulate_trials`)."""
+    """Everything the kernel needs, as arrays (see :func:`simcore.engine.kernel.simulate_trials`)."""
 
     scenario: Scenario
     periods: Periods
@@ -102,7 +104,7 @@ class Model:
     mean_amount: np.ndarray
 
     def kernel_args(self):
-        """Inputs of :func:`simcore.kernel.simulate_trials`, after ``seed, trial0``."""
+        """Inputs of :func:`simcore.engine.kernel.simulate_trials`, after ``seed, trial0``."""
         count_cdf, count_offset = count_tables(self.creation_rate, self.process, self.dispersion)
         return (
             self.n_stages, self.category, self.entry_stage, self.free_stage, self.lost_comp_share,
@@ -136,7 +138,7 @@ class Model:
 
 
 def param_names(stage_names):
-    """Names of the per-cell parameter slots, in :func:`simcore.kernel.param_layout` order."""
+    """Names of the per-cell parameter slots, in :func:`simcore.engine.kernel.param_layout` order."""
     k = len(stage_names)
     names = [None] * param_layout(k)[-1]
     adv0, dwell0, growth0, win, push, delay, decay, conv, median, wp, wf, _ = param_layout(k)
@@ -149,49 +151,6 @@ def param_names(stage_names):
     names[conv], names[median], names[wp], names[wf] = ("to_decision", "median_amount", "whale_probability",
                                                          "whale_factor")
     return names
-
-
-def _clipped_lognormal_mean(mu, sigma, floor, cap):
-    """E[clip(X, floor, cap)] for X = exp(mu + sigma Z)."""
-    if sigma <= 0:
-        return min(max(math.exp(mu), floor), cap)
-    lo = (math.log(floor) - mu) / sigma if floor > 0 else -np.inf
-    hi = (math.log(cap) - mu) / sigma if math.isfinite(cap) else np.inf
-    inside = math.exp(mu + 0.5 * sigma * sigma) * (ndtr(hi - sigma) - ndtr(lo - sigma))
-    return floor * ndtr(lo) + (cap * (1.0 - ndtr(hi)) if math.isfinite(cap) else 0.0) + inside
-
-
-def expected_amount(amount: dict, median=None, whale_probability=None, whale_factor=None) -> float:
-    """Mean deal size at creation (dollars) of a resolved ``amount`` parameter set.
-
-    Closed form for the lognormal with whale overlay, floor and cap; the exact
-    average for an empirical list. A uniform whale factor is integrated with
-    Gauss-Legendre quadrature. Values default to the plan's base values.
-    """
-    median = base(amount["median"]) if median is None else median
-    pw = base(amount["whale_probability"]) if whale_probability is None else whale_probability
-    wf = base(amount["whale_factor"]) if whale_factor is None else whale_factor
-    wmax = amount["whale_factor_max"]
-    floor, cap = amount["floor"], amount["cap"]
-    if amount["kind"] == "empirical":
-        values = np.asarray(amount["empirical"]) * median
-
-        def mean_at(factor):
-            return float(np.mean(np.clip(values * factor, floor, cap)))
-    else:
-        sigma = amount["sigma"]
-
-        def mean_at(factor):
-            return _clipped_lognormal_mean(math.log(median * factor), sigma, floor, cap)
-    if pw == 0:
-        return mean_at(1.0)
-    if math.isnan(wmax) or wmax == wf:
-        whale = mean_at(wf)
-    else:
-        x, w = np.polynomial.legendre.leggauss(48)
-        factors = wf + (wmax - wf) * (x + 1.0) / 2.0
-        whale = float(sum(wi * mean_at(f) for wi, f in zip(w, factors)) / 2.0)
-    return (1.0 - pw) * mean_at(1.0) + pw * whale
 
 
 def lognormal_table(sigma: float, shift: float) -> np.ndarray:
@@ -307,13 +266,13 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
     Returns
     -------
     Model
-        The kernel's inputs; pass it to :func:`simcore.simulate` as ``model`` to simulate
+        The kernel's inputs; pass it to :func:`simcore.engine.simulate` as ``model`` to simulate
         without compiling again (e.g. after :meth:`Model.with_creation_scale`).
 
     Raises
     ------
     SimcoreError
-        When ``scenario`` is not a :class:`~simcore.scenario.Scenario` or ``period`` is not
+        When ``scenario`` is not a :class:`~simcore.scenario.load.Scenario` or ``period`` is not
         one of the above.
     """
     sc = checks.scenario(scenario)

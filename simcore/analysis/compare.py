@@ -9,7 +9,7 @@ one would get from independent runs. Both are reported so the gain is visible.
 
 Differences of quantiles (P10/P50/P90) get their paired standard error from a bootstrap
 that resamples trials (the same trials for both variants); the unpaired one combines
-the two quantiles' own errors (:func:`simcore.convergence.quantile_se`).
+the two quantiles' own errors (:func:`simcore.analysis.convergence.quantile_se`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .convergence import mean_se, proportion_se, quantile_se
-from .errors import SimcoreError
-from .format import json_safe
-from .scenario import Scenario
+from simcore.analysis.convergence import mean_se, proportion_se, quantile_se
+from simcore.errors import SimcoreError
+from simcore.format import json_safe
+from simcore.scenario.load import Scenario
 
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 BOOTSTRAP = 200
@@ -115,7 +115,7 @@ class ComparisonResult:
 
     def text(self) -> str:
         """Readable tables: the variants, per-quarter P50, the differences vs the baseline."""
-        from .format import money, percent, table
+        from simcore.format import money, percent, table
 
         cur = self.currency
         m = lambda v: money(v, cur)  # noqa: E731
@@ -237,7 +237,7 @@ def compare(
         Reporting period (default: the scenario's).
     progress : bool or None, default False
         Show a progress bar on stderr for each variant's run lasting over a second (``None``:
-        when stderr is a terminal), as in :func:`simcore.simulate`.
+        when stderr is a terminal), as in :func:`simcore.engine.simulate`.
 
     Returns
     -------
@@ -256,7 +256,7 @@ def compare(
     >>> r = compare(load_scenario("scenarios/fy2026.toml"), ["Conservative", "Base", "Stretch"], trials=2000)
     >>> r.differences["Stretch"]["year"]["p50"]
     """
-    from .simulate import simulate
+    from simcore.engine.simulate import simulate
 
     if isinstance(variants, str):
         raise SimcoreError(f"variants must be a list of names, e.g. {variants.split(',')!r}, not the string {variants!r}")

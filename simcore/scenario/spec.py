@@ -12,7 +12,7 @@ import datetime as _dt
 import difflib
 import math
 
-from .errors import format_path
+from simcore.errors import format_path
 
 # Longest plan accepted (20 years): the calendar, creation tables and outputs grow with it.
 MAX_HORIZON_WEEKS = 1040
@@ -123,7 +123,7 @@ class Number(Node):
     def check(self, value, path, ctx, out):
         if isinstance(value, dict):
             if not self.uncertain:
-                out.append((path, f"must be a number, got a table (this field cannot be uncertain)"))
+                out.append((path, "must be a number, got a table (this field cannot be uncertain)"))
                 return
             keys = set(value)
             if keys == set(UNCERTAIN_PERT):

@@ -14,14 +14,14 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ScenarioError, SimcoreError
+from simcore.errors import ScenarioError, SimcoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def default_scenario() -> Path:
     """The bundled default scenario (``scenarios/fy2026.toml``)."""
-    here = Path(__file__).resolve().parent.parent / "scenarios" / "fy2026.toml"
+    here = Path(__file__).resolve().parents[2] / "scenarios" / "fy2026.toml"
     if here.exists():
         return here
     return Path.cwd() / "scenarios" / "fy2026.toml"
@@ -29,7 +29,7 @@ def default_scenario() -> Path:
 
 def parse_set(items) -> dict:
     """``["a.b=1", "c=text"]`` -> ``{"a.b": 1, "c": "text"}`` (values in TOML syntax)."""
-    from .scenario import parse_value
+    from simcore.scenario.overrides import parse_value
 
     out = {}
     for item in items or []:
@@ -44,7 +44,7 @@ def parse_set(items) -> dict:
 
 def load(args):
     """The scenario named by ``args`` with its variant and ``--set`` overrides."""
-    from .scenario import load_scenario
+    from simcore.scenario.load import load_scenario
 
     path = args.scenario or default_scenario()
     return load_scenario(path, variant=getattr(args, "variant", None), overrides=parse_set(getattr(args, "set", None)))
@@ -121,15 +121,15 @@ def _setup_run(p):
 
 
 def _run(args):
-    from .report_text import summary_table
-    from .simulate import simulate
+    from simcore.report.text import summary_table
+    from simcore.engine.simulate import simulate
 
     if args.out is not None:
-        from .io import check_out_file
+        from simcore.io import check_out_file
 
         check_out_file(args.out)  # before the run, not after it
     if args.precision:
-        from .cli_analytics import run_to_precision
+        from simcore.cli.analytics import run_to_precision
 
         if args.trials is not None:
             raise SimcoreError("give --trials or --precision, not both: --precision adds trials until the "
@@ -140,13 +140,13 @@ def _run(args):
     ds = simulate(sc, trials=args.trials, seed=args.seed, period=args.period,
                   progress=False if args.quiet or args.json else None)
     if args.out is not None:
-        from .io import save_dataset
+        from simcore.io import save_dataset
 
         save_dataset(ds, args.out)
     summary = ds.simcore.summary()
-    from .cli_analytics import errors_table
-    from .convergence import headline_errors
-    from .format import json_safe
+    from simcore.cli.analytics import errors_table
+    from simcore.analysis.convergence import headline_errors
+    from simcore.format import json_safe
 
     errors = headline_errors(ds)  # every headline figure with its Monte-Carlo standard error
     if args.json:
@@ -166,7 +166,7 @@ def _setup_validate(p):
 
 
 def _validate(args):
-    from .errors import Problem
+    from simcore.errors import Problem
 
     sc = load(args)
     # A variant is only applied when asked for: check each one too, so a broken Conservative
@@ -194,14 +194,14 @@ def _setup_schema(p):
 
 
 def _schema(args):
-    from .spec import json_schema
+    from simcore.scenario.spec import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 
 def build_parser():
-    from . import __version__
+    from simcore._version import __version__
 
     parser = _Parser(prog="simcore", description="Monte Carlo planning of B2B bookings under uncertainty.")
     parser.add_argument("--version", action="version", version=f"simcore {__version__}")
@@ -220,7 +220,7 @@ def _load_plugins():
     """Import the modules that register more commands (analytics, optimizer)."""
     import importlib
 
-    for module in ("simcore.cli_analytics", "simcore.cli_report", "simcore.cli_optimize"):
+    for module in ("simcore.cli.analytics", "simcore.cli.report", "simcore.cli.optimize"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -16,7 +16,7 @@ source x product cell is its own variable).
    exact in every trial at ``x = x_ref`` (and for ``x_u = 0``). Each trial keeps its own drawn
    assumptions (win rates, conversion, deal sizes, the market factor): that is what makes a 90%
    plan differ from a 50% plan.
-3. Solve the chance-constrained problem over the trials (:mod:`simcore.optimize_lp`: a CVaR LP
+3. Solve the chance-constrained problem over the trials (:mod:`simcore.optimize.lp`: a CVaR LP
    start, then exact trial-selection LPs with HiGHS).
 4. Re-simulate at the solution as the new reference and re-solve until the plan is stable
    (relative change under 2%, at most ``iterations`` times), so the linearisation is exact where
@@ -54,16 +54,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import args as checks
-from .calendar import month_of_day, periods
-from .compile import compile_scenario, daily_plan, expected_amount
-from .errors import Problem as ScenarioProblem
-from .errors import ScenarioError, SimcoreError
-from .format import json_safe
-from .kernel import flow_layout
-from .optimize_lp import Chance, Problem, best_confidence, shortfall_lp, solve
-from .scenario import Scenario
-from .simulate import as_seed, run_kernel
+from simcore import checks
+from simcore.calendar import month_of_day, periods
+from simcore.engine.compile import compile_scenario, daily_plan
+from simcore.scenario.amounts import expected_amount
+from simcore.errors import Problem as ScenarioProblem
+from simcore.errors import ScenarioError, SimcoreError
+from simcore.format import json_safe
+from simcore.engine.kernel import flow_layout
+from simcore.optimize.lp import Chance, Problem, best_confidence, shortfall_lp, solve
+from simcore.scenario.load import Scenario
+from simcore.engine.simulate import as_seed, run_kernel
 
 OBJECTIVES = ("creation", "cost", "p_hit")
 _CHUNK = 4096
@@ -1194,7 +1195,7 @@ def _limiting(builder, problem, x, scale):
 
 def _spreadsheet(layout, sc, target, confidence, trials, seed, progress):
     """The uniform spreadsheet plan (simcore.funnel, every non-win retires) and its simulated confidence."""
-    from .funnel import funnel
+    from simcore.analysis.funnel import funnel
 
     try:
         f = funnel(sc, bookings=target)
@@ -1267,7 +1268,7 @@ def _required_bank(
     (a deal's fate does not depend on its amount), so trial t hits when
     ``other_t + beta * bank4_t >= target``: the required ``beta`` is a quantile.
     """
-    from .funnel import funnel_inputs, starting_decision_bank
+    from simcore.analysis.funnel import funnel_inputs, starting_decision_bank
 
     bank4_now = float(starting_decision_bank(sc).sum())
     out = {"current_stage4_bank": bank4_now}

@@ -6,7 +6,7 @@
 - tables: bookings and creation by period, bookings by source and product, the bank by forecast
   category, the deterministic funnel (seeds/000's spreadsheet) beside the simulation, and the
   variants side by side;
-- charts from :mod:`simcore.plots`.
+- charts from :mod:`simcore.report.plots`.
 
 :func:`write_report` writes it atomically: every file is built in a temporary folder next to the
 output folder and moved into place only once all of them are complete, so an interrupted or failed
@@ -43,11 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .accessor import distribution
-from .errors import ScenarioError, SimcoreError
-from .format import money, percent
-from .io import file_kind, fsync_file
+from simcore._version import __version__
+from simcore.accessor import distribution
+from simcore.errors import ScenarioError, SimcoreError
+from simcore.format import money, percent
+from simcore.io import file_kind, fsync_file
 
 # Column kinds: how a value is shown (HTML) and formatted (xlsx); CSV keeps the raw number.
 KINDS = ("text", "money", "percent", "multiple", "count", "number", "decimal")
@@ -151,9 +151,9 @@ def headline(ds, target=None) -> dict:
     dict
         ``p10, p50, p90, mean`` of bookings over the horizon (dollars), ``target`` (dollars or None),
         ``p_hit`` (fraction or None), ``se`` (each figure's Monte-Carlo standard error, from
-        :func:`simcore.convergence.with_errors`), ``trials``, ``seed``, ``currency``, ``scenario``.
+        :func:`simcore.analysis.convergence.with_errors`), ``trials``, ``seed``, ``currency``, ``scenario``.
     """
-    from .convergence import with_errors
+    from simcore.analysis.convergence import with_errors
 
     # The summary's own figures, so the report and ``simcore run`` agree to the last digit.
     summary = ds.simcore.summary(target)
@@ -240,8 +240,8 @@ def funnel_tables(fun, comparison=None) -> list:
 
     Parameters
     ----------
-    fun : simcore.funnel.FunnelResult
-    comparison : simcore.funnel.FunnelComparison, optional
+    fun : simcore.analysis.funnel.FunnelResult
+    comparison : simcore.analysis.funnel.FunnelComparison, optional
     """
     rows = [
         ["Bookings to make", fun.bookings, "money"],
@@ -297,11 +297,11 @@ def funnel_tables(fun, comparison=None) -> list:
 
 
 def comparison_tables(result) -> list:
-    """Variants side by side from :func:`simcore.compare.compare`: the year, each period, the differences.
+    """Variants side by side from :func:`simcore.analysis.compare.compare`: the year, each period, the differences.
 
     Parameters
     ----------
-    result : simcore.compare.ComparisonResult
+    result : simcore.analysis.compare.ComparisonResult
     """
     rows = []
     for label, v in result.variants.items():
@@ -333,18 +333,18 @@ def comparison_tables(result) -> list:
 
 
 def sensitivity_tables(drawn=None, swings=None, contributions=None) -> list:
-    """What moves P50 and P10 bookings, from :mod:`simcore.sensitivity`.
+    """What moves P50 and P10 bookings, from :mod:`simcore.analysis.sensitivity`.
 
     Parameters
     ----------
-    drawn : simcore.sensitivity.DrawnSensitivity, optional
+    drawn : simcore.analysis.sensitivity.DrawnSensitivity, optional
         Regression of annual bookings on each trial's drawn assumptions (no extra runs).
-    swings : simcore.sensitivity.OneAtATime, optional
+    swings : simcore.analysis.sensitivity.OneAtATime, optional
         Each uncertain assumption set to its low and its high, everything else as given.
     contributions : xarray.DataArray, optional
         Each cell's share of the variance of annual bookings (over the scenario's dimensions).
     """
-    from .plots import assumption_label
+    from simcore.report.plots import assumption_label
 
     tables = []
     if swings is not None and swings.rows:
@@ -397,8 +397,8 @@ def _setting_text(value) -> str:
 
 def metrics_tables(ds) -> list:
     """seeds/003's forecast metrics by period and by each dimension (dollars), and coverage if there is a
-    target: from :mod:`simcore.metrics`."""
-    from .metrics import coverage, cycle_time, forecast_metrics, period_targets
+    target: from :mod:`simcore.analysis.metrics`."""
+    from simcore.analysis.metrics import coverage, cycle_time, forecast_metrics, period_targets
 
     names = ["close_rate", "win_rate", "slippage_adjusted_close_rate", "coverage_needed", "pushes_per_won"]
     columns = ["close rate", "win rate", "slippage-adjusted close rate", "coverage needed", "pushes per won deal"]
@@ -471,8 +471,8 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
     >>> sc = load_scenario("scenarios/fy2026.toml")          # doctest: +SKIP
     >>> write_report(build_report(sc, trials=2000), "out")    # doctest: +SKIP
     """
-    from . import plots
-    from .simulate import simulate
+    from simcore.report import plots
+    from simcore.engine.simulate import simulate
 
     names = list(scenario.variants) if variants is None else list(variants)
     unknown = [v for v in names if v not in scenario.variants]
@@ -486,7 +486,7 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
 
     fun = None
     if scenario.target is not None or _has_funnel_inputs(scenario):
-        from .funnel import funnel
+        from simcore.analysis.funnel import funnel
 
         try:
             fun = funnel(scenario)
@@ -496,7 +496,7 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
         report.notes.append("The deterministic funnel is left out: the scenario has no target and no [funnel] "
                             "table to backsolve from.")
     if fun is not None:
-        from .funnel import funnel_vs_simulation
+        from simcore.analysis.funnel import funnel_vs_simulation
 
         comparison = funnel_vs_simulation(scenario, trials=funnel_trials or min(trials, 2000), seed=seed,
                                           result=fun, progress=progress)
@@ -518,7 +518,7 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
     del ds
     gc.collect()
     if names:
-        from .compare import compare
+        from simcore.analysis.compare import compare
 
         result = compare(scenario, names, trials=trials, seed=seed, progress=progress)
         report.tables.extend(comparison_tables(result))
@@ -531,8 +531,8 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
 
 def _add_sensitivity(report, scenario, ds, trials, seed, progress) -> None:
     """The tornado (one assumption at a time) and the sensitivity tables."""
-    from . import plots
-    from .sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
+    from simcore.report import plots
+    from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
 
     try:
         drawn = drawn_sensitivity(ds, scenario)
@@ -568,14 +568,14 @@ def report_from_dataset(ds) -> Report:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate`.
+        A result of :func:`simcore.engine.simulate`.
 
     Returns
     -------
     Report
         Headline, the Dataset's tables and the fan, distribution and bank charts.
     """
-    from . import plots
+    from simcore.report import plots
 
     head = headline(ds)
     name = plots.plan_title(ds)
@@ -626,7 +626,7 @@ def _cell_text(value, kind, currency) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if kind == "money":
-        from .plots import exact_money
+        from simcore.report.plots import exact_money
 
         return exact_money(value, currency)  # a planned $8.65M target stays $8.65M
     if kind == "percent":
@@ -707,14 +707,14 @@ def render_html(report: Report, images: dict) -> str:
 
     boxes = [("P50 annual bookings", money(h["p50"], cur), err("p50", dollars))]
     if h["p_hit"] is not None:
-        from .plots import exact_money
+        from simcore.report.plots import exact_money
 
         boxes.append((f"chance of hitting {exact_money(h['target'], cur)}", percent(h["p_hit"], 0),
                       err("p_hit", lambda v: percent(v, 1))))
     boxes += [("P10 (a bad year)", money(h["p10"], cur), err("p10", dollars)),
               ("P90 (a good year)", money(h["p90"], cur), err("p90", dollars))]
     if h["p_hit"] is not None:
-        from .plots import exact_money
+        from simcore.report.plots import exact_money
 
         sentence = (f"In {percent(h['p_hit'], 0)} of {h['trials']:,} simulated years the plan books at least "
                     f"{exact_money(h['target'], cur)}; half of them book {money(h['p50'], cur)} or more, one in ten "
@@ -934,7 +934,7 @@ def write_report(report: Report, out_dir, dpi: int = 110) -> list:
         For a folder :func:`check_out_dir` refuses (checked against every file the report writes,
         before any is written), and for an OSError while writing (disk full, permissions).
     """
-    from .plots import png_bytes
+    from simcore.report.plots import png_bytes
 
     names = report_files(report)
     out = check_out_dir(out_dir, names)

@@ -1,4 +1,4 @@
-"""The chance-constrained linear programs behind :func:`simcore.optimize.optimize`.
+"""The chance-constrained linear programs behind :func:`simcore.optimize.plan.optimize`.
 
 Plain arrays in, plain arrays out (no scenario, no Dataset), like the kernel.
 

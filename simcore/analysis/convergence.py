@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from . import args as checks
-from .errors import SimcoreError
+from simcore import checks
+from simcore.errors import SimcoreError
 
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 
@@ -163,7 +163,7 @@ def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
     Parameters
     ----------
     ds : xarray.Dataset
-        A result of :func:`simcore.simulate` (uses ``bookings_amount`` and the ``target``
+        A result of :func:`simcore.engine.simulate` (uses ``bookings_amount`` and the ``target``
         attribute).
     level : float, default 0.95
         Confidence level of the quantiles' order-statistic intervals (``low``/``high``).
@@ -178,7 +178,7 @@ def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
     Raises
     ------
     SimcoreError
-        When ``ds`` is not a Dataset returned by :func:`simcore.simulate`.
+        When ``ds`` is not a Dataset returned by :func:`simcore.engine.simulate`.
     """
     checks.dataset(ds)
     level = checks.fraction("level", level)
@@ -244,7 +244,7 @@ def copy_model(model):
     """A shallow copy of a compiled model: its dataclass fields only (not a cached ``kernel_args``)."""
     import dataclasses
 
-    from .compile import Model
+    from simcore.engine.compile import Model
 
     return Model(**{f.name: getattr(model, f.name) for f in dataclasses.fields(Model)})
 
@@ -308,8 +308,8 @@ def simulate_to_precision(
         When ``precision`` or ``level`` is not in (0, 1), or ``chunk`` or ``max_trials`` is
         below 1.
     """
-    from .compile import compile_scenario
-    from .simulate import simulate
+    from simcore.engine.compile import compile_scenario
+    from simcore.engine.simulate import simulate
 
     precision = checks.fraction("precision", precision, ", e.g. 0.005 for 0.5%")
     level = checks.fraction("level", level)

@@ -1,13 +1,13 @@
 """Command ``simcore report SCENARIO --out DIR``: PNGs, a self-contained HTML page, CSV and .xlsx.
 
-The report is written atomically (see :func:`simcore.report.write_report`): an interrupted or failed
+The report is written atomically (see :func:`simcore.report.document.write_report`): an interrupted or failed
 run leaves no half-written file in ``DIR`` and keeps the files already there.
 """
 
 from __future__ import annotations
 
-from .cli import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
-from .errors import SimcoreError
+from simcore.cli.app import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.errors import SimcoreError
 
 
 @command("report", "write the plan report: charts (PNG), one self-contained HTML page, tables as CSV and .xlsx")
@@ -38,9 +38,9 @@ def _variants(text):
 
 
 def _report(args) -> int:
-    from .format import money, percent
-    from .plots import exact_money
-    from .report import build_report, check_out_dir, report_json, write_report
+    from simcore.format import money, percent
+    from simcore.report.plots import exact_money
+    from simcore.report.document import build_report, check_out_dir, report_json, write_report
 
     check_out_dir(args.out)
     if args.funnel_trials is not None and args.funnel_trials < 2:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .errors import SimcoreError
+from simcore.errors import SimcoreError
 
 REPORTING_PERIODS = ("week", "month", "quarter")
 
@@ -52,8 +52,8 @@ def reporting_period(period):
 
 
 def scenario(value):
-    """``value`` if it is a :class:`simcore.scenario.Scenario`."""
-    from .scenario import Scenario
+    """``value`` if it is a :class:`simcore.scenario.load.Scenario`."""
+    from simcore.scenario.load import Scenario
 
     if not isinstance(value, Scenario):
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
@@ -65,7 +65,7 @@ def scenario(value):
 
 
 def dataset(value):
-    """``value`` if it is a Dataset returned by :func:`simcore.simulate`."""
+    """``value`` if it is a Dataset returned by :func:`simcore.engine.simulate`."""
     import xarray as xr
 
     if not isinstance(value, xr.Dataset) or "dimensions" not in value.attrs or "bookings_amount" not in value:

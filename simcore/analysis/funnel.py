@@ -37,12 +37,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import args as checks
-from .calendar import periods as make_periods
-from .compile import daily_plan, expected_amount
-from .errors import Problem, ScenarioError, SimcoreError
-from .format import json_safe
-from .scenario import Scenario, base
+from simcore import checks
+from simcore.calendar import periods as make_periods
+from simcore.engine.compile import daily_plan
+from simcore.scenario.amounts import expected_amount
+from simcore.errors import Problem, ScenarioError, SimcoreError
+from simcore.format import json_safe
+from simcore.scenario.load import Scenario
+from simcore.scenario.values import base
 
 # ---------------------------------------------------------------------------------------
 # Per-cell rates on the plan's base values
@@ -596,8 +598,8 @@ def base_model(scenario: Scenario, period: str | None = None):
     Deals keep their random numbers (the parameter stream is simply not used), so a run
     of this model with the same seed is paired trial by trial with the full run.
     """
-    from .compile import Model, compile_scenario
-    from .kernel import FIXED, PERT
+    from simcore.engine.compile import Model, compile_scenario
+    from simcore.engine.kernel import FIXED, PERT
 
     model = compile_scenario(scenario, period)
     out = Model(**model.__dict__)
@@ -678,7 +680,7 @@ class FunnelComparison:
 
     def text(self) -> str:
         """A readable table and the explanation in words."""
-        from .format import money, table
+        from simcore.format import money, table
 
         cur = self.funnel.currency
         rows = []
@@ -742,7 +744,7 @@ def funnel_vs_simulation(
     -------
     FunnelComparison
     """
-    from .simulate import simulate
+    from simcore.engine.simulate import simulate
 
     f = funnel(scenario) if result is None else result
     sc = scenario
@@ -788,7 +790,7 @@ def funnel_vs_simulation(
     carry = (b["retired"] * inv_rm - b["won"]).sum(axis=1)
     uncertainty = b["won"].sum(axis=1) - tot["won"]
     cur = sc.currency
-    from .format import money
+    from simcore.format import money
 
     m4, _ = _mean_se(b["stage4_created"].sum(axis=1))
     me, _ = _mean_se(b["ending_bank"].sum(axis=1))

@@ -1,0 +1,453 @@
+"""Scenario files: load, override, validate and resolve every parameter per cell.
+
+A scenario is TOML (format reference: ``docs/scenario-format.md``, JSON Schema:
+``simcore/scenario.schema.json``). Loading checks the whole file and reports every
+problem at once, each naming the file, the field path and what is wrong
+(:class:`~simcore.errors.ScenarioError`); nothing downstream ever sees bad input.
+
+Parameters are resolved per cell (one combination of dimension values):
+``defaults``, then ``by.<dimension>.<value>`` for each dimension in the order the
+scenario declares them, then ``cell."<a>/<b>"``; the most specific level wins, field
+by field. Where a field has two forms (``win_loss_push`` or ``win``/``push``/...,
+``empirical`` or ``median``, ``sigma`` or ``p90_ratio``, ``dollars`` or ``count``), the
+form set at the most specific level wins.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simcore.scenario import spec
+from simcore.calendar import periods as make_periods
+from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
+from simcore.variables import RESERVED_NAMES
+
+_TOL = 1e-6
+# conversion.to_decision and advance rates that leave it nothing to set must agree this closely
+# (a rate rounded to a tenth of a percent, on each of a few stages, still agrees).
+_AGREE_TOL = 0.005
+
+
+from simcore.scenario.bank import _read_bank
+from simcore.scenario.overrides import _apply_override
+from simcore.scenario.resolve import _resolve_cell
+from simcore.scenario.values import Stage
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario with every parameter resolved per cell.
+
+    Build one with :func:`load_scenario`. ``cells`` lists the dimension-value
+    tuples in a fixed order (the first dimension varies slowest) and ``params[i]``
+    is the resolved parameter set of ``cells[i]``. ``raw`` is the document after
+    variant and overrides, the source of :attr:`hash`.
+
+    Attributes
+    ----------
+    name : str
+        The scenario's ``name``, followed by ``" [variant]"`` when a variant is applied.
+    description : str
+    file : str
+        Where it came from, as named in problem messages.
+    base_dir : Path or None
+        Directory a relative ``bank.csv`` path is read from.
+    raw : dict
+        The document after variant and overrides.
+    start : datetime.date
+        First day of the plan.
+    horizon_days : int
+        Length of the plan, in days.
+    fiscal_year_start_month : int
+        1 = January.
+    period : str
+        Default reporting period: ``"week"``, ``"month"`` or ``"quarter"``.
+    target : float or None
+        Bookings target over the horizon, in dollars.
+    period_targets : list of float or None
+        One bookings target per reporting period.
+    currency : str
+    dimensions : dict
+        Dimension name -> list of its values, in the file's order.
+    stages : tuple of Stage
+        Each stage's ``name`` and forecast ``category``; the last is the decision stage.
+    cells : tuple of tuple of str
+        Every combination of dimension values.
+    params : tuple of dict
+        The resolved parameters of each cell.
+    bank : tuple of BankDeal
+        The open opportunities at the start.
+    variants : dict
+        The file's ``[variants]`` table.
+    variant : str or None
+        The variant applied.
+    hash : str
+        16 hex digits identifying ``raw`` and the bank's source data.
+    overrides : dict
+        The field paths and values applied after the variant.
+    """
+
+    name: str
+    description: str
+    file: str
+    base_dir: Path | None
+    raw: dict
+    start: _dt.date
+    horizon_days: int
+    fiscal_year_start_month: int
+    period: str
+    target: float | None
+    period_targets: list | None
+    currency: str
+    dimensions: dict
+    stages: tuple
+    cells: tuple
+    params: tuple
+    bank: tuple
+    variants: dict
+    variant: str | None
+    hash: str
+    bank_source: str = ""
+    overrides: dict = field(default_factory=dict)
+    source_raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def decision_stage(self) -> int:
+        """Index of the decision stage: the last of ``stages``."""
+        return len(self.stages) - 1
+
+    @property
+    def cell_labels(self) -> list:
+        """The cells as ``"inbound/CMP"`` strings, in ``cells`` order."""
+        return ["/".join(c) for c in self.cells]
+
+    def cell_index(self, **values) -> list:
+        """Indices of the cells matching ``dimension=value`` filters.
+
+        Parameters
+        ----------
+        **values : str
+            ``dimension=value`` pairs, e.g. ``source="inbound"``; no filters match every cell.
+
+        Returns
+        -------
+        list of int
+            Indices into ``cells`` (and ``params``) of the cells matching all the filters.
+
+        Raises
+        ------
+        SimcoreError
+            When a filter names a dimension or a value the scenario does not have.
+        """
+        out = []
+        names = list(self.dimensions)
+        for k, v in values.items():
+            if k not in self.dimensions:
+                raise SimcoreError(f"no dimension {k!r}; the scenario has {', '.join(names)}")
+            if v not in self.dimensions[k]:
+                raise SimcoreError(f"no {k} {v!r}; its values are {', '.join(self.dimensions[k])}")
+        for i, cell in enumerate(self.cells):
+            if all(cell[names.index(k)] == v for k, v in values.items()):
+                out.append(i)
+        return out
+
+    def with_overrides(self, overrides: dict) -> "Scenario":
+        """A new scenario with ``{"path.to.field": value}`` applied and re-validated.
+
+        Parameters
+        ----------
+        overrides : dict
+            ``{"defaults.decision.win": 0.3, ...}``: field paths to values, applied on top
+            of this scenario's document (its variant and earlier overrides included).
+
+        Returns
+        -------
+        Scenario
+            A new scenario (this one is unchanged) whose ``overrides`` are this one's
+            updated with ``overrides``.
+
+        Raises
+        ------
+        ScenarioError
+            When a path cannot be applied or the result does not validate.
+        """
+        raw = copy.deepcopy(self.raw)
+        problems = []
+        for path, value in overrides.items():
+            _apply_override(raw, path, value, "--set", problems)
+        if problems:
+            raise ScenarioError([Problem(self.file, where, message) for where, message in problems])
+        return _build(raw, self.file, self.base_dir, self.variant, {**self.overrides, **overrides},
+                      self.source_raw)
+
+    def with_variant(self, name: str | None) -> "Scenario":
+        """The same file with its named variant (see ``[variants]``) and the same overrides.
+
+        Parameters
+        ----------
+        name : str or None
+            Name of a variant in the file's ``[variants]`` table; ``None`` for the file
+            without any variant. Replaces this scenario's variant.
+
+        Returns
+        -------
+        Scenario
+            Built from the original document with variant ``name``, then this scenario's
+            ``overrides`` applied.
+
+        Raises
+        ------
+        ScenarioError
+            When the file has no variant ``name``, or the result does not validate.
+        """
+        return _from_raw(copy.deepcopy(self.source_raw), self.file, self.base_dir, name, self.overrides)
+
+
+def load_scenario(path, variant: str | None = None, overrides: dict | None = None) -> Scenario:
+    """Load, override and validate a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML scenario file.
+    variant : str, optional
+        Name of a variant in the file's ``[variants]`` table (e.g. ``"Conservative"``).
+    overrides : dict, optional
+        ``{"defaults.decision.win": 0.3, ...}``: field paths to values, applied after the
+        variant (what ``simcore run --set`` passes).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        With one problem per thing wrong, each naming the file and the field.
+
+    Examples
+    --------
+    >>> sc = load_scenario("scenarios/fy2026.toml", variant="Conservative")
+    >>> sc.cells[0]
+    ('inbound', 'CMP')
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(name, "(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(name, "(file)", f"cannot read: {exc}")]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem(name, "(syntax)", f"not valid TOML: {exc}")]) from None
+    return _from_raw(raw, name, path.parent, variant, overrides or {})
+
+
+def scenario_from_dict(raw: dict, name: str = "<dict>", base_dir=None, variant=None, overrides=None):
+    """Like :func:`load_scenario` for a document already parsed (e.g. built in a test).
+
+    Parameters
+    ----------
+    raw : dict
+        The scenario document, as :func:`tomllib.loads` would return it (it is copied,
+        never modified).
+    name : str, default "<dict>"
+        Name used as the file in problem messages and as ``Scenario.file``.
+    base_dir : str or Path, optional
+        Directory that a relative ``bank.csv`` path is read from (default: the current
+        directory).
+    variant : str, optional
+        Name of a variant in the document's ``[variants]`` table.
+    overrides : dict, optional
+        ``{"defaults.decision.win": 0.3, ...}``: field paths to values, applied after the
+        variant.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        With one problem per thing wrong, each naming ``name`` and the field.
+    """
+    return _from_raw(copy.deepcopy(raw), name, Path(base_dir) if base_dir else None, variant,
+                     overrides or {})
+
+
+def _from_raw(raw, name, base_dir, variant, overrides):
+    problems = []
+    source_raw = copy.deepcopy(raw)
+    if variant is not None:
+        variants = raw.get("variants", {}) if isinstance(raw.get("variants"), dict) else {}
+        if variant not in variants:
+            raise ScenarioError([Problem(name, "variants", f"no variant {variant!r}"
+                                         f"{spec.did_you_mean(variant, variants)}; the file has: "
+                                         f"{', '.join(variants) or 'none'}")])
+        settings = variants[variant].get("set", {}) if isinstance(variants[variant], dict) else {}
+        if not isinstance(settings, dict):
+            raise ScenarioError([Problem(name, f"variants.{variant}.set", "must be a table")])
+        for path, value in settings.items():
+            _apply_override(raw, path, value, f"variants.{variant}.set", problems)
+    for path, value in overrides.items():
+        _apply_override(raw, path, value, "--set", problems)
+    if problems:
+        raise ScenarioError([Problem(name, p, m) for p, m in problems])
+    return _build(raw, name, base_dir, variant, dict(overrides), source_raw)
+
+
+# ---------------------------------------------------------------------------------------
+# Build: check the document, then resolve cells, then read the bank.
+
+
+def _context(raw):
+    ctx = {}
+    # Names are checked against the declarations only where those are themselves valid:
+    # a broken declaration is reported once, not again at every use of its names.
+    stages = raw.get("stage")
+    if isinstance(stages, list) and stages and all(
+            isinstance(s, dict) and isinstance(s.get("name"), str) for s in stages):
+        names = [s["name"] for s in stages]
+        ctx["stages"] = names
+        ctx["open_stages"] = names[:-1]
+    dims = raw.get("dimensions")
+    if isinstance(dims, dict) and dims:
+        ctx["dimension_names"] = list(dims)
+        valid = {k: v for k, v in dims.items()
+                 if isinstance(v, list) and v and all(isinstance(x, str) for x in v)}
+        ctx["dimension_values"] = valid
+        if len(valid) == len(dims):
+            ctx["cell_names"] = ["/".join(c) for c in itertools.product(*valid.values())]
+    return ctx
+
+
+def _build(raw, name, base_dir, variant, overrides, source_raw):
+    ctx = _context(raw)
+    problems = [Problem(name, format_path(p), m) for p, m in spec.check(raw, ctx)]
+    # by.<dimension>.<value>: the values must be the dimension's.
+    for dim, table in (raw.get("by") or {}).items() if isinstance(raw.get("by"), dict) else []:
+        allowed = ctx.get("dimension_values", {}).get(dim)
+        if allowed is None or not isinstance(table, dict):
+            continue
+        for value in table:
+            if value not in allowed:
+                problems.append(Problem(name, format_path(["by", dim, value]),
+                                        f"unknown {dim} {value!r}{spec.expected(value, allowed)}"))
+    stages = raw.get("stage") if isinstance(raw.get("stage"), list) else []
+    seen = set()
+    for i, st in enumerate(stages):
+        if isinstance(st, dict) and isinstance(st.get("name"), str):
+            if st["name"] in seen:
+                problems.append(Problem(name, format_path(["stage", i, "name"]),
+                                        f"stage {st['name']!r} is declared twice"))
+            seen.add(st["name"])
+    if "end" in raw and "horizon_weeks" in raw:
+        problems.append(Problem(name, "end", "give either end or horizon_weeks, not both"))
+    elif _is_date(raw.get("start")) and _is_date(raw.get("end")):
+        if raw["end"] < raw["start"]:
+            problems.append(Problem(name, "end", f"end {raw['end']} is before start {raw['start']}"))
+        elif (raw["end"] - raw["start"]).days + 1 > 7 * spec.MAX_HORIZON_WEEKS:
+            problems.append(Problem(name, "end", f"the plan from {raw['start']} to {raw['end']} is longer "
+                                                 f"than {spec.MAX_HORIZON_WEEKS // 52} years"))
+    latest_start_year = _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2  # room for the calendar's periods
+    if _is_date(raw.get("start")) and raw["start"].year > latest_start_year:
+        problems.append(Problem(name, "start", f"start {raw['start']} is too far in the future"))
+    if isinstance(raw.get("dimensions"), dict) and not raw["dimensions"]:
+        problems.append(Problem(name, "dimensions", "declare at least one dimension, e.g. "
+                                                    "source = [\"inbound\"]"))
+    for dim in raw.get("dimensions") or {} if isinstance(raw.get("dimensions"), dict) else {}:
+        if dim in RESERVED_NAMES:
+            problems.append(Problem(name, format_path(["dimensions", dim]),
+                                    f"{dim!r} is already a dimension or variable of the results; "
+                                    f"give this dimension another name"))
+    # The bank only needs the stage and dimension names: read it now, so that its problems
+    # (and the CSV's) come with the rest of the file's.
+    bank_read = None
+    if "stages" in ctx and "cell_names" in ctx and _is_date(raw.get("start")):
+        dims = {k: list(v) for k, v in raw["dimensions"].items()}
+        bank_read = _read_bank(raw, name, base_dir, dims, tuple(Stage(n, "") for n in ctx["stages"]),
+                               tuple(itertools.product(*dims.values())), raw["start"])
+    if problems:
+        raise ScenarioError(problems + (bank_read[2] if bank_read else []))
+
+    start = raw["start"]
+    if "end" in raw:
+        horizon_days = (raw["end"] - start).days + 1
+    else:
+        horizon_days = 7 * int(raw.get("horizon_weeks", 52))
+    fy_month = int(raw.get("fiscal_year_start_month", 1))
+    period = raw.get("period", "quarter")
+    dims = {k: [str(x) for x in v] for k, v in raw["dimensions"].items()}
+    stage_list = tuple(Stage(s["name"], s["category"]) for s in raw["stage"])
+    cells = tuple(itertools.product(*dims.values()))
+
+    params = []
+    # A problem set at a shared level (defaults, by.<dimension>) shows up in every cell it
+    # reaches: report it once, with the cells it affects.
+    cells_of = {}
+    for cell in cells:
+        p, cell_problems = _resolve_cell(raw, cell, dims, stage_list, start, horizon_days, fy_month)
+        params.append(p)
+        for path, msg in cell_problems:
+            cells_of.setdefault((path, msg), []).append("/".join(cell))
+    for (path, msg), where in cells_of.items():
+        problems.append(Problem(name, path, f"{msg} ({_cells_text(where, len(cells))})"))
+    target = raw.get("target")
+    n_periods = len(make_periods(start, horizon_days, period, fy_month))
+    period_targets = raw.get("period_targets")
+    if period_targets is not None and len(period_targets) != n_periods:
+        problems.append(Problem(name, "period_targets", f"needs one target per {period} of the horizon "
+                                                        f"({n_periods}), got {len(period_targets)}"))
+    bank, bank_source, bank_problems = bank_read
+    problems.extend(bank_problems)
+    if not problems and not bank and all(_plan_is_empty(p) for p in params):
+        problems.append(Problem(name, "defaults.creation", "the plan is empty: no cell creates pipeline "
+                                                           "(dollars or count > 0) and there is no bank"))
+    if problems:
+        raise ScenarioError(problems)
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
+    digest.update(bank_source.encode())
+    return Scenario(
+        name=str(raw["name"]) + (f" [{variant}]" if variant else ""),
+        description=str(raw.get("description", "")),
+        file=name, base_dir=base_dir, raw=raw, start=start, horizon_days=horizon_days,
+        fiscal_year_start_month=fy_month, period=period,
+        target=float(target) if target is not None else None,
+        period_targets=[float(x) for x in period_targets] if period_targets is not None else None,
+        currency=str(raw.get("currency", "USD")), dimensions=dims, stages=stage_list, cells=cells,
+        params=tuple(params), bank=tuple(bank), variants=dict(raw.get("variants", {})), variant=variant,
+        hash=digest.hexdigest()[:16], bank_source=bank_source, overrides=overrides, source_raw=source_raw,
+    )
+
+
+def _is_date(value):
+    # A TOML date-time is a datetime, itself a date: spec.Date rejects it, and so must we here.
+    return isinstance(value, _dt.date) and not isinstance(value, _dt.datetime)
+
+
+def _cells_text(labels, n_cells):
+    if len(labels) == 1:
+        return f"cell {labels[0]!r}"
+    if len(labels) == n_cells:
+        return f"all {n_cells} cells"
+    shown = ", ".join(map(repr, labels[:4]))
+    return f"{len(labels)} cells: {shown}{', ...' if len(labels) > 4 else ''}"
+
+
+def _plan_is_empty(p):
+    values = p["creation"]["values"]
+    return not values or sum(values) * p["creation"]["share"] <= 0
+
+
+def write_json_schema(path) -> None:
+    """Write the scenario JSON Schema (kept in the package; a test holds it current)."""
+    Path(path).write_text(json.dumps(spec.json_schema(), indent=2) + "\n", encoding="utf-8")
