@@ -185,10 +185,14 @@ def main(argv=None):
     full = k_n / min(k_times) / 1e6
     print(f"machine: {machine()}")
     print(f"full kernel, fy2026, {args.trials} trials:       best {full:6.1f} M lifecycles/s")
-    print(f"stripped lifecycle, {per_trial} deals per trial: best {bare:6.1f} M lifecycles/s "
-          f"({bare / full:.1f}x the full model)")
-    print(f"  the same, batched stage by stage:     best {batched:6.1f} M lifecycles/s "
-          f"({batched / bare:.2f}x deal by deal)")
+    print(
+        f"stripped lifecycle, {per_trial} deals per trial: best {bare:6.1f} M lifecycles/s "
+        f"({bare / full:.1f}x the full model)"
+    )
+    print(
+        f"  the same, batched stage by stage:     best {batched:6.1f} M lifecycles/s "
+        f"({batched / bare:.2f}x deal by deal)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,9 +57,11 @@ def cpu_model() -> str:
 def machine() -> str:
     """One line naming the machine, the threads and the current load."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu_model()}, {os.cpu_count()} logical cores, numba {numba.__version__} "
-            f"({numba.threading_layer() if _ran_parallel else '?'} layer), {numba.get_num_threads()} threads, "
-            f"load average {load:.1f}")
+    return (
+        f"{cpu_model()}, {os.cpu_count()} logical cores, numba {numba.__version__} "
+        f"({numba.threading_layer() if _ran_parallel else '?'} layer), {numba.get_num_threads()} threads, "
+        f"load average {load:.1f}"
+    )
 
 
 _ran_parallel = False
@@ -85,7 +87,7 @@ def time_kernel(model, trials, repeats, seed=7):
         times.append(time.perf_counter() - t0)
     numba.set_parallel_chunksize(previous)
     created0 = flow_layout(model.n_stages)[1]
-    lifecycles = int(_opportunities(model, out.flow_cnt[..., created0:created0 + model.n_stages]).sum())
+    lifecycles = int(_opportunities(model, out.flow_cnt[..., created0 : created0 + model.n_stages]).sum())
     return times, lifecycles
 
 
@@ -134,9 +136,11 @@ def main(argv=None):
     sc = simcore.load_scenario(args.scenario)
     model = compile_scenario(sc)
     k_times, k_n = time_kernel(model, args.trials, args.repeats)
-    print(f"scenario {sc.name}: {len(sc.cells)} cells, {model.n_stages} stages, {len(model.periods)} periods, "
-          f"{k_n / args.trials:.1f} lifecycles per trial  (first kernel call {time_kernel.first_call:.2f} s: "
-          f"compile or cache load)")
+    print(
+        f"scenario {sc.name}: {len(sc.cells)} cells, {model.n_stages} stages, {len(model.periods)} periods, "
+        f"{k_n / args.trials:.1f} lifecycles per trial  (first kernel call {time_kernel.first_call:.2f} s: "
+        f"compile or cache load)"
+    )
     print(f"machine: {machine()}")
     s_times, s_n = time_simulate(sc, model, args.trials, max(3, args.repeats // 2))
     threads = numba.get_num_threads()
@@ -148,14 +152,22 @@ def main(argv=None):
     sb, sm = rates(s_times, s_n)
     nb, nm = rates(n_times, n_n)
     ob, om = rates(one_times, one_n)
-    print(f"kernel      {args.trials:>6} trials: best {kb:6.1f} M lifecycles/s  median {km:6.1f}  "
-          f"({min(k_times) * 1e3:.0f} ms best)")
-    print(f"kernel, 1 thread {args.trials // 4:>6}: best {ob:6.1f} M lifecycles/s  median {om:6.1f}  "
-          f"(scaling to {threads} threads: {kb / ob:.2f}x best, {km / om:.2f}x median)")
-    print(f"simulate()  {args.trials:>6} trials: best {sb:6.1f} M lifecycles/s  median {sm:6.1f}  "
-          f"({min(s_times) * 1e3:.0f} ms best, with output allocation and the Dataset)")
-    print(f"numpy       {args.numpy_trials:>6} trials: best {nb:6.1f} M lifecycles/s  median {nm:6.1f}  "
-          f"(batch {batch} trials)")
+    print(
+        f"kernel      {args.trials:>6} trials: best {kb:6.1f} M lifecycles/s  median {km:6.1f}  "
+        f"({min(k_times) * 1e3:.0f} ms best)"
+    )
+    print(
+        f"kernel, 1 thread {args.trials // 4:>6}: best {ob:6.1f} M lifecycles/s  median {om:6.1f}  "
+        f"(scaling to {threads} threads: {kb / ob:.2f}x best, {km / om:.2f}x median)"
+    )
+    print(
+        f"simulate()  {args.trials:>6} trials: best {sb:6.1f} M lifecycles/s  median {sm:6.1f}  "
+        f"({min(s_times) * 1e3:.0f} ms best, with output allocation and the Dataset)"
+    )
+    print(
+        f"numpy       {args.numpy_trials:>6} trials: best {nb:6.1f} M lifecycles/s  median {nm:6.1f}  "
+        f"(batch {batch} trials)"
+    )
     print(f"ratio kernel / numpy: best {kb / nb:.1f}x  median {km / nm:.1f}x")
     print(f"machine after: load average {os.getloadavg()[0]:.1f}")
 

@@ -41,8 +41,10 @@ _BOUNDARY = "                bj = p + (period_start[p] < t)"
 CUTS = {
     "full": [],
     "no lives": [(_LIVES, "            for q in range(0):")],
-    "count pass only": [(_LIVES, "            for q in range(0):"),
-                        (_MAKING, "            while m < block and slot < 0:")],
+    "count pass only": [
+        (_LIVES, "            for q in range(0):"),
+        (_MAKING, "            while m < block and slot < 0:"),
+    ],
     "no boundaries": [(_BOUNDARY, "                bj = n_periods + 1 + 0 * (period_start[p] < t)")],
 }
 
@@ -82,8 +84,10 @@ def cut_copy(dest: Path, cuts) -> Path:
     for start, replacement in cuts:
         found = [i for i, line in enumerate(lines) if line.startswith(start)]
         if len(found) != 1:
-            raise SystemExit(f"bench_parts: no single line of simcore/engine/kernel.py starts with {start.strip()!r}; "
-                             "update CUTS to the kernel as it is now")
+            raise SystemExit(
+                f"bench_parts: no single line of simcore/engine/kernel.py starts with {start.strip()!r}; "
+                "update CUTS to the kernel as it is now"
+            )
         lines[found[0]] = replacement
     kernel.write_text("\n".join(lines) + "\n")
     return dest
@@ -91,8 +95,14 @@ def cut_copy(dest: Path, cuts) -> Path:
 
 def time_copy(src: Path, scenario: str, trials: int, repeats: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src), NUMBA_CACHE_DIR=str(src / "numba-cache"))
-    done = subprocess.run([sys.executable, "-c", _CHILD, scenario, str(trials), str(repeats)], check=False,
-                          env=env, capture_output=True, text=True, cwd=src)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, scenario, str(trials), str(repeats)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=src,
+    )
     if done.returncode != 0:
         raise SystemExit(f"bench_parts: the timed process failed:\n{done.stderr}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -128,8 +138,10 @@ def main(argv=None):
             dest.mkdir()
             results[name] = time_copy(cut_copy(dest, CUTS[name]), args.scenario, args.trials, args.repeats)
     print(f"machine: {machine()}")
-    print(f"{args.trials} trials, {lifecycles / args.trials:.1f} lifecycles per trial; "
-          f"40 M lifecycles/s would take {lifecycles / 40e6 * 1e3:.0f} ms")
+    print(
+        f"{args.trials} trials, {lifecycles / args.trials:.1f} lifecycles per trial; "
+        f"40 M lifecycles/s would take {lifecycles / 40e6 * 1e3:.0f} ms"
+    )
     full = results.get("full", {}).get("best")
     for name, r in results.items():
         share = f"  {r['best'] / full:5.0%} of full" if full else ""
@@ -137,7 +149,9 @@ def main(argv=None):
     if {"full", "no lives", "count pass only"} <= set(results):
         b = {k: v["best"] for k, v in results.items()}
         print(f"deal lives (full - no lives):                  {(b['full'] - b['no lives']) * 1e3:7.1f} ms")
-        print(f"making new deals (no lives - count pass only): {(b['no lives'] - b['count pass only']) * 1e3:7.1f} ms")
+        print(
+            f"making new deals (no lives - count pass only): {(b['no lives'] - b['count pass only']) * 1e3:7.1f} ms"
+        )
 
 
 if __name__ == "__main__":

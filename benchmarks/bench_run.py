@@ -33,8 +33,9 @@ def run_once(scenario, trials, cache_dir) -> float:
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "simcore", "run", str(scenario), "--trials", str(trials), "--seed", "7"]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          check=False)
+    done = subprocess.run(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False
+    )
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"simcore run failed ({done.returncode}):\n{done.stderr}")
@@ -52,8 +53,10 @@ def main(argv=None):
         first = run_once(args.scenario, args.trials, cache)
         print(f"first run after install (empty numba cache, compiles): {first:.1f} s   [target < 30 s]")
         warm = [run_once(args.scenario, args.trials, cache) for _ in range(args.repeats)]
-        print(f"warm run, {args.trials} trials: best {min(warm):.2f} s  median {np.median(warm):.2f} s   "
-              f"[target < 2 s]")
+        print(
+            f"warm run, {args.trials} trials: best {min(warm):.2f} s  median {np.median(warm):.2f} s   "
+            f"[target < 2 s]"
+        )
     print(f"machine after: load average {os.getloadavg()[0]:.1f}")
 
 

@@ -1,6 +1,6 @@
 """A plain numpy implementation of the opportunity lifecycle: the yardstick of the kernel's speed.
 
-It simulates the same model as :func:`simcore.engine.kernel.simulate_trials` (MODEL.md), from
+It simulates the same model as :func:`simcore.engine.kernel.simulate_trials` (docs/model.md), from
 the same compiled :class:`simcore.engine.compile.Model`, but the way one would write it with
 numpy alone: vectorised across every deal of a batch of trials, one open stage at a
 time with boolean masks, then the decision stage one push round at a time, and
@@ -58,18 +58,18 @@ def _per_trial(model, params, z):
     k = model.n_stages
     adv0, dwell0, growth0, win_s, push_s, delay_s, decay_s, conv_s, med_s, wp_s, wf_s, _ = param_layout(k)
     trials, n_cells, _ = params.shape
-    advance = np.clip(params[:, :, adv0:adv0 + k - 1], 0.0, 1.0)
+    advance = np.clip(params[:, :, adv0 : adv0 + k - 1], 0.0, 1.0)
     for c in range(n_cells):
-        free = model.free_stage[c, :k - 1]
+        free = model.free_stage[c, : k - 1]
         if free.any():
             counted = np.zeros(k - 1, dtype=bool)
-            counted[model.entry_stage[c]:] = True
-            fixed = params[:, c, adv0:adv0 + k - 1][:, counted & ~free].prod(axis=1)
+            counted[model.entry_stage[c] :] = True
+            fixed = params[:, c, adv0 : adv0 + k - 1][:, counted & ~free].prod(axis=1)
             n_free = int((counted & free).sum())
             ratio = np.where(fixed > 0, params[:, c, conv_s] / np.where(fixed > 0, fixed, 1.0), 1.0)
             split = ratio ** (1.0 / n_free) if n_free > 0 else np.ones(trials)
             advance[:, c, free] = np.clip(split, 0.0, 1.0)[:, None]
-    dwell_mean = np.maximum(params[:, :, dwell0:dwell0 + k], 1e-9)
+    dwell_mean = np.maximum(params[:, :, dwell0 : dwell0 + k], 1e-9)
     w = np.clip(params[:, :, win_s], 0.0, 1.0)
     load = model.market_loading[None, :]
     inside = (load != 0.0) & (w > 0.0) & (w < 1.0)
@@ -78,7 +78,7 @@ def _per_trial(model, params, z):
     w = np.where(inside, shifted, w)
     return {
         "advance": advance,
-        "growth": params[:, :, growth0:growth0 + k - 1],
+        "growth": params[:, :, growth0 : growth0 + k - 1],
         "dwell_mean": dwell_mean,
         "win": w,
         "push": np.clip(params[:, :, push_s], 0.0, 1.0 - w),
@@ -163,7 +163,9 @@ def simulate_batch(model, trials, rng):
         if model.process[c] == NEGATIVE_BINOMIAL and math.isfinite(model.dispersion[c]):
             size = model.dispersion[c]
             lam = np.maximum(rate[c], 1e-300)
-            counts[:, c] = np.where(rate[c] > 0, rng.negative_binomial(size, size / (size + lam), (trials,) + lam.shape), 0)
+            counts[:, c] = np.where(
+                rate[c] > 0, rng.negative_binomial(size, size / (size + lam), (trials,) + lam.shape), 0
+            )
         else:
             counts[:, c] = rng.poisson(rate[c], (trials,) + rate[c].shape)
     flat = counts.ravel()
@@ -196,7 +198,8 @@ def simulate_batch(model, trials, rng):
             return np.bincount(idx, weights, trials * n_periods * n_cells).reshape(trials, n_periods, n_cells)
         idx = ((tr * n_periods + per) * n_cells + ce) * size + extra
         return np.bincount(idx, weights, trials * n_periods * n_cells * size).reshape(
-            trials, n_periods, n_cells, size)
+            trials, n_periods, n_cells, size
+        )
 
     new = ~residual
     created_amount = cube(trial[new], pod[t[new].astype(np.int64)], cell[new], amount[new], stage[new], k)
@@ -210,8 +213,13 @@ def simulate_batch(model, trials, rng):
         if m.size == 0:
             continue
         tc = (trial[m], cell[m])
-        dwell = _dwell(rng, model.dwell_kind[cell[m], s], pars["dwell_mean"][tc + (s,)],
-                       model.dwell_cv[cell[m], s], residual[m])
+        dwell = _dwell(
+            rng,
+            model.dwell_kind[cell[m], s],
+            pars["dwell_mean"][tc + (s,)],
+            model.dwell_cv[cell[m], s],
+            residual[m],
+        )
         t_exit = t[m] + dwell
         residual[m] = False
         inside = t_exit < horizon
@@ -237,8 +245,13 @@ def simulate_batch(model, trials, rng):
     m = np.flatnonzero(stage == decision)
     tc = (trial[m], cell[m])
     given = ~np.isnan(given_close[m]) & residual[m]
-    dwell = _dwell(rng, model.dwell_kind[cell[m], decision], pars["dwell_mean"][tc + (decision,)],
-                   model.dwell_cv[cell[m], decision], residual[m])
+    dwell = _dwell(
+        rng,
+        model.dwell_kind[cell[m], decision],
+        pars["dwell_mean"][tc + (decision,)],
+        model.dwell_cv[cell[m], decision],
+        residual[m],
+    )
     t_decide = np.where(given, np.maximum(given_close[m], t[m]), t[m] + dwell)
     w = pars["win"][tc]
     p_push = pars["push"][tc]
@@ -262,8 +275,15 @@ def simulate_batch(model, trials, rng):
         lost_nd[..., decision] += cube(tr[nd], per[nd], ce[nd], amount[m[nd]])
         pushes += cube(tr[push], per[push], ce[push], None)
         mean = pars["push_mean"][tr[push], ce[push]]
-        delay = _dwell(rng, model.push_kind[ce[push]], mean, model.push_cv[ce[push]], np.zeros(push.sum(), dtype=bool))
-        m, w, p_push, p_comp = m[push], w[push] * pars["decay"][tr[push], ce[push]], p_push[push], p_comp[push]
+        delay = _dwell(
+            rng, model.push_kind[ce[push]], mean, model.push_cv[ce[push]], np.zeros(push.sum(), dtype=bool)
+        )
+        m, w, p_push, p_comp = (
+            m[push],
+            w[push] * pars["decay"][tr[push], ce[push]],
+            p_push[push],
+            p_comp[push],
+        )
         t_decide, n_push = t_decide[push] + delay, n_push[push] + 1
 
     won_t = np.concatenate(won_t) if won_t else np.zeros(0)

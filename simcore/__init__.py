@@ -6,13 +6,12 @@
 >>> ds.simcore.summary()["bookings"]["year"]
 """
 
-from simcore._version import __version__  # noqa: E402
-
-from simcore.errors import Problem, ScenarioError, SimcoreError  # noqa: E402
-from simcore.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
-from simcore.engine.compile import compile_scenario  # noqa: E402
-from simcore.engine.simulate import simulate  # noqa: E402
-from simcore import accessor  # noqa: E402,F401  (registers ds.simcore)
+from simcore import accessor  # noqa: F401  (registers ds.simcore)
+from simcore._version import __version__
+from simcore.engine.compile import compile_scenario
+from simcore.engine.simulate import simulate
+from simcore.errors import Problem, ScenarioError, SimcoreError
+from simcore.scenario import Scenario, load_scenario, scenario_from_dict
 
 __all__ = [
     "Problem",
@@ -26,7 +25,7 @@ __all__ = [
     "__version__",
 ]
 
-from simcore.analysis.funnel import FunnelResult, funnel, pacing  # noqa: E402
+from simcore.analysis.funnel import FunnelResult, funnel, pacing
 
 __all__ += ["FunnelResult", "funnel", "pacing"]
 from simcore.analysis.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics  # noqa: E402

@@ -1,4 +1,4 @@
-"""The package version, read once from the installed metadata (``pyproject.toml`` is the one place it is written)."""
+"""The package version, read from the installed metadata: ``pyproject.toml`` is the one place it is written."""
 
 from importlib.metadata import PackageNotFoundError, version
 

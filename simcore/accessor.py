@@ -39,7 +39,8 @@ class SimcoreAccessor:
     @property
     def target(self):
         """The scenario's bookings target over the whole horizon, in dollars (the Dataset's
-        ``target`` attribute), or None when the scenario has none."""
+        ``target`` attribute), or None when the scenario has none.
+        """
         return self._ds.attrs.get("target")
 
     def total(self, name: str, keep=("trial",)) -> xr.DataArray:
@@ -63,7 +64,9 @@ class SimcoreAccessor:
             When the Dataset has no variable ``name``.
         """
         if name not in self._ds.data_vars:
-            raise SimcoreError(f"no variable {name!r} in this Dataset; it has {', '.join(self._ds.data_vars)}")
+            raise SimcoreError(
+                f"no variable {name!r} in this Dataset; it has {', '.join(self._ds.data_vars)}"
+            )
         da = self._ds[name]
         return da.sum([d for d in da.dims if d not in keep])
 
@@ -127,8 +130,9 @@ class SimcoreAccessor:
     def _shape(self, per_period: xr.DataArray) -> dict:
         return {
             "year": distribution(per_period.sum("period").values),
-            "by_period": {str(p): distribution(per_period.sel(period=p).values)
-                          for p in per_period.period.values},
+            "by_period": {
+                str(p): distribution(per_period.sel(period=p).values) for p in per_period.period.values
+            },
         }
 
     def summary(self, target=None) -> dict:

@@ -43,7 +43,7 @@ class Periods:
         """Period index of every whole day of the horizon (int32, length ``horizon_days``)."""
         out = np.empty(horizon_days, dtype=np.int32)
         for i in range(len(self.labels)):
-            out[int(self.start_day[i]):int(self.start_day[i + 1])] = i
+            out[int(self.start_day[i]) : int(self.start_day[i + 1])] = i
         return out
 
 
@@ -71,7 +71,9 @@ def _label(first: _dt.date, kind: str, fy_month: int) -> str:
         return first.isoformat()
     if kind == "month":
         return f"{first.year}-{first.month:02d}"
-    fiscal_year = first.year if fy_month == 1 else _add_months(first, 12 - (first.month - fy_month) % 12 - 1).year
+    fiscal_year = (
+        first.year if fy_month == 1 else _add_months(first, 12 - (first.month - fy_month) % 12 - 1).year
+    )
     prefix = str(fiscal_year) if fy_month == 1 else f"FY{fiscal_year}"
     if kind == "year":
         return prefix

@@ -30,8 +30,13 @@ def number(name: str, value, minimum: float | None = None, maximum: float | None
     if not math.isfinite(x):
         raise SimcoreError(f"{name} must be a finite number, got {value!r}")
     if minimum is not None and x < minimum or maximum is not None and x > maximum:
-        span = (f"between {minimum:g} and {maximum:g}" if minimum is not None and maximum is not None
-                else f">= {minimum:g}" if minimum is not None else f"<= {maximum:g}")
+        span = (
+            f"between {minimum:g} and {maximum:g}"
+            if minimum is not None and maximum is not None
+            else f">= {minimum:g}"
+            if minimum is not None
+            else f"<= {maximum:g}"
+        )
         raise SimcoreError(f"{name} must be {span}, got {value!r}")
     return x
 
@@ -57,10 +62,14 @@ def scenario(value):
 
     if not isinstance(value, Scenario):
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        hint = ": load it first with simcore.load_scenario(path)" if isinstance(value, str) or hasattr(
-            value, "__fspath__") else ""
-        raise SimcoreError(f"expected a Scenario from simcore.load_scenario, got {type(value).__name__} "
-                           f"{shown}{hint}")
+        hint = (
+            ": load it first with simcore.load_scenario(path)"
+            if isinstance(value, str) or hasattr(value, "__fspath__")
+            else ""
+        )
+        raise SimcoreError(
+            f"expected a Scenario from simcore.load_scenario, got {type(value).__name__} {shown}{hint}"
+        )
     return value
 
 
@@ -78,8 +87,10 @@ def stage_index(stages, stage) -> int:
     stages = [str(s) for s in stages]
     if isinstance(stage, (int, np.integer)) and not isinstance(stage, (bool, np.bool_)):
         if not -len(stages) <= stage < len(stages):
-            raise SimcoreError(f"stage index {int(stage)} is out of range: there are {len(stages)} stages "
-                               f"({', '.join(stages)})")
+            raise SimcoreError(
+                f"stage index {int(stage)} is out of range: there are {len(stages)} stages "
+                f"({', '.join(stages)})"
+            )
         return int(stage) % len(stages)
     if stage in stages:
         return stages.index(stage)

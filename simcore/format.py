@@ -46,7 +46,8 @@ def table(rows, header, align=None) -> str:
 
 def json_safe(x):
     """``x`` ready for JSON, recursively: NaN and infinities become None (JSON has neither),
-    numpy scalars and arrays become Python numbers and lists, dict keys become text."""
+    numpy scalars and arrays become Python numbers and lists, dict keys become text.
+    """
     if isinstance(x, dict):
         return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):

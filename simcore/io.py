@@ -130,8 +130,11 @@ def save_dataset(ds: xr.Dataset, path) -> None:
     SimcoreError
         When ``path`` cannot be written (see :func:`write_atomic`).
     """
-    encoding = {name: {"compression": "gzip", "compression_opts": 4}
-                for name, var in ds.data_vars.items() if var.dtype.kind in "fiu" and var.ndim > 0}
+    encoding = {
+        name: {"compression": "gzip", "compression_opts": 4}
+        for name, var in ds.data_vars.items()
+        if var.dtype.kind in "fiu" and var.ndim > 0
+    }
     write_atomic(path, lambda tmp: ds.to_netcdf(tmp, mode="w", engine="h5netcdf", encoding=encoding))
 
 

@@ -32,8 +32,13 @@ def stage_names(n_stages: int) -> list:
     return [f"Stage {i + 1}" for i in range(n_stages)]
 
 
-def small_raw(n_stages: int = 4, horizon_weeks: int = 104, period: str = "quarter",
-              sources=("inbound",), count_per_year: float = 500.0) -> dict:
+def small_raw(
+    n_stages: int = 4,
+    horizon_weeks: int = 104,
+    period: str = "quarter",
+    sources=("inbound",),
+    count_per_year: float = 500.0,
+) -> dict:
     """A small valid scenario document with no randomness beyond deal-level noise.
 
     One dimension ``source`` (values ``sources``), ``n_stages`` stages (the first in
@@ -77,14 +82,20 @@ def small_raw(n_stages: int = 4, horizon_weeks: int = 104, period: str = "quarte
             "market_loading": 0.0,
             "stages": {n: {"advance": 1.0, "dwell": {"dist": "fixed", "mean": 10.0}} for n in names[:-1]},
             "decision": {
-                "win": 0.25, "push": 0.0, "lost_competition_share": 0.5,
+                "win": 0.25,
+                "push": 0.0,
+                "lost_competition_share": 0.5,
                 "dwell": {"dist": "fixed", "mean": 10.0},
                 "push_delay": {"dist": "fixed", "mean": 10.0},
-                "win_decay": 1.0, "max_pushes": 3,
+                "win_decay": 1.0,
+                "max_pushes": 3,
             },
             "amount": {"median": 100_000.0, "sigma": 0.5},
-            "creation": {"per": "year", "count": [count_per_year] + [0.0] * (n_years - 1),
-                         "process": "poisson"},
+            "creation": {
+                "per": "year",
+                "count": [count_per_year] + [0.0] * (n_years - 1),
+                "process": "poisson",
+            },
         },
     }
     return copy.deepcopy(raw)
@@ -109,8 +120,12 @@ def two_stage_raw(name: str = "two-stage", win=0.25, to_decision=0.6, push=None,
             "decision": decision,
             "amount": {"median": 100_000, "p90_ratio": 2.0},
         },
-        "by": {"source": {"inbound": {"creation": {"count": counts[0]}},
-                          "outbound": {"creation": {"count": counts[1]}}}},
+        "by": {
+            "source": {
+                "inbound": {"creation": {"count": counts[0]}},
+                "outbound": {"creation": {"count": counts[1]}},
+            }
+        },
     }
 
 
@@ -176,7 +191,7 @@ def se_ratio(num, den) -> float:
     r = num.sum() / den.sum()
     resid = num - r * den
     n = num.size
-    return float(math.sqrt((resid ** 2).sum() / (n * (n - 1))) / den.mean())
+    return float(math.sqrt((resid**2).sum() / (n * (n - 1))) / den.mean())
 
 
 def se_variance_of(dist, n: int) -> float:
@@ -197,8 +212,8 @@ def se_variance(x) -> float:
     (see :func:`se_variance_of` for a known distribution)."""
     x = np.asarray(x, dtype=np.float64).ravel()
     d = x - x.mean()
-    m2 = (d ** 2).mean()
-    m4 = (d ** 4).mean()
+    m2 = (d**2).mean()
+    m4 = (d**4).mean()
     return float(math.sqrt(max(m4 - m2 * m2, 0.0) / x.size))
 
 
@@ -211,8 +226,10 @@ def assert_close_se(estimate, expected, se, n_se: float = 4.0, what: str = "esti
     """Fail unless ``|estimate - expected| <= n_se * se`` (se > 0 required)."""
     assert se > 0, f"{what}: standard error must be positive, got {se}"
     gap = abs(float(estimate) - float(expected))
-    assert gap <= n_se * se, (f"{what}: {estimate!r} vs expected {expected!r}: off by {gap / se:.2f} SE "
-                              f"(SE {se:.3g}, allowed {n_se} SE)")
+    assert gap <= n_se * se, (
+        f"{what}: {estimate!r} vs expected {expected!r}: off by {gap / se:.2f} SE "
+        f"(SE {se:.3g}, allowed {n_se} SE)"
+    )
 
 
 def retry_test(check, seeds=(0, 1)):

@@ -27,42 +27,76 @@ def ds(sc):
 
 
 CASES = {
-    "simulate a path": (lambda sc, ds: simcore.simulate("scenarios/fy2026.toml", trials=10),
-                        "expected a Scenario from simcore.load_scenario, got str 'scenarios/fy2026.toml': "
-                        "load it first"),
+    "simulate a path": (
+        lambda sc, ds: simcore.simulate("scenarios/fy2026.toml", trials=10),
+        "expected a Scenario from simcore.load_scenario, got str 'scenarios/fy2026.toml': load it first",
+    ),
     "simulate None": (lambda sc, ds: simcore.simulate(None), "expected a Scenario"),
-    "compile, unknown period": (lambda sc, ds: simcore.compile_scenario(sc, "decade"),
-                                "period must be week, month or quarter, got 'decade'"),
-    "converge by year": (lambda sc, ds: simcore.simulate_to_precision(sc, period="year", chunk=10, max_trials=10),
-                         "period must be week, month or quarter, got 'year'"),
-    "converge, precision text": (lambda sc, ds: simcore.simulate_to_precision(sc, precision="1%"),
-                                 "precision must be a number, got '1%'"),
-    "one at a time, unknown period": (lambda sc, ds: simcore.one_at_a_time(sc, trials=20, period="fortnight"),
-                                      "period must be week, month or quarter"),
-    "metrics, stage index out of range": (lambda sc, ds: simcore.forecast_metrics(ds, by=(), from_stage=9),
-                                          "stage index 9 is out of range: there are 4 stages"),
-    "metrics, unknown stage": (lambda sc, ds: simcore.forecast_metrics(ds, from_stage="Stage 9"),
-                               "unknown stage 'Stage 9'; the stages are Stage 1, Stage 2, Stage 3, Stage 4"),
-    "metrics of None": (lambda sc, ds: simcore.forecast_metrics(None),
-                        "expected a Dataset returned by simcore.simulate"),
+    "compile, unknown period": (
+        lambda sc, ds: simcore.compile_scenario(sc, "decade"),
+        "period must be week, month or quarter, got 'decade'",
+    ),
+    "converge by year": (
+        lambda sc, ds: simcore.simulate_to_precision(sc, period="year", chunk=10, max_trials=10),
+        "period must be week, month or quarter, got 'year'",
+    ),
+    "converge, precision text": (
+        lambda sc, ds: simcore.simulate_to_precision(sc, precision="1%"),
+        "precision must be a number, got '1%'",
+    ),
+    "one at a time, unknown period": (
+        lambda sc, ds: simcore.one_at_a_time(sc, trials=20, period="fortnight"),
+        "period must be week, month or quarter",
+    ),
+    "metrics, stage index out of range": (
+        lambda sc, ds: simcore.forecast_metrics(ds, by=(), from_stage=9),
+        "stage index 9 is out of range: there are 4 stages",
+    ),
+    "metrics, unknown stage": (
+        lambda sc, ds: simcore.forecast_metrics(ds, from_stage="Stage 9"),
+        "unknown stage 'Stage 9'; the stages are Stage 1, Stage 2, Stage 3, Stage 4",
+    ),
+    "metrics of None": (
+        lambda sc, ds: simcore.forecast_metrics(None),
+        "expected a Dataset returned by simcore.simulate",
+    ),
     "sensitivity of None": (lambda sc, ds: simcore.drawn_sensitivity(None), "expected a Dataset"),
-    "headline errors, level 2": (lambda sc, ds: simcore.headline_errors(ds, level=2),
-                                 "level must be in (0, 1), got 2"),
-    "accessor, unknown stage": (lambda sc, ds: ds.simcore.stage_created("Stage 9"), "unknown stage 'Stage 9'"),
+    "headline errors, level 2": (
+        lambda sc, ds: simcore.headline_errors(ds, level=2),
+        "level must be in (0, 1), got 2",
+    ),
+    "accessor, unknown stage": (
+        lambda sc, ds: ds.simcore.stage_created("Stage 9"),
+        "unknown stage 'Stage 9'",
+    ),
     "accessor, stage index": (lambda sc, ds: ds.simcore.stage_created(9), "stage index 9 is out of range"),
     "accessor, text target": (lambda sc, ds: ds.simcore.p_hit("abc"), "target must be a number, got 'abc'"),
     "summary, text target": (lambda sc, ds: ds.simcore.summary(target="x"), "target must be a number"),
-    "accessor, unknown variable": (lambda sc, ds: ds.simcore.total("nope"), "no variable 'nope' in this Dataset"),
-    "funnel, negative bookings": (lambda sc, ds: simcore.funnel(sc, bookings=-5), "bookings must be >= 0, got -5"),
+    "accessor, unknown variable": (
+        lambda sc, ds: ds.simcore.total("nope"),
+        "no variable 'nope' in this Dataset",
+    ),
+    "funnel, negative bookings": (
+        lambda sc, ds: simcore.funnel(sc, bookings=-5),
+        "bookings must be >= 0, got -5",
+    ),
     "funnel, text bookings": (lambda sc, ds: simcore.funnel(sc, bookings="abc"), "bookings must be a number"),
-    "funnel, text date": (lambda sc, ds: simcore.funnel(sc, current_bank=1e6, current_bank_date="2025-10-01"),
-                          "current_bank_date must be a datetime.date, got '2025-10-01'"),
-    "compare, one string": (lambda sc, ds: simcore.compare(sc, "Base,Stretch", trials=50),
-                            "variants must be a list of names, e.g. ['Base', 'Stretch']"),
-    "optimize, negative verify trials": (lambda sc, ds: simcore.optimize(sc, trials=100, verify_trials=-1),
-                                         "verify_trials must be a whole number >= 0, got -1"),
-    "optimize, unknown dimension": (lambda sc, ds: simcore.optimize(sc, dimension="region", trials=100),
-                                    "the scenario has no dimension 'region' to plan by; it has source, product"),
+    "funnel, text date": (
+        lambda sc, ds: simcore.funnel(sc, current_bank=1e6, current_bank_date="2025-10-01"),
+        "current_bank_date must be a datetime.date, got '2025-10-01'",
+    ),
+    "compare, one string": (
+        lambda sc, ds: simcore.compare(sc, "Base,Stretch", trials=50),
+        "variants must be a list of names, e.g. ['Base', 'Stretch']",
+    ),
+    "optimize, negative verify trials": (
+        lambda sc, ds: simcore.optimize(sc, trials=100, verify_trials=-1),
+        "verify_trials must be a whole number >= 0, got -1",
+    ),
+    "optimize, unknown dimension": (
+        lambda sc, ds: simcore.optimize(sc, dimension="region", trials=100),
+        "the scenario has no dimension 'region' to plan by; it has source, product",
+    ),
 }
 
 
@@ -88,15 +122,22 @@ def test_funnel_with_a_date_still_works(sc):
 
 
 SMALL_CASES = {
-    "forecast, unknown category": (lambda: simcore.category_weighted_forecast({"comit": 1e6}, {"comit": 0.9}),
-                                   "unknown forecast category 'comit'"),
-    "forecast, negative dollars": (lambda: simcore.category_weighted_forecast({"commit": -1}, {"commit": 0.9}),
-                                   "bank['commit'] must be >= 0"),
-    "forecast, text conversion": (lambda: simcore.category_weighted_forecast({"commit": 1}, {"commit": "a"}),
-                                  "conversion of 'commit' must be a number"),
+    "forecast, unknown category": (
+        lambda: simcore.category_weighted_forecast({"comit": 1e6}, {"comit": 0.9}),
+        "unknown forecast category 'comit'",
+    ),
+    "forecast, negative dollars": (
+        lambda: simcore.category_weighted_forecast({"commit": -1}, {"commit": 0.9}),
+        "bank['commit'] must be >= 0",
+    ),
+    "forecast, text conversion": (
+        lambda: simcore.category_weighted_forecast({"commit": 1}, {"commit": "a"}),
+        "conversion of 'commit' must be a number",
+    ),
     "forecast, created conversion 2": (
         lambda: simcore.category_weighted_forecast({"commit": 1e6}, {"commit": 0.9}, 1e6, 2.0),
-        "created_conversion must be between 0 and 1, got 2.0"),
+        "created_conversion must be between 0 and 1, got 2.0",
+    ),
     "pacing, negative plan": (lambda: simcore.pacing(-40, 15, 15, 30), "planned must be >= 0, got -40"),
     "pacing, NaN plan": (lambda: simcore.pacing(float("nan"), 15, 15, 30), "planned must be a finite number"),
 }

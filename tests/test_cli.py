@@ -87,13 +87,24 @@ def run_json(capsys, *argv):
 
 # ---- run ----------------------------------------------------------------------------------
 
+
 def test_run_default_scenario_prints_the_table(capsys):
     code, out, _ = run_cli(capsys, "run", "--trials", TRIALS, "--seed", "0", "--quiet")
     assert code == 0
     assert out.startswith("fy2026: 400 trials, seed 0")
-    for words in ("Bookings", "Stage-1 created", "Stage-4 created", "2026-Q1", "2026-Q4", "Year",
-                  "P10", "P50", "P90", "Target $8.65M: P(year bookings >= target) =",
-                  "Opportunities simulated per trial"):
+    for words in (
+        "Bookings",
+        "Stage-1 created",
+        "Stage-4 created",
+        "2026-Q1",
+        "2026-Q4",
+        "Year",
+        "P10",
+        "P50",
+        "P90",
+        "Target $8.65M: P(year bookings >= target) =",
+        "Opportunities simulated per trial",
+    ):
         assert words in out
 
 
@@ -157,9 +168,18 @@ def test_set_overrides_change_the_result(tiny, capsys):
     assert more["bookings"]["year"]["mean"] > base["bookings"]["year"]["mean"]
     assert more["stage1_created"] == base["stage1_created"]  # creation untouched: same deals
     # Repeatable, and TOML values: a number and a PERT table.
-    both = run_json(capsys, tiny, "--trials", TRIALS, "--set", "defaults.decision.win_loss_push=[2, 1, 1]",
-                    "--set", "defaults.creation.dollars=6e6",
-                    "--set", "by.product.FinOps.amount.median={low=10000, base=20000, high=40000}")
+    both = run_json(
+        capsys,
+        tiny,
+        "--trials",
+        TRIALS,
+        "--set",
+        "defaults.decision.win_loss_push=[2, 1, 1]",
+        "--set",
+        "defaults.creation.dollars=6e6",
+        "--set",
+        "by.product.FinOps.amount.median={low=10000, base=20000, high=40000}",
+    )
     assert both["stage1_created"]["year"]["mean"] < 0.6 * base["stage1_created"]["year"]["mean"]
 
 
@@ -169,7 +189,8 @@ def test_variant(tiny, capsys):
     assert low["scenario"] == "tiny [Low]"
     # Expected stage-1 dollars scale with the plan: 9/12 of the base plan's.
     assert low["stage1_created"]["year"]["mean"] == pytest.approx(
-        0.75 * base["stage1_created"]["year"]["mean"], rel=0.05)
+        0.75 * base["stage1_created"]["year"]["mean"], rel=0.05
+    )
 
 
 def test_variant_of_the_default_scenario(capsys):
@@ -180,6 +201,7 @@ def test_variant_of_the_default_scenario(capsys):
 
 # ---- validate -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "scenarios").glob("*.toml")))
 def test_validate_bundled_scenarios(name, capsys):
     code, out, err = run_cli(capsys, "validate", ROOT / "scenarios" / name)
@@ -189,7 +211,7 @@ def test_validate_bundled_scenarios(name, capsys):
 def test_validate_reports_every_problem_and_exits_2(tiny, capsys):
     text = tiny.read_text(encoding="utf-8")
     text = text.replace("conversion.to_decision = 0.5", "conversion.to_decision = 1.5")
-    text = text.replace('[by.product.FinOps]', '[by.product.FinOp]')
+    text = text.replace("[by.product.FinOps]", "[by.product.FinOp]")
     text = text.replace('stage = "Stage 3"', 'stage = "Stage 9"')
     tiny.write_text(text, encoding="utf-8")
     code, out, err = run_cli(capsys, "validate", tiny)
@@ -221,15 +243,21 @@ def test_validate_needs_a_file(capsys):
     assert code == 2 and "simcore: error:" in err
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--variant", "Lo"], "no variant 'Lo' (did you mean 'Low'?)"),
-    (["--set", "defaults.decision.wn=0.3"], "defaults.decision.wn: unknown key 'wn' (did you mean 'win'?)"),
-    (["--set", "defaults.decision.win_loss_push=[1, 2]"], "must have exactly 3 entries"),
-    (["--set", "defaults.amount.median=big"], "must be a number, got the text 'big'"),
-    (["--set", "novalue"], "--set 'novalue': expected path.to.field=value"),
-    (["--set", "=3"], "the field path is empty"),
-    (["--set", "name.x=1"], "name is a value, not a table"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--variant", "Lo"], "no variant 'Lo' (did you mean 'Low'?)"),
+        (
+            ["--set", "defaults.decision.wn=0.3"],
+            "defaults.decision.wn: unknown key 'wn' (did you mean 'win'?)",
+        ),
+        (["--set", "defaults.decision.win_loss_push=[1, 2]"], "must have exactly 3 entries"),
+        (["--set", "defaults.amount.median=big"], "must be a number, got the text 'big'"),
+        (["--set", "novalue"], "--set 'novalue': expected path.to.field=value"),
+        (["--set", "=3"], "the field path is empty"),
+        (["--set", "name.x=1"], "name is a value, not a table"),
+    ],
+)
 def test_bad_variant_or_set(tiny, capsys, argv, words):
     code, out, err = run_cli(capsys, "validate", tiny, *argv)
     assert code == 2 and out == "" and words in err
@@ -237,16 +265,20 @@ def test_bad_variant_or_set(tiny, capsys, argv, words):
 
 # ---- bad arguments and outputs ------------------------------------------------------------
 
-@pytest.mark.parametrize("argv, words", [
-    (["--trials", "0"], "must be at least 1"),
-    (["--trials", "-5"], "must be at least 1"),
-    (["--trials", "many"], "expected a whole number"),
-    (["--trials", "1.5"], "expected a whole number"),
-    (["--seed", "-1"], "must be in [0, 2**63)"),
-    (["--seed", "x"], "expected a whole number"),
-    (["--period", "fortnight"], "invalid choice"),
-    (["--bogus"], "unrecognized arguments"),
-])
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--trials", "0"], "must be at least 1"),
+        (["--trials", "-5"], "must be at least 1"),
+        (["--trials", "many"], "expected a whole number"),
+        (["--trials", "1.5"], "expected a whole number"),
+        (["--seed", "-1"], "must be in [0, 2**63)"),
+        (["--seed", "x"], "expected a whole number"),
+        (["--period", "fortnight"], "invalid choice"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
 def test_bad_run_arguments_exit_2(tiny, capsys, argv, words):
     code, out, err = run_cli(capsys, "run", tiny, *argv)
     assert code == 2 and words in err
@@ -274,8 +306,21 @@ def test_no_command_prints_help_and_exits_2(capsys):
     assert code == 2 and "COMMAND" in out and "optimize" in out
 
 
-@pytest.mark.parametrize("name", ["run", "validate", "schema", "funnel", "metrics", "converge", "compare",
-                                  "sensitivity", "report", "optimize"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "run",
+        "validate",
+        "schema",
+        "funnel",
+        "metrics",
+        "converge",
+        "compare",
+        "sensitivity",
+        "report",
+        "optimize",
+    ],
+)
 def test_each_command_has_help(name, capsys):
     with pytest.raises(SystemExit) as exc:
         main([name, "--help"])
@@ -298,8 +343,8 @@ def test_writing_onto_a_folder(tiny, tmp_path, capsys):
 
 
 def test_no_temporary_left_when_writing_fails(tmp_path, monkeypatch):
-    from simcore.io import write_atomic
     from simcore.errors import SimcoreError
+    from simcore.io import write_atomic
 
     def fail(tmp):
         Path(tmp).write_bytes(b"half")
@@ -312,12 +357,19 @@ def test_no_temporary_left_when_writing_fails(tmp_path, monkeypatch):
 
 # ---- the installed command, as a real process ------------------------------------------------
 
+
 def test_console_script_in_a_real_process(tiny):
     exe = shutil.which("simcore", path=str(Path(sys.executable).parent))
     cmd = [exe] if exe else [sys.executable, "-m", "simcore"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([*cmd, "run", str(tiny), "--trials", "200", "--seed", "5", "--json"],
-                          capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    proc = subprocess.run(
+        [*cmd, "run", str(tiny), "--trials", "200", "--seed", "5", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["trials"] == 200 and summary["seed"] == 5 and summary["scenario"] == "tiny"
@@ -327,8 +379,13 @@ def test_console_script_in_a_real_process(tiny):
 def test_reader_gone_is_not_a_traceback(tiny):
     # `simcore run | head`: the pipe closes before the table is printed.
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "simcore", "run", str(tiny), "--trials", "200"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simcore", "run", str(tiny), "--trials", "200"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
     proc.stdout.close()
     with proc.stderr:
         stderr = proc.stderr.read().decode()
@@ -339,12 +396,15 @@ def test_reader_gone_is_not_a_traceback(tiny):
 def test_validate_checks_every_variant(tiny, capsys):
     code, out, _ = run_cli(capsys, "validate", tiny)
     assert code == 0 and "variants Low OK" in out
-    text = tiny.read_text(encoding="utf-8").replace('"defaults.creation.dollars" = 9_000_000',
-                                                    '"defaults.creation.dollrs" = 9_000_000')
+    text = tiny.read_text(encoding="utf-8").replace(
+        '"defaults.creation.dollars" = 9_000_000', '"defaults.creation.dollrs" = 9_000_000'
+    )
     tiny.write_text(text, encoding="utf-8")
     code, out, err = run_cli(capsys, "validate", tiny)
     assert code == 2 and out == ""
-    assert (f"error: {tiny}: defaults.creation.dollrs: unknown key 'dollrs' (did you mean 'dollars'?) "
-            f"(with variant 'Low')") in err
+    assert (
+        f"error: {tiny}: defaults.creation.dollrs: unknown key 'dollrs' (did you mean 'dollars'?) "
+        f"(with variant 'Low')"
+    ) in err
     # The file itself still runs; only the variant is broken.
     assert run_cli(capsys, "run", tiny, "--trials", "20", "--quiet")[0] == 0

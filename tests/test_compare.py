@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import simcore
-from simcore.cli.app import main
 from simcore.analysis.compare import compare, variant_scenarios
+from simcore.cli.app import main
 
 
 def plan():
@@ -100,10 +100,24 @@ def test_cli_compare(capsys):
 
 def test_cli_compare_default_variants_with_a_set_variant_and_no_variant_option(capsys):
     # --set-variant adds to the file's variants (a set named like one of them amends it).
-    argv = ["compare", "scenarios/fy2026.toml", "--trials", "100", "--json",
-            "--set-variant", "Base:defaults.decision.push=0.1", "--set-variant", "Upsell:defaults.decision.win=0.3"]
+    argv = [
+        "compare",
+        "scenarios/fy2026.toml",
+        "--trials",
+        "100",
+        "--json",
+        "--set-variant",
+        "Base:defaults.decision.push=0.1",
+        "--set-variant",
+        "Upsell:defaults.decision.win=0.3",
+    ]
     assert main(argv) == 0
-    assert list(json.loads(capsys.readouterr().out)["variants"]) == ["Conservative", "Stretch", "Base", "Upsell"]
+    assert list(json.loads(capsys.readouterr().out)["variants"]) == [
+        "Conservative",
+        "Stretch",
+        "Base",
+        "Upsell",
+    ]
     # --variant would be silently replaced by each compared variant: refused, with the fix.
     assert main(["compare", "scenarios/fy2026.toml", "--trials", "10", "--variant", "Stretch"]) == 2
     assert "--variants Stretch,Base" in capsys.readouterr().err

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import two_stage_raw
 from scipy import stats
 from scipy.special import ndtri
-from conftest import two_stage_raw
 
 import simcore
-from simcore.cli.app import main
 from simcore.analysis.convergence import (
     headline_errors,
     mean_se,
@@ -20,6 +19,7 @@ from simcore.analysis.convergence import (
     quantile_se,
     simulate_to_precision,
 )
+from simcore.cli.app import main
 
 
 @pytest.mark.parametrize("q", [0.1, 0.5])

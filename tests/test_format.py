@@ -5,12 +5,22 @@ import pytest
 from simcore.format import money, percent
 
 
-@pytest.mark.parametrize("value, text", [
-    (12_345_678, "$12.3M"), (850_000, "$850k"), (999_400, "$999k"),
-    (999_500, "$1.0M"),  # not "$1000k"
-    (999.6, "$1k"),  # not "$1000"
-    (999_960_000, "$1.0B"), (-999_700, "-$1.0M"), (5, "$5"), (0, "$0"), (float("nan"), "-"), (None, "-"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (12_345_678, "$12.3M"),
+        (850_000, "$850k"),
+        (999_400, "$999k"),
+        (999_500, "$1.0M"),  # not "$1000k"
+        (999.6, "$1k"),  # not "$1000"
+        (999_960_000, "$1.0B"),
+        (-999_700, "-$1.0M"),
+        (5, "$5"),
+        (0, "$0"),
+        (float("nan"), "-"),
+        (None, "-"),
+    ],
+)
 def test_money_never_shows_a_thousand_of_a_unit(value, text):
     assert money(value) == text
 

@@ -1,4 +1,4 @@
-"""The deterministic funnel holds seeds/000's own figures, and the simulation agrees with it
+"""The deterministic funnel holds the 2026 plan's own figures, and the simulation agrees with it
 in expectation when nothing truncates and nothing is uncertain."""
 
 import datetime as dt
@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import simcore
-from simcore.cli.app import main
 from simcore.analysis.funnel import funnel, funnel_vs_simulation, pacing
+from simcore.cli.app import main
 
 
 def one_cell(decision, bank=7_400_000, ending=16_300_000, bookings=8_650_000):
-    """seeds/000's plan as one row of the spreadsheet: 50% stage 1->4, a $7.4M stage-4 bank."""
+    """The 2026 plan's as one row of the spreadsheet: 50% stage 1->4, a $7.4M stage-4 bank."""
     return {
         "name": "seed000",
         "start": dt.date(2026, 1, 1),
@@ -198,7 +198,10 @@ def test_cli_pacing(capsys):
 def test_cli_pacing_nonsense_and_no_days_left(capsys):
     from simcore.cli.app import main
 
-    for bad, words in [("nan,1,1,30", "planned must be a finite number"), ("-1,-5,1,30", "planned must be >= 0")]:
+    for bad, words in [
+        ("nan,1,1,30", "planned must be a finite number"),
+        ("-1,-5,1,30", "planned must be >= 0"),
+    ]:
         assert main(["funnel", "scenarios/fy2026.toml", "--trials", "20", f"--pacing={bad}"]) == 2
         assert words in capsys.readouterr().err
     assert main(["funnel", "scenarios/fy2026.toml", "--trials", "20", "--pacing=40,15,30,30"]) == 0

@@ -1,4 +1,4 @@
-"""Forecast metrics: a hand-built Dataset with hand-computed answers, seeds/003's SMB forecast,
+"""Forecast metrics: a hand-built Dataset with hand-computed answers, The sales playbook's SMB forecast,
 and a simulated check against closed forms."""
 
 import datetime as dt
@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 
 import simcore
-from simcore.cli.app import main
 from simcore.analysis.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics
+from simcore.cli.app import main
 
 
 def tiny():

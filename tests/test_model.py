@@ -1,4 +1,4 @@
-"""Known-answer tests of the simulation model (MODEL.md) on small purpose-built scenarios.
+"""Known-answer tests of the simulation model (docs/model.md) on small purpose-built scenarios.
 
 Every stochastic check compares a Monte-Carlo estimate with a closed form or a hand
 computation, with a tolerance of 4 Monte-Carlo standard errors (helpers in
@@ -42,7 +42,7 @@ def total(da, keep=("trial",)):
 
 
 # ---------------------------------------------------------------------------------------
-# Closed forms of the decision stage (MODEL.md "Life of one opportunity", step 3)
+# Closed forms of the decision stage (docs/model.md "Life of one opportunity", step 3)
 
 
 def decision_outcomes(w, p, share, decay, max_pushes):
@@ -55,8 +55,8 @@ def decision_outcomes(w, p, share, decay, max_pushes):
     to no decision, not to competition), and pushes with ``p`` unless ``n = m``, where a
     further push is lost to no decision.
     """
-    reach = [p ** n for n in range(max_pushes + 1)]
-    won = sum(r * w * decay ** n for n, r in enumerate(reach))
+    reach = [p**n for n in range(max_pushes + 1)]
+    won = sum(r * w * decay**n for n, r in enumerate(reach))
     lost_comp = sum(r * (1.0 - w - p) * share for r in reach)
     pushes = sum(reach[1:])
     return won, lost_comp, 1.0 - won - lost_comp, pushes
@@ -80,10 +80,21 @@ def test_decision_closed_form_by_hand():
 # 1. Expected bookings = deals x P(reach decision) x P(won) x E[amount at close]
 
 FUNNEL = {
-    "advance": (0.6, 0.7, 0.8), "growth": (1.1, 1.2, 1.25),
-    "win": 0.3, "push": 0.3, "share": 0.4, "decay": 0.8, "max_pushes": 2,
-    "median": 100_000.0, "sigma": 0.8, "whale_p": 0.1, "whale_lo": 2.0, "whale_hi": 5.0,
-    "floor": 20_000.0, "cap": 1_500_000.0, "count": 2000.0,
+    "advance": (0.6, 0.7, 0.8),
+    "growth": (1.1, 1.2, 1.25),
+    "win": 0.3,
+    "push": 0.3,
+    "share": 0.4,
+    "decay": 0.8,
+    "max_pushes": 2,
+    "median": 100_000.0,
+    "sigma": 0.8,
+    "whale_p": 0.1,
+    "whale_lo": 2.0,
+    "whale_hi": 5.0,
+    "floor": 20_000.0,
+    "cap": 1_500_000.0,
+    "count": 2000.0,
 }
 
 
@@ -93,15 +104,29 @@ def funnel_raw():
     names = stage_names(4)
     d = raw["defaults"]
     for s, name in enumerate(names[:-1]):
-        d["stages"][name] = {"advance": f["advance"][s], "growth": f["growth"][s],
-                             "dwell": {"dist": "lognormal", "mean": 10.0, "cv": 0.5}}
-    d["decision"] = {"win": f["win"], "push": f["push"], "lost_competition_share": f["share"],
-                     "win_decay": f["decay"], "max_pushes": f["max_pushes"],
-                     "dwell": {"dist": "lognormal", "mean": 15.0, "cv": 0.5},
-                     "push_delay": {"dist": "gamma", "mean": 20.0, "cv": 0.5}}
-    d["amount"] = {"median": f["median"], "sigma": f["sigma"], "whale_probability": f["whale_p"],
-                   "whale_factor": f["whale_lo"], "whale_factor_max": f["whale_hi"],
-                   "floor": f["floor"], "cap": f["cap"]}
+        d["stages"][name] = {
+            "advance": f["advance"][s],
+            "growth": f["growth"][s],
+            "dwell": {"dist": "lognormal", "mean": 10.0, "cv": 0.5},
+        }
+    d["decision"] = {
+        "win": f["win"],
+        "push": f["push"],
+        "lost_competition_share": f["share"],
+        "win_decay": f["decay"],
+        "max_pushes": f["max_pushes"],
+        "dwell": {"dist": "lognormal", "mean": 15.0, "cv": 0.5},
+        "push_delay": {"dist": "gamma", "mean": 20.0, "cv": 0.5},
+    }
+    d["amount"] = {
+        "median": f["median"],
+        "sigma": f["sigma"],
+        "whale_probability": f["whale_p"],
+        "whale_factor": f["whale_lo"],
+        "whale_factor_max": f["whale_hi"],
+        "floor": f["floor"],
+        "cap": f["cap"],
+    }
     return raw
 
 
@@ -116,8 +141,9 @@ def test_expected_deals_is_the_plan(funnel):
     model = compile_scenario(sc)
     assert model.creation_rate.sum() == pytest.approx(FUNNEL["count"], rel=1e-12)
     created = total(ds.created_count.sel(stage="Stage 1"))
-    assert_close_se(created.mean(), FUNNEL["count"], math.sqrt(FUNNEL["count"] / created.size),
-                    what="deals created")
+    assert_close_se(
+        created.mean(), FUNNEL["count"], math.sqrt(FUNNEL["count"] / created.size), what="deals created"
+    )
 
 
 def test_expected_bookings_closed_form(funnel):
@@ -127,18 +153,24 @@ def test_expected_bookings_closed_form(funnel):
     won, _, _, _ = decision_outcomes(f["win"], f["push"], f["share"], f["decay"], f["max_pushes"])
     mean_at_close = expected_amount(sc.params[0]["amount"]) * float(np.prod(f["growth"]))
     bookings = total(ds.bookings_amount)
-    assert_close_se(bookings.mean(), f["count"] * reach * won * mean_at_close, se_mean(bookings),
-                    what="expected bookings (dollars)")
+    assert_close_se(
+        bookings.mean(),
+        f["count"] * reach * won * mean_at_close,
+        se_mean(bookings),
+        what="expected bookings (dollars)",
+    )
     booked = total(ds.bookings_count)
-    assert_close_se(booked.mean(), f["count"] * reach * won, se_mean(booked),
-                    what="expected bookings (deals)")
+    assert_close_se(
+        booked.mean(), f["count"] * reach * won, se_mean(booked), what="expected bookings (deals)"
+    )
 
 
 def test_decision_outcomes_with_push_decay_and_max_pushes(funnel):
     _, ds = funnel
     f = FUNNEL
-    won, lost_comp, lost_nd, pushes = decision_outcomes(f["win"], f["push"], f["share"], f["decay"],
-                                                        f["max_pushes"])
+    won, lost_comp, lost_nd, pushes = decision_outcomes(
+        f["win"], f["push"], f["share"], f["decay"], f["max_pushes"]
+    )
     at_decision = total(ds.created_count.sel(stage="Stage 4")).sum()
     lost = ds.lost_count.sel(stage="Stage 4")
     observed = {
@@ -150,16 +182,24 @@ def test_decision_outcomes_with_push_decay_and_max_pushes(funnel):
     for name, p in expected.items():
         assert_close_se(observed[name] / at_decision, p, se_proportion(p, at_decision), what=name)
     # Pushes per deal: 0, 1 or 2, with P(>= n) = p^n; its variance gives the SE.
-    var_pushes = f["push"] + 3 * f["push"] ** 2 - pushes ** 2
-    assert_close_se(total(ds.pushes_count).sum() / at_decision, pushes, math.sqrt(var_pushes / at_decision),
-                    what="pushes per deal")
+    var_pushes = f["push"] + 3 * f["push"] ** 2 - pushes**2
+    assert_close_se(
+        total(ds.pushes_count).sum() / at_decision,
+        pushes,
+        math.sqrt(var_pushes / at_decision),
+        what="pushes per deal",
+    )
     # Won deals' pushes: E[n | won] = sum n p^n w d^n / P(won).
     won_at = [f["push"] ** n * f["win"] * f["decay"] ** n for n in range(f["max_pushes"] + 1)]
     won_pushes = sum(n * x for n, x in enumerate(won_at)) / won
     mean_sq = sum(n * n * x for n, x in enumerate(won_at)) / won
     n_won = observed["won"]
-    assert_close_se(total(ds.won_pushes).sum() / n_won, won_pushes,
-                    math.sqrt((mean_sq - won_pushes ** 2) / n_won), what="pushes taken by won deals")
+    assert_close_se(
+        total(ds.won_pushes).sum() / n_won,
+        won_pushes,
+        math.sqrt((mean_sq - won_pushes**2) / n_won),
+        what="pushes taken by won deals",
+    )
 
 
 def test_stage_conversion_and_losses(funnel):
@@ -168,13 +208,21 @@ def test_stage_conversion_and_losses(funnel):
     created = [total(ds.created_count.sel(stage=s)).sum() for s in stage_names(4)]
     for s in range(3):
         a = f["advance"][s]
-        assert_close_se(created[s + 1] / created[s], a, se_proportion(a, created[s]),
-                        what=f"advance rate of Stage {s + 1}")
+        assert_close_se(
+            created[s + 1] / created[s],
+            a,
+            se_proportion(a, created[s]),
+            what=f"advance rate of Stage {s + 1}",
+        )
         # Pre-decision losses split by the conversion's lost_competition_share (default 0.5).
         lost = ds.lost_count.sel(stage=f"Stage {s + 1}")
         lc = total(lost.sel(reason="competition")).sum() / created[s]
-        assert_close_se(lc, (1 - a) * 0.5, se_proportion((1 - a) * 0.5, created[s]),
-                        what=f"lost to competition at Stage {s + 1}")
+        assert_close_se(
+            lc,
+            (1 - a) * 0.5,
+            se_proportion((1 - a) * 0.5, created[s]),
+            what=f"lost to competition at Stage {s + 1}",
+        )
 
 
 def test_amount_grows_per_stage(funnel):
@@ -184,14 +232,19 @@ def test_amount_grows_per_stage(funnel):
     for s, name in enumerate(stage_names(4)):
         amount = total(ds.created_amount.sel(stage=name))
         count = total(ds.created_count.sel(stage=name))
-        assert_close_se(amount.sum() / count.sum(), mean0 * growth, se_ratio(amount, count),
-                        what=f"mean amount entering {name}")
+        assert_close_se(
+            amount.sum() / count.sum(),
+            mean0 * growth,
+            se_ratio(amount, count),
+            what=f"mean amount entering {name}",
+        )
         if s < 3:
             growth *= FUNNEL["growth"][s]
     # Won deals book their amount at close: the stage-4 amount (growth after Stage 3 included).
     amount, count = total(ds.bookings_amount), total(ds.bookings_count)
-    assert_close_se(amount.sum() / count.sum(), mean0 * growth, se_ratio(amount, count),
-                    what="mean amount booked")
+    assert_close_se(
+        amount.sum() / count.sum(), mean0 * growth, se_ratio(amount, count), what="mean amount booked"
+    )
 
 
 def test_expected_amount_against_numerical_integration():
@@ -217,7 +270,8 @@ def test_expected_amount_against_numerical_integration():
     # A fixed whale factor: (1 - p) + p x factor on the clipped mean.
     fixed = dict(amount, whale_factor_max=math.nan)
     assert expected_amount(fixed) == pytest.approx(
-        (1 - f["whale_p"]) * mean_at(1.0) + f["whale_p"] * mean_at(f["whale_lo"]), rel=1e-7)
+        (1 - f["whale_p"]) * mean_at(1.0) + f["whale_p"] * mean_at(f["whale_lo"]), rel=1e-7
+    )
 
 
 def test_empirical_amount_mean():
@@ -229,8 +283,12 @@ def test_empirical_amount_mean():
     ds = run(sc, 300, seed=0)
     amount = total(ds.created_amount.sel(stage="Stage 1"))
     count = total(ds.created_count.sel(stage="Stage 1"))
-    assert_close_se(amount.sum() / count.sum(), np.mean(sizes), se_ratio(amount, count),
-                    what="mean of resampled deal sizes")
+    assert_close_se(
+        amount.sum() / count.sum(),
+        np.mean(sizes),
+        se_ratio(amount, count),
+        what="mean of resampled deal sizes",
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -239,8 +297,9 @@ def test_empirical_amount_mean():
 
 def decision_raw(win, push, decay=1.0, max_pushes=3, count=2000.0):
     raw = small_raw(n_stages=2, horizon_weeks=156, count_per_year=count)
-    raw["defaults"]["decision"].update(win=win, push=push, win_decay=decay, max_pushes=max_pushes,
-                                       lost_competition_share=0.5)
+    raw["defaults"]["decision"].update(
+        win=win, push=push, win_decay=decay, max_pushes=max_pushes, lost_competition_share=0.5
+    )
     raw["defaults"]["decision"]["dwell"] = {"dist": "lognormal", "mean": 20.0, "cv": 0.5}
     return raw
 
@@ -275,8 +334,9 @@ def test_unlimited_pushes_without_decay_win_w_over_decided():
 # 3. Whale overlay
 
 
-@pytest.mark.parametrize("whale", [{"whale_factor": 4.0}, {"whale_factor": 3.0, "whale_factor_max": 7.0}],
-                         ids=["fixed", "uniform"])
+@pytest.mark.parametrize(
+    "whale", [{"whale_factor": 4.0}, {"whale_factor": 3.0, "whale_factor_max": 7.0}], ids=["fixed", "uniform"]
+)
 def test_whale_overlay_moves_the_mean(whale):
     p = 0.15
     factor = (whale["whale_factor"] + whale.get("whale_factor_max", whale["whale_factor"])) / 2
@@ -291,9 +351,13 @@ def test_whale_overlay_moves_the_mean(whale):
     lift = (1 - p) + p * factor
     # Same deals, same base amounts (common random numbers): the ratio is tight.
     assert_close_se(whales.sum() / plain.sum(), lift, se_ratio(whales, plain), what="whale lift")
-    lognormal_mean = 100_000.0 * math.exp(0.5 ** 2 / 2)
-    assert_close_se(whales.sum() / count.sum(), lognormal_mean * lift, se_ratio(whales, count),
-                    what="mean amount with whales")
+    lognormal_mean = 100_000.0 * math.exp(0.5**2 / 2)
+    assert_close_se(
+        whales.sum() / count.sum(),
+        lognormal_mean * lift,
+        se_ratio(whales, count),
+        what="mean amount with whales",
+    )
     assert expected_amount(build(lumpy).params[0]["amount"]) == pytest.approx(lognormal_mean * lift, rel=1e-9)
 
 
@@ -320,8 +384,9 @@ def test_poisson_creation_mean_and_variance_per_week():
     assert counts.size == 200 * 52
     assert_close_se(counts.mean(), lam, math.sqrt(lam / counts.size), what="Poisson mean")
     # Var(s^2) of a Poisson sample = (mu4 - sigma^4) / n = (lam + 2 lam^2) / n.
-    assert_close_se(counts.var(ddof=1), lam, math.sqrt((lam + 2 * lam * lam) / counts.size),
-                    what="Poisson variance")
+    assert_close_se(
+        counts.var(ddof=1), lam, math.sqrt((lam + 2 * lam * lam) / counts.size), what="Poisson variance"
+    )
 
 
 def test_negative_binomial_variance():
@@ -337,7 +402,7 @@ MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=fl
 
 
 def expected_created_by_period(model):
-    """Expected new deals per reporting period under MODEL.md's rule: each week's expected
+    """Expected new deals per reporting period under docs/model.md's rule: each week's expected
     count, with creation times uniform within the week (so a week that straddles two
     months splits by days, not by the two months' plans)."""
     starts = model.periods.start_day
@@ -378,10 +443,13 @@ def test_seasonality_moves_pipeline_between_months_not_the_annual_total():
     assert flat.creation_rate.sum() == pytest.approx(1200.0, rel=1e-12)
 
 
-@pytest.mark.parametrize("per,values", [
-    ("quarter", [100.0, 200.0, 300.0, 400.0]),
-    ("month", [50.0, 10.0, 30.0, 0.0, 80.0, 40.0, 40.0, 60.0, 20.0, 90.0, 30.0, 50.0]),
-])
+@pytest.mark.parametrize(
+    "per,values",
+    [
+        ("quarter", [100.0, 200.0, 300.0, 400.0]),
+        ("month", [50.0, 10.0, 30.0, 0.0, 80.0, 40.0, 40.0, 60.0, 20.0, 90.0, 30.0, 50.0]),
+    ],
+)
 def test_plan_given_per_period_as_a_list(per, values):
     sc = build(calendar_year_raw({"per": per, "count": values}, per))
     model = compile_scenario(sc)
@@ -425,10 +493,16 @@ def test_cumulative_conversion_splits_geometrically(own_rate):
     assert_close_se(created[3] / created[0], 0.5, se_proportion(0.5, created[0]), what="stage 1 -> 4")
     rates = [per_stage, own_rate or per_stage, per_stage]
     for s in range(3):
-        assert_close_se(created[s + 1] / created[s], rates[s], se_proportion(rates[s], created[s]),
-                        what=f"advance of Stage {s + 1}")
+        assert_close_se(
+            created[s + 1] / created[s],
+            rates[s],
+            se_proportion(rates[s], created[s]),
+            what=f"advance of Stage {s + 1}",
+        )
         # The drawn-assumptions output gives the rate in effect, not a placeholder.
-        np.testing.assert_allclose(ds.assumption.sel(parameter=f"advance[Stage {s + 1}]"), rates[s], rtol=1e-12)
+        np.testing.assert_allclose(
+            ds.assumption.sel(parameter=f"advance[Stage {s + 1}]"), rates[s], rtol=1e-12
+        )
 
 
 def test_assumption_output_gives_each_trials_rate_from_an_uncertain_conversion():
@@ -474,8 +548,10 @@ def test_fixed_dwells_give_a_deterministic_cycle_time():
 
 
 DWELL_FAMILIES = {
-    "lognormal": ({"dist": "lognormal", "mean": 40.0, "cv": 0.6},
-                  stats.lognorm(math.sqrt(math.log1p(0.36)), scale=40.0 * math.exp(-math.log1p(0.36) / 2))),
+    "lognormal": (
+        {"dist": "lognormal", "mean": 40.0, "cv": 0.6},
+        stats.lognorm(math.sqrt(math.log1p(0.36)), scale=40.0 * math.exp(-math.log1p(0.36) / 2)),
+    ),
     "gamma": ({"dist": "gamma", "mean": 40.0, "cv": 0.6}, stats.gamma(1 / 0.36, scale=40.0 * 0.36)),
     "exponential": ({"dist": "exponential", "mean": 40.0}, stats.expon(scale=40.0)),
 }
@@ -512,8 +588,11 @@ def family_raw(bank_dir=None, deals_per_cell=0):
         raw["by"]["source"][name] = {"decision": {"dwell": dwell}}
     if bank_dir is not None:
         raw["defaults"]["creation"] = {"per": "year", "count": 0.0}
-        rows = [{"source": name, "stage": "Stage 2", "amount": 1000.0, "created": "2026-01-01"}
-                for name in families for _ in range(deals_per_cell)]
+        rows = [
+            {"source": name, "stage": "Stage 2", "amount": 1000.0, "created": "2026-01-01"}
+            for name in families
+            for _ in range(deals_per_cell)
+        ]
         raw["bank"] = {"csv": write_bank_csv(bank_dir, rows)}
     return raw
 
@@ -524,7 +603,7 @@ def test_dwell_families_means_and_shapes():
     def check(seed):
         ds = run(sc, 200, seed=seed)
         p_values = []
-        for name, (dwell, dist) in DWELL_FAMILIES.items():
+        for name, (_dwell, dist) in DWELL_FAMILIES.items():
             days = total(ds.won_cycle_days.sel(source=name))
             count = total(ds.won_cycle_count.sel(source=name))
             assert_close_se(days.sum() / count.sum(), 40.0, se_ratio(days, count), what=f"{name} mean dwell")
@@ -547,14 +626,21 @@ def test_bank_deals_residual_dwell(tmp_path):
             days = total(ds.won_cycle_days.sel(source=name))
             count = total(ds.won_cycle_count.sel(source=name))
             assert count.sum() == 200 * 200
-            assert_close_se(days.sum() / count.sum(), 40.0 * (1 + cv * cv) / 2, se_ratio(days, count),
-                            what=f"{name} residual dwell")
+            assert_close_se(
+                days.sum() / count.sum(),
+                40.0 * (1 + cv * cv) / 2,
+                se_ratio(days, count),
+                what=f"{name} residual dwell",
+            )
         # Memoryless: the residual of an exponential is the same exponential; of a fixed
         # dwell, uniform on [0, dwell].
-        p_exp = chi_square_p(ds.cycle_time_count.sel(source="exponential").sum("trial").values,
-                             DWELL_FAMILIES["exponential"][1])
-        p_fixed = chi_square_p(ds.cycle_time_count.sel(source="fixed").sum("trial").values,
-                               stats.uniform(0.0, 40.0))
+        p_exp = chi_square_p(
+            ds.cycle_time_count.sel(source="exponential").sum("trial").values,
+            DWELL_FAMILIES["exponential"][1],
+        )
+        p_fixed = chi_square_p(
+            ds.cycle_time_count.sel(source="fixed").sum("trial").values, stats.uniform(0.0, 40.0)
+        )
         return 2 * min(p_exp, p_fixed)
 
     retry_test(check, seeds=(0, 1))
@@ -585,8 +671,18 @@ def test_slip_due_and_bank_by_hand(tmp_path):
     raw["defaults"]["creation"] = {"per": "year", "count": 0.0}
     raw["defaults"]["decision"].update(win=1.0, push=0.0)
     raw["defaults"]["decision"]["dwell"]["mean"] = 20.0
-    raw["by"] = {"source": {"outbound": {"decision": {"win": 0.0, "push": 1.0, "max_pushes": 1,
-                                                      "push_delay": {"dist": "fixed", "mean": 30.0}}}}}
+    raw["by"] = {
+        "source": {
+            "outbound": {
+                "decision": {
+                    "win": 0.0,
+                    "push": 1.0,
+                    "max_pushes": 1,
+                    "push_delay": {"dist": "fixed", "mean": 30.0},
+                }
+            }
+        }
+    }
     rows = [
         {"source": "inbound", "stage": "Stage 3", "amount": 100, "expected_close": "2026-02-15"},
         {"source": "inbound", "stage": "Stage 3", "amount": 300, "expected_close": "2026-05-10"},
@@ -635,13 +731,16 @@ def test_slip_due_and_bank_by_hand(tmp_path):
 
 
 def uncertain_raw():
-    raw = small_raw(n_stages=2, horizon_weeks=104, sources=("pert", "beta", "pert2", "fixed"),
-                    count_per_year=500)
-    raw["by"] = {"source": {
-        "pert": {"decision": {"win": {"low": 0.1, "base": 0.25, "high": 0.5}}},
-        "pert2": {"decision": {"win": {"low": 0.1, "base": 0.25, "high": 0.5}}},
-        "beta": {"decision": {"win": {"mean": 0.3, "strength": 20.0}}},
-    }}
+    raw = small_raw(
+        n_stages=2, horizon_weeks=104, sources=("pert", "beta", "pert2", "fixed"), count_per_year=500
+    )
+    raw["by"] = {
+        "source": {
+            "pert": {"decision": {"win": {"low": 0.1, "base": 0.25, "high": 0.5}}},
+            "pert2": {"decision": {"win": {"low": 0.1, "base": 0.25, "high": 0.5}}},
+            "beta": {"decision": {"win": {"mean": 0.3, "strength": 20.0}}},
+        }
+    }
     return raw
 
 
@@ -681,8 +780,10 @@ def test_pert_and_beta_draws_ks():
 
     def check(seed):
         win = run(sc, 1000, seed=seed).assumption.sel(parameter="win")
-        p = [stats.kstest(win.sel(source=name).values, dist.cdf).pvalue
-             for name, dist in (("pert", pert), ("beta", beta))]
+        p = [
+            stats.kstest(win.sel(source=name).values, dist.cdf).pvalue
+            for name, dist in (("pert", pert), ("beta", beta))
+        ]
         return 2 * min(p)
 
     retry_test(check, seeds=(0, 1))
@@ -747,8 +848,8 @@ def test_uncertain_median_and_dwell_scale_are_shared_by_the_trials_deals():
     amount = total(ds.created_amount.sel(stage="Stage 2"))
     count = total(ds.created_count.sel(stage="Stage 2"))
     # Given the trial's median m, its mean deal is m e^(s^2/2) with variance m^2 e^(s^2) (e^(s^2) - 1).
-    s2 = 0.5 ** 2
-    variance = median ** 2 * math.exp(s2) * math.expm1(s2)
+    s2 = 0.5**2
+    variance = median**2 * math.exp(s2) * math.expm1(s2)
     z2 = (amount / count - median * math.exp(s2 / 2)) ** 2 / (variance / count)
     assert_close_se(z2.mean(), 1.0, se_mean(z2), what="mean square of standardised trial means")
     raw["defaults"]["creation"] = {"per": "year", "dollars": [40_000_000.0, 0.0]}

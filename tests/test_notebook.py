@@ -29,14 +29,17 @@ def test_notebook_runs_from_the_repository_root(monkeypatch):
     # The kernel is a separate process: make simcore importable there whether or not it is installed.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nb = _read()
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(ROOT)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
     client.execute()  # raises CellExecutionError, with the failing cell, if any cell fails
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     errors = [o for o in outputs if o.output_type == "error"]
     assert not errors
     # The charts rendered inline as PNGs (the plots work in a notebook, not only headless).
-    images = [o for o in outputs if o.output_type in ("display_data", "execute_result") and "image/png" in o.data]
+    images = [
+        o for o in outputs if o.output_type in ("display_data", "execute_result") and "image/png" in o.data
+    ]
     assert len(images) >= 5
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "P(hit)" in text and "Conservative" in text and "report.html" in text

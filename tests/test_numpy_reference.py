@@ -21,7 +21,7 @@ from simcore.engine.compile import compile_scenario
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import numpy_reference
+import numpy_reference  # noqa: E402  (found through the sys.path entry above)
 
 TRIALS = 2000
 
@@ -30,11 +30,15 @@ def _agree(name, kernel, reference):
     """Per-trial samples (trials, ...) of the same quantity: means within 4 SE."""
     kernel = np.asarray(kernel, dtype=np.float64).reshape(kernel.shape[0], -1)
     reference = np.asarray(reference, dtype=np.float64).reshape(reference.shape[0], -1)
-    se = np.sqrt(kernel.var(axis=0, ddof=1) / kernel.shape[0] + reference.var(axis=0, ddof=1) / reference.shape[0])
+    se = np.sqrt(
+        kernel.var(axis=0, ddof=1) / kernel.shape[0] + reference.var(axis=0, ddof=1) / reference.shape[0]
+    )
     diff = np.abs(kernel.mean(axis=0) - reference.mean(axis=0))
     # A quantity that is exactly zero in both (e.g. nothing lost at a stage no deal reaches).
     ok = (diff <= 4.0 * se) | ((se == 0) & (diff == 0))
-    assert ok.all(), f"{name}: kernel {kernel.mean(axis=0)[~ok]} vs numpy {reference.mean(axis=0)[~ok]} (SE {se[~ok]})"
+    assert ok.all(), (
+        f"{name}: kernel {kernel.mean(axis=0)[~ok]} vs numpy {reference.mean(axis=0)[~ok]} (SE {se[~ok]})"
+    )
 
 
 @pytest.mark.parametrize("scenario", ["fy2026.toml", "enterprise.toml"])
@@ -56,13 +60,19 @@ def test_numpy_reference_matches_kernel(scenario):
     _agree("bookings by period", cells(ds.bookings_amount).sum(axis=2), ref["bookings_amount"].sum(axis=2))
     _agree("bookings by cell", cells(ds.bookings_amount).sum(axis=1), ref["bookings_amount"].sum(axis=1))
     _agree("won deals by period", cells(ds.bookings_count).sum(axis=2), ref["bookings_count"].sum(axis=2))
-    _agree("created by stage", cells(ds.created_count, k).sum(axis=(1, 2)), ref["created_count"].sum(axis=(1, 2)))
-    _agree("created dollars by stage", cells(ds.created_amount, k).sum(axis=(1, 2)),
-           ref["created_amount"].sum(axis=(1, 2)))
+    _agree(
+        "created by stage", cells(ds.created_count, k).sum(axis=(1, 2)), ref["created_count"].sum(axis=(1, 2))
+    )
+    _agree(
+        "created dollars by stage",
+        cells(ds.created_amount, k).sum(axis=(1, 2)),
+        ref["created_amount"].sum(axis=(1, 2)),
+    )
     lost = cells(ds.lost_amount, k, 2).sum(axis=(1, 2))
     _agree("lost to competition by stage", lost[..., 0], ref["lost_competition_amount"].sum(axis=(1, 2)))
     _agree("lost to no decision by stage", lost[..., 1], ref["lost_no_decision_amount"].sum(axis=(1, 2)))
     _agree("pushes by period", cells(ds.pushes_count).sum(axis=2), ref["pushes_count"].sum(axis=2))
     # The same number of lifecycles is simulated (in expectation: creation is random).
     assert abs(lifecycles / TRIALS - float(ds.opportunities.mean())) <= 4.0 * float(
-        ds.opportunities.std()) * np.sqrt(2.0 / TRIALS)
+        ds.opportunities.std()
+    ) * np.sqrt(2.0 / TRIALS)

@@ -190,8 +190,17 @@ def test_infeasible_request_says_why(tmp_path, capsys):
 def test_plan_that_misses_when_simulated_is_not_a_success(capsys):
     """200 trials are too few for a 90% plan: the linearised model says 90%, the plan simulated
     exactly says ~81%. That is reported as not met (exit 1), never as 'optimal plan found'."""
-    argv = ["optimize", FY2026, "--trials", "200", "--verify-trials", "200", "--no-spreadsheet", "--quiet",
-            "--free-mix"]
+    argv = [
+        "optimize",
+        FY2026,
+        "--trials",
+        "200",
+        "--verify-trials",
+        "200",
+        "--no-spreadsheet",
+        "--quiet",
+        "--free-mix",
+    ]
     code = main(argv)
     out = capsys.readouterr().out
     assert code == 1 and "NOT MET: a plan was found, but simulated it reaches only" in out

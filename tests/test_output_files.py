@@ -24,6 +24,7 @@ def _writer(text):
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
+
     return write
 
 
@@ -33,6 +34,7 @@ def small_ds():
 
 
 # ---- the library ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["", b""])
 def test_an_empty_path_is_refused(path):
@@ -121,11 +123,14 @@ def test_save_dataset_through_a_link(small_ds, tmp_path):
 
 # ---- the command line -----------------------------------------------------------------------------
 
+
 def test_cli_run_refuses_a_fifo(tmp_path, capsys):
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
     code, _, err = run_cli(capsys, "run", SCENARIO, "--trials", "20", "--out", fifo, "--quiet")
-    assert code == 2 and err == f"error: {fifo}: is a named pipe (FIFO), not a regular file; give a file name\n"
+    assert (
+        code == 2 and err == f"error: {fifo}: is a named pipe (FIFO), not a regular file; give a file name\n"
+    )
     assert fifo.is_fifo() and os.listdir(tmp_path) == ["f"]
 
 
@@ -147,8 +152,9 @@ def test_cli_run_refuses_an_empty_out(tmp_path, capsys, monkeypatch):
 def test_cli_report_refuses_an_empty_out(tmp_path, capsys, monkeypatch):
     scenario = os.path.abspath(SCENARIO)
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(capsys, "report", scenario, "--out", "", "--trials", "20", "--quiet",
-                             "--variants", "none")
+    code, out, err = run_cli(
+        capsys, "report", scenario, "--out", "", "--trials", "20", "--quiet", "--variants", "none"
+    )
     assert (code, out, err) == (2, "", "error: the output path is empty\n")
     assert os.listdir(tmp_path) == []
 

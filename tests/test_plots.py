@@ -18,8 +18,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 import simcore
-from simcore.report import plots
 from simcore.errors import SimcoreError
+from simcore.report import plots
 
 TRIALS = 400
 TARGET = 8_650_000.0
@@ -141,8 +141,11 @@ def test_assumption_labels_speak_the_planners_words():
 
 
 def test_tornado_orders_swings_widest_on_top():
-    swings = [("win rate", 9.0e6, 14.0e6), {"name": "Stage 1 -> 4", "low": 10.0e6, "high": 13.0e6},
-              ("median deal size", 11.0e6, 12.5e6)]
+    swings = [
+        ("win rate", 9.0e6, 14.0e6),
+        {"name": "Stage 1 -> 4", "low": 10.0e6, "high": 13.0e6},
+        ("median deal size", 11.0e6, 12.5e6),
+    ]
     fig = plots.tornado(swings, base=11.8e6)
     ax = fig.axes[0]
     # barh draws bottom-up, so the widest swing is the last label.
@@ -150,8 +153,12 @@ def test_tornado_orders_swings_widest_on_top():
     low = _bars(ax, "Assumption at its low")
     high = _bars(ax, "Assumption at its high")
     np.testing.assert_allclose([b.get_x() for b in low], [11.8e6] * 3)
-    np.testing.assert_allclose([b.get_width() for b in low], [11.0e6 - 11.8e6, 10.0e6 - 11.8e6, 9.0e6 - 11.8e6])
-    np.testing.assert_allclose([b.get_width() for b in high], [12.5e6 - 11.8e6, 13.0e6 - 11.8e6, 14.0e6 - 11.8e6])
+    np.testing.assert_allclose(
+        [b.get_width() for b in low], [11.0e6 - 11.8e6, 10.0e6 - 11.8e6, 9.0e6 - 11.8e6]
+    )
+    np.testing.assert_allclose(
+        [b.get_width() for b in high], [12.5e6 - 11.8e6, 13.0e6 - 11.8e6, 14.0e6 - 11.8e6]
+    )
     assert "P50 annual bookings" in ax.get_title()
     with pytest.raises(SimcoreError, match="no assumptions"):
         plots.tornado([], base=1.0)
@@ -161,7 +168,9 @@ def test_waterfall_chains_expected_creation_and_shows_the_gap(ds):
     needed = 43_500_000.0
     fig = plots.creation_waterfall(ds, needed)
     ax = fig.axes[0]
-    created = ds["created_amount"].sel(stage="Stage 4").sum(["source", "product"]).transpose("trial", "period")
+    created = (
+        ds["created_amount"].sel(stage="Stage 4").sum(["source", "product"]).transpose("trial", "period")
+    )
     mean = created.mean("trial").values
     bars = _bars(ax, "Created")
     np.testing.assert_allclose([b.get_height() for b in bars], mean)
@@ -172,8 +181,9 @@ def test_waterfall_chains_expected_creation_and_shows_the_gap(ds):
     assert math.isclose(gap.get_y(), mean.sum())
     assert math.isclose(gap.get_height(), needed - mean.sum())
     np.testing.assert_allclose(_line(ax, "needed").get_ydata(), [needed, needed])
-    assert ax.get_title() == (f"FY2026 Stage 4 creation: {simcore.format.money(mean.sum())} expected vs "
-                              f"$43.5M the plan needs")
+    assert ax.get_title() == (
+        f"FY2026 Stage 4 creation: {simcore.format.money(mean.sum())} expected vs $43.5M the plan needs"
+    )
     per_period = [12e6, 11e6, 10e6, 10.5e6]
     ax = plots.creation_waterfall(ds, per_period).axes[0]
     np.testing.assert_allclose(_line(ax, "needed").get_ydata(), [sum(per_period)] * 2)
@@ -186,7 +196,7 @@ def test_waterfall_total_matches_the_closed_form_stage4_creation():
     # expected Stage-4 dollars = expected count x lognormal mean = 500 x $100k x exp(sigma^2 / 2).
     sc = build(small_raw())
     result = run(sc, 300, seed=0)
-    expected = 500 * 100_000.0 * math.exp(0.5 ** 2 / 2)
+    expected = 500 * 100_000.0 * math.exp(0.5**2 / 2)
     (total,) = _bars(plots.creation_waterfall(result, expected).axes[0], "Total")
     per_trial = result["created_amount"].sel(stage="Stage 4").sum(["period", "source"]).values
     assert_close_se(total.get_height(), expected, se_mean(per_trial), what="expected stage-4 creation")
@@ -263,9 +273,14 @@ def test_whiskers_span_p10_to_p90_even_when_the_mean_lies_outside(ds):
     skewed["bank_amount"][0] = skewed["bank_amount"][0] * 1000
     skewed["created_amount"][0] = skewed["created_amount"][0] * 1000
     for fig, totals in (
-        (plots.bank_by_category(skewed), skewed["bank_amount"].sum(["source", "product", "category"]).values[:, -1]),
-        (plots.creation_waterfall(skewed, 40e6),
-         skewed["created_amount"].sel(stage="Stage 4").sum(["period", "source", "product"]).values),
+        (
+            plots.bank_by_category(skewed),
+            skewed["bank_amount"].sum(["source", "product", "category"]).values[:, -1],
+        ),
+        (
+            plots.creation_waterfall(skewed, 40e6),
+            skewed["created_amount"].sel(stage="Stage 4").sum(["period", "source", "product"]).values,
+        ),
     ):
         ax = fig.axes[0]
         assert totals.mean() > np.quantile(totals, 0.9)
@@ -280,4 +295,7 @@ def test_plan_title_names_the_variant_once():
 
     ds = xr.Dataset(attrs={"scenario": "fy2026 [Conservative]", "variant": "Conservative"})
     assert plots.plan_title(ds) == "FY2026 (Conservative)"
-    assert plots.plan_title(xr.Dataset(attrs={"scenario": "smb_inside_sales", "variant": ""})) == "smb_inside_sales"
+    assert (
+        plots.plan_title(xr.Dataset(attrs={"scenario": "smb_inside_sales", "variant": ""}))
+        == "smb_inside_sales"
+    )

@@ -30,6 +30,7 @@ SCALE = float(os.environ.get("SIMCORE_PROPERTY_SCALE", "1"))
 def n(examples):
     return max(1, int(examples * SCALE))
 
+
 # A small scenario using every part of the format: two dimensions, three stages, per-stage
 # rates and conversion, a decision table, amounts with a whale overlay, a creation plan
 # list, uncertainty in both forms, a by-level, a cell-level, a bank and variants.
@@ -42,27 +43,54 @@ SMALL = {
     "target": 1_000_000,
     "currency": "USD",
     "dimensions": {"source": ["inbound", "outbound"], "product": ["A", "B"]},
-    "stage": [{"name": "S1", "category": "pipeline"}, {"name": "S2", "category": "best_case"},
-              {"name": "S3", "category": "commit"}],
+    "stage": [
+        {"name": "S1", "category": "pipeline"},
+        {"name": "S2", "category": "best_case"},
+        {"name": "S3", "category": "commit"},
+    ],
     "defaults": {
         "market_loading": 0.2,
         "conversion": {"to_decision": {"low": 0.3, "base": 0.4, "high": 0.5}, "lost_competition_share": 0.4},
-        "stages": {"S1": {"dwell": {"mean": 10, "cv": 0.5}, "growth": 1.1},
-                   "S2": {"advance": 0.6, "lost_competition": 0.1, "dwell": {"dist": "gamma", "mean": 12}}},
-        "decision": {"win": {"mean": 0.3, "strength": 40}, "push": 0.2, "lost_competition": 0.25,
-                     "dwell": {"mean": 20}, "push_delay": {"dist": "exponential", "mean": 15},
-                     "win_decay": 0.9, "max_pushes": 2},
-        "amount": {"median": 50_000, "p90_ratio": 2.0, "whale_probability": 0.05, "whale_factor": 3,
-                   "whale_factor_max": 5, "floor": 1_000, "cap": 2_000_000},
-        "creation": {"per": "quarter", "dollars": [1_000_000, 1_200_000], "process": "negative_binomial",
-                     "dispersion": 5, "seasonality": [1] * 12, "uplift": 1.0},
+        "stages": {
+            "S1": {"dwell": {"mean": 10, "cv": 0.5}, "growth": 1.1},
+            "S2": {"advance": 0.6, "lost_competition": 0.1, "dwell": {"dist": "gamma", "mean": 12}},
+        },
+        "decision": {
+            "win": {"mean": 0.3, "strength": 40},
+            "push": 0.2,
+            "lost_competition": 0.25,
+            "dwell": {"mean": 20},
+            "push_delay": {"dist": "exponential", "mean": 15},
+            "win_decay": 0.9,
+            "max_pushes": 2,
+        },
+        "amount": {
+            "median": 50_000,
+            "p90_ratio": 2.0,
+            "whale_probability": 0.05,
+            "whale_factor": 3,
+            "whale_factor_max": 5,
+            "floor": 1_000,
+            "cap": 2_000_000,
+        },
+        "creation": {
+            "per": "quarter",
+            "dollars": [1_000_000, 1_200_000],
+            "process": "negative_binomial",
+            "dispersion": 5,
+            "seasonality": [1] * 12,
+            "uplift": 1.0,
+        },
         "cost_per_dollar": 0.02,
     },
-    "by": {"source": {"outbound": {"creation": {"share": 0.5}, "decision": {"win_loss_push": [1, 2, 1]}}},
-           "product": {"B": {"amount": {"empirical": [10_000, 20_000, 80_000]}}}},
+    "by": {
+        "source": {"outbound": {"creation": {"share": 0.5}, "decision": {"win_loss_push": [1, 2, 1]}}},
+        "product": {"B": {"amount": {"empirical": [10_000, 20_000, 80_000]}}},
+    },
     "cell": {"inbound/B": {"creation": {"count": 30, "per": "month"}}},
-    "bank": {"aggregate": [{"source": "inbound", "product": "A", "stage": "S3", "dollars": 300_000,
-                            "count": 3}]},
+    "bank": {
+        "aggregate": [{"source": "inbound", "product": "A", "stage": "S3", "dollars": 300_000, "count": 3}]
+    },
     "variants": {"Low": {"description": "lower win", "set": {"defaults.decision.push": 0.1}}},
 }
 
@@ -75,8 +103,8 @@ def _fy2026():
 JUNK = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-10**12, max_value=10**12),
-    st.sampled_from([0, 1, -1, 2, 12, 13, 10**30, -10**30]),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.sampled_from([0, 1, -1, 2, 12, 13, 10**30, -(10**30)]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.0, 0.5, 1.0, 1.5, -0.5, 1e-300, 1e300]),
     st.text(max_size=8),
@@ -181,12 +209,26 @@ def test_mutated_variants_load_or_name_a_field(doc, variant):
     _check_outcome(doc, variant=variant)
 
 
-SET_PATHS = st.sampled_from([
-    "defaults.decision.win", "defaults.decision.win_loss_push", "defaults.decision.win_loss_push.1",
-    'defaults.stages."S1".advance', "by.source.inbound.creation.dollars", "bank.aggregate.0.count",
-    "bank.aggregate.7.count", "cell.inbound/A.amount.median", "name.first", "horizon_weeks", "x.y.z",
-    "defaults..win", ".", "defaults.amount", "stage.0.name", "dimensions.source",
-])
+SET_PATHS = st.sampled_from(
+    [
+        "defaults.decision.win",
+        "defaults.decision.win_loss_push",
+        "defaults.decision.win_loss_push.1",
+        'defaults.stages."S1".advance',
+        "by.source.inbound.creation.dollars",
+        "bank.aggregate.0.count",
+        "bank.aggregate.7.count",
+        "cell.inbound/A.amount.median",
+        "name.first",
+        "horizon_weeks",
+        "x.y.z",
+        "defaults..win",
+        ".",
+        "defaults.amount",
+        "stage.0.name",
+        "dimensions.source",
+    ]
+)
 
 
 @settings(max_examples=n(100), deadline=None)
@@ -195,8 +237,9 @@ def test_overrides_load_or_name_a_field(overrides):
     _check_outcome(SMALL, overrides=overrides)
 
 
-CSV_CELLS = st.one_of(st.sampled_from(["inbound", "A", "S3", "S1", "100000", "-5", "2026-02-01", "", "x"]),
-                      st.text(max_size=6))
+CSV_CELLS = st.one_of(
+    st.sampled_from(["inbound", "A", "S3", "S1", "100000", "-5", "2026-02-01", "", "x"]), st.text(max_size=6)
+)
 
 
 @settings(max_examples=n(100), deadline=None)

@@ -13,8 +13,8 @@ import pytest
 from conftest import assert_close_se, build, se_mean, small_raw
 
 import simcore
-from simcore.report import document as rpt
 from simcore.cli.app import main
+from simcore.report import document as rpt
 
 SCENARIO = "scenarios/fy2026.toml"
 TRIALS = 300
@@ -53,11 +53,26 @@ def test_every_file_is_written(built, written):
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(rpt.report_files(built))
     assert sorted(p.name for p in files) == names
-    for chart in ("bookings_distribution", "bookings_fan", "stage4_waterfall", "bank_by_category", "variants"):
+    for chart in (
+        "bookings_distribution",
+        "bookings_fan",
+        "stage4_waterfall",
+        "bank_by_category",
+        "variants",
+    ):
         assert (out / f"{chart}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    for table in ("headline", "bookings_by_period", "created_by_period", "bookings_by_source",
-                  "bookings_by_product", "bank_by_category", "funnel", "funnel_by_source", "funnel_vs_simulation",
-                  "variants"):
+    for table in (
+        "headline",
+        "bookings_by_period",
+        "created_by_period",
+        "bookings_by_source",
+        "bookings_by_product",
+        "bank_by_category",
+        "funnel",
+        "funnel_by_source",
+        "funnel_vs_simulation",
+        "variants",
+    ):
         assert (out / f"{table}.csv").exists(), table
     assert not built.notes
 
@@ -73,7 +88,7 @@ def test_html_is_self_contained_with_the_headline_on_top(built, written):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     h = built.headline
-    headline = page[page.index('<div class="headline">'):page.index("<h2>")]
+    headline = page[page.index('<div class="headline">') : page.index("<h2>")]
     assert simcore.format.money(h["p50"]) in headline
     assert f"{round(100 * h['p_hit'])}%" in headline and "$8.65M" in headline
     assert simcore.format.money(h["p10"]) in headline and simcore.format.money(h["p90"]) in headline
@@ -105,15 +120,18 @@ def test_csv_equals_the_summary(ds, written):
 
 def test_xlsx_equals_the_csv(built, written):
     import openpyxl
+
     out, _ = written
     wb = openpyxl.load_workbook(out / "report.xlsx")
     assert "About" in wb.sheetnames
     for table in built.tables:
         ws = wb[table.name[:31]]
         assert ws["A1"].value == table.title
-        assert [c.value for c in ws[2]][:len(table.columns)] == table.columns
-        sheet_rows = [[c.value for c in row][:len(table.columns)] for row in ws.iter_rows(min_row=3,
-                                                                                           max_row=2 + len(table.rows))]
+        assert [c.value for c in ws[2]][: len(table.columns)] == table.columns
+        sheet_rows = [
+            [c.value for c in row][: len(table.columns)]
+            for row in ws.iter_rows(min_row=3, max_row=2 + len(table.rows))
+        ]
         csv_rows = _csv(out / f"{table.name}.csv")[1:]
         assert len(sheet_rows) == len(csv_rows)
         for sheet_row, csv_row in zip(sheet_rows, csv_rows):
@@ -124,8 +142,8 @@ def test_xlsx_equals_the_csv(built, written):
                 else:
                     assert (value or "") == text
     ws = wb["headline"]
-    assert ws["B3"].number_format == '"$"#,##0'          # P50 in dollars
-    assert ws["B8"].number_format == "0.0%"              # P(hit) as a percentage
+    assert ws["B3"].number_format == '"$"#,##0'  # P50 in dollars
+    assert ws["B8"].number_format == "0.0%"  # P(hit) as a percentage
     about = {r[0].value: r[1].value for r in wb["About"].iter_rows()}
     assert about["seed"] == "0" and about["trials"] == TRIALS and about["scenario"] == "fy2026"
 
@@ -133,7 +151,9 @@ def test_xlsx_equals_the_csv(built, written):
 def test_variants_are_run_on_common_random_numbers(scenario, built):
     rows = {r[0]: r for r in built.table("variants").rows}
     assert list(rows) == ["Base", "Conservative", "Stretch"]
-    conservative = simcore.simulate(scenario.with_variant("Conservative"), trials=TRIALS, seed=SEED, progress=False)
+    conservative = simcore.simulate(
+        scenario.with_variant("Conservative"), trials=TRIALS, seed=SEED, progress=False
+    )
     year = conservative.simcore.year_bookings().values
     assert rows["Conservative"][3] == np.quantile(year, 0.5)
     assert rows["Conservative"][5] == float((year >= 8_650_000).mean())
@@ -157,11 +177,16 @@ def test_bookings_table_matches_the_closed_form():
     ds = simcore.simulate(sc, trials=400, seed=0, progress=False)
     report = rpt.report_from_dataset(ds)
     year_row = [r for r in report.table("bookings_by_period").rows if r[0] == "Year"][0]
-    expected = 500 * 0.25 * 100_000 * math.exp(0.5 ** 2 / 2)
+    expected = 500 * 0.25 * 100_000 * math.exp(0.5**2 / 2)
     assert_close_se(year_row[1], expected, se_mean(ds.simcore.year_bookings().values), what="mean bookings")
     assert report.headline["p_hit"] is None
-    assert [r[0] for r in report.table("headline").rows] == ["P50 annual bookings", "P10 annual bookings",
-                                                             "P90 annual bookings", "Mean annual bookings", "Trials"]
+    assert [r[0] for r in report.table("headline").rows] == [
+        "P50 annual bookings",
+        "P10 annual bookings",
+        "P90 annual bookings",
+        "Mean annual bookings",
+        "Trials",
+    ]
 
 
 def test_a_scenario_without_target_or_variants_leaves_those_sections_out(tmp_path):
@@ -183,10 +208,11 @@ def small_report():
     return rpt.report_from_dataset(ds)
 
 
-def _fail_in_xlsx(monkeypatch, exc=RuntimeError("disk full")):
+def _fail_in_xlsx(monkeypatch, exc=None):
     """Make the run fail after the PNGs and CSVs are written, before the workbook and HTML."""
+
     def boom(report, path):
-        raise exc
+        raise exc or RuntimeError("disk full")
 
     monkeypatch.setattr(rpt, "write_xlsx", boom)
 
@@ -250,13 +276,17 @@ def last_weeks(small_report, tmp_path):
     return out
 
 
-@pytest.mark.parametrize("name, make, words", [
-    ("report.html", lambda p: p.mkdir(), "is a folder, not a file"),
-    ("bookings_by_period.csv", lambda p: p.mkdir(), "is a folder, not a file"),
-    ("bookings_by_period.csv", os.mkfifo, r"is a named pipe \(FIFO\), not a file"),
-])
-def test_a_destination_that_is_not_a_file_leaves_the_folder_unchanged(small_report, last_weeks, name, make,
-                                                                      words):
+@pytest.mark.parametrize(
+    "name, make, words",
+    [
+        ("report.html", lambda p: p.mkdir(), "is a folder, not a file"),
+        ("bookings_by_period.csv", lambda p: p.mkdir(), "is a folder, not a file"),
+        ("bookings_by_period.csv", os.mkfifo, r"is a named pipe \(FIFO\), not a file"),
+    ],
+)
+def test_a_destination_that_is_not_a_file_leaves_the_folder_unchanged(
+    small_report, last_weeks, name, make, words
+):
     out = last_weeks
     (out / name).unlink()
     make(out / name)
@@ -272,11 +302,27 @@ def test_cli_report_onto_a_folder_in_the_way_exits_2_and_changes_nothing(small_r
     (out / "report.html").unlink()
     (out / "report.html").mkdir()
     before = _snapshot(out)
-    code = main(["report", SCENARIO, "--out", str(out), "--trials", "20", "--quiet", "--variants", "none",
-                 "--funnel-trials", "20"])
+    code = main(
+        [
+            "report",
+            SCENARIO,
+            "--out",
+            str(out),
+            "--trials",
+            "20",
+            "--quiet",
+            "--variants",
+            "none",
+            "--funnel-trials",
+            "20",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
-    assert captured.err.startswith(f"error: {out / 'report.html'}: is a folder") and captured.err.count("\n") == 1
+    assert (
+        captured.err.startswith(f"error: {out / 'report.html'}: is a folder")
+        and captured.err.count("\n") == 1
+    )
     assert _snapshot(out) == before
 
 
@@ -296,12 +342,16 @@ def _fail_on_the_nth_move(monkeypatch, n, exc):
     return moves
 
 
-@pytest.mark.parametrize("exc, raised", [
-    (OSError(28, "No space left on device"), simcore.SimcoreError),
-    (KeyboardInterrupt(), KeyboardInterrupt),
-])
-def test_a_failure_while_publishing_puts_the_previous_files_back(small_report, last_weeks, monkeypatch, exc,
-                                                                 raised):
+@pytest.mark.parametrize(
+    "exc, raised",
+    [
+        (OSError(28, "No space left on device"), simcore.SimcoreError),
+        (KeyboardInterrupt(), KeyboardInterrupt),
+    ],
+)
+def test_a_failure_while_publishing_puts_the_previous_files_back(
+    small_report, last_weeks, monkeypatch, exc, raised
+):
     out = last_weeks
     names = rpt.report_files(small_report)
     (out / names[1]).unlink()  # a file the new report adds: removed again
@@ -320,8 +370,9 @@ def test_a_failure_while_publishing_is_one_clear_line(small_report, last_weeks, 
         rpt.write_report(small_report, last_weeks)
 
 
-def test_when_putting_back_fails_too_the_error_says_where_the_previous_files_are(small_report, last_weeks,
-                                                                                 monkeypatch):
+def test_when_putting_back_fails_too_the_error_says_where_the_previous_files_are(
+    small_report, last_weeks, monkeypatch
+):
     out = last_weeks
     before = _snapshot(out)
     real = os.replace
@@ -367,8 +418,23 @@ def test_write_report_refuses_an_empty_path(small_report, tmp_path, monkeypatch,
 
 def test_cli_report_writes_the_folder_and_prints_the_headline(tmp_path, capsys):
     out = tmp_path / "rep"
-    code = main(["report", SCENARIO, "--out", str(out), "--trials", "200", "--seed", "0", "--quiet",
-                 "--variants", "Conservative", "--funnel-trials", "50"])
+    code = main(
+        [
+            "report",
+            SCENARIO,
+            "--out",
+            str(out),
+            "--trials",
+            "200",
+            "--seed",
+            "0",
+            "--quiet",
+            "--variants",
+            "Conservative",
+            "--funnel-trials",
+            "50",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert "chance of hitting $8.65M" in printed and "report.html" in printed
@@ -376,10 +442,13 @@ def test_cli_report_writes_the_folder_and_prints_the_headline(tmp_path, capsys):
     assert [r[0] for r in _csv(out / "variants.csv")[1:]] == ["Conservative"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--variants", "Optimistic"], "unknown variant"),
-    (["--set", "defaults.decision.win=2"], "error"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--variants", "Optimistic"], "unknown variant"),
+        (["--set", "defaults.decision.win=2"], "error"),
+    ],
+)
 def test_cli_report_bad_input_exits_2_without_traceback(tmp_path, capsys, argv, message):
     out = tmp_path / "rep"
     code = main(["report", SCENARIO, "--out", str(out), "--trials", "20", "--quiet", *argv])
@@ -390,8 +459,19 @@ def test_cli_report_bad_input_exits_2_without_traceback(tmp_path, capsys, argv, 
 
 
 def test_cli_report_missing_parent_exits_2(tmp_path, capsys):
-    code = main(["report", SCENARIO, "--out", str(tmp_path / "no" / "rep"), "--trials", "20", "--quiet",
-                 "--variants", "none"])
+    code = main(
+        [
+            "report",
+            SCENARIO,
+            "--out",
+            str(tmp_path / "no" / "rep"),
+            "--trials",
+            "20",
+            "--quiet",
+            "--variants",
+            "none",
+        ]
+    )
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -407,7 +487,7 @@ def test_headline_carries_monte_carlo_errors(ds, built):
     se = built.headline["se"]
     assert se["p50"] == quantile_se(year, 0.5)
     p = built.headline["p_hit"]
-    assert se["p_hit"] == pytest.approx(math.sqrt(p * (1 - p) / TRIALS))   # binomial, closed form
+    assert se["p_hit"] == pytest.approx(math.sqrt(p * (1 - p) / TRIALS))  # binomial, closed form
     rows = {r[0]: r for r in built.table("headline").rows}
     assert rows["P50 annual bookings"][2] == se["p50"]
     assert math.isnan(rows["Target"][2])
@@ -426,7 +506,7 @@ def test_variant_differences_are_paired(built):
 
 def test_metrics_close_rate_matches_the_closed_form():
     # Every deal reaches the decision (advance 1) and is won with probability 0.25 or lost, whatever its
-    # amount, so the pooled close rate by amount is 0.25 and coverage needed 4x (seeds/003: 25% -> 4x).
+    # amount, so the pooled close rate by amount is 0.25 and coverage needed 4x (the sales playbook: 25% -> 4x).
     from conftest import se_ratio
 
     sc = build(small_raw())
@@ -444,7 +524,7 @@ def test_sensitivity_section_shows_the_swings_and_the_variance_split(scenario, b
     from simcore.analysis.sensitivity import one_at_a_time
 
     assert "tornado" in [c.name for c in built.charts]
-    swings = one_at_a_time(scenario, trials=100, seed=SEED)   # the fixture's funnel_trials, same seed
+    swings = one_at_a_time(scenario, trials=100, seed=SEED)  # the fixture's funnel_trials, same seed
     rows = built.table("sensitivity_swings").rows
     assert [r[0] for r in rows] == [simcore.report.plots.assumption_label(r["name"]) for r in swings.rows]
     assert rows[0][3] == swings.rows[0]["p50"]["low"] and rows[0][4] == swings.rows[0]["p50"]["high"]
@@ -471,7 +551,7 @@ def test_every_bundled_scenario_reports(name, tmp_path):
 def test_a_funnel_that_cannot_be_backsolved_is_left_out_with_the_reason():
     raw = small_raw()
     raw["target"] = 1_000_000.0
-    raw["defaults"]["decision"]["win"] = 0.0     # nothing is ever won: no retire multiple to backsolve with
+    raw["defaults"]["decision"]["win"] = 0.0  # nothing is ever won: no retire multiple to backsolve with
     report = rpt.build_report(build(raw), trials=30, seed=0, variants=[])
     (note,) = [n for n in report.notes if "funnel is left out" in n]
     assert "win rate or conversion is zero" in note
@@ -482,8 +562,23 @@ def test_cli_report_json_prints_the_headline_and_the_files(tmp_path, capsys):
     import json
 
     out = tmp_path / "rep"
-    code = main(["report", SCENARIO, "--out", str(out), "--trials", "50", "--seed", "0", "--variants", "none",
-                 "--funnel-trials", "20", "--json"])
+    code = main(
+        [
+            "report",
+            SCENARIO,
+            "--out",
+            str(out),
+            "--trials",
+            "50",
+            "--seed",
+            "0",
+            "--variants",
+            "none",
+            "--funnel-trials",
+            "20",
+            "--json",
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["headline"]["trials"] == 50 and printed["headline"]["target"] == 8_650_000

@@ -1,4 +1,4 @@
-"""Reproducibility (MODEL.md "Randomness"): every random number is a pure function of
+"""Reproducibility (docs/model.md "Randomness"): every random number is a pure function of
 (seed, trial, stream, deal, draw), so results are the same bits for any thread count,
 any split of trials into chunks or runs, and a cell's volume leaves every other cell
 alone (common random numbers)."""
@@ -15,8 +15,8 @@ from conftest import build, run, small_raw
 
 import simcore
 from simcore.engine.compile import compile_scenario
-from simcore.errors import SimcoreError
 from simcore.engine.simulate import as_seed
+from simcore.errors import SimcoreError
 
 SOURCES = ("inbound", "outbound", "partner")
 
@@ -28,22 +28,38 @@ def busy_raw(uncertain=True):
     d = raw["defaults"]
     d["market_loading"] = 0.5
     d["creation"] = {"per": "year", "count": 300.0}
-    d["stages"]["Stage 1"] = {"advance": 0.6, "growth": 1.2,
-                              "dwell": {"dist": "lognormal", "mean": 20.0, "cv": 0.7}}
+    d["stages"]["Stage 1"] = {
+        "advance": 0.6,
+        "growth": 1.2,
+        "dwell": {"dist": "lognormal", "mean": 20.0, "cv": 0.7},
+    }
     d["stages"]["Stage 2"] = {"advance": 0.7, "dwell": {"dist": "gamma", "mean": 15.0, "cv": 0.4}}
-    d["decision"] = {"win": {"low": 0.2, "base": 0.3, "high": 0.45} if uncertain else 0.3, "push": 0.25,
-                     "win_decay": 0.9, "max_pushes": 2, "dwell": {"dist": "exponential", "mean": 25.0},
-                     "push_delay": {"dist": "lognormal", "mean": 30.0, "cv": 0.5}}
-    d["amount"] = {"median": 80_000.0, "sigma": 0.9, "whale_probability": 0.05, "whale_factor": 3.0,
-                   "whale_factor_max": 6.0}
+    d["decision"] = {
+        "win": {"low": 0.2, "base": 0.3, "high": 0.45} if uncertain else 0.3,
+        "push": 0.25,
+        "win_decay": 0.9,
+        "max_pushes": 2,
+        "dwell": {"dist": "exponential", "mean": 25.0},
+        "push_delay": {"dist": "lognormal", "mean": 30.0, "cv": 0.5},
+    }
+    d["amount"] = {
+        "median": 80_000.0,
+        "sigma": 0.9,
+        "whale_probability": 0.05,
+        "whale_factor": 3.0,
+        "whale_factor_max": 6.0,
+    }
     raw["by"] = {"source": {"partner": {"creation": {"process": "negative_binomial", "dispersion": 3.0}}}}
     if uncertain:
-        raw["by"]["source"]["outbound"] = {"amount": {"median": {"low": 60_000.0, "base": 80_000.0,
-                                                                 "high": 120_000.0}}}
-    raw["bank"] = {"aggregate": [
-        {"source": "inbound", "stage": "Stage 3", "dollars": 1_000_000.0, "count": 10},
-        {"source": "partner", "stage": "Stage 2", "dollars": 600_000.0, "count": 6},
-    ]}
+        raw["by"]["source"]["outbound"] = {
+            "amount": {"median": {"low": 60_000.0, "base": 80_000.0, "high": 120_000.0}}
+        }
+    raw["bank"] = {
+        "aggregate": [
+            {"source": "inbound", "stage": "Stage 3", "dollars": 1_000_000.0, "count": 10},
+            {"source": "partner", "stage": "Stage 2", "dollars": 600_000.0, "count": 6},
+        ]
+    }
     return raw
 
 
@@ -111,9 +127,9 @@ def test_chunks_and_trial_ranges(busy):
             joined = xr.concat([first[name], second[name]], dim="trial")
             np.testing.assert_array_equal(joined.values, da.values, err_msg=name)
     # In any order: the later range alone is the same as inside the whole run.
-    np.testing.assert_array_equal(second.bookings_amount.values,
-                                  whole.bookings_amount.sel(trial=slice(30, 49)).values)
-
+    np.testing.assert_array_equal(
+        second.bookings_amount.values, whole.bookings_amount.sel(trial=slice(30, 49)).values
+    )
 
 
 def test_deal_blocks_do_not_change_the_bits():
@@ -156,7 +172,7 @@ def test_one_cells_volume_leaves_other_cells_alone():
     small_cell, big_cell = base.sel(source="inbound"), bigger.sel(source="inbound")
     for name in ("created_count", "created_amount", "bookings_count", "bookings_amount", "pushes_count"):
         assert (big_cell[name].values >= small_cell[name].values).all(), name
-    assert (big_cell.created_count.sum().item() > small_cell.created_count.sum().item())
+    assert big_cell.created_count.sum().item() > small_cell.created_count.sum().item()
     # The same through the scenario: a cell-level plan change touches only that cell.
     raw = busy_raw(uncertain=False)
     raw["cell"] = {"partner": {"creation": {"count": 450.0}}}

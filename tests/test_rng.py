@@ -95,7 +95,7 @@ def _unmix64(z):
 
 def test_uniforms_are_strictly_inside_the_unit_interval():
     # The extreme words the mixer can produce map to 2^-54 and 1 - 2^-54, never 0 or 1.
-    for word, expected in ((0, 2.0 ** -54), (_M64 - 1, 1.0 - 2.0 ** -54)):
+    for word, expected in ((0, 2.0**-54), (_M64 - 1, 1.0 - 2.0**-54)):
         pre = _unmix64(word)
         assert int(mix64(np.uint64(pre))) == word
         key = np.uint64((pre - _GOLDEN) % _M64)  # draw j = 0 mixes key + 1 x golden
@@ -104,8 +104,9 @@ def test_uniforms_are_strictly_inside_the_unit_interval():
         assert 0.0 < u.min() and u.max() < 1.0
 
 
-@pytest.mark.parametrize("draws", [uniforms_of_one_key, first_uniform_of_many_keys],
-                         ids=["one-key", "many-keys"])
+@pytest.mark.parametrize(
+    "draws", [uniforms_of_one_key, first_uniform_of_many_keys], ids=["one-key", "many-keys"]
+)
 def test_uniforms_pass_ks_and_are_uncorrelated(draws):
     retry_test(lambda seed: stats.kstest(draws(seed, N), "uniform").pvalue, seeds=(0, 1))
     u = draws(0, N)
@@ -154,9 +155,9 @@ def table_mean(sigma, shift):
     """E[lognormal_unit(U)] computed exactly: the exact outer bins in closed form, the
     interpolated bins by the trapezoid rule (exact for a linear interpolant)."""
     table = lognormal_table(sigma, shift)
-    knots = table[:TABLE_KNOTS + 1]
+    knots = table[: TABLE_KNOTS + 1]
     lo, hi = TABLE_EXACT, TABLE_KNOTS - TABLE_EXACT
-    middle = 0.5 * (knots[lo:hi] + knots[lo + 1:hi + 1]).sum() / TABLE_KNOTS
+    middle = 0.5 * (knots[lo:hi] + knots[lo + 1 : hi + 1]).sum() / TABLE_KNOTS
     scale = math.exp(shift + 0.5 * sigma * sigma)
     # E[exp(sigma Z + shift); Z < z0] = scale * Phi(z0 - sigma)
     lower = scale * ndtr(ndtri(lo / TABLE_KNOTS) - sigma)
@@ -180,10 +181,11 @@ def test_table_mean_matches_the_kernels_interpolation():
     table = lognormal_table(sigma, 0.0)
     tables = table.reshape(1, -1)
     i = np.arange(TABLE_EXACT, TABLE_KNOTS - TABLE_EXACT)
-    knots = table[:TABLE_KNOTS + 1]
+    knots = table[: TABLE_KNOTS + 1]
     np.testing.assert_allclose(table_draws(tables, i / TABLE_KNOTS), knots[i], rtol=1e-12)
-    np.testing.assert_allclose(table_draws(tables, (i + 0.5) / TABLE_KNOTS), (knots[i] + knots[i + 1]) / 2,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        table_draws(tables, (i + 0.5) / TABLE_KNOTS), (knots[i] + knots[i + 1]) / 2, rtol=1e-12
+    )
     outer = np.array([1e-12, 1e-4, 0.01, 0.99, 0.9999, 1 - 1e-12])
     z = ndtri(outer)
     # The normal quantile's error bound, 1.2e-9 x |z|, carried through exp(sigma z).
@@ -195,5 +197,6 @@ def test_table_mean_matches_the_kernels_interpolation():
 def test_lognormal_table_draws_ks(sigma):
     table = lognormal_table(sigma, 0.0).reshape(1, -1)
     dist = stats.lognorm(sigma)
-    retry_test(lambda seed: stats.kstest(table_draws(table, first_uniform_of_many_keys(seed, N)),
-                                         dist.cdf).pvalue)
+    retry_test(
+        lambda seed: stats.kstest(table_draws(table, first_uniform_of_many_keys(seed, N)), dist.cdf).pvalue
+    )

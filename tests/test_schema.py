@@ -44,8 +44,9 @@ def validator():
 def test_shipped_schema_is_the_generated_one(tmp_path):
     assert json.loads(SHIPPED.read_text(encoding="utf-8")) == json_schema(), (
         "simcore/scenario.schema.json is stale: regenerate it with "
-        "python -c \"from simcore.scenario.load import write_json_schema as w; "
-        "w('simcore/scenario.schema.json')\"")
+        'python -c "from simcore.scenario.load import write_json_schema as w; '
+        "w('simcore/scenario.schema.json')\""
+    )
     # And byte for byte what write_json_schema writes.
     write_json_schema(tmp_path / "schema.json")
     assert (tmp_path / "schema.json").read_bytes() == SHIPPED.read_bytes()
@@ -80,22 +81,25 @@ def _set(doc, path, value):
     return doc
 
 
-@pytest.mark.parametrize("path, value", [
-    (["nmae"], "x"),
-    (["defaults", "decison"], {}),
-    (["by", "source", "inbound", "creaton"], {}),
-    (["defaults", "stages", "Stage 1", "advnce"], 0.5),
-    (["target"], "lots"),
-    (["defaults", "decision", "win_decay"], 1.5),
-    (["by", "product", "BillOps", "amount", "whale_probability"], -0.1),
-    (["by", "product", "CMP", "amount", "median"], 0),
-    (["defaults", "decision", "max_pushes"], {"low": 1, "base": 2, "high": 3}),
-    (["defaults", "conversion", "to_decision"], {"low": 0.4, "high": 0.6}),
-    (["defaults", "decision", "win_loss_push"], [1, 2, 1]),  # beside win/push: two forms of one field
-    (["bank", "aggregate", 0, "count"], 0),
-    (["stage", 0, "category"], "maybe"),
-    (["period"], "fortnight"),
-])
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        (["nmae"], "x"),
+        (["defaults", "decison"], {}),
+        (["by", "source", "inbound", "creaton"], {}),
+        (["defaults", "stages", "Stage 1", "advnce"], 0.5),
+        (["target"], "lots"),
+        (["defaults", "decision", "win_decay"], 1.5),
+        (["by", "product", "BillOps", "amount", "whale_probability"], -0.1),
+        (["by", "product", "CMP", "amount", "median"], 0),
+        (["defaults", "decision", "max_pushes"], {"low": 1, "base": 2, "high": 3}),
+        (["defaults", "conversion", "to_decision"], {"low": 0.4, "high": 0.6}),
+        (["defaults", "decision", "win_loss_push"], [1, 2, 1]),  # beside win/push: two forms of one field
+        (["bank", "aggregate", 0, "count"], 0),
+        (["stage", 0, "category"], "maybe"),
+        (["period"], "fortnight"),
+    ],
+)
 def test_schema_and_loader_both_reject(path, value, validator):
     doc = _set(_fy2026(), path, value)
     assert list(validator.iter_errors(as_json(doc))), "the schema accepted it"
@@ -115,18 +119,25 @@ def test_doc_field_reference_is_generated_from_spec():
 
     text = DOC.read_text(encoding="utf-8")
     start = text.index("\n", text.index(BEGIN)) + 1
-    section = text[start:text.index(END)]
+    section = text[start : text.index(END)]
     assert section.strip() == reference_markdown().strip(), (
         "docs/scenario-format.md's field reference is stale: replace the text between the BEGIN/END "
-        "GENERATED REFERENCE markers with simcore.scenario.spec.reference_markdown()")
+        "GENERATED REFERENCE markers with simcore.scenario.spec.reference_markdown()"
+    )
 
 
 def test_every_field_of_spec_appears_in_the_doc():
     from simcore.scenario.spec import AGGREGATE_BANK, BLOCK, reference_rows
 
     text = DOC.read_text(encoding="utf-8")
-    paths = [path for path, _ in [*reference_rows(), *reference_rows(BLOCK),
-                                  *reference_rows(AGGREGATE_BANK, "bank.aggregate[]")]]
+    paths = [
+        path
+        for path, _ in [
+            *reference_rows(),
+            *reference_rows(BLOCK),
+            *reference_rows(AGGREGATE_BANK, "bank.aggregate[]"),
+        ]
+    ]
     assert len(paths) > 90 and "decision.win_loss_push" in paths and "creation.dispersion" in paths
     missing = [p for p in paths if f"`{p}`" not in text]
     assert missing == []
@@ -134,19 +145,41 @@ def test_every_field_of_spec_appears_in_the_doc():
 
 def test_doc_explains_what_the_issue_asks():
     text = DOC.read_text(encoding="utf-8")
-    for words in ("defaults -> by -> cell", "geometrically", "win_loss_push", "{low, base, high}",
-                  "{ mean = 0.25, strength = 40 }", "Losses cannot be\nuncertain", "market factor",
-                  "negative binomial", "normalised to average 1", "renewal theory", "length-biased",
-                  "decides first at that date", "slipped", "whole horizon", "simulate_trials", "_dwell"):
+    for words in (
+        "defaults -> by -> cell",
+        "geometrically",
+        "win_loss_push",
+        "{low, base, high}",
+        "{ mean = 0.25, strength = 40 }",
+        "Losses cannot be\nuncertain",
+        "market factor",
+        "negative binomial",
+        "normalised to average 1",
+        "renewal theory",
+        "length-biased",
+        "decides first at that date",
+        "slipped",
+        "whole horizon",
+        "simulate_trials",
+        "_dwell",
+    ):
         assert words in text, words
 
 
 def test_documented_defaults_are_the_loaders():
     # A scenario that sets only what has no default: everything else takes the documented value.
-    raw = {"name": "d", "start": dt.date(2026, 1, 1), "dimensions": {"source": ["a"]},
-           "stage": [{"name": "S1", "category": "pipeline"}, {"name": "S2", "category": "commit"}],
-           "defaults": {"stages": {"S1": {"advance": 0.5}}, "decision": {"win": 0.3},
-                        "amount": {"median": 1000.0}, "creation": {"dollars": 1e5}}}
+    raw = {
+        "name": "d",
+        "start": dt.date(2026, 1, 1),
+        "dimensions": {"source": ["a"]},
+        "stage": [{"name": "S1", "category": "pipeline"}, {"name": "S2", "category": "commit"}],
+        "defaults": {
+            "stages": {"S1": {"advance": 0.5}},
+            "decision": {"win": 0.3},
+            "amount": {"median": 1000.0},
+            "creation": {"dollars": 1e5},
+        },
+    }
     sc = scenario_from_dict(raw)
     p = sc.params[0]
     assert sc.horizon_days == 52 * 7 and sc.fiscal_year_start_month == 1

@@ -10,8 +10,8 @@ import xarray as xr
 from conftest import two_stage_raw
 
 import simcore
-from simcore.cli.app import main
 from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
+from simcore.cli.app import main
 
 
 def plan(win=0.25, to_decision=0.6, counts=(150, 150)):

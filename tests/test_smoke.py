@@ -47,6 +47,6 @@ def test_readme_python_example_runs_and_gives_a_range(monkeypatch):
     assert blocks
     monkeypatch.chdir(root)
     names = {}
-    exec(blocks[0].replace("trials=10_000", "trials=300"), names)  # noqa: S102 - the README's own code
+    exec(blocks[0].replace("trials=10_000", "trials=300"), names)
     q = names["inbound_q2"].quantile([0.1, 0.5, 0.9], dim="trial").values
     assert q.shape == (3,) and 0 < q[0] < q[1] < q[2]

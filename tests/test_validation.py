@@ -1,5 +1,5 @@
 """Every way a scenario can be wrong gives one clear problem per mistake, naming the file,
-the field path and what is wrong (issue 2, part 3) -- never a KeyError or a traceback.
+the field path and what is wrong -- never a KeyError or a traceback.
 
 Each case starts from a small valid scenario, breaks one thing, and checks the problem's
 path and the words of its message. The CLI side (exit code 2, stderr) is in test_cli.py.
@@ -24,8 +24,11 @@ BASE = {
     "end": dt.date(2026, 12, 31),
     "target": 1_000_000,
     "dimensions": {"source": ["inbound", "outbound"], "product": ["CMP", "FinOps"]},
-    "stage": [{"name": "Stage 1", "category": "pipeline"}, {"name": "Stage 2", "category": "best_case"},
-              {"name": "Stage 3", "category": "commit"}],
+    "stage": [
+        {"name": "Stage 1", "category": "pipeline"},
+        {"name": "Stage 2", "category": "best_case"},
+        {"name": "Stage 3", "category": "commit"},
+    ],
     "defaults": {
         "conversion": {"to_decision": 0.5},
         "stages": {"Stage 1": {"dwell": {"mean": 20}}},
@@ -35,8 +38,11 @@ BASE = {
     },
     "by": {"source": {"inbound": {"creation": {"share": 1.5}}}},
     "cell": {"outbound/FinOps": {"amount": {"median": 20_000}}},
-    "bank": {"aggregate": [{"source": "inbound", "product": "CMP", "stage": "Stage 3", "dollars": 200_000,
-                            "count": 4}]},
+    "bank": {
+        "aggregate": [
+            {"source": "inbound", "product": "CMP", "stage": "Stage 3", "dollars": 200_000, "count": 4}
+        ]
+    },
     "variants": {"Low": {"set": {"defaults.decision.win": 0.2}}},
 }
 
@@ -86,16 +92,27 @@ def test_base_scenario_loads():
 
 # ---- unknown keys, with a did-you-mean, at every level ----------------------------------
 
-@pytest.mark.parametrize("raw, path, suggestion", [
-    (edit(nmae="x"), "nmae", "'name'"),
-    (edit(defaults__decison={}), "defaults.decison", "'decision'"),
-    (edit(defaults__amount__medain=5), "defaults.amount.medain", "'median'"),
-    (edit(by__source__inbound__creaton={}), "by.source.inbound.creaton", "'creation'"),
-    (edit(defaults__stages={"Stage 1": {"advnce": 0.5}}), 'defaults.stages."Stage 1".advnce', "'advance'"),
-    (edit(cell={"outbound/FinOps": {"amount": {"whale_prob": 0.1}}}),
-     'cell."outbound/FinOps".amount.whale_prob',
-     "'whale_probability'"),
-], ids=["top", "defaults", "amount", "by", "stage-table", "cell"])
+
+@pytest.mark.parametrize(
+    "raw, path, suggestion",
+    [
+        (edit(nmae="x"), "nmae", "'name'"),
+        (edit(defaults__decison={}), "defaults.decison", "'decision'"),
+        (edit(defaults__amount__medain=5), "defaults.amount.medain", "'median'"),
+        (edit(by__source__inbound__creaton={}), "by.source.inbound.creaton", "'creation'"),
+        (
+            edit(defaults__stages={"Stage 1": {"advnce": 0.5}}),
+            'defaults.stages."Stage 1".advnce',
+            "'advance'",
+        ),
+        (
+            edit(cell={"outbound/FinOps": {"amount": {"whale_prob": 0.1}}}),
+            'cell."outbound/FinOps".amount.whale_prob',
+            "'whale_probability'",
+        ),
+    ],
+    ids=["top", "defaults", "amount", "by", "stage-table", "cell"],
+)
 def test_unknown_key_names_the_path_and_suggests(raw, path, suggestion):
     where, message = only(raw)
     assert where == path
@@ -104,39 +121,61 @@ def test_unknown_key_names_the_path_and_suggests(raw, path, suggestion):
 
 # ---- wrong types and out-of-range values ------------------------------------------------
 
-@pytest.mark.parametrize("raw, path, words", [
-    (edit(target="lots"), "target", "must be a number, got the text 'lots'"),
-    (edit(target=True), "target", "must be a number, got a boolean"),
-    (edit(target=float("nan")), "target", "finite"),
-    (edit(start="2026-01-01"), "start", "must be a date"),
-    (edit(defaults__decision__max_pushes=1.5), "defaults.decision.max_pushes", "whole number"),
-    (edit(defaults__stages=[1]), "defaults.stages", "must be a table, got a list"),
-    (edit(dimensions__source="inbound"), "dimensions.source", "must be a list"),
-    (edit(defaults__decision__win=1.2), "defaults.decision.win", "probability 1.2 is out of range"),
-    (edit(defaults__decision__push=-0.1), "defaults.decision.push", "probability -0.1 is out of range"),
-    (edit(defaults__conversion__to_decision=1.5), "defaults.conversion.to_decision", "in [0, 1]"),
-    (edit(by__source__inbound__amount={"whale_probability": 2}), "by.source.inbound.amount.whale_probability",
-     "out of range"),
-    (edit(defaults__amount__median=-5), "defaults.amount.median",
-     "value -5 is out of range: must be in (0, 1,000,000,000,000]"),
-    (edit(defaults__amount__median=0), "defaults.amount.median", "must be in (0, "),
-    (edit(defaults__amount__cap=0), "defaults.amount.cap", "must be > 0"),
-    (edit(defaults__creation__dollars=-1), "defaults.creation.dollars", "must be >= 0"),
-    (edit(defaults__amount={"empirical": [10, -3]}), "defaults.amount.empirical[1]", "must be in (0, "),
-    (edit(bank__aggregate__0__dollars=0), "bank.aggregate[0].dollars", "must be in (0, "),
-    (edit(bank__aggregate__0__count=0), "bank.aggregate[0].count", "must be in [1, 2,000,000]"),
-    (edit(defaults__stages={"Stage 1": {"dwell": {"mean": 0}}}), 'defaults.stages."Stage 1".dwell.mean',
-     "must be > 0"),
-    (edit(horizon_weeks=0, end=None), "horizon_weeks", "must be in [1, 1040]"),
-    (edit(fiscal_year_start_month=13), "fiscal_year_start_month", "in [1, 12]"),
-    (edit(period="fortnight"), "period", "unknown value 'fortnight'"),
-    (edit(defaults__stages={"Stage 1": {"dwell": {"dist": "weibul"}}}),
-     'defaults.stages."Stage 1".dwell.dist',
-     "expected one of 'lognormal', 'gamma', 'exponential', 'fixed'"),
-    (edit(defaults__decision={"win_loss_push": [1, 2]}), "defaults.decision.win_loss_push",
-     "exactly 3 entries"),
-    (edit(defaults__creation__seasonality=[1] * 11), "defaults.creation.seasonality", "exactly 12 entries"),
-])
+
+@pytest.mark.parametrize(
+    "raw, path, words",
+    [
+        (edit(target="lots"), "target", "must be a number, got the text 'lots'"),
+        (edit(target=True), "target", "must be a number, got a boolean"),
+        (edit(target=float("nan")), "target", "finite"),
+        (edit(start="2026-01-01"), "start", "must be a date"),
+        (edit(defaults__decision__max_pushes=1.5), "defaults.decision.max_pushes", "whole number"),
+        (edit(defaults__stages=[1]), "defaults.stages", "must be a table, got a list"),
+        (edit(dimensions__source="inbound"), "dimensions.source", "must be a list"),
+        (edit(defaults__decision__win=1.2), "defaults.decision.win", "probability 1.2 is out of range"),
+        (edit(defaults__decision__push=-0.1), "defaults.decision.push", "probability -0.1 is out of range"),
+        (edit(defaults__conversion__to_decision=1.5), "defaults.conversion.to_decision", "in [0, 1]"),
+        (
+            edit(by__source__inbound__amount={"whale_probability": 2}),
+            "by.source.inbound.amount.whale_probability",
+            "out of range",
+        ),
+        (
+            edit(defaults__amount__median=-5),
+            "defaults.amount.median",
+            "value -5 is out of range: must be in (0, 1,000,000,000,000]",
+        ),
+        (edit(defaults__amount__median=0), "defaults.amount.median", "must be in (0, "),
+        (edit(defaults__amount__cap=0), "defaults.amount.cap", "must be > 0"),
+        (edit(defaults__creation__dollars=-1), "defaults.creation.dollars", "must be >= 0"),
+        (edit(defaults__amount={"empirical": [10, -3]}), "defaults.amount.empirical[1]", "must be in (0, "),
+        (edit(bank__aggregate__0__dollars=0), "bank.aggregate[0].dollars", "must be in (0, "),
+        (edit(bank__aggregate__0__count=0), "bank.aggregate[0].count", "must be in [1, 2,000,000]"),
+        (
+            edit(defaults__stages={"Stage 1": {"dwell": {"mean": 0}}}),
+            'defaults.stages."Stage 1".dwell.mean',
+            "must be > 0",
+        ),
+        (edit(horizon_weeks=0, end=None), "horizon_weeks", "must be in [1, 1040]"),
+        (edit(fiscal_year_start_month=13), "fiscal_year_start_month", "in [1, 12]"),
+        (edit(period="fortnight"), "period", "unknown value 'fortnight'"),
+        (
+            edit(defaults__stages={"Stage 1": {"dwell": {"dist": "weibul"}}}),
+            'defaults.stages."Stage 1".dwell.dist',
+            "expected one of 'lognormal', 'gamma', 'exponential', 'fixed'",
+        ),
+        (
+            edit(defaults__decision={"win_loss_push": [1, 2]}),
+            "defaults.decision.win_loss_push",
+            "exactly 3 entries",
+        ),
+        (
+            edit(defaults__creation__seasonality=[1] * 11),
+            "defaults.creation.seasonality",
+            "exactly 12 entries",
+        ),
+    ],
+)
 def test_wrong_type_or_range(raw, path, words):
     where, message = only(raw)
     assert where == path
@@ -145,9 +184,11 @@ def test_wrong_type_or_range(raw, path, words):
 
 # ---- outcome probabilities that do not add up -------------------------------------------
 
+
 def test_open_stage_outcomes_must_sum_to_one():
-    raw = edit(defaults__stages={"Stage 1": {"advance": 0.5, "lost_competition": 0.3,
-                                             "lost_no_decision": 0.3}})
+    raw = edit(
+        defaults__stages={"Stage 1": {"advance": 0.5, "lost_competition": 0.3, "lost_no_decision": 0.3}}
+    )
     where, message = only(raw)
     assert where == 'defaults.stages."Stage 1".advance'
     assert "advance + lost_competition + lost_no_decision = 1.1, must sum to 1" in message
@@ -186,12 +227,15 @@ def test_all_zero_win_loss_push():
     assert where == "defaults.decision.win_loss_push" and "all zero" in message
 
 
-@pytest.mark.parametrize("table, extra, words", [
-    ("defaults.decision", {"win_loss_push": [1, 2, 1]}, "gives both win_loss_push and win and push"),
-    ("defaults.amount", {"empirical": [1e4, 2e4]}, "gives both empirical and median"),
-    ("defaults.amount", {"sigma": 0.5}, "gives both p90_ratio and sigma"),
-    ("defaults.creation", {"count": 5}, "gives both dollars and count"),
-])
+@pytest.mark.parametrize(
+    "table, extra, words",
+    [
+        ("defaults.decision", {"win_loss_push": [1, 2, 1]}, "gives both win_loss_push and win and push"),
+        ("defaults.amount", {"empirical": [1e4, 2e4]}, "gives both empirical and median"),
+        ("defaults.amount", {"sigma": 0.5}, "gives both p90_ratio and sigma"),
+        ("defaults.creation", {"count": 5}, "gives both dollars and count"),
+    ],
+)
 def test_two_forms_of_one_field_in_one_table(table, extra, words):
     raw = copy.deepcopy(BASE)
     raw["defaults"][table.split(".")[1]].update(extra)
@@ -226,31 +270,44 @@ def test_cumulative_conversion_that_cannot_be_reached():
 def test_cumulative_conversion_with_no_stage_left_to_set():
     # One open stage before the decision, with its own advance: to_decision has nothing to
     # split over, and the simulation would silently use 0.3.
-    raw = edit(stage=[{"name": "Stage 1", "category": "pipeline"}, {"name": "Stage 3", "category": "commit"}],
-               defaults__stages={"Stage 1": {"advance": 0.3}})
+    raw = edit(
+        stage=[{"name": "Stage 1", "category": "pipeline"}, {"name": "Stage 3", "category": "commit"}],
+        defaults__stages={"Stage 1": {"advance": 0.3}},
+    )
     assert only(raw) == (
         "defaults.conversion.to_decision",
         "conversion.to_decision 0.5 disagrees with the advance rates: stage 'Stage 1' has its own advance "
         "rate 0.3, and no stage is left for to_decision to set; change conversion.to_decision to 0.3, or "
-        'stages."Stage 1".advance, or give one of the two only (all 4 cells)')
+        'stages."Stage 1".advance, or give one of the two only (all 4 cells)',
+    )
     # Every stage with its own advance: their product is what the simulation uses.
     where, message = only(edit(defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}}))
     assert where == "defaults.conversion.to_decision"
     assert "stages 'Stage 1', 'Stage 2' all have their own advance rates, which multiply to 0.27" in message
     assert "change conversion.to_decision to 0.27" in message
     # Only the stages from the entry stage count.
-    where, message = only(edit(defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}},
-                               defaults__entry_stage="Stage 2"))
+    where, message = only(
+        edit(
+            defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}},
+            defaults__entry_stage="Stage 2",
+        )
+    )
     assert "stage 'Stage 2' has its own advance rate 0.9" in message
 
 
 def test_cumulative_conversion_that_agrees_with_every_stage_rate():
     # Rates rounded to a tenth of a percent still agree; so do rates set without to_decision.
-    sc = scenario_from_dict(edit(defaults__stages={"Stage 1": {"advance": 0.707}, "Stage 2": {"advance": 0.707}}),
-                            name=FILE)
+    sc = scenario_from_dict(
+        edit(defaults__stages={"Stage 1": {"advance": 0.707}, "Stage 2": {"advance": 0.707}}), name=FILE
+    )
     assert sc.params[0]["stages"][0]["advance"] == 0.707
-    scenario_from_dict(edit(defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}},
-                            defaults__conversion=None), name=FILE)
+    scenario_from_dict(
+        edit(
+            defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}},
+            defaults__conversion=None,
+        ),
+        name=FILE,
+    )
 
 
 def test_floor_above_cap():
@@ -266,28 +323,55 @@ def test_whale_factor_max_below_whale_factor():
 
 # ---- unknown stage / dimension names ----------------------------------------------------
 
-@pytest.mark.parametrize("raw, path, words", [
-    (edit(by__source__inbund={}), "by.source.inbund", "unknown source 'inbund' (did you mean 'inbound'?)"),
-    (edit(by__product__CPM={}), "by.product.CPM", "unknown product 'CPM' (did you mean 'CMP'?)"),
-    (edit(by__sorce={}), "by.sorce", "unknown dimension 'sorce' (did you mean 'source'?)"),
-    (edit(cell={"inbound/CPM": {}}), 'cell."inbound/CPM"', "unknown cell 'inbound/CPM' (did you mean "
-                                                           "'inbound/CMP'?)"),
-    (edit(defaults__stages={"Stage 9": {}}), 'defaults.stages."Stage 9"', "unknown stage 'Stage 9'"),
-    (edit(defaults__stages={"Stage 3": {}}), 'defaults.stages."Stage 3"', "is the decision stage"),
-    (edit(by__source__inbound__stages={"Stage1": {}}), 'by.source.inbound.stages.Stage1',
-     "did you mean 'Stage 1'?"),
-    (edit(defaults__entry_stage="Stage 7"), "defaults.entry_stage", "unknown value 'Stage 7'"),
-    (edit(bank__aggregate__0__stage="Stage 0"), "bank.aggregate[0].stage", "unknown value 'Stage 0'"),
-    (edit(bank__aggregate__0__source="inbond"), "bank.aggregate[0].source",
-     "unknown source 'inbond' (did you mean 'inbound'?)"),
-    (edit(bank__aggregate__0__product=None), "bank.aggregate[0].product",
-     "each aggregate row names its product"),
-    (edit(bank__aggregate__0__colour="red"), "bank.aggregate[0].colour", "unknown key 'colour'"),
-    # Aggregate rows carry no dates (a CSV does).
-    (edit(bank__aggregate__0__created=dt.date(2026, 2, 1)), "bank.aggregate[0].created", "unknown key 'created'"),
-    (edit(stage__1__category="maybe"), "stage[1].category",
-     "expected one of 'pipeline', 'best_case', 'commit'"),
-])
+
+@pytest.mark.parametrize(
+    "raw, path, words",
+    [
+        (
+            edit(by__source__inbund={}),
+            "by.source.inbund",
+            "unknown source 'inbund' (did you mean 'inbound'?)",
+        ),
+        (edit(by__product__CPM={}), "by.product.CPM", "unknown product 'CPM' (did you mean 'CMP'?)"),
+        (edit(by__sorce={}), "by.sorce", "unknown dimension 'sorce' (did you mean 'source'?)"),
+        (
+            edit(cell={"inbound/CPM": {}}),
+            'cell."inbound/CPM"',
+            "unknown cell 'inbound/CPM' (did you mean 'inbound/CMP'?)",
+        ),
+        (edit(defaults__stages={"Stage 9": {}}), 'defaults.stages."Stage 9"', "unknown stage 'Stage 9'"),
+        (edit(defaults__stages={"Stage 3": {}}), 'defaults.stages."Stage 3"', "is the decision stage"),
+        (
+            edit(by__source__inbound__stages={"Stage1": {}}),
+            "by.source.inbound.stages.Stage1",
+            "did you mean 'Stage 1'?",
+        ),
+        (edit(defaults__entry_stage="Stage 7"), "defaults.entry_stage", "unknown value 'Stage 7'"),
+        (edit(bank__aggregate__0__stage="Stage 0"), "bank.aggregate[0].stage", "unknown value 'Stage 0'"),
+        (
+            edit(bank__aggregate__0__source="inbond"),
+            "bank.aggregate[0].source",
+            "unknown source 'inbond' (did you mean 'inbound'?)",
+        ),
+        (
+            edit(bank__aggregate__0__product=None),
+            "bank.aggregate[0].product",
+            "each aggregate row names its product",
+        ),
+        (edit(bank__aggregate__0__colour="red"), "bank.aggregate[0].colour", "unknown key 'colour'"),
+        # Aggregate rows carry no dates (a CSV does).
+        (
+            edit(bank__aggregate__0__created=dt.date(2026, 2, 1)),
+            "bank.aggregate[0].created",
+            "unknown key 'created'",
+        ),
+        (
+            edit(stage__1__category="maybe"),
+            "stage[1].category",
+            "expected one of 'pipeline', 'best_case', 'commit'",
+        ),
+    ],
+)
 def test_unknown_names(raw, path, words):
     where, message = only(raw)
     assert where == path
@@ -295,12 +379,16 @@ def test_unknown_names(raw, path, words):
 
 
 def test_stage_declared_twice():
-    raw = edit(stage=[{"name": "A", "category": "pipeline"}, {"name": "A", "category": "commit"}],
-               defaults__stages={}, bank=None)
+    raw = edit(
+        stage=[{"name": "A", "category": "pipeline"}, {"name": "A", "category": "commit"}],
+        defaults__stages={},
+        bank=None,
+    )
     assert only(raw) == ("stage[1].name", "stage 'A' is declared twice")
 
 
 # ---- empty plans and plan lists -----------------------------------------------------------
+
 
 def test_empty_plan_without_bank():
     raw = edit(bank=None, defaults__creation__dollars=0)
@@ -337,6 +425,7 @@ def test_period_targets_length():
 
 
 # ---- required fields, dates, horizon ------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", ["name", "start", "dimensions", "stage", "defaults"])
 def test_missing_required_field(key):
@@ -377,8 +466,10 @@ def test_no_deal_size_is_not_also_reported_as_a_units_mistake():
 def test_dimension_named_like_a_result_dimension_or_variable(dim):
     # xarray would refuse the Dataset, or silently merge the two dimensions into one.
     found = problems(edit(**{f"dimensions__{dim}": ["x", "y"]}))
-    assert (f"dimensions.{dim}", f"{dim!r} is already a dimension or variable of the results; "
-                                 "give this dimension another name") in found
+    assert (
+        f"dimensions.{dim}",
+        f"{dim!r} is already a dimension or variable of the results; give this dimension another name",
+    ) in found
 
 
 def test_a_broken_declaration_is_reported_once():
@@ -404,33 +495,69 @@ def test_missing_rates():
 
 # ---- uncertainty --------------------------------------------------------------------------
 
+
 def test_uncertain_values_load_in_both_forms():
-    sc = scenario_from_dict(edit(defaults__decision__win={"mean": 0.25, "strength": 40},
-                                 defaults__amount__median={"low": 40_000, "base": 50_000, "high": 90_000}),
-                            name=FILE)
+    sc = scenario_from_dict(
+        edit(
+            defaults__decision__win={"mean": 0.25, "strength": 40},
+            defaults__amount__median={"low": 40_000, "base": 50_000, "high": 90_000},
+        ),
+        name=FILE,
+    )
     assert sc.params[0]["decision"]["win"] == Uncertain("beta", 0.25, 40.0)
     assert sc.params[0]["amount"]["median"] == Uncertain("pert", 40_000.0, 50_000.0, 90_000.0)
 
 
-@pytest.mark.parametrize("raw, path, words", [
-    (edit(defaults__decision__win={"low": 0.3, "base": 0.2, "high": 0.4}), "defaults.decision.win",
-     "low <= base <= high"),
-    (edit(defaults__decision__win={"low": 0.1, "base": 0.2, "high": 1.4}), "defaults.decision.win.high",
-     "out of range"),
-    (edit(defaults__decision__win={"mean": 1.5, "strength": 10}), "defaults.decision.win.mean", "in (0, 1)"),
-    (edit(defaults__decision__win={"mean": 0.5, "strength": 0}), "defaults.decision.win.strength",
-     "in (0, 1,000,000]"),
-    (edit(defaults__decision__win={"low": 0.1, "high": 0.4}), "defaults.decision.win",
-     "{low, base, high} or {mean, strength}"),
-    (edit(defaults__amount__median={"mean": 5, "strength": 2}), "defaults.amount.median",
-     "{low, base, high}"),
-    (edit(defaults__decision__max_pushes={"low": 1, "base": 2, "high": 3}), "defaults.decision.max_pushes",
-     "cannot be uncertain"),
-    (edit(defaults__decision__lost_competition={"low": 0.1, "base": 0.2, "high": 0.3}),
-     "defaults.decision.lost_competition", "cannot be uncertain"),
-    (edit(defaults__creation__dollars={"low": 1, "base": 2, "high": 3}), "defaults.creation.dollars",
-     "cannot be uncertain"),
-])
+@pytest.mark.parametrize(
+    "raw, path, words",
+    [
+        (
+            edit(defaults__decision__win={"low": 0.3, "base": 0.2, "high": 0.4}),
+            "defaults.decision.win",
+            "low <= base <= high",
+        ),
+        (
+            edit(defaults__decision__win={"low": 0.1, "base": 0.2, "high": 1.4}),
+            "defaults.decision.win.high",
+            "out of range",
+        ),
+        (
+            edit(defaults__decision__win={"mean": 1.5, "strength": 10}),
+            "defaults.decision.win.mean",
+            "in (0, 1)",
+        ),
+        (
+            edit(defaults__decision__win={"mean": 0.5, "strength": 0}),
+            "defaults.decision.win.strength",
+            "in (0, 1,000,000]",
+        ),
+        (
+            edit(defaults__decision__win={"low": 0.1, "high": 0.4}),
+            "defaults.decision.win",
+            "{low, base, high} or {mean, strength}",
+        ),
+        (
+            edit(defaults__amount__median={"mean": 5, "strength": 2}),
+            "defaults.amount.median",
+            "{low, base, high}",
+        ),
+        (
+            edit(defaults__decision__max_pushes={"low": 1, "base": 2, "high": 3}),
+            "defaults.decision.max_pushes",
+            "cannot be uncertain",
+        ),
+        (
+            edit(defaults__decision__lost_competition={"low": 0.1, "base": 0.2, "high": 0.3}),
+            "defaults.decision.lost_competition",
+            "cannot be uncertain",
+        ),
+        (
+            edit(defaults__creation__dollars={"low": 1, "base": 2, "high": 3}),
+            "defaults.creation.dollars",
+            "cannot be uncertain",
+        ),
+    ],
+)
 def test_bad_uncertain_values(raw, path, words):
     where, message = only(raw)
     assert where == path
@@ -439,12 +566,25 @@ def test_bad_uncertain_values(raw, path, words):
 
 # ---- all problems together ------------------------------------------------------------------
 
+
 def test_every_problem_in_a_file_is_reported_together():
-    raw = edit(nmae="x", target=-1, defaults__decision__win=1.5, by__source__inbund={},
-               bank__aggregate__0__stage="Stage 9", defaults__amount__medain=1)
+    raw = edit(
+        nmae="x",
+        target=-1,
+        defaults__decision__win=1.5,
+        by__source__inbund={},
+        bank__aggregate__0__stage="Stage 9",
+        defaults__amount__medain=1,
+    )
     paths = {p for p, _ in problems(raw)}
-    assert paths == {"nmae", "target", "defaults.decision.win", "by.source.inbund", "bank.aggregate[0].stage",
-                     "defaults.amount.medain"}
+    assert paths == {
+        "nmae",
+        "target",
+        "defaults.decision.win",
+        "by.source.inbund",
+        "bank.aggregate[0].stage",
+        "defaults.amount.medain",
+    }
 
 
 def test_cell_level_problems_and_bank_problems_come_together():
@@ -454,6 +594,7 @@ def test_cell_level_problems_and_bank_problems_come_together():
 
 
 # ---- variants and --set overrides -------------------------------------------------------------
+
 
 def test_unknown_variant():
     where, message = only(variant="low")
@@ -467,14 +608,17 @@ def test_variant_that_breaks_the_scenario_names_the_field():
     assert where == "defaults.decision.win" and "out of range" in message
 
 
-@pytest.mark.parametrize("overrides, path, words", [
-    ({"defaults.decision.wn": 0.3}, "defaults.decision.wn", "did you mean 'win'?"),
-    ({"defaults.decision.win": "high"}, "defaults.decision.win", "must be a number, got the text 'high'"),
-    ({"defaults.decision.win": 3}, "defaults.decision.win", "out of range"),
-    ({"name.first": 1}, "--set", "name is a value, not a table"),
-    ({"bank.aggregate.5.count": 1}, "--set", "no entry 5 in the list"),
-    ({"defaults..win": 1}, "--set", "empty part"),
-])
+@pytest.mark.parametrize(
+    "overrides, path, words",
+    [
+        ({"defaults.decision.wn": 0.3}, "defaults.decision.wn", "did you mean 'win'?"),
+        ({"defaults.decision.win": "high"}, "defaults.decision.win", "must be a number, got the text 'high'"),
+        ({"defaults.decision.win": 3}, "defaults.decision.win", "out of range"),
+        ({"name.first": 1}, "--set", "name is a value, not a table"),
+        ({"bank.aggregate.5.count": 1}, "--set", "no entry 5 in the list"),
+        ({"defaults..win": 1}, "--set", "empty part"),
+    ],
+)
 def test_bad_override(overrides, path, words):
     where, message = only(overrides=overrides)
     assert where == path
@@ -482,13 +626,15 @@ def test_bad_override(overrides, path, words):
 
 
 def test_overrides_apply():
-    sc = scenario_from_dict(BASE, name=FILE, overrides={"defaults.decision.win": 0.3,
-                                                        'defaults.stages."Stage 1".dwell.mean': 9})
+    sc = scenario_from_dict(
+        BASE, name=FILE, overrides={"defaults.decision.win": 0.3, 'defaults.stages."Stage 1".dwell.mean': 9}
+    )
     assert sc.params[0]["decision"]["win"] == 0.3
     assert sc.params[0]["stages"][0]["dwell"]["mean"] == 9
 
 
 # ---- files: missing, unreadable, not TOML ------------------------------------------------------
+
 
 def test_missing_file(tmp_path):
     with pytest.raises(ScenarioError) as info:
@@ -557,18 +703,25 @@ def _csv_problems(tmp_path, csv_text):
 
 
 def test_csv_bank_loads(tmp_path):
-    sc = load_scenario(_csv_scenario(tmp_path, """
+    sc = load_scenario(
+        _csv_scenario(
+            tmp_path,
+            """
         source,product,stage,amount,created,expected_close
         inbound,CMP,Stage 1,12000,2025-11-01,2026-03-15
         outbound,CMP,Stage 2,30000,,
-    """))
+    """,
+        )
+    )
     assert len(sc.bank) == 2
     assert sc.bank[0].created == -61 and sc.bank[0].expected_close == 73
     assert sc.bank[1].stage == 1 and sc.bank[1].amount == 30000
 
 
 def test_csv_rows_that_do_not_parse_name_their_lines(tmp_path):
-    found = _csv_problems(tmp_path, """
+    found = _csv_problems(
+        tmp_path,
+        """
         source,product,stage,amount,created,expected_close
         inbound,CMP,Stage 1,12000,2025-11-01,2026-03-15
         inbound,CMP,Stage 1,twelve,,
@@ -576,7 +729,8 @@ def test_csv_rows_that_do_not_parse_name_their_lines(tmp_path):
         inbound,CMP,Stage 7,12000,,
         inbund,CMP,Stage 1,12000,,
         inbound,CMP,Stage 1,-5,,
-    """)
+    """,
+    )
     assert all(f.endswith("deals.csv") for f, _, _ in found)
     by_line = {path: message for _, path, message in found}
     assert by_line == {
@@ -590,72 +744,101 @@ def test_csv_rows_that_do_not_parse_name_their_lines(tmp_path):
 
 def test_csv_deal_created_after_start_or_after_its_close(tmp_path):
     # A deal created after start is not open at start (it gave negative cycle times).
-    found = _csv_problems(tmp_path, """
+    found = _csv_problems(
+        tmp_path,
+        """
         source,product,stage,amount,created,expected_close
         inbound,CMP,Stage 1,12000,2025-12-01,2025-12-15
         inbound,CMP,Stage 1,12000,2026-02-01,2026-03-15
         inbound,CMP,Stage 1,12000,2025-12-01,2025-11-15
         inbound,CMP,Stage 1,12000,2026-02-01,2026-01-15
         inbound,CMP,Stage 1,12000,2026-02-01,
-    """)
+    """,
+    )
     assert [(path, message) for _, path, message in found] == [
-        ("line 3", "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
-                   "start (add it to the plan's creation instead, or fix the date)"),
+        (
+            "line 3",
+            "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
+            "start (add it to the plan's creation instead, or fix the date)",
+        ),
         ("line 4", "expected_close 2025-11-15 is before created 2025-12-01"),
         # One mistake (the created date), reported once.
-        ("line 5", "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
-                   "start (add it to the plan's creation instead, or fix the date)"),
-        ("line 6", "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
-                   "start (add it to the plan's creation instead, or fix the date)"),
+        (
+            "line 5",
+            "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
+            "start (add it to the plan's creation instead, or fix the date)",
+        ),
+        (
+            "line 6",
+            "created 2026-02-01 is after start 2026-01-01: a deal in the starting bank must exist at "
+            "start (add it to the plan's creation instead, or fix the date)",
+        ),
     ]
 
 
 def test_csv_deal_created_on_start_with_a_past_close_loads(tmp_path):
-    sc = load_scenario(_csv_scenario(tmp_path, """
+    sc = load_scenario(
+        _csv_scenario(
+            tmp_path,
+            """
         source,product,stage,amount,created,expected_close
         inbound,CMP,Stage 1,12000,2026-01-01,2026-01-01
         inbound,CMP,Stage 2,12000,2025-10-01,2025-12-15
-    """))
+    """,
+        )
+    )
     assert [(d.created, d.expected_close) for d in sc.bank] == [(0, 0), (-92, -17)]
 
 
 def test_csv_amount_above_the_largest_deal(tmp_path):
-    found = _csv_problems(tmp_path, """
+    found = _csv_problems(
+        tmp_path,
+        """
         source,product,stage,amount
         inbound,CMP,Stage 1,1e300
         inbound,CMP,Stage 1,inf
         inbound,CMP,Stage 1,1e12
         inbound,CMP,Stage 1,0
-    """)
+    """,
+    )
     limit = "amount must be at most 1,000,000,000,000 (larger is a units mistake), got "
     assert [(path, message) for _, path, message in found] == [
-        ("line 2", limit + "'1e300'"), ("line 3", limit + "'inf'"), ("line 5", "amount must be > 0, got '0'")]
+        ("line 2", limit + "'1e300'"),
+        ("line 3", limit + "'inf'"),
+        ("line 5", "amount must be > 0, got '0'"),
+    ]
 
 
 def test_csv_utf8_with_a_byte_order_mark(tmp_path):
     # Excel's "CSV UTF-8".
     scenario = _csv_scenario(tmp_path, None)
-    (tmp_path / "deals.csv").write_bytes("source,product,stage,amount\ninbound,CMP,Stage 1,5\n"
-                                         .encode("utf-8-sig"))
+    (tmp_path / "deals.csv").write_bytes(
+        "source,product,stage,amount\ninbound,CMP,Stage 1,5\n".encode("utf-8-sig")
+    )
     sc = load_scenario(scenario)
     assert [(d.cell, d.amount) for d in sc.bank] == [(0, 5.0)]
 
 
 def test_csv_row_with_more_fields_than_the_header(tmp_path):
-    found = _csv_problems(tmp_path, """
+    found = _csv_problems(
+        tmp_path,
+        """
         source,product,stage,amount,created
         inbound,CMP,Stage 1,12,000,2025-11-01
         inbound,CMP,Stage 1,12000,2025-11-01
         inbound,CMP,Stage 1,12000,2025-11-01,
-    """)
+    """,
+    )
     assert [(path, message) for _, path, message in found] == [
         ("line 2", "6 fields but the header (line 1) has 5 columns"),
-        ("line 4", "6 fields but the header (line 1) has 5 columns")]
+        ("line 4", "6 fields but the header (line 1) has 5 columns"),
+    ]
 
 
 def test_csv_column_given_twice(tmp_path):
-    ((_, path, message),) = _csv_problems(tmp_path, "source,product,stage,amount,source\n"
-                                                    "inbound,CMP,Stage 1,5,outbound\n")
+    ((_, path, message),) = _csv_problems(
+        tmp_path, "source,product,stage,amount,source\ninbound,CMP,Stage 1,5,outbound\n"
+    )
     assert (path, message) == ("line 1", "column 'source' appears more than once")
 
 
@@ -695,6 +878,7 @@ def test_csv_and_cell_problems_come_together(tmp_path):
 
 # ---- plans too big to be meant ----------------------------------------------------------------
 
+
 def test_a_plan_in_the_wrong_units_is_caught():
     where, message = only(edit(defaults__creation__dollars=1e14))
     assert where == "defaults.creation.dollars"
@@ -708,21 +892,37 @@ def test_negative_binomial_dispersion_floor():
     assert where == "defaults.creation.dispersion" and ">= 0.01" in message
 
 
-@pytest.mark.parametrize("raw, path, words", [
-    (edit(defaults__amount__median=5e12), "defaults.amount.median", "must be in (0, 1,000,000,000,000]"),
-    (edit(defaults__amount__sigma=9, defaults__amount__p90_ratio=None), "defaults.amount.sigma",
-     "in [0, 3.6]"),
-    (edit(defaults__amount__p90_ratio=500), "defaults.amount.p90_ratio", "in [1, 100]"),
-    (edit(defaults__amount__whale_factor=1e6), "defaults.amount.whale_factor", "in [1, 1000]"),
-    (edit(defaults__stages={"Stage 1": {"growth": 50}}), 'defaults.stages."Stage 1".growth', "in (0, 10]"),
-    (edit(defaults__stages={"Stage 1": {"dwell": {"cv": 1e9}}}), 'defaults.stages."Stage 1".dwell.cv',
-     "in [0, 10]"),
-    (edit(defaults__decision__max_pushes=10**30), "defaults.decision.max_pushes", "in [0, 1000]"),
-    (edit(defaults__market_loading=1e300), "defaults.market_loading", "in [-10, 10]"),
-    (edit(bank__aggregate__0__count=10**12), "bank.aggregate[0].count", "in [1, 2,000,000]"),
-    (edit(bank__aggregate__0__dollars=8e14), "bank.aggregate[0].dollars",
-     "dollars / count = 200,000,000,000,000 per deal is above the largest deal size of 1,000,000,000,000"),
-])
+@pytest.mark.parametrize(
+    "raw, path, words",
+    [
+        (edit(defaults__amount__median=5e12), "defaults.amount.median", "must be in (0, 1,000,000,000,000]"),
+        (
+            edit(defaults__amount__sigma=9, defaults__amount__p90_ratio=None),
+            "defaults.amount.sigma",
+            "in [0, 3.6]",
+        ),
+        (edit(defaults__amount__p90_ratio=500), "defaults.amount.p90_ratio", "in [1, 100]"),
+        (edit(defaults__amount__whale_factor=1e6), "defaults.amount.whale_factor", "in [1, 1000]"),
+        (
+            edit(defaults__stages={"Stage 1": {"growth": 50}}),
+            'defaults.stages."Stage 1".growth',
+            "in (0, 10]",
+        ),
+        (
+            edit(defaults__stages={"Stage 1": {"dwell": {"cv": 1e9}}}),
+            'defaults.stages."Stage 1".dwell.cv',
+            "in [0, 10]",
+        ),
+        (edit(defaults__decision__max_pushes=10**30), "defaults.decision.max_pushes", "in [0, 1000]"),
+        (edit(defaults__market_loading=1e300), "defaults.market_loading", "in [-10, 10]"),
+        (edit(bank__aggregate__0__count=10**12), "bank.aggregate[0].count", "in [1, 2,000,000]"),
+        (
+            edit(bank__aggregate__0__dollars=8e14),
+            "bank.aggregate[0].dollars",
+            "dollars / count = 200,000,000,000,000 per deal is above the largest deal size of 1,000,000,000,000",
+        ),
+    ],
+)
 def test_magnitudes_beyond_any_plan(raw, path, words):
     # Bounds that keep every sum finite and every table small; each is far beyond a real plan.
     where, message = only(raw)

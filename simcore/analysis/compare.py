@@ -178,7 +178,6 @@ class ComparisonResult:
         return "\n".join(out).rstrip()
 
 
-
 def variant_scenarios(scenario: Scenario, variants=None, sets=None) -> dict:
     """``label -> Scenario`` for named variants of the file and ``--set`` override sets.
 
@@ -259,7 +258,9 @@ def compare(
     from simcore.engine.simulate import simulate
 
     if isinstance(variants, str):
-        raise SimcoreError(f"variants must be a list of names, e.g. {variants.split(',')!r}, not the string {variants!r}")
+        raise SimcoreError(
+            f"variants must be a list of names, e.g. {variants.split(',')!r}, not the string {variants!r}"
+        )
     scenarios = variant_scenarios(scenario, variants, sets)
     labels = list(scenarios)
     if baseline is None:

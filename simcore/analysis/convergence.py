@@ -34,7 +34,6 @@ from simcore.errors import SimcoreError
 QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 
 
-
 def mean_se(values) -> float:
     """Standard error of the mean of per-trial ``values``: sd / sqrt(n)."""
     x = np.asarray(values, dtype=np.float64)
@@ -251,7 +250,8 @@ def copy_model(model):
 
 def cached_model(model):
     """A copy of ``model`` whose kernel inputs are built once: the creation-count tables take
-    a while and every chunk of a chunked run would otherwise rebuild the same ones."""
+    a while and every chunk of a chunked run would otherwise rebuild the same ones.
+    """
     out = copy_model(model)
     args = model.kernel_args()
     out.kernel_args = lambda: args  # an instance attribute shadows the method

@@ -1,4 +1,4 @@
-"""The deterministic funnel: seeds/000's spreadsheet, computed from a scenario.
+"""The deterministic funnel: the planning spreadsheet, computed from a scenario.
 
 Every finance team already has this backsolve; the Monte Carlo must agree with it in
 expectation, so simcore shows it beside the simulation and explains the difference.
@@ -40,9 +40,9 @@ import numpy as np
 from simcore import checks
 from simcore.calendar import periods as make_periods
 from simcore.engine.compile import daily_plan
-from simcore.scenario.amounts import expected_amount
 from simcore.errors import Problem, ScenarioError, SimcoreError
 from simcore.format import json_safe
+from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario
 from simcore.scenario.values import base
 
@@ -91,14 +91,16 @@ class CellRates:
     @property
     def eventual_win(self) -> float:
         """P(a deal entering the decision stage is eventually won), with win decay per push and
-        the push limit: sum over n = 0..max_pushes of (push x decay)^n x win."""
+        the push limit: sum over n = 0..max_pushes of (push x decay)^n x win.
+        """
         q = self.push * self.win_decay
         return self.win * sum(q**n for n in range(self.max_pushes + 1))
 
     @property
     def retire_multiple_model(self) -> float:
         """1 / eventual win: the retire multiple the simulation's deal life implies (equal to
-        :attr:`retire_multiple` when win_decay = 1 and pushes are unlimited)."""
+        :attr:`retire_multiple` when win_decay = 1 and pushes are unlimited).
+        """
         p = self.eventual_win
         return 1.0 / p if p > 0 else math.inf
 
@@ -162,7 +164,7 @@ def planned_creation(scenario: Scenario, cell: int) -> float:
 
 
 def pacing(planned: float, done: float, day: float, days_in_period: float) -> dict:
-    """Where a period's plan stands on a given day (seeds/002: 40 leads planned for the month,
+    """Where a period's plan stands on a given day (the Programs method: 40 leads planned for the month,
     15 by day 15 -> 25 more needed in the 15 days left).
 
     Parameters
@@ -239,7 +241,7 @@ class FunnelLine:
 
 @dataclass
 class FunnelResult:
-    """seeds/000's spreadsheet for a scenario (all money in dollars, rates as fractions).
+    """the planning spreadsheet for a scenario (all money in dollars, rates as fractions).
 
     Attributes
     ----------
@@ -337,7 +339,6 @@ class FunnelResult:
         return json_safe(out)
 
 
-
 def funnel_inputs(scenario: Scenario) -> dict:
     """The ``[funnel]`` table of the scenario (plan inputs the simulation does not need)."""
     table = scenario.raw.get("funnel") or {}
@@ -373,7 +374,7 @@ def funnel(
     current_bank: float | None = None,
     current_bank_date: _dt.date | None = None,
 ) -> FunnelResult:
-    """Backsolve the plan from the bookings target the way seeds/000's spreadsheet does.
+    """Backsolve the plan from the bookings target the way the planning spreadsheet does.
 
     Parameters
     ----------
@@ -407,8 +408,12 @@ def funnel(
     (3.0, 34.85)
     """
     sc = checks.scenario(scenario)
-    for name, value in (("bookings", bookings), ("ending_bank", ending_bank), ("starting_bank", starting_bank),
-                        ("current_bank", current_bank)):
+    for name, value in (
+        ("bookings", bookings),
+        ("ending_bank", ending_bank),
+        ("starting_bank", starting_bank),
+        ("current_bank", current_bank),
+    ):
         if value is not None:
             checks.number(name, value, minimum=0)
     if current_bank_date is not None and not isinstance(current_bank_date, _dt.date):
@@ -676,7 +681,9 @@ class FunnelComparison:
     effects: list
 
     def to_dict(self) -> dict:
-        return json_safe({"trials": self.trials, "seed": self.seed, "rows": self.rows, "effects": self.effects})
+        return json_safe(
+            {"trials": self.trials, "seed": self.seed, "rows": self.rows, "effects": self.effects}
+        )
 
     def text(self) -> str:
         """A readable table and the explanation in words."""

@@ -1,4 +1,4 @@
-"""Forecast metrics from simulated deals (seeds/003's definitions, MODEL.md "Standard metrics").
+"""Forecast metrics from simulated deals (the sales playbook's definitions, docs/model.md "Standard metrics").
 
 Every rate is given by amount (dollars) and by count (deals), per period and per value of
 the scenario's dimensions (source, product, ...), or summed over any of them. Rates
@@ -124,7 +124,8 @@ def forecast_metrics(ds: xr.Dataset, by=("period",), measure: str = "amount", fr
 
 def period_targets(ds: xr.Dataset) -> xr.DataArray | None:
     """The bookings target of each period: ``period_target`` if the scenario gives one, else the
-    horizon's target split in proportion to each period's days. None without a target."""
+    horizon's target split in proportion to each period's days. None without a target.
+    """
     if "period_target" in ds:
         return ds["period_target"]
     target = ds.attrs.get("target")
@@ -137,7 +138,7 @@ def period_targets(ds: xr.Dataset) -> xr.DataArray | None:
 
 
 def coverage(ds: xr.Dataset, measure: str = "amount") -> xr.Dataset:
-    """Pipeline coverage of each period against its target (seeds/003).
+    """Pipeline coverage of each period against its target (the enterprise sales playbook).
 
     coverage = (best case + commit open at the period's start with an expected close in the
     period + closed won in the period) / the period's target, per trial; the result holds
@@ -164,8 +165,9 @@ def coverage(ds: xr.Dataset, measure: str = "amount") -> xr.Dataset:
     """
     checks.dataset(ds)
     if measure != "amount":
-        raise SimcoreError(f"coverage is of dollars against a dollar target: measure must be 'amount', "
-                           f"got {measure!r}")
+        raise SimcoreError(
+            f"coverage is of dollars against a dollar target: measure must be 'amount', got {measure!r}"
+        )
     target = period_targets(ds)
     if target is None:
         raise SimcoreError("coverage needs a target: the scenario has none")
@@ -189,7 +191,7 @@ def coverage(ds: xr.Dataset, measure: str = "amount") -> xr.Dataset:
 def category_weighted_forecast(
     bank: dict, conversions: dict, to_be_created: float = 0.0, created_conversion: float | None = None
 ) -> dict:
-    """seeds/003's SMB forecast: dollars in each forecast category x that category's conversion,
+    """The sales playbook's SMB forecast: dollars in each forecast category x that category's conversion,
     plus in-period pipeline still to be created x its conversion.
 
     Parameters
@@ -300,7 +302,8 @@ def _bin_edges(labels) -> list:
 
 def metrics_summary(ds: xr.Dataset, measure: str = "amount") -> dict:
     """The metrics as plain dicts (what ``simcore metrics --json`` prints): per period, per value of
-    each dimension (whole horizon), and for the whole horizon; plus coverage and cycle time."""
+    each dimension (whole horizon), and for the whole horizon; plus coverage and cycle time.
+    """
 
     def rows(m):
         names = [

@@ -140,6 +140,7 @@ def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> Dr
     """
     checks.dataset(ds)
     from scipy import stats  # lazily: importing it adds ~0.4 s to every `simcore run`
+
     if method not in ("rank", "linear"):
         raise SimcoreError(f"method must be 'rank' or 'linear', got {method!r}")
     y = _year(ds)
@@ -231,7 +232,8 @@ def _figures(y) -> dict:
 
 def uncertain_groups(model, by: str | None = None) -> dict:
     """``name -> [(cell, slot), ...]`` of the drawn parameter slots, by parameter name (and by
-    the value of dimension ``by`` if given, e.g. ``"to_decision [outbound]"``)."""
+    the value of dimension ``by`` if given, e.g. ``"to_decision [outbound]"``).
+    """
     from simcore.engine.kernel import FIXED
 
     sc = model.scenario
@@ -250,6 +252,7 @@ def uncertain_groups(model, by: str | None = None) -> dict:
 def _setting(model, cell, slot, end):
     """The low (``end=0``) or high (``end=1``) setting of one drawn slot."""
     from scipy import stats  # lazily: importing it adds ~0.4 s to every `simcore run`
+
     from simcore.engine.kernel import PERT
 
     if model.param_kind[cell, slot] == PERT:
@@ -288,8 +291,8 @@ def one_at_a_time(
         When ``by`` is not one of the scenario's dimensions, or ``scenario`` or ``period``
         is not valid.
     """
-    from simcore.engine.compile import compile_scenario
     from simcore.analysis.convergence import cached_model, copy_model
+    from simcore.engine.compile import compile_scenario
     from simcore.engine.kernel import FIXED
     from simcore.engine.simulate import simulate
 

@@ -27,7 +27,7 @@ def _print_json(obj) -> None:
 
 @command(
     "funnel",
-    "the spreadsheet funnel (seeds/000): backsolve creation needs from the target, "
+    "the spreadsheet funnel (the 2026 plan critique): backsolve creation needs from the target, "
     "beside the simulated expectation",
 )
 def _setup_funnel(p):
@@ -44,7 +44,7 @@ def _setup_funnel(p):
     p.add_argument(
         "--pacing",
         metavar="PLANNED,DONE,DAY,DAYS",
-        help="pacing check (seeds/002): e.g. 40,15,15,30 = 40 planned this month, 15 done by day 15 of 30",
+        help="pacing check (the Programs method): e.g. 40,15,15,30 = 40 planned this month, 15 done by day 15 of 30",
     )
     return _funnel
 
@@ -148,8 +148,11 @@ def _funnel(args):
         print(_funnel_text(f))
         if pace is not None:
             side = "behind" if pace["behind"] > 0 else "ahead of"
-            rate = (f"{pace['per_day_needed']:.2f} per day" if math.isfinite(pace["per_day_needed"])
-                    else "no days left to make it up")
+            rate = (
+                f"{pace['per_day_needed']:.2f} per day"
+                if math.isfinite(pace["per_day_needed"])
+                else "no days left to make it up"
+            )
             print(
                 f"Pacing: {pace['done']:g} of {pace['planned']:g} done, {pace['days_left']:g} days left -> "
                 f"{pace['remaining']:g} more needed ({rate}; "
@@ -162,8 +165,8 @@ def _funnel(args):
 
 
 def _parse_pacing(text) -> dict:
-    from simcore.errors import SimcoreError
     from simcore.analysis.funnel import pacing
+    from simcore.errors import SimcoreError
 
     try:
         planned, done, day, days = (float(x) for x in text.split(","))
@@ -214,16 +217,18 @@ def _rate_rows(rows: dict, cur: str) -> list:
 
 
 def _metrics(args):
-    from simcore.errors import SimcoreError
     from simcore.analysis.metrics import forecast_metrics, metrics_summary
     from simcore.engine.simulate import simulate
+    from simcore.errors import SimcoreError
 
     sc = load(args)
     for dim in args.by or []:
         if dim not in sc.dimensions:
             # By period is always shown; --by adds period x a dimension of the scenario.
-            raise SimcoreError(f"--by {dim!r}: choose a dimension of the scenario ({', '.join(sc.dimensions)}); "
-                               "the rates by period are always shown")
+            raise SimcoreError(
+                f"--by {dim!r}: choose a dimension of the scenario ({', '.join(sc.dimensions)}); "
+                "the rates by period are always shown"
+            )
     ds = simulate(sc, trials=args.trials, seed=args.seed, progress=False if args.json else None)
     by_amount = metrics_summary(ds, "amount")
     by_count = metrics_summary(ds, "count")
@@ -463,8 +468,10 @@ def _compare(args):
     if args.variant:
         # Each compared variant is applied to the file as written: one more on top would be
         # silently replaced, so say how to get what was meant.
-        raise SimcoreError(f"compare takes the variants to run from --variants (e.g. --variants "
-                           f"{args.variant},Base), not --variant")
+        raise SimcoreError(
+            f"compare takes the variants to run from --variants (e.g. --variants "
+            f"{args.variant},Base), not --variant"
+        )
     sc = load(args)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     sets = parse_set_variants(args.set_variant)
@@ -513,9 +520,9 @@ def _setup_sensitivity(p):
 
 
 def _sensitivity(args):
-    from simcore.errors import SimcoreError
     from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
     from simcore.engine.simulate import simulate
+    from simcore.errors import SimcoreError
 
     sc = load(args)
     if args.by is not None and args.by not in sc.dimensions:

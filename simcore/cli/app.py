@@ -47,7 +47,9 @@ def load(args):
     from simcore.scenario.load import load_scenario
 
     path = args.scenario or default_scenario()
-    return load_scenario(path, variant=getattr(args, "variant", None), overrides=parse_set(getattr(args, "set", None)))
+    return load_scenario(
+        path, variant=getattr(args, "variant", None), overrides=parse_set(getattr(args, "set", None))
+    )
 
 
 def _positive_int(text):
@@ -72,18 +74,31 @@ def _seed(text):
 
 def add_scenario_arguments(p, optional=True):
     """The arguments every command that reads a scenario shares."""
-    p.add_argument("scenario", nargs="?" if optional else None, default=None,
-                   help="scenario TOML file" + (" (default: the bundled scenarios/fy2026.toml)" if optional else ""))
+    p.add_argument(
+        "scenario",
+        nargs="?" if optional else None,
+        default=None,
+        help="scenario TOML file" + (" (default: the bundled scenarios/fy2026.toml)" if optional else ""),
+    )
     p.add_argument("--variant", help="apply a named variant from the file's [variants]")
-    p.add_argument("--set", action="append", metavar="PATH=VALUE",
-                   help="override a scenario value, e.g. --set defaults.decision.win=0.3 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="override a scenario value, e.g. --set defaults.decision.win=0.3 (repeatable)",
+    )
 
 
 def add_run_arguments(p, trials_optional=False):
     """``--trials`` and ``--seed``. With ``trials_optional`` an omitted ``--trials`` is None
-    (the command then tells "not given" from the default 10,000)."""
-    p.add_argument("--trials", type=_positive_int, default=None if trials_optional else 10_000,
-                   help="Monte Carlo trials (default 10000)")
+    (the command then tells "not given" from the default 10,000).
+    """
+    p.add_argument(
+        "--trials",
+        type=_positive_int,
+        default=None if trials_optional else 10_000,
+        help="Monte Carlo trials (default 10000)",
+    )
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
 
 
@@ -111,18 +126,24 @@ def command(name, help_text):
 def _setup_run(p):
     add_scenario_arguments(p)
     add_run_arguments(p, trials_optional=True)
-    p.add_argument("--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)")
+    p.add_argument(
+        "--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)"
+    )
     p.add_argument("--out", help="write the full result as netCDF (.nc)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--precision", metavar="REL", help="instead of --trials: add trials until P50 and P10 annual "
-                   "bookings are within this relative error at 95%%, e.g. 0.5%% (see simcore converge)")
+    p.add_argument(
+        "--precision",
+        metavar="REL",
+        help="instead of --trials: add trials until P50 and P10 annual "
+        "bookings are within this relative error at 95%%, e.g. 0.5%% (see simcore converge)",
+    )
     return _run
 
 
 def _run(args):
-    from simcore.report.text import summary_table
     from simcore.engine.simulate import simulate
+    from simcore.report.text import summary_table
 
     if args.out is not None:
         from simcore.io import check_out_file
@@ -132,20 +153,27 @@ def _run(args):
         from simcore.cli.analytics import run_to_precision
 
         if args.trials is not None:
-            raise SimcoreError("give --trials or --precision, not both: --precision adds trials until the "
-                               "precision is reached")
+            raise SimcoreError(
+                "give --trials or --precision, not both: --precision adds trials until the "
+                "precision is reached"
+            )
         return run_to_precision(args)
     args.trials = 10_000 if args.trials is None else args.trials
     sc = load(args)
-    ds = simulate(sc, trials=args.trials, seed=args.seed, period=args.period,
-                  progress=False if args.quiet or args.json else None)
+    ds = simulate(
+        sc,
+        trials=args.trials,
+        seed=args.seed,
+        period=args.period,
+        progress=False if args.quiet or args.json else None,
+    )
     if args.out is not None:
         from simcore.io import save_dataset
 
         save_dataset(ds, args.out)
     summary = ds.simcore.summary()
-    from simcore.cli.analytics import errors_table
     from simcore.analysis.convergence import headline_errors
+    from simcore.cli.analytics import errors_table
     from simcore.format import json_safe
 
     errors = headline_errors(ds)  # every headline figure with its Monte-Carlo standard error
@@ -172,19 +200,22 @@ def _validate(args):
     # A variant is only applied when asked for: check each one too, so a broken Conservative
     # is found now rather than on the day someone runs it.
     problems = []
-    for name in ([] if args.variant else sc.variants):
+    for name in [] if args.variant else sc.variants:
         try:
             sc.with_variant(name)
         except ScenarioError as exc:
-            problems.extend(Problem(p.file, p.path, f"{p.message} (with variant {name!r})")
-                            for p in exc.problems)
+            problems.extend(
+                Problem(p.file, p.path, f"{p.message} (with variant {name!r})") for p in exc.problems
+            )
     if problems:
         raise ScenarioError(problems)
     n_bank = len(sc.bank)
-    print(f"{args.scenario}: OK: scenario {sc.name!r}, {len(sc.cells)} cells "
-          f"({' x '.join(f'{len(v)} {k}' for k, v in sc.dimensions.items())}), {len(sc.stages)} stages, "
-          f"{n_bank} open deal{'s' if n_bank != 1 else ''} in the starting bank"
-          + (f"; variants {', '.join(sc.variants)} OK" if sc.variants and not args.variant else ""))
+    print(
+        f"{args.scenario}: OK: scenario {sc.name!r}, {len(sc.cells)} cells "
+        f"({' x '.join(f'{len(v)} {k}' for k, v in sc.dimensions.items())}), {len(sc.stages)} stages, "
+        f"{n_bank} open deal{'s' if n_bank != 1 else ''} in the starting bank"
+        + (f"; variants {', '.join(sc.variants)} OK" if sc.variants and not args.variant else "")
+    )
     return EXIT_OK
 
 

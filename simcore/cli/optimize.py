@@ -207,7 +207,7 @@ def report(res) -> str:
     if sh and sh.get("total_stage1") is not None:
         saving = 1.0 - res.total_stage1 / sh["total_stage1"] if sh["total_stage1"] else float("nan")
         lines += [
-            "Side by side with the uniform spreadsheet (seeds/000's backsolve)",
+            "Side by side with the uniform spreadsheet (the spreadsheet's backsolve)",
             table(
                 [
                     ["spreadsheet (every non-win retires)", m(sh["total_stage1"]), percent(sh["confidence"])],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numba
 
-_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
 
 def jit(func=None, **overrides):

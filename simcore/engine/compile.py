@@ -43,11 +43,15 @@ from simcore.engine.kernel import (
 )
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario
-from simcore.scenario.values import Uncertain
 from simcore.scenario.spec import CATEGORIES
+from simcore.scenario.values import Uncertain
 
-_DIST_CODE = {"fixed": DIST_FIXED, "exponential": DIST_EXPONENTIAL, "lognormal": DIST_LOGNORMAL,
-              "gamma": DIST_GAMMA}
+_DIST_CODE = {
+    "fixed": DIST_FIXED,
+    "exponential": DIST_EXPONENTIAL,
+    "lognormal": DIST_LOGNORMAL,
+    "gamma": DIST_GAMMA,
+}
 
 # Cycle-time bins of won deals, in days.
 CYCLE_EDGES = np.array([0, 15, 30, 45, 60, 90, 120, 180, 270, 365, 540, np.inf])
@@ -107,16 +111,46 @@ class Model:
         """Inputs of :func:`simcore.engine.kernel.simulate_trials`, after ``seed, trial0``."""
         count_cdf, count_offset = count_tables(self.creation_rate, self.process, self.dispersion)
         return (
-            self.n_stages, self.category, self.entry_stage, self.free_stage, self.lost_comp_share,
-            self.dwell_kind, self.dwell_cv, self.dwell_table, self.push_kind, self.push_cv,
-            self.push_table, self.decision_lost_comp_share, self.max_pushes, self.market_loading,
-            self.amount_kind, self.amount_table, self.empirical, self.empirical_offset,
-            self.whale_factor_max, self.amount_floor, self.amount_cap, self.tables,
-            self.param_kind, self.param_a, self.param_b, self.param_c,
-            count_cdf, count_offset, self.week_start, self.week_length,
-            self.bank_cell, self.bank_stage, self.bank_amount, self.bank_created, self.bank_close,
+            self.n_stages,
+            self.category,
+            self.entry_stage,
+            self.free_stage,
+            self.lost_comp_share,
+            self.dwell_kind,
+            self.dwell_cv,
+            self.dwell_table,
+            self.push_kind,
+            self.push_cv,
+            self.push_table,
+            self.decision_lost_comp_share,
+            self.max_pushes,
+            self.market_loading,
+            self.amount_kind,
+            self.amount_table,
+            self.empirical,
+            self.empirical_offset,
+            self.whale_factor_max,
+            self.amount_floor,
+            self.amount_cap,
+            self.tables,
+            self.param_kind,
+            self.param_a,
+            self.param_b,
+            self.param_c,
+            count_cdf,
+            count_offset,
+            self.week_start,
+            self.week_length,
+            self.bank_cell,
+            self.bank_stage,
+            self.bank_amount,
+            self.bank_created,
+            self.bank_close,
             len(self.cohorts),  # the starting bank's cohort index, after the creation quarters
-            self.period_of_day, self.cohorts.of_day(int(self.horizon)), self.periods.start_day, self.horizon,
+            self.period_of_day,
+            self.cohorts.of_day(int(self.horizon)),
+            self.periods.start_day,
+            self.horizon,
             self.cycle_edges,
             NEW_DEALS_BLOCK,
         )
@@ -126,7 +160,7 @@ class Model:
         """``[(cell, slot), ...]`` of parameters drawn per trial."""
         return [tuple(x) for x in np.argwhere(self.param_kind != FIXED)]
 
-    def with_creation_scale(self, scale) -> "Model":
+    def with_creation_scale(self, scale) -> Model:
         """A copy whose expected creation is multiplied by ``scale`` (cells x weeks, or broadcastable).
 
         Deals keep their random numbers (common random numbers), so this is how the
@@ -148,8 +182,12 @@ def param_names(stage_names):
     for s in range(k):
         names[dwell0 + s] = f"dwell_mean[{stage_names[s]}]"
     names[win], names[push], names[delay], names[decay] = "win", "push", "push_delay_mean", "win_decay"
-    names[conv], names[median], names[wp], names[wf] = ("to_decision", "median_amount", "whale_probability",
-                                                         "whale_factor")
+    names[conv], names[median], names[wp], names[wf] = (
+        "to_decision",
+        "median_amount",
+        "whale_probability",
+        "whale_factor",
+    )
     return names
 
 
@@ -238,7 +276,8 @@ _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=n
 
 def daily_plan(scenario: Scenario, cell: int) -> np.ndarray:
     """Planned creation per day of the horizon for one cell: dollars (or count), after share,
-    uplift and seasonality."""
+    uplift and seasonality.
+    """
     p = scenario.params[cell]["creation"]
     horizon = scenario.horizon_days
     if not p["values"]:
@@ -376,25 +415,49 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
 
     bank = sc.bank
     return Model(
-        scenario=sc, periods=per, n_stages=k,
+        scenario=sc,
+        periods=per,
+        n_stages=k,
         category=np.array([CATEGORIES.index(s.category) for s in sc.stages], dtype=np.int64),
-        entry_stage=entry, free_stage=free, lost_comp_share=lc_share, dwell_kind=dwell_kind,
-        dwell_cv=dwell_cv, dwell_table=dwell_table, push_kind=push_kind, push_cv=push_cv,
-        push_table=push_table, amount_table=amount_table, tables=tables.array(),
+        entry_stage=entry,
+        free_stage=free,
+        lost_comp_share=lc_share,
+        dwell_kind=dwell_kind,
+        dwell_cv=dwell_cv,
+        dwell_table=dwell_table,
+        push_kind=push_kind,
+        push_cv=push_cv,
+        push_table=push_table,
+        amount_table=amount_table,
+        tables=tables.array(),
         decision_lost_comp_share=dec_share,
-        max_pushes=max_pushes, market_loading=loading, amount_kind=amount_kind, amount_sigma=sigma,
-        empirical=np.asarray(empirical, dtype=np.float64), empirical_offset=np.asarray(offsets, dtype=np.int64),
-        whale_factor_max=whale_max, amount_floor=floor, amount_cap=cap,
-        param_kind=kind, param_a=pa, param_b=pb, param_c=pc,
-        creation_rate=rate, process=process, dispersion=dispersion,
-        week_start=week_start, week_length=week_length,
+        max_pushes=max_pushes,
+        market_loading=loading,
+        amount_kind=amount_kind,
+        amount_sigma=sigma,
+        empirical=np.asarray(empirical, dtype=np.float64),
+        empirical_offset=np.asarray(offsets, dtype=np.int64),
+        whale_factor_max=whale_max,
+        amount_floor=floor,
+        amount_cap=cap,
+        param_kind=kind,
+        param_a=pa,
+        param_b=pb,
+        param_c=pc,
+        creation_rate=rate,
+        process=process,
+        dispersion=dispersion,
+        week_start=week_start,
+        week_length=week_length,
         bank_cell=np.array([d.cell for d in bank], dtype=np.int64),
         bank_stage=np.array([d.stage for d in bank], dtype=np.int64),
         bank_amount=np.array([d.amount for d in bank], dtype=np.float64),
         bank_created=np.array([d.created for d in bank], dtype=np.float64),
         bank_close=np.array([d.expected_close for d in bank], dtype=np.float64),
         period_of_day=per.of_day(horizon),
-        cohorts=periods(sc.start, horizon, "quarter", sc.fiscal_year_start_month), horizon=float(horizon),
+        cohorts=periods(sc.start, horizon, "quarter", sc.fiscal_year_start_month),
+        horizon=float(horizon),
         cycle_edges=CYCLE_EDGES.astype(np.float64),
-        param_names=param_names(names), mean_amount=mean_amount,
+        param_names=param_names(names),
+        mean_amount=mean_amount,
     )

@@ -63,8 +63,20 @@ def param_layout(n_stages):
     dwell0 = k - 1
     growth0 = 2 * k - 1
     base = 3 * k - 2
-    return (advance0, dwell0, growth0, base, base + 1, base + 2, base + 3, base + 4,
-            base + 5, base + 6, base + 7, base + 8)
+    return (
+        advance0,
+        dwell0,
+        growth0,
+        base,
+        base + 1,
+        base + 2,
+        base + 3,
+        base + 4,
+        base + 5,
+        base + 6,
+        base + 7,
+        base + 8,
+    )
 
 
 @jit
@@ -78,8 +90,18 @@ def flow_layout(n_stages):
     known, and in the count array their number.
     """
     k = n_stages
-    return (0, 1, 1 + k, 1 + 2 * k, 1 + 3 * k, 2 + 3 * k, 3 + 3 * k,
-            3 + 3 * k + N_CATEGORIES, 4 + 3 * k + N_CATEGORIES, 5 + 3 * k + N_CATEGORIES)
+    return (
+        0,
+        1,
+        1 + k,
+        1 + 2 * k,
+        1 + 3 * k,
+        2 + 3 * k,
+        3 + 3 * k,
+        3 + 3 * k + N_CATEGORIES,
+        4 + 3 * k + N_CATEGORIES,
+        5 + 3 * k + N_CATEGORIES,
+    )
 
 
 # Lognormal draws go through a quantile table: ``TABLE_KNOTS`` knots of the
@@ -98,7 +120,8 @@ TABLE_ROW = TABLE_KNOTS + 3
 @jit(inline="always")
 def lognormal_unit(tab, off, u):
     """``exp(sigma * Z + shift)`` for the table row at ``off`` of the flat table array
-    (``tab[off + TABLE_KNOTS + 1]`` = sigma, ``tab[off + TABLE_KNOTS + 2]`` = shift)."""
+    (``tab[off + TABLE_KNOTS + 1]`` = sigma, ``tab[off + TABLE_KNOTS + 2]`` = shift).
+    """
     pos = u * TABLE_KNOTS
     i = int(pos)
     if i < TABLE_EXACT or i >= TABLE_KNOTS - TABLE_EXACT:
@@ -176,32 +199,74 @@ def _draw_assumptions(seed, trial, kind, p_a, p_b, p_c, out):
                     out[c, q] = low + (high - low) * x
             else:
                 mean, strength = p_a[c, q], p_b[c, q]
-                x, _ = beta_draw(deal_key(seed, trial, STREAM_PARAM, c, q), 0,
-                                 mean * strength, (1.0 - mean) * strength)
+                x, _ = beta_draw(
+                    deal_key(seed, trial, STREAM_PARAM, c, q), 0, mean * strength, (1.0 - mean) * strength
+                )
                 out[c, q] = x
 
 
 @jit_parallel
 def simulate_trials(
-    seed, trial0, n_stages, category,
+    seed,
+    trial0,
+    n_stages,
+    category,
     # per-cell structure
-    entry_stage, free_stage, lost_comp_share, dwell_kind, dwell_cv, dwell_table, push_kind, push_cv,
-    push_table, decision_lost_comp_share, max_pushes, market_loading,
-    amount_kind, amount_table, empirical, empirical_offset, whale_factor_max, amount_floor, amount_cap,
+    entry_stage,
+    free_stage,
+    lost_comp_share,
+    dwell_kind,
+    dwell_cv,
+    dwell_table,
+    push_kind,
+    push_cv,
+    push_table,
+    decision_lost_comp_share,
+    max_pushes,
+    market_loading,
+    amount_kind,
+    amount_table,
+    empirical,
+    empirical_offset,
+    whale_factor_max,
+    amount_floor,
+    amount_cap,
     tables,
     # per-cell parameter slots (see param_layout)
-    param_kind, param_a, param_b, param_c,
+    param_kind,
+    param_a,
+    param_b,
+    param_c,
     # creation: CDF of the count per cell and week (see compile.count_tables)
-    count_cdf, count_offset, week_start, week_length,
+    count_cdf,
+    count_offset,
+    week_start,
+    week_length,
     # starting bank
-    bank_cell, bank_stage, bank_amount, bank_created, bank_close, bank_cohort,
+    bank_cell,
+    bank_stage,
+    bank_amount,
+    bank_created,
+    bank_close,
+    bank_cohort,
     # calendar; cohorts are creation quarters whatever the reporting period, so the cohort
     # output grows with periods, not with periods squared
-    period_of_day, cohort_of_day, period_start, horizon, cycle_edges,
+    period_of_day,
+    cohort_of_day,
+    period_start,
+    horizon,
+    cycle_edges,
     # new deals made at a time (see NEW_DEALS_BLOCK)
     deal_block,
     # outputs (first axis: trial - trial0)
-    flow_amt, flow_cnt, bank_amt, bank_cnt, cohort_amt, cycle_hist, drawn, market,
+    flow_amt,
+    flow_cnt,
+    bank_amt,
+    bank_cnt,
+    cohort_amt,
+    cycle_hist,
+    drawn,
+    market,
 ):
     """Simulate trials ``trial0 .. trial0 + flow_amt.shape[0] - 1`` into the outputs.
 
@@ -223,14 +288,27 @@ def simulate_trials(
     n_bank = bank_cell.shape[0]
     k = n_stages
     decision = k - 1
-    (advance0, dwell0, growth0, win_slot, push_slot, push_delay_slot, decay_slot,
-     to_decision_slot, median_slot, whale_p_slot, whale_f_slot, _n) = param_layout(k)
-    (booked, created0, lost_comp0, lost_nd0, pushes_slot, slipped, due0, won_pushes,
-     won_cycle, n_flow) = flow_layout(k)
+    (
+        advance0,
+        dwell0,
+        growth0,
+        win_slot,
+        push_slot,
+        push_delay_slot,
+        decay_slot,
+        to_decision_slot,
+        median_slot,
+        whale_p_slot,
+        whale_f_slot,
+        _n,
+    ) = param_layout(k)
+    (booked, created0, lost_comp0, lost_nd0, pushes_slot, slipped, due0, won_pushes, won_cycle, n_flow) = (
+        flow_layout(k)
+    )
     n_bins = cycle_edges.shape[0] - 1
     # Period boundaries with +inf after the last, so the boundary loop needs no bounds test.
     bounds = np.empty(n_periods + 2)
-    bounds[:n_periods + 1] = period_start
+    bounds[: n_periods + 1] = period_start
     bounds[n_periods + 1] = np.inf
     tab = tables.reshape(tables.size)
     # Flat output strides: flows (period, cell, slot), bank (boundary, cell, category),
@@ -319,8 +397,12 @@ def simulate_trials(
                     u = uniform(mix64(count_k ^ np.uint64(wk)), 0)
                     # The CDF is non-decreasing: its first four comparisons, branch-free,
                     # count the usual small numbers; the table is long enough to go on.
-                    n = ((count_cdf[o0] < u) + (count_cdf[o0 + 1] < u) + (count_cdf[o0 + 2] < u)
-                         + (count_cdf[o0 + 3] < u))
+                    n = (
+                        (count_cdf[o0] < u)
+                        + (count_cdf[o0 + 1] < u)
+                        + (count_cdf[o0 + 2] < u)
+                        + (count_cdf[o0 + 3] < u)
+                    )
                     if n == 4:
                         o = o0 + 4
                         while o < o1 - 1 and count_cdf[o] < u:
@@ -374,7 +456,9 @@ def simulate_trials(
                     n_emp = empirical_offset[c + 1] - e0
                     amount = cp[o + CP_MEDIAN] * empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
                 else:
-                    amount = cp[o + CP_MEDIAN] * lognormal_unit(tab, amount_table[c] * TABLE_ROW, uniform(key, 1))
+                    amount = cp[o + CP_MEDIAN] * lognormal_unit(
+                        tab, amount_table[c] * TABLE_ROW, uniform(key, 1)
+                    )
                 if uniform(key, 2) < cp[o + CP_WHALE_P]:
                     whale_lo = cp[o + CP_WHALE_F]
                     whale_hi = whale_factor_max[c]
@@ -446,8 +530,16 @@ def simulate_trials(
                         if s == decision and residual and given_close == given_close:
                             t_next = max(given_close, t)
                         else:
-                            dwell, j = _dwell(key, j, si[oi + SI_KIND], st[o + ST_DWELL_MEAN], st[o + ST_DWELL_CV],
-                                              tab, si[oi + SI_TABLE], residual)
+                            dwell, j = _dwell(
+                                key,
+                                j,
+                                si[oi + SI_KIND],
+                                st[o + ST_DWELL_MEAN],
+                                st[o + ST_DWELL_CV],
+                                tab,
+                                si[oi + SI_TABLE],
+                                residual,
+                            )
                             t_next = t + dwell
                         residual = False
                     # Open at each period boundary it lives through: in the bank, maybe due,
@@ -514,8 +606,16 @@ def simulate_trials(
                         n_push += 1
                         fa[fp + pushes_slot] += amount
                         fc[fp + pushes_slot] += 1
-                        delay, j = _dwell(key, j, push_kind[c], cp[co + CP_PUSH_MEAN], push_cv[c], tab,
-                                          push_table[c] * TABLE_ROW, False)
+                        delay, j = _dwell(
+                            key,
+                            j,
+                            push_kind[c],
+                            cp[co + CP_PUSH_MEAN],
+                            push_cv[c],
+                            tab,
+                            push_table[c] * TABLE_ROW,
+                            False,
+                        )
                         t_next = t + delay
                         expected_close = t + cp[co + CP_PUSH_MEAN]
                         # Each push taken decays the next win chance; the mass goes to no decision.

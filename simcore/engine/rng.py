@@ -5,7 +5,7 @@ opportunity (or one per-trial assumption, or one Poisson count) and ``j`` counts
 draws made for it. Nothing depends on which thread ran it, in which order, or
 which other deals exist, so results are the same bits for any thread count and any
 split of trials, and changing one cell's volume leaves every other draw alone
-(common random numbers, MODEL.md "Randomness").
+(common random numbers, docs/model.md "Randomness").
 
 The mixer is SplitMix64's finaliser (Steele, Lea & Flood 2014), a bijection on
 64-bit words with full avalanche; the per-key sequence ``mix64(key + (j+1)*golden)``
@@ -79,14 +79,30 @@ def uniform(key, j):
 # Acklam's rational approximation of the standard normal quantile (relative error
 # below 1.2e-9): one uniform per normal keeps draws monotone in u, which keeps the
 # coupling between scenarios tight, and it is cheaper than Box-Muller.
-_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
-      1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
-_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
-      6.680131188771972e01, -1.328068155288572e01)
-_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
-      -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
-_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
-      3.754408661907416e00)
+_A = (
+    -3.969683028665376e01,
+    2.209460984245205e02,
+    -2.759285104469687e02,
+    1.383577518672690e02,
+    -3.066479806614716e01,
+    2.506628277459239e00,
+)
+_B = (
+    -5.447609879822406e01,
+    1.615858368580409e02,
+    -1.556989798598866e02,
+    6.680131188771972e01,
+    -1.328068155288572e01,
+)
+_C = (
+    -7.784894002430293e-03,
+    -3.223964580411365e-01,
+    -2.400758277161838e00,
+    -2.549732539343734e00,
+    4.374664141464968e00,
+    2.938163982698783e00,
+)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
 
 
 @jit
@@ -104,8 +120,10 @@ def normal_quantile(u):
         )
     q = u - 0.5
     r = q * q
-    return (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q / (
-        ((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0
+    return (
+        (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5])
+        * q
+        / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0)
     )
 
 

@@ -10,11 +10,11 @@ import numba
 import numpy as np
 import xarray as xr
 
-from simcore._version import __version__
 from simcore import checks
+from simcore._version import __version__
 from simcore.engine.compile import Model, compile_scenario
-from simcore.errors import SimcoreError
 from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials
+from simcore.errors import SimcoreError
 from simcore.scenario.load import Scenario
 from simcore.scenario.spec import CATEGORIES
 from simcore.variables import attrs_of, dims_of
@@ -66,12 +66,21 @@ class _Outputs:
         self.market = zeros(trials)
 
     def arrays(self, lo, hi):
-        return (self.flow_amt[lo:hi], self.flow_cnt[lo:hi], self.bank_amt[lo:hi], self.bank_cnt[lo:hi],
-                self.cohort_amt[lo:hi], self.cycle_hist[lo:hi], self.drawn[lo:hi], self.market[lo:hi])
+        return (
+            self.flow_amt[lo:hi],
+            self.flow_cnt[lo:hi],
+            self.bank_amt[lo:hi],
+            self.bank_cnt[lo:hi],
+            self.cohort_amt[lo:hi],
+            self.cycle_hist[lo:hi],
+            self.drawn[lo:hi],
+            self.market[lo:hi],
+        )
 
 
-def run_kernel(model: Model, trials: int, seed: int, trial_start: int = 0, chunk_size: int | None = None,
-               progress=None) -> _Outputs:
+def run_kernel(
+    model: Model, trials: int, seed: int, trial_start: int = 0, chunk_size: int | None = None, progress=None
+) -> _Outputs:
     """Run the kernel over ``trials`` trials in chunks; returns the raw outputs."""
     out = _Outputs(model, trials)
     if chunk_size is None:
@@ -110,9 +119,17 @@ def _progress(total, progress):
     return tqdm(total=total, unit="trial", delay=1.0, disable=disable, file=sys.stderr, leave=False)
 
 
-def simulate(scenario: Scenario, trials: int = 10_000, seed=0, *, period: str | None = None,
-             trial_start: int = 0, chunk_size: int | None = None, progress=None,
-             model: Model | None = None) -> xr.Dataset:
+def simulate(
+    scenario: Scenario,
+    trials: int = 10_000,
+    seed=0,
+    *,
+    period: str | None = None,
+    trial_start: int = 0,
+    chunk_size: int | None = None,
+    progress=None,
+    model: Model | None = None,
+) -> xr.Dataset:
     """Simulate a scenario's plan: every opportunity's life, in ``trials`` trials.
 
     Parameters
@@ -157,8 +174,10 @@ def simulate(scenario: Scenario, trials: int = 10_000, seed=0, *, period: str | 
     seed = as_seed(seed)
     checks.reporting_period(period)
     if model is not None and period is not None and period != model.periods.kind:
-        raise SimcoreError(f"period {period!r} differs from the model's ({model.periods.kind!r}): "
-                           f"compile the model with compile_scenario(scenario, {period!r})")
+        raise SimcoreError(
+            f"period {period!r} differs from the model's ({model.periods.kind!r}): "
+            f"compile the model with compile_scenario(scenario, {period!r})"
+        )
     if model is None:
         model = compile_scenario(scenario, period)
     out = run_kernel(model, trials, seed, trial_start, chunk_size, progress)
@@ -182,29 +201,29 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
     booked, created0, lc0, lnd0, pushes, slipped, due0, won_pushes, won_cycle, _ = flow_layout(k)
 
     def cells(a, cell_axis):
-        return a.reshape(a.shape[:cell_axis] + tuple(shape) + a.shape[cell_axis + 1:])
+        return a.reshape(a.shape[:cell_axis] + tuple(shape) + a.shape[cell_axis + 1 :])
 
     fa, fc = out.flow_amt, out.flow_cnt
     # The lost slots are (reason, stage) side by side: a view as (stage, reason), no copy.
     assert lnd0 == lc0 + k
 
     def lost(a):
-        return np.swapaxes(a[..., lc0:lc0 + 2 * k].reshape(a.shape[:-1] + (2, k)), -1, -2)
+        return np.swapaxes(a[..., lc0 : lc0 + 2 * k].reshape(a.shape[:-1] + (2, k)), -1, -2)
 
     lost_amt, lost_cnt = lost(fa), lost(fc)
     data = {
         "bookings_amount": cells(fa[..., booked], 2),
         "bookings_count": cells(fc[..., booked], 2),
-        "created_amount": cells(fa[..., created0:created0 + k], 2),
-        "created_count": cells(fc[..., created0:created0 + k], 2),
+        "created_amount": cells(fa[..., created0 : created0 + k], 2),
+        "created_count": cells(fc[..., created0 : created0 + k], 2),
         "lost_amount": cells(lost_amt, 2),
         "lost_count": cells(lost_cnt, 2),
         "pushes_amount": cells(fa[..., pushes], 2),
         "pushes_count": cells(fc[..., pushes], 2),
         "slipped_amount": cells(fa[..., slipped], 2),
         "slipped_count": cells(fc[..., slipped], 2),
-        "due_amount": cells(fa[..., due0:due0 + N_CATEGORIES], 2),
-        "due_count": cells(fc[..., due0:due0 + N_CATEGORIES], 2),
+        "due_amount": cells(fa[..., due0 : due0 + N_CATEGORIES], 2),
+        "due_count": cells(fc[..., due0 : due0 + N_CATEGORIES], 2),
         "bank_amount": cells(out.bank_amt[:, 1:], 2),
         "bank_count": cells(out.bank_cnt[:, 1:], 2),
         "starting_bank_amount": cells(out.bank_amt[:, 0], 1),
@@ -217,10 +236,12 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
         "assumption": cells(np.moveaxis(out.drawn, 2, 1), 2),
         "assumption_drawn": cells(np.ascontiguousarray(model.param_kind.T != FIXED), 1),
         "market_factor": out.market,
-        "opportunities": _opportunities(model, fc[..., created0:created0 + k]),
+        "opportunities": _opportunities(model, fc[..., created0 : created0 + k]),
     }
     edges = model.cycle_edges
-    cycle_labels = [f"{int(a)}-{int(b)}d" if np.isfinite(b) else f"{int(a)}d+" for a, b in zip(edges[:-1], edges[1:])]
+    cycle_labels = [
+        f"{int(a)}-{int(b)}d" if np.isfinite(b) else f"{int(a)}d+" for a, b in zip(edges[:-1], edges[1:])
+    ]
     coords = {
         "trial": np.arange(trial_start, trial_start + trials),
         "period": list(model.periods.labels),
@@ -232,31 +253,45 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
         "parameter": model.param_names,
         **{d: list(v) for d, v in sc.dimensions.items()},
     }
-    variables = {name: (dims_of(name, dims), value, attrs_of(name, sc.currency)) for name, value in data.items()}
+    variables = {
+        name: (dims_of(name, dims), value, attrs_of(name, sc.currency)) for name, value in data.items()
+    }
     ds = xr.Dataset(variables, coords=coords)
-    ds["period_start"] = ("period", [str(np.datetime64(sc.start) + int(d)) for d in model.periods.start_day[:-1]],
-                          attrs_of("period_start", sc.currency))
-    ds["period_end"] = ("period", [str(np.datetime64(sc.start) + int(d) - 1) for d in model.periods.start_day[1:]],
-                        attrs_of("period_end", sc.currency))
-    ds.attrs.update({
-        "scenario": sc.name,
-        "scenario_file": sc.file,
-        "scenario_hash": sc.hash,
-        "seed": str(seed),
-        "trials": trials,
-        "trial_start": trial_start,
-        "simcore_version": __version__,
-        "period": model.periods.kind,
-        "start": sc.start.isoformat(),
-        "horizon_days": sc.horizon_days,
-        "currency": sc.currency,
-        "dimensions": json.dumps(dims),
-        "decision_stage": sc.stages[-1].name,
-        "overrides": json.dumps(sc.overrides, default=str),
-        "variant": sc.variant or "",
-    })
+    ds["period_start"] = (
+        "period",
+        [str(np.datetime64(sc.start) + int(d)) for d in model.periods.start_day[:-1]],
+        attrs_of("period_start", sc.currency),
+    )
+    ds["period_end"] = (
+        "period",
+        [str(np.datetime64(sc.start) + int(d) - 1) for d in model.periods.start_day[1:]],
+        attrs_of("period_end", sc.currency),
+    )
+    ds.attrs.update(
+        {
+            "scenario": sc.name,
+            "scenario_file": sc.file,
+            "scenario_hash": sc.hash,
+            "seed": str(seed),
+            "trials": trials,
+            "trial_start": trial_start,
+            "simcore_version": __version__,
+            "period": model.periods.kind,
+            "start": sc.start.isoformat(),
+            "horizon_days": sc.horizon_days,
+            "currency": sc.currency,
+            "dimensions": json.dumps(dims),
+            "decision_stage": sc.stages[-1].name,
+            "overrides": json.dumps(sc.overrides, default=str),
+            "variant": sc.variant or "",
+        }
+    )
     if sc.target is not None:
         ds.attrs["target"] = sc.target
     if sc.period_targets is not None and model.periods.kind == sc.period:
-        ds["period_target"] = ("period", np.asarray(sc.period_targets), attrs_of("period_target", sc.currency))
+        ds["period_target"] = (
+            "period",
+            np.asarray(sc.period_targets),
+            attrs_of("period_target", sc.currency),
+        )
     return ds

@@ -160,7 +160,7 @@ def cvar_start(problem: Problem, levels=None, minimise_risk=False):
         A = sparse.vstack(rows_A).tocsr()
         b = np.concatenate(rows_b)
         bounds = _bounds(problem)
-        for eta, u0, u1 in col_of:
+        for _eta, u0, u1 in col_of:
             bounds += [(None, None)] + [(0.0, None)] * (u1 - u0)
         res = _linprog(c, A, b, bounds)
         if res.status == 0:

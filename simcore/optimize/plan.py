@@ -10,7 +10,7 @@ source x product cell is its own variable).
 1. Simulate a reference plan ``x_ref`` (``trials`` trials, ``seed``). ``bookings_by_cohort``
    attributes every trial's bookings to the (source, creation quarter) that created the deal,
    or to the starting bank.
-2. A deal's fate never depends on the volume around it (counter-based generator, MODEL.md
+2. A deal's fate never depends on the volume around it (counter-based generator, docs/model.md
    "Randomness"; a larger plan keeps a smaller plan's deals), so trial ``t``'s bookings under a
    plan ``x`` are modelled as ``bank_t + sum_u (x_u / x_ref_u) B_t[u]``: exact in expectation,
    exact in every trial at ``x = x_ref`` (and for ``x_u = 0``). Each trial keeps its own drawn
@@ -57,14 +57,14 @@ import numpy as np
 from simcore import checks
 from simcore.calendar import month_of_day, periods
 from simcore.engine.compile import compile_scenario, daily_plan
-from simcore.scenario.amounts import expected_amount
+from simcore.engine.kernel import flow_layout
+from simcore.engine.simulate import as_seed, run_kernel
 from simcore.errors import Problem as ScenarioProblem
 from simcore.errors import ScenarioError, SimcoreError
 from simcore.format import json_safe
-from simcore.engine.kernel import flow_layout
 from simcore.optimize.lp import Chance, Problem, best_confidence, shortfall_lp, solve
+from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario
-from simcore.engine.simulate import as_seed, run_kernel
 
 OBJECTIVES = ("creation", "cost", "p_hit")
 _CHUNK = 4096
@@ -558,7 +558,6 @@ class OptimizeResult:
         return json_safe(out)
 
 
-
 # ---------------------------------------------------------------------------------------
 # Building the linear problem
 
@@ -789,8 +788,9 @@ def optimize(
     t_start = time.perf_counter()
     sc = checks.scenario(scenario)
     if dimension not in sc.dimensions:
-        raise SimcoreError(f"the scenario has no dimension {dimension!r} to plan by; it has "
-                           f"{', '.join(sc.dimensions)}")
+        raise SimcoreError(
+            f"the scenario has no dimension {dimension!r} to plan by; it has {', '.join(sc.dimensions)}"
+        )
     file_limits, settings = read_limits(sc, dimension)
     limits = file_limits if limits is None else limits
     confidence = settings.get("confidence", 0.9) if confidence is None else confidence
@@ -799,9 +799,11 @@ def optimize(
     if objective not in OBJECTIVES:
         raise SimcoreError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if budget is not None and objective != "p_hit":
-        raise SimcoreError(f"a budget applies to objective p_hit (the highest confidence within it); "
-                           f"objective {objective!r} minimises {'cost' if objective == 'cost' else 'creation'} "
-                           f"instead: drop the budget or choose objective p_hit")
+        raise SimcoreError(
+            f"a budget applies to objective p_hit (the highest confidence within it); "
+            f"objective {objective!r} minimises {'cost' if objective == 'cost' else 'creation'} "
+            f"instead: drop the budget or choose objective p_hit"
+        )
     budget = limits.budget if budget is None else budget
     if objective == "p_hit" and (budget is None or not budget > 0):
         raise SimcoreError(
@@ -975,8 +977,9 @@ def optimize(
     short_in = objective != "p_hit" and conf_in < confidence - 0.5 / math.sqrt(trials)
     short_out = bool(verify_trials) and objective != "p_hit" and conf_out < confidence - 0.015
     if feasible and (short_in or short_out):
-        reached = f"{conf_in:.1%} in-sample" + (f" and {conf_out:.1%} on {verify_trials:,} new trials"
-                                                 if verify_trials else "")
+        reached = f"{conf_in:.1%} in-sample" + (
+            f" and {conf_out:.1%} on {verify_trials:,} new trials" if verify_trials else ""
+        )
         message = (
             f"a plan was found, but simulated it reaches only {reached} against {confidence:.0%}: "
             f"the {trials:,}-trial sample is too small or the linearisation too coarse; raise trials "
@@ -1028,14 +1031,14 @@ def optimize(
     quarters = list(layout.quarters.labels)
     sources = list(layout.sources)
     cells = layout.cell_dollars(x)
-    plan = {s: {q: 0.0 for q in quarters} for s in sources}
+    plan = {s: dict.fromkeys(quarters, 0.0) for s in sources}
     d = list(sc.dimensions).index(dimension)
     others = [i for i in range(len(sc.dimensions)) if i != d]
     by_product = {s: {} for s in sources}
     for c, cell in enumerate(sc.cells):
         s = cell[d]
         key = "/".join(cell[i] for i in others) or s
-        row = by_product[s].setdefault(key, {q: 0.0 for q in quarters})
+        row = by_product[s].setdefault(key, dict.fromkeys(quarters, 0.0))
         for qi, q in enumerate(quarters):
             plan[s][q] += float(cells[c, qi])
             row[q] += float(cells[c, qi])
@@ -1045,8 +1048,8 @@ def optimize(
         daily = daily_plan(plan_sc, c)
         weekly[cell[d]] += np.add.reduceat(daily, np.arange(0, sc.horizon_days, 7))
     days = np.diff(np.minimum(layout.quarters.start_day, sc.horizon_days))
-    stage4 = {s: {q: 0.0 for q in quarters} for s in sources}
-    stage4_weekly = {s: {q: 0.0 for q in quarters} for s in sources}
+    stage4 = {s: dict.fromkeys(quarters, 0.0) for s in sources}
+    stage4_weekly = {s: dict.fromkeys(quarters, 0.0) for s in sources}
     stage4_by_product = {s: {} for s in sources}
     # Stage-4 creation and the ending bank are expectations of the plan itself (units at 0
     # really at 0): a short exact simulation.
@@ -1057,11 +1060,11 @@ def optimize(
             stage4[cell[d]][q] += v
             stage4_weekly[cell[d]][q] += v / (days[qi] / 7.0)
             key = "/".join(cell[i] for i in others) or cell[d]
-            stage4_by_product[cell[d]].setdefault(key, {k: 0.0 for k in quarters})[q] += v
+            stage4_by_product[cell[d]].setdefault(key, dict.fromkeys(quarters, 0.0))[q] += v
     ending_bank = float(exact.ending_bank.sum())
     total_cost = float((builder.cost * x).sum())
     fun = {"creation": float(x.sum()), "cost": total_cost, "p_hit": conf_in}[objective]
-    marginal_d = {s: {q: 0.0 for q in quarters} for s in sources}
+    marginal_d = {s: dict.fromkeys(quarters, 0.0) for s in sources}
     for u in range(J):
         if not free_mix:
             marginal_d[sources[layout.unit_source[u]]][quarters[layout.unit_quarter[u]]] = float(marginal[u])
@@ -1214,7 +1217,7 @@ def _spreadsheet(layout, sc, target, confidence, trials, seed, progress):
     _say(progress, f"simulating the spreadsheet plan (${cells.sum():,.0f}, {trials:,} trials)")
     model = compile_scenario(layout.plan_scenario(cells), "quarter")
     out_conf = _confidence_of_model(model, trials, seed, target)
-    plan = {s: {q: 0.0 for q in layout.quarters.labels} for s in layout.sources}
+    plan = {s: dict.fromkeys(layout.quarters.labels, 0.0) for s in layout.sources}
     d = list(sc.dimensions).index(layout.dim)
     for c, cell in enumerate(sc.cells):
         for qi, q in enumerate(layout.quarters.labels):
@@ -1229,7 +1232,7 @@ def _spreadsheet(layout, sc, target, confidence, trials, seed, progress):
         "trials": int(trials),
         "seed": int(seed),
         "plan": plan,
-        "note": "seeds/000's backsolve: retire multiple 1/win (every non-win retires), ending stage-4 bank "
+        "note": "the spreadsheet's backsolve: retire multiple 1/win (every non-win retires), ending stage-4 bank "
         "from [funnel]; spread over cells and quarters like the scenario's own plan",
     }
 

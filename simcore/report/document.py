@@ -4,7 +4,7 @@
 
 - the headline (P50 annual bookings, the chance of hitting the target, P10 / P90);
 - tables: bookings and creation by period, bookings by source and product, the bank by forecast
-  category, the deterministic funnel (seeds/000's spreadsheet) beside the simulation, and the
+  category, the deterministic funnel (the planning spreadsheet) beside the simulation, and the
   variants side by side;
 - charts from :mod:`simcore.report.plots`.
 
@@ -159,10 +159,16 @@ def headline(ds, target=None) -> dict:
     summary = ds.simcore.summary(target)
     year = ds.simcore.total("bookings_amount", ("trial", "period")).sum("period").values
     errors = with_errors(year, summary["target"])
-    return {**summary["bookings"]["year"], "target": summary["target"], "p_hit": summary["p_hit"],
-            "se": {k: errors[k]["se"] for k in ("mean", "p10", "p50", "p90", "p_hit") if k in errors},
-            "trials": summary["trials"], "seed": ds.attrs["seed"], "currency": summary["currency"],
-            "scenario": summary["scenario"]}
+    return {
+        **summary["bookings"]["year"],
+        "target": summary["target"],
+        "p_hit": summary["p_hit"],
+        "se": {k: errors[k]["se"] for k in ("mean", "p10", "p50", "p90", "p_hit") if k in errors},
+        "trials": summary["trials"],
+        "seed": ds.attrs["seed"],
+        "currency": summary["currency"],
+        "scenario": summary["scenario"],
+    }
 
 
 def dataset_tables(ds) -> list:
@@ -179,15 +185,30 @@ def dataset_tables(ds) -> list:
         kinds.append("money")
         for row, value in zip(rows, list(ds["period_target"].values) + [float(ds["period_target"].sum())]):
             row.append(float(value))
-    tables.append(Table("bookings_by_period", "Bookings by period", columns, kinds, rows,
-                        "Won dollars booked in each period, across trials; the Year row is the distribution "
-                        "of the whole horizon's bookings (not the sum of the period quantiles)."))
+    tables.append(
+        Table(
+            "bookings_by_period",
+            "Bookings by period",
+            columns,
+            kinds,
+            rows,
+            "Won dollars booked in each period, across trials; the Year row is the distribution "
+            "of the whole horizon's bookings (not the sum of the period quantiles).",
+        )
+    )
 
     counts = ds.simcore.total("bookings_count", ("trial", "period"))
     rows = [_dist_row(str(p), counts.sel(period=p).values) for p in ds.period.values]
     rows.append(_dist_row("Year", counts.sum("period").values))
-    tables.append(Table("deals_won_by_period", "Deals won by period", [period_label, *_DIST_COLUMNS],
-                        ["text"] + ["number"] * 4, rows))
+    tables.append(
+        Table(
+            "deals_won_by_period",
+            "Deals won by period",
+            [period_label, *_DIST_COLUMNS],
+            ["text"] + ["number"] * 4,
+            rows,
+        )
+    )
 
     stages = [str(s) for s in ds.stage.values]
     rows = []
@@ -196,10 +217,16 @@ def dataset_tables(ds) -> list:
         for p in ds.period.values:
             rows.append([stage, *_dist_row(str(p), created.sel(period=p).values)])
         rows.append([stage, *_dist_row("Year", created.sum("period").values)])
-    tables.append(Table("created_by_period", "Pipeline created by period", ["Stage", period_label,
-                                                                            *_DIST_COLUMNS],
-                        ["text", "text"] + ["money"] * 4, rows,
-                        f"Dollars entering {stages[0]} (new pipeline) and {stages[-1]} (the decision stage)."))
+    tables.append(
+        Table(
+            "created_by_period",
+            "Pipeline created by period",
+            ["Stage", period_label, *_DIST_COLUMNS],
+            ["text", "text"] + ["money"] * 4,
+            rows,
+            f"Dollars entering {stages[0]} (new pipeline) and {stages[-1]} (the decision stage).",
+        )
+    )
 
     year_total = ds.simcore.year_bookings().values
     total_mean = float(year_total.mean())
@@ -210,9 +237,15 @@ def dataset_tables(ds) -> list:
             row = _dist_row(str(value), by.sel({dim: value}).values)
             row.append(row[1] / total_mean if total_mean else math.nan)
             rows.append(row)
-        tables.append(Table(f"bookings_by_{dim}", f"Bookings by {dim}", [dim.capitalize(), *_DIST_COLUMNS,
-                                                                         "share of mean"],
-                            ["text"] + ["money"] * 4 + ["percent"], rows))
+        tables.append(
+            Table(
+                f"bookings_by_{dim}",
+                f"Bookings by {dim}",
+                [dim.capitalize(), *_DIST_COLUMNS, "share of mean"],
+                ["text"] + ["money"] * 4 + ["percent"],
+                rows,
+            )
+        )
 
     categories = [str(c) for c in ds.category.values]
     start = ds.simcore.total("starting_bank_amount", ("trial", "category")).mean("trial")
@@ -221,17 +254,27 @@ def dataset_tables(ds) -> list:
     for p in ds.period.values:
         e = ends.sel(period=p)
         rows.append([f"{p} end", *[float(e.sel(category=c)) for c in categories], float(e.sum())])
-    tables.append(Table("bank_by_category", "Open pipeline (bank) by forecast category, expected",
-                        ["When", *[c.replace("_", " ") for c in categories], "total"],
-                        ["text"] + ["money"] * (len(categories) + 1), rows,
-                        "Mean across trials of the open pipeline at the start and at each period's end."))
+    tables.append(
+        Table(
+            "bank_by_category",
+            "Open pipeline (bank) by forecast category, expected",
+            ["When", *[c.replace("_", " ") for c in categories], "total"],
+            ["text"] + ["money"] * (len(categories) + 1),
+            rows,
+            "Mean across trials of the open pipeline at the start and at each period's end.",
+        )
+    )
     return tables
 
 
 _COMPARISON_LABELS = {
-    "stage1_created": "Stage-1 created", "stage4_created": "Stage-4 created", "starting_bank": "Starting stage-4 bank",
-    "ending_bank": "Ending stage-4 bank", "retired": "Retired at stage 4 (won + lost)",
-    "retire_multiple": "Retire multiple", "bookings": "Bookings",
+    "stage1_created": "Stage-1 created",
+    "stage4_created": "Stage-4 created",
+    "starting_bank": "Starting stage-4 bank",
+    "ending_bank": "Ending stage-4 bank",
+    "retired": "Retired at stage 4 (won + lost)",
+    "retire_multiple": "Retire multiple",
+    "bookings": "Bookings",
 }
 
 
@@ -266,33 +309,83 @@ def funnel_tables(fun, comparison=None) -> list:
         rows.append(["Starting-bank gap (needed - today)", fun.bank_gap, "money"])
     if fun.weekly_run_rate is not None:
         rows.append(["Weekly run-rate to close the gap", fun.weekly_run_rate, "money"])
-    tables = [Table("funnel", "The deterministic funnel (the spreadsheet's arithmetic)",
-                    ["Figure", "value", "unit"], ["text", "number", "text"],
-                    [[label, float(v), {"money": fun.currency, "percent": "fraction",
-                                        "multiple": "x"}[kind]] for label, v, kind in rows],
-                    "Backsolved from the bookings target on the plan's base values; no randomness.")]
+    tables = [
+        Table(
+            "funnel",
+            "The deterministic funnel (the spreadsheet's arithmetic)",
+            ["Figure", "value", "unit"],
+            ["text", "number", "text"],
+            [
+                [label, float(v), {"money": fun.currency, "percent": "fraction", "multiple": "x"}[kind]]
+                for label, v, kind in rows
+            ],
+            "Backsolved from the bookings target on the plan's base values; no randomness.",
+        )
+    ]
     for dim, lines in fun.by_dimension.items():
-        rows = [[str(value), ln["bookings"], ln["stage4_created_needed"], ln["stage1_created_needed"],
-                 ln["planned_stage1"], ln["to_decision"], ln["win_rate"], ln["retire_multiple"]]
-                for value, ln in lines.items()]
-        tables.append(Table(f"funnel_by_{dim}", f"The funnel by {dim}",
-                            [dim.capitalize(), "bookings (target split)", "stage-4 needed", "stage-1 needed",
-                             "stage-1 planned", "stage 1 -> 4", "win rate", "retire multiple"],
-                            ["text", "money", "money", "money", "money", "percent", "percent", "multiple"], rows))
+        rows = [
+            [
+                str(value),
+                ln["bookings"],
+                ln["stage4_created_needed"],
+                ln["stage1_created_needed"],
+                ln["planned_stage1"],
+                ln["to_decision"],
+                ln["win_rate"],
+                ln["retire_multiple"],
+            ]
+            for value, ln in lines.items()
+        ]
+        tables.append(
+            Table(
+                f"funnel_by_{dim}",
+                f"The funnel by {dim}",
+                [
+                    dim.capitalize(),
+                    "bookings (target split)",
+                    "stage-4 needed",
+                    "stage-1 needed",
+                    "stage-1 planned",
+                    "stage 1 -> 4",
+                    "win rate",
+                    "retire multiple",
+                ],
+                ["text", "money", "money", "money", "money", "percent", "percent", "multiple"],
+                rows,
+            )
+        )
     if comparison is not None:
         rows = []
         for name, r in comparison.rows.items():
-            rows.append([_COMPARISON_LABELS.get(name, name.replace("_", " ")), r["funnel"], r["simulated"],
-                         r["se"] if r["se"] is not None and math.isfinite(r["se"]) else math.nan])
-        tables.append(Table("funnel_vs_simulation", "The funnel beside the simulated expectation",
-                            ["Figure", "funnel", "simulated mean", "MC s.e."],
-                            ["text", "number", "number", "number"], rows,
-                            "Dollars except the retire multiple (a ratio). Simulated figures are means over "
-                            f"{comparison.trials:,} trials with their Monte-Carlo standard error."))
+            rows.append(
+                [
+                    _COMPARISON_LABELS.get(name, name.replace("_", " ")),
+                    r["funnel"],
+                    r["simulated"],
+                    r["se"] if r["se"] is not None and math.isfinite(r["se"]) else math.nan,
+                ]
+            )
+        tables.append(
+            Table(
+                "funnel_vs_simulation",
+                "The funnel beside the simulated expectation",
+                ["Figure", "funnel", "simulated mean", "MC s.e."],
+                ["text", "number", "number", "number"],
+                rows,
+                "Dollars except the retire multiple (a ratio). Simulated figures are means over "
+                f"{comparison.trials:,} trials with their Monte-Carlo standard error.",
+            )
+        )
         rows = [[e["name"], e["dollars"], e["se"], e["text"]] for e in comparison.effects]
-        tables.append(Table("funnel_difference", "Why the simulation differs from the funnel (bookings)",
-                            ["Effect", "dollars (funnel - simulated)", "MC s.e.", "explanation"],
-                            ["text", "money", "money", "text"], rows))
+        tables.append(
+            Table(
+                "funnel_difference",
+                "Why the simulation differs from the funnel (bookings)",
+                ["Effect", "dollars (funnel - simulated)", "MC s.e.", "explanation"],
+                ["text", "money", "money", "text"],
+                rows,
+            )
+        )
     return tables
 
 
@@ -306,29 +399,74 @@ def comparison_tables(result) -> list:
     rows = []
     for label, v in result.variants.items():
         y = v["year"]
-        rows.append([label, y["mean"]["value"], y["p10"]["value"], y["p50"]["value"], y["p90"]["value"],
-                     y["p_hit"]["value"] if "p_hit" in y else math.nan, y["p50"]["se"]])
-    tables = [Table("variants", "Variants side by side (same seed: common random numbers)",
-                    ["Variant", *_DIST_COLUMNS, "P(hit)", "P50 s.e."], ["text"] + ["money"] * 4 + ["percent", "money"],
-                    rows, f"Annual bookings of each variant, {result.trials:,} trials each, every variant run on the "
-                          "same random numbers so the differences are the assumptions', not the dice's.")]
-    rows = [[p, label, v["by_period"][p]["p10"]["value"], v["by_period"][p]["p50"]["value"],
-             v["by_period"][p]["p90"]["value"]]
-            for p in result.periods for label, v in result.variants.items()]
-    tables.append(Table("variants_by_period", "Variants by period", ["Period", "Variant", "P10", "P50", "P90"],
-                        ["text", "text", "money", "money", "money"], rows))
+        rows.append(
+            [
+                label,
+                y["mean"]["value"],
+                y["p10"]["value"],
+                y["p50"]["value"],
+                y["p90"]["value"],
+                y["p_hit"]["value"] if "p_hit" in y else math.nan,
+                y["p50"]["se"],
+            ]
+        )
+    tables = [
+        Table(
+            "variants",
+            "Variants side by side (same seed: common random numbers)",
+            ["Variant", *_DIST_COLUMNS, "P(hit)", "P50 s.e."],
+            ["text"] + ["money"] * 4 + ["percent", "money"],
+            rows,
+            f"Annual bookings of each variant, {result.trials:,} trials each, every variant run on the "
+            "same random numbers so the differences are the assumptions', not the dice's.",
+        )
+    ]
+    rows = [
+        [
+            p,
+            label,
+            v["by_period"][p]["p10"]["value"],
+            v["by_period"][p]["p50"]["value"],
+            v["by_period"][p]["p90"]["value"],
+        ]
+        for p in result.periods
+        for label, v in result.variants.items()
+    ]
+    tables.append(
+        Table(
+            "variants_by_period",
+            "Variants by period",
+            ["Period", "Variant", "P10", "P50", "P90"],
+            ["text", "text", "money", "money", "money"],
+            rows,
+        )
+    )
     rows = []
     for label, d in result.differences.items():
-        for key, name in (("mean", "mean"), ("p10", "P10"), ("p50", "P50"), ("p90", "P90"), ("p_hit", "P(hit)")):
+        for key, name in (
+            ("mean", "mean"),
+            ("p10", "P10"),
+            ("p50", "P50"),
+            ("p90", "P90"),
+            ("p_hit", "P(hit)"),
+        ):
             if key in d["year"]:
                 x = d["year"][key]
-                rows.append([f"{label} - {result.baseline}", name, x["difference"], x["se"], x["se_unpaired"]])
+                rows.append(
+                    [f"{label} - {result.baseline}", name, x["difference"], x["se"], x["se_unpaired"]]
+                )
     if rows:
-        tables.append(Table("variant_differences", f"Differences from {result.baseline}, annual bookings",
-                            ["Variants", "figure", "difference", "s.e. (paired)", "s.e. if run independently"],
-                            ["text", "text", "number", "number", "number"], rows,
-                            "Dollars, except P(hit) (a fraction). Common random numbers make the paired "
-                            "standard error much smaller than independent runs would give."))
+        tables.append(
+            Table(
+                "variant_differences",
+                f"Differences from {result.baseline}, annual bookings",
+                ["Variants", "figure", "difference", "s.e. (paired)", "s.e. if run independently"],
+                ["text", "text", "number", "number", "number"],
+                rows,
+                "Dollars, except P(hit) (a fraction). Common random numbers make the paired "
+                "standard error much smaller than independent runs would give.",
+            )
+        )
     return tables
 
 
@@ -348,44 +486,113 @@ def sensitivity_tables(drawn=None, swings=None, contributions=None) -> list:
 
     tables = []
     if swings is not None and swings.rows:
-        rows = [[assumption_label(r["name"]), _setting_text(r["low_value"]), _setting_text(r["high_value"]), r["p50"]["low"],
-                 r["p50"]["high"], r["p50"]["swing"], r["p10"]["low"], r["p10"]["high"], r["p10"]["swing"]]
-                for r in swings.rows]
-        tables.append(Table("sensitivity_swings", "One assumption at a time: low and high settings",
-                            ["Assumption", "low setting", "high setting", "P50 at low", "P50 at high", "P50 swing",
-                             "P10 at low", "P10 at high", "P10 swing"],
-                            ["text", "text", "text"] + ["money"] * 6, rows,
-                            f"Annual bookings with the assumption at its low / high value in every cell and "
-                            f"everything else as in the scenario ({swings.trials:,} trials per run, same seed). "
-                            f"Base P50 {money(swings.base['p50'])}, P10 {money(swings.base['p10'])}."))
+        rows = [
+            [
+                assumption_label(r["name"]),
+                _setting_text(r["low_value"]),
+                _setting_text(r["high_value"]),
+                r["p50"]["low"],
+                r["p50"]["high"],
+                r["p50"]["swing"],
+                r["p10"]["low"],
+                r["p10"]["high"],
+                r["p10"]["swing"],
+            ]
+            for r in swings.rows
+        ]
+        tables.append(
+            Table(
+                "sensitivity_swings",
+                "One assumption at a time: low and high settings",
+                [
+                    "Assumption",
+                    "low setting",
+                    "high setting",
+                    "P50 at low",
+                    "P50 at high",
+                    "P50 swing",
+                    "P10 at low",
+                    "P10 at high",
+                    "P10 swing",
+                ],
+                ["text", "text", "text"] + ["money"] * 6,
+                rows,
+                f"Annual bookings with the assumption at its low / high value in every cell and "
+                f"everything else as in the scenario ({swings.trials:,} trials per run, same seed). "
+                f"Base P50 {money(swings.base['p50'])}, P10 {money(swings.base['p10'])}.",
+            )
+        )
     if drawn is not None and drawn.rows:
-        rows = [[assumption_label(r["name"]), r["importance"], r["spearman"], r["p50_low"], r["p50_high"], r["p10_low"], r["p10_high"]]
-                for r in drawn.rows]
-        tables.append(Table("sensitivity_drawn", "Which drawn assumptions explain the spread",
-                            ["Assumption", "share of variance", "Spearman rho", "P50 when low", "P50 when high",
-                             "P10 when low", "P10 when high"],
-                            ["text", "percent", "decimal", "money", "money", "money", "money"], rows,
-                            f"From each trial's own draws ({drawn.method} regression over {drawn.trials:,} trials, "
-                            f"R² {drawn.r_squared:.2f}; the rest is deal-level luck). 'When low / high': bookings "
-                            "in the half of the trials where the assumption's draws pushed bookings down / up."))
+        rows = [
+            [
+                assumption_label(r["name"]),
+                r["importance"],
+                r["spearman"],
+                r["p50_low"],
+                r["p50_high"],
+                r["p10_low"],
+                r["p10_high"],
+            ]
+            for r in drawn.rows
+        ]
+        tables.append(
+            Table(
+                "sensitivity_drawn",
+                "Which drawn assumptions explain the spread",
+                [
+                    "Assumption",
+                    "share of variance",
+                    "Spearman rho",
+                    "P50 when low",
+                    "P50 when high",
+                    "P10 when low",
+                    "P10 when high",
+                ],
+                ["text", "percent", "decimal", "money", "money", "money", "money"],
+                rows,
+                f"From each trial's own draws ({drawn.method} regression over {drawn.trials:,} trials, "
+                f"R² {drawn.r_squared:.2f}; the rest is deal-level luck). 'When low / high': bookings "
+                "in the half of the trials where the assumption's draws pushed bookings down / up.",
+            )
+        )
     if contributions is not None:
         dims = list(contributions.dims)
         if len(dims) == 2:
             rows_dim, cols_dim = dims
             table = contributions.transpose(rows_dim, cols_dim)
-            rows = [[str(r), *[float(table.sel({rows_dim: r, cols_dim: c})) for c in table[cols_dim].values],
-                     float(table.sel({rows_dim: r}).sum())] for r in table[rows_dim].values]
-            rows.append(["total", *[float(table.sel({cols_dim: c}).sum()) for c in table[cols_dim].values],
-                         float(table.sum())])
+            rows = [
+                [
+                    str(r),
+                    *[float(table.sel({rows_dim: r, cols_dim: c})) for c in table[cols_dim].values],
+                    float(table.sel({rows_dim: r}).sum()),
+                ]
+                for r in table[rows_dim].values
+            ]
+            rows.append(
+                [
+                    "total",
+                    *[float(table.sel({cols_dim: c}).sum()) for c in table[cols_dim].values],
+                    float(table.sum()),
+                ]
+            )
             columns = [f"{rows_dim} \\ {cols_dim}", *[str(c) for c in table[cols_dim].values], "total"]
         else:
             flat = contributions.stack(cell=dims) if len(dims) > 1 else contributions
-            rows = [["/".join(map(str, v if isinstance(v, tuple) else (v,))), float(x)]
-                    for v, x in zip(flat[flat.dims[0]].values, flat.values)]
+            rows = [
+                ["/".join(map(str, v if isinstance(v, tuple) else (v,))), float(x)]
+                for v, x in zip(flat[flat.dims[0]].values, flat.values)
+            ]
             columns = ["Cell", "share"]
-        tables.append(Table("variance_by_cell", "Where the variance of annual bookings comes from", columns,
-                            ["text"] + ["percent"] * (len(columns) - 1), rows,
-                            "Each cell's cov(cell, total) / var(total): the shares add up to 100%."))
+        tables.append(
+            Table(
+                "variance_by_cell",
+                "Where the variance of annual bookings comes from",
+                columns,
+                ["text"] + ["percent"] * (len(columns) - 1),
+                rows,
+                "Each cell's cov(cell, total) / var(total): the shares add up to 100%.",
+            )
+        )
     return tables
 
 
@@ -396,12 +603,19 @@ def _setting_text(value) -> str:
 
 
 def metrics_tables(ds) -> list:
-    """seeds/003's forecast metrics by period and by each dimension (dollars), and coverage if there is a
-    target: from :mod:`simcore.analysis.metrics`."""
+    """The sales playbook's forecast metrics by period and by each dimension (dollars), and coverage if there is a
+    target: from :mod:`simcore.analysis.metrics`.
+    """
     from simcore.analysis.metrics import coverage, cycle_time, forecast_metrics, period_targets
 
     names = ["close_rate", "win_rate", "slippage_adjusted_close_rate", "coverage_needed", "pushes_per_won"]
-    columns = ["close rate", "win rate", "slippage-adjusted close rate", "coverage needed", "pushes per won deal"]
+    columns = [
+        "close rate",
+        "win rate",
+        "slippage-adjusted close rate",
+        "coverage needed",
+        "pushes per won deal",
+    ]
     kinds = ["percent", "percent", "percent", "multiple", "decimal"]
 
     def values(m, sel=None):
@@ -412,37 +626,73 @@ def metrics_tables(ds) -> list:
     period_label = str(ds.attrs.get("period", "period")).capitalize()
     rows = [[str(p), *values(by_period, {"period": p})] for p in ds.period.values]
     rows.append(["Year", *values(year)])
-    tables = [Table("forecast_metrics", "Forecast metrics by period (by amount)", [period_label, *columns],
-                    ["text", *kinds], rows,
-                    "Pooled over trials: close rate = won / (won + lost), win rate = won / (won + lost to "
-                    "competition), slippage-adjusted adds what slipped out of the period; coverage needed = 1 / "
-                    "close rate.")]
+    tables = [
+        Table(
+            "forecast_metrics",
+            "Forecast metrics by period (by amount)",
+            [period_label, *columns],
+            ["text", *kinds],
+            rows,
+            "Pooled over trials: close rate = won / (won + lost), win rate = won / (won + lost to "
+            "competition), slippage-adjusted adds what slipped out of the period; coverage needed = 1 / "
+            "close rate.",
+        )
+    ]
     for dim in ds.simcore.dimensions:
         m = forecast_metrics(ds, by=(dim,))
-        tables.append(Table(f"metrics_by_{dim}", f"Forecast metrics by {dim} (whole plan, by amount)",
-                            [dim.capitalize(), *columns], ["text", *kinds],
-                            [[str(v), *values(m, {dim: v})] for v in ds[dim].values]))
+        tables.append(
+            Table(
+                f"metrics_by_{dim}",
+                f"Forecast metrics by {dim} (whole plan, by amount)",
+                [dim.capitalize(), *columns],
+                ["text", *kinds],
+                [[str(v), *values(m, {dim: v})] for v in ds[dim].values],
+            )
+        )
     if period_targets(ds) is not None:
         cov = coverage(ds)
-        rows = [[str(p), float(cov.target.sel(period=p)), float(cov.commit.sel(period=p)),
-                 float(cov.best_case.sel(period=p)), float(cov.won.sel(period=p)), float(cov.coverage.sel(period=p)),
-                 float(cov.coverage_needed.sel(period=p))] for p in cov.period.values]
-        tables.append(Table("coverage", "Pipeline coverage by period",
-                            [period_label, "target", "commit due", "best case due", "won", "coverage",
-                             "coverage needed"], ["text", "money", "money", "money", "money", "multiple", "multiple"],
-                            rows, "coverage = (commit + best case open at the period's start with an expected close "
-                                  "in it + won in it) / the period's target, mean over trials."))
+        rows = [
+            [
+                str(p),
+                float(cov.target.sel(period=p)),
+                float(cov.commit.sel(period=p)),
+                float(cov.best_case.sel(period=p)),
+                float(cov.won.sel(period=p)),
+                float(cov.coverage.sel(period=p)),
+                float(cov.coverage_needed.sel(period=p)),
+            ]
+            for p in cov.period.values
+        ]
+        tables.append(
+            Table(
+                "coverage",
+                "Pipeline coverage by period",
+                [period_label, "target", "commit due", "best case due", "won", "coverage", "coverage needed"],
+                ["text", "money", "money", "money", "money", "multiple", "multiple"],
+                rows,
+                "coverage = (commit + best case open at the period's start with an expected close "
+                "in it + won in it) / the period's target, mean over trials.",
+            )
+        )
     ct = cycle_time(ds)
     share = ct["distribution"]
-    tables.append(Table("cycle_time", "Creation-to-close time of won deals", ["Days", "share of won deals"],
-                        ["text", "percent"], [[str(b), float(share.sel(cycle_bin=b))] for b in share.cycle_bin.values],
-                        f"Mean {float(ct['mean_days']):.0f} days, median about {ct['median_days']:.0f} days "
-                        "(deals whose creation date is known)."))
+    tables.append(
+        Table(
+            "cycle_time",
+            "Creation-to-close time of won deals",
+            ["Days", "share of won deals"],
+            ["text", "percent"],
+            [[str(b), float(share.sel(cycle_bin=b))] for b in share.cycle_bin.values],
+            f"Mean {float(ct['mean_days']):.0f} days, median about {ct['median_days']:.0f} days "
+            "(deals whose creation date is known).",
+        )
+    )
     return tables
 
 
-def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_trials: int | None = None,
-                 progress=False) -> Report:
+def build_report(
+    scenario, trials: int = 10_000, seed=0, variants=None, funnel_trials: int | None = None, progress=False
+) -> Report:
     """Simulate ``scenario`` and gather the report's headline, tables and charts.
 
     Parameters
@@ -471,14 +721,16 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
     >>> sc = load_scenario("scenarios/fy2026.toml")          # doctest: +SKIP
     >>> write_report(build_report(sc, trials=2000), "out")    # doctest: +SKIP
     """
-    from simcore.report import plots
     from simcore.engine.simulate import simulate
+    from simcore.report import plots
 
     names = list(scenario.variants) if variants is None else list(variants)
     unknown = [v for v in names if v not in scenario.variants]
     if unknown:  # before any simulation: a typo should cost nothing
-        raise SimcoreError(f"unknown variant(s) {', '.join(map(repr, unknown))}; the scenario has "
-                           f"{', '.join(map(repr, scenario.variants)) or 'none'}")
+        raise SimcoreError(
+            f"unknown variant(s) {', '.join(map(repr, unknown))}; the scenario has "
+            f"{', '.join(map(repr, scenario.variants)) or 'none'}"
+        )
     ds = simulate(scenario, trials=trials, seed=seed, progress=progress)
     report = report_from_dataset(ds)
     name = plots.plan_title(ds)
@@ -493,23 +745,33 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
         except ScenarioError as exc:  # e.g. a cell with a zero win rate cannot be backsolved
             report.notes.append("The deterministic funnel is left out: " + "; ".join(map(str, exc.problems)))
     else:
-        report.notes.append("The deterministic funnel is left out: the scenario has no target and no [funnel] "
-                            "table to backsolve from.")
+        report.notes.append(
+            "The deterministic funnel is left out: the scenario has no target and no [funnel] "
+            "table to backsolve from."
+        )
     if fun is not None:
         from simcore.analysis.funnel import funnel_vs_simulation
 
-        comparison = funnel_vs_simulation(scenario, trials=funnel_trials or min(trials, 2000), seed=seed,
-                                          result=fun, progress=progress)
+        comparison = funnel_vs_simulation(
+            scenario, trials=funnel_trials or min(trials, 2000), seed=seed, result=fun, progress=progress
+        )
         report.tables.extend(funnel_tables(fun, comparison))
         by_period = [fun.stage4_needed_by_period.get(str(p)) for p in ds.period.values]
         needed = by_period if all(v is not None for v in by_period) else fun.stage4_created_needed
-        report.charts.insert(2, Chart("stage4_waterfall", f"{ds.attrs['decision_stage']} creation against "
-                                                          "what the plan needs",
-                                      plots.creation_waterfall(ds, needed),
-                                      "Expected creation into the decision stage, period by period, and the "
-                                      "funnel's need spread over the periods like the creation plan."))
+        report.charts.insert(
+            2,
+            Chart(
+                "stage4_waterfall",
+                f"{ds.attrs['decision_stage']} creation against what the plan needs",
+                plots.creation_waterfall(ds, needed),
+                "Expected creation into the decision stage, period by period, and the "
+                "funnel's need spread over the periods like the creation plan.",
+            ),
+        )
 
-    _add_sensitivity(report, scenario, ds, trials=funnel_trials or min(trials, 2000), seed=seed, progress=progress)
+    _add_sensitivity(
+        report, scenario, ds, trials=funnel_trials or min(trials, 2000), seed=seed, progress=progress
+    )
 
     target = ds.simcore.target
     # Peak memory: the variants' runs below need only the target, not this run's Dataset. The
@@ -522,17 +784,22 @@ def build_report(scenario, trials: int = 10_000, seed=0, variants=None, funnel_t
 
         result = compare(scenario, names, trials=trials, seed=seed, progress=progress)
         report.tables.extend(comparison_tables(result))
-        report.charts.append(Chart("variants", "Variants side by side",
-                                   plots.scenario_comparison(result.bookings, target=target,
-                                                             currency=currency,
-                                                             title=f"{name} bookings by variant")))
+        report.charts.append(
+            Chart(
+                "variants",
+                "Variants side by side",
+                plots.scenario_comparison(
+                    result.bookings, target=target, currency=currency, title=f"{name} bookings by variant"
+                ),
+            )
+        )
     return report
 
 
 def _add_sensitivity(report, scenario, ds, trials, seed, progress) -> None:
     """The tornado (one assumption at a time) and the sensitivity tables."""
-    from simcore.report import plots
     from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
+    from simcore.report import plots
 
     try:
         drawn = drawn_sensitivity(ds, scenario)
@@ -547,14 +814,20 @@ def _add_sensitivity(report, scenario, ds, trials, seed, progress) -> None:
         report.notes.append(f"The variance by cell is left out: {exc}.")
     report.tables.extend(sensitivity_tables(drawn, swings, contributions))
     if swings.rows:
-        report.charts.append(Chart("tornado", "What moves P50 bookings most",
-                                   plots.tornado(swings.swings("p50"), swings.base["p50"],
-                                                 currency=ds.attrs["currency"]),
-                                   "Each uncertain assumption at its low and its high value, everything else as "
-                                   "in the scenario, on the same random numbers."))
+        report.charts.append(
+            Chart(
+                "tornado",
+                "What moves P50 bookings most",
+                plots.tornado(swings.swings("p50"), swings.base["p50"], currency=ds.attrs["currency"]),
+                "Each uncertain assumption at its low and its high value, everything else as "
+                "in the scenario, on the same random numbers.",
+            )
+        )
     else:
-        report.notes.append("No tornado: every assumption in the scenario is a single number (give low/base/high "
-                            "to see what moves the result).")
+        report.notes.append(
+            "No tornado: every assumption in the scenario is a single number (give low/base/high "
+            "to see what moves the result)."
+        )
 
 
 def _has_funnel_inputs(scenario) -> bool:
@@ -581,20 +854,32 @@ def report_from_dataset(ds) -> Report:
     name = plots.plan_title(ds)
     tables = [headline_table(head)] + dataset_tables(ds) + metrics_tables(ds)
     charts = [
-        Chart("bookings_distribution", "Annual bookings: distribution and chance of hitting the target",
-              plots.bookings_distribution(ds)),
-        Chart("bookings_fan", "Bookings to date by period", plots.fan_chart(ds),
-              "The median path and the ranges a plan should expect: half the simulated years fall in the "
-              "dark band, eight in ten in the light one."),
+        Chart(
+            "bookings_distribution",
+            "Annual bookings: distribution and chance of hitting the target",
+            plots.bookings_distribution(ds),
+        ),
+        Chart(
+            "bookings_fan",
+            "Bookings to date by period",
+            plots.fan_chart(ds),
+            "The median path and the ranges a plan should expect: half the simulated years fall in the "
+            "dark band, eight in ten in the light one.",
+        ),
         Chart("bank_by_category", "Open pipeline by forecast category", plots.bank_by_category(ds)),
     ]
     about = {
-        "scenario": ds.attrs["scenario"], "scenario_file": ds.attrs.get("scenario_file", ""),
-        "scenario_hash": ds.attrs["scenario_hash"], "variant": ds.attrs.get("variant", ""),
-        "overrides": ds.attrs.get("overrides", "{}"), "seed": ds.attrs["seed"], "trials": int(ds.sizes["trial"]),
-        "period": ds.attrs["period"], "start": ds.attrs.get("start", ""),
+        "scenario": ds.attrs["scenario"],
+        "scenario_file": ds.attrs.get("scenario_file", ""),
+        "scenario_hash": ds.attrs["scenario_hash"],
+        "variant": ds.attrs.get("variant", ""),
+        "overrides": ds.attrs.get("overrides", "{}"),
+        "seed": ds.attrs["seed"],
+        "trials": int(ds.sizes["trial"]),
+        "period": ds.attrs["period"],
+        "start": ds.attrs.get("start", ""),
         "simcore_version": ds.attrs.get("simcore_version", __version__),
-        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     return Report(title=f"{name} bookings plan", headline=head, tables=tables, charts=charts, about=about)
 
@@ -602,20 +887,35 @@ def report_from_dataset(ds) -> Report:
 def headline_table(head: dict) -> Table:
     """The headline figures as a two-column table (the first CSV / sheet)."""
     se = head.get("se", {})
-    rows = [["P50 annual bookings", head["p50"], se.get("p50"), "money"],
-            ["P10 annual bookings", head["p10"], se.get("p10"), "money"],
-            ["P90 annual bookings", head["p90"], se.get("p90"), "money"],
-            ["Mean annual bookings", head["mean"], se.get("mean"), "money"]]
+    rows = [
+        ["P50 annual bookings", head["p50"], se.get("p50"), "money"],
+        ["P10 annual bookings", head["p10"], se.get("p10"), "money"],
+        ["P90 annual bookings", head["p90"], se.get("p90"), "money"],
+        ["Mean annual bookings", head["mean"], se.get("mean"), "money"],
+    ]
     if head["target"] is not None:
-        rows += [["Target", head["target"], None, "money"],
-                 ["P(bookings >= target)", head["p_hit"], se.get("p_hit"), "percent"]]
+        rows += [
+            ["Target", head["target"], None, "money"],
+            ["P(bookings >= target)", head["p_hit"], se.get("p_hit"), "percent"],
+        ]
     rows += [["Trials", head["trials"], None, "count"]]
-    return Table("headline", "Headline", ["Figure", "value", "MC s.e.", "unit"], ["text", "number", "number", "text"],
-                 [[label, int(v) if k == "count" else float(v), math.nan if e is None else float(e),
-                   {"money": head["currency"], "percent": "fraction", "count": "trials"}[k]]
-                  for label, v, e, k in rows],
-                 "MC s.e.: the Monte-Carlo standard error of the figure (more trials make it smaller); "
-                 "the target is an input.")
+    return Table(
+        "headline",
+        "Headline",
+        ["Figure", "value", "MC s.e.", "unit"],
+        ["text", "number", "number", "text"],
+        [
+            [
+                label,
+                int(v) if k == "count" else float(v),
+                math.nan if e is None else float(e),
+                {"money": head["currency"], "percent": "fraction", "count": "trials"}[k],
+            ]
+            for label, v, e, k in rows
+        ],
+        "MC s.e.: the Monte-Carlo standard error of the figure (more trials make it smaller); "
+        "the target is an input.",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -647,8 +947,15 @@ def _row_kinds(table: Table, row) -> list:
     kinds = list(table.kinds)
     if "unit" in table.columns:
         unit = row[table.columns.index("unit")]
-        kind = ("percent" if unit == "fraction" else "multiple" if unit == "x" else
-                "count" if unit == "trials" else "money")
+        kind = (
+            "percent"
+            if unit == "fraction"
+            else "multiple"
+            if unit == "x"
+            else "count"
+            if unit == "trials"
+            else "money"
+        )
         kinds = [kind if k == "number" else k for k in kinds]
     if table.name == "variant_differences":
         kind = "percent" if row[1] == "P(hit)" else "money"
@@ -709,33 +1016,57 @@ def render_html(report: Report, images: dict) -> str:
     if h["p_hit"] is not None:
         from simcore.report.plots import exact_money
 
-        boxes.append((f"chance of hitting {exact_money(h['target'], cur)}", percent(h["p_hit"], 0),
-                      err("p_hit", lambda v: percent(v, 1))))
-    boxes += [("P10 (a bad year)", money(h["p10"], cur), err("p10", dollars)),
-              ("P90 (a good year)", money(h["p90"], cur), err("p90", dollars))]
+        boxes.append(
+            (
+                f"chance of hitting {exact_money(h['target'], cur)}",
+                percent(h["p_hit"], 0),
+                err("p_hit", lambda v: percent(v, 1)),
+            )
+        )
+    boxes += [
+        ("P10 (a bad year)", money(h["p10"], cur), err("p10", dollars)),
+        ("P90 (a good year)", money(h["p90"], cur), err("p90", dollars)),
+    ]
     if h["p_hit"] is not None:
         from simcore.report.plots import exact_money
 
-        sentence = (f"In {percent(h['p_hit'], 0)} of {h['trials']:,} simulated years the plan books at least "
-                    f"{exact_money(h['target'], cur)}; half of them book {money(h['p50'], cur)} or more, one in ten "
-                    f"less than {money(h['p10'], cur)}.")
+        sentence = (
+            f"In {percent(h['p_hit'], 0)} of {h['trials']:,} simulated years the plan books at least "
+            f"{exact_money(h['target'], cur)}; half of them book {money(h['p50'], cur)} or more, one in ten "
+            f"less than {money(h['p10'], cur)}."
+        )
     else:
-        sentence = (f"Half of {h['trials']:,} simulated years book {money(h['p50'], cur)} or more; one in ten "
-                    f"less than {money(h['p10'], cur)}, one in ten more than {money(h['p90'], cur)}.")
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             f"<title>{esc(report.title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-             f"<h1>{esc(report.title)}</h1>", '<div class="headline">']
+        sentence = (
+            f"Half of {h['trials']:,} simulated years book {money(h['p50'], cur)} or more; one in ten "
+            f"less than {money(h['p10'], cur)}, one in ten more than {money(h['p90'], cur)}."
+        )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{esc(report.title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{esc(report.title)}</h1>",
+        '<div class="headline">',
+    ]
     for label, value, error in boxes:
-        parts.append(f'<div class="figure-box"><div class="value">{esc(value)}</div>'
-                     f'<div class="label">{esc(label)}</div><div class="se">{esc(error)}</div></div>')
+        parts.append(
+            f'<div class="figure-box"><div class="value">{esc(value)}</div>'
+            f'<div class="label">{esc(label)}</div><div class="se">{esc(error)}</div></div>'
+        )
     parts.append("</div>")
     parts.append(f'<p class="sentence">{esc(sentence)}</p>')
     a = report.about
-    parts.append(f'<p class="about">Scenario {esc(str(a.get("scenario", "")))} '
-                 f'{("(variant " + esc(str(a["variant"])) + ") ") if a.get("variant") else ""}'
-                 f'hash {esc(str(a.get("scenario_hash", "")))}, seed {esc(str(a.get("seed", "")))}, '
-                 f'{a.get("trials", 0):,} trials, simcore {esc(str(a.get("simcore_version", "")))}, '
-                 f'{esc(str(a.get("created", "")))}.</p>')
+    parts.append(
+        f'<p class="about">Scenario {esc(str(a.get("scenario", "")))} '
+        f"{('(variant ' + esc(str(a['variant'])) + ') ') if a.get('variant') else ''}"
+        f"hash {esc(str(a.get('scenario_hash', '')))}, seed {esc(str(a.get('seed', '')))}, "
+        f"{a.get('trials', 0):,} trials, simcore {esc(str(a.get('simcore_version', '')))}, "
+        f"{esc(str(a.get('created', '')))}.</p>"
+    )
     if a.get("overrides") and a["overrides"] != "{}":
         parts.append(f'<p class="about">Overrides: {esc(str(a["overrides"]))}</p>')
 
@@ -785,8 +1116,13 @@ def write_csv(table: Table, path) -> None:
 
 def _excel_format(kind, currency) -> str | None:
     symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
-    return {"money": f'"{symbol}"#,##0' if symbol else "#,##0", "percent": "0.0%", "multiple": '0.00"x"',
-            "count": "#,##0", "number": "#,##0.00"}.get(kind)
+    return {
+        "money": f'"{symbol}"#,##0' if symbol else "#,##0",
+        "percent": "0.0%",
+        "multiple": '0.00"x"',
+        "count": "#,##0",
+        "number": "#,##0.00",
+    }.get(kind)
 
 
 def _sheet_names(tables) -> list:
@@ -797,7 +1133,7 @@ def _sheet_names(tables) -> list:
         name, i = base, 2
         while name.lower() in seen:
             suffix = f"_{i}"
-            name, i = base[:31 - len(suffix)] + suffix, i + 1
+            name, i = base[: 31 - len(suffix)] + suffix, i + 1
         seen.add(name.lower())
         names.append(name)
     return names
@@ -830,9 +1166,10 @@ def write_xlsx(report: Report, path) -> None:
         if table.note:
             ws.append([])
             ws.append([table.note])
-        ws.column_dimensions["A"].width = max(14, min(48, max(len(str(r[0])) for r in table.rows) + 2)) \
-            if table.rows else 14
-        for letter in "BCDEFGHIJ"[:len(table.columns) - 1]:
+        ws.column_dimensions["A"].width = (
+            max(14, min(48, max(len(str(r[0])) for r in table.rows) + 2)) if table.rows else 14
+        )
+        for letter in "BCDEFGHIJ"[: len(table.columns) - 1]:
             ws.column_dimensions[letter].width = 16
     ws = wb.create_sheet("About")
     for key, value in report.about.items():
@@ -844,8 +1181,11 @@ def write_xlsx(report: Report, path) -> None:
 
 def report_files(report: Report) -> list:
     """Names of the files :func:`write_report` writes, in writing order."""
-    return ([f"{c.name}.png" for c in report.charts] + [f"{t.name}.csv" for t in report.tables]
-            + ["report.xlsx", "report.html"])
+    return (
+        [f"{c.name}.png" for c in report.charts]
+        + [f"{t.name}.csv" for t in report.tables]
+        + ["report.xlsx", "report.html"]
+    )
 
 
 def check_out_dir(out_dir, names=("report.html", "report.xlsx")) -> Path:
@@ -898,8 +1238,10 @@ def _check_destinations(out: Path, names) -> None:
     if bad:
         path, kind = bad[0]
         more = f" (also in the way: {', '.join(p.name for p, _ in bad[1:])})" if len(bad) > 1 else ""
-        raise SimcoreError(f"{path}: is {kind}, not a file, and the report would replace it{more}; "
-                           "move it away or choose another folder (nothing was changed)")
+        raise SimcoreError(
+            f"{path}: is {kind}, not a file, and the report would replace it{more}; "
+            "move it away or choose another folder (nothing was changed)"
+        )
 
 
 def write_report(report: Report, out_dir, dpi: int = 110) -> list:
@@ -960,8 +1302,9 @@ def write_report(report: Report, out_dir, dpi: int = 110) -> list:
         _publish(tmp, out, names)
     except OSError as exc:  # disk full, permissions: the user's to fix, not a traceback
         shutil.rmtree(tmp, ignore_errors=True)
-        raise SimcoreError(f"{out}: cannot write the report: {exc.strerror or exc}; "
-                           "the folder was left as it was") from None
+        raise SimcoreError(
+            f"{out}: cannot write the report: {exc.strerror or exc}; the folder was left as it was"
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -1016,12 +1359,16 @@ def _publish(tmp: Path, out: Path, names) -> None:
         if failed:
             rescue = Path(tempfile.mkdtemp(prefix=f"{out.name}.previous.", dir=tmp.parent))
             os.replace(previous, rescue)
-            raise SimcoreError(f"{out}: writing the report failed ({getattr(exc, 'strerror', None) or exc!r}) "
-                               f"and {len(failed)} previous file(s) could not be put back, e.g. "
-                               f"{failed[0]}; the previous versions are in {rescue}") from None
+            raise SimcoreError(
+                f"{out}: writing the report failed ({getattr(exc, 'strerror', None) or exc!r}) "
+                f"and {len(failed)} previous file(s) could not be put back, e.g. "
+                f"{failed[0]}; the previous versions are in {rescue}"
+            ) from None
         if isinstance(exc, OSError):
-            raise SimcoreError(f"{out / names[len(moved)]}: cannot write: {exc.strerror or exc}; "
-                               "the folder was left as it was") from None
+            raise SimcoreError(
+                f"{out / names[len(moved)]}: cannot write: {exc.strerror or exc}; "
+                "the folder was left as it was"
+            ) from None
         raise
 
 
@@ -1035,8 +1382,10 @@ def _keep(path: Path, backup: Path) -> None:
     try:
         shutil.copy2(path, backup, follow_symlinks=False)
     except OSError as exc:
-        raise SimcoreError(f"{path}: cannot keep the previous version while replacing it "
-                           f"({exc.strerror or exc}); nothing was changed") from None
+        raise SimcoreError(
+            f"{path}: cannot keep the previous version while replacing it "
+            f"({exc.strerror or exc}); nothing was changed"
+        ) from None
 
 
 def _put_back(out: Path, previous: Path, moved, kept) -> list:
@@ -1055,5 +1404,13 @@ def _put_back(out: Path, previous: Path, moved, kept) -> list:
 
 def report_json(report: Report) -> str:
     """The headline and provenance as JSON (what ``simcore report --json`` prints)."""
-    return json.dumps({"headline": report.headline, "about": report.about,
-                       "files": report_files(report), "notes": report.notes}, indent=2, default=str)
+    return json.dumps(
+        {
+            "headline": report.headline,
+            "about": report.about,
+            "files": report_files(report),
+            "notes": report.notes,
+        },
+        indent=2,
+        default=str,
+    )

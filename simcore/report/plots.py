@@ -135,7 +135,8 @@ MAX_LABELLED = 8
 
 def _period_ticks(ax, x, labels, extra=()) -> None:
     """Period labels on the x axis, slanted when there are many and thinned to at most 13 (weeks);
-    ``extra`` ``(x, label)`` ticks (a total, a gap) are always kept."""
+    ``extra`` ``(x, label)`` ticks (a total, a gap) are always kept.
+    """
     x, labels = list(x), [str(v) for v in labels]
     step = max(1, -(-len(labels) // 13))
     ticks, texts = x[::step], labels[::step]
@@ -194,8 +195,15 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
     ax.plot(x, p50, color=MEDIAN, marker="o", linewidth=2.2, label="Median")
     labelled = range(len(x)) if len(x) <= MAX_LABELLED else [len(x) - 1]
     for xi, yi in zip(x[labelled], p50[labelled]):
-        ax.annotate(money(yi, currency), (xi, yi), textcoords="offset points", xytext=(0, 8),
-                    ha="center", fontsize=9, color=MEDIAN)
+        ax.annotate(
+            money(yi, currency),
+            (xi, yi),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=9,
+            color=MEDIAN,
+        )
     if "period_target" in ds:
         planned = np.asarray(ds["period_target"].values, dtype=float)
         planned = np.cumsum(planned) if cumulative else planned
@@ -205,15 +213,25 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
     word = _period_word(ds)
     if cumulative:
         if target is not None:
-            ax.axhline(target, color=TARGET, linestyle="--", linewidth=1.5,
-                       label=f"Target {exact_money(target, currency)}", gid="target")
-        title = (f"{name} bookings to date by {word}: median {money(p50[-1], currency)} by {periods[-1]} "
-                 f"(P10 {money(p10[-1], currency)}, P90 {money(p90[-1], currency)})")
+            ax.axhline(
+                target,
+                color=TARGET,
+                linestyle="--",
+                linewidth=1.5,
+                label=f"Target {exact_money(target, currency)}",
+                gid="target",
+            )
+        title = (
+            f"{name} bookings to date by {word}: median {money(p50[-1], currency)} by {periods[-1]} "
+            f"(P10 {money(p10[-1], currency)}, P90 {money(p90[-1], currency)})"
+        )
     else:
         title = f"{name} bookings per {word}: median and P10-P90 range"
     ax.set_title(title, fontsize=11)
     _period_ticks(ax, x, periods)
-    ax.set_xlabel(f"{word} ({'bookings to the end of the ' + word if cumulative else 'bookings in the ' + word})")
+    ax.set_xlabel(
+        f"{word} ({'bookings to the end of the ' + word if cumulative else 'bookings in the ' + word})"
+    )
     ax.set_ylabel(f"Bookings ({currency})")
     money_axis(ax.yaxis, currency)
     ax.set_ylim(bottom=0)
@@ -256,15 +274,26 @@ def bookings_distribution(ds, target=None, bins: int = 50) -> Figure:
     hist_ax, cdf_ax = fig.subplots(1, 2)
     hist_ax.hist(year, bins=bins, color=BAND_INNER, edgecolor="white", label="Trials")
     sorted_year = np.sort(year)
-    cdf_ax.step(sorted_year, np.arange(1, len(year) + 1) / len(year), where="post", color=MEDIAN,
-                label="CDF")
+    cdf_ax.step(sorted_year, np.arange(1, len(year) + 1) / len(year), where="post", color=MEDIAN, label="CDF")
     for ax in (hist_ax, cdf_ax):
         for key, value in quantiles.items():
-            ax.axvline(value, color=MEDIAN, linestyle=":", linewidth=1, label=f"{key} {money(value, currency)}",
-                       gid=key)
+            ax.axvline(
+                value,
+                color=MEDIAN,
+                linestyle=":",
+                linewidth=1,
+                label=f"{key} {money(value, currency)}",
+                gid=key,
+            )
         if target is not None:
-            ax.axvline(target, color=TARGET, linestyle="--", linewidth=1.8,
-                       label=f"Target {exact_money(target, currency)}", gid="target")
+            ax.axvline(
+                target,
+                color=TARGET,
+                linestyle="--",
+                linewidth=1.8,
+                label=f"Target {exact_money(target, currency)}",
+                gid="target",
+            )
         money_axis(ax.xaxis, currency)
         ax.set_xlabel(f"Bookings over the plan ({currency})")
         ax.grid(alpha=0.3)
@@ -317,8 +346,14 @@ def assumption_label(name: str) -> str:
     return _ASSUMPTION_WORDS.get(base, base) + suffix
 
 
-def tornado(swings, base: float, metric: str = "P50 annual bookings", title: str | None = None,
-            currency: str = "USD", top: int = 12) -> Figure:
+def tornado(
+    swings,
+    base: float,
+    metric: str = "P50 annual bookings",
+    title: str | None = None,
+    currency: str = "USD",
+    top: int = 12,
+) -> Figure:
     """Tornado chart: how far each assumption moves a metric between its low and high value.
 
     Parameters
@@ -366,9 +401,15 @@ def tornado(swings, base: float, metric: str = "P50 annual bookings", title: str
     ax.barh(y, highs, left=base, color=AHEAD, alpha=0.85, label="Assumption at its high")
     for yi, lo, hi in zip(y, lows, highs):
         for value in (lo, hi):
-            ax.annotate(money(base + value, currency), (base + value, yi), textcoords="offset points",
-                        xytext=(4 if value >= 0 else -4, 0), ha="left" if value >= 0 else "right",
-                        va="center", fontsize=9)
+            ax.annotate(
+                money(base + value, currency),
+                (base + value, yi),
+                textcoords="offset points",
+                xytext=(4 if value >= 0 else -4, 0),
+                ha="left" if value >= 0 else "right",
+                va="center",
+                fontsize=9,
+            )
     ax.margins(x=0.3)  # room for the value labels at the bar ends
     ax.axvline(base, color="black", linewidth=1)
     ax.set_yticks(y, names)
@@ -386,10 +427,19 @@ def tornado(swings, base: float, metric: str = "P50 annual bookings", title: str
 
 def _range_whiskers(ax, x, lo, hi, capsize, label):
     """Whiskers from ``lo`` to ``hi`` (P10 to P90). Drawn around the range's midpoint, not the bar's
-    top: a skewed total's mean (the bar) can lie outside its own P10-P90."""
+    top: a skewed total's mean (the bar) can lie outside its own P10-P90.
+    """
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-    ax.errorbar(x, (lo + hi) / 2, yerr=(hi - lo) / 2, fmt="none", ecolor="#555555", capsize=capsize, label=label,
-                gid=label)
+    ax.errorbar(
+        x,
+        (lo + hi) / 2,
+        yerr=(hi - lo) / 2,
+        fmt="none",
+        ecolor="#555555",
+        capsize=capsize,
+        label=label,
+        gid=label,
+    )
 
 
 def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs") -> Figure:
@@ -425,8 +475,10 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
     total = created.sum(axis=1)
     needed_arr = np.atleast_1d(np.asarray(needed, dtype=float))
     if needed_arr.size not in (1, len(periods)):
-        raise SimcoreError(f"creation_waterfall: needed has {needed_arr.size} values; expected 1 or one per "
-                           f"period ({len(periods)})")
+        raise SimcoreError(
+            f"creation_waterfall: needed has {needed_arr.size} values; expected 1 or one per "
+            f"period ({len(periods)})"
+        )
     need_total = float(needed_arr.sum())
     currency = _currency(ds)
     starts = np.concatenate([[0.0], np.cumsum(mean)[:-1]])
@@ -436,8 +488,14 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
     ax.bar(x, mean, bottom=starts, color=BAND_INNER, label="Created")
     if len(x) <= MAX_LABELLED:
         for xi, s, m in zip(x, starts, mean):
-            ax.annotate(money(m, currency), (xi, s + m), textcoords="offset points", xytext=(0, 3), ha="center",
-                        fontsize=9)
+            ax.annotate(
+                money(m, currency),
+                (xi, s + m),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=9,
+            )
     total_x = len(periods)
     expected_total = float(mean.sum())
     lo, hi = np.quantile(total, [0.10, 0.90])
@@ -446,21 +504,45 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
     gap = need_total - expected_total
     gap_x = total_x + 1
     ax.bar([gap_x], [gap], bottom=[expected_total], color=SHORT if gap > 0 else AHEAD, label="Gap")
-    ax.annotate(("short " if gap > 0 else "ahead ") + money(abs(gap), currency),
-                (gap_x, max(expected_total, need_total)), textcoords="offset points", xytext=(0, 3),
-                ha="center", fontsize=9)
+    ax.annotate(
+        ("short " if gap > 0 else "ahead ") + money(abs(gap), currency),
+        (gap_x, max(expected_total, need_total)),
+        textcoords="offset points",
+        xytext=(0, 3),
+        ha="center",
+        fontsize=9,
+    )
     if needed_arr.size == len(periods) and len(periods) > 1:
         steps = np.cumsum(needed_arr)
-        ax.step(np.arange(len(periods) + 1) - 0.5, np.concatenate([steps, [need_total]]), where="post",
-                color=TARGET, linestyle=":", label=f"{target_label} (cumulative)")
-    ax.axhline(need_total, color=TARGET, linestyle="--", linewidth=1.5,
-               label=f"{target_label} {money(need_total, currency)}", gid="needed")
-    _period_ticks(ax, x, periods, extra=[(total_x, "Year\n(P10-P90)" if len(periods) <= 6 else "Year (P10-P90)"),
-                                         (gap_x, "Gap")])
+        ax.step(
+            np.arange(len(periods) + 1) - 0.5,
+            np.concatenate([steps, [need_total]]),
+            where="post",
+            color=TARGET,
+            linestyle=":",
+            label=f"{target_label} (cumulative)",
+        )
+    ax.axhline(
+        need_total,
+        color=TARGET,
+        linestyle="--",
+        linewidth=1.5,
+        label=f"{target_label} {money(need_total, currency)}",
+        gid="needed",
+    )
+    _period_ticks(
+        ax,
+        x,
+        periods,
+        extra=[(total_x, "Year\n(P10-P90)" if len(periods) <= 6 else "Year (P10-P90)"), (gap_x, "Gap")],
+    )
     money_axis(ax.yaxis, currency)
     ax.set_ylabel(f"{stage_name} creation ({currency}, expected)")
-    ax.set_title(f"{plan_title(ds)} {stage_name} creation: {money(expected_total, currency)} expected vs "
-                 f"{money(need_total, currency)} the plan needs", fontsize=11)
+    ax.set_title(
+        f"{plan_title(ds)} {stage_name} creation: {money(expected_total, currency)} expected vs "
+        f"{money(need_total, currency)} the plan needs",
+        fontsize=11,
+    )
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=9, loc="upper left")
     return plain_text(fig)
@@ -486,14 +568,18 @@ def bank_by_category(ds, measure: str = "amount") -> Figure:
     if measure not in ("amount", "count"):
         raise SimcoreError(f"bank_by_category: measure must be 'amount' or 'count', got {measure!r}")
     categories = [str(c) for c in ds.category.values]
-    start = _by_category(ds[f"starting_bank_{measure}"], categories)            # (category,)
-    ends = _by_category(ds[f"bank_{measure}"], categories)                      # (period, category)
-    stacked = np.vstack([start[None, :], ends])                                 # (1 + period, category)
-    totals = np.concatenate([
-        ds[f"starting_bank_{measure}"].sum([d for d in ds[f"starting_bank_{measure}"].dims if d != "trial"])
-        .values[:, None],
-        _per_trial_period(ds, f"bank_{measure}"),
-    ], axis=1)
+    start = _by_category(ds[f"starting_bank_{measure}"], categories)  # (category,)
+    ends = _by_category(ds[f"bank_{measure}"], categories)  # (period, category)
+    stacked = np.vstack([start[None, :], ends])  # (1 + period, category)
+    totals = np.concatenate(
+        [
+            ds[f"starting_bank_{measure}"]
+            .sum([d for d in ds[f"starting_bank_{measure}"].dims if d != "trial"])
+            .values[:, None],
+            _per_trial_period(ds, f"bank_{measure}"),
+        ],
+        axis=1,
+    )
     labels = ["Start"] + [str(p) for p in ds.period.values]
     x = np.arange(len(labels))
     currency = _currency(ds)
@@ -501,8 +587,14 @@ def bank_by_category(ds, measure: str = "amount") -> Figure:
     ax = fig.add_subplot()
     bottom = np.zeros(len(labels))
     for j, cat in enumerate(categories):
-        ax.bar(x, stacked[:, j], bottom=bottom, color=CATEGORY_COLOURS.get(cat), edgecolor="white",
-               label=CATEGORY_LABELS.get(cat, cat))
+        ax.bar(
+            x,
+            stacked[:, j],
+            bottom=bottom,
+            color=CATEGORY_COLOURS.get(cat),
+            edgecolor="white",
+            label=CATEGORY_LABELS.get(cat, cat),
+        )
         bottom += stacked[:, j]
     lo, hi = np.quantile(totals, [0.10, 0.90], axis=0)
     _range_whiskers(ax, x, lo, hi, capsize=5, label="Total P10-P90")
@@ -510,8 +602,14 @@ def bank_by_category(ds, measure: str = "amount") -> Figure:
     tops = np.maximum(bottom, hi)
     labelled = range(len(x)) if len(x) <= MAX_LABELLED else [0, len(x) - 1]
     for i in labelled:
-        ax.annotate(fmt(bottom[i]), (x[i], tops[i]), textcoords="offset points", xytext=(0, 3), ha="center",
-                    fontsize=9)
+        ax.annotate(
+            fmt(bottom[i]),
+            (x[i], tops[i]),
+            textcoords="offset points",
+            xytext=(0, 3),
+            ha="center",
+            fontsize=9,
+        )
     _period_ticks(ax, x, labels)
     ax.set_xlabel(f"at the start of the plan and at the end of each {_period_word(ds)}")
     if measure == "amount":
@@ -561,7 +659,7 @@ def scenario_comparison(results, target=None, currency: str = "USD", title: str 
         raise SimcoreError("scenario_comparison: no scenarios to compare")
     names = [str(n) for n in results]
     annual = [_annual(v) for v in results.values()]
-    q = np.array([np.quantile(a, [0.10, 0.50, 0.90]) for a in annual])   # (scenario, 3)
+    q = np.array([np.quantile(a, [0.10, 0.50, 0.90]) for a in annual])  # (scenario, 3)
     x = np.arange(len(names))
     width = 0.26
     fig = new_figure(max(7.0, 2.2 * len(names) + 3), 5.0)
@@ -569,21 +667,38 @@ def scenario_comparison(results, target=None, currency: str = "USD", title: str 
     for j, key in enumerate(("P10", "P50", "P90")):
         bars = ax.bar(x + (j - 1) * width, q[:, j], width, color=QUANTILE_COLOURS[key], label=key)
         for bar, value in zip(bars, q[:, j]):
-            ax.annotate(money(value, currency), (bar.get_x() + bar.get_width() / 2, value),
-                        textcoords="offset points", xytext=(0, 2), ha="center", fontsize=8)
+            ax.annotate(
+                money(value, currency),
+                (bar.get_x() + bar.get_width() / 2, value),
+                textcoords="offset points",
+                xytext=(0, 2),
+                ha="center",
+                fontsize=8,
+            )
     ticks = names
     if target is not None:
         target = float(target)
-        ax.axhline(target, color=TARGET, linestyle="--", linewidth=1.5,
-                   label=f"Target {exact_money(target, currency)}", gid="target")
+        ax.axhline(
+            target,
+            color=TARGET,
+            linestyle="--",
+            linewidth=1.5,
+            label=f"Target {exact_money(target, currency)}",
+            gid="target",
+        )
         ticks = [f"{n}\nP(hit) {percent(float((a >= target).mean()), 0)}" for n, a in zip(names, annual)]
     ax.set_xticks(x, ticks)
     money_axis(ax.yaxis, currency)
     ax.set_ylabel(f"Annual bookings ({currency})")
     lo, hi = int(np.argmin(q[:, 1])), int(np.argmax(q[:, 1]))
-    default = (f"Bookings by scenario: P50 from {money(q[lo, 1], currency)} ({names[lo]}) to "
-               f"{money(q[hi, 1], currency)} ({names[hi]})") if len(names) > 1 else \
-        f"Bookings, {names[0]}: P50 {money(q[0, 1], currency)}"
+    default = (
+        (
+            f"Bookings by scenario: P50 from {money(q[lo, 1], currency)} ({names[lo]}) to "
+            f"{money(q[hi, 1], currency)} ({names[hi]})"
+        )
+        if len(names) > 1
+        else f"Bookings, {names[0]}: P50 {money(q[0, 1], currency)}"
+    )
     ax.set_title(title or default, fontsize=11)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=9, loc="upper left")

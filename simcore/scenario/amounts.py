@@ -46,6 +46,7 @@ def expected_amount(amount: dict, median=None, whale_probability=None, whale_fac
 
         def mean_at(factor):
             return _clipped_lognormal_mean(math.log(median * factor), sigma, floor, cap)
+
     if pw == 0:
         return mean_at(1.0)
     if math.isnan(wmax) or wmax == wf:

@@ -35,7 +35,9 @@ def _read_bank(raw, name, base_dir, dims, stages, cells, start):
             problems.append(Problem(name, format_path(where), "must be a table"))
             continue
         out = []
-        spec.AGGREGATE_BANK.check({k: v for k, v in row.items() if k not in dims}, where, {"stages": names}, out)
+        spec.AGGREGATE_BANK.check(
+            {k: v for k, v in row.items() if k not in dims}, where, {"stages": names}, out
+        )
         key = []
         for dim in dim_names:
             value = row.get(dim)
@@ -50,9 +52,14 @@ def _read_bank(raw, name, base_dir, dims, stages, cells, start):
         amount = float(row["dollars"]) / int(row["count"])
         if amount > spec.MAX_DOLLARS:
             # Each of the row's deals gets dollars / count: the per-deal limit applies to that.
-            problems.append(Problem(name, format_path(where + ["dollars"]),
-                                    f"dollars / count = {amount:,.0f} per deal is above the largest deal size "
-                                    f"of {spec.MAX_DOLLARS:,.0f}: check the units, or the count"))
+            problems.append(
+                Problem(
+                    name,
+                    format_path(where + ["dollars"]),
+                    f"dollars / count = {amount:,.0f} per deal is above the largest deal size "
+                    f"of {spec.MAX_DOLLARS:,.0f}: check the units, or the count",
+                )
+            )
             continue
         for _ in range(int(row["count"])):
             deals.append(BankDeal(cell_of[tuple(key)], names.index(row["stage"]), amount))
@@ -70,8 +77,14 @@ def _read_bank(raw, name, base_dir, dims, stages, cells, start):
             problems.append(Problem(name, "bank.csv", f"cannot read {str(path)!r}: {exc.strerror or exc}"))
             return deals, source, problems
         except UnicodeDecodeError as exc:
-            problems.append(Problem(name, "bank.csv", f"{str(path)!r} is not UTF-8 text ({exc.reason} at "
-                                                      f"byte {exc.start}): save it as CSV UTF-8"))
+            problems.append(
+                Problem(
+                    name,
+                    "bank.csv",
+                    f"{str(path)!r} is not UTF-8 text ({exc.reason} at "
+                    f"byte {exc.start}): save it as CSV UTF-8",
+                )
+            )
             return deals, source, problems
         source += text
         csv_deals, csv_problems = parse_bank_csv(text, str(path), dims, names, cell_of, start)
@@ -95,13 +108,22 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
         return [], [Problem(file, "line 1", f"not readable as CSV: {exc}")]
     missing = [c for c in required if c not in header]
     if missing:
-        return [], [Problem(file, "line 1", f"missing column{'s' if len(missing) > 1 else ''} "
-                                           f"{', '.join(missing)}; columns are {', '.join(header) or 'none'}")]
+        return [], [
+            Problem(
+                file,
+                "line 1",
+                f"missing column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)}; columns are {', '.join(header) or 'none'}",
+            )
+        ]
     allowed = set(required) | {"created", "expected_close", "name", "id"}
     extra = [c for c in header if c not in allowed]
     if extra:
-        return [], [Problem(file, "line 1", f"unknown column {extra[0]!r}"
-                                            f"{spec.did_you_mean(extra[0], sorted(allowed))}")]
+        return [], [
+            Problem(
+                file, "line 1", f"unknown column {extra[0]!r}{spec.did_you_mean(extra[0], sorted(allowed))}"
+            )
+        ]
     twice = [c for i, c in enumerate(header) if c in header[:i]]
     if twice:
         # csv.DictReader would keep the last one's values and drop the others silently.
@@ -120,8 +142,9 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
             # DictReader keeps the fields beyond the header under the key None. The row is
             # probably shifted (a stray comma), so its other values are not checked.
             n = len(header) + len(row[None])
-            problems.append(Problem(file, f"line {line}", f"{n} fields but the header (line 1) has "
-                                                          f"{len(header)} columns"))
+            problems.append(
+                Problem(file, f"line {line}", f"{n} fields but the header (line 1) has {len(header)} columns")
+            )
             continue
         bad = []
         key = []
@@ -138,8 +161,10 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
             if not amount > 0:
                 bad.append(f"amount must be > 0, got {row.get('amount')!r}")
             elif not amount <= spec.MAX_DOLLARS:  # also inf
-                bad.append(f"amount must be at most {spec.MAX_DOLLARS:,.0f} (larger is a units mistake), "
-                           f"got {row.get('amount')!r}")
+                bad.append(
+                    f"amount must be at most {spec.MAX_DOLLARS:,.0f} (larger is a units mistake), "
+                    f"got {row.get('amount')!r}"
+                )
         except ValueError:
             bad.append(f"amount is not a number: {row.get('amount')!r}")
             amount = math.nan
@@ -157,13 +182,18 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start):
         created, close = dates.get("created"), dates.get("expected_close")
         if created is not None and created > start:
             # An open deal at start was created by then; a later date would give it a negative age.
-            bad.append(f"created {created} is after start {start}: a deal in the starting bank must "
-                       f"exist at start (add it to the plan's creation instead, or fix the date)")
+            bad.append(
+                f"created {created} is after start {start}: a deal in the starting bank must "
+                f"exist at start (add it to the plan's creation instead, or fix the date)"
+            )
         elif created is not None and close is not None and close < created:
             bad.append(f"expected_close {close} is before created {created}")
         if bad:
             problems.extend(Problem(file, f"line {line}", msg) for msg in bad)
             continue
-        deals.append(BankDeal(cell_of[tuple(key)], stage_names.index(stage), amount,
-                              days["created"], days["expected_close"]))
+        deals.append(
+            BankDeal(
+                cell_of[tuple(key)], stage_names.index(stage), amount, days["created"], days["expected_close"]
+            )
+        )
     return deals, problems

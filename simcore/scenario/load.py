@@ -24,21 +24,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simcore.scenario import spec
 from simcore.calendar import periods as make_periods
 from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
-from simcore.variables import RESERVED_NAMES
-
-_TOL = 1e-6
-# conversion.to_decision and advance rates that leave it nothing to set must agree this closely
-# (a rate rounded to a tenth of a percent, on each of a few stages, still agrees).
-_AGREE_TOL = 0.005
-
-
+from simcore.scenario import spec
 from simcore.scenario.bank import _read_bank
 from simcore.scenario.overrides import _apply_override
 from simcore.scenario.resolve import _resolve_cell
 from simcore.scenario.values import Stage
+from simcore.variables import RESERVED_NAMES
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -157,7 +151,7 @@ class Scenario:
                 out.append(i)
         return out
 
-    def with_overrides(self, overrides: dict) -> "Scenario":
+    def with_overrides(self, overrides: dict) -> Scenario:
         """A new scenario with ``{"path.to.field": value}`` applied and re-validated.
 
         Parameters
@@ -183,10 +177,11 @@ class Scenario:
             _apply_override(raw, path, value, "--set", problems)
         if problems:
             raise ScenarioError([Problem(self.file, where, message) for where, message in problems])
-        return _build(raw, self.file, self.base_dir, self.variant, {**self.overrides, **overrides},
-                      self.source_raw)
+        return _build(
+            raw, self.file, self.base_dir, self.variant, {**self.overrides, **overrides}, self.source_raw
+        )
 
-    def with_variant(self, name: str | None) -> "Scenario":
+    def with_variant(self, name: str | None) -> Scenario:
         """The same file with its named variant (see ``[variants]``) and the same overrides.
 
         Parameters
@@ -280,8 +275,7 @@ def scenario_from_dict(raw: dict, name: str = "<dict>", base_dir=None, variant=N
     ScenarioError
         With one problem per thing wrong, each naming ``name`` and the field.
     """
-    return _from_raw(copy.deepcopy(raw), name, Path(base_dir) if base_dir else None, variant,
-                     overrides or {})
+    return _from_raw(copy.deepcopy(raw), name, Path(base_dir) if base_dir else None, variant, overrides or {})
 
 
 def _from_raw(raw, name, base_dir, variant, overrides):
@@ -290,9 +284,17 @@ def _from_raw(raw, name, base_dir, variant, overrides):
     if variant is not None:
         variants = raw.get("variants", {}) if isinstance(raw.get("variants"), dict) else {}
         if variant not in variants:
-            raise ScenarioError([Problem(name, "variants", f"no variant {variant!r}"
-                                         f"{spec.did_you_mean(variant, variants)}; the file has: "
-                                         f"{', '.join(variants) or 'none'}")])
+            raise ScenarioError(
+                [
+                    Problem(
+                        name,
+                        "variants",
+                        f"no variant {variant!r}"
+                        f"{spec.did_you_mean(variant, variants)}; the file has: "
+                        f"{', '.join(variants) or 'none'}",
+                    )
+                ]
+            )
         settings = variants[variant].get("set", {}) if isinstance(variants[variant], dict) else {}
         if not isinstance(settings, dict):
             raise ScenarioError([Problem(name, f"variants.{variant}.set", "must be a table")])
@@ -314,16 +316,20 @@ def _context(raw):
     # Names are checked against the declarations only where those are themselves valid:
     # a broken declaration is reported once, not again at every use of its names.
     stages = raw.get("stage")
-    if isinstance(stages, list) and stages and all(
-            isinstance(s, dict) and isinstance(s.get("name"), str) for s in stages):
+    if (
+        isinstance(stages, list)
+        and stages
+        and all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in stages)
+    ):
         names = [s["name"] for s in stages]
         ctx["stages"] = names
         ctx["open_stages"] = names[:-1]
     dims = raw.get("dimensions")
     if isinstance(dims, dict) and dims:
         ctx["dimension_names"] = list(dims)
-        valid = {k: v for k, v in dims.items()
-                 if isinstance(v, list) and v and all(isinstance(x, str) for x in v)}
+        valid = {
+            k: v for k, v in dims.items() if isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+        }
         ctx["dimension_values"] = valid
         if len(valid) == len(dims):
             ctx["cell_names"] = ["/".join(c) for c in itertools.product(*valid.values())]
@@ -340,15 +346,23 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
             continue
         for value in table:
             if value not in allowed:
-                problems.append(Problem(name, format_path(["by", dim, value]),
-                                        f"unknown {dim} {value!r}{spec.expected(value, allowed)}"))
+                problems.append(
+                    Problem(
+                        name,
+                        format_path(["by", dim, value]),
+                        f"unknown {dim} {value!r}{spec.expected(value, allowed)}",
+                    )
+                )
     stages = raw.get("stage") if isinstance(raw.get("stage"), list) else []
     seen = set()
     for i, st in enumerate(stages):
         if isinstance(st, dict) and isinstance(st.get("name"), str):
             if st["name"] in seen:
-                problems.append(Problem(name, format_path(["stage", i, "name"]),
-                                        f"stage {st['name']!r} is declared twice"))
+                problems.append(
+                    Problem(
+                        name, format_path(["stage", i, "name"]), f"stage {st['name']!r} is declared twice"
+                    )
+                )
             seen.add(st["name"])
     if "end" in raw and "horizon_weeks" in raw:
         problems.append(Problem(name, "end", "give either end or horizon_weeks, not both"))
@@ -356,26 +370,45 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
         if raw["end"] < raw["start"]:
             problems.append(Problem(name, "end", f"end {raw['end']} is before start {raw['start']}"))
         elif (raw["end"] - raw["start"]).days + 1 > 7 * spec.MAX_HORIZON_WEEKS:
-            problems.append(Problem(name, "end", f"the plan from {raw['start']} to {raw['end']} is longer "
-                                                 f"than {spec.MAX_HORIZON_WEEKS // 52} years"))
+            problems.append(
+                Problem(
+                    name,
+                    "end",
+                    f"the plan from {raw['start']} to {raw['end']} is longer "
+                    f"than {spec.MAX_HORIZON_WEEKS // 52} years",
+                )
+            )
     latest_start_year = _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2  # room for the calendar's periods
     if _is_date(raw.get("start")) and raw["start"].year > latest_start_year:
         problems.append(Problem(name, "start", f"start {raw['start']} is too far in the future"))
     if isinstance(raw.get("dimensions"), dict) and not raw["dimensions"]:
-        problems.append(Problem(name, "dimensions", "declare at least one dimension, e.g. "
-                                                    "source = [\"inbound\"]"))
+        problems.append(
+            Problem(name, "dimensions", 'declare at least one dimension, e.g. source = ["inbound"]')
+        )
     for dim in raw.get("dimensions") or {} if isinstance(raw.get("dimensions"), dict) else {}:
         if dim in RESERVED_NAMES:
-            problems.append(Problem(name, format_path(["dimensions", dim]),
-                                    f"{dim!r} is already a dimension or variable of the results; "
-                                    f"give this dimension another name"))
+            problems.append(
+                Problem(
+                    name,
+                    format_path(["dimensions", dim]),
+                    f"{dim!r} is already a dimension or variable of the results; "
+                    f"give this dimension another name",
+                )
+            )
     # The bank only needs the stage and dimension names: read it now, so that its problems
     # (and the CSV's) come with the rest of the file's.
     bank_read = None
     if "stages" in ctx and "cell_names" in ctx and _is_date(raw.get("start")):
         dims = {k: list(v) for k, v in raw["dimensions"].items()}
-        bank_read = _read_bank(raw, name, base_dir, dims, tuple(Stage(n, "") for n in ctx["stages"]),
-                               tuple(itertools.product(*dims.values())), raw["start"])
+        bank_read = _read_bank(
+            raw,
+            name,
+            base_dir,
+            dims,
+            tuple(Stage(n, "") for n in ctx["stages"]),
+            tuple(itertools.product(*dims.values())),
+            raw["start"],
+        )
     if problems:
         raise ScenarioError(problems + (bank_read[2] if bank_read else []))
 
@@ -405,13 +438,23 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
     n_periods = len(make_periods(start, horizon_days, period, fy_month))
     period_targets = raw.get("period_targets")
     if period_targets is not None and len(period_targets) != n_periods:
-        problems.append(Problem(name, "period_targets", f"needs one target per {period} of the horizon "
-                                                        f"({n_periods}), got {len(period_targets)}"))
+        problems.append(
+            Problem(
+                name,
+                "period_targets",
+                f"needs one target per {period} of the horizon ({n_periods}), got {len(period_targets)}",
+            )
+        )
     bank, bank_source, bank_problems = bank_read
     problems.extend(bank_problems)
     if not problems and not bank and all(_plan_is_empty(p) for p in params):
-        problems.append(Problem(name, "defaults.creation", "the plan is empty: no cell creates pipeline "
-                                                           "(dollars or count > 0) and there is no bank"))
+        problems.append(
+            Problem(
+                name,
+                "defaults.creation",
+                "the plan is empty: no cell creates pipeline (dollars or count > 0) and there is no bank",
+            )
+        )
     if problems:
         raise ScenarioError(problems)
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
@@ -419,13 +462,27 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
     return Scenario(
         name=str(raw["name"]) + (f" [{variant}]" if variant else ""),
         description=str(raw.get("description", "")),
-        file=name, base_dir=base_dir, raw=raw, start=start, horizon_days=horizon_days,
-        fiscal_year_start_month=fy_month, period=period,
+        file=name,
+        base_dir=base_dir,
+        raw=raw,
+        start=start,
+        horizon_days=horizon_days,
+        fiscal_year_start_month=fy_month,
+        period=period,
         target=float(target) if target is not None else None,
         period_targets=[float(x) for x in period_targets] if period_targets is not None else None,
-        currency=str(raw.get("currency", "USD")), dimensions=dims, stages=stage_list, cells=cells,
-        params=tuple(params), bank=tuple(bank), variants=dict(raw.get("variants", {})), variant=variant,
-        hash=digest.hexdigest()[:16], bank_source=bank_source, overrides=overrides, source_raw=source_raw,
+        currency=str(raw.get("currency", "USD")),
+        dimensions=dims,
+        stages=stage_list,
+        cells=cells,
+        params=tuple(params),
+        bank=tuple(bank),
+        variants=dict(raw.get("variants", {})),
+        variant=variant,
+        hash=digest.hexdigest()[:16],
+        bank_source=bank_source,
+        overrides=overrides,
+        source_raw=source_raw,
     )
 
 

@@ -57,7 +57,7 @@ def _apply_override(raw, path, value, where, problems):
             problems.append((where, f"{path}: {format_path(parts[:i])} is not a table"))
             return
         if not isinstance(node, (dict, list)):
-            problems.append((where, f"{path}: {format_path(parts[:i + 1])} is a value, not a table"))
+            problems.append((where, f"{path}: {format_path(parts[: i + 1])} is a value, not a table"))
             return
     last = parts[-1]
     if isinstance(node, list):

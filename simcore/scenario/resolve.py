@@ -91,16 +91,25 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
         lc, lnd = get(st, "lost_competition"), get(st, "lost_no_decision")
         at = where(st, "advance", f"stages.{names[s]!r}")
         if adv is None and to_decision is None and s >= entry:
-            problems.append((f'defaults.stages."{names[s]}".advance',
-                             f"no advance rate for stage {names[s]!r}: give stages.\"{names[s]}\".advance "
-                             f"or conversion.to_decision"))
+            problems.append(
+                (
+                    f'defaults.stages."{names[s]}".advance',
+                    f'no advance rate for stage {names[s]!r}: give stages."{names[s]}".advance '
+                    f"or conversion.to_decision",
+                )
+            )
         share = loss_share_default
         if lc is not None or lnd is not None:
             a = base(adv) if adv is not None else None
             if lc is not None and lnd is not None:
                 if a is not None and abs(a + lc + lnd - 1.0) > _TOL:
-                    problems.append((at, f"stage {names[s]!r}: advance + lost_competition + lost_no_decision = "
-                                         f"{a + lc + lnd:g}, must sum to 1"))
+                    problems.append(
+                        (
+                            at,
+                            f"stage {names[s]!r}: advance + lost_competition + lost_no_decision = "
+                            f"{a + lc + lnd:g}, must sum to 1",
+                        )
+                    )
                 share = lc / (lc + lnd) if lc + lnd > 0 else 0.5
             elif a is not None:
                 rest = 1.0 - a
@@ -116,32 +125,48 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
             fixed_product *= base(adv)
         elif s >= entry:
             n_free += 1
-        stage_params.append({
-            "advance": adv,
-            "lost_competition_share": share,
-            "dwell": _dist(st.get("dwell", {}), get),
-            "growth": get(st, "growth", 1.0),
-        })
+        stage_params.append(
+            {
+                "advance": adv,
+                "lost_competition_share": share,
+                "dwell": _dist(st.get("dwell", {}), get),
+                "growth": get(st, "growth", 1.0),
+            }
+        )
     if to_decision is not None and n_free > 0 and base(to_decision) > fixed_product + _TOL:
-        problems.append((where(conv, "to_decision", "conversion.to_decision"),
-                         f"conversion.to_decision {base(to_decision):g} cannot be reached: stages with their "
-                         f"own advance rates already multiply to {fixed_product:g}"))
-    elif (to_decision is not None and n_free == 0 and entry < k - 1
-          and abs(base(to_decision) - fixed_product) > _AGREE_TOL):
+        problems.append(
+            (
+                where(conv, "to_decision", "conversion.to_decision"),
+                f"conversion.to_decision {base(to_decision):g} cannot be reached: stages with their "
+                f"own advance rates already multiply to {fixed_product:g}",
+            )
+        )
+    elif (
+        to_decision is not None
+        and n_free == 0
+        and entry < k - 1
+        and abs(base(to_decision) - fixed_product) > _AGREE_TOL
+    ):
         # Every stage has its own advance: the simulation uses them and to_decision is unused.
         fixed = [names[s] for s in range(entry, k - 1)]
         if len(fixed) == 1:
             rates = f"stage {fixed[0]!r} has its own advance rate {fixed_product:g}"
             fields = f'stages."{fixed[0]}".advance'
         else:
-            rates = (f"stages {', '.join(map(repr, fixed))} all have their own advance rates, which "
-                     f"multiply to {fixed_product:g}")
+            rates = (
+                f"stages {', '.join(map(repr, fixed))} all have their own advance rates, which "
+                f"multiply to {fixed_product:g}"
+            )
             fields = "the stages' advance rates"
-        problems.append((where(conv, "to_decision", "conversion.to_decision"),
-                         f"conversion.to_decision {base(to_decision):g} disagrees with the advance rates: "
-                         f"{rates}, and no stage is left for to_decision to set; change "
-                         f"conversion.to_decision to {fixed_product:g}, or {fields}, or give one of "
-                         f"the two only"))
+        problems.append(
+            (
+                where(conv, "to_decision", "conversion.to_decision"),
+                f"conversion.to_decision {base(to_decision):g} disagrees with the advance rates: "
+                f"{rates}, and no stage is left for to_decision to set; change "
+                f"conversion.to_decision to {fixed_product:g}, or {fields}, or give one of "
+                f"the two only",
+            )
+        )
 
     # Decision stage.
     dec = merged.get("decision", {})
@@ -150,8 +175,8 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
     dec_share = get(dec, "lost_competition_share", loss_share_default)
     win = push = None
     if ratio_level > explicit_level:
-        w, l, p = get(dec, "win_loss_push")
-        total = w + l + p
+        w, loss, p = get(dec, "win_loss_push")
+        total = w + loss + p
         if total <= 0:
             problems.append((where(dec, "win_loss_push", "decision"), "win_loss_push must not be all zero"))
             total = 1.0
@@ -160,8 +185,12 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
         win = get(dec, "win")
         push = get(dec, "push", 0.0)
         if win is None:
-            problems.append(("defaults.decision.win", "no win rate at the decision stage: give decision.win "
-                                                      "or decision.win_loss_push"))
+            problems.append(
+                (
+                    "defaults.decision.win",
+                    "no win rate at the decision stage: give decision.win or decision.win_loss_push",
+                )
+            )
         else:
             lc, lnd = get(dec, "lost_competition"), get(dec, "lost_no_decision")
             rest = 1.0 - base(win) - base(push)
@@ -170,8 +199,13 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
                 problems.append((at, f"decision: win {base(win):g} + push {base(push):g} exceed 1"))
             elif lc is not None and lnd is not None:
                 if abs(rest - lc - lnd) > _TOL:
-                    problems.append((at, f"decision: win + lost_competition + lost_no_decision + push = "
-                                         f"{1.0 - rest + lc + lnd:g}, must sum to 1"))
+                    problems.append(
+                        (
+                            at,
+                            f"decision: win + lost_competition + lost_no_decision + push = "
+                            f"{1.0 - rest + lc + lnd:g}, must sum to 1",
+                        )
+                    )
                 dec_share = lc / (lc + lnd) if lc + lnd > 0 else 0.5
             elif lc is not None or lnd is not None:
                 given = lc if lc is not None else lnd
@@ -195,8 +229,12 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
     use_empirical = empirical is not None and level(am, "empirical") >= level(am, "median")
     median = get(am, "median")
     if not use_empirical and median is None:
-        problems.append(("defaults.amount.median", "no deal size: give amount.median (with p90_ratio or sigma) "
-                                                   "or amount.empirical"))
+        problems.append(
+            (
+                "defaults.amount.median",
+                "no deal size: give amount.median (with p90_ratio or sigma) or amount.empirical",
+            )
+        )
     if level(am, "p90_ratio") > level(am, "sigma"):
         sigma = math.log(get(am, "p90_ratio")) / 1.2815515655446004
     else:
@@ -204,12 +242,18 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
     floor = float(get(am, "floor", 0.0))
     cap = float(get(am, "cap", math.inf))
     if floor > cap:
-        problems.append((where(am, "floor", "amount.floor"), f"amount floor {floor:g} is above the cap {cap:g}"))
+        problems.append(
+            (where(am, "floor", "amount.floor"), f"amount floor {floor:g} is above the cap {cap:g}")
+        )
     whale_factor = get(am, "whale_factor", 1.0)
     whale_max = get(am, "whale_factor_max")
     if whale_max is not None and whale_max < base(whale_factor):
-        problems.append((where(am, "whale_factor_max", "amount.whale_factor_max"),
-                         f"whale_factor_max {whale_max:g} is below whale_factor {base(whale_factor):g}"))
+        problems.append(
+            (
+                where(am, "whale_factor_max", "amount.whale_factor_max"),
+                f"whale_factor_max {whale_max:g} is below whale_factor {base(whale_factor):g}",
+            )
+        )
     amount = {
         "kind": "empirical" if use_empirical else "lognormal",
         "median": 1.0 if use_empirical else (median if median is not None else 1.0),
@@ -234,36 +278,51 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
     n_per = len(make_periods(start, horizon_days, per, fy_month))
     if isinstance(values, list):
         if values and len(values) != n_per:
-            problems.append((where(cr, kind, f"creation.{kind}"),
-                             f"creation.{kind} has {len(values)} values but the horizon has {n_per} "
-                             f"{per}{'s' if n_per != 1 else ''}: give one per {per}, or a single number"))
+            problems.append(
+                (
+                    where(cr, kind, f"creation.{kind}"),
+                    f"creation.{kind} has {len(values)} values but the horizon has {n_per} "
+                    f"{per}{'s' if n_per != 1 else ''}: give one per {per}, or a single number",
+                )
+            )
         values = [float(x) for x in values]
     else:
         values = [float(values)] * n_per
     process = get(cr, "process", "poisson")
     dispersion = get(cr, "dispersion")
     if process == "negative_binomial" and dispersion is None:
-        problems.append((where(cr, "process", "creation.process"),
-                         "negative_binomial creation needs creation.dispersion"))
+        problems.append(
+            (where(cr, "process", "creation.process"), "negative_binomial creation needs creation.dispersion")
+        )
     seasonality = [float(x) for x in get(cr, "seasonality", [1.0] * 12)]
     if sum(seasonality) <= 0:
-        problems.append((where(cr, "seasonality", "creation.seasonality"), "seasonality must not be all zero"))
+        problems.append(
+            (where(cr, "seasonality", "creation.seasonality"), "seasonality must not be all zero")
+        )
         seasonality = [1.0] * 12
     creation = {
-        "per": per, "kind": kind, "values": values, "share": float(get(cr, "share", 1.0)),
-        "process": process, "dispersion": float(dispersion) if dispersion is not None else math.inf,
-        "seasonality": seasonality, "uplift": float(get(cr, "uplift", 1.0)),
+        "per": per,
+        "kind": kind,
+        "values": values,
+        "share": float(get(cr, "share", 1.0)),
+        "process": process,
+        "dispersion": float(dispersion) if dispersion is not None else math.inf,
+        "seasonality": seasonality,
+        "uplift": float(get(cr, "uplift", 1.0)),
     }
     planned = sum(values) * creation["share"] * creation["uplift"]
     if kind == "dollars" and planned > 0 and not use_empirical and median is None:
         planned = 0.0  # no deal size to count by: reported above, and not again as a units mistake
     elif kind == "dollars" and planned > 0:
-
         planned /= max(expected_amount(amount), 1e-300)
     if planned > spec.MAX_OPPORTUNITIES_PER_CELL:
-        problems.append((where(cr, kind, f"creation.{kind}"),
-                         f"the plan creates more than {spec.MAX_OPPORTUNITIES_PER_CELL:,} opportunities over "
-                         f"the horizon: check the units (creation.{kind} is per {per})"))
+        problems.append(
+            (
+                where(cr, kind, f"creation.{kind}"),
+                f"the plan creates more than {spec.MAX_OPPORTUNITIES_PER_CELL:,} opportunities over "
+                f"the horizon: check the units (creation.{kind} is per {per})",
+            )
+        )
     params = {
         "entry_stage": entry,
         "market_loading": float(get(merged, "market_loading", 0.0)),

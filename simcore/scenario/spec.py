@@ -80,8 +80,16 @@ def _number_text(x):
 class Number(Node):
     """A number with bounds; ``uncertain`` allows a PERT (and, for rates, a Beta) table."""
 
-    def __init__(self, doc="", minimum=None, maximum=None, exclusive_minimum=False,
-                 integer=False, uncertain=False, rate=False):
+    def __init__(
+        self,
+        doc="",
+        minimum=None,
+        maximum=None,
+        exclusive_minimum=False,
+        integer=False,
+        uncertain=False,
+        rate=False,
+    ):
         self.doc = doc
         self.minimum = minimum
         self.maximum = maximum
@@ -113,7 +121,8 @@ class Number(Node):
             return False
         lo, hi = self.minimum, self.maximum
         bad = (lo is not None and (value <= lo if self.exclusive_minimum else value < lo)) or (
-            hi is not None and value > hi)
+            hi is not None and value > hi
+        )
         if bad:
             label = "probability" if self.rate else "value"
             out.append((path, f"{label} {value!r} is out of range: must be {self.bounds_text()}"))
@@ -129,15 +138,24 @@ class Number(Node):
             if keys == set(UNCERTAIN_PERT):
                 ok = all(self._check_number(value[k], path + [k], out) for k in UNCERTAIN_PERT)
                 if ok and not value["low"] <= value["base"] <= value["high"]:
-                    out.append((path, "uncertain value needs low <= base <= high, got "
-                                      f"low={value['low']!r}, base={value['base']!r}, high={value['high']!r}"))
+                    out.append(
+                        (
+                            path,
+                            "uncertain value needs low <= base <= high, got "
+                            f"low={value['low']!r}, base={value['base']!r}, high={value['high']!r}",
+                        )
+                    )
             elif keys == set(UNCERTAIN_BETA) and self.rate:
                 m, k = value["mean"], value["strength"]
                 if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < 1:
                     out.append((path + ["mean"], f"Beta mean must be a number in (0, 1), got {m!r}"))
                 if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= MAX_STRENGTH:
-                    out.append((path + ["strength"],
-                                f"Beta strength must be a number in (0, {MAX_STRENGTH:,.0f}], got {k!r}"))
+                    out.append(
+                        (
+                            path + ["strength"],
+                            f"Beta strength must be a number in (0, {MAX_STRENGTH:,.0f}], got {k!r}",
+                        )
+                    )
             else:
                 forms = "{low, base, high}" + (" or {mean, strength}" if self.rate else "")
                 out.append((path, f"an uncertain value is a table {forms}, got keys {sorted(keys)}"))
@@ -152,16 +170,29 @@ class Number(Node):
             number["maximum"] = self.maximum
         if not self.uncertain:
             return {**number, "description": self.doc}
-        forms = [number, {"type": "object", "description": "PERT: drawn once per trial and cell",
-                          "properties": {k: number for k in UNCERTAIN_PERT},
-                          "required": list(UNCERTAIN_PERT), "additionalProperties": False}]
+        forms = [
+            number,
+            {
+                "type": "object",
+                "description": "PERT: drawn once per trial and cell",
+                "properties": dict.fromkeys(UNCERTAIN_PERT, number),
+                "required": list(UNCERTAIN_PERT),
+                "additionalProperties": False,
+            },
+        ]
         if self.rate:
-            forms.append({"type": "object", "description": "Beta by mean and strength (a + b)",
-                          "properties": {"mean": {"type": "number", "exclusiveMinimum": 0,
-                                                  "exclusiveMaximum": 1},
-                                         "strength": {"type": "number", "exclusiveMinimum": 0,
-                                                      "maximum": MAX_STRENGTH}},
-                          "required": list(UNCERTAIN_BETA), "additionalProperties": False})
+            forms.append(
+                {
+                    "type": "object",
+                    "description": "Beta by mean and strength (a + b)",
+                    "properties": {
+                        "mean": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                        "strength": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_STRENGTH},
+                    },
+                    "required": list(UNCERTAIN_BETA),
+                    "additionalProperties": False,
+                }
+            )
         return {"anyOf": forms, "description": self.doc}
 
 
@@ -217,8 +248,13 @@ class ListOf(Node):
         if self.length is not None and len(value) != self.length:
             out.append((path, f"must have exactly {self.length} entries, got {len(value)}"))
         elif len(value) < self.min_len:
-            out.append((path, f"must have at least {self.min_len} entr{'y' if self.min_len == 1 else 'ies'}, "
-                              f"got {len(value)}"))
+            out.append(
+                (
+                    path,
+                    f"must have at least {self.min_len} entr{'y' if self.min_len == 1 else 'ies'}, "
+                    f"got {len(value)}",
+                )
+            )
         for i, item in enumerate(value):
             self.item.check(item, path + [i], ctx, out)
         if self.unique:
@@ -260,7 +296,8 @@ class NumberOrList(Node):
 
 class Table(Node):
     """Named fields. ``two_forms``: pairs of key groups that say the same thing two ways
-    (``win_loss_push`` or ``win``/``push``/...); one table may use only one form of each."""
+    (``win_loss_push`` or ``win``/``push``/...); one table may use only one form of each.
+    """
 
     def __init__(self, fields, doc="", required=(), two_forms=()):
         self.fields = fields
@@ -276,8 +313,13 @@ class Table(Node):
             a = [k for k in one if k in value]
             b = [k for k in other if k in value]
             if a and b:
-                out.append((path, f"gives both {' and '.join(a)} and {' and '.join(b)}: they are two "
-                                  f"forms of the same thing, give one"))
+                out.append(
+                    (
+                        path,
+                        f"gives both {' and '.join(a)} and {' and '.join(b)}: they are two "
+                        f"forms of the same thing, give one",
+                    )
+                )
         for key, item in value.items():
             node = self.fields.get(key)
             if node is None:
@@ -289,13 +331,25 @@ class Table(Node):
                 out.append((path + [key], "is required but missing"))
 
     def schema(self):
-        out = {"type": "object", "description": self.doc, "additionalProperties": False,
-               "properties": {k: v.schema() for k, v in self.fields.items()},
-               **({"required": list(self.required)} if self.required else {})}
+        out = {
+            "type": "object",
+            "description": self.doc,
+            "additionalProperties": False,
+            "properties": {k: v.schema() for k, v in self.fields.items()},
+            **({"required": list(self.required)} if self.required else {}),
+        }
         if self.two_forms:
-            out["allOf"] = [{"not": {"allOf": [{"anyOf": [{"required": [k]} for k in one]},
-                                               {"anyOf": [{"required": [k]} for k in other]}]}}
-                            for one, other in self.two_forms]
+            out["allOf"] = [
+                {
+                    "not": {
+                        "allOf": [
+                            {"anyOf": [{"required": [k]} for k in one]},
+                            {"anyOf": [{"required": [k]} for k in other]},
+                        ]
+                    }
+                }
+                for one, other in self.two_forms
+            ]
         return out
 
 
@@ -317,11 +371,21 @@ class MapOf(Node):
             if allowed is not None and key not in allowed:
                 stages = ctx.get("stages") or []
                 if self.keys == "open_stages" and stages and key == stages[-1]:
-                    out.append((path + [key], f"{key!r} is the decision stage: its parameters go in "
-                                              f"[decision], not under stages"))
+                    out.append(
+                        (
+                            path + [key],
+                            f"{key!r} is the decision stage: its parameters go in "
+                            f"[decision], not under stages",
+                        )
+                    )
                 elif self.keys == "open_stages" and not allowed:
-                    out.append((path + [key], f"unknown stage {key!r}: the scenario's only stage is the "
-                                              f"decision stage, set under [decision]"))
+                    out.append(
+                        (
+                            path + [key],
+                            f"unknown stage {key!r}: the scenario's only stage is the "
+                            f"decision stage, set under [decision]",
+                        )
+                    )
                 else:
                     out.append((path + [key], f"unknown {self.key_doc} {key!r}{expected(key, allowed)}"))
                 continue
@@ -344,180 +408,322 @@ def expected(word, choices):
 
 
 # ---------------------------------------------------------------------------------------
-# The parameter block: every MODEL.md quantity, settable per cell with inheritance.
+# The parameter block: every docs/model.md quantity, settable per cell with inheritance.
 
 DWELL_FAMILIES = ("lognormal", "gamma", "exponential", "fixed")
 
 
 def Distribution(doc):
-    return Table({
-        "dist": Text("family: lognormal (default), gamma, exponential or fixed", DWELL_FAMILIES),
-        "mean": Number("mean, in days; may be uncertain (a dwell scale)", 0.0, exclusive_minimum=True,
-                       uncertain=True),
-        "cv": Number("coefficient of variation (sd / mean); ignored by exponential and fixed", 0.0, 10.0),
-    }, doc)
+    return Table(
+        {
+            "dist": Text("family: lognormal (default), gamma, exponential or fixed", DWELL_FAMILIES),
+            "mean": Number(
+                "mean, in days; may be uncertain (a dwell scale)", 0.0, exclusive_minimum=True, uncertain=True
+            ),
+            "cv": Number("coefficient of variation (sd / mean); ignored by exponential and fixed", 0.0, 10.0),
+        },
+        doc,
+    )
 
 
-STAGE = Table({
-    "advance": Rate("probability of advancing to the next stage at the end of the dwell"),
-    "lost_competition": Rate("probability of a loss to competition at this stage", uncertain=False),
-    "lost_no_decision": Rate("probability of a loss to no decision at this stage (default: the rest)",
-                             uncertain=False),
-    "dwell": Distribution("time spent in the stage before the outcome, in days"),
-    "growth": Number("amount multiplier applied on advancing out of this stage", 0.0, 10.0,
-                     exclusive_minimum=True, uncertain=True),
-}, "one open stage before the decision stage")
+STAGE = Table(
+    {
+        "advance": Rate("probability of advancing to the next stage at the end of the dwell"),
+        "lost_competition": Rate("probability of a loss to competition at this stage", uncertain=False),
+        "lost_no_decision": Rate(
+            "probability of a loss to no decision at this stage (default: the rest)", uncertain=False
+        ),
+        "dwell": Distribution("time spent in the stage before the outcome, in days"),
+        "growth": Number(
+            "amount multiplier applied on advancing out of this stage",
+            0.0,
+            10.0,
+            exclusive_minimum=True,
+            uncertain=True,
+        ),
+    },
+    "one open stage before the decision stage",
+)
 
-DECISION = Table({
-    "win": Rate("probability the decision is a win"),
-    "lost_competition": Rate("probability the decision is a loss to competition", uncertain=False),
-    "lost_no_decision": Rate("probability the decision is a loss to no decision (default: the rest)",
-                             uncertain=False),
-    "push": Rate("probability the buyer defers: the deal stays open and decides again later"),
-    "win_loss_push": ListOf(Number("", 0.0), "ratio form, e.g. [1, 2, 1]: win : loss : push", length=3),
-    "lost_competition_share": Rate("share of losses that go to competition when losses are not split",
-                                   uncertain=False),
-    "dwell": Distribution("time in the decision stage before the first decision, in days"),
-    "push_delay": Distribution("delay to the next decision after a push, in days"),
-    "win_decay": Number("win probability multiplier per push already taken (lost mass goes to no "
-                        "decision)", 0.0, 1.0, uncertain=True),
-    "max_pushes": Number("pushes allowed; the next push becomes lost to no decision", 0, 1000, integer=True),
-}, "the decision stage (the last open stage)",
-    two_forms=[(("win_loss_push",), ("win", "lost_competition", "lost_no_decision", "push"))])
+DECISION = Table(
+    {
+        "win": Rate("probability the decision is a win"),
+        "lost_competition": Rate("probability the decision is a loss to competition", uncertain=False),
+        "lost_no_decision": Rate(
+            "probability the decision is a loss to no decision (default: the rest)", uncertain=False
+        ),
+        "push": Rate("probability the buyer defers: the deal stays open and decides again later"),
+        "win_loss_push": ListOf(Number("", 0.0), "ratio form, e.g. [1, 2, 1]: win : loss : push", length=3),
+        "lost_competition_share": Rate(
+            "share of losses that go to competition when losses are not split", uncertain=False
+        ),
+        "dwell": Distribution("time in the decision stage before the first decision, in days"),
+        "push_delay": Distribution("delay to the next decision after a push, in days"),
+        "win_decay": Number(
+            "win probability multiplier per push already taken (lost mass goes to no decision)",
+            0.0,
+            1.0,
+            uncertain=True,
+        ),
+        "max_pushes": Number(
+            "pushes allowed; the next push becomes lost to no decision", 0, 1000, integer=True
+        ),
+    },
+    "the decision stage (the last open stage)",
+    two_forms=[(("win_loss_push",), ("win", "lost_competition", "lost_no_decision", "push"))],
+)
 
-AMOUNT = Table({
-    "median": Number("median deal size at creation, in dollars", 0.0, MAX_DOLLARS, exclusive_minimum=True,
-                     uncertain=True),
-    "p90_ratio": Number("spread: 90th percentile / median of the lognormal", 1.0, 100.0),
-    "sigma": Number("spread: sigma of log amount", 0.0, 3.6),
-    "empirical": ListOf(Number("", 0.0, MAX_DOLLARS, exclusive_minimum=True), "historical deal sizes in "
-                        "dollars, "
-                        "resampled instead of the lognormal", min_len=1),
-    "whale_probability": Rate("probability a deal is a whale"),
-    "whale_factor": Number("whale amount multiplier (fixed, or the low end with whale_factor_max)", 1.0,
-                           1000.0,
-                           uncertain=True),
-    "whale_factor_max": Number("if given, each whale's factor is uniform in [whale_factor, this]", 1.0,
-                               1000.0),
-    "floor": Number("smallest deal size, in dollars", 0.0, MAX_DOLLARS),
-    "cap": Number("largest deal size, in dollars", 0.0, exclusive_minimum=True),
-}, "deal size at creation: lognormal by median and spread, or empirical; whale overlay; floor and cap",
-    two_forms=[(("empirical",), ("median",)), (("p90_ratio",), ("sigma",))])
+AMOUNT = Table(
+    {
+        "median": Number(
+            "median deal size at creation, in dollars",
+            0.0,
+            MAX_DOLLARS,
+            exclusive_minimum=True,
+            uncertain=True,
+        ),
+        "p90_ratio": Number("spread: 90th percentile / median of the lognormal", 1.0, 100.0),
+        "sigma": Number("spread: sigma of log amount", 0.0, 3.6),
+        "empirical": ListOf(
+            Number("", 0.0, MAX_DOLLARS, exclusive_minimum=True),
+            "historical deal sizes in dollars, resampled instead of the lognormal",
+            min_len=1,
+        ),
+        "whale_probability": Rate("probability a deal is a whale"),
+        "whale_factor": Number(
+            "whale amount multiplier (fixed, or the low end with whale_factor_max)",
+            1.0,
+            1000.0,
+            uncertain=True,
+        ),
+        "whale_factor_max": Number(
+            "if given, each whale's factor is uniform in [whale_factor, this]", 1.0, 1000.0
+        ),
+        "floor": Number("smallest deal size, in dollars", 0.0, MAX_DOLLARS),
+        "cap": Number("largest deal size, in dollars", 0.0, exclusive_minimum=True),
+    },
+    "deal size at creation: lognormal by median and spread, or empirical; whale overlay; floor and cap",
+    two_forms=[(("empirical",), ("median",)), (("p90_ratio",), ("sigma",))],
+)
 
 PERIODS = ("week", "month", "quarter", "year")
 
-CREATION = Table({
-    "per": Text("the period a plan number is for: week, month, quarter or year", PERIODS),
-    "dollars": NumberOrList(Number("", 0.0), "planned pipeline dollars per period (a number, or one per "
-                                             "period of the horizon)"),
-    "count": NumberOrList(Number("", 0.0), "planned opportunity count per period (instead of dollars)"),
-    "share": Number("multiplier on dollars/count, e.g. a product's share of its source's plan", 0.0),
-    "process": Text("poisson (default) or negative_binomial for lumpy sources",
-                    ("poisson", "negative_binomial")),
-    "dispersion": Number("negative binomial size (smaller is lumpier): variance = mean + mean^2 / dispersion",
-                         0.01),
-    "seasonality": ListOf(Number("", 0.0, 1000.0), "12 monthly indices, Jan..Dec, relative (normalised to "
-                          "mean 1)",
-                          length=12),
-    "uplift": Number("program uplift multiplier on the expected count", 0.0),
-}, "pipeline creation in the cell's entry stage", two_forms=[(("dollars",), ("count",))])
+CREATION = Table(
+    {
+        "per": Text("the period a plan number is for: week, month, quarter or year", PERIODS),
+        "dollars": NumberOrList(
+            Number("", 0.0),
+            "planned pipeline dollars per period (a number, or one per period of the horizon)",
+        ),
+        "count": NumberOrList(Number("", 0.0), "planned opportunity count per period (instead of dollars)"),
+        "share": Number("multiplier on dollars/count, e.g. a product's share of its source's plan", 0.0),
+        "process": Text(
+            "poisson (default) or negative_binomial for lumpy sources", ("poisson", "negative_binomial")
+        ),
+        "dispersion": Number(
+            "negative binomial size (smaller is lumpier): variance = mean + mean^2 / dispersion", 0.01
+        ),
+        "seasonality": ListOf(
+            Number("", 0.0, 1000.0),
+            "12 monthly indices, Jan..Dec, relative (normalised to mean 1)",
+            length=12,
+        ),
+        "uplift": Number("program uplift multiplier on the expected count", 0.0),
+    },
+    "pipeline creation in the cell's entry stage",
+    two_forms=[(("dollars",), ("count",))],
+)
 
-CONVERSION = Table({
-    "to_decision": Rate("cumulative rate from the entry stage to the decision stage (e.g. stage 1->4 = "
-                        "50%); split geometrically over stages without an advance rate of their own"),
-    "lost_competition_share": Rate("share of pre-decision losses that go to competition (default 0.5)",
-                                   uncertain=False),
-}, "conversion as planners state it")
+CONVERSION = Table(
+    {
+        "to_decision": Rate(
+            "cumulative rate from the entry stage to the decision stage (e.g. stage 1->4 = "
+            "50%); split geometrically over stages without an advance rate of their own"
+        ),
+        "lost_competition_share": Rate(
+            "share of pre-decision losses that go to competition (default 0.5)", uncertain=False
+        ),
+    },
+    "conversion as planners state it",
+)
 
-BLOCK = Table({
-    "entry_stage": Text("stage new opportunities enter (default: the first)", context_choices="stages"),
-    "market_loading": Number("loading of the cell's win rate on the market factor (log-odds per sd)", -10.0,
-                             10.0),
-    "conversion": CONVERSION,
-    "stages": MapOf(STAGE, "per-stage parameters, by stage name (not the decision stage)",
-                    keys="open_stages", key_doc="stage"),
-    "decision": DECISION,
-    "amount": AMOUNT,
-    "creation": CREATION,
-    "cost_per_dollar": Number("cost of one planned pipeline dollar (for the optimizer)", 0.0),
-}, "parameters of a cell; the most specific level wins")
+BLOCK = Table(
+    {
+        "entry_stage": Text("stage new opportunities enter (default: the first)", context_choices="stages"),
+        "market_loading": Number(
+            "loading of the cell's win rate on the market factor (log-odds per sd)", -10.0, 10.0
+        ),
+        "conversion": CONVERSION,
+        "stages": MapOf(
+            STAGE,
+            "per-stage parameters, by stage name (not the decision stage)",
+            keys="open_stages",
+            key_doc="stage",
+        ),
+        "decision": DECISION,
+        "amount": AMOUNT,
+        "creation": CREATION,
+        "cost_per_dollar": Number("cost of one planned pipeline dollar (for the optimizer)", 0.0),
+    },
+    "parameters of a cell; the most specific level wins",
+)
 
 CATEGORIES = ("pipeline", "best_case", "commit")
 
-AGGREGATE_BANK = Table({
-    "stage": Text("stage the deals are in", context_choices="stages"),
-    "dollars": Number("open dollars", 0.0, MAX_DOLLARS * 1000, exclusive_minimum=True),
-    "count": Number("number of open deals", 1, MAX_OPPORTUNITIES_PER_CELL, integer=True),
-}, "open pipeline of one cell and stage at start; add one key per dimension", required=("stage", "dollars",
-                                                                                          "count"))
+AGGREGATE_BANK = Table(
+    {
+        "stage": Text("stage the deals are in", context_choices="stages"),
+        "dollars": Number("open dollars", 0.0, MAX_DOLLARS * 1000, exclusive_minimum=True),
+        "count": Number("number of open deals", 1, MAX_OPPORTUNITIES_PER_CELL, integer=True),
+    },
+    "open pipeline of one cell and stage at start; add one key per dimension",
+    required=("stage", "dollars", "count"),
+)
 
-SCENARIO = Table({
-    "name": Text("scenario name"),
-    "description": Text("what the scenario is"),
-    "start": Date("first day of the plan"),
-    "horizon_weeks": Number("length of the plan in weeks (default 52)", 1, MAX_HORIZON_WEEKS, integer=True),
-    "end": Date("last day of the plan (instead of horizon_weeks)"),
-    "fiscal_year_start_month": Number("first month of the fiscal year", 1, 12, integer=True),
-    "period": Text("reporting period of the results", PERIODS[:3]),
-    "target": Number("bookings target for the whole horizon, in dollars", 0.0, exclusive_minimum=True),
-    "period_targets": ListOf(Number("", 0.0), "bookings target per reporting period, in dollars"),
-    "currency": Text("currency code of every amount"),
-    "dimensions": MapOf(ListOf(Text(), min_len=1, unique=True), "dimension name -> its values, e.g. "
-                        "source = [\"inbound\", ...]"),
-    "stage": ListOf(Table({"name": Text("stage name"), "category": Text("forecast category", CATEGORIES)},
-                          required=("name", "category")), "ordered open stages; the last is the decision "
-                    "stage", min_len=1),
-    "defaults": BLOCK,
-    "by": MapOf(MapOf(BLOCK, keys=None), "overrides per dimension value: by.<dimension>.<value>",
-                keys="dimension_names", key_doc="dimension"),
-    "cell": MapOf(BLOCK, "overrides per cell: cell.\"inbound/CMP\"", keys="cell_names", key_doc="cell"),
-    "bank": Table({
-        "csv": Text("CSV of open deals: dimension columns, stage, amount, created, expected_close"),
-        "aggregate": ListOf(Anything(), "aggregate open pipeline by cell and stage"),
-    }, "the starting pipeline (the bank at start)"),
-    "funnel": Table({
-        "bookings": Number("bookings the funnel backsolves from, in dollars (default: target)", 0.0,
-                           exclusive_minimum=True),
-        "starting_bank": Number("stage-4 bank the plan needs at start, in dollars (default: the "
-                                "decision-stage dollars of [bank])", 0.0),
-        "ending_bank": Number("stage-4 bank wanted at the end of the horizon, in dollars", 0.0),
-        "current_bank": Number("today's stage-4 bank, in dollars (for the bank gap)", 0.0),
-        "current_bank_date": Date("the date of current_bank (before start)"),
-    }, "plan inputs of the deterministic funnel (simcore funnel), not used by the simulation"),
-    "optimize": Table({
-        "confidence": Number("P(bookings over the horizon >= target) the plan must reach (default 0.9)",
-                             0.0, 1.0),
-        "objective": Text("creation (least stage-1 dollars, default), cost (least cost_per_dollar x dollars) "
-                          "or p_hit (highest confidence within budget)", ("creation", "cost", "p_hit")),
-        "budget": Number("total cost in dollars, for objective p_hit", 0.0, exclusive_minimum=True),
-        "bank_build_weeks": Number("weeks left to build the required starting bank (default: from "
-                                   "[funnel] current_bank_date)", 0.0, exclusive_minimum=True),
-        "source": MapOf(Table({
-            "min": Number("least stage-1 pipeline over the horizon, in dollars", 0.0),
-            "max": Number("most stage-1 pipeline over the horizon (a credible ceiling), in dollars", 0.0),
-            "min_per_quarter": Number("least stage-1 pipeline per quarter, in dollars", 0.0),
-            "max_per_quarter": Number("most stage-1 pipeline per quarter, in dollars", 0.0),
-            "capacity_per_week": Number("opportunities the team can create per week (headcount x "
-                                        "meetings per week x conversion)", 0.0),
-            "capacity_dollars_per_week": Number("stage-1 pipeline dollars the team can create per week", 0.0),
-        }, "limits on one source's planned creation"), "limits per source (optimizer dimension value)"),
-        "mix": ListOf(Table({
-            "sources": ListOf(Text(), "the sources whose share is bounded", min_len=1, unique=True),
-            "min_share": Number("least share of expected stage-4 creation from those sources", 0.0, 1.0),
-        }, "a mix rule, e.g. >= 40% of stage 4 from expansion + outbound", required=("sources", "min_share")),
-            "mix rules on expected decision-stage creation"),
-        "period_target": ListOf(Table({
-            "period": Text("the quarter, e.g. 2026-Q2"),
-            "target": Number("bookings target of that quarter, in dollars", 0.0, exclusive_minimum=True),
-            "confidence": Number("P(quarter bookings >= target) required", 0.0, 1.0),
-            "cumulative": Anything(),
-        }, "a per-quarter bookings target with its own confidence (cumulative = true: year to date)",
-            required=("period", "target")), "per-quarter targets"),
-    }, "limits and settings of simcore optimize, not used by the simulation"),
-    "variants": MapOf(Table({"description": Text("what the variant changes"),
-                             "set": MapOf(Anything(), "field path -> value")}),
-                      "named overrides, e.g. Conservative / Base / Stretch"),
-}, "a simcore scenario", required=("name", "start", "dimensions", "stage", "defaults"))
+SCENARIO = Table(
+    {
+        "name": Text("scenario name"),
+        "description": Text("what the scenario is"),
+        "start": Date("first day of the plan"),
+        "horizon_weeks": Number(
+            "length of the plan in weeks (default 52)", 1, MAX_HORIZON_WEEKS, integer=True
+        ),
+        "end": Date("last day of the plan (instead of horizon_weeks)"),
+        "fiscal_year_start_month": Number("first month of the fiscal year", 1, 12, integer=True),
+        "period": Text("reporting period of the results", PERIODS[:3]),
+        "target": Number("bookings target for the whole horizon, in dollars", 0.0, exclusive_minimum=True),
+        "period_targets": ListOf(Number("", 0.0), "bookings target per reporting period, in dollars"),
+        "currency": Text("currency code of every amount"),
+        "dimensions": MapOf(
+            ListOf(Text(), min_len=1, unique=True),
+            'dimension name -> its values, e.g. source = ["inbound", ...]',
+        ),
+        "stage": ListOf(
+            Table(
+                {"name": Text("stage name"), "category": Text("forecast category", CATEGORIES)},
+                required=("name", "category"),
+            ),
+            "ordered open stages; the last is the decision stage",
+            min_len=1,
+        ),
+        "defaults": BLOCK,
+        "by": MapOf(
+            MapOf(BLOCK, keys=None),
+            "overrides per dimension value: by.<dimension>.<value>",
+            keys="dimension_names",
+            key_doc="dimension",
+        ),
+        "cell": MapOf(BLOCK, 'overrides per cell: cell."inbound/CMP"', keys="cell_names", key_doc="cell"),
+        "bank": Table(
+            {
+                "csv": Text("CSV of open deals: dimension columns, stage, amount, created, expected_close"),
+                "aggregate": ListOf(Anything(), "aggregate open pipeline by cell and stage"),
+            },
+            "the starting pipeline (the bank at start)",
+        ),
+        "funnel": Table(
+            {
+                "bookings": Number(
+                    "bookings the funnel backsolves from, in dollars (default: target)",
+                    0.0,
+                    exclusive_minimum=True,
+                ),
+                "starting_bank": Number(
+                    "stage-4 bank the plan needs at start, in dollars (default: the "
+                    "decision-stage dollars of [bank])",
+                    0.0,
+                ),
+                "ending_bank": Number("stage-4 bank wanted at the end of the horizon, in dollars", 0.0),
+                "current_bank": Number("today's stage-4 bank, in dollars (for the bank gap)", 0.0),
+                "current_bank_date": Date("the date of current_bank (before start)"),
+            },
+            "plan inputs of the deterministic funnel (simcore funnel), not used by the simulation",
+        ),
+        "optimize": Table(
+            {
+                "confidence": Number(
+                    "P(bookings over the horizon >= target) the plan must reach (default 0.9)", 0.0, 1.0
+                ),
+                "objective": Text(
+                    "creation (least stage-1 dollars, default), cost (least cost_per_dollar x dollars) "
+                    "or p_hit (highest confidence within budget)",
+                    ("creation", "cost", "p_hit"),
+                ),
+                "budget": Number("total cost in dollars, for objective p_hit", 0.0, exclusive_minimum=True),
+                "bank_build_weeks": Number(
+                    "weeks left to build the required starting bank (default: from "
+                    "[funnel] current_bank_date)",
+                    0.0,
+                    exclusive_minimum=True,
+                ),
+                "source": MapOf(
+                    Table(
+                        {
+                            "min": Number("least stage-1 pipeline over the horizon, in dollars", 0.0),
+                            "max": Number(
+                                "most stage-1 pipeline over the horizon (a credible ceiling), in dollars", 0.0
+                            ),
+                            "min_per_quarter": Number("least stage-1 pipeline per quarter, in dollars", 0.0),
+                            "max_per_quarter": Number("most stage-1 pipeline per quarter, in dollars", 0.0),
+                            "capacity_per_week": Number(
+                                "opportunities the team can create per week (headcount x "
+                                "meetings per week x conversion)",
+                                0.0,
+                            ),
+                            "capacity_dollars_per_week": Number(
+                                "stage-1 pipeline dollars the team can create per week", 0.0
+                            ),
+                        },
+                        "limits on one source's planned creation",
+                    ),
+                    "limits per source (optimizer dimension value)",
+                ),
+                "mix": ListOf(
+                    Table(
+                        {
+                            "sources": ListOf(
+                                Text(), "the sources whose share is bounded", min_len=1, unique=True
+                            ),
+                            "min_share": Number(
+                                "least share of expected stage-4 creation from those sources", 0.0, 1.0
+                            ),
+                        },
+                        "a mix rule, e.g. >= 40% of stage 4 from expansion + outbound",
+                        required=("sources", "min_share"),
+                    ),
+                    "mix rules on expected decision-stage creation",
+                ),
+                "period_target": ListOf(
+                    Table(
+                        {
+                            "period": Text("the quarter, e.g. 2026-Q2"),
+                            "target": Number(
+                                "bookings target of that quarter, in dollars", 0.0, exclusive_minimum=True
+                            ),
+                            "confidence": Number("P(quarter bookings >= target) required", 0.0, 1.0),
+                            "cumulative": Anything(),
+                        },
+                        "a per-quarter bookings target with its own confidence (cumulative = true: year to date)",
+                        required=("period", "target"),
+                    ),
+                    "per-quarter targets",
+                ),
+            },
+            "limits and settings of simcore optimize, not used by the simulation",
+        ),
+        "variants": MapOf(
+            Table(
+                {
+                    "description": Text("what the variant changes"),
+                    "set": MapOf(Anything(), "field path -> value"),
+                }
+            ),
+            "named overrides, e.g. Conservative / Base / Stretch",
+        ),
+    },
+    "a simcore scenario",
+    required=("name", "start", "dimensions", "stage", "defaults"),
+)
 
 
 def check(raw, ctx):
@@ -530,9 +736,13 @@ def check(raw, ctx):
 def json_schema():
     """The JSON Schema (draft 2020-12) of scenario files, generated from this module."""
     schema = SCENARIO.schema()
-    bank_row = {"type": "object", "properties": {k: v.schema() for k, v in AGGREGATE_BANK.fields.items()},
-                "required": list(AGGREGATE_BANK.required), "additionalProperties": {"type": "string"},
-                "description": AGGREGATE_BANK.doc}
+    bank_row = {
+        "type": "object",
+        "properties": {k: v.schema() for k, v in AGGREGATE_BANK.fields.items()},
+        "required": list(AGGREGATE_BANK.required),
+        "additionalProperties": {"type": "string"},
+        "description": AGGREGATE_BANK.doc,
+    }
     schema["properties"]["bank"]["properties"]["aggregate"]["items"] = bank_row
     schema["properties"]["variants"]["additionalProperties"]["properties"]["set"]["additionalProperties"] = {}
     # The parameter block is declared once and referenced at each level of inheritance.
@@ -540,9 +750,13 @@ def json_schema():
     schema["properties"]["defaults"] = block
     schema["properties"]["by"]["additionalProperties"] = {"type": "object", "additionalProperties": block}
     schema["properties"]["cell"]["additionalProperties"] = block
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://simcore.dev/scenario.schema.json", "title": "simcore scenario", **schema,
-            "$defs": {"block": BLOCK.schema()}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://simcore.dev/scenario.schema.json",
+        "title": "simcore scenario",
+        **schema,
+        "$defs": {"block": BLOCK.schema()},
+    }
 
 
 def path_text(parts):
@@ -555,19 +769,41 @@ def path_text(parts):
 
 # Value used when a field is not given at any level; ``None``: no default (see the doc).
 DEFAULTS = {
-    "horizon_weeks": "52", "fiscal_year_start_month": "1", "period": "quarter", "currency": "USD",
-    "entry_stage": "the first stage", "market_loading": "0", "conversion.lost_competition_share": "0.5",
-    "stages.<stage>.lost_no_decision": "the rest", "stages.<stage>.growth": "1",
-    "stages.<stage>.dwell.dist": "lognormal", "stages.<stage>.dwell.mean": "30",
-    "stages.<stage>.dwell.cv": "0.5", "decision.push": "0", "decision.lost_no_decision": "the rest",
+    "horizon_weeks": "52",
+    "fiscal_year_start_month": "1",
+    "period": "quarter",
+    "currency": "USD",
+    "entry_stage": "the first stage",
+    "market_loading": "0",
+    "conversion.lost_competition_share": "0.5",
+    "stages.<stage>.lost_no_decision": "the rest",
+    "stages.<stage>.growth": "1",
+    "stages.<stage>.dwell.dist": "lognormal",
+    "stages.<stage>.dwell.mean": "30",
+    "stages.<stage>.dwell.cv": "0.5",
+    "decision.push": "0",
+    "decision.lost_no_decision": "the rest",
     "decision.lost_competition_share": "conversion.lost_competition_share",
-    "decision.dwell.dist": "lognormal", "decision.dwell.mean": "30", "decision.dwell.cv": "0.5",
-    "decision.push_delay.dist": "lognormal", "decision.push_delay.mean": "30",
-    "decision.push_delay.cv": "0.5", "decision.win_decay": "1", "decision.max_pushes": "3", "amount.sigma": "0",
+    "decision.dwell.dist": "lognormal",
+    "decision.dwell.mean": "30",
+    "decision.dwell.cv": "0.5",
+    "decision.push_delay.dist": "lognormal",
+    "decision.push_delay.mean": "30",
+    "decision.push_delay.cv": "0.5",
+    "decision.win_decay": "1",
+    "decision.max_pushes": "3",
+    "amount.sigma": "0",
     "amount.whale_probability": "0",
-    "amount.whale_factor": "1", "amount.floor": "0", "amount.cap": "none", "creation.per": "year",
-    "creation.share": "1", "creation.process": "poisson", "creation.seasonality": "all 1",
-    "creation.uplift": "1", "cost_per_dollar": "1", "optimize.confidence": "0.9",
+    "amount.whale_factor": "1",
+    "amount.floor": "0",
+    "amount.cap": "none",
+    "creation.per": "year",
+    "creation.share": "1",
+    "creation.process": "poisson",
+    "creation.seasonality": "all 1",
+    "creation.uplift": "1",
+    "cost_per_dollar": "1",
+    "optimize.confidence": "0.9",
     "optimize.objective": "creation",
 }
 
@@ -581,8 +817,11 @@ def _kind(node):
     if isinstance(node, NumberOrList):
         return "number, or a list with one per period"
     if isinstance(node, Text):
-        return "one of " + ", ".join(node.choices) if node.choices else (
-            f"a name from {node.context_choices}" if node.context_choices else "text")
+        return (
+            "one of " + ", ".join(node.choices)
+            if node.choices
+            else (f"a name from {node.context_choices}" if node.context_choices else "text")
+        )
     if isinstance(node, Date):
         return "date (YYYY-MM-DD, unquoted)"
     if isinstance(node, ListOf):
@@ -636,10 +875,14 @@ def reference_markdown():
     top = [(p, n) for p, n in reference_rows() if not p.startswith(own_sections)]
     sections = [
         ("Top level", top),
-        ("Parameter block (`defaults`, `by.<dimension>.<value>`, `cell.\"<cell>\"`)",
-         list(reference_rows(BLOCK))),
-        ("Aggregate bank rows (`[[bank.aggregate]]`, plus one key per dimension)",
-         list(reference_rows(AGGREGATE_BANK, "bank.aggregate[]"))),
+        (
+            'Parameter block (`defaults`, `by.<dimension>.<value>`, `cell."<cell>"`)',
+            list(reference_rows(BLOCK)),
+        ),
+        (
+            "Aggregate bank rows (`[[bank.aggregate]]`, plus one key per dimension)",
+            list(reference_rows(AGGREGATE_BANK, "bank.aggregate[]")),
+        ),
     ]
     rest = [(p, n) for p, n in reference_rows() if p.startswith(("bank", "funnel", "optimize", "variants"))]
     for name in ("bank", "funnel", "optimize", "variants"):
