@@ -36,7 +36,7 @@ from simcore.engine.kernel import (
 
 def _assumptions(model, rng, trials):
     """Each trial's and cell's drawn parameter slots, shape (trials, cells, slots)."""
-    kind, a, b, c = model.param_kind, model.param_a, model.param_b, model.param_c
+    kind, a, b, c = model.kernel_params()
     out = np.broadcast_to(a, (trials,) + a.shape).copy()
     for cell, slot in np.argwhere(kind != 0):
         if kind[cell, slot] == PERT:

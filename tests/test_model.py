@@ -9,6 +9,7 @@ a test wants that.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -151,7 +152,7 @@ def test_expected_bookings_closed_form(funnel):
     f = FUNNEL
     reach = float(np.prod(f["advance"]))
     won, _, _, _ = decision_outcomes(f["win"], f["push"], f["share"], f["decay"], f["max_pushes"])
-    mean_at_close = expected_amount(sc.params[0]["amount"]) * float(np.prod(f["growth"]))
+    mean_at_close = expected_amount(sc.params[0].amount) * float(np.prod(f["growth"]))
     bookings = total(ds.bookings_amount)
     assert_close_se(
         bookings.mean(),
@@ -227,7 +228,7 @@ def test_stage_conversion_and_losses(funnel):
 
 def test_amount_grows_per_stage(funnel):
     sc, ds = funnel
-    mean0 = expected_amount(sc.params[0]["amount"])
+    mean0 = expected_amount(sc.params[0].amount)
     growth = 1.0
     for s, name in enumerate(stage_names(4)):
         amount = total(ds.created_amount.sel(stage=name))
@@ -249,7 +250,7 @@ def test_amount_grows_per_stage(funnel):
 
 def test_expected_amount_against_numerical_integration():
     f = FUNNEL
-    amount = build(funnel_raw()).params[0]["amount"]
+    amount = build(funnel_raw()).params[0].amount
     z = np.linspace(-10.0, 10.0, 40_001)
     phi = stats.norm.pdf(z)
 
@@ -265,10 +266,10 @@ def test_expected_amount_against_numerical_integration():
     direct = (1 - f["whale_p"]) * mean_at(1.0) + f["whale_p"] * whale
     assert expected_amount(amount) == pytest.approx(direct, rel=1e-7)
     # Without floor, cap and whales it is the lognormal mean.
-    plain = dict(amount, whale_probability=0.0, floor=0.0, cap=math.inf)
+    plain = dataclasses.replace(amount, whale_probability=0.0, floor=0.0, cap=math.inf)
     assert expected_amount(plain) == pytest.approx(f["median"] * math.exp(f["sigma"] ** 2 / 2), rel=1e-12)
     # A fixed whale factor: (1 - p) + p x factor on the clipped mean.
-    fixed = dict(amount, whale_factor_max=math.nan)
+    fixed = dataclasses.replace(amount, whale_factor_max=math.nan)
     assert expected_amount(fixed) == pytest.approx(
         (1 - f["whale_p"]) * mean_at(1.0) + f["whale_p"] * mean_at(f["whale_lo"]), rel=1e-7
     )
@@ -279,7 +280,7 @@ def test_empirical_amount_mean():
     sizes = [20_000.0, 50_000.0, 80_000.0, 400_000.0]
     raw["defaults"]["amount"] = {"empirical": sizes}
     sc = build(raw)
-    assert expected_amount(sc.params[0]["amount"]) == pytest.approx(np.mean(sizes))
+    assert expected_amount(sc.params[0].amount) == pytest.approx(np.mean(sizes))
     ds = run(sc, 300, seed=0)
     amount = total(ds.created_amount.sel(stage="Stage 1"))
     count = total(ds.created_count.sel(stage="Stage 1"))
@@ -358,7 +359,7 @@ def test_whale_overlay_moves_the_mean(whale):
         se_ratio(whales, count),
         what="mean amount with whales",
     )
-    assert expected_amount(build(lumpy).params[0]["amount"]) == pytest.approx(lognormal_mean * lift, rel=1e-9)
+    assert expected_amount(build(lumpy).params[0].amount) == pytest.approx(lognormal_mean * lift, rel=1e-9)
 
 
 # ---------------------------------------------------------------------------------------
@@ -468,7 +469,7 @@ def test_dollar_plan_becomes_a_count_via_the_mean_amount():
     raw["defaults"]["amount"].update(whale_probability=0.1, whale_factor=3.0, floor=30_000.0)
     raw["defaults"]["creation"] = {"per": "year", "dollars": [dollars, 0.0]}
     sc = build(raw)
-    mean_amount = expected_amount(sc.params[0]["amount"])
+    mean_amount = expected_amount(sc.params[0].amount)
     ds = run(sc, 300, seed=0)
     count = total(ds.created_count.sel(stage="Stage 1"))
     n = dollars / mean_amount

@@ -16,6 +16,7 @@ import pytest
 from simcore import ScenarioError, load_scenario, scenario_from_dict
 from simcore.cli.app import main
 from simcore.scenario.load import write_json_schema
+from simcore.scenario.params import Duration
 from simcore.scenario.spec import json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,20 +185,20 @@ def test_documented_defaults_are_the_loaders():
     p = sc.params[0]
     assert sc.horizon_days == 52 * 7 and sc.fiscal_year_start_month == 1
     assert sc.period == "quarter" and sc.currency == "USD"
-    assert p["entry_stage"] == 0 and p["market_loading"] == 0 and p["cost_per_dollar"] == 1
-    stage = p["stages"][0]
-    assert stage["growth"] == 1 and stage["dwell"] == {"dist": "lognormal", "mean": 30.0, "cv": 0.5}
-    assert stage["lost_competition_share"] == 0.5
-    d = p["decision"]
-    assert d["push"] == 0 and d["win_decay"] == 1 and d["max_pushes"] == 3
-    assert d["lost_competition_share"] == 0.5
-    assert d["dwell"] == d["push_delay"] == {"dist": "lognormal", "mean": 30.0, "cv": 0.5}
-    a = p["amount"]
-    assert (a["sigma"], a["whale_probability"], a["whale_factor"]) == (0, 0, 1)
-    assert (a["floor"], a["cap"]) == (0, float("inf"))
-    c = p["creation"]
-    assert (c["per"], c["share"], c["process"], c["uplift"]) == ("year", 1, "poisson", 1)
-    assert c["seasonality"] == [1.0] * 12
+    assert p.entry_stage == 0 and p.market_loading == 0 and p.cost_per_dollar == 1
+    stage = p.stages[0]
+    assert stage.growth == 1 and stage.dwell == Duration("lognormal", 30.0, 0.5)
+    assert stage.lost_competition_share == 0.5
+    d = p.decision
+    assert d.push == 0 and d.win_decay == 1 and d.max_pushes == 3
+    assert d.lost_competition_share == 0.5
+    assert d.dwell == d.push_delay == Duration("lognormal", 30.0, 0.5)
+    a = p.amount
+    assert (a.sigma, a.whale_probability, a.whale_factor) == (0, 0, 1)
+    assert (a.floor, a.cap) == (0, float("inf"))
+    c = p.creation
+    assert (c.per, c.share, c.process, c.uplift) == ("year", 1, "poisson", 1)
+    assert c.seasonality == (1.0,) * 12
     # decision.lost_competition_share defaults to conversion.lost_competition_share.
     raw["defaults"]["conversion"] = {"lost_competition_share": 0.3}
-    assert scenario_from_dict(raw).params[0]["decision"]["lost_competition_share"] == 0.3
+    assert scenario_from_dict(raw).params[0].decision.lost_competition_share == 0.3

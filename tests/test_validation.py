@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from simcore import ScenarioError, load_scenario, scenario_from_dict
-from simcore.scenario.values import Uncertain
+from simcore.scenario.values import BetaRate, Pert
 
 FILE = "plan.toml"
 
@@ -86,7 +86,7 @@ def only(raw=None, **kwargs):
 def test_base_scenario_loads():
     sc = scenario_from_dict(BASE, name=FILE)
     assert len(sc.cells) == 4
-    assert sc.params[0]["decision"]["win"] == 0.25
+    assert sc.params[0].decision.win == 0.25
     assert len(sc.bank) == 4 and sc.bank[0].amount == pytest.approx(50_000)
 
 
@@ -246,18 +246,18 @@ def test_two_forms_of_one_field_in_one_table(table, extra, words):
 def test_the_more_specific_level_picks_the_form():
     sc = scenario_from_dict(edit(by__source__outbound__decision={"win_loss_push": [1, 2, 1]}), name=FILE)
     outbound = sc.cell_index(source="outbound")[0]
-    assert sc.params[outbound]["decision"]["win"] == 0.25 and sc.params[outbound]["decision"]["push"] == 0.25
+    assert sc.params[outbound].decision.win == 0.25 and sc.params[outbound].decision.push == 0.25
 
 
 def test_override_in_the_other_form_replaces_it():
     raw = edit(defaults__decision={"win_loss_push": [1, 2, 1], "dwell": {"mean": 30}})
     sc = scenario_from_dict(raw, name=FILE, overrides={"defaults.decision.win": 0.3})
     # The push rate the ratio gave is kept; losses take the rest.
-    assert sc.params[0]["decision"]["win"] == 0.3 and sc.params[0]["decision"]["push"] == 0.25
+    assert sc.params[0].decision.win == 0.3 and sc.params[0].decision.push == 0.25
     sc = scenario_from_dict(BASE, name=FILE, overrides={"defaults.decision.win_loss_push": [1, 1, 2]})
-    assert sc.params[0]["decision"]["win"] == 0.25 and sc.params[0]["decision"]["push"] == 0.5
+    assert sc.params[0].decision.win == 0.25 and sc.params[0].decision.push == 0.5
     sc = scenario_from_dict(BASE, name=FILE, overrides={"defaults.amount.sigma": 0.0})
-    assert sc.params[0]["amount"]["sigma"] == 0.0
+    assert sc.params[0].amount.sigma == 0.0
 
 
 def test_cumulative_conversion_that_cannot_be_reached():
@@ -300,7 +300,7 @@ def test_cumulative_conversion_that_agrees_with_every_stage_rate():
     sc = scenario_from_dict(
         edit(defaults__stages={"Stage 1": {"advance": 0.707}, "Stage 2": {"advance": 0.707}}), name=FILE
     )
-    assert sc.params[0]["stages"][0]["advance"] == 0.707
+    assert sc.params[0].stages[0].advance == 0.707
     scenario_from_dict(
         edit(
             defaults__stages={"Stage 1": {"advance": 0.3}, "Stage 2": {"advance": 0.9}},
@@ -414,7 +414,7 @@ def test_plan_list_with_the_wrong_number_of_periods():
 
 def test_plan_list_per_month_counts_months():
     sc = scenario_from_dict(edit(defaults__creation={"per": "month", "count": [10] * 12}), name=FILE)
-    assert sc.params[0]["creation"]["kind"] == "count"
+    assert sc.params[0].creation.kind == "count"
     where, message = only(edit(defaults__creation={"per": "month", "count": [10] * 4}))
     assert "has 4 values but the horizon has 12 months" in message
 
@@ -504,8 +504,8 @@ def test_uncertain_values_load_in_both_forms():
         ),
         name=FILE,
     )
-    assert sc.params[0]["decision"]["win"] == Uncertain("beta", 0.25, 40.0)
-    assert sc.params[0]["amount"]["median"] == Uncertain("pert", 40_000.0, 50_000.0, 90_000.0)
+    assert sc.params[0].decision.win == BetaRate(0.25, 40.0)
+    assert sc.params[0].amount.median == Pert(40_000.0, 50_000.0, 90_000.0)
 
 
 @pytest.mark.parametrize(
@@ -629,8 +629,8 @@ def test_overrides_apply():
     sc = scenario_from_dict(
         BASE, name=FILE, overrides={"defaults.decision.win": 0.3, 'defaults.stages."Stage 1".dwell.mean': 9}
     )
-    assert sc.params[0]["decision"]["win"] == 0.3
-    assert sc.params[0]["stages"][0]["dwell"]["mean"] == 9
+    assert sc.params[0].decision.win == 0.3
+    assert sc.params[0].stages[0].dwell.mean == 9
 
 
 # ---- files: missing, unreadable, not TOML ------------------------------------------------------
@@ -938,7 +938,7 @@ def test_with_overrides_reports_problems_like_a_load():
     with pytest.raises(ScenarioError) as info:
         sc.with_overrides({"defaults.decision.win": 2})
     assert [(p.file, p.path) for p in info.value.problems] == [(FILE, "defaults.decision.win")]
-    assert sc.with_overrides({"defaults.decision.win": 0.3}).params[0]["decision"]["win"] == 0.3
+    assert sc.with_overrides({"defaults.decision.win": 0.3}).params[0].decision.win == 0.3
 
 
 def test_a_date_time_is_not_a_date():

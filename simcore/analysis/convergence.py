@@ -239,25 +239,6 @@ class ConvergenceReport:
         )
 
 
-def copy_model(model):
-    """A shallow copy of a compiled model: its dataclass fields only (not a cached ``kernel_args``)."""
-    import dataclasses
-
-    from simcore.engine.compile import Model
-
-    return Model(**{f.name: getattr(model, f.name) for f in dataclasses.fields(Model)})
-
-
-def cached_model(model):
-    """A copy of ``model`` whose kernel inputs are built once: the creation-count tables take
-    a while and every chunk of a chunked run would otherwise rebuild the same ones.
-    """
-    out = copy_model(model)
-    args = model.kernel_args()
-    out.kernel_args = lambda: args  # an instance attribute shadows the method
-    return out
-
-
 KEEP = ("bookings_amount", "bookings_count", "created_amount", "opportunities")
 
 
@@ -320,7 +301,7 @@ def simulate_to_precision(
     if keep is not None:
         # The headline figures and their errors are computed from bookings, so always keep them.
         keep = list(dict.fromkeys(["bookings_amount", *keep]))
-    model = cached_model(compile_scenario(scenario, period))
+    model = compile_scenario(scenario, period)  # its count tables are built once, for every chunk
     parts, year = [], []
     history = []
     n = 0

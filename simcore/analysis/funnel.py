@@ -39,11 +39,12 @@ import numpy as np
 
 from simcore import checks
 from simcore.calendar import periods as make_periods
-from simcore.engine.compile import daily_plan
+from simcore.engine.compile import compile_scenario, daily_plan
 from simcore.errors import Problem, ScenarioError, SimcoreError
 from simcore.format import json_safe
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario
+from simcore.scenario.params import CellParams
 from simcore.scenario.values import base
 
 # ---------------------------------------------------------------------------------------
@@ -110,56 +111,56 @@ class CellRates:
         return self.to_decision * self.growth
 
 
-def stage_advance(params: dict, n_stages: int) -> list:
+def stage_advance(params: CellParams, n_stages: int) -> list:
     """Base-value advance rate of each stage before the decision stage, as the kernel sets them.
 
     A cumulative ``to_decision`` is split geometrically over the stages (from the entry
     stage) that have no advance rate of their own; stages before the entry stage get 1.
     """
     k = n_stages
-    entry = params["entry_stage"]
+    entry = params.entry_stage
     fixed, n_free = 1.0, 0
     for s in range(entry, k - 1):
-        adv = params["stages"][s]["advance"]
+        adv = params.stages[s].advance
         if adv is None:
             n_free += 1
         else:
             fixed *= min(max(base(adv), 0.0), 1.0)
     out = []
     for s in range(k - 1):
-        adv = params["stages"][s]["advance"]
+        adv = params.stages[s].advance
         if s < entry:
             out.append(1.0)
         elif adv is None:
-            ratio = base(params["to_decision"]) / fixed if fixed > 0 else 1.0
+            ratio = base(params.to_decision) / fixed if fixed > 0 else 1.0
             out.append(min(max(ratio ** (1.0 / n_free), 0.0), 1.0))
         else:
             out.append(min(max(base(adv), 0.0), 1.0))
     return out
 
 
-def cell_rates(params: dict, n_stages: int) -> CellRates:
+def cell_rates(params: CellParams, n_stages: int) -> CellRates:
     """Base-value funnel rates of one cell's resolved parameters (``scenario.params[i]``)."""
     k = n_stages
-    entry = params["entry_stage"]
+    entry = params.entry_stage
     conv = float(np.prod(stage_advance(params, k)[entry:]))
-    growth = float(np.prod([base(params["stages"][s]["growth"]) for s in range(entry, k - 1)]))
-    dec = params["decision"]
-    win = min(max(base(dec["win"]), 0.0), 1.0)
-    push = min(max(base(dec["push"]), 0.0), 1.0 - win)
-    max_pushes = int(dec["max_pushes"])
+    growth = float(np.prod([base(params.stages[s].growth) for s in range(entry, k - 1)]))
+    dec = params.decision
+    win = min(max(base(dec.win), 0.0), 1.0)
+    push = min(max(base(dec.push), 0.0), 1.0 - win)
+    max_pushes = int(dec.max_pushes)
     # Push n happens with probability push^n (decay moves win mass to no decision, not push).
     pushes = sum(push**n for n in range(1, max_pushes + 1))
-    days = base(dec["dwell"]["mean"]) + base(dec["push_delay"]["mean"]) * pushes
-    return CellRates(conv, growth, win, push, base(dec["win_decay"]), max_pushes, days)
+    days = base(dec.dwell.mean) + base(dec.push_delay.mean) * pushes
+    return CellRates(conv, growth, win, push, base(dec.win_decay), max_pushes, days)
 
 
 def planned_creation(scenario: Scenario, cell: int) -> float:
     """Planned entry-stage creation of one cell over the horizon, in dollars (base deal size)."""
     p = scenario.params[cell]
     total = float(daily_plan(scenario, cell).sum())
-    if p["creation"]["kind"] == "count":
-        total *= expected_amount(p["amount"])
+    if p.creation.kind == "count":
+        total *= expected_amount(p.amount)
     return total
 
 
@@ -603,15 +604,7 @@ def base_model(scenario: Scenario, period: str | None = None):
     Deals keep their random numbers (the parameter stream is simply not used), so a run
     of this model with the same seed is paired trial by trial with the full run.
     """
-    from simcore.engine.compile import Model, compile_scenario
-    from simcore.engine.kernel import FIXED, PERT
-
-    model = compile_scenario(scenario, period)
-    out = Model(**model.__dict__)
-    out.param_a = np.where(model.param_kind == PERT, model.param_b, model.param_a)
-    out.param_kind = np.full_like(model.param_kind, FIXED)
-    out.market_loading = np.zeros_like(model.market_loading)
-    return out
+    return compile_scenario(scenario, period).at_base_values()
 
 
 def cell_axis(da, scenario: Scenario) -> np.ndarray:
@@ -630,7 +623,7 @@ def decision_flows(ds, scenario: Scenario) -> dict:
     """
     k = len(scenario.stages)
     created = ds["created_amount"]
-    entry = np.array([p["entry_stage"] for p in scenario.params])
+    entry = np.array([p.entry_stage for p in scenario.params])
     per_stage = np.stack([cell_axis(created.isel(stage=s), scenario) for s in range(k)], axis=-1)
     entry_created = np.take_along_axis(per_stage, entry[None, :, None], axis=-1)[..., 0]
     stage4 = per_stage[..., k - 1]

@@ -65,7 +65,7 @@ def assumption_columns(ds: xr.Dataset, scenario=None) -> tuple:
                 names.append(f"{parameter} [{cell}]")
                 groups.append(str(parameter))
                 cols.append(col)
-    market = scenario is None or any(p["market_loading"] != 0 for p in scenario.params)
+    market = scenario is None or any(p.market_loading != 0 for p in scenario.params)
     if market and "market_factor" in ds and np.ptp(ds["market_factor"].values) > 0:
         names.append("market_factor")
         groups.append("market_factor")
@@ -256,8 +256,8 @@ def _setting(model, cell, slot, end):
     from simcore.engine.kernel import PERT
 
     if model.param_kind[cell, slot] == PERT:
-        return float(model.param_a[cell, slot] if end == 0 else model.param_c[cell, slot])
-    mean, strength = model.param_a[cell, slot], model.param_b[cell, slot]
+        return float(model.param_low[cell, slot] if end == 0 else model.param_high[cell, slot])
+    mean, strength = model.param_base[cell, slot], model.param_strength[cell, slot]
     return float(stats.beta.ppf(0.1 if end == 0 else 0.9, mean * strength, (1 - mean) * strength))
 
 
@@ -291,33 +291,19 @@ def one_at_a_time(
         When ``by`` is not one of the scenario's dimensions, or ``scenario`` or ``period``
         is not valid.
     """
-    from simcore.analysis.convergence import cached_model, copy_model
     from simcore.engine.compile import compile_scenario
-    from simcore.engine.kernel import FIXED
     from simcore.engine.simulate import simulate
 
-    model = cached_model(compile_scenario(scenario, period))
-    base_args = model.kernel_args()
+    model = compile_scenario(scenario, period)
     base_y = _year(simulate(scenario, trials, seed, model=model, progress=progress))
     rows, runs = [], {}
     for name, slots in uncertain_groups(model, by).items():
         result = {"name": name}
         ys = []
         for end, label in ((0, "low"), (1, "high")):
-            m = copy_model(model)  # kernel inputs rebuilt from the changed slots
-            m.param_kind = model.param_kind.copy()
-            m.param_a = model.param_a.copy()
-            values = []
-            for cell, slot in slots:
-                values.append(_setting(model, cell, slot, end))
-                m.param_kind[cell, slot] = FIXED
-                m.param_a[cell, slot] = values[-1]
-            # Only the parameter slots changed: reuse the (slow to build) creation tables.
-            args = tuple(
-                m.param_kind if a is model.param_kind else m.param_a if a is model.param_a else a
-                for a in base_args
-            )
-            m.kernel_args = lambda args=args: args
+            values = [_setting(model, cell, slot, end) for cell, slot in slots]
+            # The variant shares the model's (slow to build) creation tables.
+            m = model.with_fixed_assumptions(dict(zip(slots, values)))
             y = _year(simulate(scenario, trials, seed, model=m, progress=progress))
             ys.append(y)
             lo, hi = min(values), max(values)

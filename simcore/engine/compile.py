@@ -16,8 +16,9 @@ changes the dollars a plan produces, not the number of deals the team creates.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special
@@ -43,8 +44,9 @@ from simcore.engine.kernel import (
 )
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario
+from simcore.scenario.params import AmountParams, CellParams
 from simcore.scenario.spec import CATEGORIES
-from simcore.scenario.values import Uncertain
+from simcore.scenario.values import BetaRate, Pert
 
 _DIST_CODE = {
     "fixed": DIST_FIXED,
@@ -57,11 +59,25 @@ _DIST_CODE = {
 CYCLE_EDGES = np.array([0, 15, 30, 45, 60, 90, 120, 180, 270, 365, 540, np.inf])
 
 
-@dataclass
+@dataclass(frozen=True)
 class Model:
-    """Everything the kernel needs, as arrays (see :func:`simcore.engine.kernel.simulate_trials`)."""
+    """Everything the kernel needs, as arrays (see :func:`simcore.engine.kernel.simulate_trials`).
 
-    scenario: Scenario
+    Build one with :func:`compile_scenario`. A model is never edited: its variants
+    (:meth:`at_base_values`, :meth:`with_fixed_assumptions`, :meth:`without_bank`,
+    :meth:`with_bank_only_in`, :meth:`with_creation_scale`) are new models, which share
+    the arrays they do not change and keep every deal's random numbers, so runs of a
+    model and of its variants with one seed are paired trial by trial.
+
+    The per-cell parameter slots (cells x slots, in
+    :func:`~simcore.engine.kernel.param_layout` order, named by ``param_names``) say how
+    each parameter is drawn in ``param_kind`` (``FIXED``, ``PERT`` or ``BETA``), and its
+    numbers in ``param_base`` (the fixed value, a PERT's base, a Beta's mean),
+    ``param_low``, ``param_high`` (a PERT's ends) and ``param_strength`` (a Beta's); NaN
+    where a kind has no such number.
+    """
+
+    scenario: Scenario = field(repr=False)
     periods: Periods
     n_stages: int
     category: np.ndarray
@@ -87,9 +103,10 @@ class Model:
     amount_floor: np.ndarray
     amount_cap: np.ndarray
     param_kind: np.ndarray
-    param_a: np.ndarray
-    param_b: np.ndarray
-    param_c: np.ndarray
+    param_base: np.ndarray
+    param_low: np.ndarray
+    param_high: np.ndarray
+    param_strength: np.ndarray
     creation_rate: np.ndarray
     process: np.ndarray
     dispersion: np.ndarray
@@ -106,10 +123,36 @@ class Model:
     cycle_edges: np.ndarray
     param_names: list
     mean_amount: np.ndarray
+    # The creation-count tables, built on first use (they take a while, and every chunk of a
+    # chunked run, every variant that keeps the creation plan, would rebuild the same ones).
+    _count_tables: list = field(default_factory=list, repr=False, compare=False)
 
-    def kernel_args(self):
+    def __repr__(self) -> str:
+        sc = self.scenario
+        return (
+            f"Model({sc.name!r}: {len(sc.cells)} cells, {self.n_stages} stages, "
+            f"{int(self.horizon)} days by {self.periods.kind}, {len(self.bank_cell)} bank deals)"
+        )
+
+    def count_tables(self) -> tuple:
+        """``(cdf, offsets)`` of the deals created per cell and week (:func:`count_tables`), built once."""
+        if not self._count_tables:
+            self._count_tables.append(count_tables(self.creation_rate, self.process, self.dispersion))
+        return self._count_tables[0]
+
+    def kernel_params(self) -> tuple:
+        """``(kind, a, b, c)``: the parameter slots as the kernel reads them (a PERT's low, base,
+        high; a Beta's mean, strength; a fixed value).
+        """
+        pert, beta = self.param_kind == PERT, self.param_kind == BETA
+        a = np.where(pert, self.param_low, self.param_base)
+        b = np.where(pert, self.param_base, np.where(beta, self.param_strength, np.nan))
+        c = np.where(pert, self.param_high, np.nan)
+        return self.param_kind, a, b, c
+
+    def kernel_args(self) -> tuple:
         """Inputs of :func:`simcore.engine.kernel.simulate_trials`, after ``seed, trial0``."""
-        count_cdf, count_offset = count_tables(self.creation_rate, self.process, self.dispersion)
+        count_cdf, count_offset = self.count_tables()
         return (
             self.n_stages,
             self.category,
@@ -133,10 +176,7 @@ class Model:
             self.amount_floor,
             self.amount_cap,
             self.tables,
-            self.param_kind,
-            self.param_a,
-            self.param_b,
-            self.param_c,
+            *self.kernel_params(),
             count_cdf,
             count_offset,
             self.week_start,
@@ -155,20 +195,77 @@ class Model:
             NEW_DEALS_BLOCK,
         )
 
-    @property
-    def uncertain_slots(self):
-        """``[(cell, slot), ...]`` of parameters drawn per trial."""
-        return [tuple(x) for x in np.argwhere(self.param_kind != FIXED)]
+    def _variant(self, **changes) -> Model:
+        creation = {"creation_rate", "process", "dispersion"} & set(changes)
+        # A variant with the same creation plan shares the count tables (built or not yet).
+        tables = [] if creation else self._count_tables
+        return dataclasses.replace(self, **changes, _count_tables=tables)
+
+    def at_base_values(self) -> Model:
+        """Every uncertain assumption fixed at its planning value (PERT base, Beta mean), and no
+        market factor: what the deterministic funnel assumes, simulated.
+
+        Returns
+        -------
+        Model
+            Deals keep their random numbers (the parameter stream is simply not used).
+        """
+        return self._variant(
+            param_kind=np.full_like(self.param_kind, FIXED),
+            market_loading=np.zeros_like(self.market_loading),
+        )
+
+    def with_fixed_assumptions(self, values: dict) -> Model:
+        """Some parameter slots fixed at given values (the others drawn as before).
+
+        Parameters
+        ----------
+        values : dict
+            ``{(cell, slot): value}``; slots as in ``param_names``.
+
+        Returns
+        -------
+        Model
+        """
+        kind, base = self.param_kind.copy(), self.param_base.copy()
+        for (cell, slot), value in values.items():
+            kind[cell, slot] = FIXED
+            base[cell, slot] = value
+        return self._variant(param_kind=kind, param_base=base)
+
+    def without_bank(self) -> Model:
+        """No starting bank: only the deals the plan creates."""
+        return self._variant(
+            **{
+                name: getattr(self, name)[:0]
+                for name in ("bank_cell", "bank_stage", "bank_amount", "bank_created", "bank_close")
+            }
+        )
+
+    def with_bank_only_in(self, stage: int) -> Model:
+        """The starting bank's deals outside ``stage`` worth nothing (their amounts zero).
+
+        The deals stay, so every deal keeps its random numbers.
+        """
+        return self._variant(bank_amount=np.where(self.bank_stage == stage, self.bank_amount, 0.0))
 
     def with_creation_scale(self, scale) -> Model:
-        """A copy whose expected creation is multiplied by ``scale`` (cells x weeks, or broadcastable).
+        """Expected creation multiplied by ``scale`` (cells x weeks, or broadcastable).
 
         Deals keep their random numbers (common random numbers), so this is how the
         optimizer and comparisons vary a plan without re-reading the scenario.
+
+        Parameters
+        ----------
+        scale : float or array_like
+            Broadcastable to ``creation_rate`` (cells x weeks).
+
+        Returns
+        -------
+        Model
         """
-        out = Model(**self.__dict__)
-        out.creation_rate = np.ascontiguousarray(self.creation_rate * np.asarray(scale, dtype=np.float64))
-        return out
+        rate = np.ascontiguousarray(self.creation_rate * np.asarray(scale, dtype=np.float64))
+        return self._variant(creation_rate=rate)
 
 
 def param_names(stage_names):
@@ -264,32 +361,149 @@ def count_tables(rate, process, dispersion):
 
 
 def _slot(value):
-    if isinstance(value, Uncertain):
-        if value.kind == "pert":
-            return PERT, value.a, value.b, value.c
-        return BETA, value.a, value.b, math.nan
-    return FIXED, float(value), math.nan, math.nan
+    """``(kind, base, low, high, strength)`` of one parameter slot."""
+    if isinstance(value, Pert):
+        return PERT, value.base, value.low, value.high, math.nan
+    if isinstance(value, BetaRate):
+        return BETA, value.mean, math.nan, math.nan, value.strength
+    return FIXED, float(value), math.nan, math.nan, math.nan
 
 
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.float64)
 
 
 def daily_plan(scenario: Scenario, cell: int) -> np.ndarray:
-    """Planned creation per day of the horizon for one cell: dollars (or count), after share,
-    uplift and seasonality.
+    """Planned creation per day of the horizon for one cell, after share, uplift and seasonality.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    cell : int
+        Index into ``scenario.cells``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per day of the horizon: dollars, or a count where the cell plans a count.
     """
-    p = scenario.params[cell]["creation"]
+    p = scenario.params[cell].creation
     horizon = scenario.horizon_days
-    if not p["values"]:
+    if not p.values:
         return np.zeros(horizon)
-    per = periods(scenario.start, horizon, p["per"], scenario.fiscal_year_start_month)
-    per_day = np.asarray(p["values"]) / per.full_days
+    per = periods(scenario.start, horizon, p.per, scenario.fiscal_year_start_month)
+    per_day = np.asarray(p.values) / per.full_days
     rate = per_day[per.of_day(horizon)]
-    season = np.asarray(p["seasonality"], dtype=np.float64)
+    season = np.asarray(p.seasonality, dtype=np.float64)
     # Weighted by month length: a plain mean over the twelve months would change a
     # year's total by up to a few per mille (31-day months count more days).
     season = season * 365.0 / np.dot(_MONTH_DAYS, season)
-    return rate * season[month_of_day(scenario.start, horizon)] * p["share"] * p["uplift"]
+    return rate * season[month_of_day(scenario.start, horizon)] * p.share * p.uplift
+
+
+class _Arrays:
+    """The per-cell arrays of a model, filled one cell at a time."""
+
+    def __init__(self, n_cells, k, n_weeks):
+        n_slots = param_layout(k)[-1]
+        self.k = k
+        self.layout = param_layout(k)
+        self.kind = np.zeros((n_cells, n_slots), dtype=np.int8)
+        self.base = np.zeros((n_cells, n_slots))
+        self.low = np.full((n_cells, n_slots), np.nan)
+        self.high = np.full((n_cells, n_slots), np.nan)
+        self.strength = np.full((n_cells, n_slots), np.nan)
+        self.entry = np.zeros(n_cells, dtype=np.int64)
+        self.free = np.zeros((n_cells, k), dtype=np.bool_)
+        self.lc_share = np.full((n_cells, k), 0.5)
+        self.dwell_kind = np.zeros((n_cells, k), dtype=np.int64)
+        self.dwell_cv = np.zeros((n_cells, k))
+        self.dwell_table = np.zeros((n_cells, k), dtype=np.int64)
+        self.push_kind = np.zeros(n_cells, dtype=np.int64)
+        self.push_cv = np.zeros(n_cells)
+        self.push_table = np.zeros(n_cells, dtype=np.int64)
+        self.amount_table = np.zeros(n_cells, dtype=np.int64)
+        self.tables = _Tables()
+        self.dec_share = np.zeros(n_cells)
+        self.max_pushes = np.zeros(n_cells, dtype=np.int64)
+        self.loading = np.zeros(n_cells)
+        self.amount_kind = np.zeros(n_cells, dtype=np.int64)
+        self.sigma = np.zeros(n_cells)
+        self.empirical, self.offsets = [], [0]
+        self.whale_max = np.full(n_cells, np.nan)
+        self.floor = np.zeros(n_cells)
+        self.cap = np.full(n_cells, np.inf)
+        self.process = np.zeros(n_cells, dtype=np.int64)
+        self.dispersion = np.full(n_cells, np.inf)
+        self.mean_amount = np.zeros(n_cells)
+        self.rate = np.zeros((n_cells, n_weeks))
+
+    def put(self, c, s, value):
+        self.kind[c, s], self.base[c, s], self.low[c, s], self.high[c, s], self.strength[c, s] = _slot(value)
+
+    def stages(self, c, p: CellParams):
+        adv0, dwell0, growth0 = self.layout[:3]
+        k = self.k
+        self.entry[c] = p.entry_stage
+        for s, st in enumerate(p.stages):
+            if st.advance is None:
+                self.free[c, s] = True
+                self.put(c, adv0 + s, 1.0)
+            else:
+                self.put(c, adv0 + s, st.advance)
+            self.lc_share[c, s] = st.lost_competition_share
+            self.put(c, growth0 + s, st.growth)
+            self.dwell_kind[c, s] = _DIST_CODE[st.dwell.dist]
+            self.dwell_cv[c, s] = st.dwell.cv
+            self.put(c, dwell0 + s, st.dwell.mean)
+        dec = p.decision
+        self.dwell_kind[c, k - 1] = _DIST_CODE[dec.dwell.dist]
+        self.dwell_cv[c, k - 1] = dec.dwell.cv
+        for s in range(k):
+            # Mean-one lognormal dwell: the drawn mean multiplies it.
+            sd = _lognormal_sigma(self.dwell_cv[c, s])
+            self.dwell_table[c, s] = self.tables.row(sd, -0.5 * sd * sd)
+        self.put(c, dwell0 + k - 1, dec.dwell.mean)
+
+    def decision(self, c, p: CellParams):
+        _, _, _, win_s, push_s, delay_s, decay_s, conv_s = self.layout[:8]
+        dec = p.decision
+        self.put(c, win_s, dec.win)
+        self.put(c, push_s, dec.push)
+        self.put(c, delay_s, dec.push_delay.mean)
+        self.push_kind[c] = _DIST_CODE[dec.push_delay.dist]
+        self.push_cv[c] = dec.push_delay.cv
+        sd = _lognormal_sigma(self.push_cv[c])
+        self.push_table[c] = self.tables.row(sd, -0.5 * sd * sd)
+        self.put(c, decay_s, dec.win_decay)
+        self.dec_share[c] = dec.lost_competition_share
+        self.max_pushes[c] = dec.max_pushes
+        self.put(c, conv_s, p.to_decision if p.to_decision is not None else 1.0)
+        self.loading[c] = p.market_loading
+
+    def amount(self, c, am: AmountParams):
+        median_s, wp_s, wf_s = self.layout[8:11]
+        self.amount_kind[c] = AMOUNT_EMPIRICAL if am.kind == "empirical" else AMOUNT_LOGNORMAL
+        self.sigma[c] = am.sigma
+        self.amount_table[c] = self.tables.row(
+            self.sigma[c], 0.0
+        )  # median one: the drawn median multiplies it
+        self.empirical.extend(am.empirical)
+        self.offsets.append(len(self.empirical))
+        self.put(c, median_s, am.median)
+        self.put(c, wp_s, am.whale_probability)
+        self.put(c, wf_s, am.whale_factor)
+        self.whale_max[c] = am.whale_factor_max
+        self.floor[c], self.cap[c] = am.floor, am.cap
+        self.mean_amount[c] = expected_amount(am)
+
+    def creation(self, c, sc: Scenario):
+        cr = sc.params[c].creation
+        self.process[c] = NEGATIVE_BINOMIAL if cr.process == "negative_binomial" else POISSON
+        self.dispersion[c] = cr.dispersion
+        daily = daily_plan(sc, c)
+        if cr.kind == "dollars":
+            daily = daily / self.mean_amount[c]
+        self.rate[c] = np.add.reduceat(daily, np.arange(0, sc.horizon_days, 7))
 
 
 def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
@@ -313,142 +527,63 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
     SimcoreError
         When ``scenario`` is not a :class:`~simcore.scenario.load.Scenario` or ``period`` is not
         one of the above.
+
+    Examples
+    --------
+    >>> from simcore import load_scenario
+    >>> compile_scenario(load_scenario("scenarios/smb.toml"))
+    Model('SMB self-serve + sales-assist': 2 cells, 3 stages, 364 days by quarter, 0 bank deals)
     """
     sc = checks.scenario(scenario)
     checks.reporting_period(period)
     k = len(sc.stages)
-    n_cells = len(sc.cells)
-    names = [s.name for s in sc.stages]
-    layout = param_layout(k)
-    n_slots = layout[-1]
-    adv0, dwell0, growth0, win_s, push_s, delay_s, decay_s, conv_s, median_s, wp_s, wf_s, _ = layout
-    per = periods(sc.start, sc.horizon_days, period or sc.period, sc.fiscal_year_start_month)
     horizon = sc.horizon_days
-
-    kind = np.zeros((n_cells, n_slots), dtype=np.int8)
-    pa = np.zeros((n_cells, n_slots))
-    pb = np.full((n_cells, n_slots), np.nan)
-    pc = np.full((n_cells, n_slots), np.nan)
-    entry = np.zeros(n_cells, dtype=np.int64)
-    free = np.zeros((n_cells, k), dtype=np.bool_)
-    lc_share = np.full((n_cells, k), 0.5)
-    dwell_kind = np.zeros((n_cells, k), dtype=np.int64)
-    dwell_cv = np.zeros((n_cells, k))
-    dwell_table = np.zeros((n_cells, k), dtype=np.int64)
-    push_kind = np.zeros(n_cells, dtype=np.int64)
-    push_cv = np.zeros(n_cells)
-    push_table = np.zeros(n_cells, dtype=np.int64)
-    amount_table = np.zeros(n_cells, dtype=np.int64)
-    tables = _Tables()
-    dec_share = np.zeros(n_cells)
-    max_pushes = np.zeros(n_cells, dtype=np.int64)
-    loading = np.zeros(n_cells)
-    amount_kind = np.zeros(n_cells, dtype=np.int64)
-    sigma = np.zeros(n_cells)
-    empirical, offsets = [], [0]
-    whale_max = np.full(n_cells, np.nan)
-    floor = np.zeros(n_cells)
-    cap = np.full(n_cells, np.inf)
-    process = np.zeros(n_cells, dtype=np.int64)
-    dispersion = np.full(n_cells, np.inf)
-    mean_amount = np.zeros(n_cells)
+    per = periods(sc.start, horizon, period or sc.period, sc.fiscal_year_start_month)
     n_weeks = -(-horizon // 7)
     week_start = np.arange(n_weeks, dtype=np.float64) * 7.0
-    week_length = np.minimum(7.0, horizon - week_start)
-    rate = np.zeros((n_cells, n_weeks))
-
-    def put(c, s, value):
-        kind[c, s], pa[c, s], pb[c, s], pc[c, s] = _slot(value)
-
+    arrays = _Arrays(len(sc.cells), k, n_weeks)
     for c, p in enumerate(sc.params):
-        entry[c] = p["entry_stage"]
-        for s, st in enumerate(p["stages"]):
-            if st["advance"] is None:
-                free[c, s] = True
-                put(c, adv0 + s, 1.0)
-            else:
-                put(c, adv0 + s, st["advance"])
-            lc_share[c, s] = st["lost_competition_share"]
-            put(c, growth0 + s, st["growth"])
-            dwell_kind[c, s] = _DIST_CODE[st["dwell"]["dist"]]
-            dwell_cv[c, s] = st["dwell"]["cv"]
-            put(c, dwell0 + s, st["dwell"]["mean"])
-        dec = p["decision"]
-        dwell_kind[c, k - 1] = _DIST_CODE[dec["dwell"]["dist"]]
-        dwell_cv[c, k - 1] = dec["dwell"]["cv"]
-        for s in range(k):
-            # Mean-one lognormal dwell: the drawn mean multiplies it.
-            sd = _lognormal_sigma(dwell_cv[c, s])
-            dwell_table[c, s] = tables.row(sd, -0.5 * sd * sd)
-        put(c, dwell0 + k - 1, dec["dwell"]["mean"])
-        put(c, win_s, dec["win"])
-        put(c, push_s, dec["push"])
-        put(c, delay_s, dec["push_delay"]["mean"])
-        push_kind[c] = _DIST_CODE[dec["push_delay"]["dist"]]
-        push_cv[c] = dec["push_delay"]["cv"]
-        sd = _lognormal_sigma(push_cv[c])
-        push_table[c] = tables.row(sd, -0.5 * sd * sd)
-        put(c, decay_s, dec["win_decay"])
-        dec_share[c] = dec["lost_competition_share"]
-        max_pushes[c] = dec["max_pushes"]
-        put(c, conv_s, p["to_decision"] if p["to_decision"] is not None else 1.0)
-        loading[c] = p["market_loading"]
-        am = p["amount"]
-        amount_kind[c] = AMOUNT_EMPIRICAL if am["kind"] == "empirical" else AMOUNT_LOGNORMAL
-        sigma[c] = am["sigma"]
-        amount_table[c] = tables.row(sigma[c], 0.0)  # median one: the drawn median multiplies it
-        empirical.extend(am["empirical"])
-        offsets.append(len(empirical))
-        put(c, median_s, am["median"])
-        put(c, wp_s, am["whale_probability"])
-        put(c, wf_s, am["whale_factor"])
-        whale_max[c] = am["whale_factor_max"]
-        floor[c], cap[c] = am["floor"], am["cap"]
-        mean_amount[c] = expected_amount(am)
-        cr = p["creation"]
-        process[c] = NEGATIVE_BINOMIAL if cr["process"] == "negative_binomial" else POISSON
-        dispersion[c] = cr["dispersion"]
-        daily = daily_plan(sc, c)
-        if cr["kind"] == "dollars":
-            daily = daily / mean_amount[c]
-        rate[c] = np.add.reduceat(daily, np.arange(0, horizon, 7))
-
-    bank = sc.bank
+        arrays.stages(c, p)
+        arrays.decision(c, p)
+        arrays.amount(c, p.amount)
+        arrays.creation(c, sc)
+    a, bank = arrays, sc.bank
     return Model(
         scenario=sc,
         periods=per,
         n_stages=k,
         category=np.array([CATEGORIES.index(s.category) for s in sc.stages], dtype=np.int64),
-        entry_stage=entry,
-        free_stage=free,
-        lost_comp_share=lc_share,
-        dwell_kind=dwell_kind,
-        dwell_cv=dwell_cv,
-        dwell_table=dwell_table,
-        push_kind=push_kind,
-        push_cv=push_cv,
-        push_table=push_table,
-        amount_table=amount_table,
-        tables=tables.array(),
-        decision_lost_comp_share=dec_share,
-        max_pushes=max_pushes,
-        market_loading=loading,
-        amount_kind=amount_kind,
-        amount_sigma=sigma,
-        empirical=np.asarray(empirical, dtype=np.float64),
-        empirical_offset=np.asarray(offsets, dtype=np.int64),
-        whale_factor_max=whale_max,
-        amount_floor=floor,
-        amount_cap=cap,
-        param_kind=kind,
-        param_a=pa,
-        param_b=pb,
-        param_c=pc,
-        creation_rate=rate,
-        process=process,
-        dispersion=dispersion,
+        entry_stage=a.entry,
+        free_stage=a.free,
+        lost_comp_share=a.lc_share,
+        dwell_kind=a.dwell_kind,
+        dwell_cv=a.dwell_cv,
+        dwell_table=a.dwell_table,
+        push_kind=a.push_kind,
+        push_cv=a.push_cv,
+        push_table=a.push_table,
+        amount_table=a.amount_table,
+        tables=a.tables.array(),
+        decision_lost_comp_share=a.dec_share,
+        max_pushes=a.max_pushes,
+        market_loading=a.loading,
+        amount_kind=a.amount_kind,
+        amount_sigma=a.sigma,
+        empirical=np.asarray(a.empirical, dtype=np.float64),
+        empirical_offset=np.asarray(a.offsets, dtype=np.int64),
+        whale_factor_max=a.whale_max,
+        amount_floor=a.floor,
+        amount_cap=a.cap,
+        param_kind=a.kind,
+        param_base=a.base,
+        param_low=a.low,
+        param_high=a.high,
+        param_strength=a.strength,
+        creation_rate=a.rate,
+        process=a.process,
+        dispersion=a.dispersion,
         week_start=week_start,
-        week_length=week_length,
+        week_length=np.minimum(7.0, horizon - week_start),
         bank_cell=np.array([d.cell for d in bank], dtype=np.int64),
         bank_stage=np.array([d.stage for d in bank], dtype=np.int64),
         bank_amount=np.array([d.amount for d in bank], dtype=np.float64),
@@ -458,6 +593,6 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         cohorts=periods(sc.start, horizon, "quarter", sc.fiscal_year_start_month),
         horizon=float(horizon),
         cycle_edges=CYCLE_EDGES.astype(np.float64),
-        param_names=param_names(names),
-        mean_amount=mean_amount,
+        param_names=param_names([s.name for s in sc.stages]),
+        mean_amount=a.mean_amount,
     )

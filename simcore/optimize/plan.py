@@ -148,13 +148,13 @@ def _layout(sc: Scenario, dim: str, free_mix: bool) -> _Layout:
     mean_amount = np.zeros(C)
     cost = np.zeros(C)
     for c, p in enumerate(sc.params):
-        mean_amount[c] = expected_amount(p["amount"])
-        cost[c] = p["cost_per_dollar"]
+        mean_amount[c] = expected_amount(p.amount)
+        cost[c] = p.cost_per_dollar
         daily = daily_plan(sc, c)
-        if p["creation"]["kind"] == "count":
+        if p.creation.kind == "count":
             daily = daily * mean_amount[c]
         reference[c] = np.bincount(of_day, weights=daily, minlength=Q)
-        season = np.asarray(p["creation"]["seasonality"], dtype=np.float64)
+        season = np.asarray(p.creation.seasonality, dtype=np.float64)
         season = season / season.mean()
         season_sum[c] = np.bincount(of_day, weights=season[months], minlength=Q)
     cell_source = np.array([sources.index(cell[d]) for cell in sc.cells])
@@ -345,9 +345,7 @@ def _simulate_plan(layout: _Layout, x, trials, seed, *, model=None, only_bank4=F
         model = compile_scenario(layout.plan_scenario(cells), "quarter")
     if only_bank4:
         # Only the decision-stage part of the starting bank, no creation: what a scaled bank books.
-        model = model.with_creation_scale(0.0)
-        keep = model.bank_stage == layout.scenario.decision_stage
-        model.bank_amount = np.where(keep, model.bank_amount, 0.0)
+        model = model.with_creation_scale(0.0).with_bank_only_in(layout.scenario.decision_stage)
     k = model.n_stages
     created0 = flow_layout(k)[1]
     P = len(model.periods)
@@ -389,10 +387,7 @@ def _stage4_yield(layout: _Layout, x, trials, seed) -> np.ndarray:
     """
     ref = np.maximum(np.asarray(x, dtype=np.float64), 1.0)
     cells = layout.cell_dollars(ref)
-    model = compile_scenario(layout.plan_scenario(cells), "quarter")
-    model.bank_cell = model.bank_cell[:0]
-    for name in ("bank_stage", "bank_amount", "bank_created", "bank_close"):
-        setattr(model, name, getattr(model, name)[:0])
+    model = compile_scenario(layout.plan_scenario(cells), "quarter").without_bank()
     k = model.n_stages
     created0 = flow_layout(k)[1]
     week_day = model.week_start.astype(np.int64)

@@ -1,4 +1,4 @@
-"""The mean deal size of a resolved amount parameter set, in closed form.
+"""The mean deal size of a cell's resolved amount parameters, in closed form.
 
 It lives with the scenario (not the engine) because resolution needs it too: a creation plan
 given in dollars is turned into deal counts with the base mean deal size.
@@ -11,6 +11,7 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
+from simcore.scenario.params import AmountParams
 from simcore.scenario.values import base
 
 
@@ -24,25 +25,43 @@ def _clipped_lognormal_mean(mu, sigma, floor, cap):
     return floor * ndtr(lo) + (cap * (1.0 - ndtr(hi)) if math.isfinite(cap) else 0.0) + inside
 
 
-def expected_amount(amount: dict, median=None, whale_probability=None, whale_factor=None) -> float:
-    """Mean deal size at creation (dollars) of a resolved ``amount`` parameter set.
+def expected_amount(amount: AmountParams, median=None, whale_probability=None, whale_factor=None) -> float:
+    """Mean deal size at creation (dollars) of a cell's resolved amount parameters.
 
     Closed form for the lognormal with whale overlay, floor and cap; the exact
     average for an empirical list. A uniform whale factor is integrated with
-    Gauss-Legendre quadrature. Values default to the plan's base values.
+    Gauss-Legendre quadrature.
+
+    Parameters
+    ----------
+    amount : AmountParams
+        ``Scenario.params[i].amount``.
+    median, whale_probability, whale_factor : float, optional
+        Values to use instead of the plan's base values.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import math
+    >>> a = AmountParams("lognormal", 1000.0, 0.5, (), 0.0, 1.0, math.nan, 0.0, math.inf)
+    >>> round(expected_amount(a), 2)  # 1000 exp(0.5^2 / 2)
+    1133.15
     """
-    median = base(amount["median"]) if median is None else median
-    pw = base(amount["whale_probability"]) if whale_probability is None else whale_probability
-    wf = base(amount["whale_factor"]) if whale_factor is None else whale_factor
-    wmax = amount["whale_factor_max"]
-    floor, cap = amount["floor"], amount["cap"]
-    if amount["kind"] == "empirical":
-        values = np.asarray(amount["empirical"]) * median
+    median = base(amount.median) if median is None else median
+    pw = base(amount.whale_probability) if whale_probability is None else whale_probability
+    wf = base(amount.whale_factor) if whale_factor is None else whale_factor
+    wmax = amount.whale_factor_max
+    floor, cap = amount.floor, amount.cap
+    if amount.kind == "empirical":
+        values = np.asarray(amount.empirical) * median
 
         def mean_at(factor):
             return float(np.mean(np.clip(values * factor, floor, cap)))
     else:
-        sigma = amount["sigma"]
+        sigma = amount.sigma
 
         def mean_at(factor):
             return _clipped_lognormal_mean(math.log(median * factor), sigma, floor, cap)

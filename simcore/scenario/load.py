@@ -29,7 +29,7 @@ from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
 from simcore.scenario import spec
 from simcore.scenario.bank import _read_bank
 from simcore.scenario.overrides import _apply_override
-from simcore.scenario.resolve import _resolve_cell
+from simcore.scenario.resolve import resolve_cell
 from simcore.scenario.values import Stage
 from simcore.variables import RESERVED_NAMES
 
@@ -73,8 +73,8 @@ class Scenario:
         Each stage's ``name`` and forecast ``category``; the last is the decision stage.
     cells : tuple of tuple of str
         Every combination of dimension values.
-    params : tuple of dict
-        The resolved parameters of each cell.
+    params : tuple of CellParams
+        The resolved parameters of each cell (:mod:`simcore.scenario.params`).
     bank : tuple of BankDeal
         The open opportunities at the start.
     variants : dict
@@ -416,9 +416,9 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
     if "end" in raw:
         horizon_days = (raw["end"] - start).days + 1
     else:
-        horizon_days = 7 * int(raw.get("horizon_weeks", 52))
-    fy_month = int(raw.get("fiscal_year_start_month", 1))
-    period = raw.get("period", "quarter")
+        horizon_days = 7 * int(raw.get("horizon_weeks", spec.default("horizon_weeks")))
+    fy_month = int(raw.get("fiscal_year_start_month", spec.default("fiscal_year_start_month")))
+    period = raw.get("period", spec.default("period"))
     dims = {k: [str(x) for x in v] for k, v in raw["dimensions"].items()}
     stage_list = tuple(Stage(s["name"], s["category"]) for s in raw["stage"])
     cells = tuple(itertools.product(*dims.values()))
@@ -428,7 +428,7 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
     # reaches: report it once, with the cells it affects.
     cells_of = {}
     for cell in cells:
-        p, cell_problems = _resolve_cell(raw, cell, dims, stage_list, start, horizon_days, fy_month)
+        p, cell_problems = resolve_cell(raw, cell, dims, stage_list, start, horizon_days, fy_month)
         params.append(p)
         for path, msg in cell_problems:
             cells_of.setdefault((path, msg), []).append("/".join(cell))
@@ -447,7 +447,7 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
         )
     bank, bank_source, bank_problems = bank_read
     problems.extend(bank_problems)
-    if not problems and not bank and all(_plan_is_empty(p) for p in params):
+    if not problems and not bank and all(p.creation.is_empty for p in params):
         problems.append(
             Problem(
                 name,
@@ -471,7 +471,7 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
         period=period,
         target=float(target) if target is not None else None,
         period_targets=[float(x) for x in period_targets] if period_targets is not None else None,
-        currency=str(raw.get("currency", "USD")),
+        currency=str(raw.get("currency", spec.default("currency"))),
         dimensions=dims,
         stages=stage_list,
         cells=cells,
@@ -498,11 +498,6 @@ def _cells_text(labels, n_cells):
         return f"all {n_cells} cells"
     shown = ", ".join(map(repr, labels[:4]))
     return f"{len(labels)} cells: {shown}{', ...' if len(labels) > 4 else ''}"
-
-
-def _plan_is_empty(p):
-    values = p["creation"]["values"]
-    return not values or sum(values) * p["creation"]["share"] <= 0
 
 
 def write_json_schema(path) -> None:

@@ -1,4 +1,11 @@
-"""Resolution of one cell: every parameter from defaults, ``by.<dimension>.<value>`` and ``cell``."""
+"""Resolution of one cell: every parameter from defaults, ``by.<dimension>.<value>`` and ``cell``.
+
+:func:`resolve_cell` merges the levels field by field (the most specific wins), reads each
+part of the cell (stages, decision, amount, creation) into its
+:mod:`simcore.scenario.params` dataclass, and returns the problems it finds on the way, each
+with the path of the field that set the offending value. Every default comes from
+:func:`simcore.scenario.spec.default`.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,25 @@ from simcore.calendar import periods as make_periods
 from simcore.errors import format_path
 from simcore.scenario import spec
 from simcore.scenario.amounts import expected_amount
-from simcore.scenario.values import Uncertain, base
+from simcore.scenario.params import (
+    AmountParams,
+    CellParams,
+    CreationParams,
+    DecisionParams,
+    Duration,
+    StageParams,
+)
+from simcore.scenario.values import BetaRate, Pert, base
 
 _TOL = 1e-6
 # conversion.to_decision and advance rates that leave it nothing to set must agree this closely
 # (a rate rounded to a tenth of a percent, on each of a few stages, still agrees).
 _AGREE_TOL = 0.005
-
-# ---------------------------------------------------------------------------------------
-# Resolution of one cell
+# The share of losses that go to competition where a stage gives losses that are both zero:
+# it multiplies nothing, any value would do.
+_NO_LOSS_SHARE = 0.5
+# The 90th percentile of the standard normal: p90_ratio = exp(sigma x this).
+_Z90 = 1.2815515655446004
 
 
 @dataclass
@@ -51,45 +68,132 @@ def _levels(raw, cell, dims):
 def _value(v):
     if isinstance(v, dict):
         if set(v) == set(spec.UNCERTAIN_PERT):
-            return Uncertain("pert", float(v["low"]), float(v["base"]), float(v["high"]))
-        return Uncertain("beta", float(v["mean"]), float(v["strength"]))
+            return Pert(float(v["low"]), float(v["base"]), float(v["high"]))
+        return BetaRate(float(v["mean"]), float(v["strength"]))
     return v
 
 
-def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
-    """Resolve one cell's parameters; returns ``(params, [(path, message), ...])``."""
+class _Fields:
+    """One table of the merged cell: each value with the level and the path that set it."""
+
+    def __init__(self, table):
+        self.table = table if isinstance(table, dict) else {}
+
+    def __contains__(self, key):
+        return key in self.table
+
+    def sub(self, key) -> _Fields:
+        return _Fields(self.table.get(key))
+
+    def get(self, key, default=None):
+        leaf = self.table.get(key)
+        return _value(leaf.value) if isinstance(leaf, _Leaf) else default
+
+    def where(self, key, fallback):
+        """The path of the field that set ``key``, for a problem message."""
+        leaf = self.table.get(key)
+        return format_path(leaf.path) if isinstance(leaf, _Leaf) else fallback
+
+    def level(self, *keys):
+        """The most specific level that set any of ``keys`` (-1: none)."""
+        return max((self.table[k].level for k in keys if isinstance(self.table.get(k), _Leaf)), default=-1)
+
+
+def resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
+    """Resolve one cell's parameters.
+
+    Parameters
+    ----------
+    raw : dict
+        The scenario document, already checked against :data:`simcore.scenario.spec.SCENARIO`.
+    cell : tuple of str
+        The cell's dimension values.
+    dims : dict
+        Dimension name -> values.
+    stages : tuple of Stage
+    start : datetime.date
+    horizon_days : int
+    fy_month : int
+        First month of the fiscal year.
+
+    Returns
+    -------
+    params : CellParams
+    problems : list of (str, str)
+        ``(field path, message)`` of each thing wrong.
+    """
     merged = {}
     for level, (path, block) in enumerate(_levels(raw, cell, dims)):
         _merge(spec.BLOCK, merged, block, level, path)
+    fields = _Fields(merged)
     problems = []
-
-    def get(table, key, default=None):
-        leaf = (table or {}).get(key)
-        return _value(leaf.value) if isinstance(leaf, _Leaf) else default
-
-    def where(table, key, fallback):
-        leaf = (table or {}).get(key)
-        return format_path(leaf.path) if isinstance(leaf, _Leaf) else fallback
-
-    def level(table, *keys):
-        return max((table[k].level for k in keys if isinstance((table or {}).get(k), _Leaf)), default=-1)
-
     names = [s.name for s in stages]
-    k = len(stages)
-    entry_name = get(merged, "entry_stage", names[0])
+    entry_name = fields.get("entry_stage", names[0])  # the default: the first stage
     entry = names.index(entry_name)
-    conv = merged.get("conversion", {})
-    to_decision = get(conv, "to_decision")
-    loss_share_default = get(conv, "lost_competition_share", 0.5)
+    conv = fields.sub("conversion")
+    loss_share = conv.get("lost_competition_share", spec.default("conversion.lost_competition_share"))
+    stage_params = _stages(fields, conv, names, entry, loss_share, problems)
+    decision = _decision(fields.sub("decision"), loss_share, problems)
+    amount = _amount(fields.sub("amount"), problems)
+    creation = _creation(fields.sub("creation"), start, horizon_days, fy_month, problems)
+    no_size = amount.kind == "lognormal" and fields.sub("amount").get("median") is None
+    _check_plan_size(fields.sub("creation"), creation, amount, no_size, problems)
+    params = CellParams(
+        entry_stage=entry,
+        market_loading=float(fields.get("market_loading", spec.default("market_loading"))),
+        to_decision=conv.get("to_decision"),
+        stages=stage_params,
+        decision=decision,
+        amount=amount,
+        creation=creation,
+        cost_per_dollar=float(fields.get("cost_per_dollar", spec.default("cost_per_dollar"))),
+    )
+    return params, problems
 
-    stage_params = []
+
+def _duration(table: _Fields, path: str) -> Duration:
+    return Duration(
+        dist=table.get("dist", spec.default(f"{path}.dist")),
+        mean=table.get("mean", spec.default(f"{path}.mean")),
+        cv=float(table.get("cv", spec.default(f"{path}.cv"))),
+    )
+
+
+def _loss_share(name, adv, lc, lnd, at, default, problems):
+    """Share of a stage's losses that go to competition, from the losses it gives."""
+    if lc is None and lnd is None:
+        return default
+    a = base(adv) if adv is not None else None
+    if lc is not None and lnd is not None:
+        if a is not None and abs(a + lc + lnd - 1.0) > _TOL:
+            problems.append(
+                (
+                    at,
+                    f"stage {name!r}: advance + lost_competition + lost_no_decision = "
+                    f"{a + lc + lnd:g}, must sum to 1",
+                )
+            )
+        return lc / (lc + lnd) if lc + lnd > 0 else _NO_LOSS_SHARE
+    if a is not None:
+        rest = 1.0 - a
+        given = lc if lc is not None else lnd
+        if given > rest + _TOL:
+            problems.append((at, f"stage {name!r}: advance {a:g} + losses {given:g} exceed 1"))
+        other = max(rest - given, 0.0)
+        lc_v = given if lc is not None else other
+        return lc_v / rest if rest > 0 else _NO_LOSS_SHARE
+    return 1.0 if lc is not None and lc > 0 else 0.0
+
+
+def _stages(fields, conv, names, entry, loss_share, problems):
+    """The stages before the decision stage, and the check of ``to_decision`` against them."""
+    to_decision = conv.get("to_decision")
+    out = []
     fixed_product = 1.0
     n_free = 0
-    for s in range(k - 1):
-        st = merged.get("stages", {}).get(names[s], {})
-        adv = get(st, "advance")
-        lc, lnd = get(st, "lost_competition"), get(st, "lost_no_decision")
-        at = where(st, "advance", f"stages.{names[s]!r}")
+    for s in range(len(names) - 1):
+        st = fields.sub("stages").sub(names[s])
+        adv = st.get("advance")
         if adv is None and to_decision is None and s >= entry:
             problems.append(
                 (
@@ -98,55 +202,39 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
                     f"or conversion.to_decision",
                 )
             )
-        share = loss_share_default
-        if lc is not None or lnd is not None:
-            a = base(adv) if adv is not None else None
-            if lc is not None and lnd is not None:
-                if a is not None and abs(a + lc + lnd - 1.0) > _TOL:
-                    problems.append(
-                        (
-                            at,
-                            f"stage {names[s]!r}: advance + lost_competition + lost_no_decision = "
-                            f"{a + lc + lnd:g}, must sum to 1",
-                        )
-                    )
-                share = lc / (lc + lnd) if lc + lnd > 0 else 0.5
-            elif a is not None:
-                rest = 1.0 - a
-                given = lc if lc is not None else lnd
-                if given > rest + _TOL:
-                    problems.append((at, f"stage {names[s]!r}: advance {a:g} + losses {given:g} exceed 1"))
-                other = max(rest - given, 0.0)
-                lc_v = given if lc is not None else other
-                share = lc_v / rest if rest > 0 else 0.5
-            else:
-                share = 1.0 if lc is not None and lc > 0 else 0.0
+        at = st.where("advance", f"stages.{names[s]!r}")
+        share = _loss_share(
+            names[s], adv, st.get("lost_competition"), st.get("lost_no_decision"), at, loss_share, problems
+        )
         if adv is not None and s >= entry:
             fixed_product *= base(adv)
         elif s >= entry:
             n_free += 1
-        stage_params.append(
-            {
-                "advance": adv,
-                "lost_competition_share": share,
-                "dwell": _dist(st.get("dwell", {}), get),
-                "growth": get(st, "growth", 1.0),
-            }
+        out.append(
+            StageParams(
+                advance=adv,
+                lost_competition_share=share,
+                dwell=_duration(st.sub("dwell"), "stages.<stage>.dwell"),
+                growth=st.get("growth", spec.default("stages.<stage>.growth")),
+            )
         )
-    if to_decision is not None and n_free > 0 and base(to_decision) > fixed_product + _TOL:
+    if to_decision is not None:
+        _check_to_decision(conv, base(to_decision), fixed_product, n_free, names, entry, problems)
+    return tuple(out)
+
+
+def _check_to_decision(conv, to_decision, fixed_product, n_free, names, entry, problems):
+    k = len(names)
+    at = conv.where("to_decision", "conversion.to_decision")
+    if n_free > 0 and to_decision > fixed_product + _TOL:
         problems.append(
             (
-                where(conv, "to_decision", "conversion.to_decision"),
-                f"conversion.to_decision {base(to_decision):g} cannot be reached: stages with their "
+                at,
+                f"conversion.to_decision {to_decision:g} cannot be reached: stages with their "
                 f"own advance rates already multiply to {fixed_product:g}",
             )
         )
-    elif (
-        to_decision is not None
-        and n_free == 0
-        and entry < k - 1
-        and abs(base(to_decision) - fixed_product) > _AGREE_TOL
-    ):
+    elif n_free == 0 and entry < k - 1 and abs(to_decision - fixed_product) > _AGREE_TOL:
         # Every stage has its own advance: the simulation uses them and to_decision is unused.
         fixed = [names[s] for s in range(entry, k - 1)]
         if len(fixed) == 1:
@@ -160,30 +248,27 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
             fields = "the stages' advance rates"
         problems.append(
             (
-                where(conv, "to_decision", "conversion.to_decision"),
-                f"conversion.to_decision {base(to_decision):g} disagrees with the advance rates: "
+                at,
+                f"conversion.to_decision {to_decision:g} disagrees with the advance rates: "
                 f"{rates}, and no stage is left for to_decision to set; change "
                 f"conversion.to_decision to {fixed_product:g}, or {fields}, or give one of "
                 f"the two only",
             )
         )
 
-    # Decision stage.
-    dec = merged.get("decision", {})
-    ratio_level = level(dec, "win_loss_push")
-    explicit_level = level(dec, "win", "lost_competition", "lost_no_decision", "push")
-    dec_share = get(dec, "lost_competition_share", loss_share_default)
-    win = push = None
-    if ratio_level > explicit_level:
-        w, loss, p = get(dec, "win_loss_push")
+
+def _decision(dec: _Fields, loss_share, problems) -> DecisionParams:
+    share = dec.get("lost_competition_share", loss_share)  # the default: conversion's
+    if dec.level("win_loss_push") > dec.level("win", "lost_competition", "lost_no_decision", "push"):
+        w, loss, p = dec.get("win_loss_push")
         total = w + loss + p
         if total <= 0:
-            problems.append((where(dec, "win_loss_push", "decision"), "win_loss_push must not be all zero"))
+            problems.append((dec.where("win_loss_push", "decision"), "win_loss_push must not be all zero"))
             total = 1.0
         win, push = w / total, p / total
     else:
-        win = get(dec, "win")
-        push = get(dec, "push", 0.0)
+        win = dec.get("win")
+        push = dec.get("push", spec.default("decision.push"))
         if win is None:
             problems.append(
                 (
@@ -192,42 +277,47 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
                 )
             )
         else:
-            lc, lnd = get(dec, "lost_competition"), get(dec, "lost_no_decision")
-            rest = 1.0 - base(win) - base(push)
-            at = where(dec, "win", "decision")
-            if rest < -_TOL:
-                problems.append((at, f"decision: win {base(win):g} + push {base(push):g} exceed 1"))
-            elif lc is not None and lnd is not None:
-                if abs(rest - lc - lnd) > _TOL:
-                    problems.append(
-                        (
-                            at,
-                            f"decision: win + lost_competition + lost_no_decision + push = "
-                            f"{1.0 - rest + lc + lnd:g}, must sum to 1",
-                        )
-                    )
-                dec_share = lc / (lc + lnd) if lc + lnd > 0 else 0.5
-            elif lc is not None or lnd is not None:
-                given = lc if lc is not None else lnd
-                if given > rest + _TOL:
-                    problems.append((at, "decision: win + push + losses exceed 1"))
-                lc_v = given if lc is not None else max(rest - given, 0.0)
-                dec_share = lc_v / rest if rest > 0 else 0.5
-    decision = {
-        "win": win if win is not None else 0.0,
-        "push": push if push is not None else 0.0,
-        "lost_competition_share": dec_share,
-        "dwell": _dist(dec.get("dwell", {}), get),
-        "push_delay": _dist(dec.get("push_delay", {}), get),
-        "win_decay": get(dec, "win_decay", 1.0),
-        "max_pushes": get(dec, "max_pushes", 3),
-    }
+            share = _decision_loss_share(dec, win, push, share, problems)
+    return DecisionParams(
+        win=win if win is not None else 0.0,
+        push=push if push is not None else 0.0,
+        lost_competition_share=share,
+        dwell=_duration(dec.sub("dwell"), "decision.dwell"),
+        push_delay=_duration(dec.sub("push_delay"), "decision.push_delay"),
+        win_decay=dec.get("win_decay", spec.default("decision.win_decay")),
+        max_pushes=dec.get("max_pushes", spec.default("decision.max_pushes")),
+    )
 
-    # Amount.
-    am = merged.get("amount", {})
-    empirical = get(am, "empirical")
-    use_empirical = empirical is not None and level(am, "empirical") >= level(am, "median")
-    median = get(am, "median")
+
+def _decision_loss_share(dec, win, push, share, problems):
+    lc, lnd = dec.get("lost_competition"), dec.get("lost_no_decision")
+    rest = 1.0 - base(win) - base(push)
+    at = dec.where("win", "decision")
+    if rest < -_TOL:
+        problems.append((at, f"decision: win {base(win):g} + push {base(push):g} exceed 1"))
+    elif lc is not None and lnd is not None:
+        if abs(rest - lc - lnd) > _TOL:
+            problems.append(
+                (
+                    at,
+                    f"decision: win + lost_competition + lost_no_decision + push = "
+                    f"{1.0 - rest + lc + lnd:g}, must sum to 1",
+                )
+            )
+        share = lc / (lc + lnd) if lc + lnd > 0 else _NO_LOSS_SHARE
+    elif lc is not None or lnd is not None:
+        given = lc if lc is not None else lnd
+        if given > rest + _TOL:
+            problems.append((at, "decision: win + push + losses exceed 1"))
+        lc_v = given if lc is not None else max(rest - given, 0.0)
+        share = lc_v / rest if rest > 0 else _NO_LOSS_SHARE
+    return share
+
+
+def _amount(am: _Fields, problems) -> AmountParams:
+    empirical = am.get("empirical")
+    use_empirical = empirical is not None and am.level("empirical") >= am.level("median")
+    median = am.get("median")
     if not use_empirical and median is None:
         problems.append(
             (
@@ -235,44 +325,45 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
                 "no deal size: give amount.median (with p90_ratio or sigma) or amount.empirical",
             )
         )
-    if level(am, "p90_ratio") > level(am, "sigma"):
-        sigma = math.log(get(am, "p90_ratio")) / 1.2815515655446004
+    if am.level("p90_ratio") > am.level("sigma"):
+        sigma = math.log(am.get("p90_ratio")) / _Z90
     else:
-        sigma = float(get(am, "sigma", 0.0))
-    floor = float(get(am, "floor", 0.0))
-    cap = float(get(am, "cap", math.inf))
+        sigma = float(am.get("sigma", spec.default("amount.sigma")))
+    floor = float(am.get("floor", spec.default("amount.floor")))
+    cap = float(am.get("cap", spec.default("amount.cap")))
     if floor > cap:
         problems.append(
-            (where(am, "floor", "amount.floor"), f"amount floor {floor:g} is above the cap {cap:g}")
+            (am.where("floor", "amount.floor"), f"amount floor {floor:g} is above the cap {cap:g}")
         )
-    whale_factor = get(am, "whale_factor", 1.0)
-    whale_max = get(am, "whale_factor_max")
+    whale_factor = am.get("whale_factor", spec.default("amount.whale_factor"))
+    whale_max = am.get("whale_factor_max")
     if whale_max is not None and whale_max < base(whale_factor):
         problems.append(
             (
-                where(am, "whale_factor_max", "amount.whale_factor_max"),
+                am.where("whale_factor_max", "amount.whale_factor_max"),
                 f"whale_factor_max {whale_max:g} is below whale_factor {base(whale_factor):g}",
             )
         )
-    amount = {
-        "kind": "empirical" if use_empirical else "lognormal",
-        "median": 1.0 if use_empirical else (median if median is not None else 1.0),
-        "sigma": sigma,
-        "empirical": [float(x) for x in empirical] if use_empirical else [],
-        "whale_probability": get(am, "whale_probability", 0.0),
-        "whale_factor": whale_factor,
-        "whale_factor_max": float(whale_max) if whale_max is not None else math.nan,
-        "floor": floor,
-        "cap": cap,
-    }
+    return AmountParams(
+        kind="empirical" if use_empirical else "lognormal",
+        # Empirical sizes are resampled as given: the median multiplies them by one.
+        median=1.0 if use_empirical else (median if median is not None else 1.0),
+        sigma=sigma,
+        empirical=tuple(float(x) for x in empirical) if use_empirical else (),
+        whale_probability=am.get("whale_probability", spec.default("amount.whale_probability")),
+        whale_factor=whale_factor,
+        whale_factor_max=float(whale_max) if whale_max is not None else math.nan,
+        floor=floor,
+        cap=cap,
+    )
 
-    # Creation.
-    cr = merged.get("creation", {})
-    per = get(cr, "per", "year")
-    if level(cr, "count") > level(cr, "dollars"):
-        kind, values = "count", get(cr, "count")
+
+def _creation(cr: _Fields, start, horizon_days, fy_month, problems) -> CreationParams:
+    per = cr.get("per", spec.default("creation.per"))
+    if cr.level("count") > cr.level("dollars"):
+        kind, values = "count", cr.get("count")
     elif "dollars" in cr:
-        kind, values = "dollars", get(cr, "dollars")
+        kind, values = "dollars", cr.get("dollars")
     else:
         kind, values = "dollars", []
     n_per = len(make_periods(start, horizon_days, per, fy_month))
@@ -280,7 +371,7 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
         if values and len(values) != n_per:
             problems.append(
                 (
-                    where(cr, kind, f"creation.{kind}"),
+                    cr.where(kind, f"creation.{kind}"),
                     f"creation.{kind} has {len(values)} values but the horizon has {n_per} "
                     f"{per}{'s' if n_per != 1 else ''}: give one per {per}, or a single number",
                 )
@@ -288,57 +379,40 @@ def _resolve_cell(raw, cell, dims, stages, start, horizon_days, fy_month):
         values = [float(x) for x in values]
     else:
         values = [float(values)] * n_per
-    process = get(cr, "process", "poisson")
-    dispersion = get(cr, "dispersion")
+    process = cr.get("process", spec.default("creation.process"))
+    dispersion = cr.get("dispersion")
     if process == "negative_binomial" and dispersion is None:
         problems.append(
-            (where(cr, "process", "creation.process"), "negative_binomial creation needs creation.dispersion")
+            (cr.where("process", "creation.process"), "negative_binomial creation needs creation.dispersion")
         )
-    seasonality = [float(x) for x in get(cr, "seasonality", [1.0] * 12)]
+    seasonality = [float(x) for x in cr.get("seasonality", spec.default("creation.seasonality"))]
     if sum(seasonality) <= 0:
-        problems.append(
-            (where(cr, "seasonality", "creation.seasonality"), "seasonality must not be all zero")
-        )
+        problems.append((cr.where("seasonality", "creation.seasonality"), "seasonality must not be all zero"))
         seasonality = [1.0] * 12
-    creation = {
-        "per": per,
-        "kind": kind,
-        "values": values,
-        "share": float(get(cr, "share", 1.0)),
-        "process": process,
-        "dispersion": float(dispersion) if dispersion is not None else math.inf,
-        "seasonality": seasonality,
-        "uplift": float(get(cr, "uplift", 1.0)),
-    }
-    planned = sum(values) * creation["share"] * creation["uplift"]
-    if kind == "dollars" and planned > 0 and not use_empirical and median is None:
-        planned = 0.0  # no deal size to count by: reported above, and not again as a units mistake
-    elif kind == "dollars" and planned > 0:
+    return CreationParams(
+        per=per,
+        kind=kind,
+        values=tuple(values),
+        share=float(cr.get("share", spec.default("creation.share"))),
+        process=process,
+        dispersion=float(dispersion) if dispersion is not None else math.inf,
+        seasonality=tuple(seasonality),
+        uplift=float(cr.get("uplift", spec.default("creation.uplift"))),
+    )
+
+
+def _check_plan_size(cr: _Fields, creation: CreationParams, amount: AmountParams, no_size, problems):
+    """A plan of more opportunities than any B2B plan is a units mistake: say so."""
+    planned = sum(creation.values) * creation.share * creation.uplift
+    if creation.kind == "dollars" and planned > 0 and no_size:
+        planned = 0.0  # no deal size to count by: reported already, and not again as a units mistake
+    elif creation.kind == "dollars" and planned > 0:
         planned /= max(expected_amount(amount), 1e-300)
     if planned > spec.MAX_OPPORTUNITIES_PER_CELL:
         problems.append(
             (
-                where(cr, kind, f"creation.{kind}"),
+                cr.where(creation.kind, f"creation.{creation.kind}"),
                 f"the plan creates more than {spec.MAX_OPPORTUNITIES_PER_CELL:,} opportunities over "
-                f"the horizon: check the units (creation.{kind} is per {per})",
+                f"the horizon: check the units (creation.{creation.kind} is per {creation.per})",
             )
         )
-    params = {
-        "entry_stage": entry,
-        "market_loading": float(get(merged, "market_loading", 0.0)),
-        "to_decision": to_decision,
-        "stages": stage_params,
-        "decision": decision,
-        "amount": amount,
-        "creation": creation,
-        "cost_per_dollar": float(get(merged, "cost_per_dollar", 1.0)),
-    }
-    return params, problems
-
-
-def _dist(table, get):
-    return {
-        "dist": get(table, "dist", "lognormal"),
-        "mean": get(table, "mean", 30.0),
-        "cv": float(get(table, "cv", 0.5)),
-    }

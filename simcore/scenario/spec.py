@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import math
-
-from simcore.errors import format_path
+from dataclasses import dataclass
 
 # Longest plan accepted (20 years): the calendar, creation tables and outputs grow with it.
 MAX_HORIZON_WEEKS = 1040
@@ -63,11 +62,6 @@ def _type_name(value):
     if isinstance(value, _dt.date):
         return "a date"
     return type(value).__name__
-
-
-def is_uncertain(value) -> bool:
-    """True for ``{low, base, high}`` or ``{mean, strength}`` tables."""
-    return isinstance(value, dict) and bool(value) and set(value) <= set(UNCERTAIN_PERT + UNCERTAIN_BETA)
 
 
 def _number_text(x):
@@ -759,53 +753,107 @@ def json_schema():
     }
 
 
-def path_text(parts):
-    return format_path(parts)
-
-
 # ---------------------------------------------------------------------------------------
 # The field reference of docs/scenario-format.md, generated from the declarations above
 # (tests/test_schema.py holds the doc to it).
 
-# Value used when a field is not given at any level; ``None``: no default (see the doc).
+# The default of every field that has one, declared once: resolution reads the value
+# (:func:`default`), the field reference prints it (:func:`default_text`). A field missing
+# here has no default (the doc says what happens without it).
+
+
+@dataclass(frozen=True)
+class Default:
+    """A default the reference states in words: ``value`` is what resolution uses
+    (``None`` where it follows from other fields), ``text`` what the reference says.
+    """
+
+    value: object
+    text: str
+
+
 DEFAULTS = {
-    "horizon_weeks": "52",
-    "fiscal_year_start_month": "1",
+    "horizon_weeks": 52,
+    "fiscal_year_start_month": 1,
     "period": "quarter",
     "currency": "USD",
-    "entry_stage": "the first stage",
-    "market_loading": "0",
-    "conversion.lost_competition_share": "0.5",
-    "stages.<stage>.lost_no_decision": "the rest",
-    "stages.<stage>.growth": "1",
+    "entry_stage": Default(None, "the first stage"),
+    "market_loading": 0.0,
+    "conversion.lost_competition_share": 0.5,
+    "stages.<stage>.lost_no_decision": Default(None, "the rest"),
+    "stages.<stage>.growth": 1.0,
     "stages.<stage>.dwell.dist": "lognormal",
-    "stages.<stage>.dwell.mean": "30",
-    "stages.<stage>.dwell.cv": "0.5",
-    "decision.push": "0",
-    "decision.lost_no_decision": "the rest",
-    "decision.lost_competition_share": "conversion.lost_competition_share",
+    "stages.<stage>.dwell.mean": 30.0,
+    "stages.<stage>.dwell.cv": 0.5,
+    "decision.push": 0.0,
+    "decision.lost_no_decision": Default(None, "the rest"),
+    "decision.lost_competition_share": Default(None, "conversion.lost_competition_share"),
     "decision.dwell.dist": "lognormal",
-    "decision.dwell.mean": "30",
-    "decision.dwell.cv": "0.5",
+    "decision.dwell.mean": 30.0,
+    "decision.dwell.cv": 0.5,
     "decision.push_delay.dist": "lognormal",
-    "decision.push_delay.mean": "30",
-    "decision.push_delay.cv": "0.5",
-    "decision.win_decay": "1",
-    "decision.max_pushes": "3",
-    "amount.sigma": "0",
-    "amount.whale_probability": "0",
-    "amount.whale_factor": "1",
-    "amount.floor": "0",
-    "amount.cap": "none",
+    "decision.push_delay.mean": 30.0,
+    "decision.push_delay.cv": 0.5,
+    "decision.win_decay": 1.0,
+    "decision.max_pushes": 3,
+    "amount.sigma": 0.0,
+    "amount.whale_probability": 0.0,
+    "amount.whale_factor": 1.0,
+    "amount.floor": 0.0,
+    "amount.cap": Default(math.inf, "none"),
     "creation.per": "year",
-    "creation.share": "1",
+    "creation.share": 1.0,
     "creation.process": "poisson",
-    "creation.seasonality": "all 1",
-    "creation.uplift": "1",
-    "cost_per_dollar": "1",
-    "optimize.confidence": "0.9",
+    "creation.seasonality": Default((1.0,) * 12, "all 1"),
+    "creation.uplift": 1.0,
+    "cost_per_dollar": 1.0,
+    "optimize.confidence": 0.9,
     "optimize.objective": "creation",
 }
+
+
+def default(path: str):
+    """The value a field takes when no level sets it.
+
+    Parameters
+    ----------
+    path : str
+        The field's path as the reference writes it, e.g. ``"decision.max_pushes"`` or
+        ``"stages.<stage>.dwell.mean"``.
+
+    Returns
+    -------
+    object
+        The default value (``None`` where it follows from other fields).
+
+    Raises
+    ------
+    KeyError
+        When the field has no default.
+
+    Examples
+    --------
+    >>> default("decision.max_pushes"), default("amount.cap")
+    (3, inf)
+    """
+    value = DEFAULTS[path]
+    return value.value if isinstance(value, Default) else value
+
+
+def default_text(path: str) -> str:
+    """How the field reference states a field's default (``""`` when it has none).
+
+    Examples
+    --------
+    >>> default_text("stages.<stage>.dwell.mean"), default_text("creation.seasonality")
+    ('30', 'all 1')
+    """
+    if path not in DEFAULTS:
+        return ""
+    value = DEFAULTS[path]
+    if isinstance(value, Default):
+        return value.text
+    return value if isinstance(value, str) else f"{value:g}"
 
 
 def _kind(node):
@@ -863,7 +911,7 @@ def reference_rows(node=None, prefix=""):
 def _table(rows):
     out = ["| field | type | range | default | meaning |", "|---|---|---|---|---|"]
     for path, node in rows:
-        default = DEFAULTS.get(path, "")
+        default = default_text(path)
         doc = (node.doc or "").replace("|", "\\|")
         out.append(f"| `{path}` | {_kind(node)} | {_range(node)} | {default} | {doc} |")
     return "\n".join(out)

@@ -7,38 +7,73 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Uncertain:
-    """An assumption drawn once per trial and cell.
+class Pert:
+    """An assumption drawn once per trial and cell from a PERT by its low, base and high values.
 
-    ``kind`` is ``"pert"`` (``a, b, c`` = low, base, high) or ``"beta"`` (``a`` = mean,
-    ``b`` = strength).
+    Examples
+    --------
+    >>> Pert(0.2, 0.25, 0.4).mean
+    0.2666666666666667
     """
 
-    kind: str
-    a: float
-    b: float
-    c: float = math.nan
-
-    @property
-    def base(self) -> float:
-        """The planning value: PERT's base, Beta's mean."""
-        return self.b if self.kind == "pert" else self.a
+    low: float
+    base: float
+    high: float
 
     @property
     def mean(self) -> float:
-        """Expected value of the draw."""
-        if self.kind == "pert":
-            return (self.a + 4.0 * self.b + self.c) / 6.0
-        return self.a
+        """Expected value of the draw: (low + 4 base + high) / 6."""
+        return (self.low + 4.0 * self.base + self.high) / 6.0
+
+
+@dataclass(frozen=True)
+class BetaRate:
+    """A rate drawn once per trial and cell from a Beta by its mean and strength (a + b).
+
+    The strength is like a number of past deals observed: the larger, the tighter.
+
+    Examples
+    --------
+    >>> BetaRate(0.25, 40.0).base
+    0.25
+    """
+
+    mean: float
+    strength: float
+
+    @property
+    def base(self) -> float:
+        """The planning value: the mean."""
+        return self.mean
+
+
+#: An uncertain assumption: drawn once per trial and cell.
+UNCERTAIN = (Pert, BetaRate)
 
 
 def base(value) -> float:
-    """The planning value of a number or an :class:`Uncertain`."""
-    return value.base if isinstance(value, Uncertain) else float(value)
+    """The planning value of a number, a :class:`Pert` (its base) or a :class:`BetaRate` (its mean).
+
+    Parameters
+    ----------
+    value : float, Pert or BetaRate
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> base(Pert(1.0, 2.0, 5.0)), base(0.3)
+    (2.0, 0.3)
+    """
+    return value.base if isinstance(value, UNCERTAIN) else float(value)
 
 
 @dataclass(frozen=True)
 class Stage:
+    """One open stage of the funnel: its name and forecast category."""
+
     name: str
     category: str
 
