@@ -1,9 +1,13 @@
 """simcore: Monte Carlo planning of B2B bookings under uncertainty.
 
 >>> import simcore
->>> sc = simcore.load_scenario("scenarios/fy2026.toml")
->>> ds = simcore.simulate(sc, trials=10_000, seed=7)
->>> ds.simcore.summary()["bookings"]["year"]
+>>> sc = simcore.load_scenario("scenarios/smb.toml")
+>>> sc
+<Scenario 'smb_inside_sales': 6 cells (source x product), 3 stages (decision: 'Negotiation'), 365 days from 2026-01-01, target $14.5M, bank 81 deals $1.0M>
+>>> ds = simcore.simulate(sc, trials=500, seed=7, progress=False)
+>>> year = ds.simcore.summary()["bookings"]["year"]
+>>> list(year), year["p10"] < year["p50"] < year["p90"]
+(['mean', 'p10', 'p50', 'p90'], True)
 """
 
 from simcore import accessor  # noqa: F401  (registers ds.simcore)

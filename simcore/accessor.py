@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import xarray as xr
 
 from simcore import checks
+from simcore.analysis.mcerror import distribution
 from simcore.errors import SimcoreError
-
-QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
-
-
-def distribution(values) -> dict:
-    """``{"mean", "p10", "p50", "p90"}`` of a 1-D array of per-trial values."""
-    v = np.asarray(values, dtype=np.float64)
-    q = np.quantile(v, list(QUANTILES.values()))
-    return {"mean": float(v.mean()), **{k: float(x) for k, x in zip(QUANTILES, q)}}
 
 
 @xr.register_dataset_accessor("simcore")

@@ -89,6 +89,7 @@ def periods(start: _dt.date, horizon_days: int, kind: str, fiscal_year_start_mon
 
     Examples
     --------
+    >>> import datetime
     >>> p = periods(datetime.date(2026, 1, 1), 365, "quarter")
     >>> p.labels
     ['2026-Q1', '2026-Q2', '2026-Q3', '2026-Q4']

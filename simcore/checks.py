@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import xarray as xr
 
 from simcore.errors import SimcoreError
 
@@ -56,27 +57,8 @@ def reporting_period(period):
     return period
 
 
-def scenario(value):
-    """``value`` if it is a :class:`simcore.scenario.load.Scenario`."""
-    from simcore.scenario.load import Scenario
-
-    if not isinstance(value, Scenario):
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        hint = (
-            ": load it first with simcore.load_scenario(path)"
-            if isinstance(value, str) or hasattr(value, "__fspath__")
-            else ""
-        )
-        raise SimcoreError(
-            f"expected a Scenario from simcore.load_scenario, got {type(value).__name__} {shown}{hint}"
-        )
-    return value
-
-
 def dataset(value):
     """``value`` if it is a Dataset returned by :func:`simcore.engine.simulate`."""
-    import xarray as xr
-
     if not isinstance(value, xr.Dataset) or "dimensions" not in value.attrs or "bookings_amount" not in value:
         raise SimcoreError(f"expected a Dataset returned by simcore.simulate, got {type(value).__name__}")
     return value

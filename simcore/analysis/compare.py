@@ -9,7 +9,7 @@ one would get from independent runs. Both are reported so the gain is visible.
 
 Differences of quantiles (P10/P50/P90) get their paired standard error from a bootstrap
 that resamples trials (the same trials for both variants); the unpaired one combines
-the two quantiles' own errors (:func:`simcore.analysis.convergence.quantile_se`).
+the two quantiles' own errors (:func:`simcore.analysis.mcerror.quantile_se`).
 """
 
 from __future__ import annotations
@@ -19,23 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simcore.analysis.convergence import mean_se, proportion_se, quantile_se
+from simcore.analysis.mcerror import QUANTILES, mean_se, proportion_se, quantile_se, with_errors
+from simcore.engine.simulate import as_seed, simulate
 from simcore.errors import SimcoreError
-from simcore.format import json_safe
+from simcore.format import money, percent, table
+from simcore.result import Result
 from simcore.scenario.load import Scenario
 
-QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 BOOTSTRAP = 200
-
-
-def _figures(x, target) -> dict:
-    out = {"mean": {"value": float(x.mean()), "se": mean_se(x)}}
-    for name, q in QUANTILES.items():
-        out[name] = {"value": float(np.quantile(x, q)), "se": quantile_se(x, q)}
-    if target is not None:
-        p = float((x >= target).mean())
-        out["p_hit"] = {"value": p, "se": proportion_se(p, len(x))}
-    return out
 
 
 def _differences(xv, xb, target_v, target_b, rng) -> dict:
@@ -69,7 +60,7 @@ def _differences(xv, xb, target_v, target_b, rng) -> dict:
 
 
 @dataclass
-class ComparisonResult:
+class ComparisonResult(Result):
     """Variants side by side (dollars), each difference vs the baseline with its error.
 
     Attributes
@@ -99,24 +90,18 @@ class ComparisonResult:
     differences: dict
     bookings: dict = field(default_factory=dict, repr=False)
 
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dict of everything but ``bookings``."""
-        return json_safe(
-            {
-                "baseline": self.baseline,
-                "trials": self.trials,
-                "seed": self.seed,
-                "currency": self.currency,
-                "periods": self.periods,
-                "variants": self.variants,
-                "differences": self.differences,
-            }
-        )
+    _table = "variants"
+
+    def _records(self):
+        """One row per variant: its year figures' values."""
+        return {
+            label: {"description": v["description"], "target": v["target"]}
+            | {name: f["value"] for name, f in v["year"].items() if isinstance(f, dict)}
+            for label, v in self.variants.items()
+        }
 
     def text(self) -> str:
         """Readable tables: the variants, per-quarter P50, the differences vs the baseline."""
-        from simcore.format import money, percent, table
-
         cur = self.currency
         m = lambda v: money(v, cur)  # noqa: E731
         rows = []
@@ -252,11 +237,11 @@ def compare(
 
     Examples
     --------
-    >>> r = compare(load_scenario("scenarios/fy2026.toml"), ["Conservative", "Base", "Stretch"], trials=2000)
-    >>> r.differences["Stretch"]["year"]["p50"]
+    >>> from simcore import load_scenario
+    >>> r = compare(load_scenario("scenarios/smb.toml"), ["Conservative", "Base", "Stretch"], trials=500)
+    >>> list(r.differences), r.differences["Stretch"]["year"]["mean"]["difference"] > 0
+    (['Conservative', 'Stretch'], True)
     """
-    from simcore.engine.simulate import simulate
-
     if isinstance(variants, str):
         raise SimcoreError(
             f"variants must be a list of names, e.g. {variants.split(',')!r}, not the string {variants!r}"
@@ -287,10 +272,10 @@ def compare(
         target = info[label]["target"]
         results[label] = {
             **info[label],
-            "year": _figures(year[label], target),
-            "by_period": {p: _figures(per_period[label][:, i], None) for i, p in enumerate(periods)},
+            "year": with_errors(year[label], target, level=None),
+            "by_period": {p: with_errors(per_period[label][:, i], level=None) for i, p in enumerate(periods)},
         }
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
+    rng = np.random.default_rng(np.random.SeedSequence([as_seed(seed), 7]))
     differences = {}
     tb = info[baseline]["target"]
     for label in labels:
@@ -305,5 +290,5 @@ def compare(
             },
         }
     return ComparisonResult(
-        baseline, int(trials), int(seed), scenario.currency, periods, results, differences, bookings=year
+        baseline, int(trials), as_seed(seed), scenario.currency, periods, results, differences, bookings=year
     )

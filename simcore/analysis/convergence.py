@@ -1,18 +1,7 @@
-"""Monte-Carlo error of every headline figure, and running until it is small enough.
+"""The headline figures' Monte-Carlo errors, and running until they are small enough.
 
-Which error, and why:
-
-- **mean**: standard error ``sd / sqrt(n)``.
-- **probability** (P(hit)): binomial ``sqrt(p (1 - p) / n)``.
-- **quantile** (P10, P50, P90): the asymptotic standard error of a sample quantile,
-  ``sqrt(q (1 - q) / n) / f(x_q)``, with ``1 / f`` estimated from the spacing of the order
-  statistics ranked ``n q -/+ sqrt(n q (1 - q))`` (Siddiqui); a Gaussian kernel density
-  estimate is available too (``method="kde"``) but over-smooths skewed tails. For the stopping rule and for
-  intervals we use instead the distribution-free **order-statistic interval**: the
-  ranks ``j, k`` come from the Binomial(n, q) quantiles at ``alpha / 2`` and
-  ``1 - alpha / 2``, and ``[x_(j), x_(k)]`` covers the true quantile with probability
-  at least ``1 - alpha`` whatever the distribution (no density estimate involved).
-  ``tests/test_convergence.py`` checks the coverage of both against known distributions.
+The errors themselves are computed in :mod:`simcore.analysis.mcerror` (which says which
+error each figure gets, and why).
 
 :func:`simulate_to_precision` adds trials in chunks (``trial_start`` keeps the chunks one
 bit-identical run) until the P50 and P10 of annual bookings are known to within a
@@ -29,131 +18,20 @@ import numpy as np
 import xarray as xr
 
 from simcore import checks
+from simcore.analysis.mcerror import (  # noqa: F401  (also importable from here, as before)
+    QUANTILES,
+    binomial_quantile,
+    mean_se,
+    proportion_se,
+    quantile_interval,
+    quantile_se,
+    relative_half_width,
+    with_errors,
+)
+from simcore.engine.compile import compile_scenario
+from simcore.engine.simulate import simulate
 from simcore.errors import SimcoreError
-
-QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
-
-
-def mean_se(values) -> float:
-    """Standard error of the mean of per-trial ``values``: sd / sqrt(n)."""
-    x = np.asarray(values, dtype=np.float64)
-    return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
-
-
-def proportion_se(p: float, n: int) -> float:
-    """Binomial standard error of a proportion estimated from ``n`` trials."""
-    return math.sqrt(max(p * (1.0 - p), 0.0) / n) if n > 0 else math.nan
-
-
-def quantile_se(values, q: float, method: str = "order") -> float:
-    """Standard error of the sample ``q``-quantile.
-
-    Both methods estimate ``sqrt(q (1 - q) / n) / f(x_q)``; they differ in the density ``f``:
-
-    - ``"order"`` (default): from the spacing of order statistics around the quantile
-      (Siddiqui's estimator): half the distance between the values ranked
-      ``n q -/+ sqrt(n q (1 - q))``. No bandwidth to choose, and right in skewed tails.
-    - ``"kde"``: a Gaussian kernel density estimate (Scott's rule) at the quantile. Fine for
-      a bell-shaped distribution, but it over-smooths a skewed tail and then overstates
-      the error (tests/test_convergence.py shows it on a lognormal's P10).
-
-    Returns 0 when every value is the same (a degenerate distribution).
-    """
-    x = np.asarray(values, dtype=np.float64)
-    n = len(x)
-    if n < 2:
-        return math.nan
-    if np.ptp(x) == 0:
-        return 0.0
-    if method == "kde":
-        from scipy import stats  # only here: importing it adds ~0.4 s to every `simcore run`
-
-        density = float(stats.gaussian_kde(x)(np.quantile(x, q))[0])
-        return math.sqrt(q * (1.0 - q) / n) / density if density > 0 else math.inf
-    if method != "order":
-        raise SimcoreError(f"quantile_se method must be 'order' or 'kde', got {method!r}")
-    x = np.sort(x)
-    h = math.sqrt(n * q * (1.0 - q))
-    lo = np.interp(n * q - h - 0.5, np.arange(n), x)
-    hi = np.interp(n * q + h - 0.5, np.arange(n), x)
-    return float(0.5 * (hi - lo))
-
-
-def quantile_interval(values, q: float, level: float = 0.95) -> tuple:
-    """Distribution-free interval for the ``q``-quantile from order statistics.
-
-    With ``N ~ Binomial(n, q)`` the number of values at or below the true quantile,
-    ``x_(j) <= x_q < x_(k)`` exactly when ``j <= N < k``; ``j`` and ``k`` are chosen from
-    the Binomial quantiles so that this has probability at least ``level``.
-
-    Returns
-    -------
-    (float, float)
-        The interval's ends; -inf / inf on a side where ``n`` is too small to reach ``level``
-        (e.g. 20 values cannot bound a P10 from below at 95%).
-    """
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    n = len(x)
-    if n == 0:
-        raise SimcoreError("no values to take a quantile of")
-    alpha = 1.0 - level
-    j = binomial_quantile(alpha / 2.0, n, q)
-    k = binomial_quantile(1.0 - alpha / 2.0, n, q) + 1
-    # Too few values for the coverage asked: the interval is open on that side.
-    lo = float(x[j - 1]) if j >= 1 else -math.inf
-    hi = float(x[k - 1]) if k <= n else math.inf
-    return lo, hi
-
-
-def binomial_quantile(prob: float, n: int, q: float) -> int:
-    """Smallest ``k`` with P(Binomial(n, q) <= k) >= prob (``scipy.stats.binom.ppf``).
-
-    Computed from ``scipy.special.bdtr``: importing ``scipy.stats`` for this one call would
-    add ~0.4 s to every ``simcore run``.
-    """
-    from scipy import special
-
-    if prob <= 0.0:
-        return -1
-    if prob >= 1.0:
-        return n
-    # The continuous inverse lands within a step of the answer; walk to the exact one.
-    k = int(np.clip(np.floor(special.bdtrik(prob, n, q)), 0, n))
-    while k > 0 and special.bdtr(k - 1, n, q) >= prob:
-        k -= 1
-    while k < n and special.bdtr(k, n, q) < prob:
-        k += 1
-    return k
-
-
-def relative_half_width(values, q: float, level: float = 0.95) -> float:
-    """Half the order-statistic interval's width over the sample quantile (0.005 = +/-0.5%)."""
-    lo, hi = quantile_interval(values, q, level)
-    centre = float(np.quantile(values, q))
-    if centre == 0:
-        return 0.0 if hi == lo else math.inf
-    return 0.5 * (hi - lo) / abs(centre)
-
-
-def with_errors(values, target=None, level: float = 0.95) -> dict:
-    """Headline figures of per-trial ``values`` (dollars), each with its Monte-Carlo error.
-
-    Returns
-    -------
-    dict
-        ``{"mean": {"value", "se"}, "p10": {"value", "se", "low", "high"}, "p50": ..., "p90": ...,
-        "p_hit": {"value", "se"} (with a target), "trials": n}``; ``low``/``high`` is the
-        order-statistic interval at ``level``.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    out = {"trials": int(len(x)), "mean": {"value": float(x.mean()), "se": mean_se(x)}}
-    for name, q in QUANTILES.items():
-        lo, hi = quantile_interval(x, q, level)
-        out[name] = {"value": float(np.quantile(x, q)), "se": quantile_se(x, q), "low": lo, "high": hi}
-    if target is not None:
-        p = float((x >= target).mean())
-        out["p_hit"] = {"value": p, "se": proportion_se(p, len(x))}
-    return out
+from simcore.result import Result
 
 
 def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
@@ -193,7 +71,7 @@ def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
 
 
 @dataclass
-class ConvergenceReport:
+class ConvergenceReport(Result):
     """What :func:`simulate_to_precision` did.
 
     Attributes
@@ -220,16 +98,7 @@ class ConvergenceReport:
     history: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return {
-            "trials": self.trials,
-            "converged": self.converged,
-            "precision": self.precision,
-            "level": self.level,
-            "achieved": self.achieved,
-            "history": self.history,
-            "errors": self.errors,
-        }
+    _table = "history"
 
     def message(self) -> str:
         state = "reached" if self.converged else "NOT reached"
@@ -289,9 +158,6 @@ def simulate_to_precision(
         When ``precision`` or ``level`` is not in (0, 1), or ``chunk`` or ``max_trials`` is
         below 1.
     """
-    from simcore.engine.compile import compile_scenario
-    from simcore.engine.simulate import simulate
-
     precision = checks.fraction("precision", precision, ", e.g. 0.005 for 0.5%")
     level = checks.fraction("level", level)
     if chunk < 1 or max_trials < 1:

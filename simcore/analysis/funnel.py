@@ -38,12 +38,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from simcore import checks
+from simcore.analysis.mcerror import mean_se
 from simcore.calendar import periods as make_periods
 from simcore.engine.compile import compile_scenario, daily_plan
+from simcore.engine.simulate import as_seed, simulate
 from simcore.errors import Problem, ScenarioError, SimcoreError
-from simcore.format import json_safe
+from simcore.format import money, table
+from simcore.result import Result
 from simcore.scenario.amounts import expected_amount
-from simcore.scenario.load import Scenario
+from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.params import CellParams
 from simcore.scenario.values import base
 
@@ -241,7 +244,7 @@ class FunnelLine:
 
 
 @dataclass
-class FunnelResult:
+class FunnelResult(Result):
     """the planning spreadsheet for a scenario (all money in dollars, rates as fractions).
 
     Attributes
@@ -332,12 +335,13 @@ class FunnelResult:
     by_dimension: dict = field(default_factory=dict)
     stage4_needed_by_period: dict = field(default_factory=dict)
 
+    _table = "by_cell"
+
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (what ``simcore funnel --json`` prints)."""
-        out = asdict(self)
-        out["current_bank_date"] = self.current_bank_date.isoformat() if self.current_bank_date else None
-        out["stack_steps"] = [{"step": a, "rate": r} for a, r in self.stack_steps]
-        return json_safe(out)
+        out = super().to_dict()
+        out["stack_steps"] = [{"step": a, "rate": r} for a, r in out["stack_steps"]]
+        return out
 
 
 def funnel_inputs(scenario: Scenario) -> dict:
@@ -404,11 +408,12 @@ def funnel(
 
     Examples
     --------
+    >>> from simcore import load_scenario
     >>> f = funnel(load_scenario("scenarios/fy2026.toml"))
     >>> round(f.retire_multiple, 2), round(f.stage4_created_needed / 1e6, 2)
     (3.0, 34.85)
     """
-    sc = checks.scenario(scenario)
+    sc = check_scenario(scenario)
     for name, value in (
         ("bookings", bookings),
         ("ending_bank", ending_bank),
@@ -643,12 +648,11 @@ def decision_flows(ds, scenario: Scenario) -> dict:
 
 def _mean_se(x) -> tuple:
     x = np.asarray(x, dtype=np.float64)
-    se = float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
-    return float(x.mean()), se
+    return float(x.mean()), mean_se(x)
 
 
 @dataclass
-class FunnelComparison:
+class FunnelComparison(Result):
     """The funnel beside the simulated expectation of the same scenario.
 
     Attributes
@@ -667,21 +671,16 @@ class FunnelComparison:
         paired difference between that run and the full one (E[f(X)] != f(E[X])).
     """
 
-    funnel: FunnelResult
+    funnel: FunnelResult = field(repr=False)
     trials: int
     seed: int
     rows: dict
     effects: list
 
-    def to_dict(self) -> dict:
-        return json_safe(
-            {"trials": self.trials, "seed": self.seed, "rows": self.rows, "effects": self.effects}
-        )
+    _table = "rows"
 
     def text(self) -> str:
         """A readable table and the explanation in words."""
-        from simcore.format import money, table
-
         cur = self.funnel.currency
         rows = []
         for name, r in self.rows.items():
@@ -744,8 +743,6 @@ def funnel_vs_simulation(
     -------
     FunnelComparison
     """
-    from simcore.engine.simulate import simulate
-
     f = funnel(scenario) if result is None else result
     sc = scenario
     k = len(sc.stages)
@@ -790,8 +787,6 @@ def funnel_vs_simulation(
     carry = (b["retired"] * inv_rm - b["won"]).sum(axis=1)
     uncertainty = b["won"].sum(axis=1) - tot["won"]
     cur = sc.currency
-    from simcore.format import money
-
     m4, _ = _mean_se(b["stage4_created"].sum(axis=1))
     me, _ = _mean_se(b["ending_bank"].sum(axis=1))
     rb = b["retired"].sum(axis=1).mean() / max(b["won"].sum(axis=1).mean(), 1e-300)
@@ -827,4 +822,4 @@ def funnel_vs_simulation(
     ):
         m, se = _mean_se(values)
         effects.append({"name": name, "dollars": m, "se": se, "text": text})
-    return FunnelComparison(f, int(trials), int(seed), rows, effects)
+    return FunnelComparison(f, int(trials), as_seed(seed), rows, effects)

@@ -82,8 +82,11 @@ def forecast_metrics(ds: xr.Dataset, by=("period",), measure: str = "amount", fr
 
     Examples
     --------
+    >>> import simcore
+    >>> ds = simcore.simulate(simcore.load_scenario("scenarios/smb.toml"), 500, seed=7, progress=False)
     >>> m = forecast_metrics(ds, by=("period", "source"))
-    >>> m.close_rate.sel(period="2026-Q1", source="inbound")
+    >>> 0 < float(m.close_rate.sel(period="2026-03", source="inbound")) < 1
+    True
     """
     checks.dataset(ds)
     if measure not in MEASURES:

@@ -23,6 +23,7 @@ Three views, cheapest first:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -30,7 +31,12 @@ import numpy as np
 import xarray as xr
 
 from simcore import checks
+from simcore.analysis.mcerror import distribution
+from simcore.engine.compile import compile_scenario
+from simcore.engine.kernel import FIXED, PERT
+from simcore.engine.simulate import as_seed, simulate
 from simcore.errors import SimcoreError
+from simcore.result import Result
 
 METRICS = {"p50": 0.5, "p10": 0.1}
 
@@ -75,8 +81,6 @@ def assumption_columns(ds: xr.Dataset, scenario=None) -> tuple:
 
 
 def _cells(ds, dims):
-    import itertools
-
     return list(itertools.product(*[list(ds[d].values) for d in dims]))
 
 
@@ -86,7 +90,7 @@ def _standardize(x):
 
 
 @dataclass
-class DrawnSensitivity:
+class DrawnSensitivity(Result):
     """Result of :func:`drawn_sensitivity`.
 
     Attributes
@@ -111,14 +115,7 @@ class DrawnSensitivity:
     rows: list
     columns: list = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return {
-            "method": self.method,
-            "trials": self.trials,
-            "r_squared": self.r_squared,
-            "rows": self.rows,
-            "columns": self.columns,
-        }
+    _table = "rows"
 
 
 def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> DrawnSensitivity:
@@ -192,7 +189,7 @@ def drawn_sensitivity(ds: xr.Dataset, scenario=None, method: str = "rank") -> Dr
 
 
 @dataclass
-class OneAtATime:
+class OneAtATime(Result):
     """Result of :func:`one_at_a_time` (dollars of annual bookings).
 
     Attributes
@@ -213,6 +210,8 @@ class OneAtATime:
     rows: list
     trials: int
     seed: int
+    _table = "rows"
+
     base_bookings: np.ndarray = field(default=None, repr=False)
     bookings: dict = field(default_factory=dict, repr=False)
 
@@ -222,20 +221,15 @@ class OneAtATime:
             raise SimcoreError(f"metric must be mean, p50 or p10, got {metric!r}")
         return [{"name": r["name"], "low": r[metric]["low"], "high": r[metric]["high"]} for r in self.rows]
 
-    def to_dict(self) -> dict:
-        return {"base": self.base, "rows": self.rows, "trials": self.trials, "seed": self.seed}
-
 
 def _figures(y) -> dict:
-    return {"mean": float(y.mean()), "p50": float(np.quantile(y, 0.5)), "p10": float(np.quantile(y, 0.1))}
+    return distribution(y, METRICS)
 
 
 def uncertain_groups(model, by: str | None = None) -> dict:
     """``name -> [(cell, slot), ...]`` of the drawn parameter slots, by parameter name (and by
     the value of dimension ``by`` if given, e.g. ``"to_decision [outbound]"``).
     """
-    from simcore.engine.kernel import FIXED
-
     sc = model.scenario
     dims = list(sc.dimensions)
     if by is not None and by not in dims:
@@ -252,8 +246,6 @@ def uncertain_groups(model, by: str | None = None) -> dict:
 def _setting(model, cell, slot, end):
     """The low (``end=0``) or high (``end=1``) setting of one drawn slot."""
     from scipy import stats  # lazily: importing it adds ~0.4 s to every `simcore run`
-
-    from simcore.engine.kernel import PERT
 
     if model.param_kind[cell, slot] == PERT:
         return float(model.param_low[cell, slot] if end == 0 else model.param_high[cell, slot])
@@ -291,9 +283,6 @@ def one_at_a_time(
         When ``by`` is not one of the scenario's dimensions, or ``scenario`` or ``period``
         is not valid.
     """
-    from simcore.engine.compile import compile_scenario
-    from simcore.engine.simulate import simulate
-
     model = compile_scenario(scenario, period)
     base_y = _year(simulate(scenario, trials, seed, model=model, progress=progress))
     rows, runs = [], {}
@@ -318,7 +307,7 @@ def one_at_a_time(
         rows.append(result)
         runs[name] = (ys[0], ys[1])
     rows.sort(key=lambda r: abs(r["p50"]["swing"]), reverse=True)
-    return OneAtATime(_figures(base_y), rows, int(trials), int(seed), base_y, runs)
+    return OneAtATime(_figures(base_y), rows, int(trials), as_seed(seed), base_y, runs)
 
 
 # ---------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from simcore.engine.kernel import (
     param_layout,
 )
 from simcore.scenario.amounts import expected_amount
-from simcore.scenario.load import Scenario
+from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.params import AmountParams, CellParams
 from simcore.scenario.spec import CATEGORIES
 from simcore.scenario.values import BetaRate, Pert
@@ -350,7 +350,7 @@ def count_tables(rate, process, dispersion):
     lam_k = np.repeat(lam.ravel(), length.ravel())
     cdf = special.pdtr(k, lam_k)
     if nb.any():
-        from scipy import stats
+        from scipy import stats  # lazily, as said above: importing it costs about a second
 
         cell_k = np.repeat(np.repeat(np.arange(n_cells), n_weeks), length.ravel())
         m = nb[cell_k]
@@ -532,9 +532,9 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
     --------
     >>> from simcore import load_scenario
     >>> compile_scenario(load_scenario("scenarios/smb.toml"))
-    Model('SMB self-serve + sales-assist': 2 cells, 3 stages, 364 days by quarter, 0 bank deals)
+    Model('smb_inside_sales': 6 cells, 3 stages, 365 days by month, 81 bank deals)
     """
-    sc = checks.scenario(scenario)
+    sc = check_scenario(scenario)
     checks.reporting_period(period)
     k = len(sc.stages)
     horizon = sc.horizon_days

@@ -15,7 +15,7 @@ from simcore._version import __version__
 from simcore.engine.compile import Model, compile_scenario
 from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials
 from simcore.errors import SimcoreError
-from simcore.scenario.load import Scenario
+from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.spec import CATEGORIES
 from simcore.variables import attrs_of, dims_of
 
@@ -162,11 +162,14 @@ def simulate(
 
     Examples
     --------
-    >>> sc = simcore.load_scenario("scenarios/fy2026.toml")
-    >>> ds = simcore.simulate(sc, trials=2000, seed=7)
-    >>> ds.bookings_amount.sum(["period", "source", "product"]).quantile([0.1, 0.5, 0.9])
+    >>> import simcore
+    >>> sc = simcore.load_scenario("scenarios/smb.toml")
+    >>> ds = simcore.simulate(sc, trials=500, seed=7, progress=False)
+    >>> year = ds.bookings_amount.sum(["period", "source", "product"])
+    >>> year.sizes["trial"], bool(year.quantile(0.1) < year.quantile(0.9))
+    (500, True)
     """
-    checks.scenario(scenario)
+    check_scenario(scenario)
     trials = checks.whole("trials", trials, 1)
     trial_start = checks.whole("trial_start", trial_start, 0)
     if chunk_size is not None:

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from simcore._version import __version__
-from simcore.accessor import distribution
+from simcore.analysis.mcerror import distribution
 from simcore.errors import ScenarioError, SimcoreError
 from simcore.format import money, percent
 from simcore.io import file_kind, fsync_file

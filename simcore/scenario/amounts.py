@@ -67,11 +67,11 @@ def expected_amount(amount: AmountParams, median=None, whale_probability=None, w
             return _clipped_lognormal_mean(math.log(median * factor), sigma, floor, cap)
 
     if pw == 0:
-        return mean_at(1.0)
+        return float(mean_at(1.0))
     if math.isnan(wmax) or wmax == wf:
         whale = mean_at(wf)
     else:
         x, w = np.polynomial.legendre.leggauss(48)
         factors = wf + (wmax - wf) * (x + 1.0) / 2.0
         whale = float(sum(wi * mean_at(f) for wi, f in zip(w, factors)) / 2.0)
-    return (1.0 - pw) * mean_at(1.0) + pw * whale
+    return float((1.0 - pw) * mean_at(1.0) + pw * whale)

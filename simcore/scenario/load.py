@@ -16,6 +16,7 @@ form set at the most specific level wins.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as _dt
 import hashlib
 import itertools
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from simcore.calendar import periods as make_periods
 from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
+from simcore.format import money
 from simcore.scenario import spec
 from simcore.scenario.bank import _read_bank
 from simcore.scenario.overrides import _apply_override
@@ -34,7 +36,7 @@ from simcore.scenario.values import Stage
 from simcore.variables import RESERVED_NAMES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Scenario:
     """A validated scenario with every parameter resolved per cell.
 
@@ -110,6 +112,27 @@ class Scenario:
     bank_source: str = ""
     overrides: dict = field(default_factory=dict)
     source_raw: dict = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        """A one-line summary; :meth:`full_repr` gives every field."""
+        dims = " x ".join(self.dimensions)
+        target = "no target" if self.target is None else f"target {money(self.target, self.currency)}"
+        bank = sum(d.amount for d in self.bank)
+        return (
+            f"<Scenario {self.name!r}: {len(self.cells)} cells ({dims}), {len(self.stages)} stages "
+            f"(decision: {self.stages[-1].name!r}), {self.horizon_days} days from {self.start}, "
+            f"{target}, bank {len(self.bank)} deals {money(bank, self.currency)}>"
+        )
+
+    def full_repr(self) -> str:
+        """Every field, as a dataclass shows it (tens of thousands of characters for a large plan).
+
+        Returns
+        -------
+        str
+        """
+        shown = (f for f in dataclasses.fields(self) if f.repr)
+        return f"Scenario({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
 
     @property
     def decision_stage(self) -> int:
@@ -202,6 +225,25 @@ class Scenario:
             When the file has no variant ``name``, or the result does not validate.
         """
         return _from_raw(copy.deepcopy(self.source_raw), self.file, self.base_dir, name, self.overrides)
+
+
+def check_scenario(value) -> Scenario:
+    """``value`` if it is a :class:`Scenario`, else a :class:`SimcoreError` saying what to pass.
+
+    A notebook user who passes a path where a Scenario belongs should read what to pass
+    instead, not an ``AttributeError`` from three calls down.
+    """
+    if not isinstance(value, Scenario):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        hint = (
+            ": load it first with simcore.load_scenario(path)"
+            if isinstance(value, str) or hasattr(value, "__fspath__")
+            else ""
+        )
+        raise SimcoreError(
+            f"expected a Scenario from simcore.load_scenario, got {type(value).__name__} {shown}{hint}"
+        )
+    return value
 
 
 def load_scenario(path, variant: str | None = None, overrides: dict | None = None) -> Scenario:

@@ -12,8 +12,8 @@ class Pert:
 
     Examples
     --------
-    >>> Pert(0.2, 0.25, 0.4).mean
-    0.2666666666666667
+    >>> Pert(1.0, 2.0, 9.0).mean
+    3.0
     """
 
     low: float
