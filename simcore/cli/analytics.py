@@ -27,7 +27,7 @@ def _print_json(obj) -> None:
 
 @command(
     "funnel",
-    "the spreadsheet funnel (the 2026 plan critique): backsolve creation needs from the target, "
+    "the planning spreadsheet's funnel: backsolve creation needs from the target, "
     "beside the simulated expectation",
 )
 def _setup_funnel(p):
@@ -51,6 +51,7 @@ def _setup_funnel(p):
 
 def _funnel_text(f) -> str:
     cur = f.currency
+    first, decision = f.first_stage, f.decision_stage
     m = lambda v: money(v, cur)  # noqa: E731
     lines = [
         f"Funnel for {f.scenario}: bookings {money(f.bookings, cur, 2)} over {f.horizon_weeks:.0f} weeks",
@@ -62,17 +63,17 @@ def _funnel_text(f) -> str:
             f"{f.retire_multiple:.2f}x",
             f"{f.retire_multiple_no_push:.2f}x",
         ],
-        ["Stage-4 creation needed", m(f.stage4_created_needed), m(f.stage4_created_needed_no_push)],
-        ["Stage-1 creation needed", m(f.stage1_created_needed), m(f.stage1_created_needed_no_push)],
+        [f"{decision} creation needed", m(f.stage4_created_needed), m(f.stage4_created_needed_no_push)],
+        [f"{first} creation needed", m(f.stage1_created_needed), m(f.stage1_created_needed_no_push)],
         ["  per week", m(f.weekly_stage1_needed), m(f.stage1_created_needed_no_push / f.horizon_weeks)],
     ]
     lines.append(table(rows, ["", f"with push ({percent(f.push_rate, 0)})", "no push"]))
-    lines.append(f"Modelling push takes {m(f.push_saving_stage1)} off the stage-1 requirement.")
-    lines.append(f"Stage-4 bank: {m(f.starting_bank)} at start, {m(f.ending_bank)} wanted at the end.")
+    lines.append(f"Modelling push takes {m(f.push_saving_stage1)} off the {first} requirement.")
+    lines.append(f"{decision} bank: {m(f.starting_bank)} at start, {m(f.ending_bank)} wanted at the end.")
     lines.append(
         "Implied stack: "
         + " x ".join(f"{percent(r, 0)}" for _, r in f.stack_steps)
-        + f" = {percent(f.stack)} stage 1 -> won ({percent(f.stack_with_push)} counting pushed deals "
+        + f" = {percent(f.stack)} {first} -> won ({percent(f.stack_with_push)} counting pushed deals "
         "that decide again)"
     )
     if f.bank_gap is not None:
@@ -83,11 +84,11 @@ def _funnel_text(f) -> str:
         if f.weekly_run_rate is not None:
             text += (
                 f" in {f.weeks_to_start:.1f} weeks: {m(f.weekly_run_rate)}/week net "
-                f"({m(f.weekly_run_rate_gross)}/week of stage-4 creation while the bank keeps retiring)"
+                f"({m(f.weekly_run_rate_gross)}/week of {decision} creation while the bank keeps retiring)"
             )
         lines.append(text)
     lines.append(
-        f"The plan's own creation ({m(f.planned_stage1)} stage 1) books {m(f.planned_bookings)} "
+        f"The plan's own creation ({m(f.planned_stage1)} {first}) books {m(f.planned_bookings)} "
         "by this arithmetic."
     )
     for dim, groups in f.by_dimension.items():
@@ -115,9 +116,9 @@ def _funnel_text(f) -> str:
                     "retire",
                     "bank start",
                     "bank end",
-                    "stage 4 need",
-                    "stage 1 need",
-                    "stage 1 plan",
+                    f"{decision} need",
+                    f"{first} need",
+                    f"{first} plan",
                     "share",
                 ],
             ),
