@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbclient
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "walkthrough.ipynb"
@@ -25,6 +26,7 @@ def test_notebook_is_stored_without_outputs():
         assert cell.outputs == [] and cell.execution_count is None, "strip outputs before committing"
 
 
+@pytest.mark.slow  # runs the whole walkthrough in a kernel: ~20 s
 def test_notebook_runs_from_the_repository_root(monkeypatch):
     # The kernel is a separate process: make simcore importable there whether or not it is installed.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))

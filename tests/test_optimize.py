@@ -304,6 +304,7 @@ def test_p_hit_within_the_cost_of_the_optimum():
     assert best.confidence_in_sample >= 0.75 - 2 * se_proportion(0.75, 1000)
 
 
+@pytest.mark.slow  # optimizes fy2026 and checks it on fresh trials
 def test_out_of_sample_confidence_fy2026():
     """Quality bar: at 10,000 in-sample trials the plan's confidence in 20,000 new trials is within
     1.5 points of the requested 90%, and it needs less stage-1 pipeline than the spreadsheet."""

@@ -252,21 +252,8 @@ def compare(
         baseline = "Base" if "Base" in scenarios else labels[0]
     if baseline not in scenarios:
         raise SimcoreError(f"baseline {baseline!r} is not one of the compared variants: {', '.join(labels)}")
-    per_period, year, info = {}, {}, {}
-    periods = None
-    for label, sc in scenarios.items():
-        ds = simulate(sc, trials, seed, period=period, progress=progress)
-        pp = ds.simcore.total("bookings_amount", ("trial", "period"))
-        if periods is None:
-            periods = [str(p) for p in pp.period.values]
-        elif [str(p) for p in pp.period.values] != periods:
-            raise SimcoreError(
-                f"variant {label!r} has different reporting periods; compare variants of one plan"
-            )
-        per_period[label] = np.asarray(pp.transpose("trial", "period").values, dtype=np.float64)
-        year[label] = per_period[label].sum(axis=1)
-        description = sc.variants.get(label, {}).get("description", "") if label in sc.variants else ""
-        info[label] = {"description": description, "target": sc.target}
+    per_period, info, periods = _run(scenarios, trials, seed, period, progress)
+    year = {label: values.sum(axis=1) for label, values in per_period.items()}
     results = {}
     for label in labels:
         target = info[label]["target"]
@@ -292,3 +279,22 @@ def compare(
     return ComparisonResult(
         baseline, int(trials), as_seed(seed), scenario.currency, periods, results, differences, bookings=year
     )
+
+
+def _run(scenarios, trials, seed, period, progress):
+    """Each variant's bookings per trial and period, its description and target, the periods."""
+    per_period, info = {}, {}
+    periods = None
+    for label, sc in scenarios.items():
+        ds = simulate(sc, trials, seed, period=period, progress=progress)
+        pp = ds.simcore.total("bookings_amount", ("trial", "period"))
+        if periods is None:
+            periods = [str(p) for p in pp.period.values]
+        elif [str(p) for p in pp.period.values] != periods:
+            raise SimcoreError(
+                f"variant {label!r} has different reporting periods; compare variants of one plan"
+            )
+        per_period[label] = np.asarray(pp.transpose("trial", "period").values, dtype=np.float64)
+        description = sc.variants.get(label, {}).get("description", "") if label in sc.variants else ""
+        info[label] = {"description": description, "target": sc.target}
+    return per_period, info, periods

@@ -381,6 +381,29 @@ def _context(raw):
 def _build(raw, name, base_dir, variant, overrides, source_raw):
     ctx = _context(raw)
     problems = [Problem(name, format_path(p), m) for p, m in spec.check(raw, ctx)]
+    problems += _document_problems(raw, name, ctx)
+    # The bank only needs the stage and dimension names: read it now, so that its problems
+    # (and the CSV's) come with the rest of the file's.
+    bank_read = None
+    if "stages" in ctx and "cell_names" in ctx and _is_date(raw.get("start")):
+        dims = {k: list(v) for k, v in raw["dimensions"].items()}
+        bank_read = _read_bank(
+            raw,
+            name,
+            base_dir,
+            dims,
+            tuple(Stage(n, "") for n in ctx["stages"]),
+            tuple(itertools.product(*dims.values())),
+            raw["start"],
+        )
+    if problems:
+        raise ScenarioError(problems + (bank_read[2] if bank_read else []))
+    return _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read)
+
+
+def _document_problems(raw, name, ctx) -> list:
+    """What the declarations cannot check field by field: names across tables, dates, the horizon."""
+    problems = []
     # by.<dimension>.<value>: the values must be the dimension's.
     for dim, table in (raw.get("by") or {}).items() if isinstance(raw.get("by"), dict) else []:
         allowed = ctx.get("dimension_values", {}).get(dim)
@@ -437,23 +460,12 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
                     f"give this dimension another name",
                 )
             )
-    # The bank only needs the stage and dimension names: read it now, so that its problems
-    # (and the CSV's) come with the rest of the file's.
-    bank_read = None
-    if "stages" in ctx and "cell_names" in ctx and _is_date(raw.get("start")):
-        dims = {k: list(v) for k, v in raw["dimensions"].items()}
-        bank_read = _read_bank(
-            raw,
-            name,
-            base_dir,
-            dims,
-            tuple(Stage(n, "") for n in ctx["stages"]),
-            tuple(itertools.product(*dims.values())),
-            raw["start"],
-        )
-    if problems:
-        raise ScenarioError(problems + (bank_read[2] if bank_read else []))
+    return problems
 
+
+def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read) -> Scenario:
+    """The scenario of a document without problems of its own: every cell resolved."""
+    problems = []
     start = raw["start"]
     if "end" in raw:
         horizon_days = (raw["end"] - start).days + 1
