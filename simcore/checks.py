@@ -1,7 +1,8 @@
 """Checks of the Python API's arguments: each raises :class:`SimcoreError` naming the argument.
 
-A notebook user who passes a path where a Scenario belongs, or ``period="fortnight"``,
-should read what to pass instead, not an ``AttributeError`` from three calls down.
+A notebook user who passes ``period="fortnight"`` should read what to pass instead, not an
+``AttributeError`` from three calls down. (Whether a value is a Scenario is checked in the
+scenario layer: :func:`simcore.scenario.load.check_scenario`.)
 """
 
 from __future__ import annotations
@@ -17,14 +18,53 @@ REPORTING_PERIODS = ("week", "month", "quarter")
 
 
 def whole(name: str, value, minimum: int) -> int:
-    """``value`` as an int, if it is a whole number (not a bool) >= ``minimum``."""
+    """``value`` as an int, if it is a whole number (not a bool) >= ``minimum``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+    minimum : int
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    SimcoreError
+        Naming the argument, when it is not such a number.
+
+    Examples
+    --------
+    >>> whole("trials", 2000, 1)
+    2000
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise SimcoreError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
 
 
 def number(name: str, value, minimum: float | None = None, maximum: float | None = None) -> float:
-    """``value`` as a finite float within ``[minimum, maximum]`` (either bound optional)."""
+    """``value`` as a finite float within ``[minimum, maximum]`` (either bound optional).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+    minimum, maximum : float, optional
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    SimcoreError
+        Naming the argument, when it is not such a number.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise SimcoreError(f"{name} must be a number, got {value!r}")
     x = float(value)
@@ -43,7 +83,20 @@ def number(name: str, value, minimum: float | None = None, maximum: float | None
 
 
 def fraction(name: str, value, example: str = "") -> float:
-    """``value`` as a float strictly between 0 and 1 (a confidence, a level, a precision)."""
+    """``value`` as a float strictly between 0 and 1 (a confidence, a level, a precision).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+    example : str, optional
+        Appended to the message, e.g. ``", e.g. 0.005 for 0.5%"``.
+
+    Returns
+    -------
+    float
+    """
     x = number(name, value)
     if not 0.0 < x < 1.0:
         raise SimcoreError(f"{name} must be in (0, 1){example}, got {value!r}")
@@ -51,21 +104,54 @@ def fraction(name: str, value, example: str = "") -> float:
 
 
 def reporting_period(period):
-    """``period`` if it is None or one of :data:`REPORTING_PERIODS`."""
+    """``period`` if it is None or one of :data:`REPORTING_PERIODS`.
+
+    Parameters
+    ----------
+    period : str or None
+
+    Returns
+    -------
+    str or None
+    """
     if period is not None and period not in REPORTING_PERIODS:
         raise SimcoreError(f"period must be week, month or quarter, got {period!r}")
     return period
 
 
 def dataset(value):
-    """``value`` if it is a Dataset returned by :func:`simcore.engine.simulate`."""
+    """``value`` if it is a Dataset returned by :func:`simcore.engine.simulate`.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    xarray.Dataset
+    """
     if not isinstance(value, xr.Dataset) or "dimensions" not in value.attrs or "bookings_amount" not in value:
         raise SimcoreError(f"expected a Dataset returned by simcore.simulate, got {type(value).__name__}")
     return value
 
 
 def stage_index(stages, stage) -> int:
-    """The index in ``stages`` of ``stage``: a name, or an index (negative counts from the end)."""
+    """The index in ``stages`` of ``stage``: a name, or an index (negative counts from the end).
+
+    Parameters
+    ----------
+    stages : sequence of str
+    stage : str or int
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> stage_index(["Discovery", "Trial", "Negotiation"], -1)
+    2
+    """
     stages = [str(s) for s in stages]
     if isinstance(stage, (int, np.integer)) and not isinstance(stage, (bool, np.bool_)):
         if not -len(stages) <= stage < len(stages):

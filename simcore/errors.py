@@ -6,7 +6,18 @@ from dataclasses import dataclass
 
 
 def format_path(parts) -> str:
-    """``["by", "source", "inbound", "stages", "Stage 1"]`` -> ``by.source.inbound.stages."Stage 1"``."""
+    """``["by", "source", "inbound", "stages", "Stage 1"]`` -> ``by.source.inbound.stages."Stage 1"``.
+
+    Parameters
+    ----------
+    parts : list of str or int
+        The path, one part per key or list index.
+
+    Returns
+    -------
+    str
+        E.g. ``defaults.stages."Stage 1".advance``.
+    """
     out = []
     for part in parts:
         if isinstance(part, int):

@@ -170,6 +170,19 @@ def variant_scenarios(scenario: Scenario, variants=None, sets=None) -> dict:
     that ``sets`` does not name, or the scenario as given if there are neither). ``sets``:
     ``{label: {"path.to.field": value}}`` applied to the file's variant of that name if it
     has one, else to the scenario as given.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    variants : list of str, optional
+        Variant names of the file.
+    sets : dict, optional
+        ``{label: {"path.to.field": value}}``.
+
+    Returns
+    -------
+    dict
+        ``label -> Scenario``, in the order given.
     """
     out = {}
     if variants is None:

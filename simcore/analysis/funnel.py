@@ -345,12 +345,35 @@ def base_model(scenario: Scenario, period: str | None = None):
 
     Deals keep their random numbers (the parameter stream is simply not used), so a run
     of this model with the same seed is paired trial by trial with the full run.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    period : {"week", "month", "quarter"}, optional
+        Reporting period (default: the scenario's).
+
+    Returns
+    -------
+    Model
+        :meth:`Model.at_base_values` of the compiled scenario.
     """
     return compile_scenario(scenario, period).at_base_values()
 
 
 def cell_axis(da, scenario: Scenario) -> np.ndarray:
-    """A Dataset variable summed to (trial, cell), cells in ``scenario.cells`` order."""
+    """A Dataset variable summed to (trial, cell), cells in ``scenario.cells`` order.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        A variable of a simulated Dataset.
+    scenario : Scenario
+
+    Returns
+    -------
+    numpy.ndarray
+        (trial, cell) float64.
+    """
     dims = list(scenario.dimensions)
     da = da.sum([d for d in da.dims if d not in ["trial", *dims]]).transpose("trial", *dims)
     return np.asarray(da.values, dtype=np.float64).reshape(da.sizes["trial"], -1)
@@ -362,6 +385,18 @@ def decision_flows(ds, scenario: Scenario) -> dict:
 
     The ending bank comes from flow conservation, exact in every trial: decision-stage
     created + starting bank = won + lost at the decision stage + ending bank.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.engine.simulate` of ``scenario``.
+    scenario : Scenario
+
+    Returns
+    -------
+    dict
+        ``entry_created, decision_created, won, lost, retired, starting_bank, ending_bank``,
+        each (trial, cell) in dollars.
     """
     k = len(scenario.stages)
     created = ds["created_amount"]

@@ -90,6 +90,18 @@ def stage_advance(params: CellParams, n_stages: int) -> list:
 
     A cumulative ``to_decision`` is split geometrically over the stages (from the entry
     stage) that have no advance rate of their own; stages before the entry stage get 1.
+
+    Parameters
+    ----------
+    params : CellParams
+        ``scenario.params[i]``.
+    n_stages : int
+        Stages of the scenario, the decision stage included.
+
+    Returns
+    -------
+    list of float
+        One rate per stage before the decision stage.
     """
     k = n_stages
     entry = params.entry_stage
@@ -114,7 +126,19 @@ def stage_advance(params: CellParams, n_stages: int) -> list:
 
 
 def cell_rates(params: CellParams, n_stages: int) -> CellRates:
-    """Base-value funnel rates of one cell's resolved parameters (``scenario.params[i]``)."""
+    """Base-value funnel rates of one cell's resolved parameters (``scenario.params[i]``).
+
+    Parameters
+    ----------
+    params : CellParams
+        ``scenario.params[i]``.
+    n_stages : int
+        Stages of the scenario, the decision stage included.
+
+    Returns
+    -------
+    CellRates
+    """
     k = n_stages
     entry = params.entry_stage
     conv = float(np.prod(stage_advance(params, k)[entry:]))
@@ -130,7 +154,19 @@ def cell_rates(params: CellParams, n_stages: int) -> CellRates:
 
 
 def planned_creation(scenario: Scenario, cell: int) -> float:
-    """Planned entry-stage creation of one cell over the horizon, in dollars (base deal size)."""
+    """Planned entry-stage creation of one cell over the horizon, in dollars (base deal size).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    cell : int
+        Index into ``scenario.cells``.
+
+    Returns
+    -------
+    float
+        Dollars; a count plan is priced at the base mean deal size.
+    """
     p = scenario.params[cell]
     total = float(daily_plan(scenario, cell).sum())
     if p.creation.kind == "count":
@@ -321,13 +357,33 @@ class FunnelResult(Result):
 
 
 def funnel_inputs(scenario: Scenario) -> dict:
-    """The ``[funnel]`` table of the scenario (plan inputs the simulation does not need)."""
+    """The ``[funnel]`` table of the scenario (plan inputs the simulation does not need).
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    dict
+        A copy of the table (empty without one).
+    """
     table = scenario.raw.get("funnel") or {}
     return dict(table) if isinstance(table, dict) else {}
 
 
 def starting_decision_bank(scenario: Scenario) -> np.ndarray:
-    """Dollars of the scenario's starting bank in the decision stage, per cell."""
+    """Dollars of the scenario's starting bank in the decision stage, per cell.
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    numpy.ndarray
+        One float64 per cell, in ``scenario.cells`` order.
+    """
     out = np.zeros(len(scenario.cells))
     for deal in scenario.bank:
         if deal.stage == scenario.decision_stage:

@@ -31,13 +31,37 @@ QUANTILES = {"p10": 0.10, "p50": 0.50, "p90": 0.90}
 
 
 def mean_se(values) -> float:
-    """Standard error of the mean of per-trial ``values``: sd / sqrt(n)."""
+    """Standard error of the mean of per-trial ``values``: sd / sqrt(n).
+
+    Parameters
+    ----------
+    values : array_like
+        One value per trial.
+
+    Returns
+    -------
+    float
+        NaN for fewer than two values.
+    """
     x = np.asarray(values, dtype=np.float64)
     return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
 
 
 def proportion_se(p: float, n: int) -> float:
-    """Binomial standard error of a proportion estimated from ``n`` trials."""
+    """Binomial standard error of a proportion estimated from ``n`` trials.
+
+    Parameters
+    ----------
+    p : float
+        The estimated proportion.
+    n : int
+        Trials it was estimated from.
+
+    Returns
+    -------
+    float
+        NaN for no trials.
+    """
     return math.sqrt(max(p * (1.0 - p), 0.0) / n) if n > 0 else math.nan
 
 
@@ -54,6 +78,14 @@ def quantile_se(values, q: float, method: str = "order") -> float:
       the error (tests/test_convergence.py shows it on a lognormal's P10).
 
     Returns 0 when every value is the same (a degenerate distribution).
+
+    Parameters
+    ----------
+    values : array_like
+        One value per trial.
+    q : float
+        The quantile, in (0, 1).
+    method : {"order", "kde"}, default "order"
     """
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
@@ -82,6 +114,15 @@ def quantile_interval(values, q: float, level: float = 0.95) -> tuple:
     ``x_(j) <= x_q < x_(k)`` exactly when ``j <= N < k``; ``j`` and ``k`` are chosen from
     the Binomial quantiles so that this has probability at least ``level``.
 
+    Parameters
+    ----------
+    values : array_like
+        One value per trial.
+    q : float
+        The quantile, in (0, 1).
+    level : float, default 0.95
+        Coverage of the interval.
+
     Returns
     -------
     (float, float)
@@ -106,6 +147,20 @@ def binomial_quantile(prob: float, n: int, q: float) -> int:
 
     Computed from ``scipy.special.bdtr``: importing ``scipy.stats`` for this one call would
     add ~0.4 s to every ``simcore run``.
+
+    Parameters
+    ----------
+    prob : float
+        The probability, in [0, 1].
+    n : int
+        Trials.
+    q : float
+        Success probability.
+
+    Returns
+    -------
+    int
+        ``-1`` for ``prob <= 0``, ``n`` for ``prob >= 1``.
     """
     if prob <= 0.0:
         return -1
@@ -121,7 +176,21 @@ def binomial_quantile(prob: float, n: int, q: float) -> int:
 
 
 def relative_half_width(values, q: float, level: float = 0.95) -> float:
-    """Half the order-statistic interval's width over the sample quantile (0.005 = +/-0.5%)."""
+    """Half the order-statistic interval's width over the sample quantile (0.005 = +/-0.5%).
+
+    Parameters
+    ----------
+    values : array_like
+        One value per trial.
+    q : float
+        The quantile, in (0, 1).
+    level : float, default 0.95
+
+    Returns
+    -------
+    float
+        0 when the quantile and its interval are all 0; inf when the quantile is 0 alone.
+    """
     lo, hi = quantile_interval(values, q, level)
     centre = float(np.quantile(values, q))
     if centre == 0:

@@ -128,6 +128,16 @@ def forecast_metrics(ds: xr.Dataset, by=("period",), measure: str = "amount", fr
 def period_targets(ds: xr.Dataset) -> xr.DataArray | None:
     """The bookings target of each period: ``period_target`` if the scenario gives one, else the
     horizon's target split in proportion to each period's days. None without a target.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.engine.simulate`.
+
+    Returns
+    -------
+    xarray.DataArray or None
+        Over ``period``, in dollars.
     """
     if "period_target" in ds:
         return ds["period_target"]
@@ -240,7 +250,18 @@ def category_weighted_forecast(
 
 
 def bank_at_period_start(ds: xr.Dataset, measure: str = "amount") -> xr.DataArray:
-    """Open pipeline by forecast category at the start of each period (trial, period, dims, category)."""
+    """Open pipeline by forecast category at the start of each period (trial, period, dims, category).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.engine.simulate`.
+    measure : {"amount", "count"}, default "amount"
+
+    Returns
+    -------
+    xarray.DataArray
+    """
     first = ds[f"starting_bank_{measure}"].expand_dims(period=[ds.period.values[0]])
     rest = ds[f"bank_{measure}"].isel(period=slice(None, -1))
     rest = rest.assign_coords(period=ds.period.values[1:])
@@ -306,6 +327,17 @@ def _bin_edges(labels) -> list:
 def metrics_summary(ds: xr.Dataset, measure: str = "amount") -> dict:
     """The metrics as plain dicts (what ``simcore metrics --json`` prints): per period, per value of
     each dimension (whole horizon), and for the whole horizon; plus coverage and cycle time.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.engine.simulate`.
+    measure : {"amount", "count"}, default "amount"
+
+    Returns
+    -------
+    dict
+        JSON-ready.
     """
 
     def rows(m):

@@ -53,6 +53,18 @@ def assumption_columns(ds: xr.Dataset, scenario=None) -> tuple:
     from a cumulative conversion) are not columns: they would repeat what the drawn
     column says. ``market_factor`` is a column unless ``scenario`` is given and no cell
     loads on it.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`simcore.engine.simulate`.
+    scenario : Scenario, optional
+        The scenario simulated (to leave out a market factor no cell loads on).
+
+    Returns
+    -------
+    (list of str, list of str, numpy.ndarray)
+        Column names, their groups, and ``X`` (trials, columns).
     """
     dims = ds.simcore.dimensions
     a = ds["assumption"].transpose("trial", "parameter", *dims)
@@ -229,6 +241,17 @@ def _figures(y) -> dict:
 def uncertain_groups(model, by: str | None = None) -> dict:
     """``name -> [(cell, slot), ...]`` of the drawn parameter slots, by parameter name (and by
     the value of dimension ``by`` if given, e.g. ``"to_decision [outbound]"``).
+
+    Parameters
+    ----------
+    model : Model
+    by : str, optional
+        A dimension of the scenario.
+
+    Returns
+    -------
+    dict
+        ``name -> [(cell, slot), ...]``.
     """
     sc = model.scenario
     dims = list(sc.dimensions)

@@ -135,14 +135,35 @@ class Model:
         )
 
     def count_tables(self) -> tuple:
-        """``(cdf, offsets)`` of the deals created per cell and week (:func:`count_tables`), built once."""
+        """``(cdf, offsets)`` of the deals created per cell and week (:func:`count_tables`), built once.
+
+        Parameters
+        ----------
+        rate : numpy.ndarray
+            (cells, weeks) expected counts.
+        process : numpy.ndarray
+            Per cell, ``POISSON`` or ``NEGATIVE_BINOMIAL``.
+        dispersion : numpy.ndarray
+            Per cell, the negative binomial size (``inf``: Poisson).
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            The CDFs, flattened, and the offsets of each (cell, week) table in them
+            (``cells x weeks + 1`` int64).
+        """
         if not self._count_tables:
             self._count_tables.append(count_tables(self.creation_rate, self.process, self.dispersion))
         return self._count_tables[0]
 
     def kernel_params(self) -> tuple:
-        """``(kind, a, b, c)``: the parameter slots as the kernel reads them (a PERT's low, base,
-        high; a Beta's mean, strength; a fixed value).
+        """The parameter slots as the kernel reads them.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray)
+            ``kind, a, b, c``: a PERT's low, base, high; a Beta's mean, strength, NaN; a
+            fixed value, NaN, NaN.
         """
         pert, beta = self.param_kind == PERT, self.param_kind == BETA
         a = np.where(pert, self.param_low, self.param_base)
@@ -151,7 +172,13 @@ class Model:
         return self.param_kind, a, b, c
 
     def kernel_args(self) -> tuple:
-        """Inputs of :func:`simcore.engine.kernel.simulate_trials`, after ``seed, trial0``."""
+        """Inputs of :func:`simcore.engine.kernel.simulate_trials`, after ``seed, trial0``.
+
+        Returns
+        -------
+        tuple
+            In the kernel's argument order; the count tables are built on the first call.
+        """
         count_cdf, count_offset = self.count_tables()
         return (
             self.n_stages,
@@ -234,7 +261,12 @@ class Model:
         return self._variant(param_kind=kind, param_base=base)
 
     def without_bank(self) -> Model:
-        """No starting bank: only the deals the plan creates."""
+        """No starting bank: only the deals the plan creates.
+
+        Returns
+        -------
+        Model
+        """
         return self._variant(
             **{
                 name: getattr(self, name)[:0]
@@ -246,6 +278,15 @@ class Model:
         """The starting bank's deals outside ``stage`` worth nothing (their amounts zero).
 
         The deals stay, so every deal keeps its random numbers.
+
+        Parameters
+        ----------
+        stage : int
+            Index of the stage whose deals keep their amounts.
+
+        Returns
+        -------
+        Model
         """
         return self._variant(bank_amount=np.where(self.bank_stage == stage, self.bank_amount, 0.0))
 
@@ -269,7 +310,18 @@ class Model:
 
 
 def param_names(stage_names):
-    """Names of the per-cell parameter slots, in :func:`simcore.engine.kernel.param_layout` order."""
+    """Names of the per-cell parameter slots, in :func:`simcore.engine.kernel.param_layout` order.
+
+    Parameters
+    ----------
+    stage_names : list of str
+        The scenario's stages, the decision stage last.
+
+    Returns
+    -------
+    list of str
+        One name per slot, e.g. ``advance[Stage 1]``, ``win``, ``median_amount``.
+    """
     k = len(stage_names)
     names = [None] * param_layout(k)[-1]
     adv0, dwell0, growth0, win, push, delay, decay, conv, median, wp, wf, _ = param_layout(k)
@@ -293,6 +345,18 @@ def lognormal_table(sigma: float, shift: float) -> np.ndarray:
 
     Knot ``i`` is the quantile at ``i / TABLE_KNOTS`` (the ends are never read: the
     kernel computes the outer bins exactly).
+
+    Parameters
+    ----------
+    sigma : float
+        Sigma of log amount.
+    shift : float
+        Mean of log amount.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``TABLE_KNOTS + 3`` float64: the knots, then sigma and shift.
     """
     u = np.arange(TABLE_KNOTS + 1) / TABLE_KNOTS
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # sigma 0: 0 * inf at the ends
@@ -336,6 +400,21 @@ def count_tables(rate, process, dispersion):
     cell and week, which cost a second per run); negative binomial ones through
     ``scipy.stats.nbinom``, imported only when a scenario uses it (importing
     ``scipy.stats`` costs about a second too).
+
+    Parameters
+    ----------
+    rate : numpy.ndarray
+        (cells, weeks) expected counts.
+    process : numpy.ndarray
+        Per cell, ``POISSON`` or ``NEGATIVE_BINOMIAL``.
+    dispersion : numpy.ndarray
+        Per cell, the negative binomial size (``inf``: Poisson).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The CDFs, flattened, and the offset of each (cell, week) table in them
+        (``cells x weeks + 1`` int64).
     """
     n_cells, n_weeks = rate.shape
     lam = np.maximum(np.asarray(rate, dtype=np.float64), 0.0)

@@ -232,6 +232,15 @@ def check_scenario(value) -> Scenario:
 
     A notebook user who passes a path where a Scenario belongs should read what to pass
     instead, not an ``AttributeError`` from three calls down.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    Scenario
+        ``value`` itself.
     """
     if not isinstance(value, Scenario):
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
@@ -555,5 +564,11 @@ def _cells_text(labels, n_cells):
 
 
 def write_json_schema(path) -> None:
-    """Write the scenario JSON Schema (kept in the package; a test holds it current)."""
+    """Write the scenario JSON Schema (kept in the package; a test holds it current).
+
+    Parameters
+    ----------
+    path : str or Path
+        Where to write it (``simcore/scenario.schema.json`` in the repository).
+    """
     Path(path).write_text(json.dumps(spec.json_schema(), indent=2) + "\n", encoding="utf-8")

@@ -12,7 +12,18 @@ from simcore.scenario import spec
 
 
 def split_path(path: str) -> list:
-    """``'by.source.inbound.stages."Stage 1".advance'`` -> its parts (quotes protect dots)."""
+    """``'by.source.inbound.stages."Stage 1".advance'`` -> its parts (quotes protect dots).
+
+    Parameters
+    ----------
+    path : str
+        A field path as ``--set`` takes it.
+
+    Returns
+    -------
+    list of str or int
+        List indices as ints.
+    """
     parts, buf, quoted, i = [], "", False, 0
     while i < len(path):
         ch = path[i]
@@ -29,7 +40,18 @@ def split_path(path: str) -> list:
 
 
 def parse_value(text: str):
-    """A ``--set`` value: TOML syntax (``0.3``, ``[1, 2, 1]``, ``{low=1, base=2, high=3}``), else text."""
+    """A ``--set`` value: TOML syntax (``0.3``, ``[1, 2, 1]``, ``{low=1, base=2, high=3}``), else text.
+
+    Parameters
+    ----------
+    text : str
+        The value of a ``--set path=value``.
+
+    Returns
+    -------
+    object
+        What the TOML value is (a number, a list, a table), or ``text`` itself.
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
