@@ -12,37 +12,42 @@
 
 from simcore import accessor  # noqa: F401  (registers ds.simcore)
 from simcore._version import __version__
+from simcore.analysis.compare import ComparisonResult, compare
+from simcore.analysis.convergence import headline_errors, simulate_to_precision
+from simcore.analysis.funnel import FunnelResult, funnel, pacing
+from simcore.analysis.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics
+from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
 from simcore.engine.compile import compile_scenario
 from simcore.engine.simulate import simulate
 from simcore.errors import Problem, ScenarioError, SimcoreError
+from simcore.optimize import Limits, OptimizeResult, optimize
 from simcore.scenario import Scenario, load_scenario, scenario_from_dict
 
 __all__ = [
+    "ComparisonResult",
+    "FunnelResult",
+    "Limits",
+    "OptimizeResult",
     "Problem",
     "Scenario",
     "ScenarioError",
     "SimcoreError",
+    "__version__",
+    "category_weighted_forecast",
+    "compare",
     "compile_scenario",
+    "coverage",
+    "cycle_time",
+    "drawn_sensitivity",
+    "forecast_metrics",
+    "funnel",
+    "headline_errors",
     "load_scenario",
+    "one_at_a_time",
+    "optimize",
+    "pacing",
     "scenario_from_dict",
     "simulate",
-    "__version__",
+    "simulate_to_precision",
+    "variance_contributions",
 ]
-
-from simcore.analysis.funnel import FunnelResult, funnel, pacing
-
-__all__ += ["FunnelResult", "funnel", "pacing"]
-from simcore.analysis.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics  # noqa: E402
-
-__all__ += ["category_weighted_forecast", "coverage", "cycle_time", "forecast_metrics"]
-from simcore.analysis.compare import ComparisonResult, compare  # noqa: E402
-from simcore.analysis.convergence import headline_errors, simulate_to_precision  # noqa: E402
-
-__all__ += ["ComparisonResult", "compare", "headline_errors", "simulate_to_precision"]
-from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions  # noqa: E402
-
-__all__ += ["drawn_sensitivity", "one_at_a_time", "variance_contributions"]
-
-from simcore.optimize import Limits, OptimizeResult, optimize  # noqa: E402
-
-__all__ += ["Limits", "OptimizeResult", "optimize"]
