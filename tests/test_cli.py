@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import run_cli
+from helpers import run_cli
 
 from simcore import load_scenario, simulate
 from simcore.cli.app import main

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import two_stage_raw
+from helpers import two_stage_raw
 from scipy import stats
 from scipy.special import ndtri
 

@@ -2,7 +2,7 @@
 
 Every stochastic check compares a Monte-Carlo estimate with a closed form or a hand
 computation, with a tolerance of 4 Monte-Carlo standard errors (helpers in
-conftest.py); the deterministic scenarios are compared exactly. Horizons are long
+helpers.py); the deterministic scenarios are compared exactly. Horizons are long
 and creation happens early, so that no deal is cut off by the end of the plan unless
 a test wants that.
 """
@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import (
+from helpers import (
     assert_close_se,
     build,
     day,

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import build, se_proportion
+from helpers import build, se_proportion
 
 import simcore
 from simcore.cli.app import main

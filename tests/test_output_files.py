@@ -11,7 +11,7 @@ import socket
 import stat
 
 import pytest
-from conftest import build, run_cli, small_raw
+from helpers import build, run_cli, small_raw
 
 import simcore
 from simcore.errors import SimcoreError

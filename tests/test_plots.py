@@ -13,7 +13,7 @@ import math
 import matplotlib
 import numpy as np
 import pytest
-from conftest import assert_close_se, build, run, se_mean, small_raw
+from helpers import assert_close_se, build, run, se_mean, small_raw
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import assert_close_se, build, se_mean, small_raw
+from helpers import assert_close_se, build, se_mean, small_raw
 
 import simcore
 from simcore.cli.app import main

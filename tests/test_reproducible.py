@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import build, run, small_raw
+from helpers import build, run, small_raw
 
 import simcore
 from simcore.engine.compile import compile_scenario

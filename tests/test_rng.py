@@ -1,7 +1,7 @@
 """The counter-based generator and its transforms (simcore.rng, kernel.lognormal_unit).
 
 Distribution checks are KS tests at alpha = 0.01, retried once with another seed
-(SciPy's practice, ``conftest.retry_test``); approximations with a known error bound
+(SciPy's practice, ``helpers.retry_test``); approximations with a known error bound
 (the normal quantile, the lognormal quantile table) are checked deterministically
 against that bound.
 """
@@ -13,7 +13,7 @@ import math
 import numba
 import numpy as np
 import pytest
-from conftest import retry_test
+from helpers import retry_test
 from scipy import stats
 from scipy.special import ndtr, ndtri
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import two_stage_raw
+from helpers import two_stage_raw
 
 import simcore
 from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
