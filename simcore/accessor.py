@@ -28,6 +28,13 @@ class SimcoreAccessor:
         return json.loads(self._ds.attrs["dimensions"])
 
     @property
+    def seed(self) -> int:
+        """The run's seed, as an int (the Dataset's ``seed`` attribute is text, since a netCDF
+        attribute cannot hold every seed in [0, 2**64) as an integer).
+        """
+        return int(self._ds.attrs["seed"])
+
+    @property
     def target(self):
         """The scenario's bookings target over the whole horizon, in dollars (the Dataset's
         ``target`` attribute), or None when the scenario has none.
@@ -157,7 +164,7 @@ class SimcoreAccessor:
             "scenario": ds.attrs["scenario"],
             "scenario_hash": ds.attrs["scenario_hash"],
             "trials": int(ds.sizes["trial"]),
-            "seed": int(ds.attrs["seed"]),
+            "seed": self.seed,
             "version": ds.attrs["simcore_version"],
             "period": ds.attrs["period"],
             "currency": ds.attrs["currency"],
