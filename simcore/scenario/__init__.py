@@ -6,5 +6,28 @@ calendar, variables).
 
 from simcore.scenario.load import Scenario, load_scenario, scenario_from_dict, write_json_schema
 from simcore.scenario.overrides import parse_value
+from simcore.scenario.params import (
+    AmountParams,
+    CellParams,
+    CreationParams,
+    DecisionParams,
+    Duration,
+    StageParams,
+)
+from simcore.scenario.values import BetaRate, Pert
 
-__all__ = ["Scenario", "load_scenario", "parse_value", "scenario_from_dict", "write_json_schema"]
+__all__ = [
+    "AmountParams",
+    "BetaRate",
+    "CellParams",
+    "CreationParams",
+    "DecisionParams",
+    "Duration",
+    "Pert",
+    "Scenario",
+    "StageParams",
+    "load_scenario",
+    "parse_value",
+    "scenario_from_dict",
+    "write_json_schema",
+]
