@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 import simcore
 from simcore.analysis.funnel import funnel, funnel_vs_simulation, pacing
@@ -207,3 +208,19 @@ def test_cli_pacing_nonsense_and_no_days_left(capsys):
     assert main(["funnel", "scenarios/fy2026.toml", "--trials", "20", "--pacing=40,15,30,30"]) == 0
     out = capsys.readouterr().out
     assert "25 more needed (no days left to make it up;" in out and "inf" not in out
+
+
+def test_the_decision_stage_is_named_as_the_scenario_names_it(capsys):
+    # enterprise.toml's stages run Qualified ... Redlines: no label says "stage 4" or "stage 1".
+    code, out, _ = run_cli(capsys, "funnel", "scenarios/enterprise.toml", "--trials", "100")
+    assert code == 0
+    for words in (
+        "Redlines creation needed",
+        "Qualified creation needed",
+        "Redlines bank:",
+        "Redlines need",
+        "Qualified created",
+        "horizon truncation (Redlines creation)",
+    ):
+        assert words in out, words
+    assert "stage 4" not in out.lower() and "stage-4" not in out.lower() and "stage 1" not in out.lower()
