@@ -101,7 +101,12 @@ class ComparisonResult(Result):
         }
 
     def text(self) -> str:
-        """Readable tables: the variants, per-quarter P50, the differences vs the baseline."""
+        """Readable tables: the variants, per-quarter P50, the differences vs the baseline.
+
+        Returns
+        -------
+        str
+        """
         cur = self.currency
         m = lambda v: money(v, cur)  # noqa: E731
         rows = []

@@ -101,6 +101,12 @@ class ConvergenceReport(Result):
     _table = "history"
 
     def message(self) -> str:
+        """One line: whether the precision was reached, after how many trials, and where P50 and P10 are.
+
+        Returns
+        -------
+        str
+        """
         state = "reached" if self.converged else "NOT reached"
         return (
             f"Precision {100 * self.precision:g}% at {100 * self.level:g}% {state} after {self.trials:,} "

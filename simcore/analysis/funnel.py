@@ -452,7 +452,12 @@ class FunnelComparison(Result):
     _table = "rows"
 
     def text(self) -> str:
-        """A readable table and the explanation in words."""
+        """A readable table and the explanation in words.
+
+        Returns
+        -------
+        str
+        """
         cur = self.funnel.currency
         labels = {
             "stage1_created": f"{self.funnel.first_stage or 'stage 1'} created",

@@ -350,7 +350,13 @@ class FunnelResult(Result):
     _table = "by_cell"
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready dict (what ``simcore funnel --json`` prints)."""
+        """Plain JSON-ready dict (what ``simcore funnel --json`` prints).
+
+        Returns
+        -------
+        dict
+            The fields, ``stack_steps`` as ``[{"step", "rate"}, ...]``.
+        """
         out = super().to_dict()
         out["stack_steps"] = [{"step": a, "rate": r} for a, r in out["stack_steps"]]
         return out

@@ -228,7 +228,17 @@ class OneAtATime(Result):
     bookings: dict = field(default_factory=dict, repr=False)
 
     def swings(self, metric: str = "p50") -> list:
-        """``[{"name", "low", "high"}, ...]`` for :func:`simcore.report.plots.tornado`."""
+        """The swings of one figure, for :func:`simcore.report.plots.tornado`.
+
+        Parameters
+        ----------
+        metric : {"mean", "p50", "p10"}, default "p50"
+
+        Returns
+        -------
+        list of dict
+            ``[{"name", "low", "high"}, ...]``, widest P50 swing first.
+        """
         if metric not in ("mean", "p50", "p10"):
             raise SimcoreError(f"metric must be mean, p50 or p10, got {metric!r}")
         return [{"name": r["name"], "low": r[metric]["low"], "high": r[metric]["high"]} for r in self.rows]

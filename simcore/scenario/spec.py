@@ -843,6 +843,15 @@ def default(path: str):
 def default_text(path: str) -> str:
     """How the field reference states a field's default (``""`` when it has none).
 
+    Parameters
+    ----------
+    path : str
+        The field's path as the reference writes it.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> default_text("stages.<stage>.dwell.mean"), default_text("creation.seasonality")
