@@ -41,6 +41,7 @@ OUTPUT_FORMATS = {
 """The result formats :func:`save_dataset` writes, by file extension, with what each holds."""
 
 _NETCDF = (".nc", ".nc4")
+_ROOM = 64 * 1024  # the least free space a result's folder must have before a run (bytes)
 
 # A temporary of ours: ".<target name>.simcore-<pid>-<mkstemp's random part>.tmp".
 _TEMPORARY = re.compile(r"^\..+\.simcore-(\d+)-[A-Za-z0-9_]+\.tmp$")
@@ -212,6 +213,11 @@ def check_writable(folder, shown=None) -> None:
         raise SimcoreError(f"{shown or folder}: cannot write in {str(folder)!r}: {_reason(exc)}") from None
     os.close(fd)
     os.unlink(probe)
+    free = _free_bytes(folder)
+    if free is not None and free < _ROOM:  # an empty file fits on a full disk: ask for some room too
+        raise SimcoreError(
+            f"{shown or folder}: cannot write in {str(folder)!r}: the disk is full ({free:,} bytes free)"
+        )
 
 
 def clean_stale_temporaries(folder) -> list:
