@@ -166,3 +166,34 @@ def test_completion_without_argcomplete_says_what_to_install(capsys, monkeypatch
     assert err == (
         "error: shell completion needs argcomplete, which is not installed: pip install 'simcore[completion]'\n"
     )
+
+
+@pytest.mark.slow
+def test_the_shell_gets_completions_from_the_console_script(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("argcomplete")
+    exe = shutil.which("simcore", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("the simcore console script is not installed in this environment")
+    answers = {}
+    for line in ("simcore ru", "simcore run --tr", "simcore init --from e"):
+        out = tmp_path / "completions"
+        env = {
+            **os.environ,
+            "_ARGCOMPLETE": "1",
+            "_ARGCOMPLETE_SHELL": "bash",
+            "COMP_LINE": line,
+            "COMP_POINT": str(len(line)),
+            "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+        }
+        proc = subprocess.run([exe], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        answers[line] = out.read_text().split()
+    assert answers == {
+        "simcore ru": ["run"],
+        "simcore run --tr": ["--trials"],
+        "simcore init --from e": ["enterprise"],
+    }
