@@ -30,22 +30,38 @@ def _run(cmd, cwd, env, timeout=600):
     return proc
 
 
+def _copy_source(dest: Path) -> None:
+    """The files a clone has (tracked or new, not ignored), symbolic links kept as links."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+        names = [n for n in listed.split("\0") if n]
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: what the build needs
+        names = [
+            str(p.relative_to(ROOT)) for name in SOURCES for p in [ROOT / name, *(ROOT / name).rglob("*")]
+        ]
+        names += [p.name for p in ROOT.glob("LICEN[CS]E*")]
+    for name in names:
+        src, dst = ROOT / name, dest / name
+        if not (src.is_symlink() or src.is_file()) or "__pycache__" in src.parts:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        else:
+            shutil.copy2(src, dst)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     pytest.importorskip("setuptools", minversion="77", reason="building the wheel needs setuptools>=77")
     base = tmp_path_factory.mktemp("install")
     source = base / "source"
-    source.mkdir()
-    for name in SOURCES:
-        if (ROOT / name).is_dir():
-            # symlinks=True: simcore/scenarios/* stay links into the copy's scenarios/, as in a clone.
-            shutil.copytree(
-                ROOT / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(ROOT / name, source / name)
-    for license_file in ROOT.glob("LICEN[CS]E*"):
-        shutil.copy2(license_file, source / license_file.name)
+    _copy_source(source)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["NUMBA_NUM_THREADS"] = "1"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]

@@ -29,7 +29,12 @@ def _examples(args) -> int:
     print()
     for e in found:
         notes = [
-            n for n in ("the default" if e.name == DEFAULT else "", "bank CSV" if e.bank_csv else "") if n
+            n
+            for n in (
+                "the default" if e.name == DEFAULT else "",
+                "with a bank CSV of open deals" if e.bank_csv else "",
+            )
+            if n
         ]
         print(f"  {e.name:<{width}}  {e.description}" + (f" ({', '.join(notes)})" if notes else ""))
     print()
