@@ -266,6 +266,11 @@ def compare(
         )
     scenarios = variant_scenarios(scenario, variants, sets)
     labels = list(scenarios)
+    if not labels:  # `--variants ,`: an empty list is a mistake, not "compare nothing"
+        raise SimcoreError(
+            "no variants to compare: name at least one"
+            + (f" (the file has {', '.join(scenario.variants)})" if scenario.variants else "")
+        )
     if baseline is None:
         baseline = "Base" if "Base" in scenarios else labels[0]
     if baseline not in scenarios:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 
-from simcore.cli.app import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
 from simcore.format import money, percent, table
 
 
@@ -450,7 +450,7 @@ def _setup_compare(p):
 
 def parse_set_variants(items) -> dict:
     """``["Upsell:a.b=1", "Upsell:c=2"]`` -> ``{"Upsell": {"a.b": 1, "c": 2}}``."""
-    from simcore.cli.app import parse_set
+    from simcore.cli.options import parse_set
     from simcore.errors import SimcoreError
 
     out = {}

@@ -1,125 +1,55 @@
-"""The ``simcore`` command line.
+"""The ``simcore`` command line: the ``run``, ``validate`` and ``schema`` commands, and :func:`main`.
 
 Every command reports bad input as one clear line per problem on stderr and exits
-with code 2; it never shows a traceback for a user's mistake. Files are written
-atomically (a temporary file in the same folder, then renamed), so an interrupted
-run leaves nothing half-written.
+with code 2; it never shows a traceback for a user's mistake. Ctrl-C anywhere prints
+``interrupted`` and exits with code 130. Files are written atomically (a temporary file in the
+same folder, then renamed), so an interrupted run leaves nothing half-written.
+
+The other commands live in their own modules (``simcore.cli.analytics``, ``report``,
+``optimize``, ``examples``), which register themselves with :func:`simcore.cli.options.command`;
+this module imports them, never the other way round.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
+from simcore.cli.options import (
+    COMMANDS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    add_run_arguments,
+    add_scenario_arguments,
+    command,
+    default_scenario,
+    load,
+    parse_set,
+    scenario_inputs,
+)
 from simcore.errors import ScenarioError, SimcoreError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+# Re-exported: tests and scripts written against the single-module command line import these here.
+__all__ = ["COMMANDS", "default_scenario", "entry", "main", "parse_set"]
+
+# The modules that register the other commands, in the order ``simcore --help`` lists them.
+COMMAND_MODULES = (
+    "simcore.cli.analytics",
+    "simcore.cli.report",
+    "simcore.cli.optimize",
+    "simcore.cli.examples",
+)
 
 
-def default_scenario() -> Path:
-    """The bundled default scenario (``scenarios/fy2026.toml``)."""
-    here = Path(__file__).resolve().parents[2] / "scenarios" / "fy2026.toml"
-    if here.exists():
-        return here
-    return Path.cwd() / "scenarios" / "fy2026.toml"
-
-
-def parse_set(items) -> dict:
-    """``["a.b=1", "c=text"]`` -> ``{"a.b": 1, "c": "text"}`` (values in TOML syntax)."""
-    from simcore.scenario.overrides import parse_value
-
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SimcoreError(f"--set {item!r}: expected path.to.field=value")
-        path, value = item.split("=", 1)
-        if not path.strip():
-            raise SimcoreError(f"--set {item!r}: the field path is empty")
-        out[path.strip()] = parse_value(value.strip())
-    return out
-
-
-def load(args):
-    """The scenario named by ``args`` with its variant and ``--set`` overrides."""
-    from simcore.scenario.load import load_scenario
-
-    path = args.scenario or default_scenario()
-    return load_scenario(
-        path, variant=getattr(args, "variant", None), overrides=parse_set(getattr(args, "set", None))
-    )
-
-
-def _positive_int(text):
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**63), got {value}")
-    return value
-
-
-def add_scenario_arguments(p, optional=True):
-    """The arguments every command that reads a scenario shares."""
-    p.add_argument(
-        "scenario",
-        nargs="?" if optional else None,
-        default=None,
-        help="scenario TOML file" + (" (default: the bundled scenarios/fy2026.toml)" if optional else ""),
-    )
-    p.add_argument("--variant", help="apply a named variant from the file's [variants]")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="PATH=VALUE",
-        help="override a scenario value, e.g. --set defaults.decision.win=0.3 (repeatable)",
-    )
-
-
-def add_run_arguments(p, trials_optional=False):
-    """``--trials`` and ``--seed``. With ``trials_optional`` an omitted ``--trials`` is None
-    (the command then tells "not given" from the default 10,000).
-    """
-    p.add_argument(
-        "--trials",
-        type=_positive_int,
-        default=None if trials_optional else 10_000,
-        help="Monte Carlo trials (default 10000)",
-    )
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        print(f"simcore: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
-
-
-COMMANDS = {}
-
-
-def command(name, help_text):
-    """Register ``simcore NAME``: the decorated function gets the parser, returns the handler."""
-
-    def register(setup):
-        COMMANDS[name] = (help_text, setup)
-        return setup
-
-    return register
+_WRITTEN = {
+    "netcdf": "Full result",
+    "csv": "Per-trial figures",
+    "parquet": "Per-trial figures",
+    "json": "Summary",
+}
 
 
 @command("run", "simulate a scenario and print bookings P10/P50/P90")
@@ -129,7 +59,13 @@ def _setup_run(p):
     p.add_argument(
         "--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)"
     )
-    p.add_argument("--out", help="write the full result as netCDF (.nc)")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the result; the extension names the format: .nc (netCDF, the full result), "
+        ".csv or .parquet (one row per trial: bookings by period, creation, target hit), "
+        ".json (the summary)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
@@ -143,12 +79,11 @@ def _setup_run(p):
 
 def _run(args):
     from simcore.engine.simulate import simulate
+    from simcore.io import check_not_an_input, check_result_file, output_format, save_dataset
     from simcore.report.text import summary_table
 
     if args.out is not None:
-        from simcore.io import check_out_file
-
-        check_out_file(args.out)  # before the run, not after it
+        check_result_file(args.out, scenario_inputs(args))  # before the run, not after it
     if args.precision:
         from simcore.cli.analytics import run_to_precision
 
@@ -160,6 +95,8 @@ def _run(args):
         return run_to_precision(args)
     args.trials = 10_000 if args.trials is None else args.trials
     sc = load(args)
+    if args.out is not None:
+        check_not_an_input(args.out, scenario_inputs(args, sc))  # the bank CSV is known now
     ds = simulate(
         sc,
         trials=args.trials,
@@ -167,23 +104,22 @@ def _run(args):
         period=args.period,
         progress=False if args.quiet or args.json else None,
     )
-    if args.out is not None:
-        from simcore.io import save_dataset
-
-        save_dataset(ds, args.out)
     summary = ds.simcore.summary()
     from simcore.analysis.convergence import headline_errors
     from simcore.cli.analytics import errors_table
     from simcore.format import json_safe
 
     errors = headline_errors(ds)  # every headline figure with its Monte-Carlo standard error
+    document = {**summary, "mc_errors": json_safe(errors)}
+    if args.out is not None:
+        save_dataset(ds, args.out, summary=document)
     if args.json:
-        print(json.dumps({**summary, "mc_errors": json_safe(errors)}, indent=2))
+        print(json.dumps(document, indent=2))
     else:
         print(summary_table(summary))
         print("\n" + errors_table(errors, sc.currency))
         if args.out is not None:
-            print(f"\nFull result written to {args.out}")
+            print(f"\n{_WRITTEN[output_format(args.out)]} written to {args.out}")
     return EXIT_OK
 
 
@@ -234,11 +170,11 @@ def _schema(args):
 def build_parser():
     from simcore._version import __version__
 
-    parser = _Parser(prog="simcore", description="Monte Carlo planning of B2B bookings under uncertainty.")
+    parser = Parser(prog="simcore", description="Monte Carlo planning of B2B bookings under uncertainty.")
     parser.add_argument("--version", action="version", version=f"simcore {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     handlers = {}
-    _load_plugins()
+    _load_command_modules()
     for name, (help_text, setup) in COMMANDS.items():
         # argparse %-formats ``help`` (for %(default)s), not ``description``: a literal
         # percent sign, as in "95% confidence", must be doubled in the one and not the other.
@@ -247,11 +183,11 @@ def build_parser():
     return parser, handlers
 
 
-def _load_plugins():
-    """Import the modules that register more commands (analytics, optimizer)."""
+def _load_command_modules():
+    """Import the modules that register the other commands (a module left out of an install is skipped)."""
     import importlib
 
-    for module in ("simcore.cli.analytics", "simcore.cli.report", "simcore.cli.optimize"):
+    for module in COMMAND_MODULES:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -259,13 +195,34 @@ def _load_plugins():
                 raise
 
 
-def main(argv=None) -> int:
-    parser, handlers = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return EXIT_USAGE
+def _complete(parser) -> None:
+    """Answer the shell's completion request, if this is one (``simcore completion`` sets it up).
+
+    argcomplete is imported only when the shell asks, so that it costs nothing otherwise.
+    """
+    if "_ARGCOMPLETE" not in os.environ:
+        return
     try:
+        import argcomplete  # lazy: optional (simcore[completion]), and only for completion requests
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)  # prints the candidates and exits
+
+
+def main(argv=None) -> int:
+    """Run ``simcore ARGV`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    Exit codes: 0 done; 1 the command's answer is no (``optimize``: the target cannot be met);
+    2 bad input (one line per problem on stderr); 130 interrupted (Ctrl-C).
+    """
+    try:
+        parser, handlers = build_parser()
+        if argv is None:
+            _complete(parser)
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return EXIT_USAGE
         return handlers[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
@@ -278,7 +235,7 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def entry() -> None:
@@ -298,4 +255,6 @@ def entry() -> None:
         # `simcore run | head`: the reader has gone. Not an error worth a traceback
         # (the recipe of the Python docs, "Note on SIGPIPE").
         code = 1
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being reported
+        code = EXIT_INTERRUPTED
     os._exit(code)

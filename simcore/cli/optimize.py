@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from simcore.cli.app import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
 from simcore.format import money, percent, table
 from simcore.io import write_atomic
 

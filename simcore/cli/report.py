@@ -6,7 +6,7 @@ run leaves no half-written file in ``DIR`` and keeps the files already there.
 
 from __future__ import annotations
 
-from simcore.cli.app import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
 from simcore.errors import SimcoreError
 
 
