@@ -40,6 +40,8 @@ class CalibrationResult:
     diagnostics : dict
         ``with_history``, ``as_of``, ``deals``, ``open_deals``, ``dwell_family`` (per stage),
         ``seasonality``, ``warnings``.
+    document : dict
+        The fitted scenario as the dict a TOML reader would give (``bank.csv`` names the bank).
     toml : str
         The scenario file's text (with a comment giving the evidence of every fitted value).
     bank : pandas.DataFrame
@@ -51,6 +53,7 @@ class CalibrationResult:
     scenario: object
     evidence: pd.DataFrame
     diagnostics: dict
+    document: dict
     toml: str
     bank: pd.DataFrame
     success: bool = True
@@ -80,8 +83,9 @@ class CalibrationResult:
 
         path = Path(path)
         bank_path = path.with_name(f"{path.stem}_bank.csv")
-        write_atomic(bank_path, self.bank.to_csv(index=False))
-        write_atomic(path, self.toml.replace("__BANK_CSV__", bank_path.name))
+        write_atomic(bank_path, lambda tmp: self.bank.to_csv(tmp, index=False))
+        text = self.toml.replace("__BANK_CSV__", bank_path.name)
+        write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         return path, bank_path
 
 
@@ -201,7 +205,7 @@ def calibrate(
     message = (
         "fitted" if events.with_history else "fitted from the export alone: one open stage, no push rate"
     )
-    return CalibrationResult(scenario, evidence, diag, toml, bank, True, message, warnings)
+    return CalibrationResult(scenario, evidence, diag, doc, toml, bank, True, message, warnings)
 
 
 def _header(events, as_of, diag):

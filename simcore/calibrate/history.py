@@ -78,7 +78,7 @@ class History:
         out.mkdir(parents=True, exist_ok=True)
         paths = (out / "opportunities.csv", out / "stage_history.csv")
         for frame, path in zip((self.opportunities, self.stage_history), paths):
-            write_atomic(path, frame.to_csv(index=False))
+            write_atomic(path, lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
         return paths
 
 
