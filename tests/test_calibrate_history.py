@@ -31,7 +31,14 @@ def known_raw(count=1500.0, push=0.2, win_decay=1.0, sources=("inbound", "outbou
         "stage": [{"name": "Qualify", "category": "pipeline"}, {"name": "Decide", "category": "commit"}],
         "defaults": {
             "market_loading": 0.0,
-            "stages": {"Qualify": {"advance": 0.6, "lost_competition": 0.1, "dwell": {"mean": 20, "cv": 0.5}, "growth": 1.2}},
+            "stages": {
+                "Qualify": {
+                    "advance": 0.6,
+                    "lost_competition": 0.1,
+                    "dwell": {"mean": 20, "cv": 0.5},
+                    "growth": 1.2,
+                }
+            },
             "decision": {
                 "win": 0.3,
                 "push": push,
@@ -115,7 +122,9 @@ def test_mean_dwell_and_growth_match(known_history):
     assert (q["outcome"] != ev.OUT_CENSORED).all()
     assert_close_se(q["duration"].mean(), 20.0, 0.5 * 20.0 / math.sqrt(len(q)), what="mean Qualify dwell")
     delay = sp[(sp["kind"] == ev.KIND_PUSH_DELAY) & (sp["start"] < -365)]
-    assert_close_se(delay["duration"].mean(), 15.0, 0.5 * 15.0 / math.sqrt(len(delay)), what="mean push delay")
+    assert_close_se(
+        delay["duration"].mean(), 15.0, 0.5 * 15.0 / math.sqrt(len(delay)), what="mean push delay"
+    )
     growth = q.loc[q["outcome"] == ev.OUT_ADVANCE, "growth"]
     np.testing.assert_allclose(growth, 1.2, rtol=1e-3)  # amounts rounded to cents
 
@@ -153,11 +162,27 @@ def test_same_seed_same_history_and_another_seed_differs():
 
 def test_history_command_writes_both_files(tmp_path, capsys):
     code, out, err = run_cli(
-        capsys, "history", "scenarios/smb.toml", "--start", "2025-01-01", "--end", "2025-07-01", "--out", tmp_path
+        capsys,
+        "history",
+        "scenarios/smb.toml",
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-07-01",
+        "--out",
+        tmp_path,
     )
     assert code == 0, err
     assert (tmp_path / "opportunities.csv").exists() and (tmp_path / "stage_history.csv").exists()
     code, out, err = run_cli(
-        capsys, "history", "scenarios/smb.toml", "--start", "2025-07-01", "--end", "2025-01-01", "--out", tmp_path
+        capsys,
+        "history",
+        "scenarios/smb.toml",
+        "--start",
+        "2025-07-01",
+        "--end",
+        "2025-01-01",
+        "--out",
+        tmp_path,
     )
     assert code == 2 and "must be after start" in err

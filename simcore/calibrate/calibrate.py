@@ -188,6 +188,7 @@ def calibrate(
     doc, comments = scenario_document(
         name, as_of, horizon_weeks, values, smap, evidence, labels, diag, events
     )
+    evidence.attrs.pop("_by_key", None)  # the writer's lookup table, not part of the result
     toml = to_toml(doc, comments, header=_header(events, as_of, diag))
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "bank.csv").write_text(bank.to_csv(index=False), encoding="utf-8")

@@ -57,7 +57,12 @@ def _days(values, as_of):
     return (values - as_of).dt.total_seconds().to_numpy() / _DAY
 
 
-def build_events(opps, history, stage_map: StageMap, as_of, dimensions, cells, file="", history_file=""):
+def _source(frame):
+    """The file and stage column a reader's table came from (for problem messages)."""
+    return frame.attrs.get("file", "(table)"), frame.attrs.get("columns", {}).get("stage", "stage")
+
+
+def build_events(opps, history, stage_map: StageMap, as_of, dimensions, cells):
     """Deals and spells as of ``as_of`` (see :class:`Events`).
 
     ``cells`` maps a tuple of dimension values to the cell index. Returns ``(events, warnings)``.
@@ -87,9 +92,10 @@ def build_events(opps, history, stage_map: StageMap, as_of, dimensions, cells, f
         deals["stage"] = 0
         spells = _export_spells(deals)
         return Events(deals, spells, False), warnings
-    export_stage = opps["stage"].str.lower().map(stage_map.code).to_numpy(dtype=float)
+    file, column = _source(opps)
+    export_stage = stage_map.codes(opps["stage"], file, opps["line"], column)
     deals["stage"] = np.where(export_stage >= 0, export_stage, 0).astype(np.int64)
-    spells = _history_spells(deals, history, stage_map, as_of, history_file, warnings)
+    spells = _history_spells(deals, history, stage_map, as_of, warnings)
     missing = ~deals["has_history"]
     if missing.any():
         warnings.append(
@@ -124,7 +130,8 @@ def _export_spells(deals):
     )
 
 
-def _history_spells(deals, history, stage_map, as_of, history_file, warnings):
+def _history_spells(deals, history, stage_map, as_of, warnings):
+    history_file, column = _source(history)
     index = pd.Series(np.arange(len(deals)), index=deals["opportunity_id"])
     h = history[(history["changed"] < as_of) & history["opportunity_id"].isin(index.index)]
     unknown = ~history["opportunity_id"].isin(index.index) & (history["changed"] < as_of)
@@ -134,7 +141,7 @@ def _history_spells(deals, history, stage_map, as_of, history_file, warnings):
             f"export created before the as-of date: left out"
         )
     deal = index[h["opportunity_id"]].to_numpy()
-    code = stage_map.codes(h["stage"], history_file, h["line"])
+    code = stage_map.codes(h["stage"], history_file, h["line"], column)
     t = _days(h["changed"], as_of)
     close = _days(h["close_date"], as_of)
     amount = h["amount"].to_numpy()

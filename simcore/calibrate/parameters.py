@@ -95,8 +95,10 @@ def rate_rows(parameter, stage, x, n, labels, cell_values, dims, what):
 
 
 def dwell_rows(spells, parameter, stage, labels, half_life, family=None):
-    """Censored-likelihood dwell fits per cell, one family for the stage (best total AIC), log mean
-    and log cv shrunk across cells. Returns ``(rows, family, aic_by_family)``.
+    """Censored-likelihood dwell fits per cell, one family for the stage (best AIC on the stage's
+    spells of all cells together), log mean and log cv shrunk across cells.
+
+    Returns ``(rows, family, aic_by_family)``.
     """
     n_cells = len(labels)
     groups = [spells[spells["cell"] == c] for c in range(n_cells)]
@@ -108,12 +110,10 @@ def dwell_rows(spells, parameter, stage, labels, half_life, family=None):
         )
         for g in groups
     ]
-    fits = {}
-    for fam in [family] if family else FAMILIES:
-        fits[fam] = [fit_dwell(fam, *d) if d[1].any() else None for d in data]
-    totals = {f: sum(aic(r) for r in rs if r is not None) for f, rs in fits.items()}
+    everything = [np.concatenate([d[i] for d in data]) for i in range(3)]
+    totals = {f: aic(fit_dwell(f, *everything)) for f in ([family] if family else FAMILIES)}
     best = min(totals, key=totals.get)
-    chosen = fits[best]
+    chosen = [fit_dwell(best, *d) if d[1].any() else None for d in data]
     est = np.array([r["log_mean"] if r else math.nan for r in chosen])
     se = np.array([r["se_log_mean"] if r else math.nan for r in chosen])
     mean, sd, _, _ = shrink_normal(est, se)

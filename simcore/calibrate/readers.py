@@ -376,7 +376,9 @@ def read_opportunities(path, columns=None, dimensions=()) -> Read:
             f"{path}: {int(no_close.sum())} closed opportunities have no close date: used for rates, "
             f"not for dwells"
         )
-    return Read(table[~leads].reset_index(drop=True), warnings, str(path))
+    table = table[~leads].reset_index(drop=True)
+    table.attrs.update(file=str(path), columns=cols)
+    return Read(table, warnings, str(path))
 
 
 def _order_problems(path, table, cols):
@@ -447,4 +449,5 @@ def read_stage_history(path, columns=None) -> Read:
         }
     )
     table = table.sort_values(["opportunity_id", "changed", "line"], kind="stable").reset_index(drop=True)
+    table.attrs.update(file=str(path), columns=cols)
     return Read(table, [], str(path))

@@ -47,7 +47,7 @@ class StageMap:
     categories: list
     code: dict
 
-    def codes(self, stage: pd.Series, file: str, lines: pd.Series) -> np.ndarray:
+    def codes(self, stage: pd.Series, file: str, lines: pd.Series, column: str = "stage") -> np.ndarray:
         """Stage indices of CRM stage names; an unknown name is a problem naming its line."""
         key = stage.str.lower()
         out = key.map(self.code)
@@ -59,7 +59,7 @@ class StageMap:
                 [
                     Problem(
                         file,
-                        f"line {first}, column stage",
+                        f"line {first}, column {column!r}",
                         f"unknown stage {s!r}: map it with --stages '{s}=<stage>' "
                         f"(known: {', '.join(self.names)})",
                     )

@@ -251,7 +251,12 @@ def _load_plugins():
     """Import the modules that register more commands (analytics, optimizer)."""
     import importlib
 
-    for module in ("simcore.cli.analytics", "simcore.cli.report", "simcore.cli.optimize", "simcore.cli.calibrate"):
+    for module in (
+        "simcore.cli.analytics",
+        "simcore.cli.report",
+        "simcore.cli.optimize",
+        "simcore.cli.calibrate",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
