@@ -48,6 +48,10 @@ class CalibrationResult:
         The deals open at the as-of date, as the bank CSV holds them.
     success : bool
     message : str
+    warnings : list of str
+        What is odd but usable in the history.
+    events : Events
+        The deals and stage spells the fit used (:class:`simcore.calibrate.events.Events`).
     """
 
     scenario: object
@@ -59,6 +63,7 @@ class CalibrationResult:
     success: bool = True
     message: str = ""
     warnings: list = field(default_factory=list)
+    events: object = field(default=None, repr=False)
 
     def to_dataframe(self) -> pd.DataFrame:
         """The evidence table."""
@@ -206,7 +211,7 @@ def calibrate(
     message = (
         "fitted" if events.with_history else "fitted from the export alone: one open stage, no push rate"
     )
-    return CalibrationResult(scenario, evidence, diag, doc, toml, bank, True, message, warnings)
+    return CalibrationResult(scenario, evidence, diag, doc, toml, bank, True, message, warnings, events)
 
 
 def _header(events, as_of, diag):

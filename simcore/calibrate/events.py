@@ -193,7 +193,11 @@ def _history_spells(deals, history, stage_map, as_of, warnings):
     n_push = push[nxt_safe]
     s_code = code[start_rows]
     reason = deals["loss_reason"].to_numpy()[deal[start_rows]]
-    loss = pd.Series(reason).map(_LOSS_OUT).fillna(OUT_LOST_OTHER).to_numpy(dtype=np.int64)
+    loss = np.where(
+        reason == "competition",
+        OUT_LOST_COMPETITION,
+        np.where(reason == "no_decision", OUT_LOST_NO_DECISION, OUT_LOST_OTHER),
+    )
     outcome = np.select(
         [ends_open, n_code == LOST, n_code == WON, n_push, n_code > s_code],
         [OUT_CENSORED, loss, np.where(s_code == decision, OUT_WON, OUT_ADVANCE), OUT_PUSH, OUT_ADVANCE],

@@ -228,7 +228,7 @@ def fit_whale(log_amount, min_deals=60):
     mu1, s = float(np.median(y)), float(np.std(y))
     mu2 = float(np.quantile(y, 0.95))
     p = 0.05
-    for _ in range(200):
+    for _ in range(100):
         l1 = (1 - p) * _norm_pdf(y, mu1, s)
         l2 = p * _norm_pdf(y, mu2, s)
         r = l2 / np.maximum(l1 + l2, 1e-300)
@@ -236,7 +236,7 @@ def fit_whale(log_amount, min_deals=60):
         mu1 = float(np.dot(1 - r, y) / max((1 - r).sum(), 1e-12))
         mu2 = float(np.dot(r, y) / max(r.sum(), 1e-12))
         s = float(math.sqrt((np.dot(1 - r, (y - mu1) ** 2) + np.dot(r, (y - mu2) ** 2)) / n))
-        if abs(p_new - p) < 1e-7:
+        if abs(p_new - p) < 1e-6:
             p = p_new
             break
         p = p_new
