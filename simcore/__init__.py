@@ -42,3 +42,13 @@ __all__ += ["drawn_sensitivity", "one_at_a_time", "variance_contributions"]
 from simcore.optimize import Limits, OptimizeResult, optimize  # noqa: E402
 
 __all__ += ["Limits", "OptimizeResult", "optimize"]
+
+
+def __getattr__(name):
+    # simcore.calibrate (callable: simcore.calibrate(opportunities, as_of=...)) is imported on
+    # first use: it loads scipy.stats, which costs about a second at start-up.
+    if name == "calibrate":
+        import importlib
+
+        return importlib.import_module("simcore.calibrate")
+    raise AttributeError(f"module 'simcore' has no attribute {name!r}")

@@ -196,3 +196,40 @@ def test_intervals_cover_the_truth_about_90_percent():
     share = float(np.mean(inside))
     se = math.sqrt(0.9 * 0.1 / len(inside))
     assert abs(share - 0.9) <= 4 * se, f"coverage {share:.3f} over {len(inside)} intervals"
+
+
+def test_simcore_calibrate_is_callable(fit_and_truth):
+    _, truth = fit_and_truth
+    h = simulate_history(truth, "2025-01-01", "2026-01-01", seed=8)
+    opps, hist = tidy_history(h, ["source"])
+    fit = simcore.calibrate(opps, as_of="2026-01-01", dimensions=["source"], stage_history=hist)
+    assert isinstance(fit, simcore.calibrate.CalibrationResult)
+
+
+def test_report_compares_with_the_plan(fit_and_truth, tmp_path):
+    from simcore.calibrate.report import write_report
+
+    fit, truth = fit_and_truth
+    plan = truth.with_overrides({"defaults.decision.win": 0.5})
+    page = write_report(fit, tmp_path, plan=plan)
+    text = page.read_text()
+    for image in ("dwell_1.png", "dwell_2.png", "push_delay.png", "rates.png", "amounts.png", "creation.png"):
+        assert (tmp_path / image).stat().st_size > 1000
+        assert image in text
+    # The plan's 50% win rate is far outside the history's interval around 30%: said in words.
+    assert "Your plan says 50% at the decision for inbound; your history says 3" in text
+    # Where plan and history agree (advance 60% at Qualify), nothing is said.
+    assert "at Qualify" not in text
+
+
+@pytest.mark.slow
+def test_benchmark_runs_small(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import bench_calibrate
+
+    bench_calibrate.main(["--opportunities", "3000", "--years", "1"])
+    out = capsys.readouterr().out
+    assert "calibrate:" in out and "read both files:" in out

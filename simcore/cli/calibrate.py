@@ -1,4 +1,8 @@
-"""``simcore history`` (synthetic CRM history from a scenario) and ``simcore calibrate`` (a scenario from CRM history)."""
+"""``simcore history`` (synthetic CRM history from a scenario) and ``simcore calibrate`` (a scenario from CRM history).
+
+The handlers import simcore.calibrate lazily, as the other commands do: it loads scipy.stats and
+pandas' parsers, which would slow every ``simcore`` start-up.
+"""
 
 from __future__ import annotations
 
