@@ -46,6 +46,29 @@ def censored_loglik(family, theta, duration, event, weight):
     return float(np.dot(weight, ll))
 
 
+def lognormal_nll_and_gradient(theta, duration, event, weight):
+    """Negative censored log-likelihood of the lognormal in (log mean, log cv), and its gradient.
+
+    The analytic gradient halves the likelihood evaluations of a fit (the most common family
+    and the bulk of calibration's time on a large history).
+    """
+    log_mean, log_cv = theta
+    e2 = math.exp(2.0 * log_cv)
+    s = math.sqrt(math.log1p(e2))
+    mu = log_mean - 0.5 * s * s
+    log_x = np.log(duration)
+    z = (log_x - mu) / s
+    log_surv = special.log_ndtr(-z)
+    ll = np.where(event, -log_x - math.log(s) - _HALF_LOG_2PI - 0.5 * z * z, log_surv)
+    hazard = np.exp(-_HALF_LOG_2PI - 0.5 * z * z - log_surv)  # phi(z) / Phi(-z)
+    d_mu = np.where(event, z, hazard) / s
+    d_s = np.where(event, (z * z - 1.0), hazard * z) / s
+    ds_dv = e2 / (1.0 + e2) / s
+    g_mean = float(np.dot(weight, d_mu))
+    g_cv = float(np.dot(weight, d_mu * (-s * ds_dv) + d_s * ds_dv))
+    return -float(np.dot(weight, ll)), -np.array([g_mean, g_cv])
+
+
 def _hessian(f, x, h=1e-4):
     n = len(x)
     out = np.zeros((n, n))
@@ -107,7 +130,13 @@ def fit_dwell(family, duration, event, weight=None):
 
     # BFGS, unbounded: log mean and log cv range over the whole line. (L-BFGS-B spent ms per
     # step in its own bookkeeping here, more than the likelihood itself.)
-    res = optimize.minimize(nll, start, method="BFGS", options={"gtol": 1e-6})
+    if family == "lognormal":
+        res = optimize.minimize(
+            lognormal_nll_and_gradient, start, args=(duration, event, weight), jac=True, method="BFGS",
+            options={"gtol": 1e-6},
+        )  # fmt: skip
+    else:
+        res = optimize.minimize(nll, start, method="BFGS", options={"gtol": 1e-6})
     theta = res.x
     with np.errstate(all="ignore"):
         try:
