@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT))
 import simcore
 from simcore.calibrate import calibrate, read_opportunities, read_stage_history, simulate_history
 
-STAGES = [f"Stage {i + 1}" for i in range(8)]
+STAGES = [f"Stage {i + 1}" for i in range(10)]
 
 
 def big_scenario(opportunities: int, years: int):
-    """16 cells, 8 stages advancing at 92%, a decision pushing 35% of the time up to 6 times."""
+    """16 cells, 10 stages advancing at 95%, a decision pushing 40% of the time up to 6 times:
+    about ten stage changes per deal."""
     per_cell = opportunities / 16 / years
     raw = {
         "name": "bench",
@@ -41,14 +42,14 @@ def big_scenario(opportunities: int, years: int):
             "source": ["inbound", "outbound", "expansion", "partner"],
             "product": ["A", "B", "C", "D"],
         },
-        "stage": [{"name": n, "category": "pipeline" if i < 5 else "commit"} for i, n in enumerate(STAGES)],
+        "stage": [{"name": n, "category": "pipeline" if i < 6 else "commit"} for i, n in enumerate(STAGES)],
         "defaults": {
             "stages": {
-                n: {"advance": 0.92, "dwell": {"mean": 12, "cv": 0.6}, "growth": 1.02} for n in STAGES[:-1]
+                n: {"advance": 0.95, "dwell": {"mean": 12, "cv": 0.6}, "growth": 1.02} for n in STAGES[:-1]
             },
             "decision": {
                 "win": 0.3,
-                "push": 0.35,
+                "push": 0.4,
                 "dwell": {"mean": 20, "cv": 0.5},
                 "push_delay": {"mean": 20, "cv": 0.5},
                 "win_decay": 0.9,
@@ -80,18 +81,20 @@ def main(argv=None):
     print(f"history: {len(h.opportunities):,} opportunities, {len(h.stage_history):,} stage changes "
           f"(simulated and written in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
     del h
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     opps = read_opportunities(opp_path, dimensions=["source", "product"]).table
     hist = read_stage_history(hist_path).table
-    t_read = time.perf_counter() - t0
+    t_read, c_read = time.perf_counter() - t0, time.process_time() - c0
     in_memory = (opps.memory_usage(deep=True).sum() + hist.memory_usage(deep=True).sum()) / 2**20
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fit = calibrate(opps, "2026-01-01", ["source", "product"], hist)
-    t_fit = time.perf_counter() - t0
+    t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"read both files: {t_read:.1f} s")
-    print(f"calibrate:       {t_fit:.1f} s  (target < 30 s)")
+    # CPU seconds beside wall seconds: on a shared machine the wall time grows with the load,
+    # the CPU time of this one process much less.
+    print(f"read both files: {t_read:.1f} s wall, {c_read:.1f} s CPU")
+    print(f"calibrate:       {t_fit:.1f} s wall, {c_fit:.1f} s CPU  (target < 30 s)")
     print(
         f"history in memory {in_memory:.0f} MiB; peak RSS {rss_before:.0f} MiB before calibrating, {rss:.0f} MiB after"
     )

@@ -98,6 +98,26 @@ def _new_amount(
 
 
 @jit
+def _outcome(u, s, last, a, lc_share, w, decision, can_push):
+    """What ends a stay, from its uniform ``u``: advance or a loss before the decision stage; at it,
+    won, lost, or pushed (while pushes are left), with the kernel's order of the outcomes.
+    """
+    if s < last:
+        if u < a:
+            return EV_ADVANCE
+        return EV_LOST_COMPETITION if u < a + (1.0 - a) * lc_share else EV_LOST_NO_DECISION
+    if u < w:
+        return EV_WON
+    # Decay moves win mass to no decision: the competition share stays that of the first decision.
+    p_lc = (1.0 - decision[0] - decision[1]) * decision[4]
+    if u < w + p_lc:
+        return EV_LOST_COMPETITION
+    if u < w + p_lc + decision[1] and can_push:
+        return EV_PUSH
+    return EV_LOST_NO_DECISION
+
+
+@jit
 def record_history(
     seed,
     trial,
@@ -149,29 +169,13 @@ def record_history(
         remaining = np.zeros(k + 1)
         for s in range(k - 1, -1, -1):
             remaining[s] = remaining[s + 1] + dwell_mean[c, s]
-        w0, p_push, decay, push_mean, dec_share = (
-            decision[c, 0],
-            decision[c, 1],
-            decision[c, 2],
-            decision[c, 3],
-            decision[c, 4],
-        )
+        w0, decay, push_mean = decision[c, 0], decision[c, 2], decision[c, 3]
         for wk in range(n_weeks):
             for q in range(counts[c, wk]):
                 key = mix64(deal_k ^ np.uint64((wk << 32) | q))
                 t = week_start[wk] + week_length[wk] * uniform(key, 0)
-                amount = _new_amount(
-                    key,
-                    c,
-                    amount_kind,
-                    sigma,
-                    median,
-                    empirical,
-                    empirical_offset,
-                    whale,
-                    amount_floor,
-                    amount_cap,
-                )
+                amount = _new_amount(key, c, amount_kind, sigma, median, empirical, empirical_offset, whale,
+                                     amount_floor, amount_cap)  # fmt: skip
                 s = entry_stage[c]
                 close = t + remaining[s]
                 d = d_out
@@ -195,46 +199,26 @@ def record_history(
                     t_next = -1.0
                     u = uniform(key, j)
                     j += 1
-                    kind = -1
-                    if s < last:
-                        a = advance[c, s]
-                        if u < a:
-                            amount *= growth[c, s]
-                            s += 1
-                            close = t + remaining[s]
-                            kind = EV_ADVANCE
-                        elif u < a + (1.0 - a) * lost_comp_share[c, s]:
-                            kind = EV_LOST_COMPETITION
-                        else:
-                            kind = EV_LOST_NO_DECISION
-                    elif u < w:
-                        kind = EV_WON
-                    else:
-                        p_lc = (1.0 - w0 - p_push) * dec_share
-                        if u < w + p_lc:
-                            kind = EV_LOST_COMPETITION
-                        elif u < w + p_lc + p_push and n_push < max_pushes[c]:
-                            n_push += 1
-                            delay, j = draw_dwell(key, j, push_kind[c], push_mean, push_cv[c])
-                            t_next = t + delay
-                            # The rep moves the close date out: later than it was, by whole days.
-                            close = max(t + push_mean, math.floor(close) + 1.0)
-                            w *= decay
-                            kind = EV_PUSH
-                        else:
-                            kind = EV_LOST_NO_DECISION
+                    kind = _outcome(u, s, last, advance[c, s] if s < last else 0.0,
+                                    lost_comp_share[c, s] if s < last else 0.0, w, decision[c],
+                                    n_push < max_pushes[c])  # fmt: skip
+                    if kind == EV_ADVANCE:
+                        amount *= growth[c, s]
+                        s += 1
+                        close = t + remaining[s]
+                    elif kind == EV_PUSH:
+                        n_push += 1
+                        delay, j = draw_dwell(key, j, push_kind[c], push_mean, push_cv[c])
+                        t_next = t + delay
+                        # The rep moves the close date out: later than it was, by whole days.
+                        close = max(t + push_mean, math.floor(close) + 1.0)
+                        w *= decay
                     ev[e_out, 0], ev[e_out, 1], ev[e_out, 2], ev[e_out, 3] = d, t, s, amount
                     ev_kind[e_out] = kind
                     if kind == EV_WON or kind == EV_LOST_COMPETITION or kind == EV_LOST_NO_DECISION:
                         close = t
                         opp[d, 3] = t
-                        status = (
-                            OUT_WON
-                            if kind == EV_WON
-                            else (
-                                OUT_LOST_COMPETITION if kind == EV_LOST_COMPETITION else OUT_LOST_NO_DECISION
-                            )
-                        )
+                        status = kind - EV_WON + OUT_WON  # the EV_ and OUT_ closings are in the same order
                     ev[e_out, 4] = close
                     e_out += 1
                     if status != OUT_OPEN:

@@ -298,7 +298,7 @@ def read_opportunities(path, columns=None, dimensions=()) -> Read:
     Examples
     --------
     >>> import io, tempfile, os
-    >>> text = "Id,Created Date,Stage,Amount,Close Date\\n1,1/5/2026,Closed Won,100,2/1/2026\\n"
+    >>> text = "Id,Created Date,Stage,Amount,Close Date\n1,1/5/2026,Closed Won,100,2/1/2026\n"
     >>> with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
     ...     _ = f.write(text)
     >>> read_opportunities(f.name).table["status"].tolist()
@@ -312,20 +312,7 @@ def read_opportunities(path, columns=None, dimensions=()) -> Read:
     dup = ids.duplicated(keep="first") & (ids != "")
     problems.extend(_bad_rows(path, frame, cols["id"], dup, "opportunity id given twice"))
     problems.extend(_bad_rows(path, frame, cols["id"], ids == "", "blank opportunity id"))
-    dates = {}
-    for name in ("created", "close_date", "closed"):
-        if name in cols:
-            raw = frame[cols[name]].astype(str).str.strip()
-            dates[name] = parse_dates(raw)
-            problems.extend(
-                _bad_rows(path, frame, cols[name], dates[name].isna() & (raw != ""), "not a date")
-            )
-    amount = pd.Series(np.nan, index=frame.index)
-    if "amount" in cols:
-        raw = frame[cols["amount"]].astype(str).str.strip()
-        amount = _amounts(raw)
-        problems.extend(_bad_rows(path, frame, cols["amount"], amount.isna() & (raw != ""), "not an amount"))
-        problems.extend(_bad_rows(path, frame, cols["amount"], amount < 0, "negative amount"))
+    dates, amount = _dates_and_amounts(frame, cols, path, problems)
     status = _outcome(frame, cols, path, problems)
     stage = frame[cols["stage"]].astype(str).str.strip()
     problems.extend(_bad_rows(path, frame, cols["stage"], stage == "", "blank stage"))
@@ -379,6 +366,25 @@ def read_opportunities(path, columns=None, dimensions=()) -> Read:
     table = table[~leads].reset_index(drop=True)
     table.attrs.update(file=str(path), columns=cols)
     return Read(table, warnings, str(path))
+
+
+def _dates_and_amounts(frame, cols, path, problems):
+    """The export's dates (``{field: datetime64 Series}``) and amounts; bad values go to ``problems``."""
+    dates = {}
+    for name in ("created", "close_date", "closed"):
+        if name in cols:
+            raw = frame[cols[name]].astype(str).str.strip()
+            dates[name] = parse_dates(raw)
+            problems.extend(
+                _bad_rows(path, frame, cols[name], dates[name].isna() & (raw != ""), "not a date")
+            )
+    amount = pd.Series(np.nan, index=frame.index)
+    if "amount" in cols:
+        raw = frame[cols["amount"]].astype(str).str.strip()
+        amount = _amounts(raw)
+        problems.extend(_bad_rows(path, frame, cols["amount"], amount.isna() & (raw != ""), "not an amount"))
+        problems.extend(_bad_rows(path, frame, cols["amount"], amount < 0, "negative amount"))
+    return dates, amount
 
 
 def _order_problems(path, table, cols):

@@ -58,18 +58,17 @@ def to_toml(doc: dict, comments: dict, header=()) -> str:
 
     Examples
     --------
-    >>> print(to_toml({"a": 1, "t": {"b": Inline(x=1)}}, {("a",): "one"}))
+    >>> print(to_toml({"a": 1, "t": {"b": Inline(x=1)}}, {("a",): "one"}), end="")
     a = 1  # one
     <BLANKLINE>
     [t]
     b = { x = 1 }
-    <BLANKLINE>
     """
     out = [f"# {line}" for line in header]
     if out:
         out.append("")
     _table(doc, (), comments, out)
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _table(table, path, comments, out):
