@@ -51,3 +51,13 @@ __all__ = [
     "simulate_to_precision",
     "variance_contributions",
 ]
+
+
+def __getattr__(name):
+    # simcore.calibrate (callable: simcore.calibrate(opportunities, as_of=...)) is imported on
+    # first use: it loads scipy.stats, which costs about a second at start-up.
+    if name == "calibrate":
+        import importlib
+
+        return importlib.import_module("simcore.calibrate")
+    raise AttributeError(f"module 'simcore' has no attribute {name!r}")
