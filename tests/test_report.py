@@ -14,7 +14,8 @@ from conftest import assert_close_se, build, se_mean, small_raw
 
 import simcore
 from simcore.cli.app import main
-from simcore.report import document as rpt
+import simcore.report
+from simcore.report import publish as rpt
 
 SCENARIO = "scenarios/fy2026.toml"
 TRIALS = 300
@@ -33,7 +34,7 @@ def ds(scenario):
 
 @pytest.fixture(scope="module")
 def built(scenario):
-    return rpt.build_report(scenario, trials=TRIALS, seed=SEED, funnel_trials=100)
+    return simcore.report.build_report(scenario, trials=TRIALS, seed=SEED, funnel_trials=100)
 
 
 @pytest.fixture(scope="module")
@@ -91,61 +92,105 @@ def test_html_is_self_contained_with_the_headline_on_top(built, written):
     headline = page[page.index('<div class="headline">') : page.index("<h2>")]
     assert simcore.format.money(h["p50"]) in headline
     assert f"{round(100 * h['p_hit'])}%" in headline and "$8.65M" in headline
-    assert simcore.format.money(h["p10"]) in headline and simcore.format.money(h["p90"]) in headline
+    # The P10 sits beside the target: shown with the digits that tell the two apart.
+    assert simcore.format.money_pair(h["p10"], h["target"])[0] in headline
+    assert simcore.format.money(h["p90"]) in headline
 
 
 def test_csv_equals_the_summary(ds, written):
     # Same scenario, trials and seed: the simulation is bit-identical, so the report's numbers must be
-    # exactly the summary's.
+    # exactly the summary's, to the CSV's 12 significant digits.
+    from simcore.format import csv_value
+
     out, _ = written
     summary = ds.simcore.summary()
     year = summary["bookings"]["year"]
     head = {row[0]: row[1] for row in _csv(out / "headline.csv")[1:]}
-    assert float(head["P50 annual bookings"]) == year["p50"]
-    assert float(head["P10 annual bookings"]) == year["p10"]
-    assert float(head["P90 annual bookings"]) == year["p90"]
-    assert float(head["Mean annual bookings"]) == year["mean"]
+    assert float(head["P50 annual bookings"]) == csv_value(year["p50"])
+    assert float(head["P10 annual bookings"]) == csv_value(year["p10"])
+    assert float(head["P90 annual bookings"]) == csv_value(year["p90"])
+    assert float(head["Mean annual bookings"]) == csv_value(year["mean"])
     assert float(head["Target"]) == 8_650_000
-    assert float(head["P(bookings >= target)"]) == summary["p_hit"]
+    assert float(head["P(bookings >= target)"]) == csv_value(summary["p_hit"])
     assert int(head["Trials"]) == TRIALS
     rows = _csv(out / "bookings_by_period.csv")
     assert rows[0] == ["Quarter", "mean", "P10", "P50", "P90"]
     by_period = {r[0]: [float(x) for x in r[1:]] for r in rows[1:]}
     for period, d in [*summary["bookings"]["by_period"].items(), ("Year", year)]:
-        assert by_period[period] == [d["mean"], d["p10"], d["p50"], d["p90"]]
+        assert by_period[period] == [csv_value(d[k]) for k in ("mean", "p10", "p50", "p90")]
     created = {(r[0], r[1]): float(r[4]) for r in _csv(out / "created_by_period.csv")[1:]}
-    assert created[("Stage 1", "Year")] == summary["stage1_created"]["year"]["p50"]
-    assert created[("Stage 4", "Year")] == summary["stage4_created"]["year"]["p50"]
+    assert created[("Stage 1", "Year")] == csv_value(summary["stage1_created"]["year"]["p50"])
+    assert created[("Stage 4", "Year")] == csv_value(summary["stage4_created"]["year"]["p50"])
 
 
 def test_xlsx_equals_the_csv(built, written):
     import openpyxl
 
+    from simcore.report.workbook import sheet_names
+
     out, _ = written
     wb = openpyxl.load_workbook(out / "report.xlsx")
-    assert "About" in wb.sheetnames
-    for table in built.tables:
-        ws = wb[table.name[:31]]
+    names = sheet_names(built.tables)
+    assert wb.sheetnames == [*names, "About"]
+    assert wb.sheetnames[0] == "Headline" and wb.active.title == "Headline"  # opens on the headline
+    for table, name in zip(built.tables, names):
+        ws = wb[name]
+        assert len(name) <= 31 and "_" not in name  # in words, not file stems
         assert ws["A1"].value == table.title
         assert [c.value for c in ws[2]][: len(table.columns)] == table.columns
+        assert ws.freeze_panes == "B3"
+        if table.rows:
+            assert (
+                ws.auto_filter.ref
+                == f"A2:{openpyxl.utils.get_column_letter(len(table.columns))}{2 + len(table.rows)}"
+            )
         sheet_rows = [
             [c.value for c in row][: len(table.columns)]
             for row in ws.iter_rows(min_row=3, max_row=2 + len(table.rows))
         ]
         csv_rows = _csv(out / f"{table.name}.csv")[1:]
         assert len(sheet_rows) == len(csv_rows)
-        for sheet_row, csv_row in zip(sheet_rows, csv_rows):
-            for value, text in zip(sheet_row, csv_row):
+        for i, (sheet_row, csv_row) in enumerate(zip(sheet_rows, csv_rows)):
+            for value, text, kind in zip(sheet_row, csv_row, table.row_kinds(i)):
                 if isinstance(value, (int, float)):
-                    # openpyxl writes numbers with 16 significant digits ("%.16g"; Excel keeps 15).
-                    assert math.isclose(value, float(text), rel_tol=1e-15, abs_tol=1e-300)
+                    # The CSV keeps 12 significant digits; a difference of probabilities is
+                    # written in points in the workbook (a fraction in the CSV).
+                    scale = 100.0 if kind == "points" else 1.0
+                    assert math.isclose(value, scale * float(text), rel_tol=1e-11, abs_tol=1e-300)
                 else:
                     assert (value or "") == text
-    ws = wb["headline"]
-    assert ws["B3"].number_format == '"$"#,##0'  # P50 in dollars
+    ws = wb["Headline"]
+    assert ws["B3"].number_format.startswith('"$"#,##0')  # P50 in dollars, a number
+    assert isinstance(ws["B3"].value, float)
     assert ws["B8"].number_format == "0.0%"  # P(hit) as a percentage
-    about = {r[0].value: r[1].value for r in wb["About"].iter_rows()}
-    assert about["seed"] == "0" and about["trials"] == TRIALS and about["scenario"] == "fy2026"
+    about = {r[0].value: r[1].value for r in wb["About"].iter_rows(min_row=2)}
+    assert about["seed"] == 0 and about["trials"] == TRIALS and about["scenario"] == "fy2026"
+
+
+def test_xlsx_draws_the_fan_and_the_distribution_as_excel_charts(built, written):
+    import openpyxl
+
+    out, _ = written
+    wb = openpyxl.load_workbook(out / "report.xlsx")
+    # openpyxl reads charts back into ws._charts: one line chart (fan), one bar chart (histogram).
+    kinds = {name: [type(c).__name__ for c in wb[name]._charts] for name in wb.sheetnames}
+    assert kinds["Bookings to date"] == ["LineChart"]
+    assert kinds["Distribution"] == ["BarChart"]
+    hist = built.table("bookings_histogram")
+    assert sum(r[2] for r in hist.rows) == TRIALS
+    fan = built.table("bookings_to_date")
+    assert fan.rows[-1][3] == built.headline["p50"]  # P50 to the end of the year is the headline
+
+
+def test_csv_has_no_float_noise(written):
+    out, _ = written
+    for path in out.glob("*.csv"):
+        for row in _csv(path)[1:]:
+            for text in row:
+                # 2.9999999999999996 would be 17 significant digits; the tables keep 12.
+                digits = re.sub(r"[^0-9]", "", text.split("e")[0]).lstrip("0")
+                if re.fullmatch(r"-?[0-9.]+(e[-+]?[0-9]+)?", text):
+                    assert len(digits) <= 12, (path.name, text)
 
 
 def test_variants_are_run_on_common_random_numbers(scenario, built):
@@ -163,10 +208,11 @@ def test_variants_are_run_on_common_random_numbers(scenario, built):
 
 def test_funnel_section_holds_seed_000s_figures(built):
     funnel = {r[0]: r[1] for r in built.table("funnel").rows}
-    assert funnel["Retire multiple at the decision stage, with push"] == pytest.approx(3.0)
+    # The stages are named as the scenario names them (fy2026: "Stage 1" ... "Stage 4").
+    assert funnel["Retire multiple at Stage 4, with push"] == pytest.approx(3.0)
     assert funnel["Retire multiple without push"] == pytest.approx(4.0)
-    assert funnel["Stage-4 creation needed without push"] == pytest.approx(43_500_000)
-    assert funnel["Implied stack, stage 1 -> won"] == pytest.approx(0.125)
+    assert funnel["Stage 4 creation needed without push"] == pytest.approx(43_500_000)
+    assert funnel["Implied stack, Stage 1 -> won"] == pytest.approx(0.125)
 
 
 def test_bookings_table_matches_the_closed_form():
@@ -175,7 +221,7 @@ def test_bookings_table_matches_the_closed_form():
     # two-year horizon.
     sc = build(small_raw())
     ds = simcore.simulate(sc, trials=400, seed=0, progress=False)
-    report = rpt.report_from_dataset(ds)
+    report = simcore.report.report_from_dataset(ds)
     year_row = [r for r in report.table("bookings_by_period").rows if r[0] == "Year"][0]
     expected = 500 * 0.25 * 100_000 * math.exp(0.5**2 / 2)
     assert_close_se(year_row[1], expected, se_mean(ds.simcore.year_bookings().values), what="mean bookings")
@@ -191,7 +237,7 @@ def test_bookings_table_matches_the_closed_form():
 
 def test_a_scenario_without_target_or_variants_leaves_those_sections_out(tmp_path):
     sc = build(small_raw())
-    report = rpt.build_report(sc, trials=50, seed=0)
+    report = simcore.report.build_report(sc, trials=50, seed=0)
     assert [c.name for c in report.charts] == ["bookings_distribution", "bookings_fan", "bank_by_category"]
     assert any("funnel is left out" in n for n in report.notes)
     rpt.write_report(report, tmp_path / "small")
@@ -205,7 +251,7 @@ def test_a_scenario_without_target_or_variants_leaves_those_sections_out(tmp_pat
 @pytest.fixture(scope="module")
 def small_report():
     ds = simcore.simulate(build(small_raw()), trials=50, seed=0, progress=False)
-    return rpt.report_from_dataset(ds)
+    return simcore.report.report_from_dataset(ds)
 
 
 def _fail_in_xlsx(monkeypatch, exc=None):
@@ -511,7 +557,7 @@ def test_metrics_close_rate_matches_the_closed_form():
 
     sc = build(small_raw())
     ds = simcore.simulate(sc, trials=400, seed=0, progress=False)
-    report = rpt.report_from_dataset(ds)
+    report = simcore.report.report_from_dataset(ds)
     year = [r for r in report.table("forecast_metrics").rows if r[0] == "Year"][0]
     won = ds["bookings_amount"].sum(["period", "source"]).values
     lost = ds["lost_amount"].sum(["period", "source", "stage", "reason"]).values
@@ -539,7 +585,7 @@ def test_sensitivity_section_shows_the_swings_and_the_variance_split(scenario, b
 def test_every_bundled_scenario_reports(name, tmp_path):
     # Months (smb), six buyer stages and a fiscal year from February (enterprise): the same report.
     sc = simcore.load_scenario(f"scenarios/{name}.toml")
-    report = rpt.build_report(sc, trials=100, seed=0, variants=[], funnel_trials=50)
+    report = simcore.report.build_report(sc, trials=100, seed=0, variants=[], funnel_trials=50)
     files = rpt.write_report(report, tmp_path / name)
     assert sorted(f.name for f in files) == sorted(p.name for p in (tmp_path / name).iterdir())
     periods = [r[0] for r in report.table("bookings_by_period").rows]
@@ -552,7 +598,7 @@ def test_a_funnel_that_cannot_be_backsolved_is_left_out_with_the_reason():
     raw = small_raw()
     raw["target"] = 1_000_000.0
     raw["defaults"]["decision"]["win"] = 0.0  # nothing is ever won: no retire multiple to backsolve with
-    report = rpt.build_report(build(raw), trials=30, seed=0, variants=[])
+    report = simcore.report.build_report(build(raw), trials=30, seed=0, variants=[])
     (note,) = [n for n in report.notes if "funnel is left out" in n]
     assert "win rate or conversion is zero" in note
     assert report.headline["p50"] == 0.0 and report.headline["p_hit"] == 0.0
@@ -584,4 +630,4 @@ def test_cli_report_json_prints_the_headline_and_the_files(tmp_path, capsys):
     assert printed["headline"]["trials"] == 50 and printed["headline"]["target"] == 8_650_000
     assert sorted(printed["files"]) == sorted(p.name for p in out.iterdir())
     head = {r[0]: r[1] for r in _csv(out / "headline.csv")[1:]}
-    assert float(head["P50 annual bookings"]) == printed["headline"]["p50"]
+    assert float(head["P50 annual bookings"]) == simcore.format.csv_value(printed["headline"]["p50"])

@@ -28,7 +28,8 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 
 from simcore.errors import SimcoreError
-from simcore.format import money, percent
+from simcore.format import exact_money, money, percent
+from simcore.report.labels import assumption_label
 
 # Colours chosen to stay distinguishable in greyscale print-outs and for red-green colour blindness.
 BAND_OUTER = "#c6dbef"
@@ -79,20 +80,6 @@ def save_png(fig: Figure, path, dpi: int = 120) -> None:
 def money_axis(axis, currency: str = "USD") -> None:
     """Format ``axis`` (``ax.yaxis`` or ``ax.xaxis``) in dollars: ``$1.2M``, ``$850k``."""
     axis.set_major_formatter(FuncFormatter(lambda x, _pos: money(x, currency)))
-
-
-def exact_money(value, currency: str = "USD") -> str:
-    """``money`` with the digits a planned figure needs: 8_650_000 -> ``$8.65M`` (not ``$8.7M``).
-
-    A figure that is not round to three digits (a simulated quantile) keeps ``money``'s one digit.
-    """
-    scale = 1e9 if abs(value) >= 1e9 else 1e6 if abs(value) >= 1e6 else None
-    if scale is None:
-        return money(value, currency)
-    for digits in (1, 2, 3):
-        if abs(round(value / scale, digits) * scale - value) < 1e-6 * scale:
-            return money(value, currency, digits)
-    return money(value, currency)
 
 
 def plan_title(ds) -> str:
@@ -203,6 +190,7 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
             ha="center",
             fontsize=9,
             color=MEDIAN,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
         )
     if "period_target" in ds:
         planned = np.asarray(ds["period_target"].values, dtype=float)
@@ -229,10 +217,8 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
         title = f"{name} bookings per {word}: median and P10-P90 range"
     ax.set_title(title, fontsize=11)
     _period_ticks(ax, x, periods)
-    ax.set_xlabel(
-        f"{word} ({'bookings to the end of the ' + word if cumulative else 'bookings in the ' + word})"
-    )
-    ax.set_ylabel(f"Bookings ({currency})")
+    ax.set_xlabel(f"End of {word}" if cumulative else word.capitalize())
+    ax.set_ylabel(f"{'Bookings to date' if cumulative else 'Bookings in the ' + word} ({currency})")
     money_axis(ax.yaxis, currency)
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)
@@ -306,44 +292,13 @@ def bookings_distribution(ds, target=None, bins: int = 50) -> Figure:
         cdf_ax.set_title(f"P(bookings >= target) = {percent(p_hit)}", fontsize=10)
     else:
         cdf_ax.set_title("Cumulative distribution", fontsize=10)
-    hist_ax.legend(fontsize=8, loc="upper right")
+    # Below the charts: inside, five entries cover the histogram's bars.
+    fig.legend(*hist_ax.get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=9)
     return plain_text(fig)
 
 
 # --------------------------------------------------------------------------------------------------
 # Sensitivity
-
-_ASSUMPTION_WORDS = {
-    "to_decision": "conversion to the decision stage",
-    "win": "decision-stage win rate",
-    "push": "push rate",
-    "push_delay_mean": "push delay (days)",
-    "win_decay": "win decay per push",
-    "median_amount": "median deal size",
-    "whale_probability": "whale probability",
-    "whale_factor": "whale factor",
-    "market_factor": "market factor (a good or bad year everywhere)",
-    "advance": "advance rate",
-    "dwell_mean": "days in",
-    "growth": "amount growth",
-}
-
-
-def assumption_label(name: str) -> str:
-    """An assumption's internal name in the planners' words.
-
-    ``"to_decision [outbound]"`` -> ``"conversion to the decision stage [outbound]"``,
-    ``"dwell_mean[Stage 2]"`` -> ``"days in Stage 2"``; unknown names are returned unchanged.
-    """
-    base, sep, cell = str(name).partition(" [")
-    suffix = f" [{cell}" if sep else ""
-    if "[" in base and base.endswith("]"):
-        key, stage = base[:-1].split("[", 1)
-        if key in _ASSUMPTION_WORDS:
-            word = _ASSUMPTION_WORDS[key]
-            return (f"{word} {stage}" if key == "dwell_mean" else f"{word}, {stage}") + suffix
-        return str(name)
-    return _ASSUMPTION_WORDS.get(base, base) + suffix
 
 
 def tornado(
@@ -353,6 +308,7 @@ def tornado(
     title: str | None = None,
     currency: str = "USD",
     top: int = 12,
+    shares=None,
 ) -> Figure:
     """Tornado chart: how far each assumption moves a metric between its low and high value.
 
@@ -360,10 +316,11 @@ def tornado(
     ----------
     swings : sequence
         One entry per assumption: ``(name, value_at_low, value_at_high)`` tuples or mappings with
-        keys ``name``, ``low``, ``high`` (metric values in dollars when the assumption is at its low
-        and at its high setting).
+        keys ``name``, ``low``, ``high`` (metric values in the currency when the assumption is at
+        its low and at its high setting) and optionally ``estimated`` (True: drawn hatched, for a
+        swing read from the draws rather than rerun).
     base : float
-        The metric at the base setting (dollars): the bars' common origin.
+        The metric at the base setting: the bars' common origin.
     metric : str
         What the values are, for the axis label and default title.
     title : str, optional
@@ -372,33 +329,39 @@ def tornado(
         For the axis formatting.
     top : int
         Show the ``top`` widest swings (widest at the top).
+    shares : mapping, optional
+        Assumption name -> its share of the variance of the drawn assumptions (a fraction); when
+        given, a second panel beside the tornado shows it for the same assumptions, so the two
+        views are read together.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axis; bar containers labelled ``"Assumption at its low"`` / ``"... high"``, bars ordered
-        widest first from the top; the y tick labels are the assumptions in the planners' words
-        (:func:`assumption_label`).
+        Bar containers labelled ``"Assumption at its low"`` / ``"... high"`` (and ``"Share of
+        variance"`` on the second panel), bars ordered widest first from the top; the y tick
+        labels are the assumptions in the planners' words (:func:`assumption_label`).
     """
-    rows = []
-    for item in swings:
-        if isinstance(item, dict):
-            name, low, high = item["name"], item["low"], item["high"]
-        else:
-            name, low, high = item
-        rows.append((assumption_label(name), float(low), float(high)))
+    rows = _tornado_rows(swings)
     if not rows:
         raise SimcoreError("tornado: no assumptions to show")
-    rows.sort(key=lambda r: abs(r[2] - r[1]), reverse=True)
+    rows.sort(key=lambda r: abs(r["high"] - r["low"]), reverse=True)
     rows = rows[:top][::-1]  # barh draws bottom-up: widest last so it sits on top
-    names = [r[0] for r in rows]
-    lows = np.array([r[1] for r in rows]) - base
-    highs = np.array([r[2] for r in rows]) - base
+    lows = np.array([r["low"] for r in rows]) - base
+    highs = np.array([r["high"] for r in rows]) - base
     y = np.arange(len(rows))
-    fig = new_figure(10.0, max(3.2, 1.6 + 0.5 * len(rows)))
-    ax = fig.add_subplot()
-    ax.barh(y, lows, left=base, color=SHORT, alpha=0.85, label="Assumption at its low")
-    ax.barh(y, highs, left=base, color=AHEAD, alpha=0.85, label="Assumption at its high")
+    fig = new_figure(11.0 if shares is not None else 10.0, max(3.4, 1.8 + 0.5 * len(rows)))
+    if shares is not None:
+        ax, share_ax = fig.subplots(1, 2, sharey=True, width_ratios=[3, 1])
+    else:
+        ax, share_ax = fig.add_subplot(), None
+    for values, colour, label in (
+        (lows, SHORT, "Assumption at its low"),
+        (highs, AHEAD, "Assumption at its high"),
+    ):
+        bars = ax.barh(y, values, left=base, color=colour, alpha=0.85, label=label)
+        for bar, row in zip(bars, rows):
+            if row["estimated"]:  # read from the draws, not rerun: drawn hatched
+                bar.set_hatch("//")
     for yi, lo, hi in zip(y, lows, highs):
         for value in (lo, hi):
             ax.annotate(
@@ -412,13 +375,53 @@ def tornado(
             )
     ax.margins(x=0.3)  # room for the value labels at the bar ends
     ax.axvline(base, color="black", linewidth=1)
-    ax.set_yticks(y, names)
+    ax.set_yticks(y, [r["label"] for r in rows])
     money_axis(ax.xaxis, currency)
-    ax.set_xlabel(f"{metric} ({currency}); base {money(base, currency)}")
-    ax.set_title(title or f"What moves {metric} most (assumption at its low / high value)", fontsize=11)
+    ax.set_xlabel(f"{metric} ({currency}), from a base of {money(base, currency)}")
     ax.grid(axis="x", alpha=0.3)
+    if share_ax is not None:
+        _share_panel(share_ax, y, [shares.get(r["name"]) for r in rows])
+    ax.set_title(title or f"What moves {metric} most (assumption at its low / high value)", fontsize=11)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=9)
     return plain_text(fig)
+
+
+def _tornado_rows(swings) -> list:
+    rows = []
+    for item in swings:
+        if isinstance(item, dict):
+            name, low, high = item["name"], item["low"], item["high"]
+            estimated = bool(item.get("estimated", False))
+        else:
+            name, low, high = item
+            estimated = False
+        label = assumption_label(name)
+        if estimated:  # the parenthesis is in the caption; the star says "read from the draws"
+            label = label.split(" (", 1)[0] + " *"
+        rows.append(
+            {"name": name, "label": label, "low": float(low), "high": float(high), "estimated": estimated}
+        )
+    return rows
+
+
+def _share_panel(ax, y, shares) -> None:
+    """Each assumption's share of the variance, beside its tornado bar ("-" where not drawn)."""
+    values = np.array([np.nan if s is None else float(s) for s in shares])
+    ax.barh(y, np.nan_to_num(values), color=BAND_INNER, label="Share of variance")
+    for yi, v in zip(y, values):
+        ax.annotate(
+            "-" if np.isnan(v) else percent(v, 0 if v >= 0.1 else 1),
+            (0 if np.isnan(v) else v, yi),
+            textcoords="offset points",
+            xytext=(4, 0),
+            va="center",
+            fontsize=9,
+        )
+    ax.set_xlim(0, max(0.2, float(np.nanmax(values)) * 1.35) if np.isfinite(values).any() else 1)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0%}"))
+    ax.set_xlabel("share of the variance\nof the drawn assumptions")
+    ax.tick_params(axis="y", left=False)
+    ax.grid(axis="x", alpha=0.3)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -446,7 +449,7 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
     """Expected creation into ``stage`` (default the decision stage) by period, chained, against need.
 
     Each period's bar starts where the previous one ended, so the last one reaches the expected
-    total; the total is compared with what the plan needs (for Stage 4 the deterministic funnel's
+    total; the total is compared with what the plan needs (for the decision stage the deterministic funnel's
     ``stage4_created_needed``) and the gap is drawn as its own bar.
 
     Parameters
