@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
+import json
 import math
 import os
 import re
+import shutil
+import signal
+import subprocess
 
 import numpy as np
 import pytest
 from conftest import assert_close_se, build, se_mean, small_raw
 
 import simcore
-from simcore.cli.app import main
 import simcore.report
+from simcore.cli.app import main
 from simcore.report import publish as rpt
 
 SCENARIO = "scenarios/fy2026.toml"
@@ -592,6 +597,35 @@ def test_every_bundled_scenario_reports(name, tmp_path):
     ds = simcore.simulate(sc, trials=100, seed=0, progress=False)
     assert periods == [str(p) for p in ds.period.values] + ["Year"]
     assert report.headline["p50"] == ds.simcore.summary()["bookings"]["year"]["p50"]
+    _labels_name_the_stages(report, sc)
+
+
+def _labels_name_the_stages(report, sc):
+    """Every label the report writes names the decision stage as the scenario does, never "Stage 4"."""
+    first, decision = sc.stages[0].name, sc.stages[-1].name
+    words = [
+        report.title,
+        *report.notes,
+        *report.summary.get("drivers", []),
+        *report.summary.get("actions", []),
+    ]
+    words += [t for c in report.charts for t in (c.title, c.caption)]
+    for t in report.tables:
+        words += [t.title, t.note, *t.columns]
+        # The first column holds the rows' labels; the funnel's explanations are the analysis's words.
+        words += [str(r[0]) for r in t.rows]
+    text = "\n".join(words)
+    if decision != "Stage 4":
+        assert not re.search(r"stage[- ]?4", text, flags=re.IGNORECASE), re.findall(
+            r".{30}stage[- ]?4.{10}", text, re.I
+        )
+        assert (
+            decision in report.table("funnel").rows[1][0]
+            if any(t.name == "funnel" for t in report.tables)
+            else True
+        )
+    if first != "Stage 1":
+        assert not re.search(r"stage[- ]?1\b", text, flags=re.IGNORECASE)
 
 
 def test_a_funnel_that_cannot_be_backsolved_is_left_out_with_the_reason():
@@ -631,3 +665,135 @@ def test_cli_report_json_prints_the_headline_and_the_files(tmp_path, capsys):
     assert sorted(printed["files"]) == sorted(p.name for p in out.iterdir())
     head = {r[0]: r[1] for r in _csv(out / "headline.csv")[1:]}
     assert float(head["P50 annual bookings"]) == simcore.format.csv_value(printed["headline"]["p50"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Ctrl-C at every step of writing and publishing
+
+_STEPS = ("png_bytes", "write_csv", "write_xlsx", "render_html", "fsync_file")
+
+
+def _interrupt_at(monkeypatch, k, how):
+    """Make the ``k``-th call of any write or publish step see Ctrl-C (raised, or a real SIGINT)."""
+    calls = []
+
+    def wrap(fn):
+        def step(*args, **kwargs):
+            calls.append(fn)
+            if len(calls) == k:
+                if how == "raise":
+                    raise KeyboardInterrupt
+                os.kill(os.getpid(), signal.SIGINT)
+            return fn(*args, **kwargs)
+
+        return step
+
+    for name in _STEPS:
+        monkeypatch.setattr(rpt, name, wrap(getattr(rpt, name)))
+    monkeypatch.setattr(rpt.os, "replace", wrap(os.replace))
+    monkeypatch.setattr(rpt.os, "link", wrap(os.link))
+    monkeypatch.setattr(rpt.shutil, "rmtree", wrap(shutil.rmtree))
+    return calls
+
+
+def _is_new(out, names):
+    return all((out / n).exists() and not (out / n).read_bytes().startswith(b"last week's") for n in names)
+
+
+@pytest.fixture
+def tiny_report(small_report):
+    """One chart, three tables: every step of a report, few of each (the tests below run it ~30 times)."""
+    return dataclasses.replace(small_report, charts=small_report.charts[:1], tables=small_report.tables[:3])
+
+
+@pytest.fixture
+def tiny_last_weeks(tiny_report, tmp_path):
+    out = tmp_path / "out"
+    rpt.write_report(tiny_report, out, dpi=20)
+    for name in rpt.report_files(tiny_report)[::2]:
+        (out / name).write_bytes(b"last week's " + name.encode())
+    (out / "notes.txt").write_text("mine")
+    return out
+
+
+@pytest.mark.parametrize("how", ["raise", pytest.param("signal", marks=pytest.mark.slow)])
+def test_ctrl_c_at_any_step_leaves_the_old_folder_or_the_new_one_and_no_debris(
+    tiny_report, tiny_last_weeks, monkeypatch, how
+):
+    small_report, out = tiny_report, tiny_last_weeks
+    names = rpt.report_files(small_report)
+    before = _snapshot(out)
+    outcomes = set()
+    for k in range(1, 500):
+        with monkeypatch.context() as m:
+            calls = _interrupt_at(m, k, how)
+            try:
+                rpt.write_report(small_report, out, dpi=20)
+                interrupted = False
+            except KeyboardInterrupt:
+                interrupted = True
+        assert sorted(p.name for p in out.parent.iterdir()) == ["out"], k  # no temporary left
+        assert (out / "notes.txt").read_text() == "mine"
+        if not interrupted:
+            assert len(calls) < k and _is_new(out, names)
+            break
+        if _snapshot(out) == before:
+            outcomes.add("old")
+        else:
+            assert _is_new(out, names), k
+            outcomes.add("new")
+        # Back to last week's folder for the next step.
+        for name, data in before.items():
+            (out / name).write_bytes(data)
+    else:
+        pytest.fail("the report never completed")
+    assert k > 2 * len(names)  # every write, every fsync, every move was interrupted once
+    assert outcomes == {"old", "new"}  # interrupted early: old folder; during the last steps: new one
+
+
+@pytest.mark.slow
+def test_ctrl_c_into_a_new_folder_leaves_nothing_or_the_whole_report(tiny_report, tmp_path, monkeypatch):
+    small_report = tiny_report
+    names = rpt.report_files(small_report)
+    for k in range(1, 500):
+        out = tmp_path / f"new{k}"
+        with monkeypatch.context() as m:
+            calls = _interrupt_at(m, k, "signal")
+            try:
+                rpt.write_report(small_report, out, dpi=20)
+            except KeyboardInterrupt:
+                pass
+        assert not out.exists() or sorted(p.name for p in out.iterdir()) == sorted(names), k
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], k
+        if len(calls) < k:
+            break
+
+
+def test_a_killed_publish_is_undone_by_the_next_run(small_report, last_weeks):
+    out = last_weeks
+    before = _snapshot(out)
+    names = rpt.report_files(small_report)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    # What a run killed half-way through its moves leaves: the journal, the previous versions, some
+    # files already moved into the folder and the rest still in its temporary folder.
+    tmp = out.parent / f".out.{rpt.TAG}-{dead.pid}-abc.tmp"
+    (tmp / ".previous").mkdir(parents=True)
+    kept = [n for n in names if (out / n).exists()]
+    for n in kept:
+        os.link(out / n, tmp / ".previous" / n)
+    (tmp / ".previous" / rpt.JOURNAL).write_text(json.dumps({"names": names, "kept": kept}))
+    for i, n in enumerate(names):
+        (tmp / n).write_bytes(b"new " + n.encode())
+        if i < len(names) // 2:
+            os.replace(tmp / n, out / n)
+    assert _snapshot(out) != before
+    assert rpt.clean_stale(out.parent, out) == [tmp]
+    assert _snapshot(out) == before and sorted(p.name for p in out.parent.iterdir()) == ["out"]
+
+
+def test_a_running_report_s_temporary_folder_is_left_alone(small_report, last_weeks):
+    mine = last_weeks.parent / f".out.{rpt.TAG}-{os.getpid()}-xyz.tmp"
+    mine.mkdir()
+    assert rpt.clean_stale(last_weeks.parent, last_weeks) == []
+    assert mine.exists()

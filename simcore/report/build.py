@@ -325,6 +325,11 @@ def _action_sentences(h, fun, year, confidence, stages, cur) -> list:
             f"({money(fun.weekly_stage1_needed, cur)} a week); the plan has {planned}, "
             + (f"a gap of {money(gap, cur)}." if gap > 0 else f"{money(-gap, cur)} more than it needs.")
         )
+        if gap <= 0 and q < target:
+            out.append(
+                "The spreadsheet's arithmetic and the simulation disagree: the funnel section shows "
+                "where the simulated plan loses the difference (deals still open at the end, pushes)."
+            )
     return out
 
 

@@ -75,6 +75,8 @@ figure { margin: 0.8em 0; }
   figure, table, .headline, .figure-box { break-inside: avoid; }
   h2, h3 { break-after: avoid; }
   .summary img { max-height: 85mm; width: auto; }
+  .figure-box { min-width: 0; padding: 0.4em 0.8em; }
+  .figure-box .value { font-size: 1.4em; }
   figure img { max-height: 120mm; }
   a { color: inherit; text-decoration: none; }
 }

@@ -28,7 +28,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 
 from simcore.errors import SimcoreError
-from simcore.format import exact_money, money, percent
+from simcore.format import exact_money, money, money_pair, percent
 from simcore.report.labels import assumption_label
 
 # Colours chosen to stay distinguishable in greyscale print-outs and for red-green colour blindness.
@@ -209,9 +209,11 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
                 label=f"Target {exact_money(target, currency)}",
                 gid="target",
             )
+        # The P10 with the digits that tell it from the target drawn beside it.
+        p10_text = money_pair(p10[-1], target, currency)[0] if target is not None else money(p10[-1], currency)
         title = (
             f"{name} bookings to date by {word}: median {money(p50[-1], currency)} by {periods[-1]} "
-            f"(P10 {money(p10[-1], currency)}, P90 {money(p90[-1], currency)})"
+            f"(P10 {p10_text}, P90 {money(p90[-1], currency)})"
         )
     else:
         title = f"{name} bookings per {word}: median and P10-P90 range"
