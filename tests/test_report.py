@@ -586,6 +586,41 @@ def test_sensitivity_section_shows_the_swings_and_the_variance_split(scenario, b
     assert sum(r[-1] for r in variance[:-1]) == pytest.approx(1.0, abs=1e-12)
 
 
+def test_the_tornado_starts_from_the_headline_and_shows_the_market_beside_the_variance_shares(
+    scenario, ds, built
+):
+    from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time
+    from simcore.report.build import market_swing
+
+    fig = built.chart("tornado").figure
+    tornado_ax, share_ax = fig.axes[:2]
+    base = built.headline["p50"]
+    # One base: the bars start at the headline P50 (the vertical line), not at the rerun's own base.
+    assert [line.get_xdata()[0] for line in tornado_ax.get_lines()] == [base]
+    labels = [t.get_text() for t in tornado_ax.get_yticklabels()]
+    assert "market factor *" in labels  # 58% of the variance in the full plan: it must be on the chart
+    # Each rerun's paired change from its own base run, added to the headline P50.
+    swings = one_at_a_time(scenario, trials=100, seed=SEED)
+    top = swings.rows[0]
+    low_bars = [c for c in tornado_ax.containers if c.get_label() == "Assumption at its low"][0]
+    widths = {lab: bar.get_width() for lab, bar in zip(labels, low_bars)}
+    label = simcore.report.plots.assumption_label(top["name"])
+    assert widths[label] == pytest.approx(top["p50"]["low"] - swings.base["p50"], rel=1e-12)
+    # The market's bars: P50 of the trials whose draw sat near its P10 / P90, from the main run.
+    market = market_swing(ds)
+    assert widths["market factor *"] == pytest.approx(market["low"] - base, rel=1e-12)
+    assert market["low"] < base < market["high"]
+    # The right-hand panel: the regression's share of the variance of the same assumptions.
+    drawn = {r["name"]: r["importance"] for r in drawn_sensitivity(ds, scenario).rows}
+    shares = [c for c in share_ax.containers if c.get_label() == "Share of variance"][0]
+    names = {simcore.report.plots.assumption_label(n): n for n in drawn}
+    names["market factor *"] = "market_factor"
+    for lab, bar in zip(labels, shares):
+        assert bar.get_width() == pytest.approx(drawn.get(names.get(lab), 0.0), abs=1e-12)
+    caption = built.chart("tornado").caption
+    assert "answer different questions" in caption and "market factor" in caption
+
+
 @pytest.mark.parametrize("name", ["smb", "enterprise"])
 def test_every_bundled_scenario_reports(name, tmp_path):
     # Months (smb), six buyer stages and a fiscal year from February (enterprise): the same report.
@@ -612,8 +647,10 @@ def _labels_name_the_stages(report, sc):
     words += [t for c in report.charts for t in (c.title, c.caption)]
     for t in report.tables:
         words += [t.title, t.note, *t.columns]
-        # The first column holds the rows' labels; the funnel's explanations are the analysis's words.
-        words += [str(r[0]) for r in t.rows]
+        # The first column holds the rows' labels. The funnel_difference rows are the analysis's own
+        # words (simcore.analysis.funnel), not the report's.
+        if t.name != "funnel_difference":
+            words += [str(r[0]) for r in t.rows]
     text = "\n".join(words)
     if decision != "Stage 4":
         assert not re.search(r"stage[- ]?4", text, flags=re.IGNORECASE), re.findall(
@@ -797,3 +834,42 @@ def test_a_running_report_s_temporary_folder_is_left_alone(small_report, last_we
     mine.mkdir()
     assert rpt.clean_stale(last_weeks.parent, last_weeks) == []
     assert mine.exists()
+
+
+def test_a_euro_plan_prints_euros_everywhere():
+    from types import SimpleNamespace
+
+    from simcore.report.html import render_html
+    from simcore.report.plan_tables import sensitivity_tables
+
+    raw = small_raw()
+    raw["currency"] = "EUR"
+    raw["target"] = 11_700_000
+    ds = simcore.simulate(build(raw), trials=50, seed=0, progress=False)
+    report = simcore.report.report_from_dataset(ds)
+    swings = SimpleNamespace(
+        trials=50,
+        base={"p50": 11.7e6, "p10": 9.1e6},
+        rows=[
+            {
+                "name": "median_amount",
+                "low_value": 170000.0,
+                "high_value": 230000.0,
+                "p50": {"low": 11.2e6, "high": 12.1e6, "swing": 0.9e6},
+                "p10": {"low": 8.0e6, "high": 8.5e6, "swing": 0.5e6},
+            },
+            {
+                "name": "win",
+                "low_value": [0.467558, 0.467558],
+                "high_value": 0.631711,
+                "p50": {"low": 9.3e6, "high": 14.0e6, "swing": 4.7e6},
+                "p10": {"low": 6.5e6, "high": 10.3e6, "swing": 3.8e6},
+            },
+        ],
+    )
+    report.tables += sensitivity_tables(swings=swings, currency="EUR")
+    page = render_html(report, {c.name: b"" for c in report.charts})
+    assert "$" not in page and "€11.7M" in page
+    # Settings in their own units: a deal size in euros, a rate as a percentage, never 1.7e+05.
+    assert "€170k" in page and "46.8%" in page and "63.2%" in page
+    assert "e+05" not in page and "170000" not in page and "0.467558" not in page

@@ -210,7 +210,9 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
                 gid="target",
             )
         # The P10 with the digits that tell it from the target drawn beside it.
-        p10_text = money_pair(p10[-1], target, currency)[0] if target is not None else money(p10[-1], currency)
+        p10_text = (
+            money_pair(p10[-1], target, currency)[0] if target is not None else money(p10[-1], currency)
+        )
         title = (
             f"{name} bookings to date by {word}: median {money(p50[-1], currency)} by {periods[-1]} "
             f"(P10 {p10_text}, P90 {money(p90[-1], currency)})"
