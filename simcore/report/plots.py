@@ -18,125 +18,37 @@ Conventions
 
 from __future__ import annotations
 
-import io
-import re
-
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 
 from simcore.errors import SimcoreError
 from simcore.format import exact_money, money, money_pair, percent
+from simcore.report.chart_kit import (  # noqa: F401  (public names of this module)
+    AHEAD,
+    BAND_INNER,
+    BAND_OUTER,
+    CATEGORY_COLOURS,
+    CATEGORY_LABELS,
+    MAX_LABELLED,
+    MEDIAN,
+    QUANTILE_COLOURS,
+    SHORT,
+    TARGET,
+    _currency,
+    _per_trial_period,
+    _period_ticks,
+    _period_word,
+    _target,
+    money_axis,
+    new_figure,
+    plain_text,
+    plan_title,
+    png_bytes,
+    save_png,
+)
 from simcore.report.labels import assumption_label
-
-# Colours chosen to stay distinguishable in greyscale print-outs and for red-green colour blindness.
-BAND_OUTER = "#c6dbef"
-BAND_INNER = "#6baed6"
-MEDIAN = "#08306b"
-TARGET = "#d94801"
-CATEGORY_COLOURS = {"pipeline": "#c6dbef", "best_case": "#6baed6", "commit": "#08519c"}
-CATEGORY_LABELS = {"pipeline": "Pipeline", "best_case": "Best case", "commit": "Commit"}
-QUANTILE_COLOURS = {"P10": "#9ecae1", "P50": "#3182bd", "P90": "#08519c"}
-SHORT = "#d94801"
-AHEAD = "#238b45"
-
-
-def new_figure(width: float = 9.0, height: float = 5.0) -> Figure:
-    """A Figure with its own Agg canvas (headless-safe, independent of pyplot's backend)."""
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def plain_text(fig: Figure) -> Figure:
-    """Turn off mathtext on every text of ``fig``: two dollar amounts in one title are not maths."""
-    for text in fig.findobj(Text):
-        text.set_parse_math(False)
-    return fig
-
-
-def png_bytes(fig: Figure, dpi: int = 120) -> bytes:
-    """The figure rendered as PNG bytes (for embedding in HTML or writing atomically)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def save_png(fig: Figure, path, dpi: int = 120) -> None:
-    """Write the figure as a PNG file; the file appears only once it is complete."""
-    from simcore.io import write_atomic
-
-    data = png_bytes(fig, dpi)
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-
-    write_atomic(path, write)
-
-
-def money_axis(axis, currency: str = "USD") -> None:
-    """Format ``axis`` (``ax.yaxis`` or ``ax.xaxis``) in dollars: ``$1.2M``, ``$850k``."""
-    axis.set_major_formatter(FuncFormatter(lambda x, _pos: money(x, currency)))
-
-
-def plan_title(ds) -> str:
-    """The plan's name as a title starts: ``FY2026``, ``FY2026 (Conservative)``."""
-    name = str(ds.attrs.get("scenario", "Plan"))
-    variant = ds.attrs.get("variant") or ""
-    name = name.removesuffix(f" [{variant}]") if variant else name  # a variant's scenario name ends so
-    if re.fullmatch(r"fy\d{2,4}", name, flags=re.IGNORECASE):
-        name = name.upper()
-    return f"{name} ({variant})" if variant else name
-
-
-def _currency(ds) -> str:
-    return str(ds.attrs.get("currency", "USD"))
-
-
-def _target(ds, target):
-    if target is not None:
-        return float(target)
-    value = ds.attrs.get("target")
-    return None if value is None else float(value)
-
-
-def _per_trial_period(ds, name: str) -> np.ndarray:
-    """Variable ``name`` summed over every dim but trial and period: array (trial, period)."""
-    da = ds[name]
-    return da.sum([d for d in da.dims if d not in ("trial", "period")]).transpose("trial", "period").values
-
-
-def _by_category(da, categories) -> np.ndarray:
-    """Mean across trials of ``da`` summed over everything but category (and period if present)."""
-    keep = [d for d in ("period", "category") if d in da.dims]
-    mean = da.sum([d for d in da.dims if d not in keep + ["trial"]]).mean("trial")
-    return mean.transpose(*keep).sel(category=categories).values
-
-
-# Beyond this many points, value labels on every point overlap: only the last one is labelled.
-MAX_LABELLED = 8
-
-
-def _period_ticks(ax, x, labels, extra=()) -> None:
-    """Period labels on the x axis, slanted when there are many and thinned to at most 13 (weeks);
-    ``extra`` ``(x, label)`` ticks (a total, a gap) are always kept.
-    """
-    x, labels = list(x), [str(v) for v in labels]
-    step = max(1, -(-len(labels) // 13))
-    ticks, texts = x[::step], labels[::step]
-    ax.set_xticks(ticks + [t for t, _ in extra], texts + [label for _, label in extra])
-    if len(labels) + len(extra) > 6:
-        for text in ax.get_xticklabels():
-            text.set_rotation(45)
-            text.set_horizontalalignment("right")
-
-
-def _period_word(ds) -> str:
-    return str(ds.attrs.get("period", "period"))
-
+from simcore.report.pipeline_plots import bank_by_category, creation_waterfall  # noqa: F401
 
 # --------------------------------------------------------------------------------------------------
 # Bookings
@@ -430,206 +342,6 @@ def _share_panel(ax, y, shares) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # Pipeline
-
-
-def _range_whiskers(ax, x, lo, hi, capsize, label):
-    """Whiskers from ``lo`` to ``hi`` (P10 to P90). Drawn around the range's midpoint, not the bar's
-    top: a skewed total's mean (the bar) can lie outside its own P10-P90.
-    """
-    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-    ax.errorbar(
-        x,
-        (lo + hi) / 2,
-        yerr=(hi - lo) / 2,
-        fmt="none",
-        ecolor="#555555",
-        capsize=capsize,
-        label=label,
-        gid=label,
-    )
-
-
-def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs") -> Figure:
-    """Expected creation into ``stage`` (default the decision stage) by period, chained, against need.
-
-    Each period's bar starts where the previous one ended, so the last one reaches the expected
-    total; the total is compared with what the plan needs (for the decision stage the deterministic funnel's
-    ``stage4_created_needed``) and the gap is drawn as its own bar.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A result of :func:`simcore.engine.simulate`.
-    needed : float or sequence of float
-        Dollars the plan needs created over the horizon, or per period (then the cumulative need
-        is drawn as a step line and the total is its sum).
-    stage : str or int, optional
-        Stage name or index; defaults to the decision stage.
-    target_label : str
-        Label of the need line.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Bar containers labelled ``"Created"`` (one bar per period, heights = mean creation in the
-        period), ``"Total"``, ``"Gap"``; a line labelled ``target_label``.
-    """
-    stage = ds.attrs.get("decision_stage", -1) if stage is None else stage
-    created = ds.simcore.stage_created(stage).transpose("trial", "period").values
-    stage_name = str(ds.stage.values[stage]) if isinstance(stage, int) else str(stage)
-    periods = [str(p) for p in ds.period.values]
-    mean = created.mean(axis=0)
-    total = created.sum(axis=1)
-    needed_arr = np.atleast_1d(np.asarray(needed, dtype=float))
-    if needed_arr.size not in (1, len(periods)):
-        raise SimcoreError(
-            f"creation_waterfall: needed has {needed_arr.size} values; expected 1 or one per "
-            f"period ({len(periods)})"
-        )
-    need_total = float(needed_arr.sum())
-    currency = _currency(ds)
-    starts = np.concatenate([[0.0], np.cumsum(mean)[:-1]])
-    x = np.arange(len(periods))
-    fig = new_figure()
-    ax = fig.add_subplot()
-    ax.bar(x, mean, bottom=starts, color=BAND_INNER, label="Created")
-    if len(x) <= MAX_LABELLED:
-        for xi, s, m in zip(x, starts, mean):
-            ax.annotate(
-                money(m, currency),
-                (xi, s + m),
-                textcoords="offset points",
-                xytext=(0, 3),
-                ha="center",
-                fontsize=9,
-            )
-    total_x = len(periods)
-    expected_total = float(mean.sum())
-    lo, hi = np.quantile(total, [0.10, 0.90])
-    ax.bar([total_x], [expected_total], color=MEDIAN, label="Total")
-    _range_whiskers(ax, [total_x], [lo], [hi], capsize=6, label="Total P10-P90")
-    gap = need_total - expected_total
-    gap_x = total_x + 1
-    ax.bar([gap_x], [gap], bottom=[expected_total], color=SHORT if gap > 0 else AHEAD, label="Gap")
-    ax.annotate(
-        ("short " if gap > 0 else "ahead ") + money(abs(gap), currency),
-        (gap_x, max(expected_total, need_total)),
-        textcoords="offset points",
-        xytext=(0, 3),
-        ha="center",
-        fontsize=9,
-    )
-    if needed_arr.size == len(periods) and len(periods) > 1:
-        steps = np.cumsum(needed_arr)
-        ax.step(
-            np.arange(len(periods) + 1) - 0.5,
-            np.concatenate([steps, [need_total]]),
-            where="post",
-            color=TARGET,
-            linestyle=":",
-            label=f"{target_label} (cumulative)",
-        )
-    ax.axhline(
-        need_total,
-        color=TARGET,
-        linestyle="--",
-        linewidth=1.5,
-        label=f"{target_label} {money(need_total, currency)}",
-        gid="needed",
-    )
-    _period_ticks(
-        ax,
-        x,
-        periods,
-        extra=[(total_x, "Year\n(P10-P90)" if len(periods) <= 6 else "Year (P10-P90)"), (gap_x, "Gap")],
-    )
-    money_axis(ax.yaxis, currency)
-    ax.set_ylabel(f"{stage_name} creation ({currency}, expected)")
-    ax.set_title(
-        f"{plan_title(ds)} {stage_name} creation: {money(expected_total, currency)} expected vs "
-        f"{money(need_total, currency)} the plan needs",
-        fontsize=11,
-    )
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=9, loc="upper left")
-    return plain_text(fig)
-
-
-def bank_by_category(ds, measure: str = "amount") -> Figure:
-    """Open pipeline (the bank) at the start and at each period's end, stacked by forecast category.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A result of :func:`simcore.engine.simulate`.
-    measure : {"amount", "count"}
-        Dollars or deals.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One bar container per category labelled ``"Pipeline"``, ``"Best case"``, ``"Commit"`` with
-        the expected (mean) bank at ``"Start"`` and at each period's end (ticks: ``"Start"`` and the
-        period labels); whiskers on the total show P10-P90.
-    """
-    if measure not in ("amount", "count"):
-        raise SimcoreError(f"bank_by_category: measure must be 'amount' or 'count', got {measure!r}")
-    categories = [str(c) for c in ds.category.values]
-    start = _by_category(ds[f"starting_bank_{measure}"], categories)  # (category,)
-    ends = _by_category(ds[f"bank_{measure}"], categories)  # (period, category)
-    stacked = np.vstack([start[None, :], ends])  # (1 + period, category)
-    totals = np.concatenate(
-        [
-            ds[f"starting_bank_{measure}"]
-            .sum([d for d in ds[f"starting_bank_{measure}"].dims if d != "trial"])
-            .values[:, None],
-            _per_trial_period(ds, f"bank_{measure}"),
-        ],
-        axis=1,
-    )
-    labels = ["Start"] + [str(p) for p in ds.period.values]
-    x = np.arange(len(labels))
-    currency = _currency(ds)
-    fig = new_figure()
-    ax = fig.add_subplot()
-    bottom = np.zeros(len(labels))
-    for j, cat in enumerate(categories):
-        ax.bar(
-            x,
-            stacked[:, j],
-            bottom=bottom,
-            color=CATEGORY_COLOURS.get(cat),
-            edgecolor="white",
-            label=CATEGORY_LABELS.get(cat, cat),
-        )
-        bottom += stacked[:, j]
-    lo, hi = np.quantile(totals, [0.10, 0.90], axis=0)
-    _range_whiskers(ax, x, lo, hi, capsize=5, label="Total P10-P90")
-    fmt = (lambda v: money(v, currency)) if measure == "amount" else (lambda v: f"{v:,.0f}")
-    tops = np.maximum(bottom, hi)
-    labelled = range(len(x)) if len(x) <= MAX_LABELLED else [0, len(x) - 1]
-    for i in labelled:
-        ax.annotate(
-            fmt(bottom[i]),
-            (x[i], tops[i]),
-            textcoords="offset points",
-            xytext=(0, 3),
-            ha="center",
-            fontsize=9,
-        )
-    _period_ticks(ax, x, labels)
-    ax.set_xlabel(f"at the start of the plan and at the end of each {_period_word(ds)}")
-    if measure == "amount":
-        money_axis(ax.yaxis, currency)
-        ax.set_ylabel(f"Open pipeline ({currency}, expected)")
-        what = f"{money(bottom[0], currency)} at the start, {money(bottom[-1], currency)} at the end"
-    else:
-        ax.set_ylabel("Open deals (expected)")
-        what = f"{bottom[0]:,.0f} deals at the start, {bottom[-1]:,.0f} at the end"
-    ax.set_title(f"{plan_title(ds)} open pipeline by forecast category: {what}", fontsize=11)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=9, loc="upper left")
-    return plain_text(fig)
 
 
 # --------------------------------------------------------------------------------------------------
