@@ -14,7 +14,7 @@ import math
 from simcore import format as fmt
 from simcore.cli.app import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
 from simcore.format import money, percent, table
-from simcore.report.labels import assumption_kind, assumption_label
+from simcore.report.labels import assumption_kind
 
 
 def _print_json(obj) -> None:
@@ -249,7 +249,7 @@ def _metrics(args):
         if measure == "deals":
             kinds[-1] = "count"  # deals won per trial: 1,153, not "$1k"
         print()
-        print(fmt.text_table(rows, [f"By {measure}", *header], kinds, cur))
+        print(fmt.text_table(rows, [f"By {measure}", header[0].capitalize(), *header[1:]], kinds, cur))
     for dim in args.by or []:
         m = forecast_metrics(ds, by=("period", dim))
         rows = [
@@ -556,7 +556,7 @@ def _drawn_text(drawn, cur) -> str:
         return "No assumption is uncertain in this scenario: the spread is deal-level noise only."
     rs = drawn.rows
     cols = [
-        [assumption_label(r["name"]) for r in rs],
+        [r["name"] for r in rs],  # the name a --set override takes
         [str(r["columns"]) for r in rs],
         fmt.column([r["importance"] for r in rs], "percent"),
         [f"{r['spearman']:+.2f}" for r in rs],
@@ -593,7 +593,7 @@ def _swings_text(oat, cur) -> str:
         for r in rs
     ]
     cols = [
-        [assumption_label(r["name"]) for r in rs],
+        [r["name"] for r in rs],  # the name a --set override takes
         settings,
         _pairs([r["p50"]["low"] for r in rs], [r["p50"]["high"] for r in rs], "money", cur, " .. "),
         fmt.column([r["p50"]["swing"] for r in rs], "money", cur),
