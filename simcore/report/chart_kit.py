@@ -25,6 +25,8 @@ CATEGORY_COLOURS = {"pipeline": "#c6dbef", "best_case": "#6baed6", "commit": "#0
 CATEGORY_LABELS = {"pipeline": "Pipeline", "best_case": "Best case", "commit": "Commit"}
 QUANTILE_COLOURS = {"P10": "#9ecae1", "P50": "#3182bd", "P90": "#08519c"}
 SHORT = "#d94801"
+# Value labels sit on a white box, so a line (a target, a whisker) behind them never hides a digit.
+LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 AHEAD = "#238b45"
 
 

@@ -15,6 +15,7 @@ from simcore.report.chart_kit import (
     BAND_INNER,
     CATEGORY_COLOURS,
     CATEGORY_LABELS,
+    LABEL_BOX,
     MAX_LABELLED,
     MEDIAN,
     SHORT,
@@ -85,6 +86,7 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
                 xytext=(0, 3),
                 ha="center",
                 fontsize=9,
+                bbox=LABEL_BOX,
             )
     total_x = len(periods)
     expected_total = float(mean.sum())
@@ -101,6 +103,7 @@ def creation_waterfall(ds, needed, stage=None, target_label: str = "Plan needs")
         xytext=(0, 3),
         ha="center",
         fontsize=9,
+        bbox=LABEL_BOX,
     )
     _need_lines(ax, needed_arr, len(periods), target_label, currency)
     _period_ticks(
@@ -204,6 +207,7 @@ def bank_by_category(ds, measure: str = "amount") -> Figure:
             xytext=(0, 3),
             ha="center",
             fontsize=9,
+            bbox=LABEL_BOX,
         )
     _period_ticks(ax, x, labels)
     ax.set_xlabel(f"at the start of the plan and at the end of each {_period_word(ds)}")

@@ -24,12 +24,11 @@ from matplotlib.ticker import FuncFormatter
 
 from simcore.errors import SimcoreError
 from simcore.format import exact_money, money, money_pair, percent
-from simcore.report.chart_kit import (  # noqa: F401  (public names of this module)
+from simcore.report.chart_kit import (
     AHEAD,
     BAND_INNER,
     BAND_OUTER,
-    CATEGORY_COLOURS,
-    CATEGORY_LABELS,
+    LABEL_BOX,
     MAX_LABELLED,
     MEDIAN,
     QUANTILE_COLOURS,
@@ -44,8 +43,6 @@ from simcore.report.chart_kit import (  # noqa: F401  (public names of this modu
     new_figure,
     plain_text,
     plan_title,
-    png_bytes,
-    save_png,
 )
 from simcore.report.labels import assumption_label
 from simcore.report.pipeline_plots import bank_by_category, creation_waterfall  # noqa: F401
@@ -102,7 +99,7 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
             ha="center",
             fontsize=9,
             color=MEDIAN,
-            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+            bbox=LABEL_BOX,
         )
     if "period_target" in ds:
         planned = np.asarray(ds["period_target"].values, dtype=float)
@@ -288,6 +285,7 @@ def tornado(
                 ha="left" if value >= 0 else "right",
                 va="center",
                 fontsize=9,
+                bbox=LABEL_BOX,
             )
     ax.margins(x=0.3)  # room for the value labels at the bar ends
     ax.axvline(base, color="black", linewidth=1)
@@ -332,6 +330,7 @@ def _share_panel(ax, y, shares) -> None:
             xytext=(4, 0),
             va="center",
             fontsize=9,
+            bbox=LABEL_BOX,
         )
     ax.set_xlim(0, max(0.2, float(np.nanmax(values)) * 1.35) if np.isfinite(values).any() else 1)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0%}"))
@@ -393,6 +392,7 @@ def scenario_comparison(results, target=None, currency: str = "USD", title: str 
                 xytext=(0, 2),
                 ha="center",
                 fontsize=8,
+                bbox=LABEL_BOX,
             )
     ticks = names
     if target is not None:
