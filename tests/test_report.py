@@ -100,6 +100,17 @@ def test_html_is_self_contained_with_the_headline_on_top(built, written):
     # The P10 sits beside the target: shown with the digits that tell the two apart.
     assert simcore.format.money_pair(h["p10"], h["target"])[0] in headline
     assert simcore.format.money(h["p90"]) in headline
+    # Page one is the summary (headline, fan, what drives the risk, what to do), then the contents;
+    # printing breaks before each section and never cuts a chart or a table.
+    summary = page[page.index('<section class="summary"') : page.index('<nav id="contents">')]
+    assert summary.count("<img") == 1 and "What drives the risk" in summary and "What to do" in summary
+    assert built.summary["drivers"] and built.summary["actions"]
+    assert all(sentence.replace("'", "&#x27;") in summary for sentence in built.summary["actions"])
+    contents = page[page.index('<nav id="contents">') : page.index("</nav>")]
+    for anchor in re.findall(r'href="#([^"]+)"', contents):
+        assert f'id="{anchor}"' in page
+    assert "@media print" in page and "section.part { break-before: page; }" in page
+    assert "figure, table, .headline, .figure-box { break-inside: avoid; }" in page
 
 
 def test_csv_equals_the_summary(ds, written):

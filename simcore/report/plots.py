@@ -28,6 +28,8 @@ from simcore.report.chart_kit import (
     AHEAD,
     BAND_INNER,
     BAND_OUTER,
+    CATEGORY_COLOURS,
+    CATEGORY_LABELS,
     LABEL_BOX,
     MAX_LABELLED,
     MEDIAN,
@@ -43,9 +45,37 @@ from simcore.report.chart_kit import (
     new_figure,
     plain_text,
     plan_title,
+    png_bytes,
+    save_png,
 )
 from simcore.report.labels import assumption_label
-from simcore.report.pipeline_plots import bank_by_category, creation_waterfall  # noqa: F401
+from simcore.report.pipeline_plots import bank_by_category, creation_waterfall
+
+# The charts and their helpers, wherever they live (chart_kit, pipeline_plots): one place to import.
+__all__ = [
+    "AHEAD",
+    "BAND_INNER",
+    "BAND_OUTER",
+    "CATEGORY_COLOURS",
+    "CATEGORY_LABELS",
+    "MEDIAN",
+    "QUANTILE_COLOURS",
+    "SHORT",
+    "TARGET",
+    "assumption_label",
+    "bank_by_category",
+    "bookings_distribution",
+    "creation_waterfall",
+    "fan_chart",
+    "money_axis",
+    "new_figure",
+    "plain_text",
+    "plan_title",
+    "png_bytes",
+    "save_png",
+    "scenario_comparison",
+    "tornado",
+]
 
 # --------------------------------------------------------------------------------------------------
 # Bookings

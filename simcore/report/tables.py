@@ -42,7 +42,7 @@ def headline(ds, target=None) -> dict:
         "p_hit": summary["p_hit"],
         "se": {k: errors[k]["se"] for k in ("mean", "p10", "p50", "p90", "p_hit") if k in errors},
         "trials": summary["trials"],
-        "seed": ds.attrs["seed"],
+        "seed": int(ds.attrs["seed"]),
         "currency": summary["currency"],
         "scenario": summary["scenario"],
     }
