@@ -18,6 +18,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 import simcore
+import simcore.format
 from simcore.errors import SimcoreError
 from simcore.report import plots
 
@@ -63,10 +64,10 @@ def _band(ax, label):
 
 
 def test_exact_money_keeps_the_digits_the_target_needs():
-    assert plots.exact_money(8_650_000) == "$8.65M"
-    assert plots.exact_money(12_000_000) == "$12.0M"
-    assert plots.exact_money(43_500_000) == "$43.5M"
-    assert plots.exact_money(850_000) == "$850k"
+    assert simcore.format.exact_money(8_650_000) == "$8.65M"
+    assert simcore.format.exact_money(12_000_000) == "$12.0M"
+    assert simcore.format.exact_money(43_500_000) == "$43.5M"
+    assert simcore.format.exact_money(850_000) == "$850k"
 
 
 def test_fan_chart_draws_the_quantiles_of_cumulative_bookings(ds):

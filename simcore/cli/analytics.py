@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import math
 
+from simcore import format as fmt
 from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
 from simcore.format import money, percent, table
+from simcore.report.labels import assumption_kind
 
 
 def _print_json(obj) -> None:
@@ -54,20 +56,20 @@ def _funnel_text(f) -> str:
     first, decision = f.first_stage, f.decision_stage
     m = lambda v: money(v, cur)  # noqa: E731
     lines = [
-        f"Funnel for {f.scenario}: bookings {money(f.bookings, cur, 2)} over {f.horizon_weeks:.0f} weeks",
+        f"Funnel for {f.scenario}: bookings {fmt.exact_money(f.bookings, cur)} over {f.horizon_weeks:.0f} weeks",
         "",
     ]
     rows = [
-        [
-            "Retire multiple at the decision stage",
-            f"{f.retire_multiple:.2f}x",
-            f"{f.retire_multiple_no_push:.2f}x",
-        ],
-        [f"{decision} creation needed", m(f.stage4_created_needed), m(f.stage4_created_needed_no_push)],
-        [f"{first} creation needed", m(f.stage1_created_needed), m(f.stage1_created_needed_no_push)],
-        ["  per week", m(f.weekly_stage1_needed), m(f.stage1_created_needed_no_push / f.horizon_weeks)],
+        ["Retire multiple at the decision stage", f.retire_multiple, f.retire_multiple_no_push],
+        [f"{decision} creation needed", f.stage4_created_needed, f.stage4_created_needed_no_push],
+        [f"{first} creation needed", f.stage1_created_needed, f.stage1_created_needed_no_push],
+        ["  per week", f.weekly_stage1_needed, f.stage1_created_needed_no_push / f.horizon_weeks],
     ]
-    lines.append(table(rows, ["", f"with push ({percent(f.push_rate, 0)})", "no push"]))
+    kinds = [["text", "multiple", "multiple"]] + [["text", "money", "money"]] * 3
+    cols = [fmt.column([r[j] for r in rows], [k[j] for k in kinds], cur) for j in range(3)]
+    lines.append(
+        table([list(r) for r in zip(*cols)], ["", f"with push ({percent(f.push_rate, 0)})", "no push"])
+    )
     lines.append(f"Modelling push takes {m(f.push_saving_stage1)} off the {first} requirement.")
     lines.append(f"{decision} bank: {m(f.starting_bank)} at start, {m(f.ending_bank)} wanted at the end.")
     lines.append(
@@ -91,38 +93,21 @@ def _funnel_text(f) -> str:
         f"The plan's own creation ({m(f.planned_stage1)} {first}) books {m(f.planned_bookings)} "
         "by this arithmetic."
     )
+    keys = [
+        ("bookings", "money"),
+        ("retire_multiple", "multiple"),
+        ("starting_bank", "money"),
+        ("ending_bank", "money"),
+        ("stage4_created_needed", "money"),
+        ("stage1_created_needed", "money"),
+        ("planned_stage1", "money"),
+        ("share_of_stage1", "percent"),
+    ]
     for dim, groups in f.by_dimension.items():
-        rows = [
-            [
-                v,
-                m(g["bookings"]),
-                f"{g['retire_multiple']:.2f}x",
-                m(g["starting_bank"]),
-                m(g["ending_bank"]),
-                m(g["stage4_created_needed"]),
-                m(g["stage1_created_needed"]),
-                m(g["planned_stage1"]),
-                percent(g["share_of_stage1"], 0),
-            ]
-            for v, g in groups.items()
-        ]
-        lines += [
-            "",
-            table(
-                rows,
-                [
-                    f"By {dim}",
-                    "bookings",
-                    "retire",
-                    "bank start",
-                    "bank end",
-                    f"{decision} need",
-                    f"{first} need",
-                    f"{first} plan",
-                    "share",
-                ],
-            ),
-        ]
+        rows = [[v, *[g[k] for k, _ in keys]] for v, g in groups.items()]
+        header = [f"By {dim}", "bookings", "retire", "bank start", "bank end"]
+        header += [f"{decision} need", f"{first} need", f"{first} plan", "share"]
+        lines += ["", fmt.text_table(rows, header, ["text", *[k for _, k in keys]], cur)]
     return "\n".join(lines)
 
 
@@ -200,21 +185,19 @@ def _setup_metrics(p):
     return _metrics
 
 
-def _rate_rows(rows: dict, cur: str) -> list:
-    out = []
-    for label, r in rows.items():
-        out.append(
-            [
-                label,
-                percent(r["close_rate"]),
-                percent(r["win_rate"]),
-                percent(r["slippage_adjusted_close_rate"]),
-                "-" if r["coverage_needed"] is None else f"{r['coverage_needed']:.1f}x",
-                "-" if r["pushes_per_won"] is None else f"{r['pushes_per_won']:.2f}",
-                money(r["won_per_trial"], cur),
-            ]
-        )
-    return out
+_RATE_KEYS = (
+    ("close_rate", "percent"),
+    ("win_rate", "percent"),
+    ("slippage_adjusted_close_rate", "percent"),
+    ("coverage_needed", "multiple"),
+    ("pushes_per_won", "decimal"),
+    ("won_per_trial", "money"),
+)
+
+
+def _rate_rows(rows: dict) -> list:
+    """Raw values of the rate tables, one row per label (formatted by column in :func:`text_table`)."""
+    return [[label, *[r[k] for k, _ in _RATE_KEYS]] for label, r in rows.items()]
 
 
 def _metrics(args):
@@ -258,40 +241,30 @@ def _metrics(args):
         f"{sc.name}: forecast metrics over {args.trials:,} trials (seed {args.seed}); "
         "rates pooled over trials, losses at every stage"
     )
-    for measure, summary in (("dollars", by_amount), ("deals", by_count)):
-        rows = _rate_rows({"Year": summary["year"]}, cur) + _rate_rows(summary["by_period"], cur)
+    for measure, summary in (("amount", by_amount), ("deals", by_count)):
+        rows = _rate_rows({"Year": summary["year"]}) + _rate_rows(summary["by_period"])
         for dim in sc.dimensions:
-            rows += _rate_rows(summary[f"by_{dim}"], cur)
+            rows += _rate_rows(summary[f"by_{dim}"])
+        kinds = ["text", *[k for _, k in _RATE_KEYS]]
         if measure == "deals":
-            for r in rows:
-                r[-1] = r[-1].lstrip("$")
+            kinds[-1] = "count"  # deals won per trial: 1,153, not "$1k"
         print()
-        print(
-            table(rows, [f"By {measure}"] + [h.capitalize() if i == 0 else h for i, h in enumerate(header)])
-        )
+        print(fmt.text_table(rows, [f"By {measure}", header[0].capitalize(), *header[1:]], kinds, cur))
     for dim in args.by or []:
         m = forecast_metrics(ds, by=("period", dim))
         rows = [
-            [str(p)] + [percent(float(m.close_rate.sel(period=p, **{dim: v}))) for v in m[dim].values]
+            [str(p)] + [float(m.close_rate.sel(period=p, **{dim: v})) for v in m[dim].values]
             for p in m.period.values
         ]
         print()
-        print(table(rows, [f"Close rate by {dim}"] + [str(v) for v in m[dim].values]))
+        kinds = ["text"] + ["percent"] * len(m[dim].values)
+        print(fmt.text_table(rows, [f"Close rate by {dim}"] + [str(v) for v in m[dim].values], kinds, cur))
     if "coverage" in by_amount:
-        rows = [
-            [
-                p,
-                money(c["best_case"], cur),
-                money(c["commit"], cur),
-                money(c["won"], cur),
-                money(c["target"], cur),
-                f"{c['coverage']:.1f}x",
-                "-" if c["coverage_needed"] is None else f"{c['coverage_needed']:.1f}x",
-            ]
-            for p, c in by_amount["coverage"].items()
-        ]
+        keys = ("best_case", "commit", "won", "target", "coverage", "coverage_needed")
+        rows = [[p, *[c[k] for k in keys]] for p, c in by_amount["coverage"].items()]
         print()
-        print(table(rows, ["Coverage", "best case due", "commit due", "won", "target", "coverage", "needed"]))
+        header = ["Coverage", "best case due", "commit due", "won", "target", "coverage", "needed"]
+        print(fmt.text_table(rows, header, ["text"] + ["money"] * 4 + ["multiple"] * 2, cur))
     ct = by_amount["cycle_time"]
     print()
     print(
@@ -352,19 +325,15 @@ def _setup_converge(p):
 
 def errors_table(errors: dict, currency: str) -> str:
     """Headline figures with their Monte-Carlo standard errors, as a table."""
-    rows = []
-    for label, e in [("Year", errors["year"]), *errors["by_period"].items()]:
-        rows.append(
-            [label]
-            + [
-                f"{money(e[k]['value'], currency)} +/- {money(e[k]['se'], currency)}"
-                for k in ("mean", "p10", "p50", "p90")
-            ]
-        )
+    lines = [("Year", errors["year"]), *errors["by_period"].items()]
+    keys = ("mean", "p10", "p50", "p90")
+    values = {k: fmt.money_column([e[k]["value"] for _, e in lines], currency) for k in keys}
+    ses = {k: fmt.money_column([e[k]["se"] for _, e in lines], currency) for k in keys}
+    rows = [[label, *[f"{values[k][i]} +/- {ses[k][i]}" for k in keys]] for i, (label, _) in enumerate(lines)]
     text = table(rows, ["Bookings (+/- 1 MC s.e.)", "mean", "P10", "P50", "P90"])
     hit = errors["year"].get("p_hit")
     if hit:
-        text += f"\nP(hit) {percent(hit['value'])} +/- {percent(hit['se'], 2)}"
+        text += f"\nP(hit) {percent(hit['value'])} +/- {100 * hit['se']:.2f} pts"
     return text
 
 
@@ -406,7 +375,7 @@ def run_to_precision(args):
         # The summary's keys at the top, as `simcore run --json` prints them, and how it got there.
         _print_json({**summary, "convergence": report.to_dict()})
     else:
-        print(summary_table(summary))
+        print(summary_table(summary, (sc.stages[0].name, sc.stages[-1].name)))
         print()
         print(errors_table(report.errors, sc.currency))
         print()
@@ -555,83 +524,85 @@ def _sensitivity(args):
         _print_json(out)
         return EXIT_OK
     cur = sc.currency
-    m = lambda v: money(v, cur)  # noqa: E731
     print(f"{sc.name}: sensitivity of annual bookings ({args.trials:,} trials, seed {args.seed})")
     print()
-    if drawn.rows:
-        rows = [
-            [
-                r["name"],
-                str(r["columns"]),
-                percent(r["importance"]),
-                f"{r['spearman']:+.2f}",
-                f"{m(r['p50_low'])} -> {m(r['p50_high'])}",
-                f"{m(r['p10_low'])} -> {m(r['p10_high'])}",
-            ]
-            for r in drawn.rows
-        ]
-        print(
-            table(
-                rows,
-                [
-                    "From the draws (rank regression)",
-                    "cells",
-                    "variance share",
-                    "max rho",
-                    "P50 low -> high half",
-                    "P10 low -> high half",
-                ],
-            )
-        )
-        print(
-            f"The assumptions explain {percent(drawn.r_squared)} of the (ranked) variance; "
-            "the rest is deal-level noise. Per-cell draws are independent, so a parameter drawn in "
-            "many cells partly averages out."
-        )
-    else:
-        print("No assumption is uncertain in this scenario: the spread is deal-level noise only.")
+    print(_drawn_text(drawn, cur))
     if oat and oat.rows:
         print()
-        rows = []
-        for r in oat.rows:
-            lv, hv = r["low_value"], r["high_value"]
-            setting = (
-                f"{lv:g} / {hv:g}"
-                if not isinstance(lv, list)
-                else f"{lv[0]:g}..{lv[1]:g} / {hv[0]:g}..{hv[1]:g}"
-            )
-            rows.append(
-                [
-                    r["name"],
-                    setting,
-                    f"{m(r['p50']['low'])} .. {m(r['p50']['high'])}",
-                    m(r["p50"]["swing"]),
-                    f"{m(r['p10']['low'])} .. {m(r['p10']['high'])}",
-                    m(r["p10"]["swing"]),
-                ]
-            )
-        print(
-            table(
-                rows,
-                [
-                    "One at a time (a row's cells together)",
-                    "low / high",
-                    "P50",
-                    "P50 swing",
-                    "P10",
-                    "P10 swing",
-                ],
-            )
-        )
-        print(
-            f"Base: P50 {m(oat.base['p50'])}, P10 {m(oat.base['p10'])} ({oat.trials:,} trials per run, "
-            "same seed: swings are paired)."
-        )
+        print(_swings_text(oat, cur))
     print()
     for d in dims:
-        rows = [[v, percent(s)] for v, s in sorted(by_dim[d].items(), key=lambda kv: -kv[1])]
-        print(table(rows, [f"Variance share by {d}", "cov(x, total) / var(total)"]))
+        rows = [[v, s] for v, s in sorted(by_dim[d].items(), key=lambda kv: -kv[1])]
+        print(
+            fmt.text_table(
+                rows, [f"Variance share by {d}", "cov(x, total) / var(total)"], ["text", "percent"]
+            )
+        )
         print()
     top = sorted(by_cell.items(), key=lambda kv: -kv[1])[:5]
     print("Largest cells: " + ", ".join(f"{c} {percent(s)}" for c, s in top))
     return EXIT_OK
+
+
+def _pairs(lows, highs, kind, cur, sep) -> list:
+    """``low sep high`` per row, lows and highs each one column of one precision."""
+    lo, hi = fmt.column(lows, kind, cur), fmt.column(highs, kind, cur)
+    return [f"{a}{sep}{b}" for a, b in zip(lo, hi)]
+
+
+def _drawn_text(drawn, cur) -> str:
+    """The regression-on-the-draws table, in words and the scenario's currency."""
+    if not drawn.rows:
+        return "No assumption is uncertain in this scenario: the spread is deal-level noise only."
+    rs = drawn.rows
+    cols = [
+        [r["name"] for r in rs],  # the name a --set override takes
+        [str(r["columns"]) for r in rs],
+        fmt.column([r["importance"] for r in rs], "percent"),
+        [f"{r['spearman']:+.2f}" for r in rs],
+        _pairs([r["p50_low"] for r in rs], [r["p50_high"] for r in rs], "money", cur, " -> "),
+        _pairs([r["p10_low"] for r in rs], [r["p10_high"] for r in rs], "money", cur, " -> "),
+    ]
+    header = [
+        "From the draws (rank regression)",
+        "cells",
+        "variance share",
+        "max rho",
+        "P50 low -> high half",
+        "P10 low -> high half",
+    ]
+    return (
+        table([list(r) for r in zip(*cols)], header)
+        + f"\nThe assumptions explain {percent(drawn.r_squared)} of the (ranked) variance; the rest is "
+        "deal-level noise. Per-cell draws are independent, so a parameter drawn in many cells partly "
+        "averages out."
+    )
+
+
+def _setting_text(value, kind, cur) -> str:
+    values = value if isinstance(value, list) else [value]
+    return "..".join(dict.fromkeys(fmt.column(values, kind, cur)))
+
+
+def _swings_text(oat, cur) -> str:
+    """The one-at-a-time table: settings in their units, P50 / P10 in one precision per column."""
+    rs = oat.rows
+    settings = [
+        f"{_setting_text(r['low_value'], assumption_kind(r['name']), cur)} / "
+        f"{_setting_text(r['high_value'], assumption_kind(r['name']), cur)}"
+        for r in rs
+    ]
+    cols = [
+        [r["name"] for r in rs],  # the name a --set override takes
+        settings,
+        _pairs([r["p50"]["low"] for r in rs], [r["p50"]["high"] for r in rs], "money", cur, " .. "),
+        fmt.column([r["p50"]["swing"] for r in rs], "money", cur),
+        _pairs([r["p10"]["low"] for r in rs], [r["p10"]["high"] for r in rs], "money", cur, " .. "),
+        fmt.column([r["p10"]["swing"] for r in rs], "money", cur),
+    ]
+    header = ["One at a time (a row's cells together)", "low / high", "P50", "P50 swing", "P10", "P10 swing"]
+    base50, base10 = fmt.exact_money(oat.base["p50"], cur), fmt.exact_money(oat.base["p10"], cur)
+    return (
+        table([list(r) for r in zip(*cols)], header)
+        + f"\nBase: P50 {base50}, P10 {base10} ({oat.trials:,} trials per run, same seed: swings are paired)."
+    )

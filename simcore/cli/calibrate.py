@@ -13,7 +13,7 @@ import sys
 
 # command, add_scenario_arguments, load and the exit codes are moving to simcore.cli.options;
 # imported from app until then.
-from simcore.cli.app import EXIT_OK, add_scenario_arguments, command, load
+from simcore.cli.options import EXIT_OK, add_scenario_arguments, command, load
 from simcore.errors import SimcoreError
 
 

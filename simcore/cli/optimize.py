@@ -11,7 +11,7 @@ import argparse
 import json
 
 from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
-from simcore.format import money, percent, table
+from simcore.format import exact_money, money, money_pair, percent, table
 from simcore.io import write_atomic
 
 EXIT_INFEASIBLE = 1
@@ -138,7 +138,7 @@ def report(res) -> str:
 
     lines = [
         (
-            f"{res.scenario}: plan for {m(res.target)} bookings at {percent(res.confidence_target, 0)} confidence "
+            f"{res.scenario}: plan for {exact_money(res.target, cur)} bookings at {percent(res.confidence_target, 0)} confidence "
             f"({res.objective}; {res.trials:,} trials, seed {res.seed})"
         ),
         "",
@@ -177,7 +177,8 @@ def report(res) -> str:
         conf,
         (
             f"Bookings at that confidence (P{round(100 * (1 - res.confidence_target))}): "
-            f"{m(res.bookings_at_confidence)}; total cost {m(res.total_cost)}"
+            f"{money_pair(res.bookings_at_confidence, res.target, cur)[0]} against the target "
+            f"{money_pair(res.bookings_at_confidence, res.target, cur)[1]}; total cost {m(res.total_cost)}"
         ),
     ]
     for t in res.period_targets:

@@ -1,6 +1,6 @@
 """Command ``simcore report SCENARIO --out DIR``: PNGs, a self-contained HTML page, CSV and .xlsx.
 
-The report is written atomically (see :func:`simcore.report.document.write_report`): an interrupted or failed
+The report is written atomically (see :func:`simcore.report.write_report`): an interrupted or failed
 run leaves no half-written file in ``DIR`` and keeps the files already there.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
 from simcore.errors import SimcoreError
+from simcore.format import money, money_pair, percent
 
 
 @command(
@@ -51,10 +52,22 @@ def _variants(text):
     return names
 
 
+def headline_line(report) -> str:
+    """The report's headline in one line, the P10 with the digits it needs beside the target."""
+    h = report.headline
+    cur = h["currency"]
+    p10 = money(h["p10"], cur)
+    line = f"{report.title}: P50 {money(h['p50'], cur)} (P10 {p10}, P90 {money(h['p90'], cur)})"
+    if h["p_hit"] is not None:
+        p10, target = money_pair(h["p10"], h["target"], cur)
+        line = f"{report.title}: P50 {money(h['p50'], cur)} (P10 {p10}, P90 {money(h['p90'], cur)})"
+        line += f", {percent(h['p_hit'], 0)} chance of hitting {target}"
+    return line
+
+
 def _report(args) -> int:
-    from simcore.format import money, percent
-    from simcore.report.document import build_report, check_out_dir, report_json, write_report
-    from simcore.report.plots import exact_money
+    # Lazily: the report pulls in matplotlib and openpyxl, which every other command can do without.
+    from simcore.report import build_report, check_out_dir, report_json, write_report
 
     check_out_dir(args.out)
     if args.funnel_trials is not None and args.funnel_trials < 2:
@@ -72,14 +85,7 @@ def _report(args) -> int:
     if args.json:
         print(report_json(report))
         return EXIT_OK
-    h = report.headline
-    cur = h["currency"]
-    line = (
-        f"{report.title}: P50 {money(h['p50'], cur)} (P10 {money(h['p10'], cur)}, P90 {money(h['p90'], cur)})"
-    )
-    if h["p_hit"] is not None:
-        line += f", {percent(h['p_hit'], 0)} chance of hitting {exact_money(h['target'], cur)}"
-    print(line)
+    print(headline_line(report))
     for note in report.notes:
         print(f"note: {note}")
     html = [f for f in files if f.name == "report.html"][0]

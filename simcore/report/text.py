@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from simcore.format import money, percent, table
+from simcore.format import exact_money, percent, text_table
 
 
-def _row(label, dist, currency):
-    return [
-        label,
-        money(dist["mean"], currency),
-        money(dist["p10"], currency),
-        money(dist["p50"], currency),
-        money(dist["p90"], currency),
-    ]
+def _row(label, dist):
+    return [label, dist["mean"], dist["p10"], dist["p50"], dist["p90"]]
 
 
-def summary_table(summary: dict) -> str:
-    """Render the dict of :meth:`SimcoreAccessor.summary` as a readable table."""
+def summary_table(summary: dict, stages=None) -> str:
+    """Render the dict of :meth:`SimcoreAccessor.summary` as a readable table.
+
+    Parameters
+    ----------
+    summary : dict
+    stages : tuple of str, optional
+        The first stage and the decision stage as the scenario names them (for the creation
+        tables' headings); default ``summary["stage_names"]`` if it is there, else the words of
+        the four-stage plans (``Stage-1``, ``Stage-4``): callers that have the scenario pass them.
+    """
     cur = summary.get("currency", "USD")
+    first, decision = stages or summary.get("stage_names") or ("Stage-1", "Stage-4")
     head = (
         f"{summary['scenario']}: {summary['trials']:,} trials, seed {summary['seed']} "
         f"(simcore {summary['version']}, scenario {summary.get('scenario_hash', '')})"
@@ -26,16 +30,16 @@ def summary_table(summary: dict) -> str:
     blocks = [head, ""]
     for key, title in (
         ("bookings", "Bookings"),
-        ("stage1_created", "Stage-1 created"),
-        ("stage4_created", "Stage-4 created"),
+        ("stage1_created", f"{first} created"),
+        ("stage4_created", f"{decision} created"),
     ):
-        rows = [_row(p, d, cur) for p, d in summary[key]["by_period"].items()]
-        rows.append(_row("Year", summary[key]["year"], cur))
-        blocks.append(table(rows, [title] + header[1:]))
+        rows = [_row(p, d) for p, d in summary[key]["by_period"].items()]
+        rows.append(_row("Year", summary[key]["year"]))
+        blocks.append(text_table(rows, [title] + header[1:], ["text"] + ["money"] * 4, cur))
         blocks.append("")
     if summary.get("target") is not None:
         blocks.append(
-            f"Target {money(summary['target'], cur, 2)}: P(year bookings >= target) = "
+            f"Target {exact_money(summary['target'], cur)}: P(year bookings >= target) = "
             f"{percent(summary['p_hit'])}"
         )
     blocks.append(f"Opportunities simulated per trial: {summary['deals_per_trial']:,.0f}")
