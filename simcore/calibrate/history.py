@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simcore import checks
 from simcore.calendar import month_of_day
 from simcore.calibrate import _history_kernel as hk
 from simcore.engine.compile import compile_scenario, count_tables, daily_plan
 from simcore.engine.rng import STREAM_MARKET, STREAM_PARAM, beta_draw, deal_key, normal_quantile, uniform
 from simcore.errors import SimcoreError
 from simcore.scenario.amounts import expected_amount
+from simcore.scenario.load import check_scenario
 
 CLOSED_WON, CLOSED_LOST = "Closed Won", "Closed Lost"
 _CATEGORY_LABEL = {"pipeline": "Pipeline", "best_case": "Best Case", "commit": "Commit"}
@@ -208,7 +208,7 @@ def simulate_history(scenario, start, end, seed: int = 0, trial: int = 0) -> His
     >>> bool(h.opportunities["IsClosed"].any() and (~h.opportunities["IsClosed"]).any())
     True
     """
-    sc = checks.scenario(scenario)
+    sc = check_scenario(scenario)
     start, end = _date(start, "start"), _date(end, "end")
     n_days = (end - start).days
     if not 1 <= n_days <= 20 * 366:
