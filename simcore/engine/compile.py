@@ -39,6 +39,7 @@ from simcore.engine.kernel import (
     PERT,
     POISSON,
     TABLE_KNOTS,
+    assumption_tables,
     param_layout,
 )
 from simcore.scenario.amounts import expected_amount
@@ -133,10 +134,7 @@ class Model:
             self.amount_floor,
             self.amount_cap,
             self.tables,
-            self.param_kind,
-            self.param_a,
-            self.param_b,
-            self.param_c,
+            *assumption_tables(self.param_kind, self.param_a, self.param_b, self.param_c),
             count_cdf,
             count_offset,
             self.week_start,
