@@ -66,7 +66,7 @@ def extract_ref(ref: str) -> Path:
 class Runner:
     """One kernel (a package's ``simulate_trials``) ready to run ``trials`` trials of a scenario."""
 
-    def __init__(self, package: str, scenario: str, trials: int):
+    def __init__(self, package: str, scenario: str, trials: int, boundaries: bool = True):
         pkg = importlib.import_module(package)
         self.compile = importlib.import_module(f"{package}.engine.compile")
         self.kernel = importlib.import_module(f"{package}.engine.kernel")
@@ -77,7 +77,7 @@ class Runner:
         self.out = self.simulate._Outputs(self.model, trials)
         # A kernel that takes per-run arguments after the compiled ones (boundaries, trial_u).
         names = list(inspect.signature(self.kernel.simulate_trials.py_func).parameters)
-        self.extra = (True, np.empty((0, 1))) if "trial_u" in names else ()
+        self.extra = (boundaries, np.empty((0, 1))) if "trial_u" in names else ()
         self.run(16)  # compile or load from the cache
 
     def run(self, trials=None):
@@ -104,10 +104,13 @@ def main(argv=None):
     p.add_argument("--scenario", default=str(ROOT / "scenarios" / "fy2026.toml"))
     p.add_argument("--trials", type=int, default=4000)
     p.add_argument("--repeats", type=int, default=9)
+    p.add_argument(
+        "--no-boundaries", action="store_true", help="run this kernel without the period-boundary bookkeeping"
+    )
     args = p.parse_args(argv)
     sys.path.insert(0, str(extract_ref(args.ref)))
     ref = Runner("simcore_ref", args.scenario, args.trials)
-    new = Runner("simcore", args.scenario, args.trials)
+    new = Runner("simcore", args.scenario, args.trials, boundaries=not args.no_boundaries)
     previous = numba.set_parallel_chunksize(8)
     times = {"ref": [], "new": []}
     for _ in range(args.repeats):
