@@ -169,6 +169,9 @@ def test_uniforms_from_a_sampler_are_the_generators_when_equal(busy):
         np.testing.assert_array_equal(a, b)
     # The market factor is the normal quantile of column 0.
     np.testing.assert_allclose(ndtri(u[:, 0]), drawn.market, rtol=0, atol=1e-8)
+    for bad in (u[:, :-1], u[:-1], np.where(u > 0.5, 1.0, u)):
+        with pytest.raises(SimcoreError, match="trial_u must be"):
+            run_kernel(model, 24, 5, trial_u=bad)
     flipped = run_kernel(model, 24, 5, trial_start=40, trial_u=1.0 - u)
     np.testing.assert_allclose(flipped.market, -drawn.market, atol=1e-8)
     kind = model.param_kind
