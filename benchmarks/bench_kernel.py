@@ -67,25 +67,35 @@ def machine() -> str:
 _ran_parallel = False
 
 
-def time_kernel(model, trials, repeats, seed=7):
-    """Seconds per kernel call over ``trials`` trials (list), and the lifecycles simulated."""
+def time_kernel(model, trials, repeats, seed=7, boundaries=True):
+    """Seconds per kernel call over ``trials`` trials (list), and the lifecycles simulated.
+
+    ``time_kernel.cpu`` keeps the CPU seconds (every thread) of the same calls.
+    ``boundaries=False``: without the period-boundary bookkeeping (bank, due, slip).
+    """
     global _ran_parallel
     args = model.kernel_args()
     out = _Outputs(model, trials)
     t0 = time.perf_counter()
-    simulate_trials(np.uint64(seed), np.int64(0), *args, *out.arrays(0, min(trials, 16)))  # compile / load
+    simulate_trials(
+        np.uint64(seed), np.int64(0), *args, boundaries, np.empty((0, 1)), *out.arrays(0, min(trials, 16))
+    )  # compile / load
     time_kernel.first_call = time.perf_counter() - t0
     _ran_parallel = True
-    times = []
+    times, cpu = [], []
     # Trials handed to threads 8 at a time, as simcore.engine.simulate.run_kernel does.
     previous = numba.set_parallel_chunksize(8)
     for _ in range(repeats):
         for a in out.arrays(0, trials):
             a[...] = 0
-        t0 = time.perf_counter()
-        simulate_trials(np.uint64(seed), np.int64(0), *args, *out.arrays(0, trials))
+        t0, c0 = time.perf_counter(), time.process_time()
+        simulate_trials(
+            np.uint64(seed), np.int64(0), *args, boundaries, np.empty((0, 1)), *out.arrays(0, trials)
+        )
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     numba.set_parallel_chunksize(previous)
+    time_kernel.cpu = cpu
     created0 = flow_layout(model.n_stages)[1]
     lifecycles = int(_opportunities(model, out.flow_cnt[..., created0 : created0 + model.n_stages]).sum())
     return times, lifecycles
@@ -136,22 +146,26 @@ def main(argv=None):
     sc = simcore.load_scenario(args.scenario)
     model = compile_scenario(sc)
     k_times, k_n = time_kernel(model, args.trials, args.repeats)
+    k_cpu = time_kernel.cpu
     print(
         f"scenario {sc.name}: {len(sc.cells)} cells, {model.n_stages} stages, {len(model.periods)} periods, "
         f"{k_n / args.trials:.1f} lifecycles per trial  (first kernel call {time_kernel.first_call:.2f} s: "
         f"compile or cache load)"
     )
     print(f"machine: {machine()}")
+    lean_times, lean_n = time_kernel(model, args.trials, max(3, args.repeats // 2), boundaries=False)
     s_times, s_n = time_simulate(sc, model, args.trials, max(3, args.repeats // 2))
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     one_times, one_n = time_kernel(model, max(1, args.trials // 4), max(3, args.repeats // 2))
+    one_cpu = time_kernel.cpu
     numba.set_num_threads(threads)
     n_times, n_n, batch = time_numpy(model, args.numpy_trials, args.numpy_repeats)
     kb, km = rates(k_times, k_n)
     sb, sm = rates(s_times, s_n)
     nb, nm = rates(n_times, n_n)
     ob, om = rates(one_times, one_n)
+    lb, lm = rates(lean_times, lean_n)
     print(
         f"kernel      {args.trials:>6} trials: best {kb:6.1f} M lifecycles/s  median {km:6.1f}  "
         f"({min(k_times) * 1e3:.0f} ms best)"
@@ -161,6 +175,14 @@ def main(argv=None):
         f"(scaling to {threads} threads: {kb / ob:.2f}x best, {km / om:.2f}x median)"
     )
     print(
+        f"kernel, per CPU-second: {k_n / np.median(k_cpu) / 1e6:6.1f} M lifecycles ({threads} threads), "
+        f"{one_n / np.median(one_cpu) / 1e6:6.1f} M (1 thread)  (median)"
+    )
+    print(
+        f"kernel, no boundaries {args.trials:>6}: best {lb:6.1f} M lifecycles/s  median {lm:6.1f}  "
+        f"({lb / kb:.2f}x best, {lm / km:.2f}x median: without the bank, due and slip bookkeeping)"
+    )
+    print(
         f"simulate()  {args.trials:>6} trials: best {sb:6.1f} M lifecycles/s  median {sm:6.1f}  "
         f"({min(s_times) * 1e3:.0f} ms best, with output allocation and the Dataset)"
     )
@@ -168,7 +190,9 @@ def main(argv=None):
         f"numpy       {args.numpy_trials:>6} trials: best {nb:6.1f} M lifecycles/s  median {nm:6.1f}  "
         f"(batch {batch} trials)"
     )
-    print(f"ratio kernel / numpy: best {kb / nb:.1f}x  median {km / nm:.1f}x")
+    print(
+        f"ratio kernel / numpy: best {kb / nb:.1f}x  median {km / nm:.1f}x  (wall time; numpy runs on 1 core)"
+    )
     print(f"machine after: load average {os.getloadavg()[0]:.1f}")
 
 

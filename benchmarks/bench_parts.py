@@ -61,14 +61,14 @@ scenario, trials, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 model = compile_scenario(simcore.load_scenario(scenario))
 args = model.kernel_args()
 out = _Outputs(model, trials)
-simulate_trials(np.uint64(7), np.int64(0), *args, *out.arrays(0, min(trials, 16)))
+simulate_trials(np.uint64(7), np.int64(0), *args, True, np.empty((0, 1)), *out.arrays(0, min(trials, 16)))
 numba.set_parallel_chunksize(8)
 times = []
 for _ in range(repeats):
     for a in out.arrays(0, trials):
         a[...] = 0
     t0 = time.perf_counter()
-    simulate_trials(np.uint64(7), np.int64(0), *args, *out.arrays(0, trials))
+    simulate_trials(np.uint64(7), np.int64(0), *args, True, np.empty((0, 1)), *out.arrays(0, trials))
     times.append(time.perf_counter() - t0)
 print(json.dumps({"best": min(times), "median": float(np.median(times)), "file": simcore.__file__}))
 """

@@ -37,3 +37,28 @@ def test_parts_benchmark_cuts_find_their_lines(tmp_path, monkeypatch):
         changed = [b for a, b in zip(original, cut) if a != b]
         assert len(cut) == len(original) and sorted(changed) == sorted(r for _, r in cuts), name
     sys.modules.pop("bench_parts", None)
+
+
+def test_regression_check_warns_on_a_drop_and_never_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import check_regression
+
+    # A real measurement at tiny sizes: both rates positive, their ratio what it says.
+    got = check_regression.measure(
+        ROOT / "scenarios" / "smb.toml", kernel_trials=40, numpy_trials=20, repeats=1
+    )
+    assert got["kernel"] > 0 and got["numpy"] > 0 and got["ratio"] == got["kernel"] / got["numpy"]
+    stored = tmp_path / "ratio.json"
+    for ratio, warned in ((5.0, False), (4.1, False), (3.9, True)):
+        monkeypatch.setattr(
+            check_regression, "measure", lambda scenario, r=ratio: {"kernel": r, "numpy": 1.0, "ratio": r}
+        )
+        if not stored.exists():
+            assert check_regression.main(["--stored", str(stored), "--update"]) == 0
+            assert "recorded" in capsys.readouterr().out
+            continue
+        assert check_regression.main(["--stored", str(stored)]) == 0
+        assert ("warning: the kernel's speed relative to numpy dropped" in capsys.readouterr().out) == warned
+    assert check_regression.main(["--stored", str(tmp_path / "none.json")]) == 0
+    assert "no stored ratio" in capsys.readouterr().out
+    sys.modules.pop("check_regression", None)

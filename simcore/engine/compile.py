@@ -40,6 +40,7 @@ from simcore.engine.kernel import (
     PERT,
     POISSON,
     TABLE_KNOTS,
+    assumption_tables,
     param_layout,
 )
 from simcore.scenario.amounts import expected_amount
@@ -203,7 +204,7 @@ class Model:
             self.amount_floor,
             self.amount_cap,
             self.tables,
-            *self.kernel_params(),
+            *assumption_tables(*self.kernel_params()),
             count_cdf,
             count_offset,
             self.week_start,

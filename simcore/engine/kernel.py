@@ -8,33 +8,45 @@ comes from :mod:`simcore.engine.rng` keyed by the trial's absolute index, so any
 trials into chunks gives the same bits too. Aggregation happens here, per trial,
 period and cell: memory never grows with the number of deals.
 
-Layouts shared with Python (one definition each, used on both sides):
+Layouts shared with Python (one definition each, used on both sides, in
+:mod:`simcore.engine.layout`):
 - parameter slots per cell: :func:`param_layout`;
-- flow slots per trial, period and cell: :func:`flow_layout`.
+- flow slots per trial, period and cell: :func:`flow_layout`;
+- the per-trial uniforms: :func:`trial_columns` (column 0 the market factor, then one column
+  per cell and parameter slot).
+
+Draws. Each per-trial draw (an assumption, the market factor) is the quantile function of
+one 53-bit uniform per (trial, cell, slot), so a sampler can hand the kernel its own
+uniforms (``trial_u``; see :func:`trial_uniforms`) in place of the generator's. A deal's
+event (a dwell and its outcome) takes the two 32-bit halves of one 64-bit word.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
 import numpy as np
+from scipy.special import betaincinv
 
 from simcore.engine._jit import jit, jit_parallel
+from simcore.engine.layout import N_CATEGORIES, flow_layout, param_layout
 from simcore.engine.rng import (
     STREAM_BANK,
     STREAM_COUNT,
     STREAM_DEAL,
     STREAM_MARKET,
     STREAM_PARAM,
-    beta_draw,
-    deal_key,
     gamma_draw,
+    hi_uniform,
+    lo_uniform,
     mix64,
     normal_quantile,
     stream_key,
     trial_key,
     uniform,
+    word,
 )
 
 # Dwell and push-delay distribution families.
@@ -45,63 +57,6 @@ FIXED, PERT, BETA = 0, 1, 2
 POISSON, NEGATIVE_BINOMIAL = 0, 1
 # Amount distributions.
 AMOUNT_LOGNORMAL, AMOUNT_EMPIRICAL = 0, 1
-# Forecast categories, in bank and due outputs.
-N_CATEGORIES = 3
-
-
-@jit
-def param_layout(n_stages):
-    """Slot offsets of the per-cell parameter vector for ``n_stages`` open stages.
-
-    Returns ``(advance0, dwell0, growth0, win, push, push_delay, win_decay,
-    to_decision, median, whale_probability, whale_factor, n_slots)``; ``advance``
-    and ``growth`` have one slot per stage before the decision stage, ``dwell`` one
-    per stage.
-    """
-    k = n_stages
-    advance0 = 0
-    dwell0 = k - 1
-    growth0 = 2 * k - 1
-    base = 3 * k - 2
-    return (
-        advance0,
-        dwell0,
-        growth0,
-        base,
-        base + 1,
-        base + 2,
-        base + 3,
-        base + 4,
-        base + 5,
-        base + 6,
-        base + 7,
-        base + 8,
-    )
-
-
-@jit
-def flow_layout(n_stages):
-    """Slot offsets of the flow outputs (per trial, period and cell).
-
-    Returns ``(booked, created0, lost_competition0, lost_no_decision0, pushes,
-    slipped, due0, won_pushes, won_cycle, n_slots)``. ``created``, ``lost_*`` have one
-    slot per stage, ``due`` one per forecast category. In the amount array
-    ``won_cycle`` holds the summed cycle days of won deals whose creation time is
-    known, and in the count array their number.
-    """
-    k = n_stages
-    return (
-        0,
-        1,
-        1 + k,
-        1 + 2 * k,
-        1 + 3 * k,
-        2 + 3 * k,
-        3 + 3 * k,
-        3 + 3 * k + N_CATEGORIES,
-        4 + 3 * k + N_CATEGORIES,
-        5 + 3 * k + N_CATEGORIES,
-    )
 
 
 # Lognormal draws go through a quantile table: ``TABLE_KNOTS`` knots of the
@@ -131,28 +86,139 @@ def lognormal_unit(tab, off, u):
 
 
 @jit(inline="always")
-def _dwell(key, j, kind, mean, cv, tab, off, residual):
-    """One dwell (days) from the table row at ``off``. ``residual``: the time left for a
-    deal found mid-stage.
+def beta_unit(tab, off, u):
+    """The Beta quantile at ``u`` from the table row at ``off`` of the flat table array.
+
+    The row holds the quantile at ``i / TABLE_KNOTS`` for ``i = 0 .. TABLE_KNOTS``, then the
+    exponents of the two tails. Inside, linear interpolation; in the two outer bins, a power
+    law through the bin's inner knot, as the Beta's tails are (``Q(u) ~ (u a B(a, b))**(1/a)``
+    near 0, its mirror near 1), which linear interpolation would miss when the density is
+    infinite or zero at an end. Continuous and non-decreasing in ``u``.
+    """
+    pos = u * TABLE_KNOTS
+    i = int(pos)
+    if i == 0:
+        return tab[off + 1] * pos ** tab[off + TABLE_KNOTS + 1]
+    if i >= TABLE_KNOTS - 1:
+        return 1.0 - (1.0 - tab[off + TABLE_KNOTS - 1]) * (TABLE_KNOTS - pos) ** tab[off + TABLE_KNOTS + 2]
+    lo = tab[off + i]
+    return lo + (pos - i) * (tab[off + i + 1] - lo)
+
+
+@functools.lru_cache(maxsize=256)
+def beta_table(a: float, b: float) -> np.ndarray:
+    """A :func:`beta_unit` table row for Beta(``a``, ``b``), ``a, b > 0``.
+
+    Parameters
+    ----------
+    a, b : float
+        The Beta's shape parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``TABLE_ROW`` values: the quantile at ``i / TABLE_KNOTS``, then the exponents of the
+        lower and upper tails. Each is the local power of the quantile over the two bins next
+        to its end, ``log(Q(2h) / Q(h)) / log 2`` at 0 (``h = 1 / TABLE_KNOTS``), which tends
+        to ``1 / a`` as the bins shrink, and is closer than it at any finite size.
+
+    Examples
+    --------
+    >>> row = beta_table(2.0, 2.0)
+    >>> float(row[TABLE_KNOTS // 2]), round(float(row[-2]), 2)  # the lower tail: ~ 1 / a
+    (0.5, 0.5)
+    """
+    u = np.arange(TABLE_KNOTS + 1) / TABLE_KNOTS
+    knots = betaincinv(a, b, u)
+    knots[0], knots[-1] = 0.0, 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = math.log(knots[2] / knots[1]) / math.log(2.0)
+        upper = math.log((1.0 - knots[-3]) / (1.0 - knots[-2])) / math.log(2.0)
+    # A quantile so flat at an end that the knots underflow: the exact asymptote instead.
+    lower = lower if 0.0 < lower < math.inf else 1.0 / a
+    upper = upper if 0.0 < upper < math.inf else 1.0 / b
+    out = np.concatenate([knots, [lower, upper]])
+    out.flags.writeable = False  # shared by every caller through the cache
+    return out
+
+
+def assumption_tables(param_kind, param_a, param_b, param_c):
+    """How the kernel draws each (cell, parameter slot), from the compiled parameters.
+
+    Slot ``(c, q)`` is ``lo + width * Q(u)`` with ``Q`` the Beta quantile of table row
+    ``row[c, q]`` (an offset into ``tables``, flattened) and ``u`` the trial's uniform
+    for the slot; ``row < 0`` means the fixed value ``lo``. PERT ``{low, base, high}`` is
+    ``low + (high - low) x Beta(1 + 4 (base - low) / (high - low), ...)``; a Beta
+    ``{mean, strength}`` is ``Beta(mean x strength, (1 - mean) x strength)``. Equal shapes
+    share one table row.
+
+    Parameters
+    ----------
+    param_kind : numpy.ndarray of int
+        (cells, slots): ``FIXED``, ``PERT`` or ``BETA``.
+    param_a, param_b, param_c : numpy.ndarray of float
+        (cells, slots): the number; PERT's low, base, high; Beta's mean, strength.
+
+    Returns
+    -------
+    tuple
+        ``(row, lo, width, tables)``: int64 and float64 (cells, slots), and the table rows
+        (rows, ``TABLE_ROW``).
+
+    Examples
+    --------
+    >>> kind = np.array([[FIXED, PERT, BETA]])
+    >>> row, lo, width, tables = assumption_tables(
+    ...     kind, np.array([[3.0, 0.1, 0.3]]), np.array([[0.0, 0.2, 20.0]]), np.array([[0.0, 0.5, 0.0]])
+    ... )
+    >>> row.tolist(), lo.tolist(), width.tolist(), tables.shape[0]
+    ([[-1, 0, 2051]], [[3.0, 0.1, 0.0]], [[0.0, 0.4, 1.0]], 2)
+    """
+    kind = np.asarray(param_kind)
+    lo = np.array(param_a, dtype=np.float64)
+    width = np.zeros(kind.shape)
+    row = np.full(kind.shape, -1, dtype=np.int64)
+    shapes = {}
+    for c, q in np.argwhere(kind != FIXED):
+        a_, b_, c_ = float(param_a[c, q]), float(param_b[c, q]), float(param_c[c, q])
+        if kind[c, q] == PERT:
+            if not c_ > a_:  # no spread: the base value
+                lo[c, q] = b_
+                continue
+            shape = (1.0 + 4.0 * (b_ - a_) / (c_ - a_), 1.0 + 4.0 * (c_ - b_) / (c_ - a_))
+            lo[c, q], width[c, q] = a_, c_ - a_
+        else:
+            shape = (a_ * b_, (1.0 - a_) * b_)
+            if not (0.0 < shape[0] < math.inf and 0.0 < shape[1] < math.inf):  # validation keeps these out
+                continue
+            lo[c, q], width[c, q] = 0.0, 1.0
+        row[c, q] = shapes.setdefault(shape, len(shapes)) * TABLE_ROW
+    tables = np.zeros((max(len(shapes), 1), TABLE_ROW))
+    for (a_, b_), i in shapes.items():
+        tables[i] = beta_table(a_, b_)
+    return row, lo, width, tables
+
+
+@jit(inline="always")
+def _dwell(key, j, kind, mean, cv, tab, off, residual, u):
+    """One dwell (days) from the table row at ``off`` and the uniform ``u``. ``residual``:
+    the time left for a deal found mid-stage.
 
     A deal already in a stage at an arbitrary instant has been there for an unknown
     time; renewal theory gives its remaining dwell as U x (a length-biased dwell),
     which for a lognormal(mu, s) is lognormal(mu + s^2, s) and for a Gamma(k, theta)
-    is Gamma(k + 1, theta). Returns ``(days, next_j)``.
+    is Gamma(k + 1, theta). The gamma (rejection) and the residual's U take further
+    words of ``key`` from ``j``. Returns ``(days, next_j)``.
     """
     if kind == DIST_LOGNORMAL and not residual:
         # The common case first, on its own: one table lookup.
-        return mean * lognormal_unit(tab, off, uniform(key, j)), j + 1
+        return mean * lognormal_unit(tab, off, u), j
     if kind == DIST_LOGNORMAL:
-        if residual:
-            s = tab[off + TABLE_KNOTS + 1]
-            x = mean * math.exp(s * normal_quantile(uniform(key, j)) + 0.5 * s * s)
-        else:
-            x = mean * lognormal_unit(tab, off, uniform(key, j))
-        j += 1
+        s = tab[off + TABLE_KNOTS + 1]
+        x = mean * math.exp(s * normal_quantile(u) + 0.5 * s * s)
     elif kind == DIST_EXPONENTIAL:
         # Memoryless: the residual of an exponential is the same exponential.
-        return -mean * math.log(uniform(key, j)), j + 1
+        return -mean * math.log(u), j
     elif kind == DIST_GAMMA:
         shape = 1.0 / (cv * cv)
         g, j = gamma_draw(key, j, shape + 1.0 if residual else shape)
@@ -179,30 +245,81 @@ SI_KIND, SI_TABLE, SI_CATEGORY, SI_WIDTH = range(4)
 CP_WIN, CP_PUSH, CP_DECAY, CP_PUSH_MEAN, CP_MEDIAN, CP_WHALE_P, CP_WHALE_F, CP_WIDTH = range(8)
 
 
+def trial_columns(n_cells, n_slots):
+    """Columns of a trial's uniforms (:func:`trial_uniforms`, the kernel's ``trial_u``).
+
+    Column 0 is the market factor's; column ``1 + c * n_slots + q`` is parameter slot ``q``
+    of cell ``c`` (see :func:`param_layout`). Returns the number of columns.
+
+    Examples
+    --------
+    >>> trial_columns(16, 18)
+    289
+    """
+    return 1 + n_cells * n_slots
+
+
 @jit
-def _draw_assumptions(seed, trial, kind, p_a, p_b, p_c, out):
-    """Each cell's assumptions for one trial: fixed, PERT or Beta, one draw per slot."""
-    n_cells, n_slots = kind.shape
+def trial_uniforms(seed, trial0, n_trials, n_cells, n_slots):
+    """The uniforms the kernel draws for trials ``trial0 ..``, shape (n_trials, columns).
+
+    Each is a 53-bit uniform in (0, 1), a pure function of (seed, trial, column): the market
+    factor's is draw 0 of ``stream_key(trial_key(seed, trial), STREAM_MARKET, 0)``, cell
+    ``c``'s slot ``q`` draw ``q`` of ``stream_key(trial_key(seed, trial), STREAM_PARAM, c)``.
+    The kernel turns each into its draw by a quantile function (the normal for the market
+    factor, a Beta table for an assumption), so a sampler (Latin hypercube, scrambled Sobol)
+    can replace these columns by its own points, passed as ``trial_u``; columns of fixed
+    slots are read by nobody.
+
+    Parameters
+    ----------
+    seed : numpy.uint64
+    trial0 : int
+        Absolute index of the first trial.
+    n_trials, n_cells, n_slots : int
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_trials, :func:`trial_columns`) float64.
+
+    Examples
+    --------
+    >>> u = trial_uniforms(np.uint64(1), 0, 4, 2, 3)
+    >>> u.shape, bool(((0 < u) & (u < 1)).all())
+    ((4, 7), True)
+    """
+    out = np.empty((n_trials, 1 + n_cells * n_slots))
+    for i in range(n_trials):
+        tk = trial_key(seed, trial0 + i)
+        out[i, 0] = uniform(stream_key(tk, STREAM_MARKET, 0), 0)
+        for c in range(n_cells):
+            pk = stream_key(tk, STREAM_PARAM, c)
+            for q in range(n_slots):
+                out[i, 1 + c * n_slots + q] = uniform(pk, q)
+    return out
+
+
+@jit(inline="always")
+def _draw_assumptions(trial_k, trial_u, i, row, lo, width, tab, out):
+    """Each cell's assumptions for one trial: ``lo + width * Q(u)`` per drawn slot, the
+    uniform ``u`` from ``trial_u[i]`` when given, else from the generator (see
+    :func:`trial_uniforms`). Returns the market factor's uniform.
+    """
+    n_cells, n_slots = row.shape
+    given = trial_u.shape[0] > 0
     for c in range(n_cells):
+        pk = stream_key(trial_k, STREAM_PARAM, c)
         for q in range(n_slots):
-            k = kind[c, q]
-            if k == FIXED:
-                out[c, q] = p_a[c, q]
-            elif k == PERT:
-                low, mode, high = p_a[c, q], p_b[c, q], p_c[c, q]
-                if high <= low:
-                    out[c, q] = mode
-                else:
-                    alpha = 1.0 + 4.0 * (mode - low) / (high - low)
-                    beta = 1.0 + 4.0 * (high - mode) / (high - low)
-                    x, _ = beta_draw(deal_key(seed, trial, STREAM_PARAM, c, q), 0, alpha, beta)
-                    out[c, q] = low + (high - low) * x
+            r = row[c, q]
+            if r < 0:
+                out[c, q] = lo[c, q]
             else:
-                mean, strength = p_a[c, q], p_b[c, q]
-                x, _ = beta_draw(
-                    deal_key(seed, trial, STREAM_PARAM, c, q), 0, mean * strength, (1.0 - mean) * strength
-                )
-                out[c, q] = x
+                u = trial_u[i, 1 + c * n_slots + q] if given else uniform(pk, q)
+                out[c, q] = lo[c, q] + width[c, q] * beta_unit(tab, r, u)
+    if given:
+        return trial_u[i, 0]
+    return uniform(stream_key(trial_k, STREAM_MARKET, 0), 0)
 
 
 @jit_parallel
@@ -232,11 +349,11 @@ def simulate_trials(
     amount_floor,
     amount_cap,
     tables,
-    # per-cell parameter slots (see param_layout)
-    param_kind,
-    param_a,
-    param_b,
-    param_c,
+    # per-cell parameter slots (see param_layout), drawn as in assumption_tables
+    param_row,
+    param_lo,
+    param_width,
+    param_tables,
     # creation: CDF of the count per cell and week (see compile.count_tables)
     count_cdf,
     count_offset,
@@ -258,6 +375,11 @@ def simulate_trials(
     cycle_edges,
     # new deals made at a time (see NEW_DEALS_BLOCK)
     deal_block,
+    # per run: whether to record the bank, due and slipped deals at every period boundary
+    # (when False those outputs stay zero, and the kernel is ~15% faster); the trials'
+    # uniforms (trials, trial_columns) from a sampler, or an empty (0, n) array to draw them
+    boundaries,
+    trial_u,
     # outputs (first axis: trial - trial0)
     flow_amt,
     flow_cnt,
@@ -274,43 +396,52 @@ def simulate_trials(
     flow slots), ``bank_*`` (trials, periods + 1, cells, categories) at each period
     boundary, ``cohort_amt`` (trials, close period, creation quarter + bank, cells),
     ``cycle_hist`` (trials, cells, bins), ``drawn`` (trials, cells, slots), ``market``
-    (trials,).
+    (trials,); ``trial_u``, when not empty, (trials, :func:`trial_columns`).
 
     The lifecycle is written once, inline, for new and bank deals alike: a call per
     deal with dozens of array arguments costs more in reference counting than the
     deal itself.
     """
     n_trials = flow_amt.shape[0]
-    n_cells = param_kind.shape[0]
+    n_cells = param_row.shape[0]
     n_periods = period_start.shape[0] - 1
     n_weeks = week_start.shape[0]
     n_slots = n_cells * n_weeks
     n_bank = bank_cell.shape[0]
     k = n_stages
     decision = k - 1
-    (
-        advance0,
-        dwell0,
-        growth0,
-        win_slot,
-        push_slot,
-        push_delay_slot,
-        decay_slot,
-        to_decision_slot,
-        median_slot,
-        whale_p_slot,
-        whale_f_slot,
-        _n,
-    ) = param_layout(k)
-    (booked, created0, lost_comp0, lost_nd0, pushes_slot, slipped, due0, won_pushes, won_cycle, n_flow) = (
-        flow_layout(k)
-    )
+    # The layouts' fields as plain ints: numba's parallel lowering of the trial loop cannot
+    # see the NamedTuple classes.
+    pl = param_layout(k)
+    advance0 = pl.advance0
+    dwell0 = pl.dwell0
+    growth0 = pl.growth0
+    win_slot = pl.win
+    push_slot = pl.push
+    push_delay_slot = pl.push_delay
+    decay_slot = pl.win_decay
+    to_decision_slot = pl.to_decision
+    median_slot = pl.median
+    whale_p_slot = pl.whale_probability
+    whale_f_slot = pl.whale_factor
+    fl = flow_layout(k)
+    booked = fl.booked
+    created0 = fl.created0
+    lost_comp0 = fl.lost_competition0
+    lost_nd0 = fl.lost_no_decision0
+    pushes_slot = fl.pushes
+    slipped = fl.slipped
+    due0 = fl.due0
+    won_pushes = fl.won_pushes
+    won_cycle = fl.won_cycle
+    n_flow = fl.n_slots
     n_bins = cycle_edges.shape[0] - 1
     # Period boundaries with +inf after the last, so the boundary loop needs no bounds test.
     bounds = np.empty(n_periods + 2)
     bounds[: n_periods + 1] = period_start
     bounds[n_periods + 1] = np.inf
     tab = tables.reshape(tables.size)
+    ptab = param_tables.reshape(param_tables.size)
     # Flat output strides: flows (period, cell, slot), bank (boundary, cell, category),
     # cohort bookings (period, cohort, cell), cycle histogram (cell, bin).
     flow_period = n_cells * n_flow
@@ -324,11 +455,11 @@ def simulate_trials(
             si[o + SI_TABLE] = dwell_table[c, s] * TABLE_ROW
             si[o + SI_CATEGORY] = category[s]
     for i in numba.prange(n_trials):
-        trial = trial0 + i
-        trial_k = trial_key(seed, trial)
+        trial_k = trial_key(seed, trial0 + i)
         params = drawn[i]
-        _draw_assumptions(seed, trial, param_kind, param_a, param_b, param_c, params)
-        z = normal_quantile(uniform(deal_key(seed, trial, STREAM_MARKET, 0, 0), 0))
+        z = normal_quantile(
+            _draw_assumptions(trial_k, trial_u, i, param_row, param_lo, param_width, ptab, params)
+        )
         market[i] = z
         # Per-trial parameters derived from the drawn assumptions.
         st = np.empty(n_cells * k * ST_WIDTH)
@@ -386,15 +517,18 @@ def simulate_trials(
             # How many deals each (cell, week) creates, in one tight pass: most weeks
             # create none or one or two. Inverting one uniform through the count's CDF
             # keeps a larger plan's deals a superset of a smaller one's (common random
-            # numbers).
+            # numbers). Weeks 2w and 2w + 1 take the two halves of word w.
             count_k = stream_key(trial_k, STREAM_COUNT, c)
+            zc = np.uint64(0)
             for wk in range(n_weeks):
+                if wk & 1 == 0:
+                    zc = word(count_k, wk >> 1)
+                u = lo_uniform(zc) if wk & 1 else hi_uniform(zc)
                 slot = c * n_weeks + wk
                 o0 = count_offset[slot]
                 o1 = count_offset[slot + 1]
                 n = 0
                 if o1 - o0 > 4:
-                    u = uniform(mix64(count_k ^ np.uint64(wk)), 0)
                     # The CDF is non-decreasing: its first four comparisons, branch-free,
                     # count the usual small numbers; the table is long enough to go on.
                     n = (
@@ -409,7 +543,6 @@ def simulate_trials(
                             o += 1
                             n += 1
                 elif o1 > o0:
-                    u = uniform(mix64(count_k ^ np.uint64(wk)), 0)
                     while o0 < o1 - 1 and count_cdf[o0] < u:
                         o0 += 1
                         n += 1
@@ -447,25 +580,30 @@ def simulate_trials(
                 c = slot // n_weeks
                 wk = slot - c * n_weeks
                 o = c * CP_WIDTH
+                # A new deal's words: 0 its creation time and amount, 1 its whale draws
+                # (taken only when the cell has whales), then two per event from 2 on.
                 key = mix64(deal_keys[c] ^ np.uint64((wk << 32) | d))
                 new_key[m] = key
                 new_cell[m] = c
-                new_t[m] = week_start[wk] + week_length[wk] * uniform(key, 0)
+                z0 = word(key, 0)
+                new_t[m] = week_start[wk] + week_length[wk] * hi_uniform(z0)
                 if amount_kind[c] == AMOUNT_EMPIRICAL:
                     e0 = empirical_offset[c]
                     n_emp = empirical_offset[c + 1] - e0
-                    amount = cp[o + CP_MEDIAN] * empirical[e0 + min(int(uniform(key, 1) * n_emp), n_emp - 1)]
+                    amount = cp[o + CP_MEDIAN] * empirical[e0 + min(int(lo_uniform(z0) * n_emp), n_emp - 1)]
                 else:
                     amount = cp[o + CP_MEDIAN] * lognormal_unit(
-                        tab, amount_table[c] * TABLE_ROW, uniform(key, 1)
+                        tab, amount_table[c] * TABLE_ROW, lo_uniform(z0)
                     )
-                if uniform(key, 2) < cp[o + CP_WHALE_P]:
-                    whale_lo = cp[o + CP_WHALE_F]
-                    whale_hi = whale_factor_max[c]
-                    if whale_hi == whale_hi:
-                        amount *= whale_lo + (whale_hi - whale_lo) * uniform(key, 3)
-                    else:
-                        amount *= whale_lo
+                if cp[o + CP_WHALE_P] > 0.0:
+                    z1 = word(key, 1)
+                    if hi_uniform(z1) < cp[o + CP_WHALE_P]:
+                        whale_lo = cp[o + CP_WHALE_F]
+                        whale_hi = whale_factor_max[c]
+                        if whale_hi == whale_hi:
+                            amount *= whale_lo + (whale_hi - whale_lo) * lo_uniform(z1)
+                        else:
+                            amount *= whale_lo
                 new_amount[m] = min(max(amount, amount_floor[c]), amount_cap[c])
                 m += 1
                 d += 1
@@ -486,7 +624,7 @@ def simulate_trials(
                     p = period_of_day[int(t)]
                     fa[p * flow_period + c * n_flow + created0 + s] += amount
                     fc[p * flow_period + c * n_flow + created0 + s] += 1
-                    j = 4
+                    j = 2
                     t_created = t
                     cohort = cohort_of_day[int(t)]
                     residual = False
@@ -523,10 +661,15 @@ def simulate_trials(
                 co = c * CP_WIDTH
                 w = cp[co + CP_WIN]
                 t_next = -1.0  # the next event's time, when already known (a pushed decision)
+                u_next = 0.0  # and that event's outcome uniform
                 while True:
                     o = (row + s) * ST_WIDTH
                     oi = (row + s) * SI_WIDTH
                     if t_next < 0.0:
+                        # One word per event: the high half times it, the low half decides it.
+                        ze = word(key, j)
+                        j += 1
+                        u_next = lo_uniform(ze)
                         if s == decision and residual and given_close == given_close:
                             t_next = max(given_close, t)
                         else:
@@ -539,12 +682,13 @@ def simulate_trials(
                                 tab,
                                 si[oi + SI_TABLE],
                                 residual,
+                                hi_uniform(ze),
                             )
                             t_next = t + dwell
                         residual = False
                     # Open at each period boundary it lives through: in the bank, maybe due,
                     # and slipped if still open at the end of the period it was due in.
-                    while bounds[bj] < t_next:
+                    while boundaries and bounds[bj] < t_next:
                         if pend_j >= 0:
                             fa[pend_j * flow_period + flow_cell + slipped] += pend_amount
                             fc[pend_j * flow_period + flow_cell + slipped] += 1
@@ -564,8 +708,7 @@ def simulate_trials(
                     t_next = -1.0
                     p = period_of_day[int(t)]
                     fp = p * flow_period + flow_cell
-                    u = uniform(key, j)
-                    j += 1
+                    u = u_next
                     if s < decision:
                         a = st[o + ST_ADVANCE]
                         if u < a:
@@ -606,6 +749,9 @@ def simulate_trials(
                         n_push += 1
                         fa[fp + pushes_slot] += amount
                         fc[fp + pushes_slot] += 1
+                        ze = word(key, j)
+                        j += 1
+                        u_next = lo_uniform(ze)
                         delay, j = _dwell(
                             key,
                             j,
@@ -615,6 +761,7 @@ def simulate_trials(
                             tab,
                             push_table[c] * TABLE_ROW,
                             False,
+                            hi_uniform(ze),
                         )
                         t_next = t + delay
                         expected_close = t + cp[co + CP_PUSH_MEAN]

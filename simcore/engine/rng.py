@@ -1,8 +1,10 @@
 """Counter-based random numbers: every draw is a pure function of its coordinates.
 
-A draw is ``uniform(deal_key(seed, trial, stream, a, b), j)``: the key names one
-opportunity (or one per-trial assumption, or one Poisson count) and ``j`` counts the
-draws made for it. Nothing depends on which thread ran it, in which order, or
+A draw comes from ``word(key, j)``: the key names one opportunity (or one trial's
+assumptions, or one cell's counts) and ``j`` counts the 64-bit words drawn for it. A word is
+either one 53-bit uniform (:func:`uniform`, for the per-trial assumptions and the rare draws)
+or two 32-bit uniforms (:func:`hi_uniform`, :func:`lo_uniform`: the two uniforms of a deal's
+event, its dwell and its outcome, cost one mix). Nothing depends on which thread ran it, in which order, or
 which other deals exist, so results are the same bits for any thread count and any
 split of trials, and changing one cell's volume leaves every other draw alone
 (common random numbers, docs/model.md "Randomness").
@@ -30,13 +32,15 @@ _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _S32 = np.uint64(32)
 _TWO_M53 = 1.0 / 9007199254740992.0
+_TWO_M32 = 1.0 / 4294967296.0
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 # Streams: which kind of quantity a key belongs to.
 STREAM_DEAL = 1  # a newly created opportunity: a = cell, b = week << 32 | k
 STREAM_COUNT = 2  # the number created in one cell and week: a = cell, b = week
 STREAM_BANK = 3  # an opportunity of the starting bank: a = 0, b = bank index
-STREAM_PARAM = 4  # a drawn assumption: a = cell, b = parameter slot
-STREAM_MARKET = 5  # the market factor of a trial: a = 0, b = 0
+STREAM_PARAM = 4  # a trial's drawn assumptions: a = cell, draw j = parameter slot
+STREAM_MARKET = 5  # the market factor of a trial: a = 0, draw 0
 
 
 @jit
@@ -70,10 +74,27 @@ def deal_key(seed, trial, stream, a, b):
 
 
 @jit
+def word(key, j):
+    """Word ``j`` of sequence ``key``: 64 random bits (the SplitMix64 stream started at ``key``)."""
+    return mix64(key + np.uint64(j + 1) * _GOLDEN)
+
+
+@jit
 def uniform(key, j):
-    """Draw ``j`` of sequence ``key``: a double in the open interval (0, 1)."""
-    z = mix64(key + np.uint64(j + 1) * _GOLDEN)
-    return (float(z >> _S11) + 0.5) * _TWO_M53
+    """Word ``j`` of sequence ``key`` as one double in the open interval (0, 1), 53 bits."""
+    return (float(word(key, j) >> _S11) + 0.5) * _TWO_M53
+
+
+@jit(inline="always")
+def hi_uniform(z):
+    """The high 32 bits of word ``z`` as a double in (0, 1): ``(n + 0.5) / 2**32``."""
+    return (float(z >> _S32) + 0.5) * _TWO_M32
+
+
+@jit(inline="always")
+def lo_uniform(z):
+    """The low 32 bits of word ``z`` as a double in (0, 1): ``(n + 0.5) / 2**32``."""
+    return (float(z & _LOW32) + 0.5) * _TWO_M32
 
 
 # Acklam's rational approximation of the standard normal quantile (relative error
@@ -133,8 +154,12 @@ def gamma_draw(key, j, shape):
 
     Marsaglia & Tsang (2000), with the ``shape < 1`` boost ``G(a+1) * U**(1/a)``.
     Rejection uses a variable number of draws; they are still a pure function of
-    (key, j), which is all reproducibility needs. Returns ``(value, next_j)``.
+    (key, j), which is all reproducibility needs. Returns ``(value, next_j)``. A shape
+    that is not a positive finite number (validation keeps it out) gives NaN at once
+    rather than a loop that never accepts.
     """
+    if not (shape > 0.0 and shape < math.inf):
+        return math.nan, j
     boost = 1.0
     a = shape
     if a < 1.0:
@@ -154,11 +179,3 @@ def gamma_draw(key, j, shape):
         j += 1
         if math.log(u) < 0.5 * x * x + d - d * v + d * math.log(v):
             return d * v * boost, j
-
-
-@jit
-def beta_draw(key, j, a, b):
-    """A Beta(a, b) variate as G_a / (G_a + G_b). Returns ``(value, next_j)``."""
-    x, j = gamma_draw(key, j, a)
-    y, j = gamma_draw(key, j, b)
-    return x / (x + y), j

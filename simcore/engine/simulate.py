@@ -13,13 +13,24 @@ import xarray as xr
 from simcore import checks
 from simcore._version import __version__
 from simcore.engine.compile import Model, compile_scenario
-from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials
+from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials, trial_columns
 from simcore.errors import SimcoreError
 from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.spec import CATEGORIES
 from simcore.variables import attrs_of, dims_of
 
 REASONS = ["competition", "no_decision"]
+# What the kernel records at period boundaries, left out of a run with boundaries=False.
+BOUNDARY_VARIABLES = (
+    "slipped_amount",
+    "slipped_count",
+    "due_amount",
+    "due_count",
+    "bank_amount",
+    "bank_count",
+    "starting_bank_amount",
+    "starting_bank_count",
+)
 
 
 def as_seed(seed) -> int:
@@ -64,6 +75,7 @@ class _Outputs:
         self.cycle_hist = zeros((trials, c, len(model.cycle_edges) - 1), dtype=np.int32)
         self.drawn = zeros((trials, c, model.param_kind.shape[1]))
         self.market = zeros(trials)
+        self.boundaries = True  # whether the kernel recorded the period-boundary outputs
 
     def arrays(self, lo, hi):
         return (
@@ -79,10 +91,33 @@ class _Outputs:
 
 
 def run_kernel(
-    model: Model, trials: int, seed: int, trial_start: int = 0, chunk_size: int | None = None, progress=None
+    model: Model,
+    trials: int,
+    seed: int,
+    trial_start: int = 0,
+    chunk_size: int | None = None,
+    progress=None,
+    *,
+    boundaries: bool = True,
+    trial_u: np.ndarray | None = None,
 ) -> _Outputs:
-    """Run the kernel over ``trials`` trials in chunks; returns the raw outputs."""
+    """Run the kernel over ``trials`` trials in chunks; returns the raw outputs.
+
+    ``boundaries=False`` skips the bank, due and slipped bookkeeping at period boundaries
+    (those outputs stay zero). ``trial_u``: the trials' uniforms from a sampler, (trials,
+    :func:`simcore.engine.kernel.trial_columns`), row 0 for trial ``trial_start``; by
+    default the kernel draws them (:func:`simcore.engine.kernel.trial_uniforms`).
+    """
     out = _Outputs(model, trials)
+    out.boundaries = boundaries
+    if trial_u is None:
+        trial_u = np.empty((0, 1))
+    else:
+        # The kernel reads these unchecked: a wrong shape must not get that far.
+        want = (trials, trial_columns(*model.param_kind.shape))
+        trial_u = np.ascontiguousarray(trial_u, dtype=np.float64)
+        if trial_u.shape != want or not ((trial_u > 0.0) & (trial_u < 1.0)).all():
+            raise SimcoreError(f"trial_u must be {want} uniforms in (0, 1), got shape {trial_u.shape}")
     if chunk_size is None:
         # Chunks of a few hundred trials keep the progress bar moving without costing speed.
         chunk_size = max(256, min(4096, trials // 20 or 1))
@@ -98,7 +133,14 @@ def run_kernel(
         lo = 0
         while lo < trials:
             hi = min(trials, lo + chunk_size)
-            simulate_trials(np.uint64(seed), np.int64(trial_start + lo), *args, *out.arrays(lo, hi))
+            simulate_trials(
+                np.uint64(seed),
+                np.int64(trial_start + lo),
+                *args,
+                boundaries,
+                trial_u[lo:hi],
+                *out.arrays(lo, hi),
+            )
             if bar is not None:
                 bar.update(hi - lo)
             lo = hi
@@ -129,6 +171,7 @@ def simulate(
     chunk_size: int | None = None,
     progress=None,
     model: Model | None = None,
+    boundaries: bool = True,
 ) -> xr.Dataset:
     """Simulate a scenario's plan: every opportunity's life, in ``trials`` trials.
 
@@ -152,6 +195,10 @@ def simulate(
     model : Model, optional
         A precompiled model (see :func:`simcore.engine.compile.compile_scenario`), e.g. with a
         scaled creation plan.
+    boundaries : bool
+        Record the bank, due and slipped deals at every period boundary (default). ``False``
+        leaves those variables out (``BOUNDARY_VARIABLES``) and runs the kernel ~20% faster;
+        every other variable keeps its bits.
 
     Returns
     -------
@@ -183,7 +230,7 @@ def simulate(
         )
     if model is None:
         model = compile_scenario(scenario, period)
-    out = run_kernel(model, trials, seed, trial_start, chunk_size, progress)
+    out = run_kernel(model, trials, seed, trial_start, chunk_size, progress, boundaries=bool(boundaries))
     return build_dataset(model, out, seed, trial_start)
 
 
@@ -241,6 +288,9 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
         "market_factor": out.market,
         "opportunities": _opportunities(model, fc[..., created0 : created0 + k]),
     }
+    if not out.boundaries:
+        for name in BOUNDARY_VARIABLES:
+            del data[name]
     edges = model.cycle_edges
     cycle_labels = [
         f"{int(a)}-{int(b)}d" if np.isfinite(b) else f"{int(a)}d+" for a, b in zip(edges[:-1], edges[1:])

@@ -1,0 +1,1 @@
+"""asv benchmarks of simcore (see benchmarks/asv.conf.json and benchmarks/README.md)."""

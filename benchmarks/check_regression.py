@@ -1,0 +1,121 @@
+"""A cheap guard on kernel speed for CI: the kernel's speed relative to numpy, against a stored ratio.
+
+Run: ``python benchmarks/check_regression.py [--update] [--stored benchmarks/regression_ratio.json]``.
+
+Wall-clock speeds on shared CI machines move by tens of percent, so this compares two
+implementations of the same model timed in the same process: lifecycles per CPU-second
+(``time.process_time``, all threads of the process) of the numba kernel over those of
+``numpy_reference.py``. A change that slows the kernel lowers the ratio whatever the machine's
+load. The ratio is compared with the one stored in ``regression_ratio.json``; a drop of more
+than 20% prints a warning (never a failure: the machines are shared, and the ratio also moves
+a little with the CPU). ``--update`` records the ratio measured now. It takes a few seconds
+with the kernel in numba's cache (the first run compiles it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numba
+import numpy_reference
+from bench_kernel import cpu_model
+
+import simcore
+from simcore.engine.compile import compile_scenario
+from simcore.engine.kernel import flow_layout, simulate_trials
+from simcore.engine.simulate import _opportunities, _Outputs
+
+STORED = ROOT / "benchmarks" / "regression_ratio.json"
+DROP = 0.20  # warn when the ratio falls by more than this
+
+
+def kernel_rate(model, trials, repeats):
+    """Lifecycles per CPU-second of the kernel (best of ``repeats``)."""
+    args = model.kernel_args()
+    out = _Outputs(model, trials)
+    extra = (True, np.empty((0, 1)))
+    simulate_trials(np.uint64(7), np.int64(0), *args, *extra, *out.arrays(0, 8))  # compile / load
+    best = np.inf
+    for _ in range(repeats):
+        for a in out.arrays(0, trials):
+            a[...] = 0
+        c0 = time.process_time()
+        simulate_trials(np.uint64(7), np.int64(0), *args, *extra, *out.arrays(0, trials))
+        best = min(best, time.process_time() - c0)
+    created0 = flow_layout(model.n_stages).created0
+    n = int(_opportunities(model, out.flow_cnt[..., created0 : created0 + model.n_stages]).sum())
+    return n / best
+
+
+def numpy_rate(model, trials, repeats):
+    """Lifecycles per CPU-second of the numpy reference (best of ``repeats``)."""
+    best, n = np.inf, 0
+    for _ in range(repeats):
+        c0 = time.process_time()
+        _, n = numpy_reference.simulate(model, trials, seed=7, batch=trials)
+        best = min(best, time.process_time() - c0)
+    return n / best
+
+
+def measure(scenario, kernel_trials=1000, numpy_trials=200, repeats=3):
+    """``{"kernel": .., "numpy": .., "ratio": ..}`` in lifecycles per CPU-second."""
+    model = compile_scenario(simcore.load_scenario(scenario))
+    k = kernel_rate(model, kernel_trials, repeats)
+    n = numpy_rate(model, numpy_trials, repeats)
+    return {"kernel": k, "numpy": n, "ratio": k / n}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scenario", default=str(ROOT / "scenarios" / "fy2026.toml"))
+    p.add_argument("--stored", type=Path, default=STORED)
+    p.add_argument("--update", action="store_true", help="record the ratio measured now")
+    args = p.parse_args(argv)
+    load = os.getloadavg()[0]
+    now = measure(args.scenario)
+    print(
+        f"kernel {now['kernel'] / 1e6:.1f} M lifecycles per CPU-second, numpy {now['numpy'] / 1e6:.2f} M: "
+        f"ratio {now['ratio']:.2f}  ({cpu_model()}, {numba.get_num_threads()} threads, load average {load:.1f})"
+    )
+    if args.update:
+        record = {
+            "ratio": round(now["ratio"], 3),
+            "kernel_per_cpu_second": round(now["kernel"]),
+            "numpy_per_cpu_second": round(now["numpy"]),
+            "scenario": Path(args.scenario).name,
+            "machine": cpu_model(),
+            "threads": numba.get_num_threads(),
+            "load_average": round(load, 1),
+            "date": dt.date.today().isoformat(),
+        }
+        args.stored.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"recorded in {args.stored}")
+        return 0
+    if not args.stored.exists():
+        print(f"warning: no stored ratio at {args.stored} (run with --update to record one)")
+        return 0
+    stored = json.loads(args.stored.read_text())
+    change = now["ratio"] / stored["ratio"] - 1.0
+    print(f"stored ratio {stored['ratio']:.2f} ({stored['machine']}, {stored['date']}): {change:+.0%}")
+    if change < -DROP:
+        print(
+            f"warning: the kernel's speed relative to numpy dropped {-change:.0%} "
+            f"(more than {DROP:.0%}): a slower kernel, or a noisy machine; rerun, then bench_versus.py"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
