@@ -48,7 +48,10 @@ def load(args):
 
     path = args.scenario or default_scenario()
     return load_scenario(
-        path, variant=getattr(args, "variant", None), overrides=parse_set(getattr(args, "set", None))
+        path,
+        variant=getattr(args, "variant", None),
+        overrides=parse_set(getattr(args, "set", None)),
+        allow_bank_outside=getattr(args, "allow_bank_outside", False),
     )
 
 
@@ -86,6 +89,12 @@ def add_scenario_arguments(p, optional=True):
         action="append",
         metavar="PATH=VALUE",
         help="override a scenario value, e.g. --set defaults.decision.win=0.3 (repeatable)",
+    )
+    p.add_argument(
+        "--allow-bank-outside",
+        action="store_true",
+        help="let the scenario's bank.csv name a file outside the scenario's folder "
+        "(refused by default: a scenario from someone else must not read your other files)",
     )
 
 

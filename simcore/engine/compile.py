@@ -41,6 +41,7 @@ from simcore.engine.kernel import (
     TABLE_KNOTS,
     param_layout,
 )
+from simcore.engine.safety import check_model
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario
 from simcore.scenario.spec import CATEGORIES
@@ -414,7 +415,7 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         rate[c] = np.add.reduceat(daily, np.arange(0, horizon, 7))
 
     bank = sc.bank
-    return Model(
+    model = Model(
         scenario=sc,
         periods=per,
         n_stages=k,
@@ -461,3 +462,5 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         param_names=param_names(names),
         mean_amount=mean_amount,
     )
+    check_model(model)  # the safety net: nothing non-finite or out of range reaches the kernel
+    return model
