@@ -34,7 +34,7 @@ def _read_bank(raw, name, base_dir, dims, stages, cells, start, allow_outside=Fa
     source = ""
     if not isinstance(bank_raw.get("aggregate", []), list):
         bank_raw = {k: v for k, v in bank_raw.items() if k != "aggregate"}  # reported by the spec check
-    if not isinstance(bank_raw.get("csv", ""), str):
+    if not isinstance(bank_raw.get("csv", ""), str) or spec.text_problem(bank_raw.get("csv", "")):
         bank_raw = {k: v for k, v in bank_raw.items() if k != "csv"}
     names = [s.name for s in stages]
     cell_of = {c: i for i, c in enumerate(cells)}

@@ -206,7 +206,7 @@ class Number(Node):
                 return
             keys = set(value)
             if keys == set(UNCERTAIN_PERT):
-                ok = all(self._check_number(value[k], path + [k], out) for k in UNCERTAIN_PERT)
+                ok = all([self._check_number(value[k], path + [k], out) for k in UNCERTAIN_PERT])
                 if ok and not value["low"] <= value["base"] <= value["high"]:
                     out.append(
                         (
