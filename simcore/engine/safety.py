@@ -20,6 +20,7 @@ from simcore.scenario import spec
 # Most entries of the creation count tables (one CDF per cell and week, see
 # compile.count_tables): 8 bytes each, and about five times that while they are built.
 MAX_COUNT_TABLE = 50_000_000
+_ROUNDING = 1e-9
 
 
 def count_table_size(rate, process, dispersion) -> np.ndarray:
@@ -39,7 +40,7 @@ class _Checker:
         self.problems = []
 
     def fail(self, cell, field, message):
-        where = format_path(["cell", self.labels[cell], field]) if cell is not None else field
+        where = f"{format_path(['cell', self.labels[cell]])}.{field}" if cell is not None else field
         self.problems.append(Problem(self.model.scenario.file, where, message))
 
     def each(self, name, values, ok, what, field=None):
@@ -128,10 +129,10 @@ def check_model(model) -> None:
     m = model
     ch = _Checker(m)
     unit = "a probability in [0, 1]"
-    ch.each("lost_competition_share", m.lost_comp_share, lambda x: (x >= 0) & (x <= 1), unit)
-    ch.each(
-        "decision.lost_competition_share", m.decision_lost_comp_share, lambda x: (x >= 0) & (x <= 1), unit
-    )
+    # Shares are ratios of rates the user gave: rounding may put them an ulp past 1, harmlessly.
+    share = lambda x: (x >= -_ROUNDING) & (x <= 1 + _ROUNDING)  # noqa: E731
+    ch.each("lost_competition_share", m.lost_comp_share, share, unit)
+    ch.each("decision.lost_competition_share", m.decision_lost_comp_share, share, unit)
     cv_ok = lambda x: (x >= 0) & (x <= 10)  # noqa: E731
     ch.each("dwell.cv", m.dwell_cv, cv_ok, "in [0, 10]")
     ch.each("push_delay.cv", m.push_cv, cv_ok, "in [0, 10]")
