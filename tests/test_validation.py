@@ -148,7 +148,11 @@ def test_unknown_key_names_the_path_and_suggests(raw, path, suggestion):
         (edit(defaults__amount__median=0), "defaults.amount.median", "must be in [0.01, "),
         (edit(defaults__amount__cap=0), "defaults.amount.cap", "must be in (0, "),
         (edit(defaults__creation__dollars=-1), "defaults.creation.dollars", "must be in [0, "),
-        (edit(defaults__amount={"empirical": [10, -3]}), "defaults.amount.empirical[1]", "must be in [0.01, "),
+        (
+            edit(defaults__amount={"empirical": [10, -3]}),
+            "defaults.amount.empirical[1]",
+            "must be in [0.01, ",
+        ),
         (edit(bank__aggregate__0__dollars=0), "bank.aggregate[0].dollars", "must be in (0, "),
         (edit(bank__aggregate__0__count=0), "bank.aggregate[0].count", "must be in [1, 2,000,000]"),
         (
@@ -895,7 +899,11 @@ def test_negative_binomial_dispersion_floor():
 @pytest.mark.parametrize(
     "raw, path, words",
     [
-        (edit(defaults__amount__median=5e12), "defaults.amount.median", "must be in [0.01, 1,000,000,000,000]"),
+        (
+            edit(defaults__amount__median=5e12),
+            "defaults.amount.median",
+            "must be in [0.01, 1,000,000,000,000]",
+        ),
         (
             edit(defaults__amount__sigma=9, defaults__amount__p90_ratio=None),
             "defaults.amount.sigma",

@@ -206,7 +206,9 @@ class Number(Node):
                 return
             keys = set(value)
             if keys == set(UNCERTAIN_PERT):
-                ok = all([self._check_number(value[k], path + [k], out) for k in UNCERTAIN_PERT])
+                # Each bound is checked (and reported) on its own, not only up to the first bad one.
+                checked = [self._check_number(value[k], path + [k], out) for k in UNCERTAIN_PERT]
+                ok = all(checked)
                 if ok and not value["low"] <= value["base"] <= value["high"]:
                     out.append(
                         (
