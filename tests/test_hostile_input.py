@@ -444,3 +444,8 @@ def test_a_scenario_that_is_not_a_file(tmp_path):
 def test_a_scenario_over_the_size_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "MAX_SCENARIO_BYTES", 50)
     assert "larger than the limit" in _toml(tmp_path, GOOD_TOML)[0][1]
+
+
+def test_a_name_that_is_not_text_from_python():
+    where, message = problems(edit(dimensions={1: ["a"]}))[0]
+    assert where == "dimensions.1" and "must be text" in message

@@ -491,7 +491,12 @@ class MapOf(Node):
             return
         allowed = ctx.get(self.keys) if self.keys else None
         for key, item in value.items():
-            problem = text_problem(key, name=True) if self.names else None
+            if not self.names:
+                problem = None
+            elif isinstance(key, str):
+                problem = text_problem(key, name=True)
+            else:  # only from Python: TOML keys are always text
+                problem, key = f"a name must be text, got {_type_name(key)}", str(key)
             if problem is not None:
                 out.append((path + [key], f"{self.key_doc} {_short(key)!r}: {problem}"))
                 continue
