@@ -219,6 +219,12 @@ def add_scenario_arguments(p, optional=True):
         metavar="PATH=VALUE",
         help="override a scenario value, e.g. --set defaults.decision.win=0.3 (repeatable)",
     )
+    p.add_argument(
+        "--allow-bank-outside",
+        action="store_true",
+        help="let the scenario's bank.csv name a file outside the scenario's folder "
+        "(refused by default: a scenario from someone else must not read your other files)",
+    )
 
 
 def add_run_arguments(p, trials_optional=False):
@@ -278,6 +284,7 @@ def load(args):
         scenario_path(args),
         variant=getattr(args, "variant", None),
         overrides=parse_set(getattr(args, "set", None)),
+        allow_bank_outside=getattr(args, "allow_bank_outside", False),
     )
 
 

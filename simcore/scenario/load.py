@@ -21,6 +21,8 @@ import datetime as _dt
 import hashlib
 import itertools
 import json
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +30,9 @@ from pathlib import Path
 from simcore.calendar import periods as make_periods
 from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
 from simcore.format import money
-from simcore.scenario import spec
+from simcore.scenario import files, spec
 from simcore.scenario.bank import _read_bank
+from simcore.scenario.limits import check_resolved
 from simcore.scenario.overrides import _apply_override
 from simcore.scenario.resolve import resolve_cell
 from simcore.scenario.values import Stage
@@ -87,6 +90,8 @@ class Scenario:
         16 hex digits identifying ``raw`` and the bank's source data.
     overrides : dict
         The field paths and values applied after the variant.
+    allow_bank_outside : bool
+        Whether ``bank.csv`` may name a file outside ``base_dir``.
     """
 
     name: str
@@ -112,6 +117,7 @@ class Scenario:
     bank_source: str = ""
     overrides: dict = field(default_factory=dict)
     source_raw: dict = field(default_factory=dict, repr=False)
+    allow_bank_outside: bool = False
 
     def __repr__(self) -> str:
         """A one-line summary; :meth:`full_repr` gives every field."""
@@ -201,7 +207,13 @@ class Scenario:
         if problems:
             raise ScenarioError([Problem(self.file, where, message) for where, message in problems])
         return _build(
-            raw, self.file, self.base_dir, self.variant, {**self.overrides, **overrides}, self.source_raw
+            raw,
+            self.file,
+            self.base_dir,
+            self.variant,
+            {**self.overrides, **overrides},
+            self.source_raw,
+            self.allow_bank_outside,
         )
 
     def with_variant(self, name: str | None) -> Scenario:
@@ -224,7 +236,14 @@ class Scenario:
         ScenarioError
             When the file has no variant ``name``, or the result does not validate.
         """
-        return _from_raw(copy.deepcopy(self.source_raw), self.file, self.base_dir, name, self.overrides)
+        return _from_raw(
+            copy.deepcopy(self.source_raw),
+            self.file,
+            self.base_dir,
+            name,
+            self.overrides,
+            self.allow_bank_outside,
+        )
 
 
 def check_scenario(value) -> Scenario:
@@ -255,7 +274,9 @@ def check_scenario(value) -> Scenario:
     return value
 
 
-def load_scenario(path, variant: str | None = None, overrides: dict | None = None) -> Scenario:
+def load_scenario(
+    path, variant: str | None = None, overrides: dict | None = None, allow_bank_outside: bool = False
+) -> Scenario:
     """Load, override and validate a scenario file.
 
     Parameters
@@ -267,6 +288,10 @@ def load_scenario(path, variant: str | None = None, overrides: dict | None = Non
     overrides : dict, optional
         ``{"defaults.decision.win": 0.3, ...}``: field paths to values, applied after the
         variant (what ``simcore run --set`` passes).
+    allow_bank_outside : bool, default False
+        Let ``bank.csv`` name a file outside the scenario's folder (an absolute path, or one
+        with ``..``). Off by default: a scenario from someone else must not read any file the
+        user can read (what ``simcore --allow-bank-outside`` turns on).
 
     Returns
     -------
@@ -284,21 +309,54 @@ def load_scenario(path, variant: str | None = None, overrides: dict | None = Non
     ('inbound', 'CMP')
     """
     path = Path(path)
-    name = str(path)
+    name = str(path).replace("\0", "\\0")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([Problem(name, "(file)", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(name, "(file)", f"cannot read: {exc}")]) from None
+        text = files.read_bytes(path, files.MAX_SCENARIO_BYTES).decode("utf-8")
+    except files.FileProblem as exc:
+        raise ScenarioError([Problem(name, "(file)", str(exc))]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            [Problem(name, "(file)", f"is not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        ) from None
+    raw = parse_toml(text, name)
+    return _from_raw(raw, name, path.parent, variant, overrides or {}, allow_bank_outside)
+
+
+def parse_toml(text: str, name: str) -> dict:
+    """``tomllib.loads(text)``, with every failure a :class:`ScenarioError` naming ``name``.
+
+    tomllib raises more than ``TOMLDecodeError``: a ``ValueError`` for an integer of over
+    4,300 digits and a ``RecursionError`` for arrays nested a thousand deep. A document
+    nested deeper than :data:`simcore.scenario.files.MAX_NESTING` is refused too, before
+    anything walks it recursively.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem(name, "(syntax)", f"not valid TOML: {exc}")]) from None
-    return _from_raw(raw, name, path.parent, variant, overrides or {})
+    except RecursionError:
+        raise ScenarioError(
+            [Problem(name, "(syntax)", f"tables or lists nested too deep (at most {files.MAX_NESTING})")]
+        ) from None
+    except ValueError:
+        # Python refuses to convert integers of over 4,300 digits (CVE-2020-10735).
+        found = re.search(r"[0-9_]{4300,}", text)
+        where = "(syntax)"
+        if found:
+            line = text.count("\n", 0, found.start()) + 1
+            column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+            where = f"line {line}, column {column}"
+        raise ScenarioError([Problem(name, where, "a number with over 4,300 digits")]) from None
+    if files.nesting_depth(raw) > files.MAX_NESTING:
+        raise ScenarioError(
+            [Problem(name, "(syntax)", f"tables or lists nested too deep (at most {files.MAX_NESTING})")]
+        )
+    return raw
 
 
-def scenario_from_dict(raw: dict, name: str = "<dict>", base_dir=None, variant=None, overrides=None):
+def scenario_from_dict(
+    raw: dict, name: str = "<dict>", base_dir=None, variant=None, overrides=None, allow_bank_outside=False
+):
     """Like :func:`load_scenario` for a document already parsed (e.g. built in a test).
 
     Parameters
@@ -316,6 +374,8 @@ def scenario_from_dict(raw: dict, name: str = "<dict>", base_dir=None, variant=N
     overrides : dict, optional
         ``{"defaults.decision.win": 0.3, ...}``: field paths to values, applied after the
         variant.
+    allow_bank_outside : bool, default False
+        Let ``bank.csv`` name a file outside ``base_dir`` (see :func:`load_scenario`).
 
     Returns
     -------
@@ -326,10 +386,21 @@ def scenario_from_dict(raw: dict, name: str = "<dict>", base_dir=None, variant=N
     ScenarioError
         With one problem per thing wrong, each naming ``name`` and the field.
     """
-    return _from_raw(copy.deepcopy(raw), name, Path(base_dir) if base_dir else None, variant, overrides or {})
+    if files.nesting_depth(raw) > files.MAX_NESTING:
+        raise ScenarioError(
+            [Problem(name, "(top level)", f"tables or lists nested too deep (at most {files.MAX_NESTING})")]
+        )
+    return _from_raw(
+        copy.deepcopy(raw),
+        name,
+        Path(base_dir) if base_dir else None,
+        variant,
+        overrides or {},
+        allow_bank_outside,
+    )
 
 
-def _from_raw(raw, name, base_dir, variant, overrides):
+def _from_raw(raw, name, base_dir, variant, overrides, allow_bank_outside=False):
     problems = []
     source_raw = copy.deepcopy(raw)
     if variant is not None:
@@ -355,7 +426,7 @@ def _from_raw(raw, name, base_dir, variant, overrides):
         _apply_override(raw, path, value, "--set", problems)
     if problems:
         raise ScenarioError([Problem(name, p, m) for p, m in problems])
-    return _build(raw, name, base_dir, variant, dict(overrides), source_raw)
+    return _build(raw, name, base_dir, variant, dict(overrides), source_raw, allow_bank_outside)
 
 
 # ---------------------------------------------------------------------------------------
@@ -382,12 +453,14 @@ def _context(raw):
             k: v for k, v in dims.items() if isinstance(v, list) and v and all(isinstance(x, str) for x in v)
         }
         ctx["dimension_values"] = valid
-        if len(valid) == len(dims):
+        # The product is only built when it is small: 8 dimensions of 1,000 values would be
+        # 10**24 cells, reported by _build instead of exhausting memory here.
+        if len(valid) == len(dims) and math.prod(len(v) for v in valid.values()) <= spec.MAX_CELLS:
             ctx["cell_names"] = ["/".join(c) for c in itertools.product(*valid.values())]
     return ctx
 
 
-def _build(raw, name, base_dir, variant, overrides, source_raw):
+def _build(raw, name, base_dir, variant, overrides, source_raw, allow_bank_outside=False):
     ctx = _context(raw)
     problems = [Problem(name, format_path(p), m) for p, m in spec.check(raw, ctx)]
     problems += _document_problems(raw, name, ctx)
@@ -404,15 +477,26 @@ def _build(raw, name, base_dir, variant, overrides, source_raw):
             tuple(Stage(n, "") for n in ctx["stages"]),
             tuple(itertools.product(*dims.values())),
             raw["start"],
+            allow_bank_outside,
         )
     if problems:
         raise ScenarioError(problems + (bank_read[2] if bank_read else []))
-    return _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read)
+    return _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, allow_bank_outside)
 
 
 def _document_problems(raw, name, ctx) -> list:
     """What the declarations cannot check field by field: names across tables, dates, the horizon."""
     problems = []
+    n_cells = math.prod(len(v) for v in ctx.get("dimension_values", {}).values())
+    if n_cells > spec.MAX_CELLS:
+        problems.append(
+            Problem(
+                name,
+                "dimensions",
+                f"{n_cells:,} cells (combinations of dimension values) is more than the limit of "
+                f"{spec.MAX_CELLS:,}: merge values, or split the plan into scenarios",
+            )
+        )
     # by.<dimension>.<value>: the values must be the dimension's.
     for dim, table in (raw.get("by") or {}).items() if isinstance(raw.get("by"), dict) else []:
         allowed = ctx.get("dimension_values", {}).get(dim)
@@ -455,6 +539,12 @@ def _document_problems(raw, name, ctx) -> list:
     latest_start_year = _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2  # room for the calendar's periods
     if _is_date(raw.get("start")) and raw["start"].year > latest_start_year:
         problems.append(Problem(name, "start", f"start {raw['start']} is too far in the future"))
+    elif _is_date(raw.get("start")) and raw["start"] < spec.EARLIEST_START:
+        problems.append(
+            Problem(
+                name, "start", f"start {raw['start']} is before {spec.EARLIEST_START}: a typo for the year?"
+            )
+        )
     if isinstance(raw.get("dimensions"), dict) and not raw["dimensions"]:
         problems.append(
             Problem(name, "dimensions", 'declare at least one dimension, e.g. source = ["inbound"]')
@@ -472,7 +562,7 @@ def _document_problems(raw, name, ctx) -> list:
     return problems
 
 
-def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read) -> Scenario:
+def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, allow_bank_outside) -> Scenario:
     """The scenario of a document without problems of its own: every cell resolved."""
     problems = []
     start = raw["start"]
@@ -495,6 +585,12 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read) ->
         params.append(p)
         for path, msg in cell_problems:
             cells_of.setdefault((path, msg), []).append("/".join(cell))
+    if not cells_of:
+        # Limits across fields (a gamma dwell's cv, the empirical lists of all cells) need
+        # resolved parameters; each is reported once, with the cells it affects.
+        for c, p in enumerate(params):
+            for path, msg in check_resolved(p, stage_list, len(cells)):
+                cells_of.setdefault((path, msg), []).append("/".join(cells[c]))
     for (path, msg), where in cells_of.items():
         problems.append(Problem(name, path, f"{msg} ({_cells_text(where, len(cells))})"))
     target = raw.get("target")
@@ -546,6 +642,7 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read) ->
         bank_source=bank_source,
         overrides=overrides,
         source_raw=source_raw,
+        allow_bank_outside=allow_bank_outside,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import math
+import unicodedata
 from dataclasses import dataclass
 
 # Longest plan accepted (20 years): the calendar, creation tables and outputs grow with it.
@@ -20,10 +21,49 @@ MAX_HORIZON_WEEKS = 1040
 MAX_OPPORTUNITIES_PER_CELL = 2_000_000
 # Largest single deal size, in dollars: a trillion is a units mistake, and keeps sums finite.
 MAX_DOLLARS = 1e12
+# Smallest single deal size, in dollars (one cent): below it a deal is a units mistake, and
+# dollars divided among many deals would underflow towards $0.
+MIN_DOLLARS = 0.01
+# Largest total in dollars (a target, a plan per period, a bank, a budget): a thousand times the
+# largest deal. Every sum the engine makes of such numbers stays far inside float range.
+MAX_TOTAL_DOLLARS = 1e15
+# Longest mean dwell or push delay, in days (100 years): a deal that waits longer never
+# decides within any horizon, and a bound keeps the PERT and gamma draws finite.
+MAX_DWELL_DAYS = 36_500
+# Smallest coefficient of variation of a gamma dwell: its shape is 1 / cv^2, and above a shape
+# of a million the draw is a constant to any precision a plan needs (give dist = "fixed").
+MIN_GAMMA_CV = 0.001
+# Most cells (combinations of dimension values): every cell is resolved, compiled and
+# simulated separately, and the outputs grow with cells x periods x trials.
+MAX_CELLS = 2_000
+# Most dimensions, open stages and values of one dimension.
+MAX_DIMENSIONS = 8
+MAX_STAGES = 20
+# Most entries of one empirical deal-size list, and of all cells' lists together.
+MAX_EMPIRICAL = 100_000
+# Largest multiplier (share, uplift, a ratio of win_loss_push, cost per dollar).
+MAX_MULTIPLIER = 1000.0
+MAX_RATIO = 1e12
+# Largest negative binomial dispersion: above it the count is Poisson to double precision
+# (give process = "poisson"), and scipy's CDF loses its digits.
+MAX_DISPERSION = 1e6
+# Smallest dispersion: the count tables reach 40 standard deviations, and below 0.1 the
+# negative binomial's tail beyond them holds more than a millionth of the mean (at 0.01, 0.3%).
+MIN_DISPERSION = 0.1
+# Earliest plan start: an earlier year is a typo, and the calendar's fiscal periods need room.
+EARLIEST_START = _dt.date(1900, 1, 1)
+# Longest name (dimension, value, stage, variant), in characters.
+MAX_NAME_LENGTH = 200
 UNCERTAIN_PERT = ("low", "base", "high")
 UNCERTAIN_BETA = ("mean", "strength")
 # A Beta's strength (a + b) is like a number of past deals observed; a million is certainty.
 MAX_STRENGTH = 1e6
+# Below one deal's worth of evidence the Beta is two spikes at 0 and 1, and its gamma draws
+# underflow (0 / 0): a strength under 1 is refused.
+MIN_STRENGTH = 1.0
+
+
+_FLOAT_MAX = 1.7976931348623157e308
 
 
 class Node:
@@ -49,10 +89,12 @@ class Anything(Node):
 def _type_name(value):
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, int) and abs(value) > _FLOAT_MAX:
+        return "a number of over 308 digits"
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
     if isinstance(value, str):
-        return f"the text {value!r}"
+        return f"the text {_short(value)!r}"
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
@@ -62,6 +104,30 @@ def _type_name(value):
     if isinstance(value, _dt.date):
         return "a date"
     return type(value).__name__
+
+
+def _short(text, n=60):
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def text_problem(value, name=False):
+    """What is wrong with a text value, or None: control characters (a NUL cannot be stored in
+    the results file) and, for a ``name`` (dimension, value, stage, variant), an empty text,
+    a ``/`` (it joins a cell's values, and netCDF refuses it in names) or over
+    :data:`MAX_NAME_LENGTH` characters.
+    """
+    allowed = "" if name else "\t\n\r"
+    bad = next((ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in allowed), None)
+    if bad is not None:
+        return f"contains the control character U+{ord(bad):04X}: names and text must be printable"
+    if name:
+        if not value.strip():
+            return "a name must not be empty or blank"
+        if "/" in value:
+            return f"a name must not contain '/' (it joins a cell's values, as in \"inbound/CMP\"), got {_short(value)!r}"
+        if len(value) > MAX_NAME_LENGTH:
+            return f"a name must be at most {MAX_NAME_LENGTH} characters, got {len(value)}"
+    return None
 
 
 def _number_text(x):
@@ -113,6 +179,10 @@ class Number(Node):
         if isinstance(value, float) and not math.isfinite(value):
             out.append((path, f"{what} a finite number, got {value!r}"))
             return False
+        if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+            digits = int(value.bit_length() * math.log10(2)) + 1  # str() of a huge int may raise
+            out.append((path, f"{what} a number of at most 308 digits, got one of about {digits} digits"))
+            return False
         lo, hi = self.minimum, self.maximum
         bad = (lo is not None and (value <= lo if self.exclusive_minimum else value < lo)) or (
             hi is not None and value > hi
@@ -130,7 +200,9 @@ class Number(Node):
                 return
             keys = set(value)
             if keys == set(UNCERTAIN_PERT):
-                ok = all(self._check_number(value[k], path + [k], out) for k in UNCERTAIN_PERT)
+                # Each bound is checked (and reported) on its own, not only up to the first bad one.
+                checked = [self._check_number(value[k], path + [k], out) for k in UNCERTAIN_PERT]
+                ok = all(checked)
                 if ok and not value["low"] <= value["base"] <= value["high"]:
                     out.append(
                         (
@@ -143,11 +215,16 @@ class Number(Node):
                 m, k = value["mean"], value["strength"]
                 if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < 1:
                     out.append((path + ["mean"], f"Beta mean must be a number in (0, 1), got {m!r}"))
-                if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0 < k <= MAX_STRENGTH:
+                if (
+                    isinstance(k, bool)
+                    or not isinstance(k, (int, float))
+                    or not MIN_STRENGTH <= k <= MAX_STRENGTH
+                ):
                     out.append(
                         (
                             path + ["strength"],
-                            f"Beta strength must be a number in (0, {MAX_STRENGTH:,.0f}], got {k!r}",
+                            f"Beta strength must be a number in [{MIN_STRENGTH:g}, {MAX_STRENGTH:,.0f}] "
+                            f"(a + b, like a count of past deals), got {k!r}",
                         )
                     )
             else:
@@ -181,7 +258,7 @@ class Number(Node):
                     "description": "Beta by mean and strength (a + b)",
                     "properties": {
                         "mean": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                        "strength": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_STRENGTH},
+                        "strength": {"type": "number", "minimum": MIN_STRENGTH, "maximum": MAX_STRENGTH},
                     },
                     "required": list(UNCERTAIN_BETA),
                     "additionalProperties": False,
@@ -195,14 +272,22 @@ def Rate(doc, uncertain=True):
 
 
 class Text(Node):
-    def __init__(self, doc="", choices=None, context_choices=None):
+    def __init__(self, doc="", choices=None, context_choices=None, name=False, max_len=None):
         self.doc = doc
         self.choices = choices
         self.context_choices = context_choices  # name of a list in ctx
+        self.name = name  # a dimension, value, stage or variant name: see text_problem
+        self.max_len = max_len
 
     def check(self, value, path, ctx, out):
         if not isinstance(value, str):
             out.append((path, f"must be text, got {_type_name(value)}"))
+            return
+        problem = text_problem(value, self.name)
+        if problem is None and self.max_len is not None and len(value) > self.max_len:
+            problem = f"must be at most {self.max_len:,} characters, got {len(value):,}"
+        if problem is not None:
+            out.append((path, problem))
             return
         choices = self.choices or (ctx.get(self.context_choices) if self.context_choices else None)
         if choices is not None and value not in choices:
@@ -212,7 +297,27 @@ class Text(Node):
         out = {"type": "string", "description": self.doc}
         if self.choices:
             out["enum"] = list(self.choices)
+        elif self.name:
+            out.update(minLength=1, maxLength=MAX_NAME_LENGTH, pattern=NAME_PATTERN)
+        elif self.max_len is not None:
+            out["maxLength"] = self.max_len
         return out
+
+
+# JSON Schema form of text_problem(name=True): no "/" and no control character, not blank.
+NAME_PATTERN = "^[^/\\u0000-\\u001f\\u007f-\\u009f]*[^/\\s\\u0000-\\u001f\\u007f-\\u009f][^/\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
+class Boolean(Node):
+    def __init__(self, doc=""):
+        self.doc = doc
+
+    def check(self, value, path, ctx, out):
+        if not isinstance(value, bool):
+            out.append((path, f"must be true or false, got {_type_name(value)}"))
+
+    def schema(self):
+        return {"type": "boolean", "description": self.doc}
 
 
 class Date(Node):
@@ -228,12 +333,13 @@ class Date(Node):
 
 
 class ListOf(Node):
-    def __init__(self, item, doc="", min_len=0, length=None, unique=False):
+    def __init__(self, item, doc="", min_len=0, length=None, unique=False, max_len=None):
         self.item = item
         self.doc = doc
         self.min_len = min_len
         self.length = length
         self.unique = unique
+        self.max_len = max_len
 
     def check(self, value, path, ctx, out):
         if not isinstance(value, list):
@@ -241,6 +347,9 @@ class ListOf(Node):
             return
         if self.length is not None and len(value) != self.length:
             out.append((path, f"must have exactly {self.length} entries, got {len(value)}"))
+        elif self.max_len is not None and len(value) > self.max_len:
+            out.append((path, f"must have at most {self.max_len:,} entries, got {len(value):,}"))
+            return  # its entries are not checked one by one: there may be millions
         elif len(value) < self.min_len:
             out.append(
                 (
@@ -264,20 +373,26 @@ class ListOf(Node):
             out["minItems"] = out["maxItems"] = self.length
         elif self.min_len:
             out["minItems"] = self.min_len
+        if self.max_len is not None and self.length is None:
+            out["maxItems"] = self.max_len
         return out
 
 
 class NumberOrList(Node):
     """A number, or a list of numbers (one per period of ``per``)."""
 
-    def __init__(self, number, doc=""):
+    def __init__(self, number, doc="", max_len=None):
         self.number = number
         self.doc = doc
+        self.max_len = max_len
 
     def check(self, value, path, ctx, out):
         if isinstance(value, list):
             if not value:
                 out.append((path, "the plan is empty: give a number, or one number per period"))
+            if self.max_len is not None and len(value) > self.max_len:
+                out.append((path, f"must have at most {self.max_len:,} entries, got {len(value):,}"))
+                return
             for i, item in enumerate(value):
                 self.number.check(item, path + [i], ctx, out)
         else:
@@ -285,7 +400,10 @@ class NumberOrList(Node):
 
     def schema(self):
         n = self.number.schema()
-        return {"anyOf": [n, {"type": "array", "items": n, "minItems": 1}], "description": self.doc}
+        array = {"type": "array", "items": n, "minItems": 1}
+        if self.max_len is not None:
+            array["maxItems"] = self.max_len
+        return {"anyOf": [n, array], "description": self.doc}
 
 
 class Table(Node):
@@ -350,18 +468,32 @@ class Table(Node):
 class MapOf(Node):
     """A table whose keys come from the scenario (stage names, dimension values)."""
 
-    def __init__(self, value, doc="", keys=None, key_doc="name"):
+    def __init__(self, value, doc="", keys=None, key_doc="name", names=False, max_len=None):
         self.value = value
         self.doc = doc
         self.keys = keys  # name of a list in ctx, or None for any key
         self.key_doc = key_doc
+        self.names = names  # the keys are names the results store: see text_problem
+        self.max_len = max_len
 
     def check(self, value, path, ctx, out):
         if not isinstance(value, dict):
             out.append((path, f"must be a table, got {_type_name(value)}"))
             return
+        if self.max_len is not None and len(value) > self.max_len:
+            out.append((path, f"must have at most {self.max_len:,} entries, got {len(value):,}"))
+            return
         allowed = ctx.get(self.keys) if self.keys else None
         for key, item in value.items():
+            if not self.names:
+                problem = None
+            elif isinstance(key, str):
+                problem = text_problem(key, name=True)
+            else:  # only from Python: TOML keys are always text
+                problem, key = f"a name must be text, got {_type_name(key)}", str(key)
+            if problem is not None:
+                out.append((path + [key], f"{self.key_doc} {_short(key)!r}: {problem}"))
+                continue
             if allowed is not None and key not in allowed:
                 stages = ctx.get("stages") or []
                 if self.keys == "open_stages" and stages and key == stages[-1]:
@@ -386,7 +518,12 @@ class MapOf(Node):
             self.value.check(item, path + [key], ctx, out)
 
     def schema(self):
-        return {"type": "object", "description": self.doc, "additionalProperties": self.value.schema()}
+        out = {"type": "object", "description": self.doc, "additionalProperties": self.value.schema()}
+        if self.names:
+            out["propertyNames"] = {"minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}
+        if self.max_len is not None:
+            out["maxProperties"] = self.max_len
+        return out
 
 
 def did_you_mean(word, choices):
@@ -412,9 +549,18 @@ def Distribution(doc):
         {
             "dist": Text("family: lognormal (default), gamma, exponential or fixed", DWELL_FAMILIES),
             "mean": Number(
-                "mean, in days; may be uncertain (a dwell scale)", 0.0, exclusive_minimum=True, uncertain=True
+                "mean, in days; may be uncertain (a dwell scale)",
+                0.0,
+                MAX_DWELL_DAYS,
+                exclusive_minimum=True,
+                uncertain=True,
             ),
-            "cv": Number("coefficient of variation (sd / mean); ignored by exponential and fixed", 0.0, 10.0),
+            "cv": Number(
+                "coefficient of variation (sd / mean); ignored by exponential and fixed; "
+                f"gamma needs at least {MIN_GAMMA_CV:g}",
+                0.0,
+                10.0,
+            ),
         },
         doc,
     )
@@ -447,7 +593,9 @@ DECISION = Table(
             "probability the decision is a loss to no decision (default: the rest)", uncertain=False
         ),
         "push": Rate("probability the buyer defers: the deal stays open and decides again later"),
-        "win_loss_push": ListOf(Number("", 0.0), "ratio form, e.g. [1, 2, 1]: win : loss : push", length=3),
+        "win_loss_push": ListOf(
+            Number("", 0.0, MAX_RATIO), "ratio form, e.g. [1, 2, 1]: win : loss : push", length=3
+        ),
         "lost_competition_share": Rate(
             "share of losses that go to competition when losses are not split", uncertain=False
         ),
@@ -471,17 +619,17 @@ AMOUNT = Table(
     {
         "median": Number(
             "median deal size at creation, in dollars",
-            0.0,
+            MIN_DOLLARS,
             MAX_DOLLARS,
-            exclusive_minimum=True,
             uncertain=True,
         ),
         "p90_ratio": Number("spread: 90th percentile / median of the lognormal", 1.0, 100.0),
         "sigma": Number("spread: sigma of log amount", 0.0, 3.6),
         "empirical": ListOf(
-            Number("", 0.0, MAX_DOLLARS, exclusive_minimum=True),
+            Number("", MIN_DOLLARS, MAX_DOLLARS),
             "historical deal sizes in dollars, resampled instead of the lognormal",
             min_len=1,
+            max_len=MAX_EMPIRICAL,
         ),
         "whale_probability": Rate("probability a deal is a whale"),
         "whale_factor": Number(
@@ -494,7 +642,7 @@ AMOUNT = Table(
             "if given, each whale's factor is uniform in [whale_factor, this]", 1.0, 1000.0
         ),
         "floor": Number("smallest deal size, in dollars", 0.0, MAX_DOLLARS),
-        "cap": Number("largest deal size, in dollars", 0.0, exclusive_minimum=True),
+        "cap": Number("largest deal size, in dollars", 0.0, MAX_DOLLARS, exclusive_minimum=True),
     },
     "deal size at creation: lognormal by median and spread, or empirical; whale overlay; floor and cap",
     two_forms=[(("empirical",), ("median",)), (("p90_ratio",), ("sigma",))],
@@ -506,23 +654,33 @@ CREATION = Table(
     {
         "per": Text("the period a plan number is for: week, month, quarter or year", PERIODS),
         "dollars": NumberOrList(
-            Number("", 0.0),
+            Number("", 0.0, MAX_TOTAL_DOLLARS),
             "planned pipeline dollars per period (a number, or one per period of the horizon)",
+            max_len=MAX_HORIZON_WEEKS + 1,
         ),
-        "count": NumberOrList(Number("", 0.0), "planned opportunity count per period (instead of dollars)"),
-        "share": Number("multiplier on dollars/count, e.g. a product's share of its source's plan", 0.0),
+        "count": NumberOrList(
+            Number("", 0.0, MAX_OPPORTUNITIES_PER_CELL),
+            "planned opportunity count per period (instead of dollars)",
+            max_len=MAX_HORIZON_WEEKS + 1,
+        ),
+        "share": Number(
+            "multiplier on dollars/count, e.g. a product's share of its source's plan", 0.0, MAX_MULTIPLIER
+        ),
         "process": Text(
             "poisson (default) or negative_binomial for lumpy sources", ("poisson", "negative_binomial")
         ),
         "dispersion": Number(
-            "negative binomial size (smaller is lumpier): variance = mean + mean^2 / dispersion", 0.01
+            "negative binomial size (smaller is lumpier): variance = mean + mean^2 / dispersion; "
+            "above the maximum it is Poisson (use poisson)",
+            MIN_DISPERSION,
+            MAX_DISPERSION,
         ),
         "seasonality": ListOf(
             Number("", 0.0, 1000.0),
             "12 monthly indices, Jan..Dec, relative (normalised to mean 1)",
             length=12,
         ),
-        "uplift": Number("program uplift multiplier on the expected count", 0.0),
+        "uplift": Number("program uplift multiplier on the expected count", 0.0, MAX_MULTIPLIER),
     },
     "pipeline creation in the cell's entry stage",
     two_forms=[(("dollars",), ("count",))],
@@ -557,7 +715,9 @@ BLOCK = Table(
         "decision": DECISION,
         "amount": AMOUNT,
         "creation": CREATION,
-        "cost_per_dollar": Number("cost of one planned pipeline dollar (for the optimizer)", 0.0),
+        "cost_per_dollar": Number(
+            "cost of one planned pipeline dollar (for the optimizer)", 0.0, MAX_MULTIPLIER
+        ),
     },
     "parameters of a cell; the most specific level wins",
 )
@@ -567,7 +727,7 @@ CATEGORIES = ("pipeline", "best_case", "commit")
 AGGREGATE_BANK = Table(
     {
         "stage": Text("stage the deals are in", context_choices="stages"),
-        "dollars": Number("open dollars", 0.0, MAX_DOLLARS * 1000, exclusive_minimum=True),
+        "dollars": Number("open dollars", 0.0, MAX_TOTAL_DOLLARS, exclusive_minimum=True),
         "count": Number("number of open deals", 1, MAX_OPPORTUNITIES_PER_CELL, integer=True),
     },
     "open pipeline of one cell and stage at start; add one key per dimension",
@@ -576,8 +736,8 @@ AGGREGATE_BANK = Table(
 
 SCENARIO = Table(
     {
-        "name": Text("scenario name"),
-        "description": Text("what the scenario is"),
+        "name": Text("scenario name", max_len=MAX_NAME_LENGTH),
+        "description": Text("what the scenario is", max_len=10_000),
         "start": Date("first day of the plan"),
         "horizon_weeks": Number(
             "length of the plan in weeks (default 52)", 1, MAX_HORIZON_WEEKS, integer=True
@@ -585,20 +745,33 @@ SCENARIO = Table(
         "end": Date("last day of the plan (instead of horizon_weeks)"),
         "fiscal_year_start_month": Number("first month of the fiscal year", 1, 12, integer=True),
         "period": Text("reporting period of the results", PERIODS[:3]),
-        "target": Number("bookings target for the whole horizon, in dollars", 0.0, exclusive_minimum=True),
-        "period_targets": ListOf(Number("", 0.0), "bookings target per reporting period, in dollars"),
-        "currency": Text("currency code of every amount"),
+        "target": Number(
+            "bookings target for the whole horizon, in dollars",
+            0.0,
+            MAX_TOTAL_DOLLARS,
+            exclusive_minimum=True,
+        ),
+        "period_targets": ListOf(
+            Number("", 0.0, MAX_TOTAL_DOLLARS),
+            "bookings target per reporting period, in dollars",
+            max_len=MAX_HORIZON_WEEKS + 1,
+        ),
+        "currency": Text("currency code of every amount", max_len=16),
         "dimensions": MapOf(
-            ListOf(Text(), min_len=1, unique=True),
+            ListOf(Text(name=True), min_len=1, unique=True, max_len=MAX_CELLS),
             'dimension name -> its values, e.g. source = ["inbound", ...]',
+            key_doc="dimension",
+            names=True,
+            max_len=MAX_DIMENSIONS,
         ),
         "stage": ListOf(
             Table(
-                {"name": Text("stage name"), "category": Text("forecast category", CATEGORIES)},
+                {"name": Text("stage name", name=True), "category": Text("forecast category", CATEGORIES)},
                 required=("name", "category"),
             ),
             "ordered open stages; the last is the decision stage",
             min_len=1,
+            max_len=MAX_STAGES,
         ),
         "defaults": BLOCK,
         "by": MapOf(
@@ -610,7 +783,11 @@ SCENARIO = Table(
         "cell": MapOf(BLOCK, 'overrides per cell: cell."inbound/CMP"', keys="cell_names", key_doc="cell"),
         "bank": Table(
             {
-                "csv": Text("CSV of open deals: dimension columns, stage, amount, created, expected_close"),
+                "csv": Text(
+                    "CSV of open deals (dimension columns, stage, amount, created, expected_close), "
+                    "relative to the scenario's folder and inside it",
+                    max_len=4096,
+                ),
                 "aggregate": ListOf(Anything(), "aggregate open pipeline by cell and stage"),
             },
             "the starting pipeline (the bank at start)",
@@ -620,15 +797,21 @@ SCENARIO = Table(
                 "bookings": Number(
                     "bookings the funnel backsolves from, in dollars (default: target)",
                     0.0,
+                    MAX_TOTAL_DOLLARS,
                     exclusive_minimum=True,
                 ),
                 "starting_bank": Number(
                     "stage-4 bank the plan needs at start, in dollars (default: the "
                     "decision-stage dollars of [bank])",
                     0.0,
+                    MAX_TOTAL_DOLLARS,
                 ),
-                "ending_bank": Number("stage-4 bank wanted at the end of the horizon, in dollars", 0.0),
-                "current_bank": Number("today's stage-4 bank, in dollars (for the bank gap)", 0.0),
+                "ending_bank": Number(
+                    "stage-4 bank wanted at the end of the horizon, in dollars", 0.0, MAX_TOTAL_DOLLARS
+                ),
+                "current_bank": Number(
+                    "today's stage-4 bank, in dollars (for the bank gap)", 0.0, MAX_TOTAL_DOLLARS
+                ),
                 "current_bank_date": Date("the date of current_bank (before start)"),
             },
             "plan inputs of the deterministic funnel (simcore funnel), not used by the simulation",
@@ -643,29 +826,46 @@ SCENARIO = Table(
                     "or p_hit (highest confidence within budget)",
                     ("creation", "cost", "p_hit"),
                 ),
-                "budget": Number("total cost in dollars, for objective p_hit", 0.0, exclusive_minimum=True),
+                "budget": Number(
+                    "total cost in dollars, for objective p_hit",
+                    0.0,
+                    MAX_TOTAL_DOLLARS,
+                    exclusive_minimum=True,
+                ),
                 "bank_build_weeks": Number(
                     "weeks left to build the required starting bank (default: from "
                     "[funnel] current_bank_date)",
                     0.0,
+                    MAX_HORIZON_WEEKS,
                     exclusive_minimum=True,
                 ),
                 "source": MapOf(
                     Table(
                         {
-                            "min": Number("least stage-1 pipeline over the horizon, in dollars", 0.0),
-                            "max": Number(
-                                "most stage-1 pipeline over the horizon (a credible ceiling), in dollars", 0.0
+                            "min": Number(
+                                "least stage-1 pipeline over the horizon, in dollars", 0.0, MAX_TOTAL_DOLLARS
                             ),
-                            "min_per_quarter": Number("least stage-1 pipeline per quarter, in dollars", 0.0),
-                            "max_per_quarter": Number("most stage-1 pipeline per quarter, in dollars", 0.0),
+                            "max": Number(
+                                "most stage-1 pipeline over the horizon (a credible ceiling), in dollars",
+                                0.0,
+                                MAX_TOTAL_DOLLARS,
+                            ),
+                            "min_per_quarter": Number(
+                                "least stage-1 pipeline per quarter, in dollars", 0.0, MAX_TOTAL_DOLLARS
+                            ),
+                            "max_per_quarter": Number(
+                                "most stage-1 pipeline per quarter, in dollars", 0.0, MAX_TOTAL_DOLLARS
+                            ),
                             "capacity_per_week": Number(
                                 "opportunities the team can create per week (headcount x "
                                 "meetings per week x conversion)",
                                 0.0,
+                                MAX_OPPORTUNITIES_PER_CELL,
                             ),
                             "capacity_dollars_per_week": Number(
-                                "stage-1 pipeline dollars the team can create per week", 0.0
+                                "stage-1 pipeline dollars the team can create per week",
+                                0.0,
+                                MAX_TOTAL_DOLLARS,
                             ),
                         },
                         "limits on one source's planned creation",
@@ -692,10 +892,13 @@ SCENARIO = Table(
                         {
                             "period": Text("the quarter, e.g. 2026-Q2"),
                             "target": Number(
-                                "bookings target of that quarter, in dollars", 0.0, exclusive_minimum=True
+                                "bookings target of that quarter, in dollars",
+                                0.0,
+                                MAX_TOTAL_DOLLARS,
+                                exclusive_minimum=True,
                             ),
                             "confidence": Number("P(quarter bookings >= target) required", 0.0, 1.0),
-                            "cumulative": Anything(),
+                            "cumulative": Boolean("true: the target is year to date (default false)"),
                         },
                         "a per-quarter bookings target with its own confidence (cumulative = true: year to date)",
                         required=("period", "target"),
@@ -713,6 +916,8 @@ SCENARIO = Table(
                 }
             ),
             "named overrides, e.g. Conservative / Base / Stretch",
+            key_doc="variant",
+            names=True,
         ),
     },
     "a simcore scenario",
