@@ -624,69 +624,12 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
     week_start = np.arange(n_weeks, dtype=np.float64) * 7.0
     arrays = _Arrays(len(sc.cells), k, n_weeks)
     for c, p in enumerate(sc.params):
-<<<<<<< HEAD
         arrays.stages(c, p)
         arrays.decision(c, p)
         arrays.amount(c, p.amount)
         arrays.creation(c, sc)
     a, bank = arrays, sc.bank
-    return Model(
-=======
-        entry[c] = p["entry_stage"]
-        for s, st in enumerate(p["stages"]):
-            if st["advance"] is None:
-                free[c, s] = True
-                put(c, adv0 + s, 1.0)
-            else:
-                put(c, adv0 + s, st["advance"])
-            lc_share[c, s] = st["lost_competition_share"]
-            put(c, growth0 + s, st["growth"])
-            dwell_kind[c, s] = _DIST_CODE[st["dwell"]["dist"]]
-            dwell_cv[c, s] = st["dwell"]["cv"]
-            put(c, dwell0 + s, st["dwell"]["mean"])
-        dec = p["decision"]
-        dwell_kind[c, k - 1] = _DIST_CODE[dec["dwell"]["dist"]]
-        dwell_cv[c, k - 1] = dec["dwell"]["cv"]
-        for s in range(k):
-            # Mean-one lognormal dwell: the drawn mean multiplies it.
-            sd = _lognormal_sigma(dwell_cv[c, s])
-            dwell_table[c, s] = tables.row(sd, -0.5 * sd * sd)
-        put(c, dwell0 + k - 1, dec["dwell"]["mean"])
-        put(c, win_s, dec["win"])
-        put(c, push_s, dec["push"])
-        put(c, delay_s, dec["push_delay"]["mean"])
-        push_kind[c] = _DIST_CODE[dec["push_delay"]["dist"]]
-        push_cv[c] = dec["push_delay"]["cv"]
-        sd = _lognormal_sigma(push_cv[c])
-        push_table[c] = tables.row(sd, -0.5 * sd * sd)
-        put(c, decay_s, dec["win_decay"])
-        dec_share[c] = dec["lost_competition_share"]
-        max_pushes[c] = dec["max_pushes"]
-        put(c, conv_s, p["to_decision"] if p["to_decision"] is not None else 1.0)
-        loading[c] = p["market_loading"]
-        am = p["amount"]
-        amount_kind[c] = AMOUNT_EMPIRICAL if am["kind"] == "empirical" else AMOUNT_LOGNORMAL
-        sigma[c] = am["sigma"]
-        amount_table[c] = tables.row(sigma[c], 0.0)  # median one: the drawn median multiplies it
-        empirical.extend(am["empirical"])
-        offsets.append(len(empirical))
-        put(c, median_s, am["median"])
-        put(c, wp_s, am["whale_probability"])
-        put(c, wf_s, am["whale_factor"])
-        whale_max[c] = am["whale_factor_max"]
-        floor[c], cap[c] = am["floor"], am["cap"]
-        mean_amount[c] = expected_amount(am)
-        cr = p["creation"]
-        process[c] = NEGATIVE_BINOMIAL if cr["process"] == "negative_binomial" else POISSON
-        dispersion[c] = cr["dispersion"]
-        daily = daily_plan(sc, c)
-        if cr["kind"] == "dollars":
-            daily = daily / mean_amount[c]
-        rate[c] = np.add.reduceat(daily, np.arange(0, horizon, 7))
-
-    bank = sc.bank
     model = Model(
->>>>>>> input
         scenario=sc,
         periods=per,
         n_stages=k,
