@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import signal
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simcore.errors import SimcoreError
+from simcore.format import json_safe
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -424,10 +426,6 @@ def _netcdf_writer(ds, path):
 
 
 def _json_writer(summary):
-    import json
-
-    from simcore.format import json_safe
-
     text = json.dumps(json_safe(summary), indent=2, allow_nan=False) + "\n"
     return lambda tmp: _write_bytes(tmp, text.encode("utf-8"))
 

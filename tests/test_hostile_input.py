@@ -191,7 +191,7 @@ def test_an_empty_bank_csv_name_is_refused():
     [
         ("dwell_cv", lambda m: m.dwell_kind.fill(3) or m.dwell_cv.fill(0.0), "gamma"),
         ("creation_rate", lambda m: m.creation_rate.__setitem__((1, 3), np.nan), "creation"),
-        ("param_a", lambda m: m.param_a.__setitem__((0, 0), np.inf), "advance"),
+        ("param_base", lambda m: m.param_base.__setitem__((0, 0), np.inf), "advance"),
         ("bank_amount", lambda m: m.bank_amount.__setitem__(0, 0.0), "bank"),
     ],
 )
