@@ -43,7 +43,10 @@ from simcore.analysis.funnel_rates import (
     FunnelLine,
     FunnelResult,
     _weights,
+    base_model,
+    cell_axis,
     cell_rates,
+    decision_flows,
     funnel_inputs,
     pacing,
     planned_creation,
@@ -52,7 +55,7 @@ from simcore.analysis.funnel_rates import (
 )
 from simcore.analysis.mcerror import mean_se
 from simcore.calendar import periods as make_periods
-from simcore.engine.compile import compile_scenario, daily_plan
+from simcore.engine.compile import daily_plan
 from simcore.engine.simulate import as_seed, simulate
 from simcore.errors import Problem, ScenarioError, SimcoreError
 from simcore.format import money, table
@@ -337,85 +340,6 @@ def _need_by_period(sc, n: _Needs, total: FunnelLine) -> dict:
 
 # ---------------------------------------------------------------------------------------
 # Beside the simulation
-
-
-def base_model(scenario: Scenario, period: str | None = None):
-    """The compiled scenario with every uncertain assumption fixed at its planning value
-    (PERT base, Beta mean) and no market factor: what the funnel assumes, simulated.
-
-    Deals keep their random numbers (the parameter stream is simply not used), so a run
-    of this model with the same seed is paired trial by trial with the full run.
-
-    Parameters
-    ----------
-    scenario : Scenario
-    period : {"week", "month", "quarter"}, optional
-        Reporting period (default: the scenario's).
-
-    Returns
-    -------
-    Model
-        :meth:`Model.at_base_values` of the compiled scenario.
-    """
-    return compile_scenario(scenario, period).at_base_values()
-
-
-def cell_axis(da, scenario: Scenario) -> np.ndarray:
-    """A Dataset variable summed to (trial, cell), cells in ``scenario.cells`` order.
-
-    Parameters
-    ----------
-    da : xarray.DataArray
-        A variable of a simulated Dataset.
-    scenario : Scenario
-
-    Returns
-    -------
-    numpy.ndarray
-        (trial, cell) float64.
-    """
-    dims = list(scenario.dimensions)
-    da = da.sum([d for d in da.dims if d not in ["trial", *dims]]).transpose("trial", *dims)
-    return np.asarray(da.values, dtype=np.float64).reshape(da.sizes["trial"], -1)
-
-
-def decision_flows(ds, scenario: Scenario) -> dict:
-    """Per trial and cell, in dollars: entry-stage creation, decision-stage creation, won, lost at
-    the decision stage, starting and ending decision-stage bank.
-
-    The ending bank comes from flow conservation, exact in every trial: decision-stage
-    created + starting bank = won + lost at the decision stage + ending bank.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A result of :func:`simcore.engine.simulate` of ``scenario``.
-    scenario : Scenario
-
-    Returns
-    -------
-    dict
-        ``entry_created, decision_created, won, lost, retired, starting_bank, ending_bank``,
-        each (trial, cell) in dollars.
-    """
-    k = len(scenario.stages)
-    created = ds["created_amount"]
-    entry = np.array([p.entry_stage for p in scenario.params])
-    per_stage = np.stack([cell_axis(created.isel(stage=s), scenario) for s in range(k)], axis=-1)
-    entry_created = np.take_along_axis(per_stage, entry[None, :, None], axis=-1)[..., 0]
-    decision = per_stage[..., k - 1]
-    won = cell_axis(ds["bookings_amount"], scenario)
-    lost = cell_axis(ds["lost_amount"].isel(stage=k - 1), scenario)
-    start = np.broadcast_to(starting_decision_bank(scenario), won.shape)
-    return {
-        "entry_created": entry_created,
-        "decision_created": decision,
-        "won": won,
-        "lost": lost,
-        "retired": won + lost,
-        "starting_bank": start,
-        "ending_bank": decision + start - won - lost,
-    }
 
 
 def _mean_se(x) -> tuple:
