@@ -109,7 +109,9 @@ def example_path(name: str = DEFAULT) -> Path:
     """
     if name not in EXAMPLES:
         raise SimcoreError(f"no example {name!r}; the examples are {', '.join(EXAMPLES)}")
-    path = _followed(_folder() / EXAMPLES[name])
+    # Resolved: in a clone the package's examples are links to scenarios/, and a scenario reads
+    # its bank CSV from its own real folder (a link elsewhere is refused as untrusted).
+    path = _followed(_folder() / EXAMPLES[name]).resolve()
     if not path.is_file():
         raise SimcoreError(
             f"the bundled example {name!r} is missing from this installation ({path}); reinstall simcore"
