@@ -267,6 +267,10 @@ def simulate_trials(
     cycle_hist,
     drawn,
     market,
+    # per-trial assumptions and market factor sampled outside (simcore.engine.sampling),
+    # or empty: then drawn here
+    preset_drawn,
+    preset_market,
 ):
     """Simulate trials ``trial0 .. trial0 + flow_amt.shape[0] - 1`` into the outputs.
 
@@ -274,7 +278,8 @@ def simulate_trials(
     flow slots), ``bank_*`` (trials, periods + 1, cells, categories) at each period
     boundary, ``cohort_amt`` (trials, close period, creation quarter + bank, cells),
     ``cycle_hist`` (trials, cells, bins), ``drawn`` (trials, cells, slots), ``market``
-    (trials,).
+    (trials,). ``preset_drawn`` (trials, cells, slots) and ``preset_market`` (trials,),
+    when not empty, replace the per-trial draws (stratified sampling).
 
     The lifecycle is written once, inline, for new and bank deals alike: a call per
     deal with dozens of array arguments costs more in reference counting than the
@@ -327,8 +332,12 @@ def simulate_trials(
         trial = trial0 + i
         trial_k = trial_key(seed, trial)
         params = drawn[i]
-        _draw_assumptions(seed, trial, param_kind, param_a, param_b, param_c, params)
-        z = normal_quantile(uniform(deal_key(seed, trial, STREAM_MARKET, 0, 0), 0))
+        if preset_market.shape[0] > 0:
+            params[:, :] = preset_drawn[i]
+            z = preset_market[i]
+        else:
+            _draw_assumptions(seed, trial, param_kind, param_a, param_b, param_c, params)
+            z = normal_quantile(uniform(deal_key(seed, trial, STREAM_MARKET, 0, 0), 0))
         market[i] = z
         # Per-trial parameters derived from the drawn assumptions.
         st = np.empty(n_cells * k * ST_WIDTH)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import mmap
+import signal
 import sys
+import threading
+import time
 
 import numba
 import numpy as np
@@ -65,6 +68,23 @@ class _Outputs:
         self.drawn = zeros((trials, c, model.param_kind.shape[1]))
         self.market = zeros(trials)
 
+    def slice(self, lo, hi) -> _Outputs:
+        """A view of trials ``lo .. hi - 1``, as outputs of their own."""
+        view = object.__new__(_Outputs)
+        names = (
+            "flow_amt",
+            "flow_cnt",
+            "bank_amt",
+            "bank_cnt",
+            "cohort_amt",
+            "cycle_hist",
+            "drawn",
+            "market",
+        )
+        for name, array in zip(names, self.arrays(lo, hi)):
+            setattr(view, name, array)
+        return view
+
     def arrays(self, lo, hi):
         return (
             self.flow_amt[lo:hi],
@@ -75,19 +95,89 @@ class _Outputs:
             self.cycle_hist[lo:hi],
             self.drawn[lo:hi],
             self.market[lo:hi],
+            _EMPTY_DRAWN,  # per-trial draws made inside the kernel (see simcore.engine.sampling)
+            _EMPTY_MARKET,
         )
 
 
+# Trials per kernel call are sized so that a call lasts about this long: short enough
+# that Ctrl-C (checked between calls) stops a run within a second, long enough that the
+# per-call overhead (thread wake-up, slicing) stays under a percent.
+CHUNK_SECONDS = 0.25
+MAX_CHUNK = 8192
+_EMPTY_DRAWN = np.zeros((0, 0, 0))
+_EMPTY_MARKET = np.zeros(0)
+_threads_started = False
+
+
+def _start_threads_without_sigint():
+    """Start numba's worker threads with SIGINT blocked in them, once.
+
+    A thread inherits its creator's signal mask: with SIGINT blocked while the pool starts,
+    Ctrl-C is always delivered to the main thread, which Python checks between kernel calls,
+    rather than to a worker busy inside the kernel.
+    """
+    global _threads_started
+    if _threads_started or threading.current_thread() is not threading.main_thread():
+        return
+    from numba.np.ufunc import parallel
+
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        parallel._launch_threads()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    _threads_started = True
+
+
+def chunks(trials: int, chunk_size: int | None, unit: int = 1):
+    """Yield ``(lo, hi)`` kernel calls over ``trials``; send back each call's seconds.
+
+    With ``chunk_size`` the calls are that long (in trials); without, they are sized from
+    the last call's speed to last about :data:`CHUNK_SECONDS`. Calls are whole multiples of
+    ``unit`` trials (the last excepted). Results never depend on the chunking.
+    """
+    size = chunk_size or unit * max(1, 64 // unit)
+    lo = 0
+    while lo < trials:
+        hi = min(trials, lo + size)
+        seconds = yield lo, hi
+        if chunk_size is None and seconds:
+            rate = (hi - lo) / max(seconds, 1e-6)
+            size = int(min(max(rate * CHUNK_SECONDS, 8), MAX_CHUNK))
+            size = max(unit, size // unit * unit)
+        lo = hi
+
+
 def run_kernel(
-    model: Model, trials: int, seed: int, trial_start: int = 0, chunk_size: int | None = None, progress=None
-) -> _Outputs:
-    """Run the kernel over ``trials`` trials in chunks; returns the raw outputs."""
-    out = _Outputs(model, trials)
-    if chunk_size is None:
-        # Chunks of a few hundred trials keep the progress bar moving without costing speed.
-        chunk_size = max(256, min(4096, trials // 20 or 1))
+    model: Model,
+    trials: int,
+    seed: int,
+    trial_start: int = 0,
+    chunk_size: int | None = None,
+    progress=None,
+    sampling: str = "random",
+    on_chunk=None,
+) -> _Outputs | None:
+    """Run the kernel over ``trials`` trials in chunks; returns the raw outputs.
+
+    With ``on_chunk``, outputs are kept for one chunk at a time only (a buffer reused from
+    chunk to chunk, in whole :data:`simcore.engine.stream.BLOCK` s), each chunk is handed to
+    ``on_chunk(outputs, lo, hi)`` and None is returned. Ctrl-C stops the run between two
+    kernel calls (a fraction of a second) with :class:`KeyboardInterrupt`.
+    """
+    if on_chunk is None:
+        out, unit = _Outputs(model, trials), 1
+    else:
+        from simcore.engine.stream import BLOCK
+
+        unit = BLOCK
+        if chunk_size is not None:
+            chunk_size = max(BLOCK, chunk_size // BLOCK * BLOCK)
+        out = _Outputs(model, min(trials, chunk_size or MAX_CHUNK))
     args = model.kernel_args()
     bar = _progress(trials, progress)
+    _start_threads_without_sigint()
     # Threads take trials 8 at a time as they finish, rather than one equal share each up
     # front: on a machine shared with other work, a descheduled thread would otherwise
     # leave the others idle at the end of every chunk. (Set here, not in the kernel:
@@ -95,18 +185,36 @@ def run_kernel(
     # depend on the schedule.
     previous = numba.set_parallel_chunksize(8)
     try:
-        lo = 0
-        while lo < trials:
-            hi = min(trials, lo + chunk_size)
-            simulate_trials(np.uint64(seed), np.int64(trial_start + lo), *args, *out.arrays(lo, hi))
+        plan = chunks(trials, chunk_size, unit)
+        lo, hi = next(plan)
+        while True:
+            started = time.perf_counter()
+            a, b = (lo, hi) if on_chunk is None else (0, hi - lo)
+            if on_chunk is not None:
+                for array in out.arrays(a, b)[:8]:
+                    array.fill(0)
+            if sampling == "random":
+                preset = (_EMPTY_DRAWN, _EMPTY_MARKET)
+            else:
+                from simcore.engine.sampling import draws
+
+                preset = draws(model, sampling, seed, trial_start + lo, hi - lo)
+            simulate_trials(
+                np.uint64(seed), np.int64(trial_start + lo), *args, *out.arrays(a, b)[:8], *preset
+            )
+            if on_chunk is not None:
+                on_chunk(out, lo, hi)
             if bar is not None:
                 bar.update(hi - lo)
-            lo = hi
+            try:
+                lo, hi = plan.send(time.perf_counter() - started)
+            except StopIteration:
+                break
     finally:
         numba.set_parallel_chunksize(previous)
-    if bar is not None:
-        bar.close()
-    return out
+        if bar is not None:
+            bar.close()
+    return out if on_chunk is None else None
 
 
 def _progress(total, progress):
@@ -119,6 +227,34 @@ def _progress(total, progress):
     return tqdm(total=total, unit="trial", delay=1.0, disable=disable, file=sys.stderr, leave=False)
 
 
+def memory_estimate(model: Model, trials: int, stream: bool):
+    """What ``trials`` trials of ``model`` need, kept in full or streamed (see :mod:`simcore.engine.memory`)."""
+    from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate
+    from simcore.engine.stream import kept_bytes
+
+    full = bytes_per_trial(model)
+    if not stream:
+        return estimate(model, trials, full, threads=numba.get_num_threads())
+    # One chunk of full outputs, and the moments' copies of a block.
+    fixed = WORKING_BYTES + 2 * min(trials, MAX_CHUNK) * full
+    return estimate(model, trials, kept_bytes(model), fixed, threads=numba.get_num_threads())
+
+
+def resolve_stream(model: Model, trials: int, stream) -> bool:
+    """``stream`` as asked, or for ``"auto"``: stream when the full result would pass
+    :data:`STREAM_ABOVE` bytes or not fit in memory.
+    """
+    if stream != "auto":
+        return bool(stream)
+    e = memory_estimate(model, trials, False)
+    return e.total > STREAM_ABOVE or not e.fits
+
+
+# ``stream="auto"`` (``simcore run``'s default) streams runs whose full result would pass
+# 1 GB: about 40,000 quarterly fy2026 trials, 3,500 weekly ones.
+STREAM_ABOVE = 1 << 30
+
+
 def simulate(
     scenario: Scenario,
     trials: int = 10_000,
@@ -129,6 +265,9 @@ def simulate(
     chunk_size: int | None = None,
     progress=None,
     model: Model | None = None,
+    sampling: str | None = None,
+    stream=False,
+    client=None,
 ) -> xr.Dataset:
     """Simulate a scenario's plan: every opportunity's life, in ``trials`` trials.
 
@@ -146,12 +285,23 @@ def simulate(
         Index of the first trial: simulating trials 0-4999 and 5000-9999 separately
         and concatenating along ``trial`` equals simulating 0-9999.
     chunk_size : int, optional
-        Trials per kernel call (affects progress updates, never results).
+        Trials per kernel call (default: sized to last about a quarter of a second, so that
+        Ctrl-C stops a run promptly); affects progress updates, never results.
     progress : bool, optional
         Show a progress bar on stderr for runs over a second (default: when a terminal).
     model : Model, optional
         A precompiled model (see :func:`simcore.engine.compile.compile_scenario`), e.g. with a
         scaled creation plan.
+    sampling : {"random", "lhs", "sobol"}, optional
+        How each trial's assumptions and market factor are drawn (default: the scenario's
+        ``sampling``, else ``"random"``); see :mod:`simcore.engine.sampling`.
+    stream : bool or "auto", default False
+        Keep per trial only the headline figures and reduce every other output to its mean
+        and sd over trials (see :mod:`simcore.engine.stream`); ``"auto"`` streams runs
+        whose full result would pass 1 GB.
+    client : dask.distributed.Client, optional
+        Split the trials into chunks over its workers (``pip install simcore[dask]``); the
+        result is the same bits (see :mod:`simcore.engine.distributed`).
 
     Returns
     -------
@@ -160,12 +310,21 @@ def simulate(
         ``stage``, ``category``, ``reason``, ``cohort``, ``cycle_bin``, ``parameter``.
         Variables and their units are listed in :mod:`simcore.variables`.
 
+    Raises
+    ------
+    SimcoreError
+        On a bad argument, or when the run would not fit in memory (saying how many trials
+        would), before anything is simulated.
+
     Examples
     --------
     >>> sc = simcore.load_scenario("scenarios/fy2026.toml")
     >>> ds = simcore.simulate(sc, trials=2000, seed=7)
     >>> ds.bookings_amount.sum(["period", "source", "product"]).quantile([0.1, 0.5, 0.9])
     """
+    from simcore.engine.memory import refuse
+    from simcore.engine.sampling import check_sampling
+
     checks.scenario(scenario)
     trials = checks.whole("trials", trials, 1)
     trial_start = checks.whole("trial_start", trial_start, 0)
@@ -173,6 +332,9 @@ def simulate(
         chunk_size = checks.whole("chunk_size", chunk_size, 1)
     seed = as_seed(seed)
     checks.reporting_period(period)
+    sampling = check_sampling(scenario.raw.get("sampling", "random") if sampling is None else sampling)
+    if stream not in (True, False, "auto"):
+        raise SimcoreError(f"stream must be True, False or 'auto', got {stream!r}")
     if model is not None and period is not None and period != model.periods.kind:
         raise SimcoreError(
             f"period {period!r} differs from the model's ({model.periods.kind!r}): "
@@ -180,8 +342,31 @@ def simulate(
         )
     if model is None:
         model = compile_scenario(scenario, period)
-    out = run_kernel(model, trials, seed, trial_start, chunk_size, progress)
-    return build_dataset(model, out, seed, trial_start)
+    stream = resolve_stream(model, trials, stream)
+    hint = "simulate fewer trials, or in parts (trial_start)" if stream else "stream the run (stream=True)"
+    refuse(
+        memory_estimate(model, trials, stream),
+        "kept " + ("as headline figures" if stream else "in full"),
+        hint,
+    )
+    if client is not None:
+        from simcore.engine.distributed import simulate_on
+
+        return simulate_on(client, scenario, model, trials, seed, trial_start, sampling, stream, chunk_size)
+    if not stream:
+        out = run_kernel(model, trials, seed, trial_start, chunk_size, progress, sampling)
+        return build_dataset(model, out, seed, trial_start, sampling)
+    from simcore.engine.stream import StreamReducer
+
+    reducer = StreamReducer(trials)
+
+    def reduce(out, lo, hi):
+        reducer.add(build_dataset(model, out.slice(0, hi - lo), seed, trial_start + lo, sampling))
+
+    run_kernel(model, trials, seed, trial_start, chunk_size, progress, sampling, on_chunk=reduce)
+    ds = reducer.dataset()
+    ds.attrs["trial_start"] = trial_start
+    return ds
 
 
 def _opportunities(model, created_count):
@@ -191,7 +376,9 @@ def _opportunities(model, created_count):
     return per_cell[:, cells, model.entry_stage].sum(axis=1).astype(np.int64) + len(model.bank_cell)
 
 
-def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> xr.Dataset:
+def build_dataset(
+    model: Model, out: _Outputs, seed: int, trial_start: int, sampling: str = "random"
+) -> xr.Dataset:
     """Label the raw kernel outputs: dims and coords in the user's words, attrs from the registry."""
     sc = model.scenario
     dims = list(sc.dimensions)
@@ -275,6 +462,7 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
             "seed": str(seed),
             "trials": trials,
             "trial_start": trial_start,
+            "sampling": sampling,
             "simcore_version": __version__,
             "period": model.periods.kind,
             "start": sc.start.isoformat(),
