@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from simcore.cli.scale import add_scale_arguments, apply_sampling, scale_options
 from simcore.errors import ScenarioError, SimcoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -138,6 +139,7 @@ def _setup_run(p):
         help="instead of --trials: add trials until P50 and P10 annual "
         "bookings are within this relative error at 95%%, e.g. 0.5%% (see simcore converge)",
     )
+    add_scale_arguments(p)
     return _run
 
 
@@ -149,6 +151,7 @@ def _run(args):
         from simcore.io import check_out_file
 
         check_out_file(args.out)  # before the run, not after it
+    apply_sampling(args)
     if args.precision:
         from simcore.cli.analytics import run_to_precision
 
@@ -160,13 +163,15 @@ def _run(args):
         return run_to_precision(args)
     args.trials = 10_000 if args.trials is None else args.trials
     sc = load(args)
-    ds = simulate(
-        sc,
-        trials=args.trials,
-        seed=args.seed,
-        period=args.period,
-        progress=False if args.quiet or args.json else None,
-    )
+    with scale_options(args, sc, quiet=args.quiet or args.json) as options:
+        ds = simulate(
+            sc,
+            trials=args.trials,
+            seed=args.seed,
+            period=args.period,
+            progress=False if args.quiet or args.json else None,
+            **options,
+        )
     if args.out is not None:
         from simcore.io import save_dataset
 

@@ -196,6 +196,7 @@ def refuse(e: Estimate, what: str, hint: str = "") -> None:
     raise SimcoreError(
         f"{e.trials:,} trials {what} would need about {size_text(e.total)} of memory, but "
         f"{size_text(USABLE_SHARE * e.available)} can be used ({USABLE_SHARE:.0%} of "
-        f"{size_text(e.available)}, set by {e.limited_by}): at most {e.trials_that_fit:,} trials fit"
+        f"{size_text(e.available)}, set by {e.limited_by}): "
+        + (f"at most {e.trials_that_fit:,} trials fit" if e.trials_that_fit else "not even one trial fits")
         + (f"; {hint}" if hint else "")
     )

@@ -105,6 +105,9 @@ class _Outputs:
 # per-call overhead (thread wake-up, slicing) stays under a percent.
 CHUNK_SECONDS = 0.25
 MAX_CHUNK = 8192
+# A streamed run's reused buffer of full outputs (one chunk): about 2,500 quarterly fy2026
+# trials, one block (512) of weekly ones.
+STREAM_CHUNK_BYTES = 64 << 20
 _EMPTY_DRAWN = np.zeros((0, 0, 0))
 _EMPTY_MARKET = np.zeros(0)
 _threads_started = False
@@ -130,12 +133,12 @@ def _start_threads_without_sigint():
     _threads_started = True
 
 
-def chunks(trials: int, chunk_size: int | None, unit: int = 1):
+def chunks(trials: int, chunk_size: int | None, unit: int = 1, largest: int = MAX_CHUNK):
     """Yield ``(lo, hi)`` kernel calls over ``trials``; send back each call's seconds.
 
     With ``chunk_size`` the calls are that long (in trials); without, they are sized from
     the last call's speed to last about :data:`CHUNK_SECONDS`. Calls are whole multiples of
-    ``unit`` trials (the last excepted). Results never depend on the chunking.
+    ``unit`` trials (the last excepted), at most ``largest``. Results never depend on the chunking.
     """
     size = chunk_size or unit * max(1, 64 // unit)
     lo = 0
@@ -144,7 +147,7 @@ def chunks(trials: int, chunk_size: int | None, unit: int = 1):
         seconds = yield lo, hi
         if chunk_size is None and seconds:
             rate = (hi - lo) / max(seconds, 1e-6)
-            size = int(min(max(rate * CHUNK_SECONDS, 8), MAX_CHUNK))
+            size = int(min(max(rate * CHUNK_SECONDS, 8), largest))
             size = max(unit, size // unit * unit)
         lo = hi
 
@@ -167,14 +170,15 @@ def run_kernel(
     kernel calls (a fraction of a second) with :class:`KeyboardInterrupt`.
     """
     if on_chunk is None:
-        out, unit = _Outputs(model, trials), 1
+        out, unit, largest = _Outputs(model, trials), 1, MAX_CHUNK
     else:
         from simcore.engine.stream import BLOCK
 
         unit = BLOCK
+        largest = stream_chunk(model)
         if chunk_size is not None:
-            chunk_size = max(BLOCK, chunk_size // BLOCK * BLOCK)
-        out = _Outputs(model, min(trials, chunk_size or MAX_CHUNK))
+            chunk_size = min(max(BLOCK, chunk_size // BLOCK * BLOCK), largest)
+        out = _Outputs(model, min(trials, largest))
     args = model.kernel_args()
     bar = _progress(trials, progress)
     _start_threads_without_sigint()
@@ -185,7 +189,7 @@ def run_kernel(
     # depend on the schedule.
     previous = numba.set_parallel_chunksize(8)
     try:
-        plan = chunks(trials, chunk_size, unit)
+        plan = chunks(trials, chunk_size, unit, largest)
         lo, hi = next(plan)
         while True:
             started = time.perf_counter()
@@ -227,16 +231,25 @@ def _progress(total, progress):
     return tqdm(total=total, unit="trial", delay=1.0, disable=disable, file=sys.stderr, leave=False)
 
 
+def stream_chunk(model: Model) -> int:
+    """Trials per chunk of a streamed run: whole blocks, at most :data:`STREAM_CHUNK_BYTES` of outputs."""
+    from simcore.engine.memory import bytes_per_trial
+    from simcore.engine.stream import BLOCK
+
+    blocks = STREAM_CHUNK_BYTES // (BLOCK * bytes_per_trial(model))
+    return BLOCK * int(min(max(blocks, 1), MAX_CHUNK // BLOCK))
+
+
 def memory_estimate(model: Model, trials: int, stream: bool):
     """What ``trials`` trials of ``model`` need, kept in full or streamed (see :mod:`simcore.engine.memory`)."""
     from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate
-    from simcore.engine.stream import kept_bytes
+    from simcore.engine.stream import BLOCK, kept_bytes
 
     full = bytes_per_trial(model)
     if not stream:
         return estimate(model, trials, full, threads=numba.get_num_threads())
     # One chunk of full outputs, and the moments' copies of a block.
-    fixed = WORKING_BYTES + 2 * min(trials, MAX_CHUNK) * full
+    fixed = WORKING_BYTES + min(trials, stream_chunk(model)) * full + BLOCK * full
     return estimate(model, trials, kept_bytes(model), fixed, threads=numba.get_num_threads())
 
 
@@ -343,7 +356,11 @@ def simulate(
     if model is None:
         model = compile_scenario(scenario, period)
     stream = resolve_stream(model, trials, stream)
-    hint = "simulate fewer trials, or in parts (trial_start)" if stream else "stream the run (stream=True)"
+    hint = (
+        "simulate fewer trials, or in parts (trial_start)"
+        if stream
+        else "stream the run (--stream; in Python stream=True)"
+    )
     refuse(
         memory_estimate(model, trials, stream),
         "kept " + ("as headline figures" if stream else "in full"),

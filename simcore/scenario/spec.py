@@ -594,6 +594,11 @@ SCENARIO = Table(
         "target": Number("bookings target for the whole horizon, in dollars", 0.0, exclusive_minimum=True),
         "period_targets": ListOf(Number("", 0.0), "bookings target per reporting period, in dollars"),
         "currency": Text("currency code of every amount"),
+        "sampling": Text(
+            "how each trial's assumptions and market factor are drawn: random (plain Monte Carlo), "
+            "lhs (replicated Latin hypercube) or sobol (scrambled Sobol')",
+            ("random", "lhs", "sobol"),
+        ),
         "dimensions": MapOf(
             ListOf(Text(), min_len=1, unique=True),
             'dimension name -> its values, e.g. source = ["inbound", ...]',
@@ -773,6 +778,7 @@ DEFAULTS = {
     "fiscal_year_start_month": "1",
     "period": "quarter",
     "currency": "USD",
+    "sampling": "random",
     "entry_stage": "the first stage",
     "market_loading": "0",
     "conversion.lost_competition_share": "0.5",
