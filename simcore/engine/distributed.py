@@ -89,7 +89,7 @@ def _chunk(model, seed, lo, n, sampling, stream):
         return ds
     from simcore.engine.stream import reduce_chunk
 
-    return (*reduce_chunk(ds), ds.isel(trial=slice(0, 0)))
+    return reduce_chunk(out, n, ds)
 
 
 def chunk_plan(trials: int, workers: int, chunk_size: int | None = None) -> list:
@@ -130,14 +130,11 @@ def simulate_on(client, scenario, model, trials, seed, trial_start, sampling, st
             return ds
         from simcore.engine.stream import StreamReducer
 
-        reducer = StreamReducer(trials)
+        reducer = StreamReducer(model, trials, seed, trial_start, sampling)
         for future in futures:  # in trial order: the moments fold in the same order as one machine's
-            kept, moments, template = future.result()
-            reducer.take(kept, moments, template)
+            reducer.take(*future.result())
             future.release()
-        ds = reducer.dataset()
-        ds.attrs["trial_start"] = trial_start
-        return ds
+        return reducer.dataset()
     finally:
         client.cancel(futures)
 

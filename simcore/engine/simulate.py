@@ -68,23 +68,6 @@ class _Outputs:
         self.drawn = zeros((trials, c, model.param_kind.shape[1]))
         self.market = zeros(trials)
 
-    def slice(self, lo, hi) -> _Outputs:
-        """A view of trials ``lo .. hi - 1``, as outputs of their own."""
-        view = object.__new__(_Outputs)
-        names = (
-            "flow_amt",
-            "flow_cnt",
-            "bank_amt",
-            "bank_cnt",
-            "cohort_amt",
-            "cycle_hist",
-            "drawn",
-            "market",
-        )
-        for name, array in zip(names, self.arrays(lo, hi)):
-            setattr(view, name, array)
-        return view
-
     def arrays(self, lo, hi):
         return (
             self.flow_amt[lo:hi],
@@ -375,15 +358,20 @@ def simulate(
         return build_dataset(model, out, seed, trial_start, sampling)
     from simcore.engine.stream import StreamReducer
 
-    reducer = StreamReducer(trials)
+    reducer = StreamReducer(model, trials, seed, trial_start, sampling)
+    labelled = {}
 
     def reduce(out, lo, hi):
-        reducer.add(build_dataset(model, out.slice(0, hi - lo), seed, trial_start + lo, sampling))
+        # The Dataset views the reused buffer: label it once, refresh what is computed.
+        if "ds" not in labelled:
+            labelled["ds"] = build_dataset(model, out, seed, trial_start, sampling)
+        ds = labelled["ds"]
+        created0, k = flow_layout(model.n_stages)[1], model.n_stages
+        ds["opportunities"].values[:] = _opportunities(model, out.flow_cnt[..., created0 : created0 + k])
+        reducer.add(out, hi - lo, ds if hi - lo == ds.sizes["trial"] else ds.isel(trial=slice(0, hi - lo)))
 
     run_kernel(model, trials, seed, trial_start, chunk_size, progress, sampling, on_chunk=reduce)
-    ds = reducer.dataset()
-    ds.attrs["trial_start"] = trial_start
-    return ds
+    return reducer.dataset()
 
 
 def _opportunities(model, created_count):

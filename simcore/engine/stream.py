@@ -22,6 +22,15 @@ import xarray as xr
 
 BLOCK = 512
 KEPT = ("bookings_amount", "bookings_count", "created_amount", "opportunities", "market_factor")
+KEPT_DIMS = {
+    "bookings_amount": ("period",),
+    "bookings_count": ("period",),
+    "created_amount": ("period", "stage"),
+    "opportunities": (),
+    "market_factor": (),
+}
+# The kernel's raw outputs, in ``_Outputs.arrays`` order.
+RAW = ("flow_amt", "flow_cnt", "bank_amt", "bank_cnt", "cohort_amt", "cycle_hist", "drawn", "market")
 
 
 def kept_bytes(model) -> int:
@@ -42,26 +51,31 @@ def headline(ds: xr.Dataset) -> dict:
     }
 
 
-def block_moments(ds: xr.Dataset) -> list:
-    """Per block of :data:`BLOCK` trials: ``{name: (n, mean, m2)}`` of every per-trial output."""
-    names = [n for n, v in ds.data_vars.items() if v.dims[:1] == ("trial",)]
-    out = []
-    for lo in range(0, ds.sizes["trial"], BLOCK):
+def block_moments(out, n: int) -> list:
+    """Per block of :data:`BLOCK` trials of the kernel outputs ``out`` (its first ``n``
+    trials): ``{output: (trials, mean, m2)}`` of every raw output array.
+
+    The raw arrays are contiguous, so a block is one strided pass per array; the Dataset's
+    variables are selections of them, so their moments are the same selections of these.
+    """
+    result = []
+    for lo in range(0, n, BLOCK):
+        hi = min(n, lo + BLOCK)
         block = {}
-        for name in names:
-            x = np.asarray(ds[name].values[lo : lo + BLOCK], dtype=np.float64)
-            mean = x.mean(axis=0)
-            block[name] = (len(x), mean, ((x - mean) ** 2).sum(axis=0))
-        out.append(block)
-    return out
+        for name, array in zip(RAW, out.arrays(lo, hi)[: len(RAW)]):
+            x = array.reshape(hi - lo, -1)
+            mean = x.mean(axis=0, dtype=np.float64)
+            block[name] = (hi - lo, mean, np.square(x - mean).sum(axis=0))
+        result.append(block)
+    return result
 
 
-def reduce_chunk(ds: xr.Dataset) -> tuple:
-    """What a chunk contributes to a streamed run: ``(headline(ds), block_moments(ds))``.
+def reduce_chunk(out, n: int, ds: xr.Dataset) -> tuple:
+    """What a chunk contributes to a streamed run: ``(headline(ds), block_moments(out, n))``.
 
     This is what a Dask worker sends back: a few hundred bytes per trial, not the chunk.
     """
-    return headline(ds), block_moments(ds)
+    return headline(ds), block_moments(out, n)
 
 
 def _fold(a, b):
@@ -72,13 +86,28 @@ def _fold(a, b):
     return n, ma + delta * (nb / n), m2a + m2b + delta * delta * (na * nb / n)
 
 
+class _Moments:
+    """Outputs-like holder of one row of per-output statistics, for ``build_dataset``."""
+
+    def __init__(self, shapes: dict, values: dict):
+        for name in RAW:
+            setattr(self, name, values[name].reshape((1, *shapes[name])))
+
+    def arrays(self, lo, hi):
+        return tuple(getattr(self, name)[lo:hi] for name in RAW)
+
+
 class StreamReducer:
     """Collects chunks of a streamed run, in trial order, into one small Dataset.
 
     Parameters
     ----------
+    model : Model
+        The compiled model the chunks were simulated from.
     trials : int
         Trials of the whole run (the kept arrays are allocated once, up front).
+    seed, trial_start : int
+    sampling : str
 
     Examples
     --------
@@ -88,23 +117,25 @@ class StreamReducer:
     (600, True)
     """
 
-    def __init__(self, trials: int):
-        self.trials = trials
+    def __init__(self, model, trials: int, seed: int, trial_start: int, sampling: str):
+        self.model, self.trials, self.seed, self.trial_start, self.sampling = (
+            model,
+            trials,
+            seed,
+            trial_start,
+            sampling,
+        )
         self.filled = 0
         self.kept = None
         self.moments = None
-        self.template = None
+        self.shapes = None
 
-    def add(self, ds: xr.Dataset) -> None:
-        """Add the next chunk (trials in order, starting at a multiple of :data:`BLOCK`)."""
-        if self.template is None:
-            self.template = ds.isel(trial=slice(0, 0))
-        self.take(*reduce_chunk(ds))
+    def add(self, out, n: int, ds: xr.Dataset) -> None:
+        """Add the next chunk: the first ``n`` trials of the outputs ``out``, labelled as ``ds``."""
+        self.take(*reduce_chunk(out, n, ds))
 
-    def take(self, kept: dict, moments: list, template: xr.Dataset | None = None) -> None:
+    def take(self, kept: dict, moments: list) -> None:
         """Add the next chunk's :func:`reduce_chunk`, e.g. from a Dask worker."""
-        if template is not None and self.template is None:
-            self.template = template
         n = len(kept["opportunities"])
         if self.kept is None:
             self.kept = {k: np.empty((self.trials, *v.shape[1:]), v.dtype) for k, v in kept.items()}
@@ -119,28 +150,39 @@ class StreamReducer:
 
     def dataset(self) -> xr.Dataset:
         """The streamed result: :data:`KEPT` per trial, ``<name>_mean``/``_sd`` for every output."""
-        t = self.template
-        trial = np.arange(t.attrs["trial_start"], t.attrs["trial_start"] + self.filled)
-        cell_dims = t.simcore.dimensions
+        from simcore.engine.simulate import _Outputs, build_dataset
+        from simcore.variables import dims_of
+
+        shapes = {name: a.shape[1:] for name, a in zip(RAW, _Outputs(self.model, 1).arrays(0, 1))}
+        n = self.filled
+        mean = {k: m for k, (_, m, _) in self.moments.items()}
+        sd = {
+            k: np.sqrt(m2 / (c - 1)) if c > 1 else np.full_like(m2, np.nan)
+            for k, (c, _, m2) in self.moments.items()
+        }
+        args = (self.model, self.seed, self.trial_start, self.sampling)
+        means = build_dataset(args[0], _Moments(shapes, mean), *args[1:]).isel(trial=0, drop=True)
+        sds = build_dataset(args[0], _Moments(shapes, sd), *args[1:]).isel(trial=0, drop=True)
+        opportunities = self.kept["opportunities"][:n]
+        means["opportunities"] = opportunities.mean()
+        sds["opportunities"] = opportunities.std(ddof=1) if n > 1 else np.nan
         data = {}
         for name, value in self.kept.items():
-            dims = [d for d in t[name].dims if d not in cell_dims]
-            data[name] = xr.Variable(dims, value[: self.filled], t[name].attrs)
-        for name, (n, mean, m2) in self.moments.items():
-            dims = t[name].dims[1:]
-            attrs = dict(t[name].attrs)
+            data[name] = xr.Variable(("trial", *KEPT_DIMS[name]), value[:n], means[name].attrs)
+        cell_dims = list(self.model.scenario.dimensions)
+        per_trial = [name for name in means.data_vars if "trial" in dims_of(name, cell_dims)]
+        for name in per_trial:
+            attrs = means[name].attrs
             long_name = attrs.get("long_name", name)
-            data[f"{name}_mean"] = xr.Variable(
-                dims, mean, {**attrs, "long_name": f"{long_name}, mean over trials"}
-            )
-            sd = np.sqrt(m2 / (n - 1)) if n > 1 else np.full_like(mean, np.nan)
-            data[f"{name}_sd"] = xr.Variable(dims, sd, {**attrs, "long_name": f"{long_name}, sd over trials"})
-        for name, var in t.data_vars.items():
-            if "trial" not in var.dims:
+            data[f"{name}_mean"] = means[name].variable.copy(data=np.asarray(means[name].values, np.float64))
+            data[f"{name}_mean"].attrs = {**attrs, "long_name": f"{long_name}, mean over trials"}
+            data[f"{name}_sd"] = sds[name].variable.copy(data=np.asarray(sds[name].values, np.float64))
+            data[f"{name}_sd"].attrs = {**attrs, "long_name": f"{long_name}, sd over trials"}
+        for name, var in means.data_vars.items():
+            if name not in per_trial:
                 data[name] = var.variable
-        coords = {k: v for k, v in t.coords.items() if k != "trial"}
-        out = xr.Dataset(data, coords={**coords, "trial": trial})
-        out.attrs.update(t.attrs)
-        out.attrs["trials"] = self.filled
-        out.attrs["streamed"] = 1
+        trial = np.arange(self.trial_start, self.trial_start + n)
+        out = xr.Dataset(data, coords={**means.coords, "trial": trial})
+        out.attrs.update(means.attrs)
+        out.attrs.update({"trials": n, "trial_start": self.trial_start, "streamed": 1})
         return out
