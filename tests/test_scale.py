@@ -114,6 +114,7 @@ def test_streamed_result_round_trips_to_netcdf(tmp_path, fy2026, model):
 # ---- Ctrl-C -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_long_run_promptly_and_leaves_nothing(tmp_path):
     out = tmp_path / "big.nc"
     env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
@@ -187,6 +188,7 @@ def _pert_slots(model):
     return keep[:4]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["lhs", "sobol"])
 def test_stratified_means_are_unbiased_against_the_closed_form(fy2026, model, kind):
     """The market factor's mean is 0 and a PERT's is (low + 4 base + high) / 6; the
@@ -208,6 +210,7 @@ def test_stratified_means_are_unbiased_against_the_closed_form(fy2026, model, ki
     assert replicate_errors(market, replicate)["mean"]["se"] < 0.5 / np.sqrt(trials)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["lhs", "sobol"])
 def test_replicate_errors_agree_with_brute_force_repetition(model, kind):
     """Over 60 independent seeds, the replicate-based SE of a nonlinear per-trial figure

@@ -162,9 +162,11 @@ def replicate_errors(values, replicate, target=None, level: float = 0.95) -> dic
     Under Latin hypercube or scrambled Sobol' sampling the trials are not independent, and
     the i.i.d. formulas overstate the error. Each replicate is an independent randomisation
     (:mod:`simcore.engine.sampling`), so each figure's standard error is the standard
-    deviation of its value across the ``R`` replicates over ``sqrt(R)`` (exact for the mean
-    and P(hit), asymptotically right for a quantile), and its interval is the figure
-    +/- Student's t with ``R - 1`` degrees of freedom times that.
+    deviation of its value across the ``R`` replicates (over ``c4(R)``, which makes it
+    unbiased for a normal spread) over ``sqrt(R)``: exact for the mean and P(hit),
+    asymptotically right for a quantile. Its interval is the figure +/- Student's t with
+    ``R - 1`` degrees of freedom times the uncorrected standard error. Errors from fewer
+    than about ten replicates are rough.
 
     Parameters
     ----------
@@ -197,9 +199,18 @@ def replicate_errors(values, replicate, target=None, level: float = 0.95) -> dic
     parts = [x[groups == g] for g in range(n_rep)]
     half = student.ppf(0.5 + level / 2, n_rep - 1) if n_rep > 1 else math.nan
 
+    # sd / c4(R) is unbiased for a normal spread: with a handful of replicates the sd alone
+    # understates it (by 20% at R = 2, 8% at R = 4).
+    c4 = (
+        math.exp(math.lgamma(n_rep / 2) - math.lgamma((n_rep - 1) / 2)) * math.sqrt(2 / (n_rep - 1))
+        if n_rep > 1
+        else 1.0
+    )
+
     def figure(value, stat):
-        se = float(np.std([stat(p) for p in parts], ddof=1) / math.sqrt(n_rep)) if n_rep > 1 else math.nan
-        return {"value": value, "se": se, "low": value - half * se, "high": value + half * se}
+        spread = np.std([stat(p) for p in parts], ddof=1) if n_rep > 1 else math.nan
+        se = float(spread / math.sqrt(n_rep))
+        return {"value": value, "se": se / c4, "low": value - half * se, "high": value + half * se}
 
     out = {"trials": int(len(x)), "replicates": n_rep}
     mean = figure(float(x.mean()), np.mean)

@@ -47,9 +47,23 @@ def add_scale_arguments(p) -> None:
     p.add_argument(
         "--dask",
         metavar="ADDRESS",
+        type=_dask_address,
         help="run the trials on a Dask cluster: a scheduler address (tcp://host:8786) or local:N "
         "for N local worker processes (needs pip install 'simcore[dask]')",
     )
+
+
+def _dask_address(text: str) -> str:
+    import argparse
+
+    if text.startswith("local:"):
+        if not text[6:].isdigit() or not 1 <= int(text[6:]) <= 1024:
+            raise argparse.ArgumentTypeError(f"expected local:N with N a whole number from 1, got {text!r}")
+    elif not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(
+            f"expected a scheduler address such as tcp://host:8786, got {text!r}"
+        )
+    return text
 
 
 def apply_sampling(args) -> None:
