@@ -4,41 +4,60 @@
 >>> sc = simcore.load_scenario("scenarios/fy2026.toml")
 >>> ds = simcore.simulate(sc, trials=10_000, seed=7)
 >>> ds.simcore.summary()["bookings"]["year"]
+
+The names below are imported when first used (module ``__getattr__``, PEP 562): ``import
+simcore`` and ``simcore validate`` stay fast, without numba, xarray or scipy.
 """
 
-from simcore import accessor  # noqa: F401  (registers ds.simcore)
 from simcore._version import __version__
-from simcore.engine.compile import compile_scenario
-from simcore.engine.simulate import simulate
 from simcore.errors import Problem, ScenarioError, SimcoreError
-from simcore.scenario import Scenario, load_scenario, scenario_from_dict
 
-__all__ = [
-    "Problem",
-    "Scenario",
-    "ScenarioError",
-    "SimcoreError",
-    "compile_scenario",
-    "load_scenario",
-    "scenario_from_dict",
-    "simulate",
-    "__version__",
-]
+# name -> the module that defines it
+_LAZY = {
+    "Scenario": "simcore.scenario",
+    "load_scenario": "simcore.scenario",
+    "scenario_from_dict": "simcore.scenario",
+    "compile_scenario": "simcore.engine.compile",
+    "simulate": "simcore.engine.simulate",
+    "FunnelResult": "simcore.analysis.funnel",
+    "funnel": "simcore.analysis.funnel",
+    "pacing": "simcore.analysis.funnel",
+    "category_weighted_forecast": "simcore.analysis.metrics",
+    "coverage": "simcore.analysis.metrics",
+    "cycle_time": "simcore.analysis.metrics",
+    "forecast_metrics": "simcore.analysis.metrics",
+    "ComparisonResult": "simcore.analysis.compare",
+    "compare": "simcore.analysis.compare",
+    "headline_errors": "simcore.analysis.convergence",
+    "simulate_to_precision": "simcore.analysis.convergence",
+    "drawn_sensitivity": "simcore.analysis.sensitivity",
+    "one_at_a_time": "simcore.analysis.sensitivity",
+    "variance_contributions": "simcore.analysis.sensitivity",
+    "Limits": "simcore.optimize",
+    "OptimizeResult": "simcore.optimize",
+    "optimize": "simcore.optimize",
+}
 
-from simcore.analysis.funnel import FunnelResult, funnel, pacing
+__all__ = ["Problem", "ScenarioError", "SimcoreError", "__version__", *_LAZY]
 
-__all__ += ["FunnelResult", "funnel", "pacing"]
-from simcore.analysis.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics  # noqa: E402
 
-__all__ += ["category_weighted_forecast", "coverage", "cycle_time", "forecast_metrics"]
-from simcore.analysis.compare import ComparisonResult, compare  # noqa: E402
-from simcore.analysis.convergence import headline_errors, simulate_to_precision  # noqa: E402
+def __getattr__(name):
+    import importlib
 
-__all__ += ["ComparisonResult", "compare", "headline_errors", "simulate_to_precision"]
-from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions  # noqa: E402
+    if name == "accessor" or name in _LAZY:
+        # Any result a user can get is an xarray Dataset: register ds.simcore with it.
+        importlib.import_module("simcore.accessor")
+    if name not in _LAZY:
+        try:
+            return importlib.import_module(f"simcore.{name}")  # a submodule, e.g. simcore.io
+        except ModuleNotFoundError as exc:
+            if exc.name != f"simcore.{name}":
+                raise
+            raise AttributeError(f"module 'simcore' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
-__all__ += ["drawn_sensitivity", "one_at_a_time", "variance_contributions"]
 
-from simcore.optimize import Limits, OptimizeResult, optimize  # noqa: E402
-
-__all__ += ["Limits", "OptimizeResult", "optimize"]
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

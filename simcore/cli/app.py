@@ -271,6 +271,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if args.command not in ("validate", "schema"):
+            import simcore.accessor  # noqa: F401  (registers ds.simcore; lazy: validate needs no xarray)
         return handlers[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
