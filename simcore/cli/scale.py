@@ -114,7 +114,7 @@ def _say_how_long(model, args) -> None:
     e = memory_estimate(model, args.trials, stream)
     if e.seconds > 30 and e.fits:
         print(
-            f"{args.trials:,} trials: about {e.seconds / 60:.1f} min of one core, "
+            f"{args.trials:,} trials: roughly {e.seconds / 60:.1f} min on a free machine, "
             f"{e.total / 1e9:.2g} GB of memory" + (" (streamed)" if stream else ""),
             file=sys.stderr,
         )
