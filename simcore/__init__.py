@@ -14,6 +14,9 @@ simcore`` and ``simcore validate`` stay fast, without numba, xarray or scipy. A 
 is imported the same way on first use: ``simcore.calibrate(opportunities, as_of=...)``.
 """
 
+import sys as _sys
+import types as _types
+
 from simcore._version import __version__
 from simcore.errors import Problem, ScenarioError, SimcoreError
 
@@ -66,3 +69,15 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name, value):
+        # Importing the subpackage simcore.optimize binds it here as ``optimize``; the name
+        # is the function, as it was when this module imported everything up front.
+        if name in _LAZY and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
