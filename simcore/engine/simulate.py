@@ -469,7 +469,7 @@ def build_dataset(
         "market_factor": out.market,
         "opportunities": _opportunities(model, fc[..., created0 : created0 + k]),
     }
-    if not out.boundaries:
+    if not getattr(out, "boundaries", True):  # a streamed run's moments keep every output
         for name in BOUNDARY_VARIABLES:
             del data[name]
     edges = model.cycle_edges
