@@ -170,6 +170,7 @@ def estimate(model, trials: int, per_trial: int, fixed: int = WORKING_BYTES, thr
 
     Examples
     --------
+    >>> import simcore
     >>> sc = simcore.load_scenario("scenarios/fy2026.toml")
     >>> model = simcore.compile_scenario(sc)
     >>> e = estimate(model, 1000, bytes_per_trial(model))

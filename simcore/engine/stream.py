@@ -121,6 +121,7 @@ class StreamReducer:
 
     Examples
     --------
+    >>> import simcore
     >>> sc = simcore.load_scenario("scenarios/fy2026.toml")
     >>> ds = simcore.simulate(sc, trials=600, seed=1, stream=True)
     >>> ds.sizes["trial"], "bank_amount_mean" in ds
