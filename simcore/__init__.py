@@ -8,56 +8,76 @@
 >>> year = ds.simcore.summary()["bookings"]["year"]
 >>> list(year), year["p10"] < year["p50"] < year["p90"]
 (['mean', 'p10', 'p50', 'p90'], True)
+
+The names below are imported when first used (module ``__getattr__``, PEP 562): ``import
+simcore`` and ``simcore validate`` stay fast, without numba, xarray or scipy. A subpackage
+is imported the same way on first use: ``simcore.calibrate(opportunities, as_of=...)``.
 """
 
-from simcore import accessor  # noqa: F401  (registers ds.simcore)
-from simcore._version import __version__
-from simcore.analysis.compare import ComparisonResult, compare
-from simcore.analysis.convergence import headline_errors, simulate_to_precision
-from simcore.analysis.funnel import FunnelResult, funnel, pacing
-from simcore.analysis.metrics import category_weighted_forecast, coverage, cycle_time, forecast_metrics
-from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
-from simcore.engine.compile import compile_scenario
-from simcore.engine.simulate import simulate
-from simcore.errors import Problem, ScenarioError, SimcoreError
-from simcore.optimize import Limits, OptimizeResult, optimize
-from simcore.scenario import Scenario, load_scenario, scenario_from_dict
+import sys as _sys
+import types as _types
 
-__all__ = [
-    "ComparisonResult",
-    "FunnelResult",
-    "Limits",
-    "OptimizeResult",
-    "Problem",
-    "Scenario",
-    "ScenarioError",
-    "SimcoreError",
-    "__version__",
-    "category_weighted_forecast",
-    "compare",
-    "compile_scenario",
-    "coverage",
-    "cycle_time",
-    "drawn_sensitivity",
-    "forecast_metrics",
-    "funnel",
-    "headline_errors",
-    "load_scenario",
-    "one_at_a_time",
-    "optimize",
-    "pacing",
-    "scenario_from_dict",
-    "simulate",
-    "simulate_to_precision",
-    "variance_contributions",
-]
+from simcore._version import __version__
+from simcore.errors import Problem, ScenarioError, SimcoreError
+
+# name -> the module that defines it
+_LAZY = {
+    "Scenario": "simcore.scenario",
+    "load_scenario": "simcore.scenario",
+    "scenario_from_dict": "simcore.scenario",
+    "compile_scenario": "simcore.engine.compile",
+    "simulate": "simcore.engine.simulate",
+    "FunnelResult": "simcore.analysis.funnel",
+    "funnel": "simcore.analysis.funnel",
+    "pacing": "simcore.analysis.funnel",
+    "category_weighted_forecast": "simcore.analysis.metrics",
+    "coverage": "simcore.analysis.metrics",
+    "cycle_time": "simcore.analysis.metrics",
+    "forecast_metrics": "simcore.analysis.metrics",
+    "ComparisonResult": "simcore.analysis.compare",
+    "compare": "simcore.analysis.compare",
+    "headline_errors": "simcore.analysis.convergence",
+    "simulate_to_precision": "simcore.analysis.convergence",
+    "drawn_sensitivity": "simcore.analysis.sensitivity",
+    "one_at_a_time": "simcore.analysis.sensitivity",
+    "variance_contributions": "simcore.analysis.sensitivity",
+    "Limits": "simcore.optimize",
+    "OptimizeResult": "simcore.optimize",
+    "optimize": "simcore.optimize",
+}
+
+__all__ = ["Problem", "ScenarioError", "SimcoreError", "__version__", *_LAZY]
 
 
 def __getattr__(name):
-    # simcore.calibrate (callable: simcore.calibrate(opportunities, as_of=...)) is imported on
-    # first use: it loads scipy.stats, which costs about a second at start-up.
-    if name == "calibrate":
-        import importlib
+    import importlib
 
-        return importlib.import_module("simcore.calibrate")
-    raise AttributeError(f"module 'simcore' has no attribute {name!r}")
+    if name == "accessor" or name in _LAZY:
+        # Any result a user can get is an xarray Dataset: register ds.simcore with it.
+        importlib.import_module("simcore.accessor")
+    if name not in _LAZY:
+        try:
+            return importlib.import_module(f"simcore.{name}")  # a submodule, e.g. simcore.io
+        except ModuleNotFoundError as exc:
+            if exc.name != f"simcore.{name}":
+                raise
+            raise AttributeError(f"module 'simcore' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name, value):
+        # Importing the subpackage simcore.optimize binds it here as ``optimize``; the name
+        # is the function, as it was when this module imported everything up front.
+        if name in _LAZY and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

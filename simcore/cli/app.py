@@ -30,6 +30,7 @@ from simcore.cli.options import (
     parse_set,
     scenario_inputs,
 )
+from simcore.cli.scale import add_scale_arguments, apply_sampling, scale_options
 from simcore.errors import ScenarioError, SimcoreError
 
 # Re-exported: tests and scripts written against the single-module command line import these here.
@@ -75,6 +76,7 @@ def _setup_run(p):
         help="instead of --trials: add trials until P50 and P10 annual "
         "bookings are within this relative error at 95%%, e.g. 0.5%% (see simcore converge)",
     )
+    add_scale_arguments(p)
     return _run
 
 
@@ -85,6 +87,7 @@ def _run(args):
 
     if args.out is not None:
         check_result_file(args.out, scenario_inputs(args))  # before the run, not after it
+    apply_sampling(args)
     if args.precision:
         from simcore.cli.analytics import run_to_precision
 
@@ -98,13 +101,15 @@ def _run(args):
     sc = load(args)
     if args.out is not None:
         check_not_an_input(args.out, scenario_inputs(args, sc))  # the bank CSV is known now
-    ds = simulate(
-        sc,
-        trials=args.trials,
-        seed=args.seed,
-        period=args.period,
-        progress=False if args.quiet or args.json else None,
-    )
+    with scale_options(args, sc, quiet=args.quiet or args.json) as options:
+        ds = simulate(
+            sc,
+            trials=args.trials,
+            seed=args.seed,
+            period=args.period,
+            progress=False if args.quiet or args.json else None,
+            **options,
+        )
     summary = ds.simcore.summary()
     from simcore.analysis.convergence import headline_errors
     from simcore.cli.analytics import errors_table
@@ -224,6 +229,8 @@ def main(argv=None) -> int:
         if not args.command:
             parser.print_help()
             return EXIT_USAGE
+        if args.command not in ("validate", "schema", "examples", "init", "completion"):
+            import simcore.accessor  # noqa: F401  (registers ds.simcore; lazy: validate needs no xarray)
         return handlers[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:

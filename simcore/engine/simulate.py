@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import mmap
+import signal
 import sys
+import threading
+import time
 
 import numba
 import numpy as np
@@ -14,6 +17,8 @@ from simcore import checks
 from simcore._version import __version__
 from simcore.engine.compile import Model, compile_scenario
 from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials, trial_columns
+from simcore.engine.memory import refuse
+from simcore.engine.sampling import check_sampling, kernel_uniforms
 from simcore.errors import SimcoreError
 from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.spec import CATEGORIES
@@ -90,6 +95,58 @@ class _Outputs:
         )
 
 
+# Trials per kernel call are sized so that a call lasts about this long: short enough
+# that Ctrl-C (checked between calls) stops a run within a second, long enough that the
+# per-call overhead (thread wake-up, slicing) stays under a percent.
+CHUNK_SECONDS = 0.25
+MAX_CHUNK = 8192
+# A streamed run's reused buffer of full outputs (one chunk): about 2,500 quarterly fy2026
+# trials, one block (512) of weekly ones.
+STREAM_CHUNK_BYTES = 64 << 20
+# No uniforms given: the kernel draws each trial's own (simcore.engine.kernel.trial_uniforms).
+_KERNEL_DRAWS = np.empty((0, 1))
+_threads_started = False
+
+
+def _start_threads_without_sigint():
+    """Start numba's worker threads with SIGINT blocked in them, once.
+
+    A thread inherits its creator's signal mask: with SIGINT blocked while the pool starts,
+    Ctrl-C is always delivered to the main thread, which Python checks between kernel calls,
+    rather than to a worker busy inside the kernel.
+    """
+    global _threads_started
+    if _threads_started or threading.current_thread() is not threading.main_thread():
+        return
+    from numba.np.ufunc import parallel
+
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        parallel._launch_threads()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    _threads_started = True
+
+
+def chunks(trials: int, chunk_size: int | None, unit: int = 1, largest: int = MAX_CHUNK):
+    """Yield ``(lo, hi)`` kernel calls over ``trials``; send back each call's seconds.
+
+    With ``chunk_size`` the calls are that long (in trials); without, they are sized from
+    the last call's speed to last about :data:`CHUNK_SECONDS`. Calls are whole multiples of
+    ``unit`` trials (the last excepted), at most ``largest``. Results never depend on the chunking.
+    """
+    size = chunk_size or unit * max(1, 64 // unit)
+    lo = 0
+    while lo < trials:
+        hi = min(trials, lo + size)
+        seconds = yield lo, hi
+        if chunk_size is None and seconds:
+            rate = (hi - lo) / max(seconds, 1e-6)
+            size = int(min(max(rate * CHUNK_SECONDS, 8), largest))
+            size = max(unit, size // unit * unit)
+        lo = hi
+
+
 def run_kernel(
     model: Model,
     trials: int,
@@ -97,32 +154,47 @@ def run_kernel(
     trial_start: int = 0,
     chunk_size: int | None = None,
     progress=None,
+    sampling: str = "random",
+    on_chunk=None,
     *,
     boundaries: bool = True,
     trial_u: np.ndarray | None = None,
-) -> _Outputs:
+) -> _Outputs | None:
     """Run the kernel over ``trials`` trials in chunks; returns the raw outputs.
 
+    With ``on_chunk``, outputs are kept for one chunk at a time only (a buffer reused from
+    chunk to chunk, in whole :data:`simcore.engine.stream.BLOCK` s), each chunk is handed to
+    ``on_chunk(outputs, lo, hi)`` and None is returned. Ctrl-C stops the run between two
+    kernel calls (a fraction of a second) with :class:`KeyboardInterrupt`.
+
     ``boundaries=False`` skips the bank, due and slipped bookkeeping at period boundaries
-    (those outputs stay zero). ``trial_u``: the trials' uniforms from a sampler, (trials,
-    :func:`simcore.engine.kernel.trial_columns`), row 0 for trial ``trial_start``; by
-    default the kernel draws them (:func:`simcore.engine.kernel.trial_uniforms`).
+    (those outputs stay zero). Each trial's assumptions and market factor are inverse-CDF
+    transforms of the trial's uniforms: drawn by the kernel for ``sampling="random"``
+    (:func:`simcore.engine.kernel.trial_uniforms`), from the stratified points of
+    :func:`simcore.engine.sampling.kernel_uniforms` for ``"lhs"`` and ``"sobol"``, or given
+    as ``trial_u`` (trials, :func:`simcore.engine.kernel.trial_columns`), row 0 for trial
+    ``trial_start``.
     """
-    out = _Outputs(model, trials)
-    out.boundaries = boundaries
-    if trial_u is None:
-        trial_u = np.empty((0, 1))
-    else:
+    if trial_u is not None:
         # The kernel reads these unchecked: a wrong shape must not get that far.
         want = (trials, trial_columns(*model.param_kind.shape))
         trial_u = np.ascontiguousarray(trial_u, dtype=np.float64)
         if trial_u.shape != want or not ((trial_u > 0.0) & (trial_u < 1.0)).all():
             raise SimcoreError(f"trial_u must be {want} uniforms in (0, 1), got shape {trial_u.shape}")
-    if chunk_size is None:
-        # Chunks of a few hundred trials keep the progress bar moving without costing speed.
-        chunk_size = max(256, min(4096, trials // 20 or 1))
+    if on_chunk is None:
+        out, unit, largest = _Outputs(model, trials), 1, MAX_CHUNK
+    else:
+        from simcore.engine.stream import BLOCK
+
+        unit = BLOCK
+        largest = stream_chunk(model)
+        if chunk_size is not None:
+            chunk_size = min(max(BLOCK, chunk_size // BLOCK * BLOCK), largest)
+        out = _Outputs(model, min(trials, largest))
+    out.boundaries = boundaries
     args = model.kernel_args()
     bar = _progress(trials, progress)
+    _start_threads_without_sigint()
     # Threads take trials 8 at a time as they finish, rather than one equal share each up
     # front: on a machine shared with other work, a descheduled thread would otherwise
     # leave the others idle at the end of every chunk. (Set here, not in the kernel:
@@ -130,25 +202,36 @@ def run_kernel(
     # depend on the schedule.
     previous = numba.set_parallel_chunksize(8)
     try:
-        lo = 0
-        while lo < trials:
-            hi = min(trials, lo + chunk_size)
+        plan = chunks(trials, chunk_size, unit, largest)
+        lo, hi = next(plan)
+        while True:
+            started = time.perf_counter()
+            a, b = (lo, hi) if on_chunk is None else (0, hi - lo)
+            if on_chunk is not None:
+                for array in out.arrays(a, b):
+                    array.fill(0)
+            if trial_u is not None:
+                u = trial_u[lo:hi]
+            elif sampling == "random":
+                u = _KERNEL_DRAWS
+            else:
+                u = kernel_uniforms(model, sampling, seed, trial_start + lo, hi - lo)
             simulate_trials(
-                np.uint64(seed),
-                np.int64(trial_start + lo),
-                *args,
-                boundaries,
-                trial_u[lo:hi],
-                *out.arrays(lo, hi),
+                np.uint64(seed), np.int64(trial_start + lo), *args, boundaries, u, *out.arrays(a, b)
             )
+            if on_chunk is not None:
+                on_chunk(out, lo, hi)
             if bar is not None:
                 bar.update(hi - lo)
-            lo = hi
+            try:
+                lo, hi = plan.send(time.perf_counter() - started)
+            except StopIteration:
+                break
     finally:
         numba.set_parallel_chunksize(previous)
-    if bar is not None:
-        bar.close()
-    return out
+        if bar is not None:
+            bar.close()
+    return out if on_chunk is None else None
 
 
 def _progress(total, progress):
@@ -161,6 +244,43 @@ def _progress(total, progress):
     return tqdm(total=total, unit="trial", delay=1.0, disable=disable, file=sys.stderr, leave=False)
 
 
+def stream_chunk(model: Model) -> int:
+    """Trials per chunk of a streamed run: whole blocks, at most :data:`STREAM_CHUNK_BYTES` of outputs."""
+    from simcore.engine.memory import bytes_per_trial
+    from simcore.engine.stream import BLOCK
+
+    blocks = STREAM_CHUNK_BYTES // (BLOCK * bytes_per_trial(model))
+    return BLOCK * int(min(max(blocks, 1), MAX_CHUNK // BLOCK))
+
+
+def memory_estimate(model: Model, trials: int, stream: bool):
+    """What ``trials`` trials of ``model`` need, kept in full or streamed (see :mod:`simcore.engine.memory`)."""
+    from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate
+    from simcore.engine.stream import BLOCK, kept_bytes
+
+    full = bytes_per_trial(model)
+    if not stream:
+        return estimate(model, trials, full, threads=numba.get_num_threads())
+    # One chunk of full outputs, and the moments' copies of a block.
+    fixed = WORKING_BYTES + min(trials, stream_chunk(model)) * full + BLOCK * full
+    return estimate(model, trials, kept_bytes(model), fixed, threads=numba.get_num_threads())
+
+
+def resolve_stream(model: Model, trials: int, stream) -> bool:
+    """``stream`` as asked, or for ``"auto"``: stream when the full result would pass
+    :data:`STREAM_ABOVE` bytes or not fit in memory.
+    """
+    if stream != "auto":
+        return bool(stream)
+    e = memory_estimate(model, trials, False)
+    return e.total > STREAM_ABOVE or not e.fits
+
+
+# ``stream="auto"`` (``simcore run``'s default) streams runs whose full result would pass
+# 1 GB: about 40,000 quarterly fy2026 trials, 3,500 weekly ones.
+STREAM_ABOVE = 1 << 30
+
+
 def simulate(
     scenario: Scenario,
     trials: int = 10_000,
@@ -171,6 +291,9 @@ def simulate(
     chunk_size: int | None = None,
     progress=None,
     model: Model | None = None,
+    sampling: str | None = None,
+    stream=False,
+    client=None,
     boundaries: bool = True,
 ) -> xr.Dataset:
     """Simulate a scenario's plan: every opportunity's life, in ``trials`` trials.
@@ -189,12 +312,23 @@ def simulate(
         Index of the first trial: simulating trials 0-4999 and 5000-9999 separately
         and concatenating along ``trial`` equals simulating 0-9999.
     chunk_size : int, optional
-        Trials per kernel call (affects progress updates, never results).
+        Trials per kernel call (default: sized to last about a quarter of a second, so that
+        Ctrl-C stops a run promptly); affects progress updates, never results.
     progress : bool, optional
         Show a progress bar on stderr for runs over a second (default: when a terminal).
     model : Model, optional
         A precompiled model (see :func:`simcore.engine.compile.compile_scenario`), e.g. with a
         scaled creation plan.
+    sampling : {"random", "lhs", "sobol"}, optional
+        How each trial's assumptions and market factor are drawn (default: the scenario's
+        ``sampling``, else ``"random"``); see :mod:`simcore.engine.sampling`.
+    stream : bool or "auto", default False
+        Keep per trial only the headline figures and reduce every other output to its mean
+        and sd over trials (see :mod:`simcore.engine.stream`); ``"auto"`` streams runs
+        whose full result would pass 1 GB.
+    client : dask.distributed.Client, optional
+        Split the trials into chunks over its workers (``pip install simcore[dask]``); the
+        result is the same bits (see :mod:`simcore.engine.distributed`).
     boundaries : bool
         Record the bank, due and slipped deals at every period boundary (default). ``False``
         leaves those variables out (``BOUNDARY_VARIABLES``) and runs the kernel ~20% faster;
@@ -206,6 +340,12 @@ def simulate(
         Dims ``trial``, ``period``, the scenario's dimensions and, per variable,
         ``stage``, ``category``, ``reason``, ``cohort``, ``cycle_bin``, ``parameter``.
         Variables and their units are listed in :mod:`simcore.variables`.
+
+    Raises
+    ------
+    SimcoreError
+        On a bad argument, or when the run would not fit in memory (saying how many trials
+        would), before anything is simulated.
 
     Examples
     --------
@@ -223,6 +363,9 @@ def simulate(
         chunk_size = checks.whole("chunk_size", chunk_size, 1)
     seed = as_seed(seed)
     checks.reporting_period(period)
+    sampling = check_sampling(scenario.raw.get("sampling", "random") if sampling is None else sampling)
+    if stream not in (True, False, "auto"):
+        raise SimcoreError(f"stream must be True, False or 'auto', got {stream!r}")
     if model is not None and period is not None and period != model.periods.kind:
         raise SimcoreError(
             f"period {period!r} differs from the model's ({model.periods.kind!r}): "
@@ -230,8 +373,44 @@ def simulate(
         )
     if model is None:
         model = compile_scenario(scenario, period)
-    out = run_kernel(model, trials, seed, trial_start, chunk_size, progress, boundaries=bool(boundaries))
-    return build_dataset(model, out, seed, trial_start)
+    stream = resolve_stream(model, trials, stream)
+    hint = (
+        "simulate fewer trials, or in parts (trial_start)"
+        if stream
+        else "stream the run (--stream; in Python stream=True)"
+    )
+    refuse(
+        memory_estimate(model, trials, stream),
+        "kept " + ("as headline figures" if stream else "in full"),
+        hint,
+    )
+    if not boundaries and (stream or client is not None):
+        raise SimcoreError("boundaries=False is for a plain run: not with stream or client")
+    if client is not None:
+        from simcore.engine.distributed import simulate_on
+
+        return simulate_on(client, scenario, model, trials, seed, trial_start, sampling, stream, chunk_size)
+    if not stream:
+        out = run_kernel(
+            model, trials, seed, trial_start, chunk_size, progress, sampling, boundaries=bool(boundaries)
+        )
+        return build_dataset(model, out, seed, trial_start, sampling)
+    from simcore.engine.stream import StreamReducer
+
+    reducer = StreamReducer(model, trials, seed, trial_start, sampling)
+    labelled = {}
+
+    def reduce(out, lo, hi):
+        # The Dataset views the reused buffer: label it once, refresh what is computed.
+        if "ds" not in labelled:
+            labelled["ds"] = build_dataset(model, out, seed, trial_start, sampling)
+        ds = labelled["ds"]
+        created0, k = flow_layout(model.n_stages)[1], model.n_stages
+        ds["opportunities"].values[:] = _opportunities(model, out.flow_cnt[..., created0 : created0 + k])
+        reducer.add(out, hi - lo, ds if hi - lo == ds.sizes["trial"] else ds.isel(trial=slice(0, hi - lo)))
+
+    run_kernel(model, trials, seed, trial_start, chunk_size, progress, sampling, on_chunk=reduce)
+    return reducer.dataset()
 
 
 def _opportunities(model, created_count):
@@ -241,7 +420,9 @@ def _opportunities(model, created_count):
     return per_cell[:, cells, model.entry_stage].sum(axis=1).astype(np.int64) + len(model.bank_cell)
 
 
-def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> xr.Dataset:
+def build_dataset(
+    model: Model, out: _Outputs, seed: int, trial_start: int, sampling: str = "random"
+) -> xr.Dataset:
     """Label the raw kernel outputs: dims and coords in the user's words, attrs from the registry."""
     sc = model.scenario
     dims = list(sc.dimensions)
@@ -288,7 +469,7 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
         "market_factor": out.market,
         "opportunities": _opportunities(model, fc[..., created0 : created0 + k]),
     }
-    if not out.boundaries:
+    if not getattr(out, "boundaries", True):  # a streamed run's moments keep every output
         for name in BOUNDARY_VARIABLES:
             del data[name]
     edges = model.cycle_edges
@@ -328,6 +509,7 @@ def build_dataset(model: Model, out: _Outputs, seed: int, trial_start: int) -> x
             "seed": str(seed),
             "trials": trials,
             "trial_start": trial_start,
+            "sampling": sampling,
             "simcore_version": __version__,
             "period": model.periods.kind,
             "start": sc.start.isoformat(),

@@ -757,6 +757,11 @@ SCENARIO = Table(
             max_len=MAX_HORIZON_WEEKS + 1,
         ),
         "currency": Text("currency code of every amount", max_len=16),
+        "sampling": Text(
+            "how each trial's assumptions and market factor are drawn: random (plain Monte Carlo), "
+            "lhs (replicated Latin hypercube) or sobol (scrambled Sobol')",
+            ("random", "lhs", "sobol"),
+        ),
         "dimensions": MapOf(
             ListOf(Text(name=True), min_len=1, unique=True, max_len=MAX_CELLS),
             'dimension name -> its values, e.g. source = ["inbound", ...]',
@@ -982,6 +987,7 @@ DEFAULTS = {
     "fiscal_year_start_month": 1,
     "period": "quarter",
     "currency": "USD",
+    "sampling": "random",
     "entry_stage": Default(None, "the first stage"),
     "market_loading": 0.0,
     "conversion.lost_competition_share": 0.5,

@@ -1,0 +1,166 @@
+"""Runs that outgrow one machine, on Dask (``pip install simcore[dask]``).
+
+:func:`simulate_on` splits a run's trials into chunks of whole
+:data:`simcore.engine.stream.BLOCK` s, simulates each on a worker and puts them back in trial
+order: every draw is keyed by (seed, trial), so the result is the same bits as one
+machine's. A streamed run's workers send back only their chunk's headline figures and
+per-block moments, which the client folds in trial order (:mod:`simcore.engine.stream`).
+
+:func:`fan_out` runs any function over many inputs on the cluster (the variants of a
+comparison, the swings of a sensitivity, an optimizer's re-simulations).
+
+:func:`connect` turns ``--dask ADDRESS`` or ``--dask local:N`` into a client; see
+docs/distributed.md for real clusters (dask-jobqueue, Kubernetes, Coiled).
+"""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from simcore.errors import SimcoreError
+
+
+def _distributed():
+    try:
+        import distributed  # lazy: an optional extra
+    except ImportError:
+        raise SimcoreError("running on Dask needs the dask extra: pip install 'simcore[dask]'") from None
+    return distributed
+
+
+def connect(address: str):
+    """A Dask client for ``"local:N"`` (a new LocalCluster of N single-threaded workers) or a
+    scheduler address such as ``"tcp://10.0.0.5:8786"``.
+
+    Parameters
+    ----------
+    address : str
+
+    Returns
+    -------
+    distributed.Client
+        Close it (and its cluster, for ``local:N``) with ``client.close()``; a local cluster
+        is closed with its client.
+
+    Raises
+    ------
+    SimcoreError
+        When the extra is missing, ``N`` is not a whole number from 1, or the scheduler
+        cannot be reached.
+    """
+    distributed = _distributed()
+    if address.startswith("local:"):
+        text = address.split(":", 1)[1]
+        if not text.isdigit() or int(text) < 1:
+            raise SimcoreError(f"--dask {address!r}: expected local:N with N a whole number from 1")
+        # One thread per worker: the workers are the parallelism (numba's threads would
+        # otherwise oversubscribe the cores).
+        cluster = distributed.LocalCluster(
+            n_workers=int(text),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env={"NUMBA_NUM_THREADS": "1"},
+        )
+        client = distributed.Client(cluster)
+        client.close = _closing_cluster(client.close, cluster)
+        return client
+    try:
+        return distributed.Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise SimcoreError(f"--dask {address!r}: cannot reach the scheduler ({exc})") from None
+
+
+def _closing_cluster(close, cluster):
+    def both(*args, **kwargs):
+        close(*args, **kwargs)
+        cluster.close()
+
+    return both
+
+
+def _chunk(model, seed, lo, n, sampling, stream):
+    """One worker's part: trials ``lo .. lo + n - 1`` (absolute), full or reduced."""
+    from simcore.engine.simulate import build_dataset, run_kernel
+
+    out = run_kernel(model, n, seed, lo, progress=False, sampling=sampling)
+    ds = build_dataset(model, out, seed, lo, sampling)
+    if not stream:
+        return ds
+    from simcore.engine.stream import reduce_chunk
+
+    return reduce_chunk(out, n, ds)
+
+
+def chunk_plan(trials: int, workers: int, chunk_size: int | None = None) -> list:
+    """``[(lo, n), ...]`` relative to the first trial: whole blocks, about four per worker.
+
+    Examples
+    --------
+    >>> chunk_plan(5000, 2)
+    [(0, 1024), (1024, 1024), (2048, 1024), (3072, 1024), (4096, 904)]
+    """
+    from simcore.engine.stream import BLOCK
+
+    size = chunk_size or -(-trials // (4 * max(workers, 1)))
+    size = max(BLOCK, -(-size // BLOCK) * BLOCK)
+    return [(lo, min(size, trials - lo)) for lo in range(0, trials, size)]
+
+
+def simulate_on(client, scenario, model, trials, seed, trial_start, sampling, stream, chunk_size=None):
+    """:func:`simcore.engine.simulate.simulate` over a Dask client's workers (same bits).
+
+    Called by ``simulate(..., client=client)``; the arguments are simulate's, checked.
+    """
+    workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    plan = chunk_plan(trials, workers, chunk_size)
+    model_ref = client.scatter(model, broadcast=True)
+    futures = [
+        client.submit(_chunk, model_ref, seed, trial_start + lo, n, sampling, stream, pure=False)
+        for lo, n in plan
+    ]
+    try:
+        if not stream:
+            parts = client.gather(futures)
+            ds = xr.concat(
+                parts, dim="trial", data_vars="minimal", coords="minimal", compat="override", join="override"
+            )
+            ds.attrs.update(parts[0].attrs)
+            ds.attrs.update({"trials": trials, "trial_start": trial_start})
+            return ds
+        from simcore.engine.stream import StreamReducer
+
+        reducer = StreamReducer(model, trials, seed, trial_start, sampling)
+        for future in futures:  # in trial order: the moments fold in the same order as one machine's
+            reducer.take(*future.result())
+            future.release()
+        return reducer.dataset()
+    finally:
+        client.cancel(futures)
+
+
+def fan_out(client, func, items, *args, **kwargs) -> list:
+    """``[func(item, *args, **kwargs) for item in items]``, on the cluster when ``client`` is
+    given (else here), results in ``items``' order.
+
+    Parameters
+    ----------
+    client : distributed.Client or None
+    func : callable
+        A module-level function (it is pickled to the workers), e.g. ``simcore.simulate``.
+    items : iterable
+
+    Returns
+    -------
+    list
+
+    Examples
+    --------
+    >>> fan_out(None, pow, [1, 2, 3], 2)
+    [1, 4, 9]
+    """
+    items = list(items)
+    if client is None:
+        return [func(item, *args, **kwargs) for item in items]
+    futures = [client.submit(func, item, *args, pure=False, **kwargs) for item in items]
+    return client.gather(futures)

@@ -1,0 +1,203 @@
+"""How much memory (and time) a run needs, known before it starts, and how much there is.
+
+A run that keeps every trial's outputs needs :func:`bytes_per_trial` per trial (the kernel's
+output arrays, which the Dataset views without copying) plus working room; a streamed run
+keeps only the headline figures per trial (:data:`simcore.engine.stream.KEPT`) and a chunk
+of full outputs at a time. The memory a run may use is the smallest of
+
+- ``MemAvailable`` in ``/proc/meminfo`` (what the machine can give without swapping),
+- the room left under the process's cgroup limit (``memory.max`` minus ``memory.current``
+  in cgroup v2, ``memory.limit_in_bytes`` minus ``memory.usage_in_bytes`` in v1),
+- the cap ``SIMCORE_MAX_MEMORY`` (bytes, or with a unit: ``8GB``, ``512MiB``), when set,
+
+of which a run plans to use at most :data:`USABLE_SHARE`. A run that would need more is
+refused before it starts, saying how many trials would fit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simcore.errors import SimcoreError
+
+USABLE_SHARE = 0.9
+# Working room of any run beyond its per-trial arrays: a chunk's scratch, the summary's
+# copies, the netCDF writer's buffers.
+WORKING_BYTES = 64 << 20
+CAP_VARIABLE = "SIMCORE_MAX_MEMORY"
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS.update({"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40, "K": 1 << 10, "M": 1 << 20})
+_UNITS.update({"G": 1 << 30, "T": 1 << 40})
+# Lifecycles per second per thread of today's kernel on a free core, for the time estimate.
+LIFECYCLES_PER_SECOND = 8e6
+
+
+def parse_bytes(text: str) -> int:
+    """``"8GB"`` -> 8_000_000_000, ``"512MiB"`` -> 536_870_912, ``"1000"`` -> 1000.
+
+    Examples
+    --------
+    >>> parse_bytes("1.5GiB")
+    1610612736
+    """
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).upper() not in _UNITS or float(m.group(1)) <= 0:
+        raise SimcoreError(f"{CAP_VARIABLE}={text!r}: expected a size such as 8GB or 512MiB")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def _read_int(path: Path):
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _cgroup_room():
+    """Bytes left under this process's cgroup memory limit, or None without a limit."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, rel = line.split(":", 2)
+        base = Path("/sys/fs/cgroup")
+        if controllers == "":  # v2
+            limit, used = base / rel.lstrip("/") / "memory.max", base / rel.lstrip("/") / "memory.current"
+        elif "memory" in controllers.split(","):
+            d = base / "memory" / rel.lstrip("/")
+            limit, used = d / "memory.limit_in_bytes", d / "memory.usage_in_bytes"
+        else:
+            continue
+        lim, cur = _read_int(limit), _read_int(used)
+        if lim is not None and lim < 1 << 60:
+            return max(lim - (cur or 0), 0)
+    return None
+
+
+def available_memory() -> tuple:
+    """``(bytes, where)``: the memory a run may plan on, and what limits it.
+
+    Examples
+    --------
+    >>> size, where = available_memory()
+    >>> size > 0
+    True
+    """
+    candidates = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                candidates.append((int(line.split()[1]) * 1024, "available memory"))
+    except (OSError, ValueError, IndexError):
+        pass
+    room = _cgroup_room()
+    if room is not None:
+        candidates.append((room, "the container's memory limit"))
+    cap = os.environ.get(CAP_VARIABLE)
+    if cap:
+        candidates.append((parse_bytes(cap), f"{CAP_VARIABLE}={cap}"))
+    if not candidates:  # not Linux: trust the cap alone, else do not refuse
+        return 1 << 62, "no known limit"
+    return min(candidates)
+
+
+def bytes_per_trial(model, kept=None) -> int:
+    """Bytes a trial of ``model`` keeps: every output (``kept=None``) or the streamed headline.
+
+    Parameters
+    ----------
+    model : Model
+    kept : int, optional
+        Per-trial bytes of a streamed run (from :func:`simcore.engine.stream.kept_bytes`).
+    """
+    if kept is not None:
+        return kept
+    from simcore.engine.kernel import flow_layout
+
+    n, c, k = len(model.periods), len(model.scenario.cells), model.n_stages
+    slots = flow_layout(k)[-1]
+    return (
+        n * c * slots * 12  # flow amounts (8 bytes) and counts (4)
+        + (n + 1) * c * 3 * 12  # bank by category at each boundary
+        + n * (len(model.cohorts) + 1) * c * 8
+        + c * (len(model.cycle_edges) - 1) * 4
+        + c * model.param_kind.shape[1] * 8
+        + 16  # market factor, opportunities
+    )
+
+
+def lifecycles_per_trial(model) -> float:
+    """Expected opportunities a trial simulates: those created (the plan's expected counts)
+    plus the starting bank. The created ones multiply as they advance through stages, which
+    the time estimate ignores: it is a rough guide, not a promise.
+    """
+    return float(np.sum(model.creation_rate)) + len(model.bank_cell)
+
+
+@dataclass
+class Estimate:
+    """What a run will need, before it starts."""
+
+    trials: int
+    per_trial: int
+    fixed: int
+    available: int
+    limited_by: str
+    seconds: float
+
+    @property
+    def total(self) -> int:
+        return self.trials * self.per_trial + self.fixed
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= USABLE_SHARE * self.available
+
+    @property
+    def trials_that_fit(self) -> int:
+        return max(int((USABLE_SHARE * self.available - self.fixed) // self.per_trial), 0)
+
+
+def estimate(model, trials: int, per_trial: int, fixed: int = WORKING_BYTES, threads: int = 1) -> Estimate:
+    """The memory and time of ``trials`` trials of ``model`` at ``per_trial`` bytes each.
+
+    Examples
+    --------
+    >>> import simcore
+    >>> sc = simcore.load_scenario("scenarios/fy2026.toml")
+    >>> model = simcore.compile_scenario(sc)
+    >>> e = estimate(model, 1000, bytes_per_trial(model))
+    >>> 20_000 < e.per_trial < 30_000
+    True
+    """
+    available, where = available_memory()
+    seconds = trials * lifecycles_per_trial(model) / (LIFECYCLES_PER_SECOND * max(threads, 1))
+    return Estimate(trials, per_trial, fixed, available, where, seconds)
+
+
+def size_text(n: float) -> str:
+    """``1.2 GB``, ``350 MB``: a size in decimal units, to two or three figures."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def refuse(e: Estimate, what: str, hint: str = "") -> None:
+    """Raise a clear :class:`SimcoreError` when ``e`` does not fit; else return None."""
+    if e.fits:
+        return
+    raise SimcoreError(
+        f"{e.trials:,} trials {what} would need about {size_text(e.total)} of memory, but "
+        f"{size_text(USABLE_SHARE * e.available)} can be used ({USABLE_SHARE:.0%} of "
+        f"{size_text(e.available)}, set by {e.limited_by}): "
+        + (f"at most {e.trials_that_fit:,} trials fit" if e.trials_that_fit else "not even one trial fits")
+        + (f"; {hint}" if hint else "")
+    )
