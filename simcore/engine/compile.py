@@ -213,6 +213,7 @@ class Model:
             self.amount_floor,
             self.amount_cap,
             self.tables,
+            *self.kernel_params(),
             *assumption_tables(*self.kernel_params()),
             count_cdf,
             count_offset,

@@ -143,14 +143,13 @@ def beta_table(a: float, b: float) -> np.ndarray:
 
 
 def assumption_tables(param_kind, param_a, param_b, param_c):
-    """How the kernel draws each (cell, parameter slot), from the compiled parameters.
+    """The Beta quantile table row of each drawn (cell, parameter slot).
 
-    Slot ``(c, q)`` is ``lo + width * Q(u)`` with ``Q`` the Beta quantile of table row
-    ``row[c, q]`` (an offset into ``tables``, flattened) and ``u`` the trial's uniform
-    for the slot; ``row < 0`` means the fixed value ``lo``. PERT ``{low, base, high}`` is
-    ``low + (high - low) x Beta(1 + 4 (base - low) / (high - low), ...)``; a Beta
-    ``{mean, strength}`` is ``Beta(mean x strength, (1 - mean) x strength)``. Equal shapes
-    share one table row.
+    A PERT ``{low, base, high}`` is ``low + (high - low) x Beta(1 + 4 (base - low) / (high -
+    low), 1 + 4 (high - base) / (high - low))``, a Beta ``{mean, strength}`` is ``Beta(mean x
+    strength, (1 - mean) x strength)``; the kernel reads ``Q(u)`` from row ``row[c, q]`` (an
+    offset into ``tables``, flattened). Equal shapes share one row. ``row < 0``: nothing to
+    draw (a number, a PERT without spread, a Beta shape that is not positive and finite).
 
     Parameters
     ----------
@@ -162,41 +161,35 @@ def assumption_tables(param_kind, param_a, param_b, param_c):
     Returns
     -------
     tuple
-        ``(row, lo, width, tables)``: int64 and float64 (cells, slots), and the table rows
-        (rows, ``TABLE_ROW``).
+        ``(row, tables)``: int64 (cells, slots), and the table rows (rows, ``TABLE_ROW``).
 
     Examples
     --------
     >>> kind = np.array([[FIXED, PERT, BETA]])
-    >>> row, lo, width, tables = assumption_tables(
+    >>> row, tables = assumption_tables(
     ...     kind, np.array([[3.0, 0.1, 0.3]]), np.array([[0.0, 0.2, 20.0]]), np.array([[0.0, 0.5, 0.0]])
     ... )
-    >>> row.tolist(), lo.tolist(), width.tolist(), tables.shape[0]
-    ([[-1, 0, 2051]], [[3.0, 0.1, 0.0]], [[0.0, 0.4, 1.0]], 2)
+    >>> row.tolist(), tables.shape[0]
+    ([[-1, 0, 2051]], 2)
     """
     kind = np.asarray(param_kind)
-    lo = np.array(param_a, dtype=np.float64)
-    width = np.zeros(kind.shape)
     row = np.full(kind.shape, -1, dtype=np.int64)
     shapes = {}
     for c, q in np.argwhere(kind != FIXED):
         a_, b_, c_ = float(param_a[c, q]), float(param_b[c, q]), float(param_c[c, q])
         if kind[c, q] == PERT:
             if not c_ > a_:  # no spread: the base value
-                lo[c, q] = b_
                 continue
             shape = (1.0 + 4.0 * (b_ - a_) / (c_ - a_), 1.0 + 4.0 * (c_ - b_) / (c_ - a_))
-            lo[c, q], width[c, q] = a_, c_ - a_
         else:
             shape = (a_ * b_, (1.0 - a_) * b_)
-            if not (0.0 < shape[0] < math.inf and 0.0 < shape[1] < math.inf):  # validation keeps these out
-                continue
-            lo[c, q], width[c, q] = 0.0, 1.0
+        if not (0.0 < shape[0] < math.inf and 0.0 < shape[1] < math.inf):  # validation keeps these out
+            continue
         row[c, q] = shapes.setdefault(shape, len(shapes)) * TABLE_ROW
     tables = np.zeros((max(len(shapes), 1), TABLE_ROW))
     for (a_, b_), i in shapes.items():
         tables[i] = beta_table(a_, b_)
-    return row, lo, width, tables
+    return row, tables
 
 
 @jit(inline="always")
@@ -301,22 +294,33 @@ def trial_uniforms(seed, trial0, n_trials, n_cells, n_slots):
 
 
 @jit(inline="always")
-def _draw_assumptions(trial_k, trial_u, i, row, lo, width, tab, out):
-    """Each cell's assumptions for one trial: ``lo + width * Q(u)`` per drawn slot, the
-    uniform ``u`` from ``trial_u[i]`` when given, else from the generator (see
-    :func:`trial_uniforms`). Returns the market factor's uniform.
+def _draw_assumptions(trial_k, trial_u, i, kind, p_a, p_b, p_c, row, tab, out):
+    """Each cell's assumptions for one trial, the uniform ``u`` of a drawn slot from
+    ``trial_u[i]`` when given, else from the generator (see :func:`trial_uniforms`): a
+    number is itself, a PERT ``low + (high - low) Q(u)``, a Beta ``Q(u)``, with ``Q`` the
+    Beta quantile of the slot's table row (:func:`assumption_tables`). A slot without a row
+    (no spread, or a shape validation keeps out) is its base value. The kind is read here,
+    not only in the tables, so that a caller that fixes a slot (``kind = FIXED``, ``a`` its
+    value) needs no new tables. Returns the market factor's uniform.
     """
     n_cells, n_slots = row.shape
     given = trial_u.shape[0] > 0
     for c in range(n_cells):
         pk = stream_key(trial_k, STREAM_PARAM, c)
         for q in range(n_slots):
+            k = kind[c, q]
             r = row[c, q]
-            if r < 0:
-                out[c, q] = lo[c, q]
+            if k == FIXED:
+                out[c, q] = p_a[c, q]
+            elif r < 0:
+                out[c, q] = p_b[c, q] if k == PERT else p_a[c, q]
             else:
                 u = trial_u[i, 1 + c * n_slots + q] if given else uniform(pk, q)
-                out[c, q] = lo[c, q] + width[c, q] * beta_unit(tab, r, u)
+                x = beta_unit(tab, r, u)
+                if k == PERT:
+                    out[c, q] = p_a[c, q] + (p_c[c, q] - p_a[c, q]) * x
+                else:
+                    out[c, q] = x
     if given:
         return trial_u[i, 0]
     return uniform(stream_key(trial_k, STREAM_MARKET, 0), 0)
@@ -349,10 +353,13 @@ def simulate_trials(
     amount_floor,
     amount_cap,
     tables,
-    # per-cell parameter slots (see param_layout), drawn as in assumption_tables
+    # per-cell parameter slots (see param_layout): the compiled values, and the Beta tables
+    # of the drawn slots (assumption_tables)
+    param_kind,
+    param_a,
+    param_b,
+    param_c,
     param_row,
-    param_lo,
-    param_width,
     param_tables,
     # creation: CDF of the count per cell and week (see compile.count_tables)
     count_cdf,
@@ -403,7 +410,7 @@ def simulate_trials(
     deal itself.
     """
     n_trials = flow_amt.shape[0]
-    n_cells = param_row.shape[0]
+    n_cells = param_kind.shape[0]
     n_periods = period_start.shape[0] - 1
     n_weeks = week_start.shape[0]
     n_slots = n_cells * n_weeks
@@ -458,7 +465,9 @@ def simulate_trials(
         trial_k = trial_key(seed, trial0 + i)
         params = drawn[i]
         z = normal_quantile(
-            _draw_assumptions(trial_k, trial_u, i, param_row, param_lo, param_width, ptab, params)
+            _draw_assumptions(
+                trial_k, trial_u, i, param_kind, param_a, param_b, param_c, param_row, ptab, params
+            )
         )
         market[i] = z
         # Per-trial parameters derived from the drawn assumptions.
