@@ -16,7 +16,7 @@ from conftest import START, assert_close_se, build, run, run_cli, se_proportion
 
 from simcore.calibrate import events as ev
 from simcore.calibrate import simulate_history, tidy_history
-from simcore.calibrate.history import drawn_assumptions
+from simcore.calibrate.history import drawn_assumptions, trial_draws
 from simcore.calibrate.stages import stage_map
 from simcore.engine.compile import compile_scenario
 
@@ -149,6 +149,10 @@ def test_assumptions_are_the_kernels_draws():
             q = model.param_names.index(name)
             kernel = ds["assumption"].isel(trial=trial).sel(parameter=name).values.ravel()
             np.testing.assert_array_equal(drawn[:, q], kernel)
+        # The market factor too: the history's win is shifted by the same z as the kernel's.
+        z = trial_draws(model, 5, trial)[1]
+        stored = ds["market_factor"].isel(trial=trial).values
+        assert np.asarray(z, dtype=stored.dtype) == stored
 
 
 def test_same_seed_same_history_and_another_seed_differs():

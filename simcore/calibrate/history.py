@@ -22,8 +22,10 @@ import pandas as pd
 
 from simcore.calendar import month_of_day
 from simcore.calibrate import _history_kernel as hk
+from simcore.engine._jit import jit
 from simcore.engine.compile import compile_scenario, count_tables, daily_plan
-from simcore.engine.rng import STREAM_MARKET, STREAM_PARAM, beta_draw, deal_key, normal_quantile, uniform
+from simcore.engine.kernel import _draw_assumptions, assumption_tables
+from simcore.engine.rng import normal_quantile, trial_key
 from simcore.errors import SimcoreError
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import check_scenario
@@ -32,7 +34,6 @@ CLOSED_WON, CLOSED_LOST = "Closed Won", "Closed Lost"
 _CATEGORY_LABEL = {"pipeline": "Pipeline", "best_case": "Best Case", "commit": "Commit"}
 _LOSS_REASON = {hk.OUT_LOST_COMPETITION: "Competition", hk.OUT_LOST_NO_DECISION: "No Decision"}
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.float64)
-FIXED, PERT = 0, 1
 
 
 def dimension_column(dimension: str) -> str:
@@ -82,28 +83,61 @@ class History:
         return paths
 
 
+@jit
+def _kernel_draws(seed, trial, row, lo, width, tab, out):
+    # The kernel's own per-trial draw (no sampler's uniforms: an empty ``trial_u``), so a
+    # history cannot drift from ``simcore run`` when the kernel changes how it draws.
+    no_u = np.empty((0, 1 + row.shape[0] * row.shape[1]))
+    return _draw_assumptions(trial_key(seed, trial), no_u, 0, row, lo, width, tab, out)
+
+
+def trial_draws(model, seed: int, trial: int) -> tuple:
+    """Each cell's assumptions of one trial and its market factor, as the kernel draws them.
+
+    The kernel's quantile tables (:func:`simcore.engine.kernel.assumption_tables`) and its
+    own draw routine, so history trial ``t`` lives under the assumptions of
+    :func:`simcore.simulate`'s trial ``t``, bit for bit.
+
+    Parameters
+    ----------
+    model : Model
+        From :func:`simcore.engine.compile.compile_scenario`.
+    seed, trial : int
+
+    Returns
+    -------
+    (numpy.ndarray, float)
+        The assumptions, (cells, slots), and the market factor ``z``.
+
+    Examples
+    --------
+    >>> import simcore
+    >>> from simcore.engine.compile import compile_scenario
+    >>> model = compile_scenario(simcore.load_scenario("scenarios/smb.toml"))
+    >>> drawn, z = trial_draws(model, seed=1, trial=0)
+    >>> drawn.shape == model.param_kind.shape, bool(np.isfinite(z))
+    (True, True)
+    """
+    row, lo, width, tables = assumption_tables(*model.kernel_params())
+    out = np.empty(row.shape)
+    u = _kernel_draws(np.uint64(seed), int(trial), row, lo, width, tables.reshape(tables.size), out)
+    return out, float(normal_quantile(u))
+
+
 def drawn_assumptions(model, seed: int, trial: int) -> np.ndarray:
     """Each cell's assumptions of one trial, (cells, slots): what the kernel draws for it.
 
-    Same keys (``STREAM_PARAM``, cell, slot) and the same PERT and Beta draws as the kernel,
-    so history trial ``t`` lives under the assumptions of :func:`simcore.simulate`'s trial ``t``.
+    :func:`trial_draws` without the market factor.
+
+    Examples
+    --------
+    >>> import simcore
+    >>> from simcore.engine.compile import compile_scenario
+    >>> model = compile_scenario(simcore.load_scenario("scenarios/smb.toml"))
+    >>> bool((drawn_assumptions(model, 1, 0) == trial_draws(model, 1, 0)[0]).all())
+    True
     """
-    kind, pa, pb, pc = model.param_kind, model.param_a, model.param_b, model.param_c
-    out = np.array(pa, dtype=np.float64)
-    for c, q in zip(*np.nonzero(kind != FIXED)):
-        key = np.uint64(deal_key(seed, trial, STREAM_PARAM, int(c), int(q)))
-        if kind[c, q] == PERT:
-            low, mode, high = pa[c, q], pb[c, q], pc[c, q]
-            if high <= low:
-                out[c, q] = mode
-                continue
-            a = 1.0 + 4.0 * (mode - low) / (high - low)
-            b = 1.0 + 4.0 * (high - mode) / (high - low)
-            out[c, q] = low + (high - low) * beta_draw(key, 0, a, b)[0]
-        else:
-            mean, strength = pa[c, q], pb[c, q]
-            out[c, q] = beta_draw(key, 0, mean * strength, (1.0 - mean) * strength)[0]
-    return out
+    return trial_draws(model, seed, trial)[0]
 
 
 def _trial_parameters(model, drawn, z):
@@ -169,9 +203,9 @@ def creation_rate(scenario, start: _dt.date, n_days: int) -> np.ndarray:
     rate = np.zeros((len(scenario.cells), -(-n_days // 7)))
     for c, p in enumerate(scenario.params):
         daily = daily_plan(scenario, c)
-        if p["creation"]["kind"] == "dollars":
-            daily = daily / expected_amount(p["amount"])
-        season = np.asarray(p["creation"]["seasonality"], dtype=np.float64)
+        if p.creation.kind == "dollars":
+            daily = daily / expected_amount(p.amount)
+        season = np.asarray(p.creation.seasonality, dtype=np.float64)
         season = season * 365.0 / np.dot(_MONTH_DAYS, season)
         on = season[months] > 0
         base = float(np.mean(daily[on] / season[months][on])) if on.any() else 0.0
@@ -215,8 +249,7 @@ def simulate_history(scenario, start, end, seed: int = 0, trial: int = 0) -> His
         raise SimcoreError(f"history: end {end} must be after start {start}, by at most 20 years")
     seed = int(seed)
     model = compile_scenario(sc)
-    drawn = drawn_assumptions(model, seed, trial)
-    z = normal_quantile(uniform(np.uint64(deal_key(seed, trial, STREAM_MARKET, 0, 0)), 0))
+    drawn, z = trial_draws(model, seed, trial)
     advance, growth, decision, dwell_mean, whale, median = _trial_parameters(model, drawn, z)
     rate = creation_rate(sc, start, n_days)
     cdf, offsets = count_tables(rate, model.process, model.dispersion)

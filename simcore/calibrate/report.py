@@ -101,20 +101,20 @@ def plan_rate(plan, label, parameter):
         return None
     p = plan.params[plan.cell_labels.index(label)]
     if parameter == "win":
-        return base(p["decision"]["win"])
+        return base(p.decision.win)
     names = [s.name for s in plan.stages]
     stage = parameter[len("advance[") : -1]
     if stage not in names[:-1]:
         return None
     s = names.index(stage)
-    own = p["stages"][s]["advance"]
+    own = p.stages[s].advance
     if own is not None:
         return base(own)
-    free = [i for i in range(p["entry_stage"], len(names) - 1) if p["stages"][i]["advance"] is None]
+    free = [i for i in range(p.entry_stage, len(names) - 1) if p.stages[i].advance is None]
     fixed = np.prod(
-        [base(p["stages"][i]["advance"]) for i in range(p["entry_stage"], len(names) - 1) if i not in free]
+        [base(p.stages[i].advance) for i in range(p.entry_stage, len(names) - 1) if i not in free]
     )
-    return (base(p["to_decision"]) / fixed) ** (1.0 / len(free)) if p["to_decision"] is not None else None
+    return (base(p.to_decision) / fixed) ** (1.0 / len(free)) if p.to_decision is not None else None
 
 
 def rates_figure(result, plan, path):
