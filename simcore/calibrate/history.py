@@ -84,11 +84,11 @@ class History:
 
 
 @jit
-def _kernel_draws(seed, trial, row, lo, width, tab, out):
+def _kernel_draws(seed, trial, kind, p_a, p_b, p_c, row, tab, out):
     # The kernel's own per-trial draw (no sampler's uniforms: an empty ``trial_u``), so a
     # history cannot drift from ``simcore run`` when the kernel changes how it draws.
     no_u = np.empty((0, 1 + row.shape[0] * row.shape[1]))
-    return _draw_assumptions(trial_key(seed, trial), no_u, 0, row, lo, width, tab, out)
+    return _draw_assumptions(trial_key(seed, trial), no_u, 0, kind, p_a, p_b, p_c, row, tab, out)
 
 
 def trial_draws(model, seed: int, trial: int) -> tuple:
@@ -118,9 +118,10 @@ def trial_draws(model, seed: int, trial: int) -> tuple:
     >>> drawn.shape == model.param_kind.shape, bool(np.isfinite(z))
     (True, True)
     """
-    row, lo, width, tables = assumption_tables(*model.kernel_params())
+    kind, a, b, c = model.kernel_params()
+    row, tables = assumption_tables(kind, a, b, c)
     out = np.empty(row.shape)
-    u = _kernel_draws(np.uint64(seed), int(trial), row, lo, width, tables.reshape(tables.size), out)
+    u = _kernel_draws(np.uint64(seed), int(trial), kind, a, b, c, row, tables.reshape(tables.size), out)
     return out, float(normal_quantile(u))
 
 
