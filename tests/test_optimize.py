@@ -16,7 +16,10 @@ from conftest import build, se_proportion
 
 import simcore
 from simcore.cli.app import main
-from simcore.optimize.plan import _layout, _simulate_plan, optimize, read_limits
+from simcore.optimize.layout import build_layout as _layout
+from simcore.optimize.limits import read_limits
+from simcore.optimize.plan import optimize
+from simcore.optimize.sample import simulate_plan as _simulate_plan
 
 FY2026 = "scenarios/fy2026.toml"
 
@@ -65,6 +68,8 @@ def two_source_raw(bank=True):
     }
     if bank:
         raw["bank"] = {"aggregate": [{"source": "a", "stage": "S2", "dollars": 600_000, "count": 6}]}
+    # These tests check known answers of the unshaped problem: no ramp limit.
+    raw["optimize"] = {"ramp": 0}
     return raw
 
 
@@ -168,7 +173,7 @@ def test_lead_time_front_loads():
 
 def test_infeasible_request_says_why(tmp_path, capsys):
     raw = two_source_raw()
-    raw["optimize"] = {"source": {"a": {"max": 8_000_000}, "b": {"max_per_quarter": 3_000_000}}}
+    raw["optimize"] |= {"source": {"a": {"max": 8_000_000}, "b": {"max_per_quarter": 3_000_000}}}
     sc = build(raw)
     res = optimize(sc, 0.9, trials=1000, seed=0, verify_trials=0, spreadsheet=False)
     assert not res.feasible and not res.success
@@ -266,7 +271,7 @@ def test_cli_json_and_bad_input(tmp_path, capsys):
     assert main(["optimize", str(path), "--objective", "p_hit", "--quiet", "--trials", "200"]) == 2
     err = capsys.readouterr().err
     assert "budget" in err and "Traceback" not in err
-    raw["optimize"] = {"source": {"c": {"max": 1.0}}}
+    raw["optimize"] |= {"source": {"c": {"max": 1.0}}}
     bad = tmp_path / "bad.toml"
     bad.write_text(_toml(raw))
     assert main(["optimize", str(bad), "--quiet", "--trials", "200"]) == 2
@@ -343,7 +348,7 @@ def test_mix_rule_binds_and_holds():
     inside the horizon when created before day 168. Tolerance 0.01: about 4 standard errors of the yields the optimizer
     estimates from its 2,000-trial yield simulation (per-trial stage-4 dollars have a CV of ~0.15)."""
     raw = two_source_raw()
-    raw["optimize"] = {"mix": [{"sources": ["b"], "min_share": 0.7}]}
+    raw["optimize"] |= {"mix": [{"sources": ["b"], "min_share": 0.7}]}
     sc = build(raw)
     res = optimize(sc, 0.8, trials=1000, seed=0, verify_trials=0, spreadsheet=False)
     assert res.feasible
@@ -358,7 +363,7 @@ def test_mix_rule_binds_and_holds():
 
 def test_quarter_target_with_its_own_confidence():
     raw = two_source_raw()
-    raw["optimize"] = {"period_target": [{"period": "2026-Q2", "target": 900_000, "confidence": 0.7}]}
+    raw["optimize"] |= {"period_target": [{"period": "2026-Q2", "target": 900_000, "confidence": 0.7}]}
     sc = build(raw)
     free = optimize(build(two_source_raw()), 0.8, trials=1000, seed=0, verify_trials=0, spreadsheet=False)
     res = optimize(sc, 0.8, trials=1000, seed=0, verify_trials=1000, spreadsheet=False)
@@ -417,7 +422,7 @@ def test_source_minimum_and_weekly_capacity():
     bought."""
     kw = {"trials": 1000, "seed": 0, "verify_trials": 0, "spreadsheet": False}
     raw = two_source_raw()
-    raw["optimize"] = {"source": {"a": {"capacity_per_week": 2}}}
+    raw["optimize"] |= {"source": {"a": {"capacity_per_week": 2}}}
     res = optimize(build(raw), 0.8, **kw)
     assert res.feasible
     cap = 2 * 13 * 100_000 * math.exp(0.5 * 0.4**2)
@@ -425,7 +430,7 @@ def test_source_minimum_and_weekly_capacity():
     assert res.plan["a"]["2026-Q3"] <= cap * (1 + 1e-9)
 
     raw = two_source_raw()
-    raw["optimize"] = {"source": {"b": {"min": 20_000_000}}}
+    raw["optimize"] |= {"source": {"b": {"min": 20_000_000}}}
     res = optimize(build(raw), 0.8, **kw)
     assert sum(res.plan["b"].values()) == pytest.approx(20_000_000, rel=1e-9)
     assert sum(res.plan["a"].values()) == pytest.approx(0.0, abs=1e-3)

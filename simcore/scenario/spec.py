@@ -656,9 +656,23 @@ SCENARIO = Table(
                     0.0,
                     exclusive_minimum=True,
                 ),
+                "ramp": Number(
+                    "largest quarter-over-quarter ratio of a source's weekly creation, both ways "
+                    "(default 1.5; 0 lifts it)",
+                    0.0,
+                ),
+                "ending_bank": Number(
+                    "decision-stage bank the horizon must end with, in dollars (default: [funnel] "
+                    "ending_bank; 0 lifts it)",
+                    0.0,
+                ),
+                "ending_bank_confidence": Number(
+                    "P(ending decision-stage bank >= ending_bank) required (default 0.5)", 0.0, 1.0
+                ),
                 "source": MapOf(
                     Table(
                         {
+                            "ramp": Number("this source's ramp limit (see optimize.ramp)", 0.0),
                             "min": Number("least stage-1 pipeline over the horizon, in dollars", 0.0),
                             "max": Number(
                                 "most stage-1 pipeline over the horizon (a credible ceiling), in dollars", 0.0
