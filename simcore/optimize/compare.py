@@ -29,7 +29,7 @@ def scale_to_request(req: Request, cells, trials, seed, tries=4) -> dict:
     """
     lam, out, best = 1.0, {}, None
     for _ in range(tries):
-        sim = simulate_plan(req.layout, None, trials, seed, cells=cells * lam, ending=req.ending)
+        sim = simulate_plan(req.layout, None, trials, seed, cells=cells * lam, ending=req.ending_yields)
         annual = sim.bookings(sim.x).sum(axis=1)
         conf = float((annual >= req.target).mean())
         plan_part = annual - sim.bank.sum(axis=1)
@@ -70,15 +70,13 @@ def _need(alpha, trials) -> float:
     return math.ceil(alpha * trials - 1e-9) / trials
 
 
-def spreadsheet(req: Request, trials, seed, optimized_stage1) -> dict:
-    """The spreadsheet plan (every non-win retires) as written, and scaled to equal confidence and
-    ending bank; the saving at equal confidence and ending bank, and what push contributes.
-    """
+def sheet_cells(req: Request):
+    """The spreadsheet plan's (cells, quarters) dollars (None when the funnel cannot backsolve)."""
     sc, layout = req.sc, req.layout
     try:
         f = funnel(sc, bookings=req.target)
-    except (ScenarioError, SimcoreError) as exc:
-        return {"total_stage1": None, "note": f"no spreadsheet plan: {exc}"}
+    except (ScenarioError, SimcoreError):
+        return None
     by_cell = np.array(
         [max(f.by_cell[label]["stage1_created_needed_no_push"], 0.0) for label in sc.cell_labels]
     )
@@ -89,7 +87,19 @@ def spreadsheet(req: Request, trials, seed, optimized_stage1) -> dict:
         ref / np.maximum(total, 1e-300),
         layout.season_sum / np.maximum(layout.season_sum.sum(axis=1, keepdims=True), 1e-300),
     )
-    cells = by_cell[:, None] * shape
+    return by_cell[:, None] * shape
+
+
+def spreadsheet(req: Request, trials, seed, optimized_stage1) -> dict:
+    """The spreadsheet plan (every non-win retires) as written, and scaled to equal confidence and
+    ending bank; the saving at equal confidence and ending bank, and what push contributes.
+    """
+    sc, layout = req.sc, req.layout
+    try:
+        f = funnel(sc, bookings=req.target)
+    except (ScenarioError, SimcoreError) as exc:
+        return {"total_stage1": None, "note": f"no spreadsheet plan: {exc}"}
+    cells = sheet_cells(req)
     req.say(f"simulating the spreadsheet plan (${cells.sum():,.0f}, {trials:,} trials)")
     written = scale_to_request(req, cells, trials, seed, tries=1)
     req.say("scaling the spreadsheet plan to the same confidence and ending bank")

@@ -43,6 +43,7 @@ class Request:
     scale: float = 1.0
     floor: float = 1.0
     ub_dollars: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ending_yields: tuple | None = None  # from simcore.optimize.sample.ending_yields
 
     @property
     def ending(self) -> bool:

@@ -6,8 +6,9 @@ Defaults that shape the plan (each one is said in the optimizer's output):
   1/1.5 of, its rate in the quarter before. A team that creates $4M this quarter does not create
   $12M or nothing the next; a source the plan does not use stays at zero. ``ramp = 0`` lifts it.
 - **ending bank**: the decision-stage bank the horizon must end with, at ``ending_bank_confidence``
-  (default 0.5, the median): next year's starting pipeline. Default: the ``[funnel]`` table's
-  ``ending_bank`` (what the spreadsheet plans), else none.
+  (default 0.5, the median): next year's starting pipeline. Default, when the ``[funnel]`` table
+  plans an ending bank: what the spreadsheet plan, simulated, really ends with (its median), so
+  that the two plans are compared at the same ending bank; else none.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ class Limits:
     ramp_default : float
         The ramp of sources not in ``ramp`` (default 1.5; 0 lifts it).
     ending_bank : float or None
-        Decision-stage dollars the horizon must end with (None: the ``[funnel]`` ending bank).
+        Decision-stage dollars the horizon must end with (0 or None: none).
+    ending_bank_from_funnel : bool
+        ``ending_bank`` is the default: replaced by the spreadsheet plan's simulated median.
     ending_bank_confidence : float
         P(ending decision-stage bank >= ending_bank) required (default 0.5).
     """
@@ -81,6 +84,7 @@ class Limits:
     ramp_default: float = DEFAULT_RAMP
     ending_bank: float | None = None
     ending_bank_confidence: float = DEFAULT_ENDING_BANK_CONFIDENCE
+    ending_bank_from_funnel: bool = False
     defaults_used: list = field(default_factory=list)
 
     def ramp_of(self, source: str) -> float:
@@ -188,10 +192,7 @@ def _read_shape(sc, table, limits, bad):
     if "ending_bank" in table:
         limits.ending_bank = float(table["ending_bank"])
     else:
+        # Default: the ending bank the spreadsheet plan really leaves (its simulated median, set by
+        # the optimizer once it has simulated that plan), when the funnel plans one.
         limits.ending_bank = _funnel_ending_bank(sc)
-        if limits.ending_bank > 0:
-            limits.defaults_used.append(
-                f"ending decision-stage bank ${limits.ending_bank:,.0f} at "
-                f"{limits.ending_bank_confidence:.0%} confidence: the funnel's planned ending bank "
-                "(default; [optimize] ending_bank = 0 lifts it)"
-            )
+        limits.ending_bank_from_funnel = limits.ending_bank > 0

@@ -172,28 +172,67 @@ def cvar_start(problem: Problem, levels=None, minimise_risk=False):
 
 def _selection_step(problem: Problem, x, excluded=None):
     """The LP that meets, for each chance constraint, the ``need`` trials with the largest margins
-    at ``x`` (never the ``excluded`` ones): ``(linprog result, spans of the trial rows, kept)``.
+    at ``x`` (never the ``excluded`` ones): ``(result, spans, kept)``.
+
+    Row generation: with a handful of plan variables only a few kept trials bind, so the LP starts
+    from the kept trials with the smallest margins and adds those the solution misses until it
+    meets all of them. The answer is the full LP's; ``result.ineqlin.marginals`` is laid out as if
+    every kept row were present (zeros for the rows never added).
     """
-    n = problem.n
-    rows_A, rows_b, spans, kept = [], [], [], []
-    if len(problem.b_ub):
-        rows_A.append(problem.A_ub)
-        rows_b.append(problem.b_ub)
-    start = len(problem.b_ub)
+    kept = []
     for i, ch in enumerate(problem.chances):
         margin = ch.G @ x - ch.h
         if excluded is not None and excluded[i]:
             margin = margin.copy()
             margin[list(excluded[i])] = -np.inf
-        keep = np.argsort(-margin, kind="stable")[: ch.need]
-        rows_A.append(-ch.G[keep])
-        rows_b.append(-ch.h[keep] - _SAFETY)
+        kept.append(np.argsort(-margin, kind="stable")[: ch.need])
+    active = [keep[-min(len(keep), 8 * problem.n + 32) :] for keep in kept]  # the smallest margins
+    while True:
+        res, pos = _selection_lp_rows(problem, active)
+        if res.status != 0:
+            return res, [], kept
+        y = np.clip(res.x, problem.lb, problem.ub)
+        grown = False
+        for i, (ch, keep) in enumerate(zip(problem.chances, kept)):
+            miss = keep[ch.G[keep] @ y - ch.h[keep] < _SAFETY * 0.5]
+            miss = np.setdiff1d(miss, active[i], assume_unique=False)
+            if len(miss):
+                active[i] = np.concatenate([active[i], miss[: 4 * problem.n + 64]])
+                grown = True
+        if not grown:
+            break
+    # Duals laid out over all kept rows (limits first, then each chance constraint's kept trials).
+    m0 = len(problem.b_ub)
+    full = [res.ineqlin.marginals[:m0]]
+    spans, start = [], m0
+    for i, keep in enumerate(kept):
+        where = np.full(len(problem.chances[i].h), -1)
+        where[keep] = np.arange(len(keep))
+        d = np.zeros(len(keep))
+        d[where[active[i]]] = res.ineqlin.marginals[pos[i] : pos[i] + len(active[i])]
+        full.append(d)
         spans.append((start, start + len(keep)))
-        kept.append(keep)
         start += len(keep)
+    res.ineqlin.marginals = np.concatenate(full)
+    return res, spans, kept
+
+
+def _selection_lp_rows(problem: Problem, active):
+    """The LP with the limits and the ``active`` trial rows: ``(result, first row of each block)``."""
+    n = problem.n
+    rows_A, rows_b, pos = [], [], []
+    if len(problem.b_ub):
+        rows_A.append(problem.A_ub)
+        rows_b.append(problem.b_ub)
+    start = len(problem.b_ub)
+    for ch, act in zip(problem.chances, active):
+        rows_A.append(-ch.G[act])
+        rows_b.append(-ch.h[act] - _SAFETY)
+        pos.append(start)
+        start += len(act)
     A = np.vstack(rows_A) if rows_A else np.zeros((0, n))
     b = np.concatenate(rows_b) if rows_b else np.zeros(0)
-    return _linprog(problem.c, A, b, _bounds(problem)), spans, kept
+    return _linprog(problem.c, A, b, _bounds(problem)), pos
 
 
 def _record(best: Solution, problem: Problem, res, spans):
@@ -231,7 +270,7 @@ def selection_lp(problem: Problem, x_start, max_iter=40, excluded=None) -> Solut
     return best
 
 
-def swap_search(problem: Problem, sol: Solution, rounds=40) -> Solution:
+def swap_search(problem: Problem, sol: Solution, rounds=12) -> Solution:
     """1-opt over the trials met: give up one binding trial (the kept trial rows with a nonzero
     dual) and meet the next-best one instead; keep the swap when the plan gets cheaper.
 
@@ -248,7 +287,7 @@ def swap_search(problem: Problem, sol: Solution, rounds=40) -> Solution:
             for r in np.flatnonzero(duals < -1e-12):
                 candidates.append((float(duals[r]), i, int(keep[r])))
         improved = False
-        for _dual, i, t in sorted(candidates)[: max(2 * problem.n, 4)]:
+        for _dual, i, t in sorted(candidates)[: max(problem.n, 4)]:
             trial = [set(e) for e in excluded]
             trial[i].add(t)
             new = selection_lp(problem, best.x, excluded=trial)
@@ -274,7 +313,7 @@ def _subsample(problem: Problem, size) -> Problem:
     return replace(problem, chances=chances)
 
 
-def also_x_start(problem: Problem, steps=8) -> np.ndarray | None:
+def also_x_start(problem: Problem, steps=6) -> np.ndarray | None:
     """An ALSO-X style start (Jiang & Xie 2022): bisection on the objective.
 
     For a cost level ``u``, the LP ``min sum_t max(0, h_t - G_t x)`` over the first chance
@@ -341,7 +380,7 @@ def corner_starts(problem: Problem, pairs=True) -> list:
     return out
 
 
-def solve(problem: Problem, starts=None, cvar_trials=2000, fresh=True) -> Solution:
+def solve(problem: Problem, starts=None, cvar_trials=1000, fresh=True) -> Solution:
     """Minimise ``c . x`` under the chance constraints (several starts, trial selection, 1-opt swaps).
 
     ``starts``: plans to start the trial selection from (e.g. the previous solution), besides
@@ -363,11 +402,12 @@ def solve(problem: Problem, starts=None, cvar_trials=2000, fresh=True) -> Soluti
         starts += cvar + ([also] if also is not None else []) + corner_starts(problem)
     count = 0
     for x0 in starts:
-        sol = swap_search(problem, selection_lp(problem, x0))
+        sol = selection_lp(problem, x0)
         count += sol.lp_count
         if sol.x is not None and sol.fun < best.fun:
             best = sol
-    best.lp_count = count + len(starts)
+    best = swap_search(problem, best)  # the 1-opt polish, on the best start only
+    best.lp_count += count + len(starts)
     return best
 
 

@@ -43,7 +43,7 @@ from simcore.optimize.lp import Chance, best_confidence, selection_lp, solve
 from simcore.optimize.result import OptimizeResult
 from simcore.optimize.rows import Rows, chances, period_hits
 from simcore.optimize.saa import certify
-from simcore.optimize.sample import simulate_plan, stage4_yield
+from simcore.optimize.sample import ending_yields, simulate_plan, stage4_yield
 from simcore.scenario.load import Scenario
 
 OBJECTIVES = ("creation", "cost", "p_hit")
@@ -220,6 +220,13 @@ def _rows(req: Request) -> Rows:
         yields = stage4_yield(
             layout, np.where(file_plan > 0, file_plan, req.scale), min(req.trials, 2000), req.seed
         )
+    if req.ending:
+        req.say(f"ending {req.decision_stage} bank per planned dollar, by source and quarter")
+        req.ending_yields = ending_yields(
+            layout, np.where(file_plan > 0, file_plan, req.scale), min(req.trials, 2000), req.seed
+        )
+        if req.limits.ending_bank_from_funnel:
+            _default_ending_bank(req)
     rows = Rows(layout, req.limits, req.objective if req.objective != "p_hit" else "cost", yields, req.scale)
     if np.any(rows.lb > rows.ub):
         raise SimcoreError("the limits contradict each other: a minimum is above a maximum or capacity")
@@ -229,6 +236,26 @@ def _rows(req: Request) -> Rows:
         f"confidence {req.confidence:.0%} of ${req.target:,.0f}"
     )
     return rows
+
+
+def _default_ending_bank(req: Request):
+    """The spreadsheet plan's simulated median ending bank becomes the requirement (said in words)."""
+    cells = compare.sheet_cells(req)
+    planned = req.limits.ending_bank
+    if cells is None:
+        req.limits.ending_bank = 0.0
+        return
+    sim = simulate_plan(
+        req.layout, None, min(req.trials, 2000), req.seed, cells=cells, ending=req.ending_yields
+    )
+    value = float(np.median(sim.ending_total))
+    req.limits = replace(req.limits, ending_bank=value, ending_bank_from_funnel=False,
+                         defaults_used=list(req.limits.defaults_used))  # fmt: skip
+    req.limits.defaults_used.append(
+        f"ending {req.decision_stage} bank ${value:,.0f} at {req.limits.ending_bank_confidence:.0%} "
+        f"confidence: what the spreadsheet plan, simulated, ends with (its funnel plans ${planned:,.0f}); "
+        "[optimize] ending_bank sets it, 0 lifts it"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -282,7 +309,7 @@ def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True):
 
 
 def _simulate(req: Request, x_ref):
-    return simulate_plan(req.layout, x_ref, req.trials, req.seed, ending=req.ending)
+    return simulate_plan(req.layout, x_ref, req.trials, req.seed, ending=req.ending_yields)
 
 
 def _problem(req: Request, rows: Rows, sim):
@@ -408,7 +435,9 @@ def _verify(req: Request, state: _State) -> _Check:
     if not req.verify_trials:
         return check
     req.say(f"verifying: {req.verify_trials:,} new trials (seed {req.verify_seed})")
-    vsim = simulate_plan(req.layout, req.reference(x), req.verify_trials, req.verify_seed, ending=req.ending)
+    vsim = simulate_plan(
+        req.layout, req.reference(x), req.verify_trials, req.verify_seed, ending=req.ending_yields
+    )
     vbook = vsim.bookings(x)
     check.conf_out = float((vbook.sum(axis=1) >= req.target).mean())
     se = math.sqrt(req.confidence * (1 - req.confidence) / req.verify_trials)
@@ -464,6 +493,14 @@ def _gap(req: Request, rows: Rows, state: _State) -> tuple:
 def _message(req: Request, rows: Rows, state: _State, check: _Check, bank: dict, explained: dict) -> tuple:
     """``(message, success)``: success means every confidence asked for is met."""
     conf = req.confidence
+    if not state.feasible and state.best_conf is not None and state.best_conf >= conf:
+        others = ", ".join(f"{ch.name} at {ch.alpha:.0%}" for ch in state.problem.chances[1:])
+        return (
+            f"cannot meet every requirement under the limits: ${req.target:,.0f} at {conf:.0%} alone is "
+            f"reachable, but not together with the {others} ({explained['limiting']}). The plan shown is "
+            f"the best plan for the annual target; lower or lift the other requirements "
+            f"([optimize] ending_bank, period_target)"
+        ), False
     if not state.feasible:
         message = (
             f"cannot book ${req.target:,.0f} with {conf:.0%} confidence under the limits: the best "

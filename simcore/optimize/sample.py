@@ -102,11 +102,11 @@ def _quarter_shares(layout: Layout, model) -> list:
     ]
 
 
-def simulate_plan(layout: Layout, x, trials, seed, *, ending=False, only_bank4=False, cells=None) -> Sim:
+def simulate_plan(layout: Layout, x, trials, seed, *, ending=None, only_bank4=False, cells=None) -> Sim:
     """Simulate unit dollars ``x`` (``trials`` trials, ``seed``), reduced to a :class:`Sim`.
 
-    ``ending``: also attribute each trial's ending decision-stage bank to the units (one more
-    bank-free simulation per quarter, creating only in that quarter). ``only_bank4``: no
+    ``ending``: the yields of :func:`ending_yields`, to attribute each trial's ending
+    decision-stage bank to the units. ``only_bank4``: no
     creation and only the decision-stage part of the starting bank (what a scaled bank books).
     ``cells``: simulate these (cells, quarters) dollars instead (``x`` is then ignored).
     """
@@ -142,25 +142,54 @@ def simulate_plan(layout: Layout, x, trials, seed, *, ending=False, only_bank4=F
         ending_cells.mean(axis=0),
         ending_cells.sum(axis=1),
     )
-    if ending:
-        sim.unit_ending = _unit_ending(layout, model, trials, seed, category)
+    if ending is not None and ending is not False:
+        sim.unit_ending = _unit_ending(layout, cells, ending_cells, ending)
     return sim
 
 
-def _unit_ending(layout: Layout, model, trials, seed, category) -> np.ndarray:
-    """(T, J) ending decision-stage bank of each unit's deals: one simulation per quarter."""
+def _unit_ending(layout: Layout, cells, ending_cells, yields) -> np.ndarray:
+    """(T, J) each trial's ending decision-stage bank attributed to the units.
+
+    Each cell's ending bank in a trial is split between the starting bank and the creation
+    quarters in proportion to their expected contributions (``yields``: ending bank per planned
+    dollar by cell and quarter, and the bank's expected part by cell, from :func:`ending_yields`).
+    The split adds up to the trial's own figure, so the linear model is exact at the plan
+    simulated, as for bookings.
+    """
+    per_dollar, bank_part = yields
+    expected = per_dollar * cells  # (C, Q)
+    total = bank_part + expected.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total[:, None] > 0, expected / total[:, None], 0.0)
+    out = np.zeros((ending_cells.shape[0], layout.n_units))
+    C, Q = cells.shape
+    for c in range(C):
+        for q in range(Q):
+            out[:, layout.cell_unit[c, q]] += ending_cells[:, c] * share[c, q]
+    return out
+
+
+def ending_yields(layout: Layout, x, trials, seed) -> tuple:
+    """``(per_dollar (C, Q), bank (C,))``: the expected ending decision-stage bank per planned dollar
+    of each cell's creation in each quarter, and the starting bank's expected part, per cell.
+
+    One short bank-free simulation per quarter with only that quarter's creation, and one of the
+    bank alone.
+    """
+    cells = layout.cell_dollars(np.maximum(np.asarray(x, dtype=np.float64), 1.0))
+    model = compile_scenario(layout.plan_scenario(cells), "quarter")
+    category = model.category[model.n_stages - 1]
     P = len(model.periods)
-    out_units = np.zeros((trials, layout.n_units))
+    per_dollar = np.zeros(cells.shape)
     bare = _without_bank(model)
     for q, share in enumerate(_quarter_shares(layout, model)):
-        if not share.any():
-            continue
-        sub = bare.with_creation_scale(share[None, :])
-        for lo, hi, out in _run(sub, trials, seed):
-            per_cell = out.bank_amt[:, P, :, category]
-            for c in range(per_cell.shape[1]):
-                out_units[lo:hi, layout.cell_unit[c, q]] += per_cell[:, c]
-    return out_units
+        if share.any():
+            out = run_kernel(bare.with_creation_scale(share[None, :]), trials, seed, progress=False)
+            mean = out.bank_amt[:, P, :, category].mean(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_dollar[:, q] = np.where(cells[:, q] > 0, mean / cells[:, q], 0.0)
+    out = run_kernel(model.with_creation_scale(0.0), trials, seed, progress=False)
+    return per_dollar, out.bank_amt[:, P, :, category].mean(axis=0)
 
 
 def stage4_yield(layout: Layout, x, trials, seed) -> np.ndarray:
