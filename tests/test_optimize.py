@@ -88,6 +88,7 @@ def test_plan_is_the_scenario_when_unchanged():
     assert np.allclose(sim.bookings(x).sum(axis=1), ds.simcore.year_bookings().values)
 
 
+@pytest.mark.slow
 def test_brute_force_two_by_two():
     """The optimum is within 1% of a brute-force grid search over the simulated plans (same SAA)."""
     sc = build(two_source_raw())
@@ -309,6 +310,7 @@ def test_p_hit_within_the_cost_of_the_optimum():
     assert best.confidence_in_sample >= 0.75 - 2 * se_proportion(0.75, 1000)
 
 
+@pytest.mark.slow
 def test_out_of_sample_confidence_fy2026():
     """Quality bar: at 10,000 in-sample trials the plan's confidence in 20,000 new trials is within
     1.5 points of the requested 90%, and it needs less stage-1 pipeline than the spreadsheet."""

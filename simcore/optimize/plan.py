@@ -283,7 +283,7 @@ def _met(problem, x) -> bool:
     return all(int(ch.hits(x / 1.0).sum()) >= ch.need for ch in problem.chances)
 
 
-def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True):
+def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True, bound=True):
     """One sample problem: ``(x_dollars, sol, feasible, best_conf, cert)``."""
     s = req.scale
     if req.objective == "p_hit":
@@ -297,6 +297,8 @@ def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True):
     if sol.x is None:
         conf, x = best_confidence(problem)
         return (np.zeros(problem.n) if x is None else x) * s, None, False, conf, None
+    if not bound:  # the certificate is computed once, for the plan returned
+        return sol.x * s, sol, True, None, None
     cert = certify(problem, sol.x)
     if cert.x is not None:
         polished = selection_lp(problem, cert.x)
@@ -330,15 +332,22 @@ def _solve(req: Request, rows: Rows, start=None) -> _State:
         file_sim = sim if nit == 1 and start is None else file_sim
         if history:  # the previous plan, now simulated exactly
             history[-1]["confidence_in_sample"] = problem.chances[0].confidence(x / req.scale)
-        x_new, sol, feasible, best_conf, cert = _solve_sample(req, rows, problem, x, fresh=nit == 1)
+        x_new, sol, feasible, best_conf, cert = _solve_sample(
+            req, rows, problem, x, fresh=nit == 1, bound=False
+        )
         fun_new = float(rows.c @ (x_new / req.scale)) if req.objective != "p_hit" else best_conf
         if x is not None and feasible and state is not None and state.feasible:
             fun_prev = history[-1]["objective"]
             if abs(fun_new - fun_prev) <= 0.002 * max(abs(fun_prev), 1e-12):
-                # The previous plan is exact here (simulated) and the new one is no real improvement.
-                state = _State(x, sim, problem, sol, True, _met(problem, x / req.scale), None, cert,
-                               history, nit, file_plan, file_sim)  # fmt: skip
-                return _meet(req, rows, state)
+                # The previous plan is exact here (simulated) and the new one is no real improvement:
+                # certify it (the exact MILP, where it runs, may still find a better one).
+                cert = certify(problem, x / req.scale) if req.objective != "p_hit" else None
+                better = None if cert is None or cert.x is None else selection_lp(problem, cert.x)
+                if better is None or better.x is None or nit == req.iterations:
+                    state = _State(x, sim, problem, sol, True, _met(problem, x / req.scale), None, cert,
+                                   history, nit, file_plan, file_sim)  # fmt: skip
+                    return _meet(req, rows, state)
+                x_new, sol, fun_new = better.x * req.scale, better, float(better.fun)
         history.append(
             {
                 "iteration": nit,
@@ -531,9 +540,14 @@ def _message(req: Request, rows: Rows, state: _State, check: _Check, bank: dict,
         if check.resolved_from
         else ""
     )
+    if gap <= 1e-3:
+        return (
+            f"optimal plan found{redo}: proven optimal on the same {req.trials:,} trials ({state.cert.method})",
+            True,
+        )
     return (
-        f"optimal plan found{redo}: within {100 * gap:.2f}% of the best plan on the same "
-        f"{req.trials:,} trials ({state.cert.method})"
+        f"plan found{redo}, meeting every confidence; on the same {req.trials:,} trials no plan is cheaper "
+        f"than {100 * (1 - gap):.1f}% of it (gap {100 * gap:.2f}%, {state.cert.method})"
     ), True
 
 
