@@ -505,11 +505,12 @@ def _grid_optimum(layout, trials, seed, target, alpha, cost, caps, steps=3):
         return best
 
     top = np.array([caps.get(u, 16e6) for u in range(n_units)])
-    best = search(np.linspace(0.0, 1.0, 17)[None, :] * top[:, None])
+    # $1, not $0, at the bottom of the grid: a plan with no creation and no bank is refused.
+    best = search(np.maximum(np.linspace(0.0, 1.0, 17)[None, :] * top[:, None], 1.0))
     step = top / 16
     for _ in range(steps):
         step = step / 4
-        grids = np.clip(best[1][:, None] + np.arange(-4, 5)[None, :] * step[:, None], 0.0, top[:, None])
+        grids = np.clip(best[1][:, None] + np.arange(-4, 5)[None, :] * step[:, None], 1.0, top[:, None])
         new = search(grids)
         assert new[0] <= best[0] + 1e-6  # the previous best is on the finer grid
         best = new
