@@ -662,8 +662,8 @@ SCENARIO = Table(
                     0.0,
                 ),
                 "ending_bank": Number(
-                    "decision-stage bank the horizon must end with, in dollars (default: [funnel] "
-                    "ending_bank; 0 lifts it)",
+                    "decision-stage bank the horizon must end with, in dollars (default, when [funnel] "
+                    "plans an ending bank: what the spreadsheet plan, simulated, ends with; 0 lifts it)",
                     0.0,
                 ),
                 "ending_bank_confidence": Number(
