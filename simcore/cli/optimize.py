@@ -168,6 +168,17 @@ def report(res) -> str:
         "Average stage-1 creation per week: " + ", ".join(f"{s} {w}" for s, w in zip(res.sources, weeks))
     )
     lines.append("")
+    lines += _confidence_lines(res, m, ds)
+    lines += _sheet_lines(res, m, ds)
+    lines += _bank_lines(res, m, ds)
+    lines += ["", res.message]
+    return "\n".join(lines)
+
+
+def _confidence_lines(res, m, ds) -> list:
+    """Confidence, certificate, ending bank, defaults, what binds, marginal bookings."""
+    q = res.quarters
+    lines = []
     conf = (
         f"Confidence: in-sample {percent(res.confidence_in_sample)} ({res.trials:,} trials); "
         f"out-of-sample {percent(res.confidence_out_of_sample)}"
@@ -218,6 +229,12 @@ def report(res) -> str:
         table(rows, ["source"] + q),
         "",
     ]
+    return lines
+
+
+def _sheet_lines(res, m, ds) -> list:
+    """The spreadsheet side by side, as written and scaled."""
+    lines = []
     sh = res.spreadsheet
     if sh and sh.get("total_stage1") is not None:
         sc_ = sh["scaled"]
@@ -262,6 +279,12 @@ def report(res) -> str:
             ),
             "",
         ]
+    return lines
+
+
+def _bank_lines(res, m, ds) -> list:
+    """The decision-stage bank needed on day one."""
+    lines = []
     rb = res.required_bank
     if rb.get("for_scenario_plan") is not None:
         lines.append(
@@ -278,5 +301,4 @@ def report(res) -> str:
             )
     elif rb.get("note"):
         lines.append(f"Required bank: {rb['note']}")
-    lines += ["", res.message]
-    return "\n".join(lines)
+    return lines

@@ -5,6 +5,7 @@ ending bank, and the starting bank a plan would need.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -23,7 +24,7 @@ def needed_scale(base, per_unit, need_level, confidence) -> float:
     return float(np.quantile(np.maximum(lam, 0.0), confidence, method="inverted_cdf"))
 
 
-def scale_to_request(req: Request, cells, trials, seed, tries=4) -> dict:
+def scale_to_request(req: Request, cells, trials, seed, tries=6) -> dict:
     """The plan ``cells`` scaled by one factor until it meets the target at the confidence and the
     ending bank at its confidence, in ``trials`` simulated trials (each step simulated exactly).
     """
@@ -58,7 +59,7 @@ def scale_to_request(req: Request, cells, trials, seed, tries=4) -> dict:
         if met and step >= 0.999:
             break
         # The linear model is exact at the plan simulated; a little over its answer converges in a step or two.
-        lam *= step * (1.0 + 1e-4) if math.isfinite(step) and step > 0 else 2.0
+        lam *= step * (1.0 + 1e-3) if math.isfinite(step) and step > 0 else 2.0
     if best is not None:
         best["met"] = True
         return best
@@ -169,3 +170,23 @@ def required_bank(req: Request, x, sim, file_plan, file_sim) -> dict:
         out[key.replace("for_", "gap_")] = gap
         out[key.replace("for_", "weekly_run_rate_")] = gap / weeks if weeks and math.isfinite(gap) else None
     return out
+
+
+def default_ending_bank(req: Request):
+    """The spreadsheet plan's simulated median ending bank becomes the requirement (said in words)."""
+    cells = sheet_cells(req)
+    planned = req.limits.ending_bank
+    if cells is None:
+        req.limits.ending_bank = 0.0
+        return
+    sim = simulate_plan(
+        req.layout, None, min(req.trials, 2000), req.seed, cells=cells, ending=req.ending_yields
+    )
+    value = float(np.median(sim.ending_total))
+    req.limits = replace(req.limits, ending_bank=value, ending_bank_from_funnel=False,
+                         defaults_used=list(req.limits.defaults_used))  # fmt: skip
+    req.limits.defaults_used.append(
+        f"ending {req.decision_stage} bank ${value:,.0f} at {req.limits.ending_bank_confidence:.0%} "
+        f"confidence: what the spreadsheet plan, simulated, ends with (its funnel plans ${planned:,.0f}); "
+        "[optimize] ending_bank sets it, 0 lifts it"
+    )

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from simcore import checks
-from simcore.engine.compile import daily_plan
 from simcore.engine.simulate import as_seed
 from simcore.errors import SimcoreError
 from simcore.optimize import compare, explain
@@ -44,6 +43,7 @@ from simcore.optimize.result import OptimizeResult
 from simcore.optimize.rows import Rows, chances, period_hits
 from simcore.optimize.saa import certify
 from simcore.optimize.sample import ending_yields, simulate_plan, stage4_yield
+from simcore.optimize.tables import plan_tables
 from simcore.scenario.load import Scenario
 
 OBJECTIVES = ("creation", "cost", "p_hit")
@@ -226,7 +226,7 @@ def _rows(req: Request) -> Rows:
             layout, np.where(file_plan > 0, file_plan, req.scale), min(req.trials, 2000), req.seed
         )
         if req.limits.ending_bank_from_funnel:
-            _default_ending_bank(req)
+            compare.default_ending_bank(req)
     rows = Rows(layout, req.limits, req.objective if req.objective != "p_hit" else "cost", yields, req.scale)
     if np.any(rows.lb > rows.ub):
         raise SimcoreError("the limits contradict each other: a minimum is above a maximum or capacity")
@@ -236,26 +236,6 @@ def _rows(req: Request) -> Rows:
         f"confidence {req.confidence:.0%} of ${req.target:,.0f}"
     )
     return rows
-
-
-def _default_ending_bank(req: Request):
-    """The spreadsheet plan's simulated median ending bank becomes the requirement (said in words)."""
-    cells = compare.sheet_cells(req)
-    planned = req.limits.ending_bank
-    if cells is None:
-        req.limits.ending_bank = 0.0
-        return
-    sim = simulate_plan(
-        req.layout, None, min(req.trials, 2000), req.seed, cells=cells, ending=req.ending_yields
-    )
-    value = float(np.median(sim.ending_total))
-    req.limits = replace(req.limits, ending_bank=value, ending_bank_from_funnel=False,
-                         defaults_used=list(req.limits.defaults_used))  # fmt: skip
-    req.limits.defaults_used.append(
-        f"ending {req.decision_stage} bank ${value:,.0f} at {req.limits.ending_bank_confidence:.0%} "
-        f"confidence: what the spreadsheet plan, simulated, ends with (its funnel plans ${planned:,.0f}); "
-        "[optimize] ending_bank sets it, 0 lifts it"
-    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -551,54 +531,9 @@ def _message(req: Request, rows: Rows, state: _State, check: _Check, bank: dict,
     ), True
 
 
-def _tables(req: Request, x) -> dict:
-    """The plan by source, by source and product, and per week; and the decision-stage creation."""
-    sc, layout = req.sc, req.layout
-    quarters, sources = list(layout.quarters.labels), list(layout.sources)
-    cells = layout.cell_dollars(x)
-    d = list(sc.dimensions).index(layout.dim)
-    others = [i for i in range(len(sc.dimensions)) if i != d]
-    plan = {s: dict.fromkeys(quarters, 0.0) for s in sources}
-    by_product = {s: {} for s in sources}
-    for c, cell in enumerate(sc.cells):
-        row = by_product[cell[d]].setdefault(
-            "/".join(cell[i] for i in others) or cell[d], dict.fromkeys(quarters, 0.0)
-        )
-        for qi, q in enumerate(quarters):
-            plan[cell[d]][q] += float(cells[c, qi])
-            row[q] += float(cells[c, qi])
-    plan_sc = layout.plan_scenario(cells)
-    weekly = {s: np.zeros(-(-sc.horizon_days // 7)) for s in sources}
-    for c, cell in enumerate(sc.cells):
-        weekly[cell[d]] += np.add.reduceat(daily_plan(plan_sc, c), np.arange(0, sc.horizon_days, 7))
-    days = np.diff(np.minimum(layout.quarters.start_day, sc.horizon_days))
-    stage4 = {s: dict.fromkeys(quarters, 0.0) for s in sources}
-    stage4_weekly = {s: dict.fromkeys(quarters, 0.0) for s in sources}
-    stage4_by_product = {s: {} for s in sources}
-    # Decision-stage creation and the ending bank are expectations of the plan itself (units at 0
-    # really at 0): a short exact simulation.
-    exact = simulate_plan(layout, x, min(req.trials, 2000), req.seed)
-    for c, cell in enumerate(sc.cells):
-        key = "/".join(cell[i] for i in others) or cell[d]
-        for qi, q in enumerate(quarters):
-            v = float(exact.stage4[qi, c])
-            stage4[cell[d]][q] += v
-            stage4_weekly[cell[d]][q] += v / (days[qi] / 7.0) if days[qi] else 0.0
-            stage4_by_product[cell[d]].setdefault(key, dict.fromkeys(quarters, 0.0))[q] += v
-    return {
-        "plan": plan,
-        "plan_by_product": by_product,
-        "plan_weekly": {s: [float(v) for v in weekly[s]] for s in sources},
-        "stage4_targets": stage4,
-        "stage4_weekly": stage4_weekly,
-        "stage4_by_product": stage4_by_product,
-        "ending": float(exact.ending_bank.sum()),
-    }
-
-
 def _result(req, rows, state, check, explained, sheet, bank, message, success, t_start) -> OptimizeResult:
     x = state.x
-    t = _tables(req, x)
+    t = plan_tables(req, x)
     quarters, sources = list(req.layout.quarters.labels), list(req.layout.sources)
     total_cost = float((rows.cost * x).sum())
     fun = {"creation": float(x.sum()), "cost": total_cost, "p_hit": check.conf_in}[req.objective]
