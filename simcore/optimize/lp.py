@@ -371,6 +371,13 @@ def corner_starts(problem: Problem, pairs=True) -> list:
         x = np.array(problem.lb, dtype=np.float64)
         x[j] = big
         out.append(x)
+    if len(open_) <= 6:
+        # Directions spread over the simplex (a fixed generator: same starts on every run).
+        rng = np.random.default_rng(20261201)
+        for w in rng.dirichlet(np.ones(len(open_)), size=8 * len(open_)):
+            x = np.array(problem.lb, dtype=np.float64)
+            x[open_] = big * w
+            out.append(x)
     if pairs and len(open_) <= 6:
         for a in range(len(open_)):
             for b in range(a + 1, len(open_)):
