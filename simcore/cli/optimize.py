@@ -189,8 +189,9 @@ def _confidence_lines(res, m, ds) -> list:
         conf,
         (
             f"Bookings at that confidence (P{round(100 * (1 - res.confidence_target))}): "
-            f"{money_pair(res.bookings_at_confidence, res.target, cur)[0]} against the target "
-            f"{money_pair(res.bookings_at_confidence, res.target, cur)[1]}; total cost {m(res.total_cost)}"
+            f"{money_pair(res.bookings_at_confidence, res.target, res.currency)[0]} against the target "
+            f"{money_pair(res.bookings_at_confidence, res.target, res.currency)[1]}; "
+            f"total cost {m(res.total_cost)}"
         ),
     ]
     if res.gap == res.gap:  # not NaN

@@ -44,7 +44,7 @@ from simcore.optimize.rows import Rows, chances, period_hits
 from simcore.optimize.saa import certify
 from simcore.optimize.sample import ending_yields, simulate_plan, stage4_yield
 from simcore.optimize.tables import plan_tables
-from simcore.scenario.load import Scenario
+from simcore.scenario.load import Scenario, check_scenario
 
 OBJECTIVES = ("creation", "cost", "p_hit")
 
