@@ -16,7 +16,10 @@ from helpers import build, se_proportion
 
 import simcore
 from simcore.cli.app import main
-from simcore.optimize.plan import _layout, _simulate_plan, optimize, read_limits
+from simcore.optimize.layout import build_layout as _layout
+from simcore.optimize.limits import read_limits
+from simcore.optimize.plan import optimize
+from simcore.optimize.sample import simulate_plan as _simulate_plan
 
 FY2026 = "scenarios/fy2026.toml"
 
@@ -65,6 +68,8 @@ def two_source_raw(bank=True):
     }
     if bank:
         raw["bank"] = {"aggregate": [{"source": "a", "stage": "S2", "dollars": 600_000, "count": 6}]}
+    # These tests check known answers of the unshaped problem: no ramp limit.
+    raw["optimize"] = {"ramp": 0}
     return raw
 
 
@@ -83,6 +88,7 @@ def test_plan_is_the_scenario_when_unchanged():
     assert np.allclose(sim.bookings(x).sum(axis=1), ds.simcore.year_bookings().values)
 
 
+@pytest.mark.slow
 def test_brute_force_two_by_two():
     """The optimum is within 1% of a brute-force grid search over the simulated plans (same SAA)."""
     sc = build(two_source_raw())
@@ -168,7 +174,7 @@ def test_lead_time_front_loads():
 
 def test_infeasible_request_says_why(tmp_path, capsys):
     raw = two_source_raw()
-    raw["optimize"] = {"source": {"a": {"max": 8_000_000}, "b": {"max_per_quarter": 3_000_000}}}
+    raw["optimize"] |= {"source": {"a": {"max": 8_000_000}, "b": {"max_per_quarter": 3_000_000}}}
     sc = build(raw)
     res = optimize(sc, 0.9, trials=1000, seed=0, verify_trials=0, spreadsheet=False)
     assert not res.feasible and not res.success
@@ -187,27 +193,27 @@ def test_infeasible_request_says_why(tmp_path, capsys):
     assert "NOT FEASIBLE" in capsys.readouterr().out
 
 
-def test_plan_that_misses_when_simulated_is_not_a_success(capsys):
-    """200 trials are too few for a 90% plan: the linearised model says 90%, the plan simulated
-    exactly says ~81%. That is reported as not met (exit 1), never as 'optimal plan found'."""
-    argv = [
-        "optimize",
-        FY2026,
-        "--trials",
-        "200",
-        "--verify-trials",
-        "200",
-        "--no-spreadsheet",
-        "--quiet",
-        "--free-mix",
-    ]
-    code = main(argv)
-    out = capsys.readouterr().out
-    assert code == 1 and "NOT MET: a plan was found, but simulated it reaches only" in out
+def test_plan_short_out_of_sample_is_not_a_success(tmp_path, capsys):
+    """200 in-sample trials are too few for a 90% plan: it meets 90% in its own simulation (always:
+    in-sample confidence is never below the request), but 2,000 new trials find it more than 2 SE
+    short, even after one re-solve with twice the trials. That is reported as not met (exit 1), with
+    about how many trials are needed, never as 'optimal plan found'."""
+    raw = two_source_raw()
+    path = tmp_path / "s.toml"
+    path.write_text(_toml(raw))
+    argv = ["optimize", str(path), "--confidence", "0.9", "--trials", "100", "--verify-trials", "4000",
+            "--no-spreadsheet", "--quiet"]  # fmt: skip
     code = main(argv + ["--json"])
     data = json.loads(capsys.readouterr().out)
-    assert code == 1 and data["feasible"] and not data["success"]
-    assert data["confidence_in_sample"] < 0.9 - 0.5 / math.sqrt(200)
+    assert data["feasible"] and data["confidence_in_sample"] >= 0.9
+    se = math.sqrt(0.9 * 0.1 / 4000)
+    if data["confidence_out_of_sample"] < 0.9 - 2 * se:
+        assert code == 1 and not data["success"]
+        assert (
+            "more than 2 standard errors short" in data["message"] and data["trials_needed"] > data["trials"]
+        )
+    else:  # the re-solve with twice the trials closed the gap: then it is a success
+        assert code == 0 and data["success"] and data["trials"] == 200
 
 
 def test_budget_without_objective_p_hit_is_refused(capsys):
@@ -266,7 +272,7 @@ def test_cli_json_and_bad_input(tmp_path, capsys):
     assert main(["optimize", str(path), "--objective", "p_hit", "--quiet", "--trials", "200"]) == 2
     err = capsys.readouterr().err
     assert "budget" in err and "Traceback" not in err
-    raw["optimize"] = {"source": {"c": {"max": 1.0}}}
+    raw["optimize"] |= {"source": {"c": {"max": 1.0}}}
     bad = tmp_path / "bad.toml"
     bad.write_text(_toml(raw))
     assert main(["optimize", str(bad), "--quiet", "--trials", "200"]) == 2
@@ -306,17 +312,20 @@ def test_p_hit_within_the_cost_of_the_optimum():
 
 @pytest.mark.slow  # optimizes fy2026 and checks it on fresh trials
 def test_out_of_sample_confidence_fy2026():
-    """Quality bar: at 10,000 in-sample trials the plan's confidence in 20,000 new trials is within
-    1.5 points of the requested 90%, and it needs less stage-1 pipeline than the spreadsheet."""
+    """Quality bar: at 10,000 in-sample trials the plan meets 90% in-sample, is within 1.5 points of
+    it in 20,000 new trials, and needs less stage-1 pipeline than the spreadsheet's plan scaled to
+    the same confidence and ending bank."""
     sc = simcore.load_scenario(FY2026)
-    res = optimize(sc, 0.9, trials=10_000, seed=0, verify_trials=20_000, spreadsheet=False)
+    res = optimize(sc, 0.9, trials=10_000, seed=0, verify_trials=20_000)
     assert res.feasible and res.success
+    assert res.confidence_in_sample >= 0.9
     assert abs(res.confidence_out_of_sample - 0.9) <= 0.015
     limits, _ = read_limits(sc)
     assert sum(res.plan["inbound"].values()) <= limits.max["inbound"] * (1 + 1e-9)
-    from simcore.analysis.funnel import funnel
-
-    assert res.total_stage1 < funnel(sc).stage1_created_needed_no_push
+    # Like with like: the spreadsheet's plan scaled to the same confidence and ending bank.
+    scaled = res.spreadsheet["scaled"]
+    assert scaled["met"] and scaled["confidence"] >= 0.9
+    assert res.total_stage1 < scaled["total_stage1"]
 
 
 def _toml(raw) -> str:
@@ -344,7 +353,7 @@ def test_mix_rule_binds_and_holds():
     inside the horizon when created before day 168. Tolerance 0.01: about 4 standard errors of the yields the optimizer
     estimates from its 2,000-trial yield simulation (per-trial stage-4 dollars have a CV of ~0.15)."""
     raw = two_source_raw()
-    raw["optimize"] = {"mix": [{"sources": ["b"], "min_share": 0.7}]}
+    raw["optimize"] |= {"mix": [{"sources": ["b"], "min_share": 0.7}]}
     sc = build(raw)
     res = optimize(sc, 0.8, trials=1000, seed=0, verify_trials=0, spreadsheet=False)
     assert res.feasible
@@ -359,7 +368,7 @@ def test_mix_rule_binds_and_holds():
 
 def test_quarter_target_with_its_own_confidence():
     raw = two_source_raw()
-    raw["optimize"] = {"period_target": [{"period": "2026-Q2", "target": 900_000, "confidence": 0.7}]}
+    raw["optimize"] |= {"period_target": [{"period": "2026-Q2", "target": 900_000, "confidence": 0.7}]}
     sc = build(raw)
     free = optimize(build(two_source_raw()), 0.8, trials=1000, seed=0, verify_trials=0, spreadsheet=False)
     res = optimize(sc, 0.8, trials=1000, seed=0, verify_trials=1000, spreadsheet=False)
@@ -418,7 +427,7 @@ def test_source_minimum_and_weekly_capacity():
     bought."""
     kw = {"trials": 1000, "seed": 0, "verify_trials": 0, "spreadsheet": False}
     raw = two_source_raw()
-    raw["optimize"] = {"source": {"a": {"capacity_per_week": 2}}}
+    raw["optimize"] |= {"source": {"a": {"capacity_per_week": 2}}}
     res = optimize(build(raw), 0.8, **kw)
     assert res.feasible
     cap = 2 * 13 * 100_000 * math.exp(0.5 * 0.4**2)
@@ -426,7 +435,7 @@ def test_source_minimum_and_weekly_capacity():
     assert res.plan["a"]["2026-Q3"] <= cap * (1 + 1e-9)
 
     raw = two_source_raw()
-    raw["optimize"] = {"source": {"b": {"min": 20_000_000}}}
+    raw["optimize"] |= {"source": {"b": {"min": 20_000_000}}}
     res = optimize(build(raw), 0.8, **kw)
     assert sum(res.plan["b"].values()) == pytest.approx(20_000_000, rel=1e-9)
     assert sum(res.plan["a"].values()) == pytest.approx(0.0, abs=1e-3)
@@ -441,3 +450,94 @@ def test_same_seed_same_plan_other_seed_other_sample():
     assert np.array_equal(one.x, two.x) and one.confidence_in_sample == two.confidence_in_sample
     other = optimize(sc, 0.8, seed=7, **kw)
     assert not np.array_equal(one.x, other.x)
+
+
+def three_source_raw():
+    """One quarter (13 weeks from 2026-04-01), three sources that differ in cost, cap, conversion,
+    cycle time and uncertainty: a cheap but uncertain source (a), a dear but steady one (b), and a
+    mid-priced one with a long cycle (c) whose late deals do not close inside the quarter."""
+    raw = two_source_raw(bank=False)
+    raw.update({"horizon_weeks": 13, "target": 1_500_000})
+    raw["dimensions"] = {"source": ["a", "b", "c"]}
+    raw["defaults"]["creation"]["dollars"] = [6_000_000.0]
+    raw["by"]["source"] = {
+        "a": {"cost_per_dollar": 0.3, "decision": {"win": {"low": 0.10, "base": 0.30, "high": 0.50}}},
+        "b": {
+            "cost_per_dollar": 1.0,
+            "decision": {"win": {"low": 0.30, "base": 0.33, "high": 0.36}},
+            "stages": {"S1": {"advance": 0.55}},
+        },
+        "c": {
+            "cost_per_dollar": 0.6,
+            "decision": {
+                "win": {"low": 0.25, "base": 0.35, "high": 0.45},
+                "dwell": {"dist": "fixed", "mean": 35.0},
+            },
+            "stages": {"S1": {"advance": 0.5, "dwell": {"dist": "fixed", "mean": 21.0}}},
+        },
+    }
+    raw["optimize"] = {"ramp": 0, "source": {"a": {"max": 6_000_000}, "c": {"max": 8_000_000}}}
+    return raw
+
+
+def _grid_optimum(layout, trials, seed, target, alpha, cost, caps, steps=3):
+    """Cheapest plan on a zooming grid, each grid value simulated exactly (same trials): for the
+    first two units every pair, for the third the smallest value that meets the confidence (a
+    trial's bookings never fall when a unit creates more: a larger plan keeps a smaller one's deals)."""
+    n_units = len(cost)
+    need = math.ceil(alpha * trials - 1e-9)
+
+    def per_unit(grids):
+        out = np.zeros((grids.shape[1], trials, n_units))
+        for i in range(grids.shape[1]):
+            out[i] = _simulate_plan(layout, grids[:, i], trials, seed).unit_bookings.sum(axis=2)
+        return out
+
+    def search(grids):
+        g = per_unit(grids)
+        best = (math.inf, None)
+        for i in range(grids.shape[1]):
+            for j in range(grids.shape[1]):
+                partial = g[i, :, 0] + g[j, :, 1]
+                ok = ((partial[None, :] + g[:, :, 2]) >= target).sum(axis=1) >= need
+                if ok.any():
+                    m = int(np.argmax(ok))
+                    plan = np.array([grids[0, i], grids[1, j], grids[2, m]])
+                    if cost @ plan < best[0]:
+                        best = (float(cost @ plan), plan)
+        return best
+
+    top = np.array([caps.get(u, 16e6) for u in range(n_units)])
+    # $1, not $0, at the bottom of the grid: a plan with no creation and no bank is refused.
+    best = search(np.maximum(np.linspace(0.0, 1.0, 17)[None, :] * top[:, None], 1.0))
+    step = top / 16
+    for _ in range(steps):
+        step = step / 4
+        grids = np.clip(best[1][:, None] + np.arange(-4, 5)[None, :] * step[:, None], 1.0, top[:, None])
+        new = search(grids)
+        assert new[0] <= best[0] + 1e-6  # the previous best is on the finer grid
+        best = new
+    return best
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the search ends 2.7% above the exhaustive optimum on this problem (a = 6M at "
+    "its cap, b 8.85M, c 7.7M against b 11M, c 3.45M), and the bound (LP relaxation) is 22% below; "
+    "flip this marker when the search closes it",
+)
+def test_three_sources_cost_optimum_against_exhaustive_search():
+    """Within 1% of an exhaustive (zooming grid) search over the same trials, at 85% on cost; the
+    plan meets 85% in its own simulation, and the lower bound is below the grid's optimum."""
+    sc = build(three_source_raw())
+    trials, seed, alpha, target = 2000, 0, 0.85, 1_500_000
+    res = optimize(sc, alpha, objective="cost", trials=trials, seed=seed, verify_trials=0, spreadsheet=False)
+    assert res.feasible and res.success
+    layout = _layout(sc, "source", False)
+    cost = np.array([0.3, 1.0, 0.6])
+    best_cost, best_plan = _grid_optimum(layout, trials, seed, target, alpha, cost, {0: 6e6, 2: 8e6})
+    sim = _simulate_plan(layout, res.x.ravel(), trials, seed)
+    assert (sim.bookings(res.x.ravel()).sum(axis=1) >= target).mean() >= alpha
+    assert res.total_cost <= best_cost * 1.01, (res.total_cost, best_cost, best_plan, res.plan)
+    assert res.bound <= best_cost * (1 + 1e-6)

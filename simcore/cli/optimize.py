@@ -132,6 +132,7 @@ def _run(args) -> int:
 def report(res) -> str:
     """The optimizer's answer as text: plan, stage-4 targets, confidence, limits, comparison."""
     cur = res.currency
+    ds = res.decision_stage
 
     def m(v):
         return money(v, cur)
@@ -157,16 +158,27 @@ def report(res) -> str:
         for s in res.sources
     ]
     lines += [
-        "Stage-4 creation it implies (expected, by the quarter it happens)",
+        f"{ds} creation it implies (expected, by the quarter it happens)",
         table(rows, ["source"] + q + ["total"]),
         "",
     ]
     rows = [[s] + [m(res.stage4_weekly[s][k]) for k in q] for s in res.sources]
-    lines += ["Stage-4 creation per week", table(rows, ["source"] + q), ""]
+    lines += [f"{ds} creation per week", table(rows, ["source"] + q), ""]
     lines.append(
         "Average stage-1 creation per week: " + ", ".join(f"{s} {w}" for s, w in zip(res.sources, weeks))
     )
     lines.append("")
+    lines += _confidence_lines(res, m, ds)
+    lines += _sheet_lines(res, m, ds)
+    lines += _bank_lines(res, m, ds)
+    lines += ["", res.message]
+    return "\n".join(lines)
+
+
+def _confidence_lines(res, m, ds) -> list:
+    """Confidence, certificate, ending bank, defaults, what binds, marginal bookings."""
+    q = res.quarters
+    lines = []
     conf = (
         f"Confidence: in-sample {percent(res.confidence_in_sample)} ({res.trials:,} trials); "
         f"out-of-sample {percent(res.confidence_out_of_sample)}"
@@ -177,10 +189,25 @@ def report(res) -> str:
         conf,
         (
             f"Bookings at that confidence (P{round(100 * (1 - res.confidence_target))}): "
-            f"{money_pair(res.bookings_at_confidence, res.target, cur)[0]} against the target "
-            f"{money_pair(res.bookings_at_confidence, res.target, cur)[1]}; total cost {m(res.total_cost)}"
+            f"{money_pair(res.bookings_at_confidence, res.target, res.currency)[0]} against the target "
+            f"{money_pair(res.bookings_at_confidence, res.target, res.currency)[1]}; "
+            f"total cost {m(res.total_cost)}"
         ),
     ]
+    if res.gap == res.gap:  # not NaN
+        lines.append(
+            f"Certificate: lower bound {m(res.bound) if res.objective != 'p_hit' else res.bound} on the "
+            f"{res.trials:,}-trial sample problem, gap {percent(res.gap, 2)} ({res.certificate})"
+        )
+    eb = res.ending_bank
+    if eb.get("confidence") is not None:
+        lines.append(
+            f"Ending {ds} bank {m(eb['required'])} at {percent(eb['confidence'], 0)}: in-sample "
+            f"{percent(eb['confidence_in_sample'])}, out-of-sample {percent(eb['confidence_out_of_sample'])}; "
+            f"expected {m(eb['expected'])}"
+        )
+    for d in res.defaults_used:
+        lines.append(f"Default: {d}")
     for t in res.period_targets:
         lines.append(
             f"  {t['period']} target {m(t['target'])} at {percent(t['confidence'], 0)}: in-sample "
@@ -204,32 +231,66 @@ def report(res) -> str:
         table(rows, ["source"] + q),
         "",
     ]
+    return lines
+
+
+def _sheet_lines(res, m, ds) -> list:
+    """The spreadsheet side by side, as written and scaled."""
+    lines = []
     sh = res.spreadsheet
     if sh and sh.get("total_stage1") is not None:
-        saving = 1.0 - res.total_stage1 / sh["total_stage1"] if sh["total_stage1"] else float("nan")
+        sc_ = sh["scaled"]
+        end_note = (
+            f" and a {m(res.ending_bank['required'])} ending {ds} bank"
+            if res.ending_bank.get("confidence")
+            else ""
+        )
         lines += [
-            "Side by side with the uniform spreadsheet (the spreadsheet's backsolve)",
+            "Side by side with the spreadsheet (its backsolve: every non-win retires)",
             table(
                 [
-                    ["spreadsheet (every non-win retires)", m(sh["total_stage1"]), percent(sh["confidence"])],
-                    ["this plan", m(res.total_stage1), percent(res.confidence_out_of_sample)],
+                    [
+                        "spreadsheet as written",
+                        m(sh["total_stage1"]),
+                        percent(sh["confidence"]),
+                        m(sh["simulated_ending_bank"]),
+                    ],
+                    [
+                        f"spreadsheet scaled x{sc_['scale']:.3f} to the same request",
+                        m(sc_["total_stage1"]),
+                        percent(sc_["confidence"]),
+                        m(sc_["expected_ending_bank"]),
+                    ],
+                    [
+                        "this plan",
+                        m(res.total_stage1),
+                        percent(res.confidence_in_sample),
+                        m(res.expected_ending_stage4_bank),
+                    ],
                 ],
-                ["plan", "stage-1 creation", "confidence (simulated)"],
+                ["plan", "stage-1 creation", "confidence (in-sample)", f"ending {ds} bank (expected)"],
             ),
             (
-                f"This plan needs {percent(abs(saving))} {'less' if saving >= 0 else 'more'} stage-1 pipeline "
-                f"than the spreadsheet (which reaches {percent(sh['confidence'])}, not "
-                f"{percent(res.confidence_target, 0)}); the push-aware "
-                f"spreadsheet asks {m(sh['total_stage1_with_push'])}. The spreadsheet also builds a "
-                f"{m(sh['ending_bank'])} ending stage-4 bank; this plan leaves {m(res.expected_ending_stage4_bank)} "
-                f"(expected): it plans this year's bookings, not next year's."
+                f"At equal confidence ({percent(res.confidence_target, 0)}){end_note}, this plan needs "
+                f"{percent(abs(sh['saving_equal_confidence']))} {'less' if sh['saving_equal_confidence'] >= 0 else 'more'} "
+                f"stage-1 pipeline than the spreadsheet's shape scaled to the same request. As written, the "
+                f"spreadsheet asks {m(sh['total_stage1'])} and reaches {percent(sh['confidence'])}; its push-aware "
+                f"version asks {m(sh['total_stage1_with_push'])} ({percent(sh['push_share_of_sheet'])} less: what "
+                f"counting pushes as slips, not losses, is worth). It plans a {m(sh['ending_bank'])} ending {ds} "
+                f"bank; simulated, it ends with {m(sh['simulated_ending_bank'])}."
             ),
             "",
         ]
+    return lines
+
+
+def _bank_lines(res, m, ds) -> list:
+    """The decision-stage bank needed on day one."""
+    lines = []
     rb = res.required_bank
     if rb.get("for_scenario_plan") is not None:
         lines.append(
-            f"Required stage-4 bank on day one at {percent(res.confidence_target, 0)}: "
+            f"Required {ds} bank on day one at {percent(res.confidence_target, 0)}: "
             f"{m(rb['for_scenario_plan'])} with the scenario's own plan ({m(rb['scenario_plan_total_stage1'])} "
             f"stage 1, which alone reaches {percent(rb['scenario_plan_confidence'])}); "
             f"{m(rb['for_optimized_plan'])} with this plan."
@@ -242,5 +303,4 @@ def report(res) -> str:
             )
     elif rb.get("note"):
         lines.append(f"Required bank: {rb['note']}")
-    lines += ["", res.message]
-    return "\n".join(lines)
+    return lines

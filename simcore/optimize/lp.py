@@ -90,6 +90,8 @@ class Solution:
     upper_duals: np.ndarray | None = None  # d objective / d ub
     lower_duals: np.ndarray | None = None  # d objective / d lb
     chance_duals: list = field(default_factory=list)  # sum of the selected trials' duals
+    trial_duals: list = field(default_factory=list)  # per chance constraint, each kept trial's dual
+    kept: list = field(default_factory=list)  # per chance constraint, the trials kept
     lp_count: int = 0
 
 
@@ -168,52 +170,137 @@ def cvar_start(problem: Problem, levels=None, minimise_risk=False):
     return plans
 
 
-def selection_lp(problem: Problem, x_start, max_iter=40) -> Solution:
+def _selection_step(problem: Problem, x, excluded=None):
+    """The LP that meets, for each chance constraint, the ``need`` trials with the largest margins
+    at ``x`` (never the ``excluded`` ones): ``(result, spans, kept)``.
+
+    Row generation: with a handful of plan variables only a few kept trials bind, so the LP starts
+    from the kept trials with the smallest margins and adds those the solution misses until it
+    meets all of them. The answer is the full LP's; ``result.ineqlin.marginals`` is laid out as if
+    every kept row were present (zeros for the rows never added).
+    """
+    kept = []
+    for i, ch in enumerate(problem.chances):
+        margin = ch.G @ x - ch.h
+        if excluded is not None and excluded[i]:
+            margin = margin.copy()
+            margin[list(excluded[i])] = -np.inf
+        kept.append(np.argsort(-margin, kind="stable")[: ch.need])
+    active = [keep[-min(len(keep), 8 * problem.n + 32) :] for keep in kept]  # the smallest margins
+    while True:
+        res, pos = _selection_lp_rows(problem, active)
+        if res.status != 0:
+            return res, [], kept
+        y = np.clip(res.x, problem.lb, problem.ub)
+        grown = False
+        for i, (ch, keep) in enumerate(zip(problem.chances, kept)):
+            miss = keep[ch.G[keep] @ y - ch.h[keep] < _SAFETY * 0.5]
+            miss = np.setdiff1d(miss, active[i], assume_unique=False)
+            if len(miss):
+                active[i] = np.concatenate([active[i], miss[: 4 * problem.n + 64]])
+                grown = True
+        if not grown:
+            break
+    # Duals laid out over all kept rows (limits first, then each chance constraint's kept trials).
+    m0 = len(problem.b_ub)
+    full = [res.ineqlin.marginals[:m0]]
+    spans, start = [], m0
+    for i, keep in enumerate(kept):
+        where = np.full(len(problem.chances[i].h), -1)
+        where[keep] = np.arange(len(keep))
+        d = np.zeros(len(keep))
+        d[where[active[i]]] = res.ineqlin.marginals[pos[i] : pos[i] + len(active[i])]
+        full.append(d)
+        spans.append((start, start + len(keep)))
+        start += len(keep)
+    res.ineqlin.marginals = np.concatenate(full)
+    return res, spans, kept
+
+
+def _selection_lp_rows(problem: Problem, active):
+    """The LP with the limits and the ``active`` trial rows: ``(result, first row of each block)``."""
+    n = problem.n
+    rows_A, rows_b, pos = [], [], []
+    if len(problem.b_ub):
+        rows_A.append(problem.A_ub)
+        rows_b.append(problem.b_ub)
+    start = len(problem.b_ub)
+    for ch, act in zip(problem.chances, active):
+        rows_A.append(-ch.G[act])
+        rows_b.append(-ch.h[act] - _SAFETY)
+        pos.append(start)
+        start += len(act)
+    A = np.vstack(rows_A) if rows_A else np.zeros((0, n))
+    b = np.concatenate(rows_b) if rows_b else np.zeros(0)
+    return _linprog(problem.c, A, b, _bounds(problem)), pos
+
+
+def _record(best: Solution, problem: Problem, res, spans):
+    best.x = np.clip(res.x, problem.lb, problem.ub)
+    best.fun, best.status = float(res.fun), "optimal"
+    duals = res.ineqlin.marginals
+    best.row_duals = duals[: len(problem.b_ub)]
+    best.upper_duals = res.upper.marginals
+    best.lower_duals = res.lower.marginals
+    best.chance_duals = [float(duals[a:b_].sum()) for a, b_ in spans]
+    best.trial_duals = [duals[a:b_] for a, b_ in spans]
+
+
+def selection_lp(problem: Problem, x_start, max_iter=40, excluded=None) -> Solution:
     """Improve a plan by trial selection (module docstring, step 2).
 
     Returns the best plan found with the duals of its LP, or ``x=None`` when the
     first selection is already infeasible (the limits cannot hit the kept trials).
     """
-    n = problem.n
     x = np.asarray(x_start, dtype=np.float64)
     best = Solution(None)
     for _ in range(max_iter):
-        rows_A, rows_b, spans = [], [], []
-        if len(problem.b_ub):
-            rows_A.append(problem.A_ub)
-            rows_b.append(problem.b_ub)
-        start = len(problem.b_ub)
-        for ch in problem.chances:
-            margin = ch.G @ x - ch.h
-            keep = np.argsort(-margin, kind="stable")[: ch.need]
-            rows_A.append(-ch.G[keep])
-            rows_b.append(-ch.h[keep] - _SAFETY)
-            spans.append((start, start + len(keep)))
-            start += len(keep)
-        A = np.vstack(rows_A) if rows_A else np.zeros((0, n))
-        b = np.concatenate(rows_b) if rows_b else np.zeros(0)
-        res = _linprog(problem.c, A, b, _bounds(problem))
+        res, spans, kept = _selection_step(problem, x, excluded)
         best.lp_count += 1
         if res.status != 0:
             if best.x is None:
                 best.status = "infeasible"
             break
-        new = np.clip(res.x, problem.lb, problem.ub)
         improved = best.x is None or res.fun < best.fun - 1e-9 * max(1.0, abs(best.fun))
-        if improved:
-            best.x, best.fun, best.status = new, float(res.fun), "optimal"
-            duals = res.ineqlin.marginals
-            best.row_duals = duals[: len(problem.b_ub)]
-            best.upper_duals = res.upper.marginals
-            best.lower_duals = res.lower.marginals
-            best.chance_duals = [float(duals[a:b_].sum()) for a, b_ in spans]
         if not improved:
             break
-        x = new
+        _record(best, problem, res, spans)
+        best.kept = kept
+        x = best.x
     return best
 
 
-def _subsample(problem: Problem, size, seed=0) -> Problem:
+def swap_search(problem: Problem, sol: Solution, rounds=12) -> Solution:
+    """1-opt over the trials met: give up one binding trial (the kept trial rows with a nonzero
+    dual) and meet the next-best one instead; keep the swap when the plan gets cheaper.
+
+    The selection LP stops at a plan whose kept trials are the ones with the largest margins; a
+    binding trial of the annual target is what holds the plan up, and releasing it is the move
+    a branch-and-bound would branch on. Returns the cheapest plan found.
+    """
+    if sol.x is None:
+        return sol
+    best, excluded = sol, [set() for _ in problem.chances]
+    for _ in range(rounds):
+        candidates = []
+        for i, (duals, keep) in enumerate(zip(best.trial_duals, best.kept)):
+            for r in np.flatnonzero(duals < -1e-12):
+                candidates.append((float(duals[r]), i, int(keep[r])))
+        improved = False
+        for _dual, i, t in sorted(candidates)[: max(problem.n, 4)]:
+            trial = [set(e) for e in excluded]
+            trial[i].add(t)
+            new = selection_lp(problem, best.x, excluded=trial)
+            if new.x is not None and new.fun < best.fun - 1e-7 * max(1.0, abs(best.fun)):
+                new.lp_count += best.lp_count
+                best, excluded, improved = new, trial, True
+                break
+        if not improved:
+            break
+    return best
+
+
+def _subsample(problem: Problem, size) -> Problem:
     """The same problem on an evenly spaced subset of trials (for a cheap CVaR start)."""
     chances = []
     for ch in problem.chances:
@@ -226,29 +313,108 @@ def _subsample(problem: Problem, size, seed=0) -> Problem:
     return replace(problem, chances=chances)
 
 
-def solve(problem: Problem, starts=None, cvar_trials=2000) -> Solution:
-    """Minimise ``c . x`` under the chance constraints (CVaR start, then trial selection).
+def also_x_start(problem: Problem, steps=6) -> np.ndarray | None:
+    """An ALSO-X style start (Jiang & Xie 2022): bisection on the objective.
 
-    ``starts``: plans to start the trial selection from (e.g. the previous solution); by
-    default the CVaR plan, computed on ``cvar_trials`` evenly spaced trials (it is only a
-    start: the selection LPs use every trial). Returns the cheapest plan found; ``x`` is None
+    For a cost level ``u``, the LP ``min sum_t max(0, h_t - G_t x)`` over the first chance
+    constraint's trials, with ``c . x <= u`` and the limits, gives the plan that misses the
+    target by the least in total; its count of trials met grows with ``u``. The smallest level
+    whose plan meets enough trials is the start. Returns None when no level does.
+    """
+    from scipy import sparse
+
+    ch = problem.chances[0]
+    T, n = ch.G.shape
+    hi_x = cvar_start(problem) or cvar_start(problem, minimise_risk=True)
+    if not hi_x:
+        return None
+    hi = float(problem.c @ hi_x[0])
+    lo, best = 0.0, hi_x[0] if ch.hits(hi_x[0]).sum() >= ch.need else None
+    c = np.concatenate([np.zeros(n), np.full(T, 1.0 / T)])
+    # s_t >= h_t - G_t x  <=>  -G_t x - s_t <= -h_t
+    hinge = sparse.hstack([sparse.csr_matrix(-ch.G), -sparse.identity(T, format="csr")])
+    rows = [hinge]
+    rhs = [-ch.h]
+    if len(problem.b_ub):
+        rows.append(
+            sparse.hstack([sparse.csr_matrix(problem.A_ub), sparse.csr_matrix((len(problem.b_ub), T))])
+        )
+        rhs.append(problem.b_ub)
+    budget_row = sparse.csr_matrix(np.concatenate([problem.c, np.zeros(T)])[None, :])
+    bounds = _bounds(problem) + [(0.0, None)] * T
+    for _ in range(steps):
+        u = 0.5 * (lo + hi)
+        A = sparse.vstack(rows + [budget_row]).tocsr()
+        res = _linprog(c, A, np.concatenate(rhs + [[u]]), bounds)
+        if res.status != 0:
+            lo = u
+            continue
+        x = np.clip(res.x[:n], problem.lb, problem.ub)
+        if ch.hits(x).sum() >= ch.need:
+            hi, best = u, x
+        else:
+            lo = u
+    return best
+
+
+def corner_starts(problem: Problem, pairs=True) -> list:
+    """Plans that put everything on one unit (and, with ``pairs``, on two): starts in every
+    corner of the plan space, from which the selection LPs find the basins a CVaR start misses.
+    """
+    n = problem.n
+    open_ = [j for j in range(n) if problem.ub[j] > 0]
+    big = 10.0 * max(
+        1.0, float(np.max(np.abs(problem.chances[0].h))) / max(float(problem.chances[0].G.max()), 1e-12)
+    )
+    out = []
+    for j in open_:
+        x = np.array(problem.lb, dtype=np.float64)
+        x[j] = big
+        out.append(x)
+    if len(open_) <= 6:
+        # Directions spread over the simplex (a fixed generator: same starts on every run).
+        rng = np.random.default_rng(20261201)
+        for w in rng.dirichlet(np.ones(len(open_)), size=8 * len(open_)):
+            x = np.array(problem.lb, dtype=np.float64)
+            x[open_] = big * w
+            out.append(x)
+    if pairs and len(open_) <= 6:
+        for a in range(len(open_)):
+            for b in range(a + 1, len(open_)):
+                x = np.array(problem.lb, dtype=np.float64)
+                x[open_[a]] = x[open_[b]] = big
+                out.append(x)
+    return out
+
+
+def solve(problem: Problem, starts=None, cvar_trials=1000, fresh=True) -> Solution:
+    """Minimise ``c . x`` under the chance constraints (several starts, trial selection, 1-opt swaps).
+
+    ``starts``: plans to start the trial selection from (e.g. the previous solution), besides
+    the CVaR and ALSO-X plans computed on ``cvar_trials`` evenly spaced trials (they are only
+    starts: the selection LPs use every trial). Returns the cheapest plan found; ``x`` is None
     when no start leads to a feasible selection.
     """
     best = Solution(None, status="infeasible")
     starts = list(starts) if starts is not None else []
-    if not starts:
+    # Several starts, whatever is given: the sample problem is not convex, and a start from the
+    # previous plan alone keeps the search in that plan's basin.
+    if fresh or not starts:
         small = _subsample(problem, cvar_trials)
-        starts = cvar_start(small)
-        if not starts:
+        cvar = cvar_start(small)
+        if not cvar:
             # CVaR is conservative: it can be infeasible when the chance constraint is not.
-            starts = cvar_start(small, minimise_risk=True)
+            cvar = cvar_start(small, minimise_risk=True)
+        also = also_x_start(small)
+        starts += cvar + ([also] if also is not None else []) + corner_starts(problem)
     count = 0
     for x0 in starts:
         sol = selection_lp(problem, x0)
         count += sol.lp_count
         if sol.x is not None and sol.fun < best.fun:
             best = sol
-    best.lp_count = count + len(starts)
+    best = swap_search(problem, best)  # the 1-opt polish, on the best start only
+    best.lp_count += count + len(starts)
     return best
 
 

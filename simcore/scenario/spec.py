@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 
 # Longest plan accepted (20 years): the calendar, creation tables and outputs grow with it.
+# Largest quarter-over-quarter creation ratio an optimizer ramp limit may name.
+MAX_RAMP = 1000.0
 MAX_HORIZON_WEEKS = 1040
 # Most opportunities one cell may plan to create over the horizon: far beyond any B2B plan,
 # so a plan above it is a units mistake (dollars typed as cents, a count per year as per week).
@@ -844,9 +846,25 @@ SCENARIO = Table(
                     MAX_HORIZON_WEEKS,
                     exclusive_minimum=True,
                 ),
+                "ramp": Number(
+                    "largest quarter-over-quarter ratio of a source's weekly creation, both ways "
+                    "(default 1.5; 0 lifts it)",
+                    0.0,
+                    MAX_RAMP,
+                ),
+                "ending_bank": Number(
+                    "decision-stage bank the horizon must end with, in dollars (default, when [funnel] "
+                    "plans an ending bank: what the spreadsheet plan, simulated, ends with; 0 lifts it)",
+                    0.0,
+                    MAX_TOTAL_DOLLARS,
+                ),
+                "ending_bank_confidence": Number(
+                    "P(ending decision-stage bank >= ending_bank) required (default 0.5)", 0.0, 1.0
+                ),
                 "source": MapOf(
                     Table(
                         {
+                            "ramp": Number("this source's ramp limit (see optimize.ramp)", 0.0, MAX_RAMP),
                             "min": Number(
                                 "least stage-1 pipeline over the horizon, in dollars", 0.0, MAX_TOTAL_DOLLARS
                             ),

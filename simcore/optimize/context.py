@@ -1,0 +1,67 @@
+"""What every step of :func:`simcore.optimize.plan.optimize` shares: the request, checked."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simcore.optimize.layout import Layout
+from simcore.optimize.limits import Limits
+from simcore.scenario.load import Scenario
+
+
+def say(progress, message):
+    """A progress message on stderr (or to the callable ``progress``)."""
+    if progress:
+        if callable(progress):
+            progress(message)
+        else:
+            print(f"optimize: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Request:
+    """The checked request and the layout of its plan."""
+
+    sc: Scenario
+    layout: Layout
+    limits: Limits
+    settings: dict
+    objective: str
+    confidence: float
+    target: float
+    budget: float | None
+    trials: int
+    seed: int
+    verify_trials: int
+    verify_seed: int
+    iterations: int
+    free_mix: bool
+    progress: object = False
+    scale: float = 1.0
+    floor: float = 1.0
+    ub_dollars: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ending_yields: tuple | None = None  # from simcore.optimize.sample.ending_yields
+
+    @property
+    def ending(self) -> bool:
+        """An ending-bank requirement applies."""
+        return bool(self.limits.ending_bank)
+
+    @property
+    def decision_stage(self) -> str:
+        """The decision stage's name, as the scenario names it."""
+        return self.sc.stages[self.sc.decision_stage].name
+
+    def say(self, message):
+        say(self.progress, message)
+
+    def reference(self, x) -> np.ndarray:
+        """The plan to simulate for unit dollars ``x``: units at 0 are simulated at the floor (so
+        their yield stays measured) and priced at 0; the cohort attribution keeps the linear
+        model exact at ``x`` all the same.
+        """
+        cap = np.where(np.isfinite(self.ub_dollars), np.maximum(self.ub_dollars, 0), np.inf)
+        return np.minimum(np.maximum(x, self.floor), cap)
