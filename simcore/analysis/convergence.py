@@ -29,6 +29,7 @@ from simcore.analysis.mcerror import (  # noqa: F401  (also importable from here
     with_errors,
 )
 from simcore.engine.compile import compile_scenario
+from simcore.engine.sampling import replicate_of
 from simcore.engine.simulate import simulate
 from simcore.errors import SimcoreError
 from simcore.result import Result
@@ -103,8 +104,6 @@ def replicate_errors(values, replicate, target=None, level: float = 0.95) -> dic
 
 def _figures(ds: xr.Dataset, level: float):
     """The error function for ``ds``'s sampling: i.i.d. for random, replicates otherwise."""
-    from simcore.engine.sampling import replicate_of
-
     sampling = ds.attrs.get("sampling", "random")
     if sampling == "random":
         return lambda values, target=None: with_errors(values, target, level)
@@ -291,7 +290,6 @@ def simulate_to_precision(
 
 
 def _replicate_half_widths(values, sampling: str, level: float) -> dict:
-    from simcore.engine.sampling import replicate_of
 
     e = replicate_errors(values, replicate_of(sampling, np.arange(len(values))), None, level)
     return {

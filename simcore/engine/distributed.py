@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import xarray as xr
 
+from simcore.engine.simulate import build_dataset, run_kernel
+from simcore.engine.stream import BLOCK, StreamReducer, reduce_chunk
 from simcore.errors import SimcoreError
 
 
@@ -81,13 +83,10 @@ def _closing_cluster(close, cluster):
 
 def _chunk(model, seed, lo, n, sampling, stream):
     """One worker's part: trials ``lo .. lo + n - 1`` (absolute), full or reduced."""
-    from simcore.engine.simulate import build_dataset, run_kernel
-
     out = run_kernel(model, n, seed, lo, progress=False, sampling=sampling)
     ds = build_dataset(model, out, seed, lo, sampling)
     if not stream:
         return ds
-    from simcore.engine.stream import reduce_chunk
 
     return reduce_chunk(out, n, ds)
 
@@ -100,8 +99,6 @@ def chunk_plan(trials: int, workers: int, chunk_size: int | None = None) -> list
     >>> chunk_plan(5000, 2)
     [(0, 1024), (1024, 1024), (2048, 1024), (3072, 1024), (4096, 904)]
     """
-    from simcore.engine.stream import BLOCK
-
     size = chunk_size or -(-trials // (4 * max(workers, 1)))
     size = max(BLOCK, -(-size // BLOCK) * BLOCK)
     return [(lo, min(size, trials - lo)) for lo in range(0, trials, size)]
@@ -128,7 +125,6 @@ def simulate_on(client, scenario, model, trials, seed, trial_start, sampling, st
             ds.attrs.update(parts[0].attrs)
             ds.attrs.update({"trials": trials, "trial_start": trial_start})
             return ds
-        from simcore.engine.stream import StreamReducer
 
         reducer = StreamReducer(model, trials, seed, trial_start, sampling)
         for future in futures:  # in trial order: the moments fold in the same order as one machine's

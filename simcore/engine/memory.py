@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simcore.engine.kernel import flow_layout
 from simcore.errors import SimcoreError
 
 USABLE_SHARE = 0.9
@@ -119,7 +120,6 @@ def bytes_per_trial(model, kept=None) -> int:
     """
     if kept is not None:
         return kept
-    from simcore.engine.kernel import flow_layout
 
     n, c, k = len(model.periods), len(model.scenario.cells), model.n_stages
     slots = flow_layout(k)[-1]

@@ -17,8 +17,9 @@ from simcore import checks
 from simcore._version import __version__
 from simcore.engine.compile import Model, compile_scenario
 from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials, trial_columns
-from simcore.engine.memory import refuse
+from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate, refuse
 from simcore.engine.sampling import check_sampling, kernel_uniforms
+from simcore.engine.stream import BLOCK, StreamReducer, kept_bytes
 from simcore.errors import SimcoreError
 from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.spec import CATEGORIES
@@ -184,8 +185,6 @@ def run_kernel(
     if on_chunk is None:
         out, unit, largest = _Outputs(model, trials), 1, MAX_CHUNK
     else:
-        from simcore.engine.stream import BLOCK
-
         unit = BLOCK
         largest = stream_chunk(model)
         if chunk_size is not None:
@@ -246,18 +245,12 @@ def _progress(total, progress):
 
 def stream_chunk(model: Model) -> int:
     """Trials per chunk of a streamed run: whole blocks, at most :data:`STREAM_CHUNK_BYTES` of outputs."""
-    from simcore.engine.memory import bytes_per_trial
-    from simcore.engine.stream import BLOCK
-
     blocks = STREAM_CHUNK_BYTES // (BLOCK * bytes_per_trial(model))
     return BLOCK * int(min(max(blocks, 1), MAX_CHUNK // BLOCK))
 
 
 def memory_estimate(model: Model, trials: int, stream: bool):
     """What ``trials`` trials of ``model`` need, kept in full or streamed (see :mod:`simcore.engine.memory`)."""
-    from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate
-    from simcore.engine.stream import BLOCK, kept_bytes
-
     full = bytes_per_trial(model)
     if not stream:
         return estimate(model, trials, full, threads=numba.get_num_threads())
@@ -387,6 +380,7 @@ def simulate(
     if not boundaries and (stream or client is not None):
         raise SimcoreError("boundaries=False is for a plain run: not with stream or client")
     if client is not None:
+        # Lazy: Dask is an optional extra, and slow to import; only a run on a client needs it.
         from simcore.engine.distributed import simulate_on
 
         return simulate_on(client, scenario, model, trials, seed, trial_start, sampling, stream, chunk_size)
@@ -395,7 +389,6 @@ def simulate(
             model, trials, seed, trial_start, chunk_size, progress, sampling, boundaries=bool(boundaries)
         )
         return build_dataset(model, out, seed, trial_start, sampling)
-    from simcore.engine.stream import StreamReducer
 
     reducer = StreamReducer(model, trials, seed, trial_start, sampling)
     labelled = {}

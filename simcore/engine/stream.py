@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from simcore.variables import dims_of
+
 BLOCK = 512
 KEPT = ("bookings_amount", "bookings_count", "created_amount", "opportunities", "market_factor")
 KEPT_DIMS = {
@@ -161,8 +163,8 @@ class StreamReducer:
 
     def dataset(self) -> xr.Dataset:
         """The streamed result: :data:`KEPT` per trial, ``<name>_mean``/``_sd`` for every output."""
+        # At call time: simulate imports this module (its runs hand their chunks to it).
         from simcore.engine.simulate import _Outputs, build_dataset
-        from simcore.variables import dims_of
 
         shapes = {name: a.shape[1:] for name, a in zip(RAW, _Outputs(self.model, 1).arrays(0, 1))}
         n = self.filled
