@@ -362,12 +362,14 @@ def _meet(req: Request, rows: Rows, state: _State, tries=4) -> _State:
     if state.met or not state.feasible or req.objective == "p_hit":
         return state
     x = state.x
-    for _ in range(tries):
+    for attempt in range(tries):
         lam = 1.0
         for ch in state.problem.chances:
             g = ch.G @ (x / req.scale)
             lam = max(lam, compare.needed_scale(np.zeros_like(g), g, ch.h, ch.alpha))
-        scaled = x * lam * (1 + 1e-4)
+        # A little headroom, more at each try: the plan scaled to the linear model's need is
+        # simulated anew, and its new deals may fall a trial or two short again.
+        scaled = x * lam * (1 + 1e-4 + 2e-3 * attempt)
         prob = state.problem
         if len(prob.b_ub) and np.any(
             prob.A_ub @ (scaled / req.scale) > prob.b_ub + 1e-9 * np.abs(prob.b_ub) + 1e-12
