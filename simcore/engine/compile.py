@@ -145,16 +145,8 @@ class Model:
         )
 
     def count_tables(self) -> tuple:
-        """``(cdf, offsets)`` of the deals created per cell and week (:func:`count_tables`), built once.
-
-        Parameters
-        ----------
-        rate : numpy.ndarray
-            (cells, weeks) expected counts.
-        process : numpy.ndarray
-            Per cell, ``POISSON`` or ``NEGATIVE_BINOMIAL``.
-        dispersion : numpy.ndarray
-            Per cell, the negative binomial size (``inf``: Poisson).
+        """``(cdf, offsets)`` of the deals created per cell and week (:func:`count_tables` of this
+        model's ``creation_rate``, ``process`` and ``dispersion``), built once.
 
         Returns
         -------
