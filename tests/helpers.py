@@ -259,3 +259,21 @@ def run_cli(capsys, *argv):
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
+
+
+def edited(base: dict, **changes) -> dict:
+    """A deep copy of ``base`` with ``a__b__c=value`` edits: ``__`` separates the parts of a
+    field path, a number indexes a list, and ``None`` deletes the field."""
+    raw = copy.deepcopy(base)
+    for key, value in changes.items():
+        *parents, last = key.split("__")
+        node = raw
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        if isinstance(node, list):
+            last = int(last)
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return raw

@@ -5,13 +5,13 @@ field (or line), and nothing is read or echoed that a scenario should not reach.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import os
 import time
 
 import numpy as np
 import pytest
+from helpers import edited
 
 from simcore import ScenarioError, compile_scenario, load_scenario, scenario_from_dict
 from simcore.cli.app import main
@@ -44,19 +44,7 @@ BASE = {
 
 def edit(**changes):
     """BASE with ``a__b__c=value`` edits (``None`` deletes)."""
-    raw = copy.deepcopy(BASE)
-    for key, value in changes.items():
-        *parents, last = key.split("__")
-        node = raw
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        if isinstance(node, list):
-            last = int(last)
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
-    return raw
+    return edited(BASE, **changes)
 
 
 def problems(raw, **kwargs):

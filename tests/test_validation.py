@@ -12,6 +12,7 @@ import datetime as dt
 import textwrap
 
 import pytest
+from helpers import edited
 
 from simcore import ScenarioError, load_scenario, scenario_from_dict
 from simcore.scenario.values import BetaRate, Pert
@@ -49,19 +50,7 @@ BASE = {
 
 def edit(**changes):
     """BASE with ``{"a.b.c": value}`` edits (``None`` deletes); keys use ``__`` for dots."""
-    raw = copy.deepcopy(BASE)
-    for key, value in changes.items():
-        *parents, last = key.split("__")
-        node = raw
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        if isinstance(node, list):
-            last = int(last)
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
-    return raw
+    return edited(BASE, **changes)
 
 
 def problems(raw=None, **kwargs):
