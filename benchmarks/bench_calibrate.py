@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 import simcore
 from simcore.calibrate import calibrate, read_opportunities, read_stage_history, simulate_history
 
-STAGES = [f"Stage {i + 1}" for i in range(10)]
+STAGES = [f"Stage {i + 1}" for i in range(12)]
 
 
 def big_scenario(opportunities: int, years: int):
-    """16 cells, 10 stages advancing at 95%, a decision pushing 40% of the time up to 6 times:
+    """16 cells, 12 stages advancing at 95%, a decision pushing 40% of the time up to 6 times:
     about ten stage changes per deal."""
     per_cell = opportunities / 16 / years
     raw = {
@@ -42,7 +42,7 @@ def big_scenario(opportunities: int, years: int):
             "source": ["inbound", "outbound", "expansion", "partner"],
             "product": ["A", "B", "C", "D"],
         },
-        "stage": [{"name": n, "category": "pipeline" if i < 6 else "commit"} for i, n in enumerate(STAGES)],
+        "stage": [{"name": n, "category": "pipeline" if i < 8 else "commit"} for i, n in enumerate(STAGES)],
         "defaults": {
             "stages": {
                 n: {"advance": 0.95, "dwell": {"mean": 12, "cv": 0.6}, "growth": 1.02} for n in STAGES[:-1]
