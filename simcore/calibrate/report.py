@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from simcore.analysis.funnel_rates import stage_advance
 from simcore.calibrate import events as ev
 from simcore.calibrate.fit import frozen
 from simcore.format import money, percent
@@ -107,14 +108,10 @@ def plan_rate(plan, label, parameter):
     if stage not in names[:-1]:
         return None
     s = names.index(stage)
-    own = p.stages[s].advance
-    if own is not None:
-        return base(own)
-    free = [i for i in range(p.entry_stage, len(names) - 1) if p.stages[i].advance is None]
-    fixed = np.prod(
-        [base(p.stages[i].advance) for i in range(p.entry_stage, len(names) - 1) if i not in free]
-    )
-    return (base(p.to_decision) / fixed) ** (1.0 / len(free)) if p.to_decision is not None else None
+    if p.stages[s].advance is None and p.to_decision is None:
+        return None
+    # The rate in effect, as the kernel sets it (a cumulative conversion split over free stages).
+    return stage_advance(p, len(names))[s]
 
 
 def rates_figure(result, plan, path):
