@@ -69,6 +69,11 @@ def money_axis(axis, currency: str = "USD") -> None:
     axis.set_major_formatter(FuncFormatter(lambda x, _pos: money(x, currency)))
 
 
+def level_line(ax, value: float, label: str, gid: str) -> None:
+    """The dashed horizontal line of a level a chart is read against (the target, what is needed)."""
+    ax.axhline(value, color=TARGET, linestyle="--", linewidth=1.5, label=label, gid=gid)
+
+
 def plan_title(ds) -> str:
     """The plan's name as a title starts: ``FY2026``, ``FY2026 (Conservative)``."""
     name = str(ds.attrs.get("scenario", "Plan"))

@@ -26,6 +26,7 @@ from simcore.report.chart_kit import (
     _period_ticks,
     _period_word,
     _range_whiskers,
+    level_line,
     money_axis,
     new_figure,
     plain_text,
@@ -136,14 +137,7 @@ def _need_lines(ax, needed, n_periods, label, currency) -> None:
             linestyle=":",
             label=f"{label} (cumulative)",
         )
-    ax.axhline(
-        total,
-        color=TARGET,
-        linestyle="--",
-        linewidth=1.5,
-        label=f"{label} {money(total, currency)}",
-        gid="needed",
-    )
+    level_line(ax, total, f"{label} {money(total, currency)}", "needed")
 
 
 def bank_by_category(ds, measure: str = "amount") -> Figure:

@@ -41,6 +41,7 @@ from simcore.report.chart_kit import (
     _period_ticks,
     _period_word,
     _target,
+    level_line,
     money_axis,
     new_figure,
     plain_text,
@@ -140,14 +141,7 @@ def fan_chart(ds, cumulative: bool = True, target=None) -> Figure:
     word = _period_word(ds)
     if cumulative:
         if target is not None:
-            ax.axhline(
-                target,
-                color=TARGET,
-                linestyle="--",
-                linewidth=1.5,
-                label=f"Target {exact_money(target, currency)}",
-                gid="target",
-            )
+            level_line(ax, target, f"Target {exact_money(target, currency)}", "target")
         # The P10 with the digits that tell it from the target drawn beside it.
         p10_text = (
             money_pair(p10[-1], target, currency)[0] if target is not None else money(p10[-1], currency)
@@ -427,14 +421,7 @@ def scenario_comparison(results, target=None, currency: str = "USD", title: str 
     ticks = names
     if target is not None:
         target = float(target)
-        ax.axhline(
-            target,
-            color=TARGET,
-            linestyle="--",
-            linewidth=1.5,
-            label=f"Target {exact_money(target, currency)}",
-            gid="target",
-        )
+        level_line(ax, target, f"Target {exact_money(target, currency)}", "target")
         ticks = [f"{n}\nP(hit) {percent(float((a >= target).mean()), 0)}" for n, a in zip(names, annual)]
     ax.set_xticks(x, ticks)
     money_axis(ax.yaxis, currency)
