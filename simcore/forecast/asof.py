@@ -231,7 +231,7 @@ def _cells(sc, opps, rows):
     codes = []
     for d in dims:
         values = opps[d].iloc[rows].astype(str)
-        code = pd.Categorical(values, categories=list(sc.dimensions[d])).codes.astype(np.int64)
+        code = pd.Index(list(sc.dimensions[d])).get_indexer(values).astype(np.int64)
         for i in np.nonzero(code < 0)[0][:20]:
             value = values.iloc[i]
             problems.append(
@@ -353,6 +353,7 @@ def as_of_state(scenario, opportunities=None, as_of=None, *, history=None, colum
     for name in ("opportunity_id", "created", "status", "closed", "close_date", "amount", "stage", "line"):
         if name not in opps.columns:
             raise SimcoreError(f"opportunities: the table lacks {name!r}: read it with read_opportunities")
+    smap = _scenario_stage_map(sc, [opps, hist], stages)  # a bad mapping is said first
     _check_export_reaches(opps, hist, as_of)
     t_as_of, t_start = pd.Timestamp(as_of), pd.Timestamp(sc.start)
     file = opps.attrs.get("file", "(table)")
@@ -378,7 +379,6 @@ def as_of_state(scenario, opportunities=None, as_of=None, *, history=None, colum
             "amount": np.nan_to_num(opps["amount"].iloc[created_rows].to_numpy(dtype=np.float64)),
         }
     )
-    smap = _scenario_stage_map(sc, [opps, hist], stages)
     bank = _bank(sc, opps, hist, smap, open_rows, t_as_of, t_start, warnings)
     return AsOf(sc, as_of, day, actuals, bank, created, warnings, str(opps.attrs.get("file", "")))
 
