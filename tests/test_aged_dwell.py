@@ -115,7 +115,9 @@ def test_an_aged_bank_deal_closes_after_its_conditioned_dwell(dist, kind, cv):
     # created then: every trial wins it once, at 100 + the remaining dwell.
     sc = _one_bank_deal_scenario(dist, cv)
     age, start = 70.0, 100.0
-    model = compile_scenario(sc).with_bank([0], [1], [50_000.0], created=[start - age], start=start, age=[age])
+    model = compile_scenario(sc).with_bank(
+        [0], [1], [50_000.0], created=[start - age], start=start, age=[age]
+    )
     cdf = _residual_cdf(_dwell_dist(kind, 30.0, cv), age)
 
     def check(seed):

@@ -393,6 +393,8 @@ def _previous(baseline) -> dict:
         return baseline.to_dict()
     if isinstance(baseline, dict):
         return baseline
+    if isinstance(baseline, (str, Path)) and Path(baseline).suffix.lower() == ".nc":
+        return _previous_netcdf(Path(baseline))
     if isinstance(baseline, (str, Path)):
         path = Path(baseline)
         try:
@@ -410,6 +412,23 @@ def _previous(baseline) -> dict:
     raise SimcoreError(
         f"baseline must be 'plan', None, a previous forecast or its .json file, got {baseline!r}"
     )
+
+
+def _previous_netcdf(path: Path) -> dict:
+    """The summary of a forecast written as netCDF (``simcore forecast --out f.nc``)."""
+    try:
+        with xr.open_dataset(path) as ds:
+            if "as_of" not in ds.attrs or "bookings_amount" not in ds:
+                raise SimcoreError(f"{path}: not a forecast written by simcore forecast --out (no as_of)")
+            b = ds["bookings_amount"]
+            year = b.sum([d for d in b.dims if d != "trial"]).values
+            target = ds.attrs.get("target")
+            as_of = ds.attrs["as_of"]
+    except FileNotFoundError:
+        raise SimcoreError(f"{path}: no such previous forecast file") from None
+    except (OSError, ValueError) as exc:
+        raise SimcoreError(f"{path}: not a readable netCDF forecast ({exc})") from None
+    return {"as_of": as_of, "p_hit": _p_hit(year, target), "year": {"total": distribution(year)}}
 
 
 def _change_since(year, target, before: dict):
