@@ -69,6 +69,16 @@ def test_closed_periods_are_the_exports_sums_with_no_spread(smb, smb_history):
             assert row["actual"] == 0
     assert [r["status"] for r in f.by_period[:6]] == ["closed"] * 4 + ["current", "open"]
     assert f.year["actual"] == pytest.approx(float(e[won]["Amount"].sum()), rel=1e-12)
+    # Creation so far: the entry stage from the export's created dates, the decision stage from
+    # the first change into it in the stage history; closed months have no spread.
+    created = pd.to_datetime(e["CreatedDate"]).dt.tz_localize(None)
+    feb = (created >= "2026-02-01") & (created < "2026-03-01")
+    counts = ds.created_count.sum(["source", "product"]).isel(period=1)
+    assert (counts.isel(stage=0) == int(feb.sum())).all()
+    s = h.stage_history
+    changed = pd.to_datetime(s["CreatedDate"]).dt.tz_localize(None)
+    first = s[s["StageName"] == "Negotiation"].assign(t=changed).groupby("OpportunityId")["t"].min()
+    assert (counts.isel(stage=-1) == int(((first >= "2026-02-01") & (first < "2026-03-01")).sum())).all()
 
 
 def test_no_deal_is_both_an_actual_and_in_the_bank(smb, smb_history):

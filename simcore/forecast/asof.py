@@ -64,8 +64,9 @@ class AsOf:
         unknown), ``age`` (days in its stage on the as-of date; NaN if unknown), ``line`` and
         the dimensions.
     created : pandas.DataFrame
-        One row per deal created in the plan's year before the as-of date: ``cell, day,
-        amount``.
+        One row per deal entering a stage in the plan's year before the as-of date: ``cell,
+        stage, day, amount``; the entry stage from the export's created dates, the later
+        stages (with a stage history) from the first change into each.
     warnings : list of str
         What is usable but worth saying (blank amounts, deals without a history...).
     file : str
@@ -103,6 +104,31 @@ class AsOf:
             c = frame["cell"].to_numpy(dtype=np.int64)
             np.add.at(amount, (p, c), frame["amount"].to_numpy(dtype=np.float64))
             np.add.at(count, (p, c), 1)
+        return amount, count
+
+    def created_by_period(self, model: Model) -> tuple:
+        """Dollars and count entering each stage before the as-of date, by period, cell and stage.
+
+        Parameters
+        ----------
+        model : Model
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            ``(periods, cells, stages)`` float64 dollars and int64 counts.
+        """
+        shape = (len(model.periods), len(self.scenario.cells), model.n_stages)
+        amount, count = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+        f = self.created
+        if len(f):
+            idx = (
+                model.period_of_day[f["day"].to_numpy(dtype=np.int64)],
+                f["cell"].to_numpy(dtype=np.int64),
+                f["stage"].to_numpy(dtype=np.int64),
+            )
+            np.add.at(amount, idx, f["amount"].to_numpy(dtype=np.float64))
+            np.add.at(count, idx, 1)
         return amount, count
 
     def model(self, model: Model) -> Model:
@@ -372,13 +398,19 @@ def as_of_state(scenario, opportunities=None, as_of=None, *, history=None, colum
     open_rows = np.nonzero(created_before & ~closed_before & ~when_unknown)[0]
     actuals = _actuals(sc, opps, np.nonzero(won)[0], t_start, warnings)
     created_rows = np.nonzero(created_before & (opps["created"] >= t_start).to_numpy())[0]
+    cells = _cells(sc, opps, created_rows)
     created = pd.DataFrame(
         {
-            "cell": _cells(sc, opps, created_rows),
+            "cell": cells,
+            "stage": np.array([sc.params[c].entry_stage for c in cells], dtype=np.int64),
             "day": np.floor(_days(opps["created"].iloc[created_rows], t_start)).astype(np.int64),
             "amount": np.nan_to_num(opps["amount"].iloc[created_rows].to_numpy(dtype=np.float64)),
         }
     )
+    if hist is not None:
+        created = pd.concat(
+            [created, _later_stages(sc, opps, hist, smap, t_as_of, t_start)], ignore_index=True
+        )
     bank = _bank(sc, opps, hist, smap, open_rows, t_as_of, t_start, warnings)
     return AsOf(sc, as_of, day, actuals, bank, created, warnings, str(opps.attrs.get("file", "")))
 
@@ -401,7 +433,7 @@ def _own_bank(sc, as_of, day):
     )
     empty = pd.DataFrame({"cell": np.zeros(0, np.int64), "day": np.zeros(0, np.int64), "amount": np.zeros(0)})
     actuals = empty.assign(opportunity_id=pd.Series([], dtype=object), line=np.zeros(0, np.int64))
-    return AsOf(sc, as_of, day, actuals, bank, empty, [], "")
+    return AsOf(sc, as_of, day, actuals, bank, empty.assign(stage=np.zeros(0, np.int64)), [], "")
 
 
 def _actuals(sc, opps, rows, t_start, warnings):
@@ -565,3 +597,34 @@ def _bank_amounts(sc, opps, rows, cells, amount, warnings):
             f"amount (blank or below {spec.MIN_DOLLARS:g}): each is given its cell's mean deal size"
         )
     return amount
+
+
+def _later_stages(sc, opps, hist, smap, t_as_of, t_start):
+    """Entries into the stages after each deal's entry stage, in the year before the as-of date:
+    the first change of each deal into each stage (a deal that comes back is not created twice).
+    """
+    h = hist[(hist["changed"] >= t_start) & (hist["changed"] < t_as_of)]
+    index = pd.Series(np.arange(len(opps)), index=opps["opportunity_id"].to_numpy())
+    h = h[h["opportunity_id"].isin(index.index)]
+    if h.empty:
+        return pd.DataFrame({"cell": [], "stage": [], "day": [], "amount": []}).astype(
+            {"cell": np.int64, "stage": np.int64, "day": np.int64}
+        )
+    column = hist.attrs.get("columns", {}).get("stage", "stage")
+    code = smap.codes(h["stage"], hist.attrs.get("file", "(table)"), h["line"], column)
+    rows = index[h["opportunity_id"]].to_numpy()
+    cells = _cells(sc, opps, rows)
+    entry = np.array([p.entry_stage for p in sc.params], dtype=np.int64)[cells]
+    frame = pd.DataFrame(
+        {
+            "deal": rows,
+            "cell": cells,
+            "stage": code,
+            "day": np.floor(_days(h["changed"], t_start)).astype(np.int64),
+            "amount": h["amount"].to_numpy(dtype=np.float64),
+            "export_amount": opps["amount"].to_numpy(dtype=np.float64)[rows],
+        }
+    )
+    frame = frame[(code > entry)].drop_duplicates(["deal", "stage"], keep="first")
+    frame["amount"] = np.nan_to_num(frame["amount"].fillna(frame["export_amount"]).to_numpy())
+    return frame[["cell", "stage", "day", "amount"]].reset_index(drop=True)

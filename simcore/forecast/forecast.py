@@ -132,12 +132,13 @@ def forecast_dataset(ds: xr.Dataset, state: AsOf, model: Model) -> xr.Dataset:
     -------
     xarray.Dataset
         ``ds``'s variables, with ``bookings_amount``, ``bookings_count`` the whole year
-        (actual + simulated) and the entry stage's ``created_amount``, ``created_count``
-        including the deals created before the as-of date; and
+        (actual + simulated) and ``created_amount``, ``created_count`` including the deals
+        that entered each stage before the as-of date; and
         ``actual_bookings_amount``, ``actual_bookings_count`` (period, dims): won before the
         as-of date; ``simulated_bookings_amount``, ``simulated_bookings_count`` (trial,
         period, dims): booked from the as-of date on; ``actual_created_amount``,
-        ``actual_created_count`` (period, dims): created before it; ``period_status``
+        ``actual_created_count`` (period, dims, stage): entered each stage before it (the
+        entry stage from the export's created dates, later stages from a stage history); ``period_status``
         (period). ``attrs`` add ``as_of``, ``as_of_day``, ``bank_deals``, ``actual_deals``.
     """
     sc = state.scenario
@@ -155,16 +156,25 @@ def forecast_dataset(ds: xr.Dataset, state: AsOf, model: Model) -> xr.Dataset:
         )
 
     amount, count = state.by_period(state.actuals, model)
-    c_amount, c_count = state.by_period(state.created, model)
+    c_amount, c_count = state.created_by_period(model)
     cur = sc.currency
+
+    def per_stage(values, units, description):
+        return xr.DataArray(
+            values.reshape([values.shape[0], *shape, values.shape[-1]]),
+            dims=("period", *dims, "stage"),
+            coords={**coords, "stage": ds["stage"].values},
+            attrs={"units": units, "description": description},
+        )
+
     actual = {
         "actual_bookings_amount": per_cell(amount, "a", cur, "won dollars booked before the as-of date"),
         "actual_bookings_count": per_cell(count, "a", "deals", "deals won before the as-of date"),
-        "actual_created_amount": per_cell(
-            c_amount, "c", cur, "pipeline dollars created before the as-of date"
+        "actual_created_amount": per_stage(
+            c_amount, cur, "pipeline dollars entering each stage before the as-of date"
         ),
-        "actual_created_count": per_cell(
-            c_count, "c", "deals", "opportunities created before the as-of date"
+        "actual_created_count": per_stage(
+            c_count, "deals", "opportunities entering each stage before the as-of date"
         ),
     }
     for kind in ("amount", "count"):
@@ -175,15 +185,9 @@ def forecast_dataset(ds: xr.Dataset, state: AsOf, model: Model) -> xr.Dataset:
         out[f"bookings_{kind}"] = (sim + actual[f"actual_bookings_{kind}"].astype(sim.dtype)).assign_attrs(
             sim.attrs
         )
-        # The entry stage's creation: the actual deals, then the simulated ones.
         created = ds[f"created_{kind}"]
-        entry = np.zeros(created.shape[1:], dtype=created.dtype)  # (period, *dims, stage)
-        flat = entry.reshape(entry.shape[0], -1, entry.shape[-1])
-        for c, p in enumerate(sc.params):
-            flat[:, c, p.entry_stage] = actual[f"actual_created_{kind}"].values.reshape(entry.shape[0], -1)[
-                :, c
-            ]
-        out[f"created_{kind}"] = (created + entry[None]).assign_attrs(created.attrs)
+        before = actual[f"actual_created_{kind}"].astype(created.dtype).transpose(*created.dims[1:])
+        out[f"created_{kind}"] = (created + before).transpose(*created.dims).assign_attrs(created.attrs)
     for name, value in actual.items():
         out[name] = value
     out["period_status"] = ("period", period_status(model, state.day))
