@@ -178,16 +178,17 @@ def forecast_dataset(ds: xr.Dataset, state: AsOf, model: Model) -> xr.Dataset:
         ),
     }
     for kind in ("amount", "count"):
+        # Plain numpy sums: the actual arrays are laid out as the simulated ones without
+        # ``trial`` (xarray's aligned arithmetic costs more than the run's own Dataset).
         sim = ds[f"bookings_{kind}"]
         out[f"simulated_bookings_{kind}"] = sim.assign_attrs(
             description=f"bookings ({kind}) simulated from the as-of date on"
         )
-        out[f"bookings_{kind}"] = (sim + actual[f"actual_bookings_{kind}"].astype(sim.dtype)).assign_attrs(
-            sim.attrs
-        )
+        before = actual[f"actual_bookings_{kind}"].values.astype(sim.dtype)
+        out[f"bookings_{kind}"] = (sim.dims, sim.values + before[None], sim.attrs)
         created = ds[f"created_{kind}"]
-        before = actual[f"actual_created_{kind}"].astype(created.dtype).transpose(*created.dims[1:])
-        out[f"created_{kind}"] = (created + before).transpose(*created.dims).assign_attrs(created.attrs)
+        before = actual[f"actual_created_{kind}"].values.astype(created.dtype)
+        out[f"created_{kind}"] = (created.dims, created.values + before[None], created.attrs)
     for name, value in actual.items():
         out[name] = value
     out["period_status"] = ("period", period_status(model, state.day))
@@ -281,7 +282,7 @@ def forecast(
     model = compile_scenario(sc, period)
     ds = simulate(sc, trials, seed, model=state.model(model), progress=progress, sampling=sampling)
     ds = forecast_dataset(ds, state, model)
-    year = ds["bookings_amount"].sum([d for d in ds["bookings_amount"].dims if d != "trial"]).values
+    year = ds["bookings_amount"].values.reshape(trials, -1).sum(axis=1)
     target = sc.target
     plan_year = None
     if isinstance(baseline, str) and baseline == "plan":
@@ -303,11 +304,11 @@ def _p_hit(year, target):
 
 def _result(sc, state, ds, year, target, trials, seed, change):
     status = list(ds["period_status"].values)
-    dims = [d for d in ds["bookings_amount"].dims if d not in ("trial", "period")]
-    actual = ds["actual_bookings_amount"].sum(dims).values
-    actual_n = ds["actual_bookings_count"].sum(dims).values
-    sim = ds["simulated_bookings_amount"].sum(dims).values  # (trial, period)
-    total = ds["bookings_amount"].sum(dims).values
+    n_trials, n_periods = ds.sizes["trial"], ds.sizes["period"]
+    actual = ds["actual_bookings_amount"].values.reshape(n_periods, -1).sum(axis=1)
+    actual_n = ds["actual_bookings_count"].values.reshape(n_periods, -1).sum(axis=1)
+    sim = ds["simulated_bookings_amount"].values.reshape(n_trials, n_periods, -1).sum(axis=2)
+    total = ds["bookings_amount"].values.reshape(n_trials, n_periods, -1).sum(axis=2)
     by_period = [
         {
             "period": str(p),
@@ -348,17 +349,18 @@ def _result(sc, state, ds, year, target, trials, seed, change):
 
 def _summary(ds, year, target):
     """The ``simcore run --json`` summary of the whole year (see ``SimcoreAccessor.summary``)."""
-    dims = [d for d in ds["bookings_amount"].dims if d not in ("trial", "period")]
+    labels = [str(p) for p in ds["period"].values]
+    n_trials, n_periods = ds.sizes["trial"], ds.sizes["period"]
 
     def shape(per_period):
         return {
-            "year": distribution(per_period.sum("period").values),
-            "by_period": {
-                str(p): distribution(per_period.sel(period=p).values) for p in per_period.period.values
-            },
+            "year": distribution(per_period.sum(axis=1)),
+            "by_period": {p: distribution(per_period[:, i]) for i, p in enumerate(labels)},
         }
 
-    created = ds["created_amount"].sum(dims)
+    created = ds["created_amount"].values
+    created = created.reshape(n_trials, n_periods, -1, created.shape[-1]).sum(axis=2)
+    bookings = ds["bookings_amount"].values.reshape(n_trials, n_periods, -1).sum(axis=2)
     return {
         "scenario": ds.attrs["scenario"],
         "scenario_hash": ds.attrs["scenario_hash"],
@@ -370,9 +372,9 @@ def _summary(ds, year, target):
         "target": float(target) if target is not None else None,
         "p_hit": _p_hit(year, target),
         "deals_per_trial": float(ds["opportunities"].mean()),
-        "bookings": shape(ds["bookings_amount"].sum(dims)),
-        "stage1_created": shape(created.isel(stage=0)),
-        "stage4_created": shape(created.isel(stage=-1)),
+        "bookings": shape(bookings),
+        "stage1_created": shape(created[:, :, 0]),
+        "stage4_created": shape(created[:, :, -1]),
     }
 
 
