@@ -76,3 +76,14 @@ def test_a_bad_export_is_one_line_naming_file_line_and_column(capsys, tmp_path):
         capsys, "forecast", SMB, "--as-of", "2026-02-05", "--opportunities", tmp_path / "no.csv"
     )
     assert code == 2 and "no such opportunity file" in err
+
+
+def test_an_unquoted_comma_is_a_line_not_a_shifted_table(capsys, tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text(
+        "Id,CreatedDate,StageName,Amount,CloseDate,LeadSource,Product__c\n"
+        "A,2026-02-01,Discovery,$1,000.50,2026-06-01,inbound,Pro\n",
+        encoding="utf-8",
+    )
+    code, out, err = run_cli(capsys, "forecast", SMB, "--as-of", "2026-02-05", "--opportunities", path)
+    assert code == 2 and f"{path}: line 2: 8 fields but the header (line 1) has 7 columns" in err, err

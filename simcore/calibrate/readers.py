@@ -131,7 +131,39 @@ def _read_csv(path, what):
         raise ScenarioError([Problem(str(path), "(file)", "not UTF-8 text: save it as CSV UTF-8")]) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
         raise ScenarioError([Problem(str(path), "(file)", f"cannot read as CSV: {exc}")]) from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas makes the first columns an index when rows have more fields than the header:
+        # every later column would be read shifted. Say which lines.
+        raise ScenarioError(_long_rows(path, len(frame.columns)))
     return frame
+
+
+def _long_rows(path, n_columns):
+    """One problem per line (at most 20) with more fields than the header's ``n_columns``."""
+    import csv
+    import io
+
+    if hasattr(path, "seek"):
+        path.seek(0)
+        text = path.read()
+    else:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    problems = []
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    for row in reader:
+        if len(row) > n_columns and reader.line_num > 1:
+            problems.append(
+                Problem(
+                    str(path),
+                    f"line {reader.line_num}",
+                    f"{len(row)} fields but the header (line 1) has {n_columns} columns: a value with "
+                    f"a comma (e.g. $1,000.50) must be quoted",
+                )
+            )
+            if len(problems) >= 20:
+                break
+    return problems or [Problem(str(path), "(file)", "rows have more fields than the header has columns")]
 
 
 def _find_columns(frame, path, fields, required, columns, dimensions=()):

@@ -438,6 +438,7 @@ def _own_bank(sc, as_of, day):
 
 def _actuals(sc, opps, rows, t_start, warnings):
     amount = opps["amount"].iloc[rows].to_numpy(dtype=np.float64)
+    _check_not_absurd(opps, rows, amount)
     if np.isnan(amount).any():
         warnings.append(
             f"{opps.attrs.get('file', '(table)')}: {int(np.isnan(amount).sum())} deals won before the "
@@ -575,7 +576,21 @@ def _bank_amounts(sc, opps, rows, cells, amount, warnings):
     """A blank or zero amount takes the cell's mean deal size; an absurd one is an error."""
     from simcore.scenario.amounts import expected_amount
 
-    big = amount > spec.MAX_DOLLARS
+    _check_not_absurd(opps, rows, amount)
+    small = ~(amount >= spec.MIN_DOLLARS)
+    if small.any():
+        mean = np.array([expected_amount(p.amount) for p in sc.params])
+        amount = np.where(small, mean[cells], amount)
+        warnings.append(
+            f"{opps.attrs.get('file', '(table)')}: {int(small.sum())} deals open on the as-of date have no "
+            f"amount (blank or below {spec.MIN_DOLLARS:g}): each is given its cell's mean deal size"
+        )
+    return amount
+
+
+def _check_not_absurd(opps, rows, amount):
+    """An amount above the largest deal size is a units mistake: one problem per row."""
+    big = ~(amount <= spec.MAX_DOLLARS) & ~np.isnan(amount)
     if big.any():
         raise ScenarioError(
             [
@@ -588,15 +603,6 @@ def _bank_amounts(sc, opps, rows, cells, amount, warnings):
                 for i in np.nonzero(big)[0][:20]
             ]
         )
-    small = ~(amount >= spec.MIN_DOLLARS)
-    if small.any():
-        mean = np.array([expected_amount(p.amount) for p in sc.params])
-        amount = np.where(small, mean[cells], amount)
-        warnings.append(
-            f"{opps.attrs.get('file', '(table)')}: {int(small.sum())} deals open on the as-of date have no "
-            f"amount (blank or below {spec.MIN_DOLLARS:g}): each is given its cell's mean deal size"
-        )
-    return amount
 
 
 def _later_stages(sc, opps, hist, smap, t_as_of, t_start):
