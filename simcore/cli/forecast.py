@@ -20,6 +20,7 @@ from simcore.cli.options import (
     load,
     scenario_inputs,
 )
+from simcore.errors import SimcoreError
 from simcore.format import money, percent, text_table
 
 
@@ -73,6 +74,7 @@ def _setup_forecast(p):
 
 
 def _forecast(args):
+    # Lazily, as every command: numba, xarray and pandas' parsers load only for a forecast.
     from simcore.analysis.convergence import headline_errors
     from simcore.cli.analytics import errors_table
     from simcore.forecast.forecast import forecast
@@ -81,8 +83,6 @@ def _forecast(args):
     from simcore.report.text import summary_table
 
     if args.history and not args.opportunities:
-        from simcore.errors import SimcoreError
-
         raise SimcoreError(
             "--history needs --opportunities: the stage history rebuilds the export's open deals"
         )

@@ -32,6 +32,8 @@ from simcore.calibrate.stages import StageMap, closed_code, parse_mapping
 from simcore.engine.compile import Model
 from simcore.errors import Problem, ScenarioError, SimcoreError
 from simcore.scenario import spec
+from simcore.scenario.amounts import expected_amount
+from simcore.scenario.bank import MAX_BANK_DEALS
 from simcore.scenario.load import Scenario, check_scenario
 
 __all__ = ["AsOf", "as_of_state", "as_of_day"]
@@ -460,8 +462,6 @@ def _actuals(sc, opps, rows, t_start, warnings):
 
 def _bank(sc, opps, hist, smap, rows, t_as_of, t_start, warnings):
     """The deals open on the as-of date (see :class:`AsOf`)."""
-    from simcore.scenario.bank import MAX_BANK_DEALS
-
     file = opps.attrs.get("file", "(table)")
     if len(rows) > MAX_BANK_DEALS:
         raise SimcoreError(
@@ -574,8 +574,6 @@ def _from_history(hist, smap, ids, t_as_of, t_start, stage, age, close, amount):
 
 def _bank_amounts(sc, opps, rows, cells, amount, warnings):
     """A blank or zero amount takes the cell's mean deal size; an absurd one is an error."""
-    from simcore.scenario.amounts import expected_amount
-
     _check_not_absurd(opps, rows, amount)
     small = ~(amount >= spec.MIN_DOLLARS)
     if small.any():
