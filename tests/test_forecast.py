@@ -255,3 +255,23 @@ def test_p10_p90_covers_the_actual_year_about_80_percent_of_the_time():
     share = covered / n
     se = math.sqrt(0.8 * 0.2 / n)
     assert abs(share - 0.8) <= 3 * se, f"P10-P90 covered {covered} of {n} ({share:.0%})"
+
+
+def test_a_fitted_scenario_forecasts_from_the_export_it_was_fitted_to(tmp_path, smb):
+    # What a backtest does: calibrate as of a date, forecast the fitted plan from the same
+    # files. The fitted plan's one-valued dimension (segment = all) needs no column.
+    from simcore.calibrate import calibrate
+
+    h = simulate_history(smb, "2024-06-01", "2026-03-01", seed=2)
+    opps_csv, hist_csv = h.write(tmp_path)
+    opps, hist = tidy_history(h)
+    fit = calibrate(opps, "2026-01-01", [], hist)
+    from_files = forecast(
+        fit.scenario, opps_csv, "2026-02-01", history=hist_csv, trials=100, progress=False, baseline=None
+    )
+    from_tables = forecast(
+        fit.scenario, opps, "2026-02-01", history=hist, trials=100, progress=False, baseline=None
+    )
+    assert from_files.actual_deals == from_tables.actual_deals > 0
+    assert from_files.bank_deals == from_tables.bank_deals > 0
+    assert from_files.year == from_tables.year

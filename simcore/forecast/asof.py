@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simcore.calibrate.readers import read_opportunities, read_stage_history
+from simcore.calibrate.readers import dimension_aliases, normalise, read_opportunities, read_stage_history
 from simcore.calibrate.stages import StageMap, closed_code, parse_mapping
 from simcore.engine.compile import Model
 from simcore.errors import Problem, ScenarioError, SimcoreError
@@ -240,6 +240,27 @@ def _table(value, reader, what, **kwargs):
     )
 
 
+def _dimensions_to_read(sc, opportunities, columns):
+    """The scenario's dimensions to read from an export file: all but a one-valued dimension the
+    file has no column for.
+    """
+    dims = list(sc.dimensions)
+    if not isinstance(opportunities, (str, Path)):
+        return dims
+    try:
+        header = {normalise(c) for c in pd.read_csv(opportunities, nrows=0, encoding="utf-8-sig").columns}
+    except (OSError, ValueError, UnicodeDecodeError):
+        return dims  # the reader says what is wrong with the file
+    given = columns or {}
+    return [
+        d
+        for d in dims
+        if len(sc.dimensions[d]) > 1
+        or d in given
+        or any(normalise(a) in header for a in dimension_aliases(d))
+    ]
+
+
 def _where(frame, i, field_name):
     column = frame.attrs.get("columns", {}).get(field_name, field_name)
     return f"line {int(frame['line'].iloc[i])}, column {column!r}"
@@ -372,10 +393,16 @@ def as_of_state(scenario, opportunities=None, as_of=None, *, history=None, colum
     as_of, day = as_of_day(sc, as_of)
     if opportunities is None:
         return _own_bank(sc, as_of, day)
-    dims = list(sc.dimensions)
+    dims = _dimensions_to_read(sc, opportunities, columns)
     opps, warnings = _table(
         opportunities, read_opportunities, "opportunities", columns=columns, dimensions=dims
     )
+    # A dimension of one value (a fitted scenario's ``segment = ["all"]``) needs no column.
+    lone = {d: v[0] for d, v in sc.dimensions.items() if len(v) == 1 and d not in opps.columns}
+    if lone:
+        attrs = dict(opps.attrs)
+        opps = opps.assign(**lone)
+        opps.attrs.update(attrs)
     hist, hist_warnings = _table(history, read_stage_history, "history", columns=columns)
     warnings += hist_warnings
     for name in ("opportunity_id", "created", "status", "closed", "close_date", "amount", "stage", "line"):
