@@ -89,3 +89,13 @@ def test_the_asv_suite_imports_and_every_class_has_benchmarks(monkeypatch):
     modules = bench_simcore.StartupModules()
     assert modules.track_heavy_modules_import() == 0
     assert modules.track_heavy_modules_validate() == 0
+
+
+@pytest.mark.slow  # two fresh interpreters that load numba and xarray
+def test_the_start_up_benchmark_runs(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_startup
+
+    bench_startup.main(["--trials", "16", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "the kernel" in out and "in all" in out
