@@ -332,7 +332,13 @@ def _run(scenarios, trials, seed, period, progress, client=None):
     per_period, info = {}, {}
     periods = None
     runs = fan_out(
-        client, variant_bookings, scenarios.values(), trials, seed, period, progress and client is None
+        client,
+        variant_bookings,
+        scenarios.values(),
+        trials,
+        seed,
+        period,
+        progress if client is None else False,
     )
     for (label, sc), (values, labels) in zip(scenarios.items(), runs):
         if periods is None:

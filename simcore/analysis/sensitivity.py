@@ -336,7 +336,7 @@ def one_at_a_time(
             settings[name, end] = values
             # The variant shares the model's (slow to build) creation tables.
             models.append(model.with_fixed_assumptions(dict(zip(slots, values))))
-    here = progress and client is None
+    here = progress if client is None else False
     years = fan_out(client, model_year_bookings, models, scenario, trials, seed, here)
     base_y = years[0]
     rows, runs = [], {}
