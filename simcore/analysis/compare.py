@@ -309,7 +309,7 @@ def compare(
     )
 
 
-def variant_bookings(scenario, trials, seed, period=None, progress=False) -> tuple:
+def _variant_bookings(scenario, trials, seed, period=None, progress=False) -> tuple:
     """One variant's bookings per trial and period, and the period labels (a task of :func:`compare`).
 
     Returns
@@ -333,7 +333,7 @@ def _run(scenarios, trials, seed, period, progress, client=None):
     periods = None
     runs = fan_out(
         client,
-        variant_bookings,
+        _variant_bookings,
         scenarios.values(),
         trials,
         seed,

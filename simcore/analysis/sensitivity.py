@@ -48,7 +48,7 @@ def _year(ds) -> np.ndarray:
     return np.asarray(da.sum([d for d in da.dims if d != "trial"]).values, dtype=np.float64)
 
 
-def model_year_bookings(model, scenario, trials, seed, progress=False) -> np.ndarray:
+def _model_year_bookings(model, scenario, trials, seed, progress=False) -> np.ndarray:
     """Annual bookings per trial of a compiled model (a task of :func:`one_at_a_time`)."""
     return _year(simulate(scenario, trials, seed, model=model, progress=progress))
 
@@ -337,7 +337,7 @@ def one_at_a_time(
             # The variant shares the model's (slow to build) creation tables.
             models.append(model.with_fixed_assumptions(dict(zip(slots, values))))
     here = progress if client is None else False
-    years = fan_out(client, model_year_bookings, models, scenario, trials, seed, here)
+    years = fan_out(client, _model_year_bookings, models, scenario, trials, seed, here)
     base_y = years[0]
     rows, runs = [], {}
     for i, name in enumerate(groups):
