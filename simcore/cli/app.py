@@ -184,7 +184,8 @@ class _Version(argparse.Action):
         # lazy: importlib.metadata costs ~30-70 ms, a fifth of `simcore validate`
         from simcore._version import __version__
 
-        parser.exit(message=f"simcore {__version__}\n")
+        print(f"simcore {__version__}")  # on stdout, as argparse's own version action does
+        parser.exit()
 
 
 def build_parser():
