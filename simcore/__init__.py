@@ -17,7 +17,6 @@ is imported the same way on first use: ``simcore.calibrate(opportunities, as_of=
 import sys as _sys
 import types as _types
 
-from simcore._version import __version__
 from simcore.errors import Problem, ScenarioError, SimcoreError
 
 # name -> the module that defines it
@@ -52,6 +51,12 @@ __all__ = ["Problem", "ScenarioError", "SimcoreError", "__version__", *_LAZY]
 def __getattr__(name):
     import importlib
 
+    if name == "__version__":
+        # Read when asked: importlib.metadata takes ~30-70 ms, a fifth of `simcore validate`.
+        from simcore._version import __version__
+
+        globals()["__version__"] = __version__
+        return __version__
     if name == "accessor" or name in _LAZY:
         # Any result a user can get is an xarray Dataset: register ds.simcore with it.
         importlib.import_module("simcore.accessor")

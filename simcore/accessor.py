@@ -10,6 +10,7 @@ import json
 
 import xarray as xr
 
+import simcore.lazydask  # noqa: F401  (before any Dataset: xarray need not import dask.array)
 from simcore import checks
 from simcore.analysis.mcerror import distribution
 from simcore.errors import SimcoreError

@@ -62,3 +62,40 @@ def test_regression_check_warns_on_a_drop_and_never_fails(tmp_path, monkeypatch,
     assert check_regression.main(["--stored", str(tmp_path / "none.json")]) == 0
     assert "no stored ratio" in capsys.readouterr().out
     sys.modules.pop("check_regression", None)
+
+
+@pytest.mark.slow  # imports the optimizer and calibration, and starts two interpreters
+def test_the_asv_suite_imports_and_every_class_has_benchmarks(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from asv_bench import bench_simcore
+
+    kinds = ("time_", "track_", "peakmem_")
+    classes = [
+        c
+        for c in vars(bench_simcore).values()
+        if isinstance(c, type) and c.__module__ == bench_simcore.__name__
+    ]
+    assert {c.__name__ for c in classes} >= {
+        "Kernel",
+        "Simulate",
+        "StreamedRun",
+        "Startup",
+        "Optimizer",
+        "Calibration",
+    }
+    for cls in classes:
+        assert any(name.startswith(kinds) for name in vars(cls)), cls.__name__
+    # The start-up floor's tracks are cheap: run them (each 0 today).
+    modules = bench_simcore.StartupModules()
+    assert modules.track_heavy_modules_import() == 0
+    assert modules.track_heavy_modules_validate() == 0
+
+
+@pytest.mark.slow  # two fresh interpreters that load numba and xarray
+def test_the_start_up_benchmark_runs(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_startup
+
+    bench_startup.main(["--trials", "16", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "the kernel" in out and "in all" in out

@@ -56,3 +56,77 @@ def test_two_workers_give_the_same_bits_as_one_machine():
 
 def _year(seed, sc):
     return float(simcore.simulate(sc, 64, seed, progress=False).simcore.year_bookings().mean())
+
+
+SMB = FY2026.parent / "smb.toml"
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A Dask client whose one worker is a thread of this process: quick to start, and the same
+    code path as a cluster's (scatter, submit, gather in order); pickling to worker processes is
+    the slow test's part.
+    """
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as c:
+        yield c
+
+
+def test_compare_on_dask_is_the_same_bits(client):
+    from simcore.analysis.compare import compare
+
+    sc = simcore.load_scenario(SMB)
+    here = compare(sc, ["Base", "Stretch"], trials=200, seed=11)
+    there = compare(sc, ["Base", "Stretch"], trials=200, seed=11, client=client)
+    assert here.to_dict() == there.to_dict()
+    for label, values in here.bookings.items():
+        np.testing.assert_array_equal(values, there.bookings[label], err_msg=label)
+
+
+def test_one_at_a_time_on_dask_is_the_same_bits(client):
+    from simcore.analysis.sensitivity import one_at_a_time
+
+    sc = simcore.load_scenario(SMB)
+    here = one_at_a_time(sc, 128, 5)
+    there = one_at_a_time(sc, 128, 5, client=client)
+    assert here.rows and here.to_dict() == there.to_dict()
+    np.testing.assert_array_equal(here.base_bookings, there.base_bookings)
+    for name, (low, high) in here.bookings.items():
+        np.testing.assert_array_equal(low, there.bookings[name][0], err_msg=name)
+        np.testing.assert_array_equal(high, there.bookings[name][1], err_msg=name)
+
+
+def test_kernel_chunks_on_dask_are_the_same_bits(client):
+    from simcore.engine.compile import compile_scenario
+    from simcore.engine.distributed import kernel_chunks
+
+    model = compile_scenario(simcore.load_scenario(SMB))
+    here = list(kernel_chunks(None, model, 700, 9, 300))
+    there = list(kernel_chunks(client, model, 700, 9, 300))
+    assert (
+        [(lo, hi) for lo, hi, _ in here]
+        == [(lo, hi) for lo, hi, _ in there]
+        == [(0, 300), (300, 600), (600, 700)]
+    )
+    for (_, _, a), (_, _, b) in zip(here, there):
+        for x, y in zip(a.arrays(0, len(a.market)), b.arrays(0, len(b.market))):
+            np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.slow
+def test_the_optimizer_re_simulates_on_dask_with_the_same_bits(client):
+    sc = simcore.load_scenario(SMB)
+    options = {"confidence": 0.8, "trials": 300, "verify_trials": 200, "spreadsheet": False}
+    here = simcore.optimize(sc, **options)
+    there = simcore.optimize(sc, **options, client=client)
+    a, b = here.to_dict(), there.to_dict()
+    for volatile in ("seconds", "elapsed_seconds"):
+        a.pop(volatile, None), b.pop(volatile, None)
+    assert a == b
+
+
+def test_compare_and_sensitivity_take_dask_on_the_command_line(capsys):
+    pytest.importorskip("distributed")
+    for command in ("compare", "sensitivity", "optimize"):
+        code, _, err = run_cli(capsys, command, SMB, "--trials", 10, "--dask", "local:0")
+        assert code == 2 and "local:N" in err, (command, err)

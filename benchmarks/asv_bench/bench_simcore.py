@@ -1,4 +1,4 @@
-"""asv benchmarks: the kernel, ``simulate()``, ``simcore run`` start-up, the optimizer, calibration.
+"""asv benchmarks: the kernel, ``simulate()``, streamed runs, start-up, the optimizer, calibration.
 
 ``time_*`` are wall times (asv repeats and reports the median), ``peakmem_*`` the process's
 peak resident memory, ``track_*`` figures this module computes itself: lifecycles per
@@ -10,7 +10,6 @@ compile. Sizes are small enough that ``asv run -E existing --quick`` finishes in
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 import time
@@ -152,28 +151,85 @@ class Optimizer:
     def time_optimize(self):
         optimize(self.sc, 0.9, trials=TRIALS, seed=0, verify_trials=0, spreadsheet=False)
 
+    def peakmem_optimize(self):
+        optimize(self.sc, 0.9, trials=TRIALS, seed=0, verify_trials=0, spreadsheet=False)
+
 
 class Calibration:
-    """Calibration from deal history (``simcore.calibrate``): skipped where it is not importable,
-    or where this checkout has no deal-history file to calibrate from."""
+    """Calibration from a synthetic CRM history (``simcore history``: 16 cells, eight stages,
+    pushes; ``bench_calibrate.big_scenario``), written once to a temporary folder and read in
+    ``setup``; only the fit is timed (``bench_calibrate.py`` times reading a large one too)."""
 
     timeout = 600
+    repeat = (1, 3, 120.0)
+    number = 1
 
     def setup(self):
-        try:  # optional: being written beside this suite
-            self.calibrate = importlib.import_module("simcore.calibrate")
-        except ImportError:
-            raise NotImplementedError("simcore.calibrate is not importable here") from None
-        histories = sorted(ROOT.glob("scenarios/**/*history*.csv")) + sorted(
-            ROOT.glob("tests/data/**/*history*.csv")
-        )
-        fit = getattr(self.calibrate, "calibrate", None)
-        if fit is None or not histories:
-            raise NotImplementedError("no calibrate() or no deal history to calibrate from")
-        self.fit, self.history = fit, histories[0]
+        import tempfile
+
+        from bench_calibrate import big_scenario
+
+        from simcore.calibrate import calibrate, read_opportunities, read_stage_history, simulate_history
+
+        self.folder = tempfile.TemporaryDirectory(prefix="asv_calibrate_")
+        history = simulate_history(big_scenario(5000, 2), "2024-01-01", "2026-01-01", seed=1)
+        opp_path, hist_path = history.write(Path(self.folder.name))
+        self.opps = read_opportunities(opp_path, dimensions=["source", "product"]).table
+        self.hist = read_stage_history(hist_path).table
+        self.calibrate = calibrate
+
+    def teardown(self):
+        self.folder.cleanup()
 
     def time_import_calibrate(self):
         subprocess.run([sys.executable, "-c", "import simcore.calibrate"], check=True)
 
     def time_calibrate(self):
-        self.fit(self.history)
+        self.calibrate(self.opps, "2026-01-01", ["source", "product"], self.hist)
+
+    def peakmem_calibrate(self):
+        self.calibrate(self.opps, "2026-01-01", ["source", "product"], self.hist)
+
+
+class StreamedRun:
+    """A streamed fy2026 run (``stream=True``): headline figures per trial, moments of the rest.
+    Its peak memory is what a million-trial ``simcore run`` grows from (about 210 bytes a trial
+    on top of one chunk of full outputs)."""
+
+    timeout = 300
+
+    def setup(self):
+        self.sc, self.model = _model()
+        simcore.simulate(self.sc, trials=512, seed=0, progress=False, model=self.model, stream=True)
+
+    def time_streamed_run(self):
+        simcore.simulate(self.sc, trials=10 * 1024, seed=0, progress=False, model=self.model, stream=True)
+
+    def peakmem_streamed_run(self):
+        simcore.simulate(self.sc, trials=10 * 1024, seed=0, progress=False, model=self.model, stream=True)
+
+
+class StartupModules:
+    """How many heavy libraries ``simcore validate`` and ``import simcore`` load (0 each): the
+    start-up floor in a form the machine's load cannot blur (tests/test_startup.py asserts it)."""
+
+    HEAVY = ("numba", "xarray", "pandas", "scipy", "dask", "distributed", "matplotlib")
+
+    def _count(self, code):
+        probe = f"{code}\nimport sys\nprint(sum(m.split('.')[0] in {self.HEAVY!r} for m in sys.modules))"
+        done = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+        return int(done.stdout.strip().splitlines()[-1])
+
+    def track_heavy_modules_validate(self):
+        path = str(SCENARIOS / "fy2026.toml")
+        return self._count(
+            f"import contextlib, io\nfrom simcore.cli.app import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    main(['validate', {path!r}])"
+        )
+
+    track_heavy_modules_validate.unit = "modules"
+
+    def track_heavy_modules_import(self):
+        return self._count("import simcore")
+
+    track_heavy_modules_import.unit = "modules"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simcore.analysis.mcerror import QUANTILES, mean_se, proportion_se, quantile_se, with_errors
+from simcore.engine.distributed import fan_out
 from simcore.engine.simulate import as_seed, simulate
 from simcore.errors import SimcoreError
 from simcore.format import money, percent, table
@@ -216,6 +217,7 @@ def compare(
     baseline: str | None = None,
     period: str | None = None,
     progress=False,
+    client=None,
 ) -> ComparisonResult:
     """Run variants with common random numbers and compare them.
 
@@ -240,6 +242,9 @@ def compare(
     progress : bool or None, default False
         Show a progress bar on stderr for each variant's run lasting over a second (``None``:
         when stderr is a terminal), as in :func:`simcore.engine.simulate`.
+    client : distributed.Client, optional
+        Run the variants on this Dask client's workers, one task each (``pip install
+        simcore[dask]``): the same bits as here, for the same seed.
 
     Returns
     -------
@@ -275,7 +280,7 @@ def compare(
         baseline = "Base" if "Base" in scenarios else labels[0]
     if baseline not in scenarios:
         raise SimcoreError(f"baseline {baseline!r} is not one of the compared variants: {', '.join(labels)}")
-    per_period, info, periods = _run(scenarios, trials, seed, period, progress)
+    per_period, info, periods = _run(scenarios, trials, seed, period, progress, client)
     year = {label: values.sum(axis=1) for label, values in per_period.items()}
     results = {}
     for label in labels:
@@ -304,20 +309,45 @@ def compare(
     )
 
 
-def _run(scenarios, trials, seed, period, progress):
+def _variant_bookings(scenario, trials, seed, period=None, progress=False) -> tuple:
+    """One variant's bookings per trial and period, and the period labels (a task of :func:`compare`).
+
+    Returns
+    -------
+    (numpy.ndarray, list of str)
+        ``(trials, periods)`` dollars, and the periods' labels.
+    """
+    ds = simulate(scenario, trials, seed, period=period, progress=progress)
+    # What ds.simcore.total("bookings_amount", ("trial", "period")) computes: a worker need not
+    # have registered the accessor.
+    da = ds["bookings_amount"]
+    pp = da.sum([d for d in da.dims if d not in ("trial", "period")])
+    return np.asarray(pp.transpose("trial", "period").values, dtype=np.float64), [
+        str(p) for p in pp.period.values
+    ]
+
+
+def _run(scenarios, trials, seed, period, progress, client=None):
     """Each variant's bookings per trial and period, its description and target, the periods."""
     per_period, info = {}, {}
     periods = None
-    for label, sc in scenarios.items():
-        ds = simulate(sc, trials, seed, period=period, progress=progress)
-        pp = ds.simcore.total("bookings_amount", ("trial", "period"))
+    runs = fan_out(
+        client,
+        _variant_bookings,
+        scenarios.values(),
+        trials,
+        seed,
+        period,
+        progress if client is None else False,
+    )
+    for (label, sc), (values, labels) in zip(scenarios.items(), runs):
         if periods is None:
-            periods = [str(p) for p in pp.period.values]
-        elif [str(p) for p in pp.period.values] != periods:
+            periods = labels
+        elif labels != periods:
             raise SimcoreError(
                 f"variant {label!r} has different reporting periods; compare variants of one plan"
             )
-        per_period[label] = np.asarray(pp.transpose("trial", "period").values, dtype=np.float64)
+        per_period[label] = values
         description = sc.variants.get(label, {}).get("description", "") if label in sc.variants else ""
         info[label] = {"description": description, "target": sc.target}
     return per_period, info, periods

@@ -29,7 +29,7 @@ from simcore.analysis.mcerror import (  # noqa: F401  (also importable from here
     with_errors,
 )
 from simcore.engine.compile import compile_scenario
-from simcore.engine.sampling import replicate_of
+from simcore.engine.sampling import REPLICATE_SIZE, replicate_of
 from simcore.engine.simulate import simulate
 from simcore.errors import SimcoreError
 from simcore.result import Result
@@ -45,7 +45,9 @@ def replicate_errors(values, replicate, target=None, level: float = 0.95) -> dic
     unbiased for a normal spread) over ``sqrt(R)``: exact for the mean and P(hit),
     asymptotically right for a quantile. Its interval is the figure +/- Student's t with
     ``R - 1`` degrees of freedom times the uncorrected standard error. Errors from fewer
-    than about ten replicates are rough.
+    than about ten replicates are rough. The trials of an incomplete replicate (a run that stops
+    inside one) count in the figures but not in the spread; their part of the error is bounded
+    by the i.i.d. formula's.
 
     Parameters
     ----------
@@ -60,7 +62,8 @@ def replicate_errors(values, replicate, target=None, level: float = 0.95) -> dic
     Returns
     -------
     dict
-        As :func:`with_errors`, plus ``"replicates": R``; errors are NaN with fewer than 2.
+        As :func:`with_errors`, plus ``"replicates": R`` (the complete replicates the spread
+        is taken over); errors are NaN with fewer than 2.
 
     Examples
     --------
@@ -74,8 +77,23 @@ def replicate_errors(values, replicate, target=None, level: float = 0.95) -> dic
 
     x = np.asarray(values, dtype=np.float64)
     groups = np.unique(np.asarray(replicate), return_inverse=True)[1]
-    n_rep = int(groups.max()) + 1 if len(x) else 0
-    parts = [x[groups == g] for g in range(n_rep)]
+    sizes = np.bincount(groups) if len(x) else np.zeros(0, dtype=np.int64)
+    n_rep = len(sizes)
+    # A run that stops inside a replicate leaves it incomplete: a few trials, not stratified as
+    # a whole, whose figures would spread far more than a complete replicate's. The spread is
+    # taken over the complete replicates (n_c trials); the m other trials enter a figure with
+    # weight m / n, and their part of its variance is bounded by plain Monte Carlo's:
+    # se^2 = (n_c / n)^2 se_complete^2 + (m / n) se_iid^2, se_iid the i.i.d. error on all n.
+    complete = sizes == sizes.max() if n_rep else sizes.astype(bool)
+    partial = bool(n_rep) and not complete.all() and complete.sum() >= 2
+    if partial:
+        keep = complete[groups]
+        n_rep = int(complete.sum())
+        parts = [x[groups == g] for g in np.flatnonzero(complete)]
+        share_c, share_m = keep.mean(), 1.0 - keep.mean()
+    else:
+        parts = [x[groups == g] for g in range(n_rep)]
+        share_c, share_m = 1.0, 0.0
     half = student.ppf(0.5 + level / 2, n_rep - 1) if n_rep > 1 else math.nan
 
     # sd / c4(R) is unbiased for a normal spread: with a handful of replicates the sd alone
@@ -86,18 +104,29 @@ def replicate_errors(values, replicate, target=None, level: float = 0.95) -> dic
         else 1.0
     )
 
-    def figure(value, stat):
+    def figure(value, stat, iid_se):
         spread = np.std([stat(p) for p in parts], ddof=1) if n_rep > 1 else math.nan
         se = float(spread / math.sqrt(n_rep))
-        return {"value": value, "se": se / c4, "low": value - half * se, "high": value + half * se}
+        if partial:
+            extra = share_m * iid_se() ** 2
+            se, corrected = (
+                math.hypot(share_c * se, math.sqrt(extra)),
+                math.hypot(share_c * se / c4, math.sqrt(extra)),
+            )
+        else:
+            corrected = se / c4
+        return {"value": value, "se": corrected, "low": value - half * se, "high": value + half * se}
 
     out = {"trials": int(len(x)), "replicates": n_rep}
-    mean = figure(float(x.mean()), np.mean)
+    mean = figure(float(x.mean()), np.mean, lambda: mean_se(x))
     out["mean"] = {"value": mean["value"], "se": mean["se"]}
     for name, q in QUANTILES.items():
-        out[name] = figure(float(np.quantile(x, q)), lambda p, q=q: np.quantile(p, q))
+        out[name] = figure(
+            float(np.quantile(x, q)), lambda p, q=q: np.quantile(p, q), lambda q=q: quantile_se(x, q)
+        )
     if target is not None:
-        hit = figure(float((x >= target).mean()), lambda p: (p >= target).mean())
+        p_hit = float((x >= target).mean())
+        hit = figure(p_hit, lambda p: (p >= target).mean(), lambda: proportion_se(p_hit, len(x)))
         out["p_hit"] = {"value": hit["value"], "se": hit["se"]}
     return out
 
@@ -219,7 +248,8 @@ def simulate_to_precision(
     level : float
         Confidence level of the interval (default 95%).
     chunk : int
-        Trials added per step.
+        Trials added per step (under ``lhs`` or ``sobol`` sampling, rounded up to whole
+        replicates: 256 or 512 trials).
     max_trials : int
         Stop here even if not converged (the report says so).
     period : {"week", "month", "quarter"}, optional
@@ -250,6 +280,9 @@ def simulate_to_precision(
     if keep is not None:
         # The headline figures and their errors are computed from bookings, so always keep them.
         keep = list(dict.fromkeys(["bookings_amount", *keep]))
+    size = REPLICATE_SIZE.get(scenario.raw.get("sampling", "random"))
+    if size:  # whole replicates per chunk: every check but a last one at max_trials sees complete ones
+        chunk = -(-chunk // size) * size
     model = compile_scenario(scenario, period)  # its count tables are built once, for every chunk
     parts, year = [], []
     history = []

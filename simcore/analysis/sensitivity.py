@@ -33,6 +33,7 @@ import xarray as xr
 from simcore import checks
 from simcore.analysis.mcerror import distribution
 from simcore.engine.compile import compile_scenario
+from simcore.engine.distributed import fan_out
 from simcore.engine.kernel import FIXED, PERT
 from simcore.engine.simulate import as_seed, simulate
 from simcore.errors import SimcoreError
@@ -42,7 +43,14 @@ METRICS = {"p50": 0.5, "p10": 0.1}
 
 
 def _year(ds) -> np.ndarray:
-    return np.asarray(ds.simcore.year_bookings().values, dtype=np.float64)
+    # What ds.simcore.year_bookings() computes: a Dask worker need not have registered the accessor.
+    da = ds["bookings_amount"]
+    return np.asarray(da.sum([d for d in da.dims if d != "trial"]).values, dtype=np.float64)
+
+
+def _model_year_bookings(model, scenario, trials, seed, progress=False) -> np.ndarray:
+    """Annual bookings per trial of a compiled model (a task of :func:`one_at_a_time`)."""
+    return _year(simulate(scenario, trials, seed, model=model, progress=progress))
 
 
 def assumption_columns(ds: xr.Dataset, scenario=None) -> tuple:
@@ -287,7 +295,7 @@ def _setting(model, cell, slot, end):
 
 
 def one_at_a_time(
-    scenario, trials: int = 2000, seed=0, by: str | None = None, period=None, progress=False
+    scenario, trials: int = 2000, seed=0, by: str | None = None, period=None, progress=False, client=None
 ) -> OneAtATime:
     """Swing each uncertain assumption to its low and its high; report the change in P50/P10.
 
@@ -305,6 +313,9 @@ def one_at_a_time(
     progress : bool or None, default False
         Show a progress bar on stderr for each run lasting over a second (``None``: when
         stderr is a terminal), as in :func:`simcore.engine.simulate`.
+    client : distributed.Client, optional
+        Run the 1 + 2 x assumptions runs on this Dask client's workers, one task each (``pip
+        install simcore[dask]``): the same bits as here, for the same seed.
 
     Returns
     -------
@@ -317,18 +328,23 @@ def one_at_a_time(
         is not valid.
     """
     model = compile_scenario(scenario, period)
-    base_y = _year(simulate(scenario, trials, seed, model=model, progress=progress))
-    rows, runs = [], {}
-    for name, slots in uncertain_groups(model, by).items():
-        result = {"name": name}
-        ys = []
-        for end, label in ((0, "low"), (1, "high")):
+    groups = uncertain_groups(model, by)
+    models, settings = [model], {}
+    for name, slots in groups.items():
+        for end in (0, 1):
             values = [_setting(model, cell, slot, end) for cell, slot in slots]
+            settings[name, end] = values
             # The variant shares the model's (slow to build) creation tables.
-            m = model.with_fixed_assumptions(dict(zip(slots, values)))
-            y = _year(simulate(scenario, trials, seed, model=m, progress=progress))
-            ys.append(y)
-            lo, hi = min(values), max(values)
+            models.append(model.with_fixed_assumptions(dict(zip(slots, values))))
+    here = progress if client is None else False
+    years = fan_out(client, _model_year_bookings, models, scenario, trials, seed, here)
+    base_y = years[0]
+    rows, runs = [], {}
+    for i, name in enumerate(groups):
+        result = {"name": name}
+        ys = years[1 + 2 * i : 3 + 2 * i]
+        for end, label in ((0, "low"), (1, "high")):
+            lo, hi = min(settings[name, end]), max(settings[name, end])
             result[f"{label}_value"] = lo if lo == hi else [lo, hi]
         for metric, f in (
             ("mean", np.mean),

@@ -13,6 +13,7 @@ import math
 
 from simcore import format as fmt
 from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.cli.scale import add_dask_argument, dask_client
 from simcore.format import money, percent, table
 from simcore.report.labels import assumption_kind
 
@@ -414,6 +415,7 @@ def _setup_compare(p):
         "--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)"
     )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    add_dask_argument(p, "run the variants on a Dask cluster")
     return _compare
 
 
@@ -445,16 +447,18 @@ def _compare(args):
     sc = load(args)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     sets = parse_set_variants(args.set_variant)
-    result = compare(
-        sc,
-        variants,
-        sets,
-        trials=args.trials,
-        seed=args.seed,
-        baseline=args.baseline,
-        period=args.period,
-        progress=False if args.json else None,
-    )
+    with dask_client(args) as client:
+        result = compare(
+            sc,
+            variants,
+            sets,
+            trials=args.trials,
+            seed=args.seed,
+            baseline=args.baseline,
+            period=args.period,
+            progress=False if args.json else None,
+            client=client,
+        )
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -486,6 +490,7 @@ def _setup_sensitivity(p):
         help="swing each assumption separately per value of this dimension (e.g. source)",
     )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_dask_argument(p, "run the trials and the one-at-a-time runs on a Dask cluster")
     return _sensitivity
 
 
@@ -499,9 +504,16 @@ def _sensitivity(args):
         raise SimcoreError(f"--by {args.by!r}: the scenario's dimensions are {', '.join(sc.dimensions)}")
     if args.oat_trials < 0:
         raise SimcoreError("--oat-trials must be 0 or more")
-    ds = simulate(sc, trials=args.trials, seed=args.seed, progress=False if args.json else None)
-    drawn = drawn_sensitivity(ds, sc)
-    oat = one_at_a_time(sc, args.oat_trials, args.seed, by=args.by) if args.oat_trials else None
+    with dask_client(args) as client:
+        ds = simulate(
+            sc, trials=args.trials, seed=args.seed, progress=False if args.json else None, client=client
+        )
+        drawn = drawn_sensitivity(ds, sc)
+        oat = (
+            one_at_a_time(sc, args.oat_trials, args.seed, by=args.by, client=client)
+            if args.oat_trials
+            else None
+        )
     shares = variance_contributions(ds)
     dims = list(sc.dimensions)
     by_cell = {

@@ -11,6 +11,7 @@ import argparse
 import json
 
 from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.cli.scale import add_dask_argument, dask_client
 from simcore.format import exact_money, money, money_pair, percent, table
 from simcore.io import write_atomic
 
@@ -87,6 +88,7 @@ def _setup(p):
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--out", help="also write the JSON result to this file")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_dask_argument(p, "run the plan's re-simulations on a Dask cluster")
     return _run
 
 
@@ -98,21 +100,23 @@ def _run(args) -> int:
 
         check_out_file(args.out)  # before the optimisation, not after it
     sc = load(args)
-    res = optimize(
-        sc,
-        args.confidence,
-        objective=args.objective,
-        budget=args.budget,
-        target=args.target,
-        trials=args.trials,
-        seed=args.seed,
-        verify_trials=args.verify_trials,
-        verify_seed=args.verify_seed,
-        iterations=args.iterations,
-        free_mix=True if args.free_mix else None,
-        spreadsheet=not args.no_spreadsheet,
-        progress=not args.quiet,
-    )
+    with dask_client(args) as client:
+        res = optimize(
+            sc,
+            args.confidence,
+            objective=args.objective,
+            budget=args.budget,
+            target=args.target,
+            trials=args.trials,
+            seed=args.seed,
+            verify_trials=args.verify_trials,
+            verify_seed=args.verify_seed,
+            iterations=args.iterations,
+            free_mix=True if args.free_mix else None,
+            spreadsheet=not args.no_spreadsheet,
+            progress=not args.quiet,
+            client=client,
+        )
     data = res.to_dict()
     if args.out is not None:
         text = json.dumps(data, indent=2) + "\n"

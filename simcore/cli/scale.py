@@ -1,4 +1,5 @@
-"""``simcore run``'s options for big runs: sampling, streaming, memory, Dask.
+"""``simcore run``'s options for big runs: sampling, streaming, memory, Dask (``--dask`` also
+for ``compare``, ``sensitivity`` and ``optimize``: :func:`add_dask_argument`, :func:`dask_client`).
 
 Kept in one place so that ``simcore run``'s setup adds them with one call
 (:func:`add_scale_arguments`) and its handler uses them with one context manager
@@ -44,13 +45,34 @@ def add_scale_arguments(p) -> None:
         help="refuse a run that would need more memory than this, e.g. 4GB "
         "(default: the machine's available memory, or $SIMCORE_MAX_MEMORY)",
     )
+    add_dask_argument(p, "run the trials on a Dask cluster")
+
+
+def add_dask_argument(p, what: str) -> None:
+    """Add ``--dask ADDRESS|local:N`` to ``p``; ``what`` says what runs there."""
     p.add_argument(
         "--dask",
         metavar="ADDRESS",
         type=_dask_address,
-        help="run the trials on a Dask cluster: a scheduler address (tcp://host:8786) or local:N "
-        "for N local worker processes (needs pip install 'simcore[dask]')",
+        help=f"{what}: a scheduler address (tcp://host:8786) or local:N "
+        "for N local worker processes (needs pip install 'simcore[dask]'); the same results",
     )
+
+
+@contextlib.contextmanager
+def dask_client(args):
+    """The Dask client ``--dask`` asks for (None without it), closed (with its local cluster) after."""
+    if not getattr(args, "dask", None):
+        yield None
+        return
+    # Lazy: Dask is an optional extra, slow to import; only --dask needs it.
+    from simcore.engine.distributed import connect
+
+    client = connect(args.dask)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _dask_address(text: str) -> str:

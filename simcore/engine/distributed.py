@@ -7,7 +7,9 @@ machine's. A streamed run's workers send back only their chunk's headline figure
 per-block moments, which the client folds in trial order (:mod:`simcore.engine.stream`).
 
 :func:`fan_out` runs any function over many inputs on the cluster (the variants of a
-comparison, the swings of a sensitivity, an optimizer's re-simulations).
+comparison, the swings of a sensitivity); :func:`kernel_chunks` runs the kernel over a run's
+trials chunk by chunk on the workers, for callers that reduce the raw outputs themselves (the
+optimizer's re-simulations).
 
 :func:`connect` turns ``--dask ADDRESS`` or ``--dask local:N`` into a client; see
 docs/distributed.md for real clusters (dask-jobqueue, Kubernetes, Coiled).
@@ -160,3 +162,49 @@ def fan_out(client, func, items, *args, **kwargs) -> list:
         return [func(item, *args, **kwargs) for item in items]
     futures = [client.submit(func, item, *args, pure=False, **kwargs) for item in items]
     return client.gather(futures)
+
+
+def _kernel_part(model, seed, lo, n):
+    """One worker's raw kernel outputs for trials ``lo .. lo + n - 1`` (absolute)."""
+    return run_kernel(model, n, seed, lo, progress=False)
+
+
+def kernel_chunks(client, model, trials: int, seed: int, chunk: int):
+    """Yield ``(lo, hi, outputs)`` of :func:`simcore.engine.simulate.run_kernel` over trials
+    ``0 .. trials - 1`` in chunks of ``chunk`` trials, in trial order: on the cluster's
+    workers when ``client`` is given (all chunks submitted at once), else here, one at a time.
+
+    Each chunk is the same bits wherever it runs (draws are keyed by (seed, trial)).
+
+    Parameters
+    ----------
+    client : distributed.Client or None
+    model : Model
+    trials, seed, chunk : int
+
+    Yields
+    ------
+    (int, int, outputs)
+        The chunk's first trial, one past its last, and its raw kernel outputs.
+
+    Examples
+    --------
+    >>> import simcore
+    >>> from simcore.engine.compile import compile_scenario
+    >>> model = compile_scenario(simcore.load_scenario("scenarios/smb.toml"))
+    >>> [(lo, hi, out.market.shape) for lo, hi, out in kernel_chunks(None, model, 5, 1, 2)]
+    [(0, 2, (2,)), (2, 4, (2,)), (4, 5, (1,))]
+    """
+    spans = [(lo, min(trials, lo + chunk)) for lo in range(0, trials, chunk)]
+    if client is None:
+        for lo, hi in spans:
+            yield lo, hi, run_kernel(model, hi - lo, seed, trial_start=lo, progress=False)
+        return
+    model_ref = client.scatter(model, broadcast=True)
+    futures = [client.submit(_kernel_part, model_ref, seed, lo, hi - lo, pure=False) for lo, hi in spans]
+    try:
+        for (lo, hi), future in zip(spans, futures):
+            yield lo, hi, future.result()
+            future.release()
+    finally:
+        client.cancel(futures)

@@ -194,6 +194,12 @@ def refuse(e: Estimate, what: str, hint: str = "") -> None:
     """Raise a clear :class:`SimcoreError` when ``e`` does not fit; else return None."""
     if e.fits:
         return
+    if not e.trials_that_fit:  # fewer trials would not help: say what would
+        hint = f"the run needs about {size_text(e.fixed)} before its first trial; " + (
+            f"raise the cap ({CAP_VARIABLE}, --max-memory)"
+            if CAP_VARIABLE in e.limited_by
+            else "free some memory"
+        )
     raise SimcoreError(
         f"{e.trials:,} trials {what} would need about {size_text(e.total)} of memory, but "
         f"{size_text(USABLE_SHARE * e.available)} can be used ({USABLE_SHARE:.0%} of "

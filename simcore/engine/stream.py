@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+import simcore.lazydask  # noqa: F401  (before any Dataset: xarray need not import dask.array)
 from simcore.variables import dims_of
 
 BLOCK = 512

@@ -44,6 +44,7 @@ class Request:
     floor: float = 1.0
     ub_dollars: np.ndarray = field(default_factory=lambda: np.zeros(0))
     ending_yields: tuple | None = None  # from simcore.optimize.sample.ending_yields
+    client: object = None  # a Dask client for the plan's re-simulations (None: here)
 
     @property
     def ending(self) -> bool:

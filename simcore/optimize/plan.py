@@ -67,6 +67,7 @@ def optimize(
     spreadsheet: bool = True,
     resolve: bool = True,
     progress=False,
+    client=None,
 ) -> OptimizeResult:
     """The cheapest creation plan by source and quarter that books the target at a confidence.
 
@@ -105,6 +106,9 @@ def optimize(
         twice the trials (default True).
     progress : bool or callable
         Progress messages on stderr (or passed to the callable).
+    client : distributed.Client, optional
+        Run each re-simulation of the plan and the out-of-sample check in chunks of trials on
+        this Dask client's workers: the same bits as here, for the same seed.
 
     Returns
     -------
@@ -124,6 +128,7 @@ def optimize(
     t_start = time.perf_counter()
     req = _request(scenario, confidence, objective, budget, target, trials, seed, verify_trials,
                    verify_seed, iterations, limits, free_mix, dimension, progress)  # fmt: skip
+    req.client = client
     rows = _rows(req)
     state = _solve(req, rows)
     check = _verify(req, state)
@@ -291,7 +296,7 @@ def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True, bound=T
 
 
 def _simulate(req: Request, x_ref):
-    return simulate_plan(req.layout, x_ref, req.trials, req.seed, ending=req.ending_yields)
+    return simulate_plan(req.layout, x_ref, req.trials, req.seed, ending=req.ending_yields, client=req.client)
 
 
 def _problem(req: Request, rows: Rows, sim):
@@ -427,7 +432,12 @@ def _verify(req: Request, state: _State) -> _Check:
         return check
     req.say(f"verifying: {req.verify_trials:,} new trials (seed {req.verify_seed})")
     vsim = simulate_plan(
-        req.layout, req.reference(x), req.verify_trials, req.verify_seed, ending=req.ending_yields
+        req.layout,
+        req.reference(x),
+        req.verify_trials,
+        req.verify_seed,
+        ending=req.ending_yields,
+        client=req.client,
     )
     vbook = vsim.bookings(x)
     check.conf_out = float((vbook.sum(axis=1) >= req.target).mean())

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simcore.engine.compile import compile_scenario
+from simcore.engine.distributed import kernel_chunks
 from simcore.engine.kernel import flow_layout
 from simcore.engine.simulate import run_kernel
 from simcore.optimize.layout import Layout
@@ -69,13 +70,11 @@ class Sim:
         return self.bank_ending + self.unit_ending @ self.ratio(x)
 
 
-def _run(model, trials, seed):
-    """The kernel in chunks of trials (same bits as one call): yields ``(lo, hi, output)``."""
-    lo = 0
-    while lo < trials:
-        hi = min(trials, lo + _CHUNK)
-        yield lo, hi, run_kernel(model, hi - lo, seed, trial_start=lo, progress=False)
-        lo = hi
+def _run(model, trials, seed, client=None):
+    """The kernel in chunks of trials (same bits as one call): yields ``(lo, hi, output)``;
+    on ``client``'s Dask workers when given.
+    """
+    yield from kernel_chunks(client, model, trials, seed, _CHUNK)
 
 
 def _without_bank(model):
@@ -97,13 +96,16 @@ def _quarter_shares(layout: Layout, model) -> list:
     ]
 
 
-def simulate_plan(layout: Layout, x, trials, seed, *, ending=None, only_bank4=False, cells=None) -> Sim:
+def simulate_plan(
+    layout: Layout, x, trials, seed, *, ending=None, only_bank4=False, cells=None, client=None
+) -> Sim:
     """Simulate unit dollars ``x`` (``trials`` trials, ``seed``), reduced to a :class:`Sim`.
 
     ``ending``: the yields of :func:`ending_yields`, to attribute each trial's ending
     decision-stage bank to the units. ``only_bank4``: no
     creation and only the decision-stage part of the starting bank (what a scaled bank books).
     ``cells``: simulate these (cells, quarters) dollars instead (``x`` is then ignored).
+    ``client``: run the chunks of trials on this Dask client's workers (same bits).
     """
     if cells is None:
         cells = layout.cell_dollars(x)
@@ -121,7 +123,7 @@ def simulate_plan(layout: Layout, x, trials, seed, *, ending=None, only_bank4=Fa
     stage4, stage1 = np.zeros((P, C)), np.zeros((P, C))
     ending_cells = np.zeros((trials, C))
     category = model.category[k - 1]
-    for lo, hi, out in _run(model, trials, seed):
+    for lo, hi, out in _run(model, trials, seed, client):
         cohort = out.cohort_amt  # (t, close period, cohort, cell)
         bank[lo:hi] = cohort[:, :, P, :].sum(axis=-1)
         unit_bookings[lo:hi] = np.moveaxis(layout.unit_matrix(cohort[:, :, :P, :]), 1, 2)

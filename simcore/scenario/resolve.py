@@ -407,7 +407,8 @@ def _check_plan_size(cr: _Fields, creation: CreationParams, amount: AmountParams
     if creation.kind == "dollars" and planned > 0 and no_size:
         planned = 0.0  # no deal size to count by: reported already, and not again as a units mistake
     elif creation.kind == "dollars" and planned > 0:
-        planned /= max(expected_amount(amount), 1e-300)
+        # rough: a units check needs no last digits, and validate no scipy (start-up time)
+        planned /= max(expected_amount(amount, rough=True), 1e-300)
     if planned > spec.MAX_OPPORTUNITIES_PER_CELL:
         problems.append(
             (

@@ -1,0 +1,81 @@
+"""Where a warm ``simcore run`` goes: each step of the command timed in one fresh process.
+
+Run: ``python benchmarks/bench_startup.py [--trials 10000] [--repeats 3]``.
+
+Each repeat is a new interpreter (imports are what is measured) that does what ``simcore run
+--trials N`` does, step by step: import the command line and build its parser, import the
+accessor (xarray, pandas, scipy.special), import the engine (numba, the kernel module), load the
+scenario, compile it (numba's first cached load), run the kernel, build the Dataset, the
+summary, the Monte-Carlo errors and the tables. Printed: each step's best seconds and share
+of the total, and the load average. Shares move less with the machine's load than seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, os, sys, time
+marks = [("start", time.perf_counter())]
+def mark(name):
+    marks.append((name, time.perf_counter()))
+import simcore.cli.app as app
+parser, handlers = app.build_parser()
+args = parser.parse_args(["run", sys.argv[1], "--trials", sys.argv[2], "--seed", "7", "--quiet"])
+mark("imports: numpy, the command line and its parser")
+import simcore.accessor
+mark("imports: xarray, pandas, scipy.special (the accessor)")
+from simcore.engine import simulate as S
+mark("imports: numba and the kernel module")
+sc = app.load(args)
+mark("load the scenario")
+from simcore.engine.compile import compile_scenario
+model = compile_scenario(sc, None)
+mark("compile_scenario (numba's first cached load)")
+out = S.run_kernel(model, args.trials, 7, 0, None, False, "random")
+mark("the kernel")
+ds = S.build_dataset(model, out, 7, 0, "random")
+summary = ds.simcore.summary()
+from simcore.analysis.convergence import headline_errors
+from simcore.cli.analytics import errors_table
+from simcore.report.text import summary_table
+text = summary_table(summary) + errors_table(headline_errors(ds), sc.currency)
+mark("the Dataset, summary, errors and tables")
+print(json.dumps([(b[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scenario", default=str(ROOT / "scenarios" / "fy2026.toml"))
+    p.add_argument("--trials", type=int, default=10_000)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    runs = []
+    for _ in range(args.repeats):
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, args.scenario, str(args.trials)],
+            env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    best = {name: min(run[i][1] for run in runs) for i, (name, _) in enumerate(runs[0])}
+    total = sum(best.values())
+    for name, seconds in best.items():
+        print(f"{seconds:7.3f} s  {100 * seconds / total:4.0f}%  {name}")
+    print(f"{total:7.3f} s        in all (best of {args.repeats} per step)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
