@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from simcore.scenario.nodes import (  # noqa: F401  (re-exported: the format is read from spec)
     _FLOAT_MAX,
     EARLIEST_START,
+    MAX_ATTAINMENT,
     MAX_CELLS,
     MAX_DIMENSIONS,
     MAX_DISPERSION,
@@ -198,6 +199,22 @@ CREATION = Table(
             length=12,
         ),
         "uplift": Number("program uplift multiplier on the expected count", 0.0, MAX_MULTIPLIER),
+        "attainment": Number(
+            "share of the planned creation actually delivered (1 = the plan): a number, a PERT "
+            "{low, base, high} or a Beta {mean, strength}, drawn once per trial and shared by every "
+            "cell the declaring level covers (defaults: one draw for all cells; by.source.inbound: "
+            "one for every inbound cell)",
+            0.0,
+            MAX_ATTAINMENT,
+            uncertain=True,
+            beta=True,
+        ),
+        "attainment_loading": Number(
+            "correlation of the attainment with the market factor, in [-1, 1] (its distribution "
+            "stays as declared); declare it where attainment is declared",
+            -1.0,
+            1.0,
+        ),
     },
     "pipeline creation in the cell's entry stage",
     two_forms=[(("dollars",), ("count",))],
@@ -550,6 +567,8 @@ DEFAULTS = {
     "creation.process": "poisson",
     "creation.seasonality": Default((1.0,) * 12, "all 1"),
     "creation.uplift": 1.0,
+    "creation.attainment": Default(None, "none: the plan is delivered"),
+    "creation.attainment_loading": 0.0,
     "cost_per_dollar": 1.0,
     "optimize.confidence": 0.9,
     "optimize.objective": "creation",
