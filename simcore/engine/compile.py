@@ -43,6 +43,7 @@ from simcore.engine.kernel import (
 )
 from simcore.engine.safety import check_model
 from simcore.engine.tables import _lognormal_sigma, _Tables, count_tables, lognormal_table
+from simcore.errors import SimcoreError
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.params import AmountParams, CellParams
@@ -147,6 +148,8 @@ class Model:
     attain_strength: np.ndarray = field(default_factory=lambda: np.zeros(0))
     attain_loading: np.ndarray = field(default_factory=lambda: np.zeros(0))
     attain_key: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # The bound each group's count tables are built at (PERT high, Beta 1, a number itself).
+    attain_upper: np.ndarray = field(default_factory=lambda: np.zeros(0))
     attain_names: tuple = ()
     # Creation components (see with_components): expected new deals per (component, cell,
     # week), each component's stream key and its attainment group per cell (-1: none).
@@ -252,15 +255,15 @@ class Model:
 
     def _variant(self, **changes) -> Model:
         creation_fields = {"creation_rate", "process", "dispersion", "component_rate", "attain_group"}
-        creation_fields |= {"attain_kind", "attain_base", "attain_low", "attain_high"}
+        creation_fields |= {"attain_upper"}
         changed = creation_fields & set(changes)
         # A variant with the same creation plan shares the count tables (built or not yet).
         tables = [] if changed else self._count_tables
         return dataclasses.replace(self, **changes, _count_tables=tables)
 
     def at_base_values(self) -> Model:
-        """Every uncertain assumption fixed at its planning value (PERT base, Beta mean), and no
-        market factor: what the deterministic funnel assumes, simulated.
+        """Every uncertain assumption and creation attainment fixed at its planning value (PERT
+        base, Beta mean), and no market factor: what the deterministic funnel assumes, simulated.
 
         Returns
         -------
@@ -270,6 +273,8 @@ class Model:
         return self._variant(
             param_kind=np.full_like(self.param_kind, FIXED),
             market_loading=np.zeros_like(self.market_loading),
+            # Attainment at its planning value too (PERT base, Beta mean), thinned as drawn.
+            attain_kind=np.full_like(self.attain_kind, FIXED),
         )
 
     def with_fixed_assumptions(self, values: dict) -> Model:
@@ -319,6 +324,33 @@ class Model:
         Model
         """
         return self._variant(bank_amount=np.where(self.bank_stage == stage, self.bank_amount, 0.0))
+
+    def with_fixed_attainment(self, values: dict) -> Model:
+        """Some attainment groups fixed at given values (the others drawn as before).
+
+        The count tables stay (built at each group's bound) and a fixed group keeps each deal
+        with probability value / bound, so the variant's deals are a subset of the model's,
+        paired deal by deal (what the tornado's swings want).
+
+        Parameters
+        ----------
+        values : dict
+            ``{group: value}``, a group by index or name (``attain_names``), a value in
+            ``[0, attain_upper[group]]``.
+
+        Returns
+        -------
+        Model
+        """
+        kind, base = self.attain_kind.copy(), self.attain_base.copy()
+        for group, value in values.items():
+            g = self.attain_names.index(group) if isinstance(group, str) else int(group)
+            if not 0.0 <= float(value) <= self.attain_upper[g]:
+                raise SimcoreError(
+                    f"attainment {value} for {self.attain_names[g]} is outside [0, {self.attain_upper[g]:g}]"
+                )
+            kind[g], base[g] = FIXED, float(value)
+        return self._variant(attain_kind=kind, attain_base=base)
 
     def with_creation_scale(self, scale) -> Model:
         """Expected creation multiplied by ``scale`` (cells x weeks, or broadcastable).
@@ -420,6 +452,7 @@ _GROUP_FIELDS = (
     "attain_strength",
     "attain_loading",
     "attain_key",
+    "attain_upper",
 )
 
 
@@ -613,6 +646,7 @@ def _attainment_fields(sc: Scenario) -> dict:
         "attain_strength": slots[:, 4].copy(),
         "attain_loading": np.asarray(groups["loading"], dtype=np.float64),
         "attain_key": creation.group_keys(groups["names"]),
+        "attain_upper": creation.upper_bounds(slots[:, 0], slots[:, 1], slots[:, 3]),
         "attain_names": tuple(groups["names"]),
         "component_rate": np.zeros((0,) + sc_shape(sc)),
         "component_group": np.zeros((0, len(sc.cells)), dtype=np.int64),

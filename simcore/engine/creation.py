@@ -74,16 +74,14 @@ def group_keys(names) -> np.ndarray:
     return np.asarray(keys, dtype=np.int64)
 
 
-def upper_bounds(model) -> np.ndarray:
+def upper_bounds(kind, base, high) -> np.ndarray:
     """Each group's largest possible attainment: what its count tables are built at.
 
     A number is itself (the rate is scaled by it, nothing is thinned), a PERT its ``high``,
     a Beta 1.
     """
-    kind = model.attain_kind
-    return np.where(kind == PERT, model.attain_high, np.where(kind == BETA, 1.0, model.attain_base)).astype(
-        np.float64
-    )
+    kind = np.asarray(kind)
+    return np.where(kind == PERT, high, np.where(kind == BETA, 1.0, base)).astype(np.float64)
 
 
 def _scale(groups: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -95,7 +93,7 @@ def source_tables(model, plan: bool = True) -> list:
     """``[(cdf, offsets)]`` of each source (the plan, unless ``plan`` is False, then each
     component), unflattened.
     """
-    upper = upper_bounds(model)
+    upper = model.attain_upper
     out = []
     rate = model.creation_rate
     if (model.attain_group >= 0).any():
@@ -142,7 +140,7 @@ def kernel_creation_args(model) -> tuple:
         tables,
         np.asarray(model.attain_loading, dtype=np.float64),
         np.asarray(model.attain_key, dtype=np.int64),
-        upper_bounds(model),
+        np.asarray(model.attain_upper, dtype=np.float64),
     )
 
 
@@ -202,6 +200,7 @@ def component_changes(model, rates, attainment=None, keys=None, loading=None) ->
         "attain_strength": np.asarray(fields["strength"], dtype=np.float64),
         "attain_loading": np.asarray(fields["loading"], dtype=np.float64),
         "attain_key": np.asarray(fields["key"], dtype=np.int64),
+        "attain_upper": upper_bounds(fields["kind"], fields["base"], fields["high"]),
         "attain_names": tuple(names),
     }
 
