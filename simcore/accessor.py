@@ -150,7 +150,8 @@ class SimcoreAccessor:
             decision stage, is "stage 4"). ``bookings`` and the ``*_created`` entries are
             ``{"year": dist, "by_period": {period: dist}}`` with ``dist`` =
             ``{"mean", "p10", "p50", "p90"}`` in dollars; ``target`` and ``p_hit`` are None
-            without a target.
+            without a target. When the scenario declares ``creation.attainment``, also
+            ``attainment``: ``{declaring level: dist}`` of the share of the plan delivered.
 
         Raises
         ------
@@ -174,6 +175,21 @@ class SimcoreAccessor:
             "bookings": self._shape(bookings),
             "stage1_created": self._shape(self.stage_created(0)),
             "stage4_created": self._shape(self.stage_created(-1)),
+            **self._attainment_summary(),
+        }
+
+    def _attainment_summary(self) -> dict:
+        """``{"attainment": {declaration: dist}}`` of the creation attainment drawn, if any."""
+        ds = self._ds
+        if "attainment" not in ds:
+            return {}
+        return {
+            "attainment": {
+                str(g).removesuffix(".creation.attainment"): distribution(
+                    ds["attainment"].sel(attainment_group=g).values
+                )
+                for g in ds["attainment_group"].values
+            }
         }
 
     # Charts live in simcore.plots; importing it here, lazily, keeps matplotlib out of

@@ -8,6 +8,7 @@ thinning keeps the deals' count Poisson with the attained mean. Same bits for an
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -245,3 +246,22 @@ def test_components_api_checks_its_arguments():
         m.with_components(np.zeros(shape), attainment=["nope"])
     more = m.with_components(np.zeros(shape), attainment=[Pert(0.5, 0.7, 0.9)], keys=[4])
     assert more.attain_names == ("component 4",) and more.with_components_removed().attain_names == ()
+
+
+def test_run_shows_the_attainment_drawn(capsys):
+    from helpers import run_cli
+
+    args = ("run", "scenarios/smb.toml", "--trials", 200, "--seed", 1)
+    pert = "by.source.inbound.creation.attainment={low = 0.5, base = 0.7, high = 0.9}"
+    code, out, _ = run_cli(capsys, *args, "--json", "--set", pert)
+    assert code == 0
+    drawn = json.loads(out)["attainment"]["by.source.inbound"]
+    assert 0.5 < drawn["p10"] < drawn["p50"] < drawn["p90"] < 0.9
+    code, out, _ = run_cli(capsys, *args, "--set", pert)
+    assert code == 0 and "Creation attainment" in out and "by.source.inbound" in out
+    code, out, _ = run_cli(capsys, *args, "--json")
+    assert code == 0 and "attainment" not in json.loads(out)  # none declared: nothing shown
+    code, _, err = run_cli(
+        capsys, "validate", "scenarios/smb.toml", "--set", "defaults.creation.attainment=-1"
+    )
+    assert code == 2 and "defaults.creation.attainment" in err and "Traceback" not in err

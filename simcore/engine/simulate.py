@@ -416,8 +416,10 @@ def _opportunities(model, created_count):
 
 
 def _attainment(model, out) -> dict:
-    """The attainment drawn per trial and group, when the model has any group."""
-    if not model.attain_names:
+    """The attainment drawn per trial and group, when the model has any group (a streamed
+    run's moments do not keep it).
+    """
+    if not model.attain_names or not hasattr(out, "attained"):
         return {}
     return {"attainment": out.attained, "attainment_drawn": model.attain_kind != FIXED}
 

@@ -43,4 +43,15 @@ def summary_table(summary: dict, stages=None) -> str:
             f"{percent(summary['p_hit'])}"
         )
     blocks.append(f"Opportunities simulated per trial: {summary['deals_per_trial']:,.0f}")
+    if summary.get("attainment"):
+        rows = [
+            [level] + [percent(d[k]) for k in ("mean", "p10", "p50", "p90")]
+            for level, d in summary["attainment"].items()
+        ]
+        blocks.append("")
+        blocks.append(
+            text_table(
+                rows, ["Creation attainment (share of plan delivered)"] + header[1:], ["text"] * 5, cur
+            )
+        )
     return "\n".join(blocks)
