@@ -25,6 +25,7 @@ import numpy as np
 from simcore import checks
 from simcore.calendar import Periods, month_of_day, periods
 from simcore.engine import creation
+from simcore.engine.capacity import capped_rate, check_capacity
 from simcore.engine.kernel import (
     AMOUNT_EMPIRICAL,
     AMOUNT_LOGNORMAL,
@@ -700,6 +701,8 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         arrays.amount(c, p.amount)
         arrays.creation(c, sc)
     a, bank = arrays, sc.bank
+    week_length = np.minimum(7.0, horizon - week_start)
+    capacity = check_capacity(sc, a.rate, week_start, week_length)
     model = Model(
         scenario=sc,
         periods=per,
@@ -731,11 +734,12 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         param_low=a.low,
         param_high=a.high,
         param_strength=a.strength,
-        creation_rate=a.rate,
+        creation_rate=capped_rate(capacity, sc, a.rate),
+        capacity=capacity,
         process=a.process,
         dispersion=a.dispersion,
         week_start=week_start,
-        week_length=np.minimum(7.0, horizon - week_start),
+        week_length=week_length,
         bank_cell=np.array([d.cell for d in bank], dtype=np.int64),
         bank_stage=np.array([d.stage for d in bank], dtype=np.int64),
         bank_amount=np.array([d.amount for d in bank], dtype=np.float64),

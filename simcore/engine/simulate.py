@@ -21,6 +21,7 @@ from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate, refu
 from simcore.engine.sampling import check_sampling, kernel_uniforms
 from simcore.engine.stream import BLOCK, StreamReducer, kept_bytes
 from simcore.errors import SimcoreError
+from simcore.format import json_safe
 from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.spec import CATEGORIES
 from simcore.variables import attrs_of, dims_of
@@ -527,6 +528,9 @@ def build_dataset(
             "variant": sc.variant or "",
         }
     )
+    if model.capacity is not None:
+        # What the plan needs of its roles against what they can do (docs/model.md "Capacity").
+        ds.attrs["capacity"] = json.dumps(json_safe(model.capacity.rows(model.periods)))
     if sc.target is not None:
         ds.attrs["target"] = sc.target
     if sc.period_targets is not None and model.periods.kind == sc.period:
