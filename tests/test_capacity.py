@@ -193,3 +193,18 @@ def test_validate_exits_2_on_bad_capacity(capsys, tmp_path):
     path.write_text(_TOML + "headcount = 3\ncreates = { partner = 1.0 }\n")
     code, _, err = run_cli(capsys, "validate", path)
     assert code == 2 and "unknown source 'partner'" in err
+
+
+def test_the_report_has_the_capacity_and_attainment_tables():
+    from simcore.report.tables import dataset_tables
+
+    cap = _sdr(creates={"outbound": 2.0})
+    cap["role"]["AE"] = {"headcount": 3, "carries": 20}
+    raw = _raw(cap)
+    raw["by"]["source"]["inbound"]["creation"]["attainment"] = {"low": 0.5, "base": 0.7, "high": 0.9}
+    tables = {t.name: t for t in dataset_tables(run(build(raw), 200, seed=1))}
+    assert "CAPACITY-LIMITED" in tables["capacity_creation"].title
+    assert [r[1] for r in tables["capacity_carrying"].rows] == ["AE"] * 4
+    assert tables["creation_attainment"].rows[0][0] == "by.source.inbound"
+    plain = {t.name for t in dataset_tables(run(build(_raw()), 50, seed=1))}
+    assert not plain & {"capacity_creation", "capacity_carrying", "creation_attainment"}
