@@ -32,6 +32,7 @@ from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
 from simcore.format import money
 from simcore.scenario import files, spec
 from simcore.scenario.bank import _read_bank
+from simcore.scenario.capacity import resolve_capacity
 from simcore.scenario.limits import check_resolved
 from simcore.scenario.overrides import _apply_override
 from simcore.scenario.resolve import resolve_cell
@@ -118,6 +119,7 @@ class Scenario:
     overrides: dict = field(default_factory=dict)
     source_raw: dict = field(default_factory=dict, repr=False)
     allow_bank_outside: bool = False
+    capacity: object = None  # simcore.scenario.capacity.Capacity of [capacity], if any
 
     def __repr__(self) -> str:
         """A one-line summary; :meth:`full_repr` gives every field."""
@@ -606,6 +608,8 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, al
         )
     bank, bank_source, bank_problems = bank_read
     problems.extend(bank_problems)
+    capacity, capacity_problems = resolve_capacity(raw, dims, start, horizon_days, fy_month)
+    problems.extend(Problem(name, path, msg) for path, msg in capacity_problems)
     if not problems and not bank and all(p.creation.is_empty for p in params):
         problems.append(
             Problem(
@@ -643,6 +647,7 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, al
         overrides=overrides,
         source_raw=source_raw,
         allow_bank_outside=allow_bank_outside,
+        capacity=capacity,
     )
 
 
