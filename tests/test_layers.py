@@ -21,9 +21,10 @@ LAYERS = {
     "engine": 2,
     "analysis": 3,
     "calibrate": 4,
-    "optimize": 5,
-    "report": 6,
-    "top": 7,
+    "forecast": 5,
+    "optimize": 6,
+    "report": 7,
+    "top": 8,
 }
 TOP = {"simcore", "simcore.__main__", "simcore.accessor"}
 

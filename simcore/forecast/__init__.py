@@ -1,0 +1,1 @@
+"""As-of forecasts, pacing and backtests: the plan's year as it unfolds."""
