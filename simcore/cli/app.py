@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "simcore.cli.optimize",
     "simcore.cli.examples",
     "simcore.cli.calibrate",
+    "simcore.cli.backtest",
 )
 
 
