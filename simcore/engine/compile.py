@@ -42,6 +42,7 @@ from simcore.engine.kernel import (
 )
 from simcore.engine.safety import check_model
 from simcore.engine.tables import _lognormal_sigma, _Tables, count_tables, lognormal_table
+from simcore.errors import SimcoreError
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.params import AmountParams, CellParams
@@ -127,6 +128,10 @@ class Model:
     bank_amount: np.ndarray
     bank_created: np.ndarray
     bank_close: np.ndarray
+    # The bank's start day and each deal's age in its stage then (NaN: unknown); the plan's
+    # own bank starts at day 0 with unknown ages (see :meth:`with_bank`).
+    bank_start: np.ndarray
+    bank_age: np.ndarray
     period_of_day: np.ndarray
     cohorts: Periods  # creation quarters: the cohorts of bookings_by_cohort
     horizon: float
@@ -216,6 +221,8 @@ class Model:
             self.bank_amount,
             self.bank_created,
             self.bank_close,
+            self.bank_start,
+            self.bank_age,
             len(self.cohorts),  # the starting bank's cohort index, after the creation quarters
             self.period_of_day,
             self.cohorts.of_day(int(self.horizon)),
@@ -273,7 +280,15 @@ class Model:
         return self._variant(
             **{
                 name: getattr(self, name)[:0]
-                for name in ("bank_cell", "bank_stage", "bank_amount", "bank_created", "bank_close")
+                for name in (
+                    "bank_cell",
+                    "bank_stage",
+                    "bank_amount",
+                    "bank_created",
+                    "bank_close",
+                    "bank_start",
+                    "bank_age",
+                )
             }
         )
 
@@ -292,6 +307,129 @@ class Model:
         Model
         """
         return self._variant(bank_amount=np.where(self.bank_stage == stage, self.bank_amount, 0.0))
+
+    def with_bank(self, cell, stage, amount, created=None, close=None, start=0.0, age=None) -> Model:
+        """Another starting bank: open deals that start their lives at day ``start``.
+
+        The bank of an as-of forecast: the deals open on the as-of date, each from its stage,
+        with its age in that stage (its remaining dwell is conditioned on it, see
+        :func:`simcore.engine.kernel._aged_dwell`) and its expected close date.
+
+        Parameters
+        ----------
+        cell, stage : array_like of int
+            Each deal's cell (index into ``scenario.cells``) and stage (index).
+        amount : array_like of float
+            Dollars, each at least the smallest deal size.
+        created, close : array_like of float, optional
+            Created and expected close, in days from the scenario's start (NaN: not known).
+        start : float
+            The day (from the scenario's start) every deal starts from, inside the horizon.
+        age : array_like of float, optional
+            Days each deal has spent in its stage by ``start`` (NaN: not known, the
+            renewal-theory residual of a deal found mid-stage).
+
+        Returns
+        -------
+        Model
+            Deals keep their random numbers by position: deal ``q`` of this bank draws what
+            deal ``q`` of any other bank would.
+
+        Raises
+        ------
+        SimcoreError
+            When the arrays differ in length, a cell or stage is out of range, or ``start``
+            is outside the horizon.
+
+        Examples
+        --------
+        >>> from simcore import load_scenario
+        >>> m = compile_scenario(load_scenario("scenarios/smb.toml"))
+        >>> m.with_bank([0, 1], [2, 0], [40_000.0, 25_000.0], start=120.0, age=[30.0, float("nan")])
+        Model('smb_inside_sales': 6 cells, 3 stages, 365 days by month, 2 bank deals)
+        """
+        cell = np.ascontiguousarray(cell, dtype=np.int64).reshape(-1)
+        n = len(cell)
+
+        def floats(x, fill):
+            a = np.full(n, fill) if x is None else np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+            if len(a) != n:
+                raise SimcoreError(f"with_bank: {len(a)} values for {n} deals")
+            return a
+
+        stage = np.ascontiguousarray(stage, dtype=np.int64).reshape(-1)
+        if len(stage) != n:
+            raise SimcoreError(f"with_bank: {len(stage)} stages for {n} deals")
+        if n and (cell.min() < 0 or cell.max() >= len(self.scenario.cells)):
+            raise SimcoreError("with_bank: a cell index is out of range")
+        if n and (stage.min() < 0 or stage.max() >= self.n_stages):
+            raise SimcoreError("with_bank: a stage index is out of range")
+        start = float(start)
+        if not 0.0 <= start < self.horizon:
+            raise SimcoreError(
+                f"with_bank: start {start!r} is outside the horizon (0 to {self.horizon:g} days)"
+            )
+        age = floats(age, np.nan)
+        model = self._variant(
+            bank_cell=cell,
+            bank_stage=stage,
+            bank_amount=floats(amount, np.nan),
+            bank_created=floats(created, np.nan),
+            bank_close=floats(close, np.nan),
+            bank_start=np.full(n, start),
+            bank_age=np.where(np.isnan(age), np.nan, np.maximum(age, 0.0)),
+        )
+        check_model(model)
+        return model
+
+    def from_day(self, day: int) -> Model:
+        """The plan's creation from ``day`` on: nothing created before it, and the week that
+        contains it creates only its remaining days' share of its plan.
+
+        Every week keeps its random numbers, so the deals the plan creates after ``day`` are
+        those of the plan's own run (common random numbers).
+
+        Parameters
+        ----------
+        day : int
+            Days from the scenario's start, inside the horizon.
+
+        Returns
+        -------
+        Model
+
+        Examples
+        --------
+        >>> from simcore import load_scenario
+        >>> m = compile_scenario(load_scenario("scenarios/smb.toml"))
+        >>> later = m.from_day(10)
+        >>> float(later.week_start[1]), float(later.week_length[1]), bool((later.creation_rate[:, 0] == 0).all())
+        (10.0, 4.0, True)
+        """
+        day = int(day)
+        if not 0 <= day < self.horizon:
+            raise SimcoreError(f"from_day: day {day!r} is outside the horizon (0 to {self.horizon:g} days)")
+        if day == 0:
+            return self
+        w = day // 7
+        lo, hi = int(self.week_start[w]), int(self.week_start[w] + self.week_length[w])
+        sc = self.scenario
+        rate = self.creation_rate.copy()
+        rate[:, :w] = 0.0
+        for c in range(len(sc.cells)):
+            daily = daily_plan(sc, c)[lo:hi]
+            total = daily.sum()
+            share = daily[day - lo :].sum() / total if total > 0 else (hi - day) / (hi - lo)
+            rate[c, w] *= share
+        week_start, week_length = self.week_start.copy(), self.week_length.copy()
+        week_start[w], week_length[w] = float(day), float(hi - day)
+        return dataclasses.replace(
+            self,
+            creation_rate=np.ascontiguousarray(rate),
+            week_start=week_start,
+            week_length=week_length,
+            _count_tables=[],
+        )
 
     def with_creation_scale(self, scale) -> Model:
         """Expected creation multiplied by ``scale`` (cells x weeks, or broadcastable).
@@ -572,6 +710,8 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         bank_amount=np.array([d.amount for d in bank], dtype=np.float64),
         bank_created=np.array([d.created for d in bank], dtype=np.float64),
         bank_close=np.array([d.expected_close for d in bank], dtype=np.float64),
+        bank_start=np.zeros(len(bank)),
+        bank_age=np.full(len(bank), np.nan),
         period_of_day=per.of_day(horizon),
         cohorts=periods(sc.start, horizon, "quarter", sc.fiscal_year_start_month),
         horizon=float(horizon),

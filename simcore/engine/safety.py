@@ -173,9 +173,15 @@ def check_model(model) -> None:
     if len(m.bank_amount):
         ok = np.isfinite(m.bank_amount) & (m.bank_amount >= spec.MIN_DOLLARS)
         ok &= ~np.isinf(m.bank_created) & ~np.isinf(m.bank_close)
+        # The kernel reads period_of_day at a deal's start day: it must lie inside the horizon.
+        ok &= (m.bank_start >= 0.0) & (m.bank_start < m.horizon)
+        ok &= ~(m.bank_age < 0.0) & ~np.isinf(m.bank_age)
         if not ok.all():
             ch.fail(
-                None, "bank", "a compiled open deal has a non-finite or too small amount, or an infinite date"
+                None,
+                "bank",
+                "a compiled open deal has a non-finite or too small amount, an infinite date, "
+                "a start outside the horizon or a negative age",
             )
     _check_slots(ch, m)
     if not ch.problems:
