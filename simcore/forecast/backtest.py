@@ -22,10 +22,10 @@ import pandas as pd
 
 from simcore.analysis.mcerror import proportion_se
 from simcore.calibrate.calibrate import calibrate
-from simcore.engine.simulate import simulate
 from simcore.errors import SimcoreError
 from simcore.forecast import baselines as bl
 from simcore.forecast import scores
+from simcore.forecast.forecast import forecast as asof_forecast
 from simcore.result import Result
 from simcore.scenario import scenario_from_dict
 
@@ -88,8 +88,10 @@ def known_at(opportunities, stage_history, as_of):
     opps.loc[later, ["status", "loss_reason", "forecast_category"]] = ["open", "", ""]
     opps.loc[later, "closed"] = pd.NaT
     if stage_history is None:
+        # One open stage (calibrate's without a history); the export's close date is what it
+        # became later.
         opps.loc[still, "close_date"] = pd.NaT
-        opps.loc[later, "stage"] = "Open"
+        opps.loc[still, "stage"] = "Open"
         return opps, None
     hist, last = _last_rows(stage_history, as_of)
     ids = opps.loc[still, "opportunity_id"]
@@ -215,7 +217,14 @@ def forecast_at(opportunities, stage_history, as_of, horizon="quarter", *, dimen
         raise SimcoreError(f"backtest: no opportunity was created before the as-of date {as_of.date()}")
     fit = calibrate(opps, as_of, list(dimensions), stage_history=hist, name="backtest")
     sc = _horizon_scenario(fit, as_of, end)
-    ds = simulate(sc, trials=trials, seed=seed, progress=False)
+    # The as-of forecast of the calibrated scenario: its bank is the deals open on the day, each
+    # from its stage with its age in it and its expected close (rebuilt from the known history).
+    table = opps if dimensions else opps.assign(segment="all")
+    table.attrs = dict(opps.attrs)
+    f = asof_forecast(
+        sc, table, as_of.date(), history=hist, trials=trials, seed=seed, baseline=None, progress=False
+    )
+    ds = f.dataset
     total = ds["bookings_amount"].sum([d for d in ds["bookings_amount"].dims if d != "trial"]).to_numpy()
     base = bl.baselines(opps, hist, fit, as_of, end, weights=weights)
     return {
@@ -315,8 +324,9 @@ def backtest(opportunities, stage_history=None, *, start, stop, every="quarter",
         samples.append(x)
         warnings += [f"as of {as_of.date()}: {w}" for w in f["warnings"]]
     method = (
-        "each as-of date: calibrated on what was known then, the calibrated scenario simulated over the "
-        "horizon with the deals open then as its bank (remaining dwells drawn afresh from their stage)"
+        "each as-of date: calibrated on what was known then; the calibrated scenario forecast as of that "
+        "date over the horizon, its bank the deals open then, each from its stage, its age in the stage "
+        "(remaining dwell conditioned on it) and its expected close"
     )
     return Backtest(horizon, int(trials), int(seed), method, currency, rows, summarise(rows),
                     np.array(samples), warnings)  # fmt: skip

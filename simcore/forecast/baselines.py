@@ -26,7 +26,6 @@ import pandas as pd
 
 from simcore.analysis.funnel import funnel
 from simcore.analysis.metrics import category_weighted_forecast
-from simcore.calibrate.stages import stage_map
 
 #: The enterprise sales playbook's conversion per forecast category.
 DEFAULT_WEIGHTS = {"commit": 0.9, "best_case": 0.6, "pipeline": 0.3}
@@ -107,9 +106,6 @@ def baselines(opportunities, stage_history, fit, as_of, end, weights=None) -> di
     sc = fit.scenario
     names = [s.name for s in sc.stages]
     bank = fit.bank
-    if stage_history is not None:
-        smap = stage_map(opportunities, stage_history, None)
-        names = smap.names if len(smap.names) == len(names) else names
     rates = stage_win_rates(opportunities, stage_history, names)
     index = {n: i for i, n in enumerate(names)}
     if len(bank):
