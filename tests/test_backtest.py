@@ -174,6 +174,7 @@ def test_cli_backtest(files, tmp_path, capsys):
         (["--from", "2024-07-01", "--to", "2025-01-01", "--weights", "upside=0.5"], "the categories are"),
         (["--from", "2024-07-01", "--to", "2025-01-01", "--every", "day"], "invalid choice"),
         (["--from", "2024-07-01", "--to", "2025-01-01", "--trials", "0"], "--trials"),
+        (["--from", "2024-07-01", "--to", "2025-01-01", "--half-life", "-3"], "positive number of days"),
         (["--from", "2024-07-01", "--to", "2025-01-01", "--dimensions", "region"], "no column for 'region'"),
         (["--from", "2020-01-01", "--to", "2020-07-01"], "no opportunity was created before"),
     ],

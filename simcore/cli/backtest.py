@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from simcore.cli.calibrate import _date, parse_map
+from simcore.cli.calibrate import _date, _half_life, parse_map
 from simcore.cli.options import (
     EXIT_OK,
     add_scenario_arguments,
@@ -172,6 +172,7 @@ def _setup_backtest(p):
         "--trials", type=positive_int, default=1000, help="Monte Carlo trials per forecast (default 1000)"
     )
     p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    p.add_argument("--half-life", type=_half_life, help="days: each calibration weighs older history less")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--out", metavar="DIR",
                    help="write backtest.json, backtest.csv, forecasts.png and pit.png into this folder")  # fmt: skip
@@ -208,6 +209,7 @@ def _backtest(args):
     result = backtest(
         opps.table, hist.table if hist else None, start=args.start, stop=args.stop, every=args.every,
         horizon=args.horizon, dimensions=dims, trials=args.trials, seed=args.seed, weights=weights,
+        half_life=args.half_life,
         progress=progress,
     )  # fmt: skip
     if args.out is not None:

@@ -215,7 +215,7 @@ def forecast_at(opportunities, stage_history, as_of, horizon="quarter", *, dimen
     opps, hist = known_at(opportunities, stage_history, as_of)
     if opps.empty:
         raise SimcoreError(f"backtest: no opportunity was created before the as-of date {as_of.date()}")
-    fit = calibrate(opps, as_of, list(dimensions), stage_history=hist, name="backtest")
+    fit = calibrate(opps, as_of, list(dimensions), stage_history=hist, half_life=half_life, name="backtest")
     sc = _horizon_scenario(fit, as_of, end)
     # The as-of forecast of the calibrated scenario: its bank is the deals open on the day, each
     # from its stage with its age in it and its expected close (rebuilt from the known history).
@@ -238,7 +238,7 @@ def forecast_at(opportunities, stage_history, as_of, horizon="quarter", *, dimen
 
 
 def backtest(opportunities, stage_history=None, *, start, stop, every="quarter", horizon="quarter",
-             dimensions=(), trials=1000, seed=0, weights=None, progress=None) -> Backtest:  # fmt: skip
+             dimensions=(), trials=1000, seed=0, weights=None, half_life=None, progress=None) -> Backtest:  # fmt: skip
     """Forecast at each as-of date from ``start`` to ``stop`` with what was known then, and score it.
 
     Parameters
@@ -259,6 +259,8 @@ def backtest(opportunities, stage_history=None, *, start, stop, every="quarter",
         Monte-Carlo trials per forecast; forecast ``k`` uses ``seed + k``.
     weights : dict, optional
         The category-weighted forecast's weights (default 90% commit, 60% best case, 30% pipeline).
+    half_life : float, optional
+        Days: each calibration weighs older history less (as ``simcore calibrate --half-life``).
     progress : callable, optional
         Called with ``(k, n, as_of)`` before each forecast.
 
@@ -297,7 +299,7 @@ def backtest(opportunities, stage_history=None, *, start, stop, every="quarter",
         if progress is not None:
             progress(k, len(dates), as_of)
         f = forecast_at(opportunities, stage_history, as_of, horizon, dimensions=dimensions, trials=trials,
-                        seed=seed + k, weights=weights)  # fmt: skip
+                        seed=seed + k, weights=weights, half_life=half_life)  # fmt: skip
         actual = booked(opportunities, as_of, f["horizon_end"])
         x = f["samples"]
         p10, p50, p90 = np.quantile(x, [0.1, 0.5, 0.9])
