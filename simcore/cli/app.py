@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "simcore.cli.examples",
     "simcore.cli.calibrate",
     "simcore.cli.forecast",
+    "simcore.cli.backtest",
 )
 
 
