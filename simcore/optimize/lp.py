@@ -93,6 +93,7 @@ class Solution:
     trial_duals: list = field(default_factory=list)  # per chance constraint, each kept trial's dual
     kept: list = field(default_factory=list)  # per chance constraint, the trials kept
     lp_count: int = 0
+    others: list = field(default_factory=list)  # (objective, plan) of the other starts' local optima
 
 
 def _linprog(c, A, b, bounds):
@@ -407,15 +408,37 @@ def solve(problem: Problem, starts=None, cvar_trials=1000, fresh=True) -> Soluti
             cvar = cvar_start(small, minimise_risk=True)
         also = also_x_start(small)
         starts += cvar + ([also] if also is not None else []) + corner_starts(problem)
-    count = 0
+    count, found = 0, []
     for x0 in starts:
         sol = selection_lp(problem, x0)
         count += sol.lp_count
-        if sol.x is not None and sol.fun < best.fun:
-            best = sol
+        if sol.x is not None:
+            found.append((sol.fun, sol.x))
+            if sol.fun < best.fun:
+                best = sol
     best = swap_search(problem, best)  # the 1-opt polish, on the best start only
     best.lp_count += count + len(starts)
+    best.others = distinct_plans(found, exclude=best.x)
     return best
+
+
+def distinct_plans(found, exclude=None, min_distance=0.1) -> list:
+    """``(objective, plan)`` pairs, cheapest first, without near repeats: a plan whose shares
+    differ from a cheaper one's (or ``exclude``'s) by less than ``min_distance`` (L1) is dropped.
+    """
+    out, seen = [], []
+    if exclude is not None and np.sum(exclude) > 0:
+        seen.append(np.asarray(exclude) / np.sum(exclude))
+    for fun, x in sorted(found, key=lambda f: f[0]):
+        total = float(np.sum(x))
+        if total <= 0:
+            continue
+        share = x / total
+        if any(np.abs(share - s).sum() < min_distance for s in seen):
+            continue
+        seen.append(share)
+        out.append((float(fun), x))
+    return out
 
 
 def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:

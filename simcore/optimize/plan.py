@@ -38,7 +38,7 @@ from simcore.optimize import compare, explain
 from simcore.optimize.context import Request
 from simcore.optimize.layout import build_layout
 from simcore.optimize.limits import Limits, read_limits
-from simcore.optimize.lp import Chance, best_confidence, selection_lp, solve
+from simcore.optimize.lp import Chance, best_confidence, corner_starts, selection_lp, solve
 from simcore.optimize.result import OptimizeResult
 from simcore.optimize.rows import Rows, chances, period_hits
 from simcore.optimize.saa import certify
@@ -315,6 +315,10 @@ def _solve(req: Request, rows: Rows, start=None) -> _State:
         x_new, sol, feasible, best_conf, cert = _solve_sample(
             req, rows, problem, x, fresh=nit == 1, bound=False
         )
+        if nit == 1 and start is None and feasible and sol is not None and sol.others:
+            x_new = _screen(req, rows, sol, x_new)
+        elif nit == 1 and start is None and req.objective == "p_hit":
+            x_new, best_conf = _screen_p_hit(req, rows, problem, x_new, best_conf)
         fun_new = float(rows.c @ (x_new / req.scale)) if req.objective != "p_hit" else best_conf
         if x is not None and feasible and state is not None and state.feasible:
             fun_prev = history[-1]["objective"]
@@ -353,6 +357,76 @@ def _solve(req: Request, rows: Rows, start=None) -> _State:
     state = replace(state, sim=sim, problem=problem, sol=sol, cert=cert, met=_met(problem, x / req.scale),
                     nit=state.nit + 1)  # fmt: skip
     return _meet(req, rows, state)
+
+
+# Local optima of the first linearisation re-simulated (each on the first trials of the same sample).
+_SCREEN_PLANS = 12
+_SCREEN_TRIALS = 2000
+
+
+def _screen(req: Request, rows: Rows, sol, x_best):
+    """The cheapest of the first linearisation's distinct local optima, each simulated anew.
+
+    The linear model at a plan scales every trial's bookings of a unit with its dollars, deal
+    noise included, so it judges plans shaped unlike the plan simulated too risky (deal noise
+    really grows like the square root of the dollars): started from the scenario's own plan, the
+    search stays in that plan's basin. Each candidate is simulated at its own dollars on the
+    first ``_SCREEN_TRIALS`` trials of the same sample, scaled by the factor that makes it meet
+    every chance constraint there, and priced; the cheapest one starts the re-linearisation.
+    """
+    s = req.scale
+    candidates = [x_best / s] + [x for _, x in sol.others[: _SCREEN_PLANS - 1]]
+    trials = min(req.trials, _SCREEN_TRIALS)
+    best, best_fun = x_best, math.inf
+    for x in candidates:
+        xd = x * s
+        sim = simulate_plan(req.layout, req.reference(xd), trials, req.seed, ending=req.ending_yields)
+        problem = _problem(req, rows, sim)
+        lam = max(
+            compare.needed_scale(np.zeros(len(ch.h)), ch.G @ x, ch.h, ch.need / len(ch.h))
+            for ch in problem.chances
+        )
+        scaled = x * lam
+        if not math.isfinite(lam) or np.any(scaled > rows.ub * (1 + 1e-9)):
+            continue
+        if len(problem.b_ub) and np.any(
+            problem.A_ub @ scaled > problem.b_ub + 1e-9 * np.abs(problem.b_ub) + 1e-12
+        ):
+            continue
+        fun = float(rows.c @ scaled)
+        if fun < best_fun:
+            best, best_fun = scaled * s, fun
+    if best is not x_best:
+        req.say(
+            f"screened {len(candidates)} local optima on {trials:,} trials: starting from ${best.sum():,.0f}"
+        )
+    return best
+
+
+def _screen_p_hit(req: Request, rows: Rows, problem, x_best, conf_best):
+    """:func:`_screen` for the ``p_hit`` objective: the plan found and the corner plans (all on one
+    unit, or spread over a few), each scaled to spend the budget and simulated at its own dollars;
+    the one with the highest confidence there starts the re-linearisation.
+    """
+    s = req.scale
+    cost = rows.cost * s
+    trials = min(req.trials, _SCREEN_TRIALS)
+    best, best_conf = x_best, -1.0
+    for x in [x_best / s] + corner_starts(problem)[: 3 * _SCREEN_PLANS]:
+        spend = float(cost @ x)
+        if not spend > 0:
+            continue
+        x = x * req.budget / spend
+        if np.any(x > rows.ub * (1 + 1e-9)) or (
+            len(problem.b_ub)
+            and np.any(problem.A_ub @ x > problem.b_ub + 1e-9 * np.abs(problem.b_ub) + 1e-12)
+        ):
+            continue
+        sim = simulate_plan(req.layout, req.reference(x * s), trials, req.seed, ending=req.ending_yields)
+        conf = float((sim.bookings(x * s).sum(axis=1) >= req.target).mean())
+        if conf > best_conf:
+            best, best_conf = x * s, conf
+    return best, (conf_best if best is x_best else best_conf)
 
 
 def _meet(req: Request, rows: Rows, state: _State, tries=4) -> _State:
