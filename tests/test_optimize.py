@@ -160,7 +160,7 @@ def test_brute_force_two_by_two(monkeypatch):
 
 def _from_the_default_start_only(monkeypatch, *args, **kwargs):
     """The optimizer without re-simulating the first linearisation's other local optima."""
-    monkeypatch.setattr(sys.modules["simcore.optimize.plan"], "_SCREEN_PLANS", 1)
+    monkeypatch.setattr(sys.modules["simcore.optimize.screen"], "_SCREEN_PLANS", 1)
     return optimize(*args, **kwargs)
 
 
@@ -278,6 +278,14 @@ def test_cli_json_and_bad_input(tmp_path, capsys):
     assert set(data["plan"]) == {"a", "b"} and set(data["plan"]["a"]) == {"2026-Q2", "2026-Q3"}
     assert data["total_stage1"] == pytest.approx(sum(sum(v.values()) for v in data["plan"].values()))
     assert json.loads((tmp_path / "plan.json").read_text()) == data
+    # The saving broken down by step adds up, and its last step is the like-with-like one.
+    sheet = data["spreadsheet"]
+    b = sheet["breakdown"]
+    assert b["as_written"] == pytest.approx(sheet["total_stage1"])
+    assert b["optimized"] == pytest.approx(data["total_stage1"])
+    steps = b["push"] + b["confidence_and_ending_bank"] + b["timing_and_mix"]
+    assert steps == pytest.approx(b["as_written"] - b["optimized"])
+    assert b["timing_and_mix"] == pytest.approx(sheet["scaled"]["total_stage1"] - data["total_stage1"])
     for s in ("a", "b"):
         for q in ("2026-Q2", "2026-Q3"):
             by_product = sum(v[q] for v in data["stage4_by_product"][s].values())

@@ -260,8 +260,16 @@ def _sheet_lines(res, m, ds) -> list:
                 f"counting pushes as slips, not losses, is worth). It plans a {m(sh['ending_bank'])} ending {ds} "
                 f"bank; simulated, it ends with {m(sh['simulated_ending_bank'])}."
             ),
-            "",
         ]
+        b = sh.get("breakdown")
+        if b:
+            lines.append(
+                f"From the spreadsheet's {m(b['as_written'])} to this plan's {m(b['optimized'])}: push saves "
+                f"{m(b['push'])}, sizing by simulation to the same confidence and ending bank "
+                f"{m(b['confidence_and_ending_bank'])}, timing and source mix {m(b['timing_and_mix'])} "
+                "(negative: costs more)."
+            )
+        lines.append("")
     return lines
 
 

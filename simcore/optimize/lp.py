@@ -301,7 +301,7 @@ def swap_search(problem: Problem, sol: Solution, rounds=12) -> Solution:
     return best
 
 
-def _subsample(problem: Problem, size) -> Problem:
+def subsample(problem: Problem, size) -> Problem:
     """The same problem on an evenly spaced subset of trials (for a cheap CVaR start)."""
     chances = []
     for ch in problem.chances:
@@ -401,7 +401,7 @@ def solve(problem: Problem, starts=None, cvar_trials=1000, fresh=True) -> Soluti
     # Several starts, whatever is given: the sample problem is not convex, and a start from the
     # previous plan alone keeps the search in that plan's basin.
     if fresh or not starts:
-        small = _subsample(problem, cvar_trials)
+        small = subsample(problem, cvar_trials)
         cvar = cvar_start(small)
         if not cvar:
             # CVaR is conservative: it can be infeasible when the chance constraint is not.
@@ -449,7 +449,7 @@ def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:
     """
     ch = problem.chances[index]
     T = len(ch.h)
-    risk = cvar_start(_subsample(problem, 2000), minimise_risk=True)
+    risk = cvar_start(subsample(problem, 2000), minimise_risk=True)
     if not risk:
         return 0.0, None
     lo_x = risk[0]
@@ -466,7 +466,7 @@ def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:
             ],
         )
         # Two starts: the best plan so far, and the CVaR plan at this level (when it exists).
-        small = _subsample(trial, 2000)
+        small = subsample(trial, 2000)
         sol = solve(trial, starts=[lo_x] + (cvar_start(small) or cvar_start(small, minimise_risk=True)))
         if sol.x is not None:
             lo, lo_x = max(lo, int(ch.hits(sol.x).sum())), sol.x

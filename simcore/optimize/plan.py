@@ -38,11 +38,12 @@ from simcore.optimize import compare, explain
 from simcore.optimize.context import Request
 from simcore.optimize.layout import build_layout
 from simcore.optimize.limits import Limits, read_limits
-from simcore.optimize.lp import Chance, best_confidence, corner_starts, selection_lp, solve
+from simcore.optimize.lp import Chance, best_confidence, selection_lp, solve, subsample
 from simcore.optimize.result import OptimizeResult
-from simcore.optimize.rows import Rows, chances, period_hits
+from simcore.optimize.rows import Rows, period_hits
 from simcore.optimize.saa import certify
 from simcore.optimize.sample import ending_yields, simulate_plan, stage4_yield
+from simcore.optimize.screen import sample_problem, screen, screen_p_hit
 from simcore.optimize.tables import plan_tables
 from simcore.scenario.load import Scenario, check_scenario
 
@@ -263,8 +264,13 @@ def _met(problem, x) -> bool:
     return all(int(ch.hits(x / 1.0).sum()) >= ch.need for ch in problem.chances)
 
 
-def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True, bound=True):
-    """One sample problem: ``(x_dollars, sol, feasible, best_conf, cert)``."""
+def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True, bound=True, rough=False):
+    """One sample problem: ``(x_dollars, sol, feasible, best_conf, cert)``.
+
+    ``rough``: when the problem is infeasible, the most confident plan is looked for on 1,000 of
+    its trials only (it is just the next plan to simulate: the first linearisation, at the
+    scenario's own plan, can find the request out of reach where the next one does not).
+    """
     s = req.scale
     if req.objective == "p_hit":
         ch = problem.chances[0]
@@ -275,7 +281,7 @@ def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True, bound=T
     if sol.x is None and x_prev is not None:
         sol = solve(problem)
     if sol.x is None:
-        conf, x = best_confidence(problem)
+        conf, x = best_confidence(subsample(problem, 1000) if rough else problem)
         return (np.zeros(problem.n) if x is None else x) * s, None, False, conf, None
     if not bound:  # the certificate is computed once, for the plan returned
         return sol.x * s, sol, True, None, None
@@ -294,11 +300,6 @@ def _simulate(req: Request, x_ref):
     return simulate_plan(req.layout, x_ref, req.trials, req.seed, ending=req.ending_yields)
 
 
-def _problem(req: Request, rows: Rows, sim):
-    ch = chances(sim, req.layout, req.target, req.confidence, req.limits, req.scale)
-    return rows.problem(ch, req.budget if req.objective == "p_hit" else None)
-
-
 def _solve(req: Request, rows: Rows, start=None) -> _State:
     """Re-linearise at the solution until the plan is stable, then make it meet its own simulation."""
     file_plan = req.layout.unit_dollars(req.layout.reference)
@@ -308,17 +309,17 @@ def _solve(req: Request, rows: Rows, start=None) -> _State:
     for nit in range(1, req.iterations + 1):
         req.say(f"iteration {nit}: simulating the plan (${x_ref.sum():,.0f}, {req.trials:,} trials)")
         sim = _simulate(req, x_ref)
-        problem = _problem(req, rows, sim)
+        problem = sample_problem(req, rows, sim)
         file_sim = sim if nit == 1 and start is None else file_sim
         if history:  # the previous plan, now simulated exactly
             history[-1]["confidence_in_sample"] = problem.chances[0].confidence(x / req.scale)
         x_new, sol, feasible, best_conf, cert = _solve_sample(
-            req, rows, problem, x, fresh=nit == 1, bound=False
+            req, rows, problem, x, fresh=nit == 1, bound=False, rough=nit < req.iterations and x is None
         )
         if nit == 1 and start is None and feasible and sol is not None and sol.others:
-            x_new = _screen(req, rows, sol, x_new)
+            x_new = screen(req, rows, sol, x_new)
         elif nit == 1 and start is None and req.objective == "p_hit":
-            x_new, best_conf = _screen_p_hit(req, rows, problem, x_new, best_conf)
+            x_new, best_conf = screen_p_hit(req, rows, problem, x_new, best_conf)
         fun_new = float(rows.c @ (x_new / req.scale)) if req.objective != "p_hit" else best_conf
         if x is not None and feasible and state is not None and state.feasible:
             fun_prev = history[-1]["objective"]
@@ -349,7 +350,7 @@ def _solve(req: Request, rows: Rows, start=None) -> _State:
             break
     req.say("the final plan, simulated in-sample")
     sim = _simulate(req, x_ref)
-    problem = _problem(req, rows, sim)
+    problem = sample_problem(req, rows, sim)
     history[-1]["confidence_in_sample"] = problem.chances[0].confidence(x / req.scale)
     sol, cert = state.sol, state.cert
     if state.feasible and req.objective != "p_hit":
@@ -357,76 +358,6 @@ def _solve(req: Request, rows: Rows, start=None) -> _State:
     state = replace(state, sim=sim, problem=problem, sol=sol, cert=cert, met=_met(problem, x / req.scale),
                     nit=state.nit + 1)  # fmt: skip
     return _meet(req, rows, state)
-
-
-# Local optima of the first linearisation re-simulated (each on the first trials of the same sample).
-_SCREEN_PLANS = 12
-_SCREEN_TRIALS = 2000
-
-
-def _screen(req: Request, rows: Rows, sol, x_best):
-    """The cheapest of the first linearisation's distinct local optima, each simulated anew.
-
-    The linear model at a plan scales every trial's bookings of a unit with its dollars, deal
-    noise included, so it judges plans shaped unlike the plan simulated too risky (deal noise
-    really grows like the square root of the dollars): started from the scenario's own plan, the
-    search stays in that plan's basin. Each candidate is simulated at its own dollars on the
-    first ``_SCREEN_TRIALS`` trials of the same sample, scaled by the factor that makes it meet
-    every chance constraint there, and priced; the cheapest one starts the re-linearisation.
-    """
-    s = req.scale
-    candidates = [x_best / s] + [x for _, x in sol.others[: _SCREEN_PLANS - 1]]
-    trials = min(req.trials, _SCREEN_TRIALS)
-    best, best_fun = x_best, math.inf
-    for x in candidates:
-        xd = x * s
-        sim = simulate_plan(req.layout, req.reference(xd), trials, req.seed, ending=req.ending_yields)
-        problem = _problem(req, rows, sim)
-        lam = max(
-            compare.needed_scale(np.zeros(len(ch.h)), ch.G @ x, ch.h, ch.need / len(ch.h))
-            for ch in problem.chances
-        )
-        scaled = x * lam
-        if not math.isfinite(lam) or np.any(scaled > rows.ub * (1 + 1e-9)):
-            continue
-        if len(problem.b_ub) and np.any(
-            problem.A_ub @ scaled > problem.b_ub + 1e-9 * np.abs(problem.b_ub) + 1e-12
-        ):
-            continue
-        fun = float(rows.c @ scaled)
-        if fun < best_fun:
-            best, best_fun = scaled * s, fun
-    if best is not x_best:
-        req.say(
-            f"screened {len(candidates)} local optima on {trials:,} trials: starting from ${best.sum():,.0f}"
-        )
-    return best
-
-
-def _screen_p_hit(req: Request, rows: Rows, problem, x_best, conf_best):
-    """:func:`_screen` for the ``p_hit`` objective: the plan found and the corner plans (all on one
-    unit, or spread over a few), each scaled to spend the budget and simulated at its own dollars;
-    the one with the highest confidence there starts the re-linearisation.
-    """
-    s = req.scale
-    cost = rows.cost * s
-    trials = min(req.trials, _SCREEN_TRIALS)
-    best, best_conf = x_best, -1.0
-    for x in [x_best / s] + corner_starts(problem)[: 3 * _SCREEN_PLANS]:
-        spend = float(cost @ x)
-        if not spend > 0:
-            continue
-        x = x * req.budget / spend
-        if np.any(x > rows.ub * (1 + 1e-9)) or (
-            len(problem.b_ub)
-            and np.any(problem.A_ub @ x > problem.b_ub + 1e-9 * np.abs(problem.b_ub) + 1e-12)
-        ):
-            continue
-        sim = simulate_plan(req.layout, req.reference(x * s), trials, req.seed, ending=req.ending_yields)
-        conf = float((sim.bookings(x * s).sum(axis=1) >= req.target).mean())
-        if conf > best_conf:
-            best, best_conf = x * s, conf
-    return best, (conf_best if best is x_best else best_conf)
 
 
 def _meet(req: Request, rows: Rows, state: _State, tries=4) -> _State:
@@ -463,7 +394,7 @@ def _meet(req: Request, rows: Rows, state: _State, tries=4) -> _State:
         x = scaled
         req.say(f"meeting the confidence in-sample: plan scaled by {lam:.4f}")
         sim = _simulate(req, req.reference(x))
-        problem = _problem(req, rows, sim)
+        problem = sample_problem(req, rows, sim)
         state = replace(state, x=x, sim=sim, problem=problem, nit=state.nit + 1)
         if _met(problem, x / req.scale):
             _, sol, _, _, cert = _solve_sample(req, rows, problem, x, fresh=False)
