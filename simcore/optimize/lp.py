@@ -425,6 +425,26 @@ def solve(problem: Problem, starts=None, cvar_trials=1000, fresh=True) -> Soluti
 def distinct_plans(found, exclude=None, min_distance=0.1) -> list:
     """``(objective, plan)`` pairs, cheapest first, without near repeats: a plan whose shares
     differ from a cheaper one's (or ``exclude``'s) by less than ``min_distance`` (L1) is dropped.
+
+    Parameters
+    ----------
+    found : list of (float, numpy.ndarray)
+        Local optima: objective and plan.
+    exclude : numpy.ndarray, optional
+        A plan already kept elsewhere (the best one).
+    min_distance : float
+        Least L1 distance between the shares of two plans kept.
+
+    Returns
+    -------
+    list of (float, numpy.ndarray)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> found = [(2.0, np.array([1.0, 1.0])), (1.0, np.array([2.0, 0.0])), (1.5, np.array([2.0, 2.02]))]
+    >>> [f for f, _ in distinct_plans(found)]  # the 2.0 plan has the 1.5 plan's shares, nearly
+    [1.0, 1.5]
     """
     out, seen = [], []
     if exclude is not None and np.sum(exclude) > 0:
