@@ -379,13 +379,14 @@ def _meet(req: Request, rows: Rows, state: _State, tries=4) -> _State:
         if len(prob.b_ub) and np.any(
             prob.A_ub @ (scaled / req.scale) > prob.b_ub + 1e-9 * np.abs(prob.b_ub) + 1e-12
         ):
-            # Scaling would break a limit: ask the sample problem for a few more trials instead.
+            # Scaling would break a limit: ask the sample problem for a few more trials instead,
+            # more at each try (0.1% of the trials more each time: a new simulation moves a few
+            # trials across the target, and one or two more would leave it short again).
             short = max(ch.need - int(ch.hits(x / req.scale).sum()) for ch in prob.chances)
+            extra = short + max(1, req.trials // 1000) * (attempt + 1)
             tighter = replace(
                 prob,
-                chances=[
-                    replace(ch, alpha=min(1.0, (ch.need + short + 1) / len(ch.h))) for ch in prob.chances
-                ],
+                chances=[replace(ch, alpha=min(1.0, (ch.need + extra) / len(ch.h))) for ch in prob.chances],
             )
             sol = solve(tighter, starts=[x / req.scale], fresh=False)
             if sol.x is None:
