@@ -54,7 +54,7 @@ def main():
     )
     print(
         f"  solve + bound + {args.verify_trials:,}-trial check ({solve.nit} simulations): {t_solve:.1f} s; "
-        f"stage 1 ${solve.total_stage1 / 1e6:.1f}M, in-sample {solve.confidence_in_sample:.1%}, "
+        f"stage 1 ${solve.total_stage1 / 1e6:.1f}M, in-sample {solve.confidence_in_sample:.2%}, "
         f"out-of-sample {solve.confidence_out_of_sample:.1%}, gap {solve.gap:.1%} ({solve.certificate})"
     )
     sh = full.spreadsheet
@@ -92,8 +92,8 @@ def breakdown(args):
         print(f"  {label:<62} ${value / 1e6:8.2f}M  {value / sheet:+7.1%}")
     scaled = base.spreadsheet["scaled"]["total_stage1"]
     print(
-        f"  base optimized ${base.total_stage1 / 1e6:.2f}M in {base.confidence_in_sample:.1%} / out "
-        f"{base.confidence_out_of_sample:.1%}; segmented optimized in {seg.confidence_in_sample:.1%} / out "
+        f"  base optimized ${base.total_stage1 / 1e6:.2f}M (success {base.success}) in {base.confidence_in_sample:.2%} / out "
+        f"{base.confidence_out_of_sample:.1%}; segmented optimized (success {seg.success}) in {seg.confidence_in_sample:.2%} / out "
         f"{seg.confidence_out_of_sample:.1%}; segmented spreadsheet as written ${sb['as_written'] / 1e6:.2f}M, "
         f"scaled ${seg.spreadsheet['scaled']['total_stage1'] / 1e6:.2f}M"
     )
