@@ -441,7 +441,7 @@ def test_validate_checks_every_variant(tiny, capsys):
             ["report", "--out", "r", "--funnel-trials", "x"],
             "argument --funnel-trials: expected a whole number",
         ),
-        (["optimize", "--confidence", "nan"], "argument --confidence: must be strictly between 0 and 1"),
+        (["optimize", "--confidence", "nan"], "argument --confidence: expected a number like 0.9, got 'nan'"),
         (["optimize", "--confidence", "1.5"], "must be strictly between 0 and 1"),
         (["run", "--period", "year"], "argument --period: invalid choice: 'year'"),
         (["compare", "--trials", "20", "--variants", ","], "no variants to compare: name at least one"),

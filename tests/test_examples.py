@@ -43,7 +43,9 @@ def test_example_paths_load_and_describe_themselves():
 
 
 def test_an_unknown_example_is_refused():
-    with pytest.raises(SimcoreError, match="no example 'big'; the examples are fy2026, smb, enterprise"):
+    with pytest.raises(
+        SimcoreError, match="no example 'big'; the examples are fy2026, smb, enterprise, fy2026_segmented"
+    ):
         example_path("big")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -89,28 +90,26 @@ def test_plan_is_the_scenario_when_unchanged():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, sample-dependent: with the kernel's per-trial draws by quantile tables the "
-    "search ends 3.2% above the exhaustive optimum on this problem's 2,000 trials (it was within 1% "
-    "on the previous draws, where the three-source problem was 2.7% off); flip this marker when "
-    "the search closes it",
-)
-def test_brute_force_two_by_two():
-    """The optimum is within 1% of a brute-force grid search over the simulated plans (same SAA)."""
+def test_brute_force_two_by_two(monkeypatch):
+    """The optimum is within 1% of an exhaustive grid search over the simulated plans (same SAA).
+
+    From the scenario's own plan (6M per unit) the linear model alone ends in a basin 3% above the
+    optimum (a-heavy plans look too risky when a's deal noise is scaled with its dollars): the
+    optimizer must find the other basin.
+    """
     sc = build(two_source_raw())
     trials, seed, alpha, target = 2000, 0, 0.8, 2_000_000
     res = optimize(sc, alpha, trials=trials, seed=seed, verify_trials=0, spreadsheet=False, iterations=6)
-    assert res.feasible
+    assert res.feasible and res.success
     layout = _layout(sc, "source", False)
 
     need = math.ceil(alpha * trials - 1e-9)
 
-    def grid_search(grids):
-        """Cheapest grid plan hitting the target in >= need trials; grids[u] is unit u's values."""
+    def grid_search(grids, keep=1):
+        """The ``keep`` cheapest grid plans hitting the target in >= need trials (grids[u]: unit u's values)."""
         g = unit_bookings(grids)
         n = grids.shape[1]
-        best = (math.inf, None)
+        found = []
         for i in range(n):
             for j in range(n):
                 for k in range(n):
@@ -118,10 +117,10 @@ def test_brute_force_two_by_two():
                     ok = ((partial[None, :] + g[:, :, 3]) >= target).sum(axis=1) >= need
                     if ok.any():
                         m = int(np.argmax(ok))  # the 4th unit's bookings grow with its value
-                        cost = grids[0, i] + grids[1, j] + grids[2, k] + grids[3, m]
-                        if cost < best[0]:
-                            best = (cost, np.array([grids[0, i], grids[1, j], grids[2, k], grids[3, m]]))
-        return best
+                        plan = np.array([grids[0, i], grids[1, j], grids[2, k], grids[3, m]])
+                        found.append((float(plan.sum()), plan))
+        found.sort(key=lambda f: f[0])
+        return found[:keep]
 
     def unit_bookings(grids):
         # Per-trial bookings of each unit at each grid value: one simulation per grid index (unit
@@ -133,22 +132,36 @@ def test_brute_force_two_by_two():
         return out
 
     bank = _simulate_plan(layout, np.zeros(4) + 1.0, trials, seed).bank.sum(axis=1)
-    # Zoom: a 1M grid over [0, 16M], then +/- 4 steps at a quarter of the step, three times
-    # (final resolution $15.6k, under 0.1% of the plan).
-    step = 1e6
-    cost, plan = grid_search(np.tile(np.arange(17) * step, (4, 1)))
-    for _ in range(3):
-        step /= 4
-        grids = np.clip(plan[:, None] + np.arange(-4, 5)[None, :] * step, 0.0, None)
-        new_cost, new_plan = grid_search(grids)
-        assert new_cost <= cost  # the previous best is on the finer grid
-        cost, plan = new_cost, new_plan
-    cost1, plan1 = cost, plan
-    # The optimizer's plan, simulated exactly at the same seed, meets the confidence (up to its slack).
+    # A 1M grid over [0, 24M] (every unit alone can meet the target inside it), then, from each of
+    # the five cheapest coarse plans, +/- 4 steps at a quarter of the step, three times (final
+    # resolution $15.6k, under 0.1% of the plan).
+    best = (math.inf, None)
+    for cost, plan in grid_search(np.tile(np.arange(25) * 1e6, (4, 1)), keep=5):
+        step = 1e6
+        for _ in range(3):
+            step /= 4
+            grids = np.clip(plan[:, None] + np.arange(-4, 5)[None, :] * step, 0.0, None)
+            ((new_cost, new_plan),) = grid_search(grids)
+            assert new_cost <= cost  # the previous best is on the finer grid
+            cost, plan = new_cost, new_plan
+        best = min(best, (cost, plan), key=lambda b: b[0])
+    cost1, plan1 = best
+    # The optimizer's plan, simulated exactly at the same seed, meets the confidence.
     sim = _simulate_plan(layout, res.x.ravel(), trials, seed)  # res.x is sources x quarters = unit order
     conf = float((sim.bookings(res.x.ravel()).sum(axis=1) >= target).mean())
-    assert conf >= alpha - max(0.002, 0.25 / math.sqrt(trials)) - 1e-12
-    assert abs(res.total_stage1 - cost1) <= 0.01 * cost1, (res.total_stage1, cost1, plan1, res.plan)
+    assert conf >= alpha
+    assert res.total_stage1 <= 1.01 * cost1, (res.total_stage1, cost1, plan1, res.plan)
+    assert res.bound <= cost1 * (1 + 1e-6)
+    local = _from_the_default_start_only(
+        monkeypatch, sc, alpha, trials=trials, seed=seed, verify_trials=0, spreadsheet=False, iterations=6
+    )
+    assert local.total_stage1 > 1.01 * cost1
+
+
+def _from_the_default_start_only(monkeypatch, *args, **kwargs):
+    """The optimizer without re-simulating the first linearisation's other local optima."""
+    monkeypatch.setattr(sys.modules["simcore.optimize.screen"], "_SCREEN_PLANS", 1)
+    return optimize(*args, **kwargs)
 
 
 def long_cycle_raw():
@@ -265,6 +278,14 @@ def test_cli_json_and_bad_input(tmp_path, capsys):
     assert set(data["plan"]) == {"a", "b"} and set(data["plan"]["a"]) == {"2026-Q2", "2026-Q3"}
     assert data["total_stage1"] == pytest.approx(sum(sum(v.values()) for v in data["plan"].values()))
     assert json.loads((tmp_path / "plan.json").read_text()) == data
+    # The saving broken down by step adds up, and its last step is the like-with-like one.
+    sheet = data["spreadsheet"]
+    b = sheet["breakdown"]
+    assert b["as_written"] == pytest.approx(sheet["total_stage1"])
+    assert b["optimized"] == pytest.approx(data["total_stage1"])
+    steps = b["push"] + b["confidence_and_ending_bank"] + b["timing_and_mix"]
+    assert steps == pytest.approx(b["as_written"] - b["optimized"])
+    assert b["timing_and_mix"] == pytest.approx(sheet["scaled"]["total_stage1"] - data["total_stage1"])
     for s in ("a", "b"):
         for q in ("2026-Q2", "2026-Q3"):
             by_product = sum(v[q] for v in data["stage4_by_product"][s].values())
@@ -530,9 +551,11 @@ def _grid_optimum(layout, trials, seed, target, alpha, cost, caps, steps=3):
 
 
 @pytest.mark.slow
-def test_three_sources_cost_optimum_against_exhaustive_search():
+def test_three_sources_cost_optimum_against_exhaustive_search(monkeypatch):
     """Within 1% of an exhaustive (zooming grid) search over the same trials, at 85% on cost; the
-    plan meets 85% in its own simulation, and the lower bound is below the grid's optimum."""
+    plan meets 85% in its own simulation, and the lower bound is below the grid's optimum. From
+    the scenario's own plan alone the search ends more than 1% above it: a problem where the
+    default start leads elsewhere."""
     sc = build(three_source_raw())
     trials, seed, alpha, target = 2000, 0, 0.85, 1_500_000
     res = optimize(sc, alpha, objective="cost", trials=trials, seed=seed, verify_trials=0, spreadsheet=False)
@@ -544,3 +567,7 @@ def test_three_sources_cost_optimum_against_exhaustive_search():
     assert (sim.bookings(res.x.ravel()).sum(axis=1) >= target).mean() >= alpha
     assert res.total_cost <= best_cost * 1.01, (res.total_cost, best_cost, best_plan, res.plan)
     assert res.bound <= best_cost * (1 + 1e-6)
+    local = _from_the_default_start_only(
+        monkeypatch, sc, alpha, objective="cost", trials=trials, seed=seed, verify_trials=0, spreadsheet=False
+    )
+    assert local.total_cost > best_cost * 1.01

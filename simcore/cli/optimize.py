@@ -7,45 +7,23 @@ printed, marked as such); 2 bad input.
 
 from __future__ import annotations
 
-import argparse
 import json
 
-from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.cli import options
+from simcore.cli.options import (
+    EXIT_OK,
+    add_run_arguments,
+    add_scenario_arguments,
+    command,
+    count,
+    fraction,
+    load,
+)
 from simcore.cli.scale import add_dask_argument, dask_client
 from simcore.format import exact_money, money, money_pair, percent, table
 from simcore.io import write_atomic
 
 EXIT_INFEASIBLE = 1
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number like 0.9, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1 (e.g. 0.9), got {text!r}")
-    return value
-
-
-def _money(text):
-    try:
-        value = float(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an amount in dollars, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
-
-
-def _count(text, minimum=0):
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-    return value
 
 
 @command("optimize", "pipeline creation by source and quarter that hits bookings at a chosen confidence")
@@ -54,7 +32,7 @@ def _setup(p):
     add_run_arguments(p)
     p.add_argument(
         "--confidence",
-        type=_fraction,
+        type=fraction,
         default=None,
         help="required P(bookings >= target), e.g. 0.9 (default: [optimize] confidence, else 0.9)",
     )
@@ -64,22 +42,25 @@ def _setup(p):
         default=None,
         help="minimise total stage-1 creation (default) or total cost, or maximise P(hit) within --budget",
     )
-    p.add_argument("--budget", type=_money, default=None, help="total cost in dollars for --objective p_hit")
     p.add_argument(
-        "--target", type=_money, default=None, help="bookings target in dollars (default: the scenario's)"
+        "--budget", type=options.money, default=None, help="total cost in dollars for --objective p_hit"
+    )
+    p.add_argument(
+        "--target",
+        type=options.money,
+        default=None,
+        help="bookings target in dollars (default: the scenario's)",
     )
     p.add_argument(
         "--verify-trials",
-        type=lambda t: _count(t, 0),
+        type=count(0),
         default=20_000,
         help="trials of the independent check (default 20000; 0 skips it)",
     )
-    p.add_argument(
-        "--verify-seed", type=lambda t: _count(t, 0), default=None, help="its seed (default: --seed + 1)"
-    )
+    p.add_argument("--verify-seed", type=options.seed, default=None, help="its seed (default: --seed + 1)")
     p.add_argument(
         "--iterations",
-        type=lambda t: _count(t, 1),
+        type=count(1),
         default=4,
         help="most re-simulations at the solution (default 4)",
     )
@@ -283,8 +264,16 @@ def _sheet_lines(res, m, ds) -> list:
                 f"counting pushes as slips, not losses, is worth). It plans a {m(sh['ending_bank'])} ending {ds} "
                 f"bank; simulated, it ends with {m(sh['simulated_ending_bank'])}."
             ),
-            "",
         ]
+        b = sh.get("breakdown")
+        if b:
+            lines.append(
+                f"From the spreadsheet's {m(b['as_written'])} to this plan's {m(b['optimized'])}: push saves "
+                f"{m(b['push'])}, sizing by simulation to the same confidence and ending bank "
+                f"{m(b['confidence_and_ending_bank'])}, timing and source mix {m(b['timing_and_mix'])} "
+                "(negative: costs more)."
+            )
+        lines.append("")
     return lines
 
 

@@ -112,6 +112,12 @@ def spreadsheet(req: Request, trials, seed, optimized_stage1) -> dict:
             plan[cell[d]][q] += float(cells[c, qi])
     saving = 1.0 - optimized_stage1 / scaled["total_stage1"] if scaled["total_stage1"] else math.nan
     return {
+        "breakdown": breakdown(
+            float(f.stage1_created_needed_no_push),
+            float(f.stage1_created_needed),
+            scaled["total_stage1"],
+            optimized_stage1,
+        ),
         "total_stage1": float(f.stage1_created_needed_no_push),
         "total_stage1_with_push": float(f.stage1_created_needed),
         "retire_multiple": float(f.retire_multiple_no_push),
@@ -129,6 +135,36 @@ def spreadsheet(req: Request, trials, seed, optimized_stage1) -> dict:
         "plan": plan,
         "note": "the spreadsheet's backsolve: retire multiple 1/win (every non-win retires), ending "
         "decision-stage bank from [funnel]; spread over cells and quarters like the scenario's own plan",
+    }
+
+
+def breakdown(as_written, with_push, scaled, optimized) -> dict:
+    """From the spreadsheet's stage-1 requirement to the optimized plan's: each step's saving (dollars).
+
+    - ``push``: what the spreadsheet's own backsolve drops when pushes slip instead of retiring
+      (deterministic: the funnel with and without push);
+    - ``confidence_and_ending_bank``: the push-aware figure against the spreadsheet's shape sized
+      by simulation (pushes, timing and uncertainty counted) to meet the requested confidence and
+      ending bank: negative when they need more than the push-aware backsolve asks;
+    - ``timing_and_mix``: what choosing when and from which source to create saves at equal
+      confidence and ending bank (the spreadsheet's shape scaled, against the optimized plan).
+
+    The per-cell rates are a property of the scenario, not of the plan: their worth is the
+    difference between two scenarios' optimized plans (docs/optimizer.md, "Like with like").
+    ``push + confidence_and_ending_bank + timing_and_mix == as_written - optimized``.
+
+    Examples
+    --------
+    >>> b = breakdown(100.0, 80.0, 90.0, 75.0)
+    >>> b["push"], b["confidence_and_ending_bank"], b["timing_and_mix"]
+    (20.0, -10.0, 15.0)
+    """
+    return {
+        "as_written": as_written,
+        "push": as_written - with_push,
+        "confidence_and_ending_bank": with_push - scaled,
+        "timing_and_mix": scaled - optimized,
+        "optimized": optimized,
     }
 
 

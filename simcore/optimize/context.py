@@ -61,8 +61,10 @@ class Request:
 
     def reference(self, x) -> np.ndarray:
         """The plan to simulate for unit dollars ``x``: units at 0 are simulated at the floor (so
-        their yield stays measured) and priced at 0; the cohort attribution keeps the linear
-        model exact at ``x`` all the same.
+        their yield stays measured) and priced at 0; the others at their own dollars, so that the
+        linear model is exact in every trial at ``x`` (a unit simulated at more than it plans
+        would have its deal noise scaled down, not drawn: the plan's confidence would be a model's).
         """
         cap = np.where(np.isfinite(self.ub_dollars), np.maximum(self.ub_dollars, 0), np.inf)
-        return np.minimum(np.maximum(x, self.floor), cap)
+        x = np.asarray(x, dtype=np.float64)
+        return np.minimum(np.where(x > 0, x, self.floor), cap)

@@ -93,6 +93,7 @@ class Solution:
     trial_duals: list = field(default_factory=list)  # per chance constraint, each kept trial's dual
     kept: list = field(default_factory=list)  # per chance constraint, the trials kept
     lp_count: int = 0
+    others: list = field(default_factory=list)  # (objective, plan) of the other starts' local optima
 
 
 def _linprog(c, A, b, bounds):
@@ -300,7 +301,7 @@ def swap_search(problem: Problem, sol: Solution, rounds=12) -> Solution:
     return best
 
 
-def _subsample(problem: Problem, size) -> Problem:
+def subsample(problem: Problem, size) -> Problem:
     """The same problem on an evenly spaced subset of trials (for a cheap CVaR start)."""
     chances = []
     for ch in problem.chances:
@@ -400,22 +401,64 @@ def solve(problem: Problem, starts=None, cvar_trials=1000, fresh=True) -> Soluti
     # Several starts, whatever is given: the sample problem is not convex, and a start from the
     # previous plan alone keeps the search in that plan's basin.
     if fresh or not starts:
-        small = _subsample(problem, cvar_trials)
+        small = subsample(problem, cvar_trials)
         cvar = cvar_start(small)
         if not cvar:
             # CVaR is conservative: it can be infeasible when the chance constraint is not.
             cvar = cvar_start(small, minimise_risk=True)
         also = also_x_start(small)
         starts += cvar + ([also] if also is not None else []) + corner_starts(problem)
-    count = 0
+    count, found = 0, []
     for x0 in starts:
         sol = selection_lp(problem, x0)
         count += sol.lp_count
-        if sol.x is not None and sol.fun < best.fun:
-            best = sol
+        if sol.x is not None:
+            found.append((sol.fun, sol.x))
+            if sol.fun < best.fun:
+                best = sol
     best = swap_search(problem, best)  # the 1-opt polish, on the best start only
     best.lp_count += count + len(starts)
+    best.others = distinct_plans(found, exclude=best.x)
     return best
+
+
+def distinct_plans(found, exclude=None, min_distance=0.1) -> list:
+    """``(objective, plan)`` pairs, cheapest first, without near repeats: a plan whose shares
+    differ from a cheaper one's (or ``exclude``'s) by less than ``min_distance`` (L1) is dropped.
+
+    Parameters
+    ----------
+    found : list of (float, numpy.ndarray)
+        Local optima: objective and plan.
+    exclude : numpy.ndarray, optional
+        A plan already kept elsewhere (the best one).
+    min_distance : float
+        Least L1 distance between the shares of two plans kept.
+
+    Returns
+    -------
+    list of (float, numpy.ndarray)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> found = [(2.0, np.array([1.0, 1.0])), (1.0, np.array([2.0, 0.0])), (1.5, np.array([2.0, 2.02]))]
+    >>> [f for f, _ in distinct_plans(found)]  # the 2.0 plan has the 1.5 plan's shares, nearly
+    [1.0, 1.5]
+    """
+    out, seen = [], []
+    if exclude is not None and np.sum(exclude) > 0:
+        seen.append(np.asarray(exclude) / np.sum(exclude))
+    for fun, x in sorted(found, key=lambda f: f[0]):
+        total = float(np.sum(x))
+        if total <= 0:
+            continue
+        share = x / total
+        if any(np.abs(share - s).sum() < min_distance for s in seen):
+            continue
+        seen.append(share)
+        out.append((float(fun), x))
+    return out
 
 
 def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:
@@ -426,7 +469,7 @@ def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:
     """
     ch = problem.chances[index]
     T = len(ch.h)
-    risk = cvar_start(_subsample(problem, 2000), minimise_risk=True)
+    risk = cvar_start(subsample(problem, 2000), minimise_risk=True)
     if not risk:
         return 0.0, None
     lo_x = risk[0]
@@ -443,7 +486,7 @@ def best_confidence(problem: Problem, index=0, tol_trials=None) -> tuple:
             ],
         )
         # Two starts: the best plan so far, and the CVaR plan at this level (when it exists).
-        small = _subsample(trial, 2000)
+        small = subsample(trial, 2000)
         sol = solve(trial, starts=[lo_x] + (cvar_start(small) or cvar_start(small, minimise_risk=True)))
         if sol.x is not None:
             lo, lo_x = max(lo, int(ch.hits(sol.x).sum())), sol.x

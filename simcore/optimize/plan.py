@@ -38,11 +38,12 @@ from simcore.optimize import compare, explain
 from simcore.optimize.context import Request
 from simcore.optimize.layout import build_layout
 from simcore.optimize.limits import Limits, read_limits
-from simcore.optimize.lp import Chance, best_confidence, selection_lp, solve
+from simcore.optimize.lp import Chance, best_confidence, selection_lp, solve, subsample
 from simcore.optimize.result import OptimizeResult
-from simcore.optimize.rows import Rows, chances, period_hits
+from simcore.optimize.rows import Rows, period_hits
 from simcore.optimize.saa import certify
 from simcore.optimize.sample import ending_yields, simulate_plan, stage4_yield
+from simcore.optimize.screen import sample_problem, screen, screen_p_hit
 from simcore.optimize.tables import plan_tables
 from simcore.scenario.load import Scenario, check_scenario
 
@@ -268,8 +269,13 @@ def _met(problem, x) -> bool:
     return all(int(ch.hits(x / 1.0).sum()) >= ch.need for ch in problem.chances)
 
 
-def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True, bound=True):
-    """One sample problem: ``(x_dollars, sol, feasible, best_conf, cert)``."""
+def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True, bound=True, rough=False):
+    """One sample problem: ``(x_dollars, sol, feasible, best_conf, cert)``.
+
+    ``rough``: when the problem is infeasible, the most confident plan is looked for on 1,000 of
+    its trials only (it is just the next plan to simulate: the first linearisation, at the
+    scenario's own plan, can find the request out of reach where the next one does not).
+    """
     s = req.scale
     if req.objective == "p_hit":
         ch = problem.chances[0]
@@ -280,7 +286,7 @@ def _solve_sample(req: Request, rows: Rows, problem, x_prev, fresh=True, bound=T
     if sol.x is None and x_prev is not None:
         sol = solve(problem)
     if sol.x is None:
-        conf, x = best_confidence(problem)
+        conf, x = best_confidence(subsample(problem, 1000) if rough else problem)
         return (np.zeros(problem.n) if x is None else x) * s, None, False, conf, None
     if not bound:  # the certificate is computed once, for the plan returned
         return sol.x * s, sol, True, None, None
@@ -299,11 +305,6 @@ def _simulate(req: Request, x_ref):
     return simulate_plan(req.layout, x_ref, req.trials, req.seed, ending=req.ending_yields, client=req.client)
 
 
-def _problem(req: Request, rows: Rows, sim):
-    ch = chances(sim, req.layout, req.target, req.confidence, req.limits, req.scale)
-    return rows.problem(ch, req.budget if req.objective == "p_hit" else None)
-
-
 def _solve(req: Request, rows: Rows, start=None) -> _State:
     """Re-linearise at the solution until the plan is stable, then make it meet its own simulation."""
     file_plan = req.layout.unit_dollars(req.layout.reference)
@@ -313,13 +314,17 @@ def _solve(req: Request, rows: Rows, start=None) -> _State:
     for nit in range(1, req.iterations + 1):
         req.say(f"iteration {nit}: simulating the plan (${x_ref.sum():,.0f}, {req.trials:,} trials)")
         sim = _simulate(req, x_ref)
-        problem = _problem(req, rows, sim)
+        problem = sample_problem(req, rows, sim)
         file_sim = sim if nit == 1 and start is None else file_sim
         if history:  # the previous plan, now simulated exactly
             history[-1]["confidence_in_sample"] = problem.chances[0].confidence(x / req.scale)
         x_new, sol, feasible, best_conf, cert = _solve_sample(
-            req, rows, problem, x, fresh=nit == 1, bound=False
+            req, rows, problem, x, fresh=nit == 1, bound=False, rough=nit < req.iterations and x is None
         )
+        if nit == 1 and start is None and feasible and sol is not None and sol.others:
+            x_new = screen(req, rows, sol, x_new)
+        elif nit == 1 and start is None and req.objective == "p_hit":
+            x_new, best_conf = screen_p_hit(req, rows, problem, x_new, best_conf)
         fun_new = float(rows.c @ (x_new / req.scale)) if req.objective != "p_hit" else best_conf
         if x is not None and feasible and state is not None and state.feasible:
             fun_prev = history[-1]["objective"]
@@ -350,7 +355,7 @@ def _solve(req: Request, rows: Rows, start=None) -> _State:
             break
     req.say("the final plan, simulated in-sample")
     sim = _simulate(req, x_ref)
-    problem = _problem(req, rows, sim)
+    problem = sample_problem(req, rows, sim)
     history[-1]["confidence_in_sample"] = problem.chances[0].confidence(x / req.scale)
     sol, cert = state.sol, state.cert
     if state.feasible and req.objective != "p_hit":
@@ -379,13 +384,14 @@ def _meet(req: Request, rows: Rows, state: _State, tries=4) -> _State:
         if len(prob.b_ub) and np.any(
             prob.A_ub @ (scaled / req.scale) > prob.b_ub + 1e-9 * np.abs(prob.b_ub) + 1e-12
         ):
-            # Scaling would break a limit: ask the sample problem for a few more trials instead.
+            # Scaling would break a limit: ask the sample problem for a few more trials instead,
+            # more at each try (0.1% of the trials more each time: a new simulation moves a few
+            # trials across the target, and one or two more would leave it short again).
             short = max(ch.need - int(ch.hits(x / req.scale).sum()) for ch in prob.chances)
+            extra = short + max(1, req.trials // 1000) * (attempt + 1)
             tighter = replace(
                 prob,
-                chances=[
-                    replace(ch, alpha=min(1.0, (ch.need + short + 1) / len(ch.h))) for ch in prob.chances
-                ],
+                chances=[replace(ch, alpha=min(1.0, (ch.need + extra) / len(ch.h))) for ch in prob.chances],
             )
             sol = solve(tighter, starts=[x / req.scale], fresh=False)
             if sol.x is None:
@@ -394,7 +400,7 @@ def _meet(req: Request, rows: Rows, state: _State, tries=4) -> _State:
         x = scaled
         req.say(f"meeting the confidence in-sample: plan scaled by {lam:.4f}")
         sim = _simulate(req, req.reference(x))
-        problem = _problem(req, rows, sim)
+        problem = sample_problem(req, rows, sim)
         state = replace(state, x=x, sim=sim, problem=problem, nit=state.nit + 1)
         if _met(problem, x / req.scale):
             _, sol, _, _, cert = _solve_sample(req, rows, problem, x, fresh=False)

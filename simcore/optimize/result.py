@@ -49,7 +49,10 @@ class OptimizeResult:
         bookings the plan's (1 - confidence) quantile gains per extra planned dollar.
     spreadsheet : dict
         The uniform spreadsheet plan for the same target: its stage-1 requirement (simcore.funnel)
-        and the confidence it actually reaches when simulated.
+        and the confidence it actually reaches when simulated; ``scaled``, the same plan scaled
+        to the requested confidence and ending bank; ``breakdown``, the saving from the
+        spreadsheet's figure to this plan's in dollars by step (push, sizing to the confidence
+        and ending bank, timing and source mix; see :func:`simcore.optimize.compare.breakdown`).
     required_bank : dict
         The smallest stage-4 bank on day one that makes a plan hit the target at the confidence
         (the scenario's own plan, and this plan), the gap from today's bank and the weekly
