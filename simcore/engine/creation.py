@@ -1,8 +1,8 @@
-"""Creation beyond the plan's expected count: attainment groups and creation components.
+"""Creation: the plan's daily creation, attainment groups and creation components.
 
 The kernel makes new deals from count tables of ``sources x cells x weeks``: source 0 is the
 plan, each further source a *creation component* (a program's added creation, see
-:meth:`simcore.engine.compile.Model.with_components`) with count and deal streams of its own
+:meth:`simcore.engine.model.Model.with_components`) with count and deal streams of its own
 key. An *attainment group* is one declaration of ``creation.attainment``: one share of the
 plan delivered, drawn once per trial and shared by every (source, cell) it covers. The count
 tables of a covered (source, cell) are built at the group's upper bound and the kernel keeps
@@ -20,9 +20,11 @@ import zlib
 
 import numpy as np
 
+from simcore.calendar import month_of_day, periods
 from simcore.engine.kernel import BETA, FIXED, MAX_COMPONENT_KEY, PERT, assumption_tables
 from simcore.engine.tables import count_tables
 from simcore.errors import SimcoreError
+from simcore.scenario.load import Scenario
 from simcore.scenario.values import BetaRate, Pert
 
 # A component's own attainment group is keyed apart from the scenario's declarations.
@@ -216,3 +218,34 @@ def _check_slot(j, slot):
         raise SimcoreError(
             f"component {j}: attainment {slot[1:]} is not a share >= 0 (PERT low <= base <= high)"
         )
+
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.float64)
+
+
+def daily_plan(scenario: Scenario, cell: int) -> np.ndarray:
+    """Planned creation per day of the horizon for one cell, after share, uplift and seasonality.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    cell : int
+        Index into ``scenario.cells``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per day of the horizon: dollars, or a count where the cell plans a count.
+    """
+    p = scenario.params[cell].creation
+    horizon = scenario.horizon_days
+    if not p.values:
+        return np.zeros(horizon)
+    per = periods(scenario.start, horizon, p.per, scenario.fiscal_year_start_month)
+    per_day = np.asarray(p.values) / per.full_days
+    rate = per_day[per.of_day(horizon)]
+    season = np.asarray(p.seasonality, dtype=np.float64)
+    # Weighted by month length: a plain mean over the twelve months would change a
+    # year's total by up to a few per mille (31-day months count more days).
+    season = season * 365.0 / np.dot(_MONTH_DAYS, season)
+    return rate * season[month_of_day(scenario.start, horizon)] * p.share * p.uplift

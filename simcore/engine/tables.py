@@ -1,7 +1,7 @@
 """The lookup tables compiled for the kernel: lognormal quantile tables and creation-count CDFs.
 
 Both are pure functions of a few numbers per cell; :mod:`simcore.engine.compile` builds them
-and the :class:`~simcore.engine.compile.Model` caches the (slow) count tables.
+and the :class:`~simcore.engine.model.Model` caches the (slow) count tables.
 """
 
 from __future__ import annotations
