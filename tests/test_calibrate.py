@@ -233,3 +233,18 @@ def test_benchmark_runs_small(capsys):
     bench_calibrate.main(["--opportunities", "3000", "--years", "1"])
     out = capsys.readouterr().out
     assert "calibrate:" in out and "read both files:" in out
+
+
+def test_a_history_without_pushes_fits_no_push(tmp_path):
+    # No push in ~2,700 decisions of one cell: the posterior mean (a flat prior of strength 2)
+    # is under a millionth, which a Beta cannot be written with; the fitted scenario says
+    # push = 0 and loads.
+    sc = build(known_raw(count=1500, push=0.0, sources=("inbound",)))
+    h = simulate_history(sc, "2023-01-01", "2026-01-01", seed=5)
+    opps, hist = tidy_history(h)
+    fit = calibrate(opps, "2026-01-01", (), hist)
+    path, _ = fit.write(tmp_path / "fitted.toml")
+    doc = tomllib.loads(path.read_text())
+    push = doc["cell"]["all"]["decision"]["push"]
+    assert push == 0 or push["mean"] <= 1e-5
+    assert simcore.load_scenario(path).params[0].decision.push == 0.0

@@ -109,7 +109,13 @@ def _get(evidence, cell, parameter):
 
 def _rate(row):
     a = row["estimate"] * _strength(row)
-    return Inline(mean=round(float(row["estimate"]), 6), strength=round(max(_strength(row), 2.0), 2)), a
+    mean = round(float(row["estimate"]), 6)
+    if not 0.0 < mean < 1.0:
+        # Nothing of the kind in the history (no push in thousands of decisions): the pooled
+        # posterior mean is below a millionth, and a Beta needs a mean inside (0, 1). Write the
+        # rate the evidence rounds to, fixed; the comment keeps the counts it rests on.
+        return mean, a
+    return Inline(mean=mean, strength=round(max(_strength(row), 2.0), 2)), a
 
 
 def _strength(row):
