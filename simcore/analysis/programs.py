@@ -129,6 +129,9 @@ class ProgramsResult(Result):
         (trials, periods) of the base plan, kept for the optimizer (not in ``to_dict``).
     added : numpy.ndarray
         (trials, programs, periods): what each program (with what it requires) adds per trial.
+    own : numpy.ndarray
+        (trials, programs): what each program adds over the horizon on its own (without what it
+        requires), per trial: the optimizer's per-program returns.
     """
 
     scenario: str
@@ -142,6 +145,7 @@ class ProgramsResult(Result):
     together: dict
     base_bookings: np.ndarray = field(default=None, repr=False)
     added: np.ndarray = field(default=None, repr=False)
+    own: np.ndarray = field(default=None, repr=False)
 
     _table = "programs"
 
@@ -229,7 +233,9 @@ def evaluate_programs(
     names = known if names is None else list(names)
     for n in names:
         if n not in known:
-            raise SimcoreError(f"unknown program {n!r}; the scenario's programs are {', '.join(map(repr, known))}")
+            raise SimcoreError(
+                f"unknown program {n!r}; the scenario's programs are {', '.join(map(repr, known))}"
+            )
     sampling = sc.raw.get("sampling", "random")
     model = compile_scenario(sc, "quarter")
     horizon = sc.horizon_days
@@ -239,12 +245,20 @@ def evaluate_programs(
     base["mean"] = float(year.mean())
     base["p_hit"] = float((year >= sc.target).mean()) if sc.target is not None else None
     records, added = [], np.zeros((trials, len(names), len(model.periods)))
+    own = np.zeros((trials, len(names)))
     for j, name in enumerate(names):
         funded = bundle(sc, [name])
         q = quarter_bookings(with_programs(model, funded), trials, seed, sampling, progress)
         added[:, j] = q - base_q
+        if len(funded) > 1:  # its own effect, for the optimizer's sum of programs
+            q = quarter_bookings(
+                with_programs(model, [p for p in funded if p.name == name]), trials, seed, sampling, progress
+            )
+        own[:, j] = q.sum(axis=1) - base_q.sum(axis=1)
         p = funded[[f.name for f in funded].index(name)]
-        figures = _figures(q, base_q, sc.target, sum(f.cost(horizon) for f in funded), _pipeline_added(model, funded))
+        figures = _figures(
+            q, base_q, sc.target, sum(f.cost(horizon) for f in funded), _pipeline_added(model, funded)
+        )
         records.append(
             {
                 "name": name,
@@ -260,7 +274,9 @@ def evaluate_programs(
     together = [n for n in together if n not in excluded]
     funded = [p for p in sc.programs if p.name in together]
     q = quarter_bookings(with_programs(model, funded), trials, seed, sampling, progress)
-    all_figures = _figures(q, base_q, sc.target, sum(p.cost(horizon) for p in funded), _pipeline_added(model, funded))
+    all_figures = _figures(
+        q, base_q, sc.target, sum(p.cost(horizon) for p in funded), _pipeline_added(model, funded)
+    )
     return ProgramsResult(
         scenario=sc.name,
         trials=trials,
@@ -273,4 +289,5 @@ def evaluate_programs(
         together={"names": together, **all_figures},
         base_bookings=base_q,
         added=added,
+        own=own,
     )

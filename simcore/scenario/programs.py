@@ -75,7 +75,7 @@ PROGRAM = Table(
         "description": Text("what the program is", max_len=10_000),
         "feeds": MapOf(
             OneOrMany(),
-            "the dimension values it feeds, e.g. {source = \"outbound\", segment = \"enterprise\"}; "
+            'the dimension values it feeds, e.g. {source = "outbound", segment = "enterprise"}; '
             "a dimension left out: all its values",
             keys="dimension_names",
             key_doc="dimension",
@@ -87,15 +87,21 @@ PROGRAM = Table(
         "cost": Table(
             {
                 "fixed": Number("one-off cost, in dollars", 0.0, MAX_TOTAL_DOLLARS),
-                "per_month": Number("running cost per month from its start, in dollars", 0.0, MAX_TOTAL_DOLLARS),
+                "per_month": Number(
+                    "running cost per month from its start, in dollars", 0.0, MAX_TOTAL_DOLLARS
+                ),
             },
             "what it costs inside the horizon",
         ),
         "creation": Table(
             {
                 "per": Text("the period the number is for: week, month (default), quarter or year", PER),
-                "dollars": Number("pipeline dollars it adds per period at full effect", 0.0, MAX_TOTAL_DOLLARS),
-                "count": Number("opportunities it adds per period at full effect", 0.0, MAX_OPPORTUNITIES_PER_CELL),
+                "dollars": Number(
+                    "pipeline dollars it adds per period at full effect", 0.0, MAX_TOTAL_DOLLARS
+                ),
+                "count": Number(
+                    "opportunities it adds per period at full effect", 0.0, MAX_OPPORTUNITIES_PER_CELL
+                ),
             },
             "the creation it adds, split over the cells it feeds in proportion to their own plans",
             two_forms=[(("dollars",), ("count",))],
@@ -254,7 +260,11 @@ def _effects(raw_effects, path, cells, params, stage_names, problems):
     for i, e in enumerate(raw_effects):
         where = path + ["effects", i]
         lift = e["lift"]
-        lift = Pert(float(lift["low"]), float(lift["base"]), float(lift["high"])) if isinstance(lift, dict) else float(lift)
+        lift = (
+            Pert(float(lift["low"]), float(lift["base"]), float(lift["high"]))
+            if isinstance(lift, dict)
+            else float(lift)
+        )
         stage = None
         if e["parameter"] == "advance":
             if "stage" not in e:
@@ -262,7 +272,9 @@ def _effects(raw_effects, path, cells, params, stage_names, problems):
                 continue
             stage = stage_names.index(e["stage"])
             if stage == len(stage_names) - 1:
-                problems.append((where + ["stage"], f"{e['stage']!r} is the decision stage: lift win instead"))
+                problems.append(
+                    (where + ["stage"], f"{e['stage']!r} is the decision stage: lift win instead")
+                )
                 continue
         elif "stage" in e:
             problems.append((where + ["stage"], "only an advance lift names a stage"))
@@ -378,7 +390,10 @@ def resolve_programs(raw, dims, cells, params, stage_names, start: _dt.date, hor
     raws = raw.get("program") or []
     if len(raws) > MAX_PROGRAMS:
         return (), (), [(["program"], f"at most {MAX_PROGRAMS} programs, got {len(raws)}")]
-    programs = [_one(r, i, dims, cells, params, stage_names, start, horizon_days, problems) for i, r in enumerate(raws)]
+    programs = [
+        _one(r, i, dims, cells, params, stage_names, start, horizon_days, problems)
+        for i, r in enumerate(raws)
+    ]
     names = [p.name for p in programs]
     for i, name in enumerate(names):
         if name in names[:i]:
@@ -386,7 +401,9 @@ def resolve_programs(raw, dims, cells, params, stage_names, start: _dt.date, hor
     for i, p in enumerate(programs):
         for other in p.requires:
             if other not in names:
-                problems.append((["program", i, "requires"], f"unknown program {other!r}{expected(other, names)}"))
+                problems.append(
+                    (["program", i, "requires"], f"unknown program {other!r}{expected(other, names)}")
+                )
             elif other == p.name:
                 problems.append((["program", i, "requires"], f"program {other!r} requires itself"))
     if not problems and (cycle := _requires_cycle(programs)):

@@ -55,6 +55,7 @@ from simcore.scenario.nodes import (  # noqa: F401  (re-exported: the format is 
     text_problem,
 )
 from simcore.scenario.programs import GROUP, MAX_PROGRAMS, PROGRAM
+
 # ---------------------------------------------------------------------------------------
 # The parameter block: every docs/model.md quantity, settable per cell with inheritance.
 
