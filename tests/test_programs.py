@@ -17,7 +17,6 @@ from simcore.engine.programs import program_creation, with_programs
 from simcore.engine.simulate import run_kernel
 from simcore.optimize.programs import _constraints, choose_programs, solve_choice
 from simcore.scenario.programs import MONTH_DAYS
-from simcore.scenario.values import Pert
 
 
 def with_programs_raw(*programs, groups=()):

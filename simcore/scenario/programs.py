@@ -218,8 +218,8 @@ class Program:
 
         Examples
         --------
-        >>> Program("x", "", (), (0,), 0, 0.0, 100.0, 10.0, None, 0.0, (), ()).cost(365)
-        220.0
+        >>> round(Program("x", "", (), (0,), 0, 0.0, 100.0, 10.0, None, 0.0, (), ()).cost(365), 2)
+        219.92
         """
         days = max(0.0, horizon_days - max(self.start_day, 0))
         return self.fixed_cost + self.cost_per_month * days / MONTH_DAYS
