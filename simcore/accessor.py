@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import xarray as xr
 
 from simcore import checks
@@ -150,7 +151,8 @@ class SimcoreAccessor:
             decision stage, is "stage 4"). ``bookings`` and the ``*_created`` entries are
             ``{"year": dist, "by_period": {period: dist}}`` with ``dist`` =
             ``{"mean", "p10", "p50", "p90"}`` in dollars; ``target`` and ``p_hit`` are None
-            without a target.
+            without a target. When the scenario declares ``creation.attainment``, also
+            ``attainment``: ``{declaring level: dist}`` of the share of the plan delivered.
 
         Raises
         ------
@@ -174,6 +176,41 @@ class SimcoreAccessor:
             "bookings": self._shape(bookings),
             "stage1_created": self._shape(self.stage_created(0)),
             "stage4_created": self._shape(self.stage_created(-1)),
+            **self._attainment_summary(),
+            **self._capacity_summary(),
+        }
+
+    def _capacity_summary(self) -> dict:
+        """``{"capacity": ...}`` when the scenario has ``[capacity]``: creation needed against
+        available by period and role, and the open deals simulated against what the carrying
+        roles can carry (P50 and P90 of the trials).
+        """
+        ds = self._ds
+        if "capacity" not in ds.attrs:
+            return {}
+        report = json.loads(ds.attrs["capacity"])
+        if report["carrying"] and "bank_count" in ds:
+            open_deals = ds["bank_count"].sum(
+                [d for d in ds["bank_count"].dims if d not in ("trial", "period")]
+            )
+            for row in report["carrying"]:
+                n = open_deals.sel(period=row["period"]).values
+                row["needed_p50"], row["needed_p90"] = (float(q) for q in np.quantile(n, [0.5, 0.9]))
+                row["binding"] = row["needed_p90"] > row["available"]
+        return {"capacity": report}
+
+    def _attainment_summary(self) -> dict:
+        """``{"attainment": {declaration: dist}}`` of the creation attainment drawn, if any."""
+        ds = self._ds
+        if "attainment" not in ds:
+            return {}
+        return {
+            "attainment": {
+                str(g).removesuffix(".creation.attainment"): distribution(
+                    ds["attainment"].sel(attainment_group=g).values
+                )
+                for g in ds["attainment_group"].values
+            }
         }
 
     # Charts live in simcore.plots; importing it here, lazily, keeps matplotlib out of

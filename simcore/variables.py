@@ -146,6 +146,19 @@ _VARIABLES = [
         "opportunities simulated in the trial: created during the horizon plus the starting bank",
     ),
     Variable("market_factor", ("trial",), "sd", "the trial's market factor (standard normal)"),
+    Variable(
+        "attainment",
+        ("trial", "attainment_group"),
+        "share",
+        "each trial's creation attainment per declaration (the share of the planned creation "
+        "delivered; present when the scenario declares creation.attainment)",
+    ),
+    Variable(
+        "attainment_drawn",
+        ("attainment_group",),
+        "",
+        "True where the attainment is drawn per trial (a PERT or a Beta); False for a number",
+    ),
     Variable("period_start", ("period",), "date", "first day of the period (ISO 8601)"),
     Variable("period_end", ("period",), "date", "last day of the period inside the horizon (ISO 8601)"),
     Variable(

@@ -83,6 +83,14 @@ def assumption_columns(ds: xr.Dataset, scenario=None) -> tuple:
                 names.append(f"{parameter} [{cell}]")
                 groups.append(str(parameter))
                 cols.append(col)
+    if "attainment" in ds:
+        # Each creation-attainment declaration is one draw per trial: one column of its own.
+        att = np.asarray(ds["attainment"].transpose("trial", "attainment_group").values, dtype=np.float64)
+        for g, group in enumerate(ds["attainment_group"].values):
+            if np.ptp(att[:, g]) > 0:
+                names.append(attainment_label(str(group)))
+                groups.append(attainment_label(str(group)))
+                cols.append(att[:, g])
     market = scenario is None or any(p.market_loading != 0 for p in scenario.params)
     if market and "market_factor" in ds and np.ptp(ds["market_factor"].values) > 0:
         names.append("market_factor")
@@ -90,6 +98,11 @@ def assumption_columns(ds: xr.Dataset, scenario=None) -> tuple:
         cols.append(np.asarray(ds["market_factor"].values, dtype=np.float64))
     X = np.column_stack(cols) if cols else np.zeros((ds.sizes["trial"], 0))
     return names, groups, X
+
+
+def attainment_label(group: str) -> str:
+    """``"attainment [by.source.inbound]"`` for the group ``by.source.inbound.creation.attainment``."""
+    return f"attainment [{group.removesuffix('.creation.attainment')}]"
 
 
 def _cells(ds, dims):
@@ -250,7 +263,8 @@ def _figures(y) -> dict:
 
 def uncertain_groups(model, by: str | None = None) -> dict:
     """``name -> [(cell, slot), ...]`` of the drawn parameter slots, by parameter name (and by
-    the value of dimension ``by`` if given, e.g. ``"to_decision [outbound]"``).
+    the value of dimension ``by`` if given, e.g. ``"to_decision [outbound]"``), then each
+    drawn creation attainment, ``"attainment [by.source.inbound]" -> [("attainment", group)]``.
 
     Parameters
     ----------
@@ -273,13 +287,23 @@ def uncertain_groups(model, by: str | None = None) -> dict:
         if by is not None:
             name = f"{name} [{sc.cells[cell][dims.index(by)]}]"
         groups.setdefault(name, []).append((int(cell), int(slot)))
+    for g, group in enumerate(model.attain_names):
+        if model.attain_kind[g] != FIXED:
+            groups[attainment_label(group)] = [("attainment", g)]
     return groups
 
 
 def _setting(model, cell, slot, end):
-    """The low (``end=0``) or high (``end=1``) setting of one drawn slot."""
+    """The low (``end=0``) or high (``end=1``) setting of one drawn slot (or, for cell
+    ``"attainment"``, of attainment group ``slot``).
+    """
     from scipy import stats  # lazily: importing it adds ~0.4 s to every `simcore run`
 
+    if cell == "attainment":
+        if model.attain_kind[slot] == PERT:
+            return float(model.attain_low[slot] if end == 0 else model.attain_high[slot])
+        mean, strength = model.attain_base[slot], model.attain_strength[slot]
+        return float(stats.beta.ppf(0.1 if end == 0 else 0.9, mean * strength, (1 - mean) * strength))
     if model.param_kind[cell, slot] == PERT:
         return float(model.param_low[cell, slot] if end == 0 else model.param_high[cell, slot])
     mean, strength = model.param_base[cell, slot], model.param_strength[cell, slot]
@@ -325,7 +349,10 @@ def one_at_a_time(
         for end, label in ((0, "low"), (1, "high")):
             values = [_setting(model, cell, slot, end) for cell, slot in slots]
             # The variant shares the model's (slow to build) creation tables.
-            m = model.with_fixed_assumptions(dict(zip(slots, values)))
+            if slots[0][0] == "attainment":
+                m = model.with_fixed_attainment({slots[0][1]: values[0]})
+            else:
+                m = model.with_fixed_assumptions(dict(zip(slots, values)))
             y = _year(simulate(scenario, trials, seed, model=m, progress=progress))
             ys.append(y)
             lo, hi = min(values), max(values)

@@ -24,6 +24,8 @@ import numpy as np
 
 from simcore import checks
 from simcore.calendar import Periods, month_of_day, periods
+from simcore.engine import creation
+from simcore.engine.capacity import capped_rate, check_capacity
 from simcore.engine.kernel import (
     AMOUNT_EMPIRICAL,
     AMOUNT_LOGNORMAL,
@@ -42,6 +44,7 @@ from simcore.engine.kernel import (
 )
 from simcore.engine.safety import check_model
 from simcore.engine.tables import _lognormal_sigma, _Tables, count_tables, lognormal_table
+from simcore.errors import SimcoreError
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.params import AmountParams, CellParams
@@ -133,6 +136,30 @@ class Model:
     cycle_edges: np.ndarray
     param_names: list
     mean_amount: np.ndarray
+    # Creation attainment (docs/model.md "Creation"): one group per declaration, its draw
+    # shared by the cells it covers. ``attain_group`` (cells,) is the plan's group of each
+    # cell (-1: delivered as planned); per group its kind and numbers as the parameter slots
+    # have them, its loading on the market factor, the key of its stream and its name (the
+    # field that declared it, e.g. ``by.source.inbound.creation.attainment``).
+    attain_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    attain_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    attain_base: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    attain_low: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    attain_high: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    attain_strength: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    attain_loading: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    attain_key: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # The bound each group's count tables are built at (PERT high, Beta 1, a number itself).
+    attain_upper: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    attain_names: tuple = ()
+    # Creation components (see with_components): expected new deals per (component, cell,
+    # week), each component's stream key and its attainment group per cell (-1: none).
+    component_rate: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    component_key: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    component_group: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    # The capacity check of the plan (simcore.engine.capacity.CapacityCheck), when the
+    # scenario has a [capacity] table; creation_rate is then already capped.
+    capacity: object = field(default=None, repr=False, compare=False)
     # The creation-count tables, built on first use (they take a while, and every chunk of a
     # chunked run, every variant that keeps the creation plan, would rebuild the same ones).
     _count_tables: list = field(default_factory=list, repr=False, compare=False)
@@ -145,17 +172,18 @@ class Model:
         )
 
     def count_tables(self) -> tuple:
-        """``(cdf, offsets)`` of the deals created per cell and week (:func:`count_tables` of this
-        model's ``creation_rate``, ``process`` and ``dispersion``), built once.
+        """``(cdf, offsets)`` of the deals created per source, cell and week (:func:`count_tables`
+        of this model's ``creation_rate``, then of each component's rate, ``process`` and
+        ``dispersion``, each rate times its attainment group's upper bound), built once.
 
         Returns
         -------
         (numpy.ndarray, numpy.ndarray)
-            The CDFs, flattened, and the offsets of each (cell, week) table in them
-            (``cells x weeks + 1`` int64).
+            The CDFs, flattened, and the offsets of each (source, cell, week) table in them
+            (``sources x cells x weeks + 1`` int64; one source, the plan, without components).
         """
         if not self._count_tables:
-            self._count_tables.append(count_tables(self.creation_rate, self.process, self.dispersion))
+            self._count_tables.append(creation.join_tables(creation.source_tables(self)))
         return self._count_tables[0]
 
     def kernel_params(self) -> tuple:
@@ -209,6 +237,7 @@ class Model:
             *assumption_tables(*self.kernel_params()),
             count_cdf,
             count_offset,
+            *creation.kernel_creation_args(self),
             self.week_start,
             self.week_length,
             self.bank_cell,
@@ -226,14 +255,16 @@ class Model:
         )
 
     def _variant(self, **changes) -> Model:
-        creation = {"creation_rate", "process", "dispersion"} & set(changes)
+        creation_fields = {"creation_rate", "process", "dispersion", "component_rate", "attain_group"}
+        creation_fields |= {"attain_upper"}
+        changed = creation_fields & set(changes)
         # A variant with the same creation plan shares the count tables (built or not yet).
-        tables = [] if creation else self._count_tables
+        tables = [] if changed else self._count_tables
         return dataclasses.replace(self, **changes, _count_tables=tables)
 
     def at_base_values(self) -> Model:
-        """Every uncertain assumption fixed at its planning value (PERT base, Beta mean), and no
-        market factor: what the deterministic funnel assumes, simulated.
+        """Every uncertain assumption and creation attainment fixed at its planning value (PERT
+        base, Beta mean), and no market factor: what the deterministic funnel assumes, simulated.
 
         Returns
         -------
@@ -243,6 +274,8 @@ class Model:
         return self._variant(
             param_kind=np.full_like(self.param_kind, FIXED),
             market_loading=np.zeros_like(self.market_loading),
+            # Attainment at its planning value too (PERT base, Beta mean), thinned as drawn.
+            attain_kind=np.full_like(self.attain_kind, FIXED),
         )
 
     def with_fixed_assumptions(self, values: dict) -> Model:
@@ -293,6 +326,33 @@ class Model:
         """
         return self._variant(bank_amount=np.where(self.bank_stage == stage, self.bank_amount, 0.0))
 
+    def with_fixed_attainment(self, values: dict) -> Model:
+        """Some attainment groups fixed at given values (the others drawn as before).
+
+        The count tables stay (built at each group's bound) and a fixed group keeps each deal
+        with probability value / bound, so the variant's deals are a subset of the model's,
+        paired deal by deal (what the tornado's swings want).
+
+        Parameters
+        ----------
+        values : dict
+            ``{group: value}``, a group by index or name (``attain_names``), a value in
+            ``[0, attain_upper[group]]``.
+
+        Returns
+        -------
+        Model
+        """
+        kind, base = self.attain_kind.copy(), self.attain_base.copy()
+        for group, value in values.items():
+            g = self.attain_names.index(group) if isinstance(group, str) else int(group)
+            if not 0.0 <= float(value) <= self.attain_upper[g]:
+                raise SimcoreError(
+                    f"attainment {value} for {self.attain_names[g]} is outside [0, {self.attain_upper[g]:g}]"
+                )
+            kind[g], base[g] = FIXED, float(value)
+        return self._variant(attain_kind=kind, attain_base=base)
+
     def with_creation_scale(self, scale) -> Model:
         """Expected creation multiplied by ``scale`` (cells x weeks, or broadcastable).
 
@@ -310,6 +370,91 @@ class Model:
         """
         rate = np.ascontiguousarray(self.creation_rate * np.asarray(scale, dtype=np.float64))
         return self._variant(creation_rate=rate)
+
+    def with_components(self, rates, attainment=None, keys=None, loading=None) -> Model:
+        """The plan plus creation components: extra creation per (component, cell, week).
+
+        A component is, say, a program's added creation. Its deals are made in the cell
+        (the cell's drawn parameters, amounts and lifecycle) and reported in the cell's
+        outputs, but from count and deal streams of the component's own ``key``: adding,
+        removing or resizing one component leaves the plan's deals and every other
+        component's deals bit-identical (common random numbers), and a larger rate keeps
+        the deals of a smaller one. The plan's count tables are shared, not rebuilt.
+
+        Parameters
+        ----------
+        rates : array_like
+            (components, cells, weeks) expected new deals per week (a count: divide planned
+            dollars by ``mean_amount[cell]``). A component that is off is a zero rate, or is
+            left out: either way the others keep their deals.
+        attainment : sequence, optional
+            Per component: ``None`` (delivered as planned, the default), a number, a
+            :class:`~simcore.scenario.values.Pert` or a
+            :class:`~simcore.scenario.values.BetaRate` (a group of the component's own,
+            drawn once per trial, named ``"component <key>"``), or the name of one of the
+            model's groups (``attain_names``) to share that draw.
+        keys : array_like of int, optional
+            Per component, the key of its streams, in [0, 65535] and distinct (default:
+            0, 1, ...). Keep a component's key from run to run to pair its deals.
+        loading : sequence of float, optional
+            Per component with an attainment of its own, its loading on the market factor,
+            in [-1, 1] (default 0).
+
+        Returns
+        -------
+        Model
+            Any components this model already had are replaced.
+
+        Examples
+        --------
+        >>> import simcore
+        >>> from simcore.scenario.values import Pert
+        >>> model = simcore.compile_scenario(simcore.load_scenario("scenarios/smb.toml"))
+        >>> extra = np.zeros((1,) + model.creation_rate.shape)
+        >>> extra[0, 0] = model.creation_rate[0]  # cell 0's plan once more
+        >>> more = model.with_components(extra, attainment=[Pert(0.5, 0.8, 1.0)], keys=[7])
+        >>> more.attain_names
+        ('component 7',)
+        >>> a = simcore.simulate(model.scenario, 400, seed=3, model=model, progress=False)
+        >>> b = simcore.simulate(model.scenario, 400, seed=3, model=more, progress=False)
+        >>> bool(b.opportunities.mean() > a.opportunities.mean())
+        True
+        """
+        base = self.with_components_removed() if self.component_rate.shape[0] else self
+        changes = creation.component_changes(base, rates, attainment, keys, loading)
+        model = dataclasses.replace(base, **changes, _count_tables=[])
+        # The plan's tables (built once, cached on the plan's model), then the components' own.
+        plan = base.count_tables()
+        model._count_tables.append(creation.join_tables([plan, *creation.source_tables(model, plan=False)]))
+        return model
+
+    def with_components_removed(self) -> Model:
+        """The plan alone: this model without creation components (and their own groups).
+
+        Returns
+        -------
+        Model
+        """
+        n = len(self.attain_names) - sum(name.startswith("component ") for name in self.attain_names)
+        return self._variant(
+            component_rate=np.zeros((0,) + self.creation_rate.shape),
+            component_key=np.zeros(0, dtype=np.int64),
+            component_group=np.zeros((0, len(self.creation_rate)), dtype=np.int64),
+            **{f: getattr(self, f)[:n] for f in _GROUP_FIELDS},
+            attain_names=self.attain_names[:n],
+        )
+
+
+_GROUP_FIELDS = (
+    "attain_kind",
+    "attain_base",
+    "attain_low",
+    "attain_high",
+    "attain_strength",
+    "attain_loading",
+    "attain_key",
+    "attain_upper",
+)
 
 
 def param_names(stage_names):
@@ -489,6 +634,31 @@ class _Arrays:
         self.rate[c] = np.add.reduceat(daily, np.arange(0, sc.horizon_days, 7))
 
 
+def _attainment_fields(sc: Scenario) -> dict:
+    """The Model's attainment-group fields from the scenario's ``creation.attainment`` declarations."""
+    groups = creation.attainment_groups(sc)
+    slots = np.array(groups["slots"], dtype=np.float64).reshape(-1, 5)
+    return {
+        "attain_group": groups["group"],
+        "attain_kind": slots[:, 0].astype(np.int8),
+        "attain_base": slots[:, 1].copy(),
+        "attain_low": slots[:, 2].copy(),
+        "attain_high": slots[:, 3].copy(),
+        "attain_strength": slots[:, 4].copy(),
+        "attain_loading": np.asarray(groups["loading"], dtype=np.float64),
+        "attain_key": creation.group_keys(groups["names"]),
+        "attain_upper": creation.upper_bounds(slots[:, 0], slots[:, 1], slots[:, 3]),
+        "attain_names": tuple(groups["names"]),
+        "component_rate": np.zeros((0,) + sc_shape(sc)),
+        "component_group": np.zeros((0, len(sc.cells)), dtype=np.int64),
+    }
+
+
+def sc_shape(sc: Scenario) -> tuple:
+    """``(cells, weeks)`` of a scenario's creation rate."""
+    return len(sc.cells), -(-sc.horizon_days // 7)
+
+
 def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
     """Turn a scenario into kernel arrays, reporting by ``period`` (default: the scenario's).
 
@@ -531,6 +701,8 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         arrays.amount(c, p.amount)
         arrays.creation(c, sc)
     a, bank = arrays, sc.bank
+    week_length = np.minimum(7.0, horizon - week_start)
+    capacity = check_capacity(sc, a.rate, week_start, week_length)
     model = Model(
         scenario=sc,
         periods=per,
@@ -562,11 +734,12 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         param_low=a.low,
         param_high=a.high,
         param_strength=a.strength,
-        creation_rate=a.rate,
+        creation_rate=capped_rate(capacity, sc, a.rate),
+        capacity=capacity,
         process=a.process,
         dispersion=a.dispersion,
         week_start=week_start,
-        week_length=np.minimum(7.0, horizon - week_start),
+        week_length=week_length,
         bank_cell=np.array([d.cell for d in bank], dtype=np.int64),
         bank_stage=np.array([d.stage for d in bank], dtype=np.int64),
         bank_amount=np.array([d.amount for d in bank], dtype=np.float64),
@@ -578,6 +751,7 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         cycle_edges=CYCLE_EDGES.astype(np.float64),
         param_names=param_names([s.name for s in sc.stages]),
         mean_amount=a.mean_amount,
+        **_attainment_fields(sc),
     )
     check_model(model)  # the safety net: nothing non-finite or out of range reaches the kernel
     return model

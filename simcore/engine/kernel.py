@@ -33,7 +33,10 @@ from scipy.special import betaincinv
 from simcore.engine._jit import jit, jit_parallel
 from simcore.engine.layout import N_CATEGORIES, flow_layout, param_layout
 from simcore.engine.rng import (
+    STREAM_ATTAINMENT,
     STREAM_BANK,
+    STREAM_COMPONENT_COUNT,
+    STREAM_COMPONENT_DEAL,
     STREAM_COUNT,
     STREAM_DEAL,
     STREAM_MARKET,
@@ -238,31 +241,32 @@ SI_KIND, SI_TABLE, SI_CATEGORY, SI_WIDTH = range(4)
 CP_WIN, CP_PUSH, CP_DECAY, CP_PUSH_MEAN, CP_MEDIAN, CP_WHALE_P, CP_WHALE_F, CP_WIDTH = range(8)
 
 
-def trial_columns(n_cells, n_slots):
+def trial_columns(n_cells, n_slots, n_groups=0):
     """Columns of a trial's uniforms (:func:`trial_uniforms`, the kernel's ``trial_u``).
 
     Column 0 is the market factor's; column ``1 + c * n_slots + q`` is parameter slot ``q``
-    of cell ``c`` (see :func:`param_layout`). Returns the number of columns.
+    of cell ``c`` (see :func:`param_layout`); then one column per creation-attainment group
+    (``1 + n_cells * n_slots + g``). Returns the number of columns.
 
     Examples
     --------
-    >>> trial_columns(16, 18)
-    289
+    >>> trial_columns(16, 18), trial_columns(16, 18, 2)
+    (289, 291)
     """
-    return 1 + n_cells * n_slots
+    return 1 + n_cells * n_slots + n_groups
 
 
-@jit
-def trial_uniforms(seed, trial0, n_trials, n_cells, n_slots):
+def trial_uniforms(seed, trial0, n_trials, n_cells, n_slots, group_key=None):
     """The uniforms the kernel draws for trials ``trial0 ..``, shape (n_trials, columns).
 
     Each is a 53-bit uniform in (0, 1), a pure function of (seed, trial, column): the market
     factor's is draw 0 of ``stream_key(trial_key(seed, trial), STREAM_MARKET, 0)``, cell
-    ``c``'s slot ``q`` draw ``q`` of ``stream_key(trial_key(seed, trial), STREAM_PARAM, c)``.
+    ``c``'s slot ``q`` draw ``q`` of ``stream_key(trial_key(seed, trial), STREAM_PARAM, c)``,
+    attainment group ``g``'s draw 0 of ``stream_key(.., STREAM_ATTAINMENT, group_key[g])``.
     The kernel turns each into its draw by a quantile function (the normal for the market
-    factor, a Beta table for an assumption), so a sampler (Latin hypercube, scrambled Sobol)
-    can replace these columns by its own points, passed as ``trial_u``; columns of fixed
-    slots are read by nobody.
+    factor, a Beta table for an assumption or an attainment), so a sampler (Latin hypercube,
+    scrambled Sobol) can replace these columns by its own points, passed as ``trial_u``;
+    columns of fixed slots are read by nobody.
 
     Parameters
     ----------
@@ -270,6 +274,8 @@ def trial_uniforms(seed, trial0, n_trials, n_cells, n_slots):
     trial0 : int
         Absolute index of the first trial.
     n_trials, n_cells, n_slots : int
+    group_key : numpy.ndarray of int64, optional
+        The key of each creation-attainment group (``Model.attain_key``).
 
     Returns
     -------
@@ -282,7 +288,14 @@ def trial_uniforms(seed, trial0, n_trials, n_cells, n_slots):
     >>> u.shape, bool(((0 < u) & (u < 1)).all())
     ((4, 7), True)
     """
-    out = np.empty((n_trials, 1 + n_cells * n_slots))
+    keys = np.zeros(0, dtype=np.int64) if group_key is None else np.asarray(group_key, dtype=np.int64)
+    return _trial_uniforms(seed, trial0, n_trials, n_cells, n_slots, keys)
+
+
+@jit
+def _trial_uniforms(seed, trial0, n_trials, n_cells, n_slots, group_key):
+    n_groups = group_key.shape[0]
+    out = np.empty((n_trials, 1 + n_cells * n_slots + n_groups))
     for i in range(n_trials):
         tk = trial_key(seed, trial0 + i)
         out[i, 0] = uniform(stream_key(tk, STREAM_MARKET, 0), 0)
@@ -290,7 +303,90 @@ def trial_uniforms(seed, trial0, n_trials, n_cells, n_slots):
             pk = stream_key(tk, STREAM_PARAM, c)
             for q in range(n_slots):
                 out[i, 1 + c * n_slots + q] = uniform(pk, q)
+        for g in range(n_groups):
+            out[i, 1 + n_cells * n_slots + g] = uniform(stream_key(tk, STREAM_ATTAINMENT, group_key[g]), 0)
     return out
+
+
+@jit(inline="always")
+def normal_cdf(x):
+    """The standard normal CDF (the inverse of :func:`~simcore.engine.rng.normal_quantile`)."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+@jit(inline="always")
+def _draw_attainment(trial_k, trial_u, i, col0, z, kind, p_a, p_b, p_c, row, tab, loading, key, out):
+    """Each creation-attainment group's share of the plan delivered, for one trial.
+
+    Group ``g``'s uniform is column ``col0 + g`` of ``trial_u[i]`` when given, else draw 0 of
+    its own stream (see :func:`trial_uniforms`). A loading ``l`` on the market factor ``z``
+    moves the uniform by a Gaussian copula, ``Phi(sqrt(1 - l^2) Phi^-1(u) + l z)``: the
+    attainment keeps the distribution it is declared with and correlates ``l`` (on the
+    normal scale) with the market. Then as :func:`_draw_assumptions`: a number is itself, a
+    PERT ``low + (high - low) Q(u)``, a Beta ``Q(u)``.
+    """
+    given = trial_u.shape[0] > 0
+    for g in range(kind.shape[0]):
+        k = kind[g]
+        r = row[g]
+        if k == FIXED:
+            out[g] = p_a[g]
+        elif r < 0:
+            out[g] = p_b[g] if k == PERT else p_a[g]
+        else:
+            u = trial_u[i, col0 + g] if given else uniform(stream_key(trial_k, STREAM_ATTAINMENT, key[g]), 0)
+            lo = loading[g]
+            if lo != 0.0:
+                u = normal_cdf(math.sqrt(1.0 - lo * lo) * normal_quantile(u) + lo * z)
+                u = min(max(u, 1e-300), 1.0 - 1e-16)
+            x = beta_unit(tab, r, u)
+            out[g] = p_a[g] + (p_c[g] - p_a[g]) * x if k == PERT else x
+
+
+@jit(inline="always")
+def _count_weeks(count_k, count_cdf, count_offset, slot0, n_weeks, counts):
+    """How many deals each week of one (source, cell) creates, into ``counts[slot0 ..]``.
+
+    Inverting one uniform through the count's CDF keeps a larger plan's deals a superset
+    of a smaller one's (common random numbers). Weeks 2w and 2w + 1 take the two halves of
+    word w of ``count_k``.
+    """
+    zc = np.uint64(0)
+    for wk in range(n_weeks):
+        if wk & 1 == 0:
+            zc = word(count_k, wk >> 1)
+        u = lo_uniform(zc) if wk & 1 else hi_uniform(zc)
+        slot = slot0 + wk
+        o0 = count_offset[slot]
+        o1 = count_offset[slot + 1]
+        n = 0
+        if o1 - o0 > 4:
+            # The CDF is non-decreasing: its first four comparisons, branch-free,
+            # count the usual small numbers; the table is long enough to go on.
+            n = (
+                (count_cdf[o0] < u)
+                + (count_cdf[o0 + 1] < u)
+                + (count_cdf[o0 + 2] < u)
+                + (count_cdf[o0 + 3] < u)
+            )
+            if n == 4:
+                o = o0 + 4
+                while o < o1 - 1 and count_cdf[o] < u:
+                    o += 1
+                    n += 1
+        elif o1 > o0:
+            while o0 < o1 - 1 and count_cdf[o0] < u:
+                o0 += 1
+                n += 1
+        counts[slot] = n
+
+
+# The word of a new deal's key that decides whether attainment keeps it: far beyond the
+# words its life draws (2, 3, ...), so thinning changes none of them.
+KEEP_WORD = 1 << 40
+# A component's key and its cell share one stream coordinate: key << COMPONENT_SHIFT | cell.
+COMPONENT_SHIFT = 16
+MAX_COMPONENT_KEY = (1 << (32 - COMPONENT_SHIFT)) - 1
 
 
 @jit(inline="always")
@@ -364,6 +460,23 @@ def simulate_trials(
     # creation: CDF of the count per cell and week (see compile.count_tables)
     count_cdf,
     count_offset,
+    # creation sources and attainment (see Model.kernel_args): the count tables hold
+    # sources x cells x weeks tables, source 0 the plan and then one per component, each
+    # with its own count and deal streams (count_key: -1 the plan's, else the component's
+    # key); keep_group (sources, cells) the attainment group that thins a source's deals in
+    # a cell (-1: none); per group its kind and numbers (as the parameter slots), Beta table
+    # row, market loading, stream key and the upper bound the count tables were built at
+    count_key,
+    keep_group,
+    attain_kind,
+    attain_a,
+    attain_b,
+    attain_c,
+    attain_row,
+    attain_tables,
+    attain_loading,
+    attain_key,
+    attain_upper,
     week_start,
     week_length,
     # starting bank
@@ -396,6 +509,7 @@ def simulate_trials(
     cycle_hist,
     drawn,
     market,
+    attained,
 ):
     """Simulate trials ``trial0 .. trial0 + flow_amt.shape[0] - 1`` into the outputs.
 
@@ -403,7 +517,8 @@ def simulate_trials(
     flow slots), ``bank_*`` (trials, periods + 1, cells, categories) at each period
     boundary, ``cohort_amt`` (trials, close period, creation quarter + bank, cells),
     ``cycle_hist`` (trials, cells, bins), ``drawn`` (trials, cells, slots), ``market``
-    (trials,); ``trial_u``, when not empty, (trials, :func:`trial_columns`).
+    (trials,), ``attained`` (trials, attainment groups); ``trial_u``, when not empty,
+    (trials, :func:`trial_columns`).
 
     The lifecycle is written once, inline, for new and bank deals alike: a call per
     deal with dozens of array arguments costs more in reference counting than the
@@ -413,7 +528,10 @@ def simulate_trials(
     n_cells = param_kind.shape[0]
     n_periods = period_start.shape[0] - 1
     n_weeks = week_start.shape[0]
-    n_slots = n_cells * n_weeks
+    n_cw = n_cells * n_weeks
+    n_sources = count_key.shape[0]
+    n_slots = n_sources * n_cw
+    group_col0 = 1 + n_cells * param_kind.shape[1]
     n_bank = bank_cell.shape[0]
     k = n_stages
     decision = k - 1
@@ -449,6 +567,7 @@ def simulate_trials(
     bounds[n_periods + 1] = np.inf
     tab = tables.reshape(tables.size)
     ptab = param_tables.reshape(param_tables.size)
+    atab = attain_tables.reshape(attain_tables.size)
     # Flat output strides: flows (period, cell, slot), bank (boundary, cell, category),
     # cohort bookings (period, cohort, cell), cycle histogram (cell, bin).
     flow_period = n_cells * n_flow
@@ -473,8 +592,9 @@ def simulate_trials(
         # Per-trial parameters derived from the drawn assumptions.
         st = np.empty(n_cells * k * ST_WIDTH)
         cp = np.empty(n_cells * CP_WIDTH)
-        deal_keys = np.empty(n_cells, dtype=np.uint64)
+        deal_keys = np.empty(n_sources * n_cells, dtype=np.uint64)
         counts = np.empty(n_slots, dtype=np.int64)
+        keep = np.empty(n_sources * n_cells)
         for c in range(n_cells):
             fixed_product = 1.0
             n_free = 0
@@ -524,38 +644,48 @@ def simulate_trials(
             cp[o + CP_WHALE_F] = params[c, whale_f_slot]
             deal_keys[c] = stream_key(trial_k, STREAM_DEAL, c)
             # How many deals each (cell, week) creates, in one tight pass: most weeks
-            # create none or one or two. Inverting one uniform through the count's CDF
-            # keeps a larger plan's deals a superset of a smaller one's (common random
-            # numbers). Weeks 2w and 2w + 1 take the two halves of word w.
-            count_k = stream_key(trial_k, STREAM_COUNT, c)
-            zc = np.uint64(0)
-            for wk in range(n_weeks):
-                if wk & 1 == 0:
-                    zc = word(count_k, wk >> 1)
-                u = lo_uniform(zc) if wk & 1 else hi_uniform(zc)
-                slot = c * n_weeks + wk
-                o0 = count_offset[slot]
-                o1 = count_offset[slot + 1]
-                n = 0
-                if o1 - o0 > 4:
-                    # The CDF is non-decreasing: its first four comparisons, branch-free,
-                    # count the usual small numbers; the table is long enough to go on.
-                    n = (
-                        (count_cdf[o0] < u)
-                        + (count_cdf[o0 + 1] < u)
-                        + (count_cdf[o0 + 2] < u)
-                        + (count_cdf[o0 + 3] < u)
-                    )
-                    if n == 4:
-                        o = o0 + 4
-                        while o < o1 - 1 and count_cdf[o] < u:
-                            o += 1
-                            n += 1
-                elif o1 > o0:
-                    while o0 < o1 - 1 and count_cdf[o0] < u:
-                        o0 += 1
-                        n += 1
-                counts[slot] = n
+            # create none or one or two.
+            _count_weeks(
+                stream_key(trial_k, STREAM_COUNT, c), count_cdf, count_offset, c * n_weeks, n_weeks, counts
+            )
+        # Creation components (a program's added creation) come after the plan, each on
+        # streams of its own key, so that adding or removing one leaves the others' deals.
+        for src in range(1, n_sources):
+            kk = np.uint64(count_key[src]) << np.uint64(COMPONENT_SHIFT)
+            for c in range(n_cells):
+                a_c = kk | np.uint64(c)
+                deal_keys[src * n_cells + c] = stream_key(trial_k, STREAM_COMPONENT_DEAL, a_c)
+                count_k = stream_key(trial_k, STREAM_COMPONENT_COUNT, a_c)
+                _count_weeks(count_k, count_cdf, count_offset, src * n_cw + c * n_weeks, n_weeks, counts)
+        # Attainment: each group's share of its plan delivered, drawn once per trial; the
+        # count tables were built at the group's upper bound, and each deal made is kept
+        # with probability attainment / upper bound (thinning keeps a Poisson a Poisson and
+        # a negative binomial one of the same size, and a higher attainment keeps a
+        # superset of a lower one's deals).
+        att = attained[i]
+        _draw_attainment(
+            trial_k,
+            trial_u,
+            i,
+            group_col0,
+            z,
+            attain_kind,
+            attain_a,
+            attain_b,
+            attain_c,
+            attain_row,
+            atab,
+            attain_loading,
+            attain_key,
+            att,
+        )
+        for src in range(n_sources):
+            for c in range(n_cells):
+                g = keep_group[src, c]
+                kp = 1.0
+                if g >= 0 and attain_upper[g] > 0.0:
+                    kp = min(max(att[g] / attain_upper[g], 0.0), 1.0)
+                keep[src * n_cells + c] = kp
         bank_k = stream_key(trial_k, STREAM_BANK, 0)
 
         fa = flow_amt[i].reshape(flow_amt[i].size)
@@ -586,12 +716,18 @@ def simulate_trials(
                     slot += 1
                     d = 0
                     continue
-                c = slot // n_weeks
-                wk = slot - c * n_weeks
+                src = slot // n_cw
+                c = (slot - src * n_cw) // n_weeks
+                wk = slot - src * n_cw - c * n_weeks
                 o = c * CP_WIDTH
                 # A new deal's words: 0 its creation time and amount, 1 its whale draws
-                # (taken only when the cell has whales), then two per event from 2 on.
-                key = mix64(deal_keys[c] ^ np.uint64((wk << 32) | d))
+                # (taken only when the cell has whales), then two per event from 2 on;
+                # KEEP_WORD whether attainment keeps it.
+                key = mix64(deal_keys[src * n_cells + c] ^ np.uint64((wk << 32) | d))
+                kp = keep[src * n_cells + c]
+                if kp < 1.0 and uniform(key, KEEP_WORD) >= kp:
+                    d += 1
+                    continue
                 new_key[m] = key
                 new_cell[m] = c
                 z0 = word(key, 0)

@@ -41,6 +41,9 @@ STREAM_COUNT = 2  # the number created in one cell and week: a = cell, b = week
 STREAM_BANK = 3  # an opportunity of the starting bank: a = 0, b = bank index
 STREAM_PARAM = 4  # a trial's drawn assumptions: a = cell, draw j = parameter slot
 STREAM_MARKET = 5  # the market factor of a trial: a = 0, draw 0
+STREAM_ATTAINMENT = 6  # a trial's creation attainment: a = the group's key, draw 0
+STREAM_COMPONENT_COUNT = 7  # a creation component's counts: a = key << 16 | cell, b = week
+STREAM_COMPONENT_DEAL = 8  # a creation component's new deal: a = key << 16 | cell, b = week << 32 | k
 
 
 @jit

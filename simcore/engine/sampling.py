@@ -23,7 +23,8 @@ which overstates it. Every point is marginally uniform, so every estimate is unb
 whatever the number of trials (a final partial replicate included).
 
 Dimension 0 is the market factor (the largest single source of variance, and Sobol's best
-stratified coordinate), then each uncertain (cell, assumption) slot in cell-major order.
+stratified coordinate), then each uncertain (cell, assumption) slot in cell-major order,
+then each uncertain creation-attainment group.
 The points are handed to the kernel as each trial's uniforms (:func:`kernel_uniforms`); the
 kernel turns them into values by the same inverse CDF as its own draws.
 """
@@ -140,8 +141,8 @@ def kernel_uniforms(model, sampling: str, seed: int, trial0: int, n: int) -> np.
     (quantile tables of the Beta behind a PERT or a Beta rate; the normal quantile for the
     market factor), so a sampler changes which uniforms a trial gets, never how they become
     values. Column 0 is the market factor, column ``1 + c * slots + q`` the assumption of slot
-    ``q`` in cell ``c`` (:func:`simcore.engine.kernel.trial_columns`); columns of fixed
-    values are not read and hold 0.5.
+    ``q`` in cell ``c`` (:func:`simcore.engine.kernel.trial_columns`), then one per
+    creation-attainment group; columns of fixed values are not read and hold 0.5.
 
     Parameters
     ----------
@@ -165,9 +166,11 @@ def kernel_uniforms(model, sampling: str, seed: int, trial0: int, n: int) -> np.
     (512, True, True)
     """
     cells, slots = sampled_slots(model)
+    groups = np.flatnonzero(model.attain_kind != FIXED)
     n_cells, n_slots = model.param_kind.shape
-    points = uniforms(sampling, seed, trial0, n, 1 + len(cells))
-    out = np.full((n, trial_columns(n_cells, n_slots)), 0.5)
+    points = uniforms(sampling, seed, trial0, n, 1 + len(cells) + len(groups))
+    out = np.full((n, trial_columns(n_cells, n_slots, len(model.attain_names))), 0.5)
     out[:, 0] = points[:, 0]
-    out[:, 1 + cells * n_slots + slots] = points[:, 1:]
+    out[:, 1 + cells * n_slots + slots] = points[:, 1 : 1 + len(cells)]
+    out[:, 1 + n_cells * n_slots + groups] = points[:, 1 + len(cells) :]
     return out

@@ -21,6 +21,7 @@ from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate, refu
 from simcore.engine.sampling import check_sampling, kernel_uniforms
 from simcore.engine.stream import BLOCK, StreamReducer, kept_bytes
 from simcore.errors import SimcoreError
+from simcore.format import json_safe
 from simcore.scenario.load import Scenario, check_scenario
 from simcore.scenario.spec import CATEGORIES
 from simcore.variables import attrs_of, dims_of
@@ -81,6 +82,7 @@ class _Outputs:
         self.cycle_hist = zeros((trials, c, len(model.cycle_edges) - 1), dtype=np.int32)
         self.drawn = zeros((trials, c, model.param_kind.shape[1]))
         self.market = zeros(trials)
+        self.attained = zeros((trials, len(model.attain_names)))
         self.boundaries = True  # whether the kernel recorded the period-boundary outputs
 
     def arrays(self, lo, hi):
@@ -93,6 +95,7 @@ class _Outputs:
             self.cycle_hist[lo:hi],
             self.drawn[lo:hi],
             self.market[lo:hi],
+            self.attained[lo:hi],
         )
 
 
@@ -178,7 +181,7 @@ def run_kernel(
     """
     if trial_u is not None:
         # The kernel reads these unchecked: a wrong shape must not get that far.
-        want = (trials, trial_columns(*model.param_kind.shape))
+        want = (trials, trial_columns(*model.param_kind.shape, len(model.attain_names)))
         trial_u = np.ascontiguousarray(trial_u, dtype=np.float64)
         if trial_u.shape != want or not ((trial_u > 0.0) & (trial_u < 1.0)).all():
             raise SimcoreError(f"trial_u must be {want} uniforms in (0, 1), got shape {trial_u.shape}")
@@ -413,6 +416,15 @@ def _opportunities(model, created_count):
     return per_cell[:, cells, model.entry_stage].sum(axis=1).astype(np.int64) + len(model.bank_cell)
 
 
+def _attainment(model, out) -> dict:
+    """The attainment drawn per trial and group, when the model has any group (a streamed
+    run's moments do not keep it).
+    """
+    if not model.attain_names or not hasattr(out, "attained"):
+        return {}
+    return {"attainment": out.attained, "attainment_drawn": model.attain_kind != FIXED}
+
+
 def build_dataset(
     model: Model, out: _Outputs, seed: int, trial_start: int, sampling: str = "random"
 ) -> xr.Dataset:
@@ -460,6 +472,7 @@ def build_dataset(
         "assumption": cells(np.moveaxis(out.drawn, 2, 1), 2),
         "assumption_drawn": cells(np.ascontiguousarray(model.param_kind.T != FIXED), 1),
         "market_factor": out.market,
+        **_attainment(model, out),
         "opportunities": _opportunities(model, fc[..., created0 : created0 + k]),
     }
     if not getattr(out, "boundaries", True):  # a streamed run's moments keep every output
@@ -478,6 +491,7 @@ def build_dataset(
         "cohort": list(model.cohorts.labels) + ["bank"],
         "cycle_bin": cycle_labels,
         "parameter": model.param_names,
+        **({"attainment_group": list(model.attain_names)} if model.attain_names else {}),
         **{d: list(v) for d, v in sc.dimensions.items()},
     }
     variables = {
@@ -514,6 +528,9 @@ def build_dataset(
             "variant": sc.variant or "",
         }
     )
+    if model.capacity is not None:
+        # What the plan needs of its roles against what they can do (docs/model.md "Capacity").
+        ds.attrs["capacity"] = json.dumps(json_safe(model.capacity.rows(model.periods)))
     if sc.target is not None:
         ds.attrs["target"] = sc.target
     if sc.period_targets is not None and model.periods.kind == sc.period:

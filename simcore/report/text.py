@@ -43,4 +43,70 @@ def summary_table(summary: dict, stages=None) -> str:
             f"{percent(summary['p_hit'])}"
         )
     blocks.append(f"Opportunities simulated per trial: {summary['deals_per_trial']:,.0f}")
+    if summary.get("attainment"):
+        rows = [
+            [level] + [percent(d[k]) for k in ("mean", "p10", "p50", "p90")]
+            for level, d in summary["attainment"].items()
+        ]
+        blocks.append("")
+        blocks.append(
+            text_table(
+                rows, ["Creation attainment (share of plan delivered)"] + header[1:], ["text"] * 5, cur
+            )
+        )
+    if summary.get("capacity"):
+        blocks.extend(["", capacity_text(summary["capacity"])])
     return "\n".join(blocks)
+
+
+def capacity_text(report: dict) -> str:
+    """The capacity report of :meth:`SimcoreAccessor.summary` as plain text: creation needed
+    against available by period and role, and the open deals against what the carrying roles carry.
+    """
+    limited = [r for r in report["creation"] if r["binding"]]
+    if limited:
+        where = ", ".join(f"{r['role']} in {r['period']}" for r in limited)
+        head = f"CAPACITY-LIMITED: the plan asks more than the team can create ({where}); that creation is not created."
+    else:
+        head = "Capacity: the team can create the whole plan."
+    blocks = [head]
+    if report["creation"]:
+        rows = [
+            [
+                r["period"],
+                r["role"],
+                r["needed"],
+                r["available"],
+                r["heads"],
+                r["heads_needed"],
+                "yes" if r["binding"] else "",
+            ]
+            for r in report["creation"]
+        ]
+        header = [
+            "Creation capacity",
+            "role",
+            "opps needed",
+            "opps available",
+            "heads",
+            "heads needed",
+            "binds",
+        ]
+        blocks.append(
+            text_table(rows, header, ["text", "text", "number", "number", "number", "number", "text"])
+        )
+    if report["carrying"]:
+        rows = [
+            [
+                r["period"],
+                r["role"],
+                r.get("needed_p50"),
+                r.get("needed_p90"),
+                r["available"],
+                "yes" if r.get("binding") else "",
+            ]
+            for r in report["carrying"]
+        ]
+        header = ["Open deals at period end", "role", "P50", "P90", "can carry", "over"]
+        blocks.append(text_table(rows, header, ["text", "text", "number", "number", "number", "text"]))
+    return "\n\n".join(blocks)

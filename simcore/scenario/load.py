@@ -32,6 +32,7 @@ from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
 from simcore.format import money
 from simcore.scenario import files, spec
 from simcore.scenario.bank import _read_bank
+from simcore.scenario.capacity import resolve_capacity
 from simcore.scenario.limits import check_resolved
 from simcore.scenario.overrides import _apply_override
 from simcore.scenario.programs import resolve_programs
@@ -119,6 +120,7 @@ class Scenario:
     overrides: dict = field(default_factory=dict)
     source_raw: dict = field(default_factory=dict, repr=False)
     allow_bank_outside: bool = False
+    capacity: object = None  # simcore.scenario.capacity.Capacity of [capacity], if any
     programs: tuple = ()  # the [[program]] tables, resolved (simcore.scenario.programs.Program)
     program_groups: tuple = ()  # (name, programs) of each exclusive [[program_group]]
 
@@ -609,6 +611,8 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, al
         )
     bank, bank_source, bank_problems = bank_read
     problems.extend(bank_problems)
+    capacity, capacity_problems = resolve_capacity(raw, dims, start, horizon_days, fy_month)
+    problems.extend(Problem(name, path, msg) for path, msg in capacity_problems)
     programs, groups, program_problems = ((), (), [])
     if not problems:
         programs, groups, program_problems = resolve_programs(
@@ -652,6 +656,7 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, al
         overrides=overrides,
         source_raw=source_raw,
         allow_bank_outside=allow_bank_outside,
+        capacity=capacity,
         programs=programs,
         program_groups=groups,
     )

@@ -35,6 +35,8 @@ MIN_GAMMA_CV = 0.001
 # Most cells (combinations of dimension values): every cell is resolved, compiled and
 # simulated separately, and the outputs grow with cells x periods x trials.
 MAX_CELLS = 2_000
+# Largest creation attainment: a team may over-deliver its plan, not by more than this.
+MAX_ATTAINMENT = 3.0
 # Most dimensions, open stages and values of one dimension.
 MAX_DIMENSIONS = 8
 MAX_STAGES = 20
@@ -148,6 +150,7 @@ class Number(Node):
         integer=False,
         uncertain=False,
         rate=False,
+        beta=None,
     ):
         self.doc = doc
         self.minimum = minimum
@@ -156,6 +159,9 @@ class Number(Node):
         self.integer = integer
         self.uncertain = uncertain
         self.rate = rate
+        # Whether a Beta {mean, strength} is accepted: for rates, and for shares such as an
+        # attainment that may also be given above 1 as a PERT.
+        self.beta = rate if beta is None else beta
 
     def bounds_text(self):
         lo = _number_text(self.minimum)
@@ -210,7 +216,7 @@ class Number(Node):
                             f"low={value['low']!r}, base={value['base']!r}, high={value['high']!r}",
                         )
                     )
-            elif keys == set(UNCERTAIN_BETA) and self.rate:
+            elif keys == set(UNCERTAIN_BETA) and self.beta:
                 m, k = value["mean"], value["strength"]
                 if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < 1:
                     out.append((path + ["mean"], f"Beta mean must be a number in (0, 1), got {m!r}"))
@@ -227,7 +233,7 @@ class Number(Node):
                         )
                     )
             else:
-                forms = "{low, base, high}" + (" or {mean, strength}" if self.rate else "")
+                forms = "{low, base, high}" + (" or {mean, strength}" if self.beta else "")
                 out.append((path, f"an uncertain value is a table {forms}, got keys {sorted(keys)}"))
             return
         self._check_number(value, path, out)
@@ -250,7 +256,7 @@ class Number(Node):
                 "additionalProperties": False,
             },
         ]
-        if self.rate:
+        if self.beta:
             forms.append(
                 {
                     "type": "object",

@@ -142,6 +142,14 @@ class CreationParams:
         Negative binomial size (``inf`` for Poisson).
     seasonality : tuple of float
         Twelve monthly indices, January first.
+    attainment : float, Pert, BetaRate or None
+        Share of the plan delivered, drawn once per trial for every cell its declaration
+        covers (None: the plan is delivered).
+    attainment_at : str
+        The field that declared it (e.g. ``by.source.inbound.creation.attainment``): the
+        cells with one ``attainment_at`` share one draw.
+    attainment_loading : float
+        Correlation of the attainment with the market factor (a Gaussian copula).
     """
 
     per: str
@@ -152,6 +160,9 @@ class CreationParams:
     dispersion: float
     seasonality: tuple
     uplift: float
+    attainment: Assumption | None = None
+    attainment_at: str = ""
+    attainment_loading: float = 0.0
 
     @property
     def is_empty(self) -> bool:

@@ -385,6 +385,7 @@ def _creation(cr: _Fields, start, horizon_days, fy_month, problems) -> CreationP
         problems.append(
             (cr.where("process", "creation.process"), "negative_binomial creation needs creation.dispersion")
         )
+    _check_attainment_loading(cr, problems)
     seasonality = [float(x) for x in cr.get("seasonality", spec.default("creation.seasonality"))]
     if sum(seasonality) <= 0:
         problems.append((cr.where("seasonality", "creation.seasonality"), "seasonality must not be all zero"))
@@ -398,7 +399,31 @@ def _creation(cr: _Fields, start, horizon_days, fy_month, problems) -> CreationP
         dispersion=float(dispersion) if dispersion is not None else math.inf,
         seasonality=tuple(seasonality),
         uplift=float(cr.get("uplift", spec.default("creation.uplift"))),
+        attainment=cr.get("attainment"),
+        attainment_at=cr.where("attainment", ""),
+        attainment_loading=float(cr.get("attainment_loading", spec.default("creation.attainment_loading"))),
     )
+
+
+def _check_attainment_loading(cr: _Fields, problems):
+    """A loading belongs to one attainment draw: it must be declared beside it.
+
+    The cells one ``creation.attainment`` declaration covers share one draw, so they must
+    share its loading too; a loading declared elsewhere could differ between them.
+    """
+    if "attainment_loading" not in cr:
+        return
+    at = cr.where("attainment_loading", "creation.attainment_loading")
+    if "attainment" not in cr:
+        problems.append((at, "creation.attainment_loading without a creation.attainment to load"))
+    elif at.rsplit(".", 1)[0] != cr.where("attainment", "").rsplit(".", 1)[0]:
+        problems.append(
+            (
+                at,
+                f"creation.attainment_loading must be declared beside the attainment it loads "
+                f"({cr.where('attainment', '')}), so that every cell sharing that draw shares its loading",
+            )
+        )
 
 
 def _check_plan_size(cr: _Fields, creation: CreationParams, amount: AmountParams, no_size, problems):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from simcore.scenario.nodes import (  # noqa: F401  (re-exported: the format is read from spec)
     _FLOAT_MAX,
     EARLIEST_START,
+    MAX_ATTAINMENT,
     MAX_CELLS,
     MAX_DIMENSIONS,
     MAX_DISPERSION,
@@ -199,6 +200,22 @@ CREATION = Table(
             length=12,
         ),
         "uplift": Number("program uplift multiplier on the expected count", 0.0, MAX_MULTIPLIER),
+        "attainment": Number(
+            "share of the planned creation actually delivered (1 = the plan): a number, a PERT "
+            "{low, base, high} or a Beta {mean, strength}, drawn once per trial and shared by every "
+            "cell the declaring level covers (defaults: one draw for all cells; by.source.inbound: "
+            "one for every inbound cell)",
+            0.0,
+            MAX_ATTAINMENT,
+            uncertain=True,
+            beta=True,
+        ),
+        "attainment_loading": Number(
+            "correlation of the attainment with the market factor, in [-1, 1] (its distribution "
+            "stays as declared); declare it where attainment is declared",
+            -1.0,
+            1.0,
+        ),
     },
     "pipeline creation in the cell's entry stage",
     two_forms=[(("dollars",), ("count",))],
@@ -241,6 +258,57 @@ BLOCK = Table(
 )
 
 CATEGORIES = ("pipeline", "best_case", "commit")
+
+# Capacity: the teams that create (and carry) the pipeline (docs/model.md "Creation").
+MAX_HEADS = 100_000
+ROLE = Table(
+    {
+        "headcount": NumberOrList(
+            Number("", 0.0, MAX_HEADS),
+            "fully productive heads: a number (at the start), or one per capacity period (the "
+            "headcount plan); attrition applies to them from the start",
+            max_len=MAX_HORIZON_WEEKS + 1,
+        ),
+        "hires": NumberOrList(
+            Number("", 0.0, MAX_HEADS),
+            "heads hired at the start of each capacity period (a number: every period); they ramp",
+            max_len=MAX_HORIZON_WEEKS + 1,
+        ),
+        "ramp_months": Number(
+            "months for a hire to reach full productivity, linearly (0: productive at once)", 0.0, 120.0
+        ),
+        "attrition": Number("share of the role's heads lost per month (not replaced)", 0.0, 1.0),
+        "creates": MapOf(
+            Number("", 0.0, MAX_OPPORTUNITIES_PER_CELL),
+            "opportunities one productive head creates per week, by value of the capacity "
+            "dimension (e.g. outbound = 2.5 for an SDR, expansion = 0.6 for a CSM)",
+            key_doc="value",
+        ),
+        "carries": Number(
+            "open deals one productive head can carry (an AE); reported against the open deals simulated",
+            0.0,
+            MAX_OPPORTUNITIES_PER_CELL,
+            exclusive_minimum=True,
+        ),
+    },
+    "one role: its headcount, hires, ramp, attrition and productivity",
+    required=("headcount",),
+)
+CAPACITY = Table(
+    {
+        "dimension": Text(
+            "the dimension whose values the roles create for (default source)",
+            context_choices="dimension_names",
+        ),
+        "per": Text(
+            "the period of headcount and hires lists: month or quarter (default quarter)",
+            ("month", "quarter"),
+        ),
+        "role": MapOf(ROLE, "roles by name: SDR, AE, CSM or your own", key_doc="role", names=True),
+    },
+    "the teams that create and carry the pipeline: creation beyond their capacity is not created",
+    required=("role",),
+)
 
 AGGREGATE_BANK = Table(
     {
@@ -315,6 +383,7 @@ SCENARIO = Table(
             },
             "the starting pipeline (the bank at start)",
         ),
+        "capacity": CAPACITY,
         "funnel": Table(
             {
                 "bookings": Number(
@@ -554,6 +623,13 @@ DEFAULTS = {
     "creation.process": "poisson",
     "creation.seasonality": Default((1.0,) * 12, "all 1"),
     "creation.uplift": 1.0,
+    "creation.attainment": Default(None, "none: the plan is delivered"),
+    "creation.attainment_loading": 0.0,
+    "capacity.dimension": "source",
+    "capacity.per": "quarter",
+    "capacity.role.<role>.hires": 0.0,
+    "capacity.role.<role>.ramp_months": 0.0,
+    "capacity.role.<role>.attrition": 0.0,
     "cost_per_dollar": 1.0,
     "optimize.confidence": 0.9,
     "optimize.objective": "creation",
@@ -617,7 +693,7 @@ def _kind(node):
     if isinstance(node, Number):
         kind = "probability" if node.rate else "whole number" if node.integer else "number"
         if node.uncertain:
-            kind += " or {low, base, high}" + (" or {mean, strength}" if node.rate else "")
+            kind += " or {low, base, high}" + (" or {mean, strength}" if node.beta else "")
         return kind
     if isinstance(node, NumberOrList):
         return "number, or a list with one per period"
