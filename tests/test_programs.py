@@ -17,6 +17,7 @@ from simcore.engine.programs import program_creation, with_programs
 from simcore.engine.simulate import run_kernel
 from simcore.optimize.programs import _constraints, choose_programs, solve_choice
 from simcore.scenario.programs import MONTH_DAYS
+from simcore.scenario.values import Pert
 
 
 def with_programs_raw(*programs, groups=()):
@@ -363,3 +364,36 @@ def test_optimize_programs_on_the_command_line(capsys):
     assert "7 programs evaluated," in out and "selected" in out
     code, out, _ = run_cli(capsys, "programs", "scenarios/programs.toml", "--trials", "200", "--json")
     assert code == 0 and '"programs"' in out
+
+
+# ---- attainment of a program's creation, and programs sharing a cell -------------------------
+
+
+@pytest.mark.parametrize("attainment", [0.5, {"low": 0.3, "base": 0.6, "high": 0.8}])
+def test_a_programs_attainment_scales_what_it_adds(attainment):
+    """Attainment a (fixed, or a PERT with mean a) scales a program's added bookings by a."""
+    sc = build(
+        with_programs_raw(
+            OUTBOUND,
+            OUTBOUND | {"name": "Half", "creation": OUTBOUND["creation"] | {"attainment": attainment}},
+        )
+    )
+    base = compile_scenario(sc, "quarter").without_bank()
+    trials = 3000
+    b0 = quarter_bookings(base, trials, 6).sum(axis=1)
+    full = quarter_bookings(with_programs(base, sc.programs[:1]), trials, 6).sum(axis=1) - b0
+    part = quarter_bookings(with_programs(base, sc.programs[1:]), trials, 6).sum(axis=1) - b0
+    share = attainment if isinstance(attainment, float) else Pert(**attainment).mean
+    diff = part - share * full
+    assert_close_se(diff.mean(), 0.0, diff.std(ddof=1) / np.sqrt(trials), what="attained bookings")
+
+
+def test_programs_feeding_one_cell_add_up_trial_by_trial():
+    """Each program's deals come from streams of its own: two in one cell add up exactly."""
+    sc = build(with_programs_raw(OUTBOUND, OUTBOUND | {"name": "Second pod", "ramp_months": 2}))
+    base = compile_scenario(sc, "quarter")
+    b0 = quarter_bookings(base, 500, 8)
+    a = quarter_bookings(with_programs(base, sc.programs[:1]), 500, 8) - b0
+    b = quarter_bookings(with_programs(base, sc.programs[1:]), 500, 8) - b0
+    both = quarter_bookings(with_programs(base, sc.programs), 500, 8) - b0
+    np.testing.assert_allclose(both, a + b, rtol=1e-9, atol=1e-3)

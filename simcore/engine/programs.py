@@ -6,11 +6,13 @@ the rate lifts of the funded programs:
 - **Creation.** A program's creation at full effect (dollars or a count per day) is split over
   the cells it feeds in proportion to their own planned creation over the horizon (equally
   when none plans any), ramped linearly from its start to full effect over its ramp, summed
-  per week and added to each cell's expected weekly count (dollars turned into counts with
-  the cell's base mean amount, as the plan's own). A program's creation follows no
-  seasonality. Added creation keeps every deal the plan creates (a larger expected count
-  keeps the deals of a smaller one, docs/model.md "Randomness"), so a plan with and without
-  a program are paired trial by trial; cells it does not feed keep their bits.
+  per week, and made a creation component of the model
+  (:meth:`~simcore.engine.compile.Model.with_components`; dollars turned into counts with the
+  cell's base mean amount, as the plan's own). A program's creation follows no seasonality.
+  Its deals come from random-number streams of its own (keyed by its place in the file), so
+  the plan's deals and every other program's are the same bits whichever programs are
+  funded: a plan with and without a program are paired trial by trial. Its attainment, when
+  declared, is a draw of its own per trial (the share of its creation delivered).
 - **Rate lifts.** A lift is added to the rate's parameter slot in each cell fed: to a number,
   to each of a PERT's low, base and high, to a Beta's mean (a fixed lift only). An uncertain
   lift ``{low, base, high}`` is comonotone with the rate: ``low + low``, ``base + base``,
@@ -126,7 +128,8 @@ def with_programs(model: Model, programs) -> Model:
     Returns
     -------
     Model
-        A new model; with no programs, ``model`` itself.
+        A new model; with no programs, ``model`` itself. Components ``model`` already had are
+        replaced by the programs' (pass the plan's own model).
 
     Examples
     --------
@@ -135,16 +138,21 @@ def with_programs(model: Model, programs) -> Model:
     >>> sc = load_scenario("scenarios/programs.toml")
     >>> base = compile_scenario(sc)
     >>> funded = with_programs(base, sc.programs[:2])
-    >>> bool(funded.creation_rate.sum() > base.creation_rate.sum())
-    True
+    >>> funded.component_rate.shape[0], bool(funded.component_rate.sum() > 0)
+    (2, True)
     """
     programs = list(programs)
     if not programs:
         return model
+    creating = [p for p in programs if p.creation_kind is not None]
+    if creating:
+        model = model.with_components(
+            np.stack([program_creation(model, p) for p in creating]),
+            attainment=[p.attainment for p in creating],
+            keys=[p.key for p in creating],
+            loading=[p.attainment_loading for p in creating],
+        )
     changes = {}
-    added = sum(program_creation(model, p) for p in programs)
-    if np.any(added):
-        changes["creation_rate"] = np.ascontiguousarray(model.creation_rate + added)
     if any(p.effects for p in programs):
         kind, base = model.param_kind.copy(), model.param_base.copy()
         low, high = model.param_low.copy(), model.param_high.copy()

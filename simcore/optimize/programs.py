@@ -3,10 +3,11 @@
 Every program is simulated on its own against the base plan with one seed
 (:func:`simcore.analysis.programs.evaluate_programs`): ``d[t, j]``, the bookings program ``j``
 adds in trial ``t`` (a paired difference). A set ``S`` of programs books, in trial ``t``,
-``base[t] + sum_{j in S} d[t, j]``: exact in expectation, and exact trial by trial for
-programs that feed different cells and lift no rate; programs that feed one cell are
-modelled as adding up (the chosen set is then simulated as a whole and its own figures
-reported beside the model's). Over these trials the choice is a mixed-integer program
+``base[t] + sum_{j in S} d[t, j]``. For programs that add creation this is exact trial by trial,
+even for programs feeding one cell (each program's deals come from random-number streams of
+its own); rate lifts interact with what else is funded in their cells (a lifted win rate
+books the other programs' deals too), so the chosen set is then simulated as a whole and its
+own figures are reported beside the model's). Over these trials the choice is a mixed-integer program
 (HiGHS through :func:`scipy.optimize.milp`):
 
 - ``x_j`` in {0, 1}: program ``j`` funded; ``y_t`` in {0, 1}: trial ``t`` books the target;

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simcore.scenario.nodes import (
+    MAX_ATTAINMENT,
     MAX_NAME_LENGTH,
     MAX_OPPORTUNITIES_PER_CELL,
     MAX_TOTAL_DOLLARS,
@@ -102,6 +103,17 @@ PROGRAM = Table(
                 "count": Number(
                     "opportunities it adds per period at full effect", 0.0, MAX_OPPORTUNITIES_PER_CELL
                 ),
+                "attainment": Number(
+                    "share of it actually delivered: a number, a PERT {low, base, high} or a Beta "
+                    "{mean, strength}, drawn once per trial for the program (its own draw, not the plan's)",
+                    0.0,
+                    MAX_ATTAINMENT,
+                    uncertain=True,
+                    beta=True,
+                ),
+                "attainment_loading": Number(
+                    "correlation of the program's attainment with the market factor, in [-1, 1]", -1.0, 1.0
+                ),
             },
             "the creation it adds, split over the cells it feeds in proportion to their own plans",
             two_forms=[(("dollars",), ("count",))],
@@ -182,6 +194,13 @@ class Program:
         The creation at full effect, per day.
     effects : tuple of RateLift
     requires : tuple of str
+    key : int
+        Its place in the file: the key of its creation's random-number streams, so its deals
+        are the same whichever other programs are funded.
+    attainment : float, Pert, BetaRate or None
+        Share of its creation delivered, drawn once per trial (None: as planned).
+    attainment_loading : float
+        Loading of that draw on the market factor.
     """
 
     name: str
@@ -196,6 +215,9 @@ class Program:
     creation_per_day: float
     effects: tuple
     requires: tuple
+    key: int = 0
+    attainment: float | Pert | BetaRate | None = None
+    attainment_loading: float = 0.0
 
     def effect(self, day):
         """Share of full effect at ``day`` (days from the plan's start; a number or an array):
@@ -323,6 +345,10 @@ def _one(raw, i, dims, cells, params, stage_names, start, horizon_days, problems
     effects = _effects(raw.get("effects") or [], path, fed, params, stage_names, problems)
     if not kind and not effects:
         problems.append((path, "adds no creation and lifts no rate: give creation or effects"))
+    if "attainment_loading" in cr and "attainment" not in cr:
+        problems.append(
+            (path + ["creation", "attainment_loading"], "an attainment_loading without an attainment to load")
+        )
     return Program(
         name=raw["name"],
         description=str(raw.get("description", "")),
@@ -336,7 +362,21 @@ def _one(raw, i, dims, cells, params, stage_names, start, horizon_days, problems
         creation_per_day=per_day,
         effects=effects,
         requires=tuple(raw.get("requires") or ()),
+        key=i,
+        attainment=_share(cr.get("attainment")),
+        attainment_loading=float(cr.get("attainment_loading", 0.0)),
     )
+
+
+def _share(value):
+    """A checked attainment: None, a number, a Pert or a BetaRate."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and "low" in value:
+        return Pert(float(value["low"]), float(value["base"]), float(value["high"]))
+    if isinstance(value, dict):
+        return BetaRate(float(value["mean"]), float(value["strength"]))
+    return float(value)
 
 
 def _requires_cycle(programs) -> list | None:
