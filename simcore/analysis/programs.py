@@ -80,10 +80,35 @@ def _pipeline_added(model, programs) -> float:
     return float((np.asarray(added).sum(axis=1) * model.mean_amount).sum()) if programs else 0.0
 
 
-def _figures(with_q, base_q, target, cost, pipeline) -> dict:
-    """The per-program figures, from (trials, quarters) bookings with and without it."""
-    d = with_q.sum(axis=1) - base_q.sum(axis=1)
-    year_with, year_base = with_q.sum(axis=1), base_q.sum(axis=1)
+class _Runs:
+    """What sets of programs add to the base plan, per trial and quarter.
+
+    Programs that only add creation are simulated without the plan: with no starting bank and
+    no planned creation, only their own deals (each program's streams are its own, and a deal's
+    fate depends only on its own random numbers and the trial's drawn assumptions, which are
+    the same in every run of one seed), so their bookings are exactly what they add, at a
+    fraction of a full run's cost. Programs that lift a rate change the plan's own deals: those
+    run in full, minus the base plan.
+    """
+
+    def __init__(self, model, base_q, trials, seed, sampling, progress):
+        self.model, self.base_q = model, base_q
+        self.bare = model.with_creation_scale(0.0).without_bank()
+        self.args = (trials, seed, sampling, progress)
+
+    def added(self, programs) -> np.ndarray:
+        if any(p.effects for p in programs):
+            return quarter_bookings(with_programs(self.model, programs), *self.args) - self.base_q
+        if not programs:
+            return np.zeros_like(self.base_q)
+        return quarter_bookings(with_programs(self.bare, programs, plan=self.model), *self.args)
+
+
+def _figures(added_q, base_q, target, cost, pipeline) -> dict:
+    """The per-program figures, from (trials, quarters) bookings it adds and the base plan's."""
+    d = added_q.sum(axis=1)
+    year_base = base_q.sum(axis=1)
+    year_with = year_base + d
     out = {
         "cost": cost,
         "pipeline_added": pipeline,
@@ -94,7 +119,7 @@ def _figures(with_q, base_q, target, cost, pipeline) -> dict:
         "added_p90": float(np.quantile(d, 0.9)),
         "p50_shift": float(np.quantile(year_with, 0.5) - np.quantile(year_base, 0.5)),
         "bookings_per_dollar": float(d.mean() / cost) if cost > 0 else None,
-        "added_by_period": (with_q - base_q).mean(axis=0).tolist(),
+        "added_by_period": added_q.mean(axis=0).tolist(),
     }
     if target is not None:
         hw, hb = (year_with >= target).astype(float), (year_base >= target).astype(float)
@@ -244,20 +269,21 @@ def evaluate_programs(
     base = {q: float(np.quantile(year, v)) for q, v in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9))}
     base["mean"] = float(year.mean())
     base["p_hit"] = float((year >= sc.target).mean()) if sc.target is not None else None
+    run = _Runs(model, base_q, trials, seed, sampling, progress)
     records, added = [], np.zeros((trials, len(names), len(model.periods)))
     own = np.zeros((trials, len(names)))
     for j, name in enumerate(names):
         funded = bundle(sc, [name])
-        q = quarter_bookings(with_programs(model, funded), trials, seed, sampling, progress)
-        added[:, j] = q - base_q
-        if len(funded) > 1:  # its own effect, for the optimizer's sum of programs
-            q = quarter_bookings(
-                with_programs(model, [p for p in funded if p.name == name]), trials, seed, sampling, progress
-            )
-        own[:, j] = q.sum(axis=1) - base_q.sum(axis=1)
         p = funded[[f.name for f in funded].index(name)]
+        added[:, j] = run.added(funded)
+        # Its own effect (without what it requires), for the optimizer's sum of programs.
+        own[:, j] = (run.added([p]) if len(funded) > 1 else added[:, j]).sum(axis=1)
         figures = _figures(
-            q, base_q, sc.target, sum(f.cost(horizon) for f in funded), _pipeline_added(model, funded)
+            added[:, j],
+            base_q,
+            sc.target,
+            sum(f.cost(horizon) for f in funded),
+            _pipeline_added(model, funded),
         )
         records.append(
             {
@@ -273,9 +299,12 @@ def evaluate_programs(
     together = [f.name for f in bundle(sc, [n for n in names if n not in excluded])]
     together = [n for n in together if n not in excluded]
     funded = [p for p in sc.programs if p.name in together]
-    q = quarter_bookings(with_programs(model, funded), trials, seed, sampling, progress)
     all_figures = _figures(
-        q, base_q, sc.target, sum(p.cost(horizon) for p in funded), _pipeline_added(model, funded)
+        run.added(funded),
+        base_q,
+        sc.target,
+        sum(p.cost(horizon) for p in funded),
+        _pipeline_added(model, funded),
     )
     return ProgramsResult(
         scenario=sc.name,

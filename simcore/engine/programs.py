@@ -115,7 +115,7 @@ def _scaled(amount, factor):
     return amount * factor
 
 
-def with_programs(model: Model, programs) -> Model:
+def with_programs(model: Model, programs, plan: Model | None = None) -> Model:
     """The model with ``programs`` funded: their creation added, their rate lifts applied.
 
     Parameters
@@ -124,6 +124,9 @@ def with_programs(model: Model, programs) -> Model:
         The compiled base plan (not edited).
     programs : iterable of simcore.scenario.programs.Program
         The programs funded (e.g. some of ``model.scenario.programs``).
+    plan : Model, optional
+        The model whose planned creation splits each program's over the cells it feeds
+        (default: ``model``; give the plan's when ``model`` is a variant without creation).
 
     Returns
     -------
@@ -147,7 +150,7 @@ def with_programs(model: Model, programs) -> Model:
     creating = [p for p in programs if p.creation_kind is not None]
     if creating:
         model = model.with_components(
-            np.stack([program_creation(model, p) for p in creating]),
+            np.stack([program_creation(plan or model, p) for p in creating]),
             attainment=[p.attainment for p in creating],
             keys=[p.key for p in creating],
             loading=[p.attainment_loading for p in creating],

@@ -7,8 +7,9 @@ adds in trial ``t`` (a paired difference). A set ``S`` of programs books, in tri
 even for programs feeding one cell (each program's deals come from random-number streams of
 its own); rate lifts interact with what else is funded in their cells (a lifted win rate
 books the other programs' deals too), so the chosen set is then simulated as a whole and its
-own figures are reported beside the model's). Over these trials the choice is a mixed-integer program
-(HiGHS through :func:`scipy.optimize.milp`):
+own figures are reported beside the model's. Over these trials the choice is a mixed-integer
+program, solved exactly by scoring every set (:mod:`simcore.optimize.program_search`, up to
+22 programs) or, past that, by HiGHS through :func:`scipy.optimize.milp`:
 
 - ``x_j`` in {0, 1}: program ``j`` funded; ``y_t`` in {0, 1}: trial ``t`` books the target;
 - ``sum_j d[t, j] x_j >= (target - base[t]) y_t + lo_t (1 - y_t)``, with ``lo_t`` the least the
