@@ -411,3 +411,36 @@ def test_what_a_program_adds_is_simulated_without_the_plan_exactly():
     for j, name in enumerate(["Enterprise ABM", "Trade shows (Q3)"]):
         full = quarter_bookings(with_programs(model, [p for p in sc.programs if p.name == name]), 300, 5)
         np.testing.assert_allclose(ev.added[:, j], full - base, rtol=1e-9, atol=1e-3)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_search_matches_plain_enumeration_on_random_problems(seed):
+    from simcore.optimize.program_search import search
+
+    rng = np.random.default_rng(seed)
+    J, T = 8, 200
+    d = rng.integers(-50, 400, (J, T))
+    need = rng.integers(-200, 1500, T)
+    cost = rng.integers(1, 100, J)
+    groups = [0b00000110, 0b11000000]
+    requires = [0] * J
+    requires[5] = 0b00001001  # program 5 needs 0 and 3
+    sets = [m for m in range(1 << J) if all(bin(m & g).count("1") <= 1 for g in groups)]
+    sets = [m for m in sets if not (m >> 5) & 1 or (m & requires[5]) == requires[5]]
+
+    def score(m):
+        chosen = [j for j in range(J) if (m >> j) & 1]
+        return int((d[chosen].sum(axis=0) >= need).sum()), int(cost[chosen].sum())
+
+    scores = {m: score(m) for m in sets}
+    for level in (40, 90, 150):
+        ok = [(c, -h) for h, c in scores.values() if h >= level]
+        mask, hits = search(d, need, cost, groups, requires, hits_needed=level)
+        if not ok:
+            assert mask is None
+            continue
+        assert (scores[mask][1], -scores[mask][0]) == min(ok)
+    for budget in (50, 150, 300):
+        best = max((h, -c) for h, c in scores.values() if c <= budget)
+        mask, hits = search(d, need, cost, groups, requires, budget=budget)
+        assert (scores[mask][0], -scores[mask][1]) == best and hits == best[0]
