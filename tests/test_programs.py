@@ -444,3 +444,47 @@ def test_the_search_matches_plain_enumeration_on_random_problems(seed):
         best = max((h, -c) for h, c in scores.values() if c <= budget)
         mask, hits = search(d, need, cost, groups, requires, budget=budget)
         assert (scores[mask][0], -scores[mask][1]) == best and hits == best[0]
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "not a table",
+        1,
+        {"feeds": {"source": "outbound"}, "creation": {"count": 1}},  # no name
+        OUTBOUND | {"feeds": 3},
+        OUTBOUND | {"feeds": {"source": []}},
+        OUTBOUND | {"feeds": {"source": [1, None]}},
+        OUTBOUND | {"feeds": {"source": "out\x00bound"}},
+        OUTBOUND | {"creation": {"count": 1, "dollars": 5}},
+        OUTBOUND | {"creation": {"count": float("nan")}},
+        OUTBOUND | {"creation": {"count": 1, "attainment": {"low": 0.9, "base": 0.5, "high": 1}}},
+        OUTBOUND | {"creation": {"count": 1, "attainment_loading": 0.5}},
+        OUTBOUND | {"cost": {"fixed": float("inf")}},
+        OUTBOUND | {"cost": "lots"},
+        OUTBOUND | {"ramp_months": -1},
+        OUTBOUND | {"start": "2026-01-01"},
+        OUTBOUND | {"effects": [{"parameter": "growth", "lift": 0.1}]},
+        OUTBOUND | {"effects": [{"parameter": "win", "lift": {"low": 0.1}}]},
+        OUTBOUND | {"effects": [{"parameter": "win", "stage": "Qualify", "lift": 0.1}]},
+        OUTBOUND | {"effects": [{"parameter": "advance", "stage": "Decide", "lift": 0.1}]},
+        OUTBOUND | {"requires": "Other"},
+        OUTBOUND | {"requires": ["Outbound pod"]},
+        OUTBOUND | {"surprise": True},
+    ],
+)
+def test_hostile_programs_give_problems_not_tracebacks(program):
+    raw = two_stage_raw()
+    raw["program"] = [program]
+    with pytest.raises(ScenarioError) as exc:
+        build(raw)
+    assert all(p.path.startswith("program") for p in exc.value.problems), str(exc.value)
+
+
+@pytest.mark.parametrize("groups", ["x", [{"name": "g"}], [{"name": "g", "exclusive": "Outbound pod"}]])
+def test_hostile_groups_give_problems(groups):
+    raw = with_programs_raw(OUTBOUND)
+    raw["program_group"] = groups
+    with pytest.raises(ScenarioError) as exc:
+        build(raw)
+    assert all(p.path.startswith("program_group") for p in exc.value.problems), str(exc.value)
