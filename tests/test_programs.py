@@ -364,6 +364,11 @@ def test_optimize_programs_on_the_command_line(capsys):
     assert "7 programs evaluated," in out and "selected" in out
     code, out, _ = run_cli(capsys, "programs", "scenarios/programs.toml", "--trials", "200", "--json")
     assert code == 0 and '"programs"' in out
+    # A target the base plan already books: nothing needs funding.
+    code, out, _ = run_cli(
+        capsys, "optimize", "scenarios/programs.toml", "--programs", "--target", "1000", "--trials", "200"
+    )
+    assert code == 0 and "7 programs evaluated, 0 selected" in out
 
 
 # ---- attainment of a program's creation, and programs sharing a cell -------------------------

@@ -68,6 +68,8 @@ def run_optimize_programs(args) -> int:
 
         check_out_file(args.out)
     sc = load(args)
+    if args.target is not None:
+        sc = sc.with_overrides({"target": args.target})
     budget = args.budget if args.objective == "p_hit" or (args.budget and args.confidence is None) else None
     result = choose_programs(
         sc,
