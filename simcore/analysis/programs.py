@@ -104,6 +104,14 @@ class _Runs:
         return quarter_bookings(with_programs(self.bare, programs, plan=self.model), *self.args)
 
 
+def _base_figures(year, target) -> dict:
+    """P10, P50, P90, mean and P(hit) of the base plan's bookings over the horizon."""
+    base = {q: float(np.quantile(year, v)) for q, v in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9))}
+    base["mean"] = float(year.mean())
+    base["p_hit"] = float((year >= target).mean()) if target is not None else None
+    return base
+
+
 def _figures(added_q, base_q, target, cost, pipeline) -> dict:
     """The per-program figures, from (trials, quarters) bookings it adds and the base plan's."""
     d = added_q.sum(axis=1)
@@ -265,10 +273,7 @@ def evaluate_programs(
     model = compile_scenario(sc, "quarter")
     horizon = sc.horizon_days
     base_q = quarter_bookings(model, trials, seed, sampling, progress)
-    year = base_q.sum(axis=1)
-    base = {q: float(np.quantile(year, v)) for q, v in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9))}
-    base["mean"] = float(year.mean())
-    base["p_hit"] = float((year >= sc.target).mean()) if sc.target is not None else None
+    base = _base_figures(base_q.sum(axis=1), sc.target)
     run = _Runs(model, base_q, trials, seed, sampling, progress)
     records, added = [], np.zeros((trials, len(names), len(model.periods)))
     own = np.zeros((trials, len(names)))

@@ -304,6 +304,36 @@ def _milp(d, need, cost, confidence, budget, rows, time_limit):
     return np.round(res.x[:n]), f"HiGHS: {res.message}"
 
 
+_SHOWN = ("cost", "added_mean", "added_p50", "added_p10", "added_p90", "p_hit_change", "bookings_per_dollar")
+
+
+def _request(sc, confidence, budget):
+    """``(confidence, budget)``: one of them, from the arguments or the scenario's ``[optimize]``."""
+    opt = sc.raw.get("optimize") or {}
+    if confidence is not None and budget is not None:
+        raise SimcoreError("give either a confidence (least cost) or a budget (best P(hit)), not both")
+    if confidence is None and budget is None:
+        if opt.get("objective") == "p_hit" and "budget" in opt:
+            budget = float(opt["budget"])
+        else:
+            confidence = float(opt.get("confidence", 0.9))
+    return confidence, budget
+
+
+def _message(feasible, confidence, sim_hit, model_hit) -> str:
+    if not feasible:
+        return (
+            f"No set of programs reaches P(hit) {percent(confidence)}: the best reachable is "
+            f"{percent(model_hit)} (the selection shown)."
+        )
+    if confidence is not None and sim_hit < confidence:
+        return (
+            f"The selection reaches {percent(sim_hit)} simulated as a whole, short of {percent(confidence)}: "
+            "its rate lifts add less together than alone; fund one more or re-run with more trials."
+        )
+    return "The selection meets the request on the trials simulated."
+
+
 def choose_programs(
     scenario: Scenario,
     trials: int = 10_000,
@@ -357,14 +387,7 @@ def choose_programs(
     trials = checks.whole("trials", trials, 1)
     if sc.target is None:
         raise SimcoreError(f"{sc.file}: choosing programs needs a target (the scenario's target)")
-    opt = sc.raw.get("optimize") or {}
-    if confidence is not None and budget is not None:
-        raise SimcoreError("give either a confidence (least cost) or a budget (best P(hit)), not both")
-    if confidence is None and budget is None:
-        if opt.get("objective") == "p_hit" and "budget" in opt:
-            budget = float(opt["budget"])
-        else:
-            confidence = float(opt.get("confidence", 0.9))
+    confidence, budget = _request(sc, confidence, budget)
     ev = evaluation or evaluate_programs(sc, trials, seed, progress=progress)
     names = [r["name"] for r in ev.programs]
     horizon = sc.horizon_days
@@ -402,35 +425,9 @@ def choose_programs(
     )
     year = q.sum(axis=1)
     sim_hit = float((year >= sc.target).mean())
-    if feasible:
-        message = "The selection meets the request on the trials simulated."
-        if confidence is not None and sim_hit < confidence:
-            message = (
-                f"The selection reaches {percent(sim_hit)} simulated as a whole, short of {percent(confidence)}: "
-                "programs feeding the same cells add up less than alone; fund one more or re-run with more trials."
-            )
-    else:
-        message = (
-            f"No set of programs reaches P(hit) {percent(confidence)}: the best reachable is "
-            f"{percent(model_hit)} (the selection shown)."
-        )
+    message = _message(feasible, confidence, sim_hit, model_hit)
     records = [
-        {
-            "name": r["name"],
-            "selected": r["name"] in chosen,
-            **{
-                k: r.get(k)
-                for k in (
-                    "cost",
-                    "added_mean",
-                    "added_p50",
-                    "added_p10",
-                    "added_p90",
-                    "p_hit_change",
-                    "bookings_per_dollar",
-                )
-            },
-        }
+        {"name": r["name"], "selected": r["name"] in chosen, **{k: r.get(k) for k in _SHOWN}}
         for r in ev.programs
     ]
     return ProgramChoice(
