@@ -30,7 +30,12 @@ from simcore.errors import SimcoreError
 DEFAULT = "fy2026"
 """The example ``simcore run`` runs when no scenario is given."""
 
-EXAMPLES = {"fy2026": "fy2026.toml", "smb": "smb.toml", "enterprise": "enterprise.toml"}
+EXAMPLES = {
+    "fy2026": "fy2026.toml",
+    "smb": "smb.toml",
+    "enterprise": "enterprise.toml",
+    "programs": "programs.toml",
+}
 """Example name -> its file in the package's ``scenarios`` folder."""
 
 _extracted: Path | None = None  # where a zipped install's examples were copied to, once
