@@ -53,6 +53,30 @@ def _assumptions(model, rng, trials):
     return out
 
 
+def _attainment(model, rng, trials, z):
+    """Each trial's share of the plan delivered per cell, shape (trials, cells): the cell's
+    attainment group drawn by its quantile (a Gaussian copula on the market factor ``z``)."""
+    from scipy.special import betaincinv, ndtr, ndtri
+
+    n_cells = len(model.creation_rate)
+    out = np.ones((trials, n_cells))
+    for g in range(len(model.attain_names)):
+        kind, base = model.attain_kind[g], model.attain_base[g]
+        if kind == PERT and model.attain_high[g] > model.attain_low[g]:
+            low, high = model.attain_low[g], model.attain_high[g]
+            a, b = 1.0 + 4.0 * (base - low) / (high - low), 1.0 + 4.0 * (high - base) / (high - low)
+        elif kind == BETA:
+            low, high = 0.0, 1.0
+            a, b = base * model.attain_strength[g], (1.0 - base) * model.attain_strength[g]
+        else:
+            out[:, model.attain_group == g] = base
+            continue
+        lo = model.attain_loading[g]
+        u = ndtr(math.sqrt(1.0 - lo * lo) * ndtri(rng.random(trials)) + lo * z)
+        out[:, model.attain_group == g] = (low + (high - low) * betaincinv(a, b, u))[:, None]
+    return out
+
+
 def _per_trial(model, params, z):
     """Per (trial, cell) rates after the free-stage split and the market factor."""
     k = model.n_stages
@@ -156,18 +180,19 @@ def simulate_batch(model, trials, rng):
     z = rng.standard_normal(trials)
     pars = _per_trial(model, params, z)
 
-    # Creation: Poisson (or negative binomial) counts per trial, cell and week.
+    # Creation: Poisson (or negative binomial) counts per trial, cell and week, at the plan's
+    # rate times the trial's attainment (a thinned Poisson is Poisson; a thinned negative
+    # binomial keeps its size).
     rate = model.creation_rate
+    attained = _attainment(model, rng, trials, z)
     counts = np.empty((trials,) + rate.shape, dtype=np.int64)
     for c in range(n_cells):
         if model.process[c] == NEGATIVE_BINOMIAL and math.isfinite(model.dispersion[c]):
             size = model.dispersion[c]
-            lam = np.maximum(rate[c], 1e-300)
-            counts[:, c] = np.where(
-                rate[c] > 0, rng.negative_binomial(size, size / (size + lam), (trials,) + lam.shape), 0
-            )
+            lam = np.maximum(rate[c] * attained[:, c, None], 1e-300)
+            counts[:, c] = np.where(rate[c] > 0, rng.negative_binomial(size, size / (size + lam)), 0)
         else:
-            counts[:, c] = rng.poisson(rate[c], (trials,) + rate[c].shape)
+            counts[:, c] = rng.poisson(rate[c] * attained[:, c, None])
     flat = counts.ravel()
     slot = np.repeat(np.arange(flat.size), flat)
     trial = slot // (n_cells * rate.shape[1])

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import numpy as np
 import pytest
 from helpers import assert_close_se, build, run, run_cli, se_mean
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import simcore
 from simcore.engine.capacity import role_heads
@@ -193,3 +196,45 @@ def test_validate_exits_2_on_bad_capacity(capsys, tmp_path):
     path.write_text(_TOML + "headcount = 3\ncreates = { partner = 1.0 }\n")
     code, _, err = run_cli(capsys, "validate", path)
     assert code == 2 and "unknown source 'partner'" in err
+
+
+def test_the_report_has_the_capacity_and_attainment_tables():
+    from simcore.report.tables import dataset_tables
+
+    cap = _sdr(creates={"outbound": 2.0})
+    cap["role"]["AE"] = {"headcount": 3, "carries": 20}
+    raw = _raw(cap)
+    raw["by"]["source"]["inbound"]["creation"]["attainment"] = {"low": 0.5, "base": 0.7, "high": 0.9}
+    tables = {t.name: t for t in dataset_tables(run(build(raw), 200, seed=1))}
+    assert "CAPACITY-LIMITED" in tables["capacity_creation"].title
+    assert [r[1] for r in tables["capacity_carrying"].rows] == ["AE"] * 4
+    assert tables["creation_attainment"].rows[0][0] == "by.source.inbound"
+    plain = {t.name for t in dataset_tables(run(build(_raw()), 50, seed=1))}
+    assert not plain & {"capacity_creation", "capacity_carrying", "creation_attainment"}
+
+
+_EDGE = [-1.0, -1e-300, 0.0, 5e-324, 0.5, 1.0, 3.0, 13.9, 120.0, 1e5, 1e5 + 1, 1e300, math.inf, math.nan]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    headcount=st.one_of(st.sampled_from(_EDGE), st.lists(st.sampled_from(_EDGE), min_size=1, max_size=5)),
+    hires=st.sampled_from(_EDGE),
+    ramp=st.sampled_from(_EDGE),
+    attrition=st.sampled_from(_EDGE),
+    creates=st.sampled_from(_EDGE),
+    carries=st.sampled_from(_EDGE),
+)
+def test_hostile_capacity_is_refused_or_simulates_finite(headcount, hires, ramp, attrition, creates, carries):
+    role = {"headcount": headcount, "hires": hires, "ramp_months": ramp, "attrition": attrition}
+    role |= {"creates": {"outbound": creates}, "carries": carries}
+    try:
+        sc = build(_raw({"role": {"SDR": role}}))
+    except ScenarioError as exc:
+        assert str(exc) and "capacity" in str(exc)
+        return
+    m = simcore.compile_scenario(sc)
+    assert np.isfinite(m.creation_rate).all() and (m.creation_rate >= 0).all()
+    ds = run(sc, 4, seed=1, model=m)
+    assert np.isfinite(ds.bookings_amount.values).all()
+    json.dumps(ds.simcore.summary()["capacity"], allow_nan=False)

@@ -80,7 +80,7 @@ def number_value(draw, node):
     """A value for a Number field: plain, or (where allowed) PERT or Beta at the edges."""
     edges = _edges(node)
     forms = (
-        ["plain"] + (["pert"] if node.uncertain else []) + (["beta"] if node.rate and node.uncertain else [])
+        ["plain"] + (["pert"] if node.uncertain else []) + (["beta"] if node.beta and node.uncertain else [])
     )
     form = draw(st.sampled_from(forms))
     if form == "plain":

@@ -115,7 +115,7 @@ def test_the_kernel_writes_where_the_flow_layout_says():
     lost += cnt[..., fl.lost_no_decision0 : fl.lost_no_decision0 + k].sum(-1)
     ended = cnt[..., fl.booked] + lost + out.bank_cnt[:, -1].sum(axis=-1)
     np.testing.assert_array_equal(started, ended)
-    assert created.sum() > 16 * 500
+    assert created.sum() > 16 * 400  # fy2026 creates ~490 deals a trial (inbound delivered at ~55%)
     # Pushes counted at the decision slot equal the pushes of won deals plus those of the rest.
     assert (cnt[..., fl.won_pushes] <= cnt[..., fl.pushes]).all() and cnt[..., fl.pushes].sum() > 0
     # Won cycle days are positive where deals were won with a known creation time.

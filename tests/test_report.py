@@ -216,7 +216,9 @@ def test_variants_are_run_on_common_random_numbers(scenario, built):
         scenario.with_variant("Conservative"), trials=TRIALS, seed=SEED, progress=False
     )
     year = conservative.simcore.year_bookings().values
-    assert rows["Conservative"][3] == np.quantile(year, 0.5)
+    # The same trials, summed in another order (by period, then over the year): equal to the
+    # last bits of a float, where another seed would differ by thousands of dollars.
+    assert rows["Conservative"][3] == pytest.approx(np.quantile(year, 0.5), rel=1e-12)
     assert rows["Conservative"][5] == float((year >= 8_650_000).mean())
     # Base is the file as written: identical to the main run.
     assert rows["Base"][3] == built.headline["p50"]

@@ -716,9 +716,14 @@ def simulate_trials(
                     slot += 1
                     d = 0
                     continue
-                src = slot // n_cw
-                c = (slot - src * n_cw) // n_weeks
-                wk = slot - src * n_cw - c * n_weeks
+                if n_sources == 1:  # the plan alone: one division, as before components
+                    src = 0
+                    c = slot // n_weeks
+                    wk = slot - c * n_weeks
+                else:
+                    src = slot // n_cw
+                    c = (slot - src * n_cw) // n_weeks
+                    wk = slot - src * n_cw - c * n_weeks
                 o = c * CP_WIDTH
                 # A new deal's words: 0 its creation time and amount, 1 its whale draws
                 # (taken only when the cell has whales), then two per event from 2 on;

@@ -130,6 +130,7 @@ def bytes_per_trial(model, kept=None) -> int:
         + c * (len(model.cycle_edges) - 1) * 4
         + c * model.param_kind.shape[1] * 8
         + 16  # market factor, opportunities
+        + len(model.attain_names) * 8  # the creation attainment drawn per group
     )
 
 

@@ -179,7 +179,14 @@ def check_model(model) -> None:
             )
     _check_slots(ch, m)
     if not ch.problems:
-        sizes = count_table_size(m.creation_rate, m.process, m.dispersion)
+        # The tables are built at each attainment group's upper bound (up to 3x the plan).
+        rate = m.creation_rate
+        if m.attain_upper.size:
+            rate = (
+                rate
+                * np.where(m.attain_group >= 0, m.attain_upper[np.maximum(m.attain_group, 0)], 1.0)[:, None]
+            )
+        sizes = count_table_size(rate, m.process, m.dispersion)
         total = float(sizes.sum())
         if not math.isfinite(total) or total > MAX_COUNT_TABLE:
             cell = int(np.argmax(sizes.sum(axis=1)))

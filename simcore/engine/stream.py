@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from simcore.variables import dims_of
+from simcore.variables import attrs_of, dims_of
 
 BLOCK = 512
 KEPT = ("bookings_amount", "bookings_count", "created_amount", "opportunities", "market_factor")
@@ -30,6 +30,7 @@ KEPT_DIMS = {
     "created_amount": ("period", "stage"),
     "opportunities": (),
     "market_factor": (),
+    "attainment": ("attainment_group",),  # kept when the scenario declares creation.attainment
 }
 # The kernel's raw outputs, in ``_Outputs.arrays`` order.
 RAW = ("flow_amt", "flow_cnt", "bank_amt", "bank_cnt", "cohort_amt", "cycle_hist", "drawn", "market")
@@ -38,7 +39,7 @@ RAW = ("flow_amt", "flow_cnt", "bank_amt", "bank_cnt", "cohort_amt", "cycle_hist
 def kept_bytes(model) -> int:
     """Bytes per trial of a streamed run's :data:`KEPT` figures."""
     n, k = len(model.periods), model.n_stages
-    return 8 * (2 * n + n * k + 2)
+    return 8 * (2 * n + n * k + 2 + len(model.attain_names))
 
 
 def _total(da: xr.DataArray, keep) -> np.ndarray:
@@ -60,6 +61,7 @@ def headline(ds: xr.Dataset) -> dict:
         ),
         "opportunities": ds["opportunities"].values,
         "market_factor": ds["market_factor"].values,
+        **({"attainment": ds["attainment"].values} if "attainment" in ds else {}),
     }
 
 
@@ -181,7 +183,14 @@ class StreamReducer:
         sds["opportunities"] = opportunities.std(ddof=1) if n > 1 else np.nan
         data = {}
         for name, value in self.kept.items():
-            data[name] = xr.Variable(("trial", *KEPT_DIMS[name]), value[:n], means[name].attrs)
+            attrs = means[name].attrs if name in means else attrs_of(name, self.model.scenario.currency)
+            data[name] = xr.Variable(("trial", *KEPT_DIMS[name]), value[:n], attrs)
+        extra = {}
+        if "attainment" in self.kept:
+            extra["attainment_group"] = list(self.model.attain_names)
+            data["attainment_drawn"] = xr.Variable(
+                ("attainment_group",), self.model.attain_kind != 0, attrs_of("attainment_drawn", "")
+            )
         cell_dims = list(self.model.scenario.dimensions)
         per_trial = [name for name in means.data_vars if "trial" in dims_of(name, cell_dims)]
         for name in per_trial:
@@ -195,7 +204,7 @@ class StreamReducer:
             if name not in per_trial:
                 data[name] = var.variable
         trial = np.arange(self.trial_start, self.trial_start + n)
-        out = xr.Dataset(data, coords={**means.coords, "trial": trial})
+        out = xr.Dataset(data, coords={**means.coords, **extra, "trial": trial})
         out.attrs.update(means.attrs)
         out.attrs.update({"trials": n, "trial_start": self.trial_start, "streamed": 1})
         return out

@@ -179,6 +179,57 @@ def dataset_tables(ds) -> list:
             "Mean across trials of the open pipeline at the start and at each period's end.",
         )
     )
+    return tables + creation_limit_tables(ds)
+
+
+def creation_limit_tables(ds) -> list:
+    """The creation attainment drawn and the capacity report, when the scenario has them."""
+    summary = ds.simcore.summary()
+    tables = []
+    if summary.get("attainment"):
+        rows = [
+            [level, *(d[k] for k in ("mean", "p10", "p50", "p90"))]
+            for level, d in summary["attainment"].items()
+        ]
+        tables.append(
+            Table(
+                "creation_attainment",
+                "Creation attainment: the share of the planned creation delivered",
+                ["declared at", *_DIST_COLUMNS],
+                ["text"] + ["percent"] * 4,
+                rows,
+                "Drawn once per trial for every cell the declaration covers; across trials.",
+            )
+        )
+    cap = summary.get("capacity")
+    if cap and cap["creation"]:
+        keys = ("period", "role", "needed", "available", "heads", "heads_needed", "binding")
+        tables.append(
+            Table(
+                "capacity_creation",
+                "Creation capacity by period and role" + (": CAPACITY-LIMITED" if cap["limited"] else ""),
+                ["period", "role", "opportunities needed", "available", "heads", "heads needed", "binds"],
+                ["text", "text", "number", "number", "number", "number", "text"],
+                [
+                    [r[k] if k != "binding" else ("yes" if r[k] else "") for k in keys]
+                    for r in cap["creation"]
+                ],
+                "What the plan asks of each role against what its productive heads can create; "
+                "creation beyond capacity is not created.",
+            )
+        )
+    if cap and cap["carrying"]:
+        keys = ("period", "role", "needed_p50", "needed_p90", "available")
+        tables.append(
+            Table(
+                "capacity_carrying",
+                "Open deals at period end against what the carrying roles can carry",
+                ["period", "role", "open deals P50", "P90", "can carry"],
+                ["text", "text", "number", "number", "number"],
+                [[r.get(k) for k in keys] for r in cap["carrying"]],
+                "Open deals simulated at each period's end, across trials, against heads x carries.",
+            )
+        )
     return tables
 
 

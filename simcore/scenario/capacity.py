@@ -94,7 +94,7 @@ def resolve_capacity(raw, dims, start, horizon_days, fy_month) -> tuple:
                         f"has {len(value)} values but the horizon has {n} {per}s: give one per {per}",
                     )
                 )
-        ramp = float(role.get("ramp_months", spec.default("capacity.role.<role>.ramp_months")))
+        ramp = float(role.get("ramp_months", spec.default("capacity.role.<name>.ramp_months")))
         if ramp * MONTH_DAYS > horizon_days:
             problems.append(
                 (
@@ -115,9 +115,9 @@ def resolve_capacity(raw, dims, start, horizon_days, fy_month) -> tuple:
             Role(
                 name=name,
                 headcount=_per_period(role["headcount"], n),
-                hires=_per_period(role.get("hires", spec.default("capacity.role.<role>.hires")), n),
+                hires=_per_period(role.get("hires", spec.default("capacity.role.<name>.hires")), n),
                 ramp_months=ramp,
-                attrition=float(role.get("attrition", spec.default("capacity.role.<role>.attrition"))),
+                attrition=float(role.get("attrition", spec.default("capacity.role.<name>.attrition"))),
                 creates={k: float(v) for k, v in creates.items()},
                 carries=float(role["carries"]) if "carries" in role else None,
             )
