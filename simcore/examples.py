@@ -35,6 +35,7 @@ EXAMPLES = {
     "smb": "smb.toml",
     "enterprise": "enterprise.toml",
     "fy2026_segmented": "fy2026_segmented.toml",
+    "programs": "programs.toml",
 }
 """Example name -> its file in the package's ``scenarios`` folder."""
 

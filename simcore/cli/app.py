@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "simcore.cli.analytics",
     "simcore.cli.report",
     "simcore.cli.optimize",
+    "simcore.cli.programs",
     "simcore.cli.examples",
     "simcore.cli.calibrate",
     "simcore.cli.forecast",

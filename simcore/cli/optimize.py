@@ -70,11 +70,26 @@ def _setup(p):
     p.add_argument("--out", help="also write the JSON result to this file")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     add_dask_argument(p, "run the plan's re-simulations on a Dask cluster")
+    _add_programs_argument(p)
     return _run
+
+
+def _add_programs_argument(p):
+    p.add_argument(
+        "--programs",
+        action="store_true",
+        help="instead of the creation plan: choose which [[program]]s to fund, the least cost "
+        "reaching --confidence, or (with --budget) the best P(hit) within it",
+    )
 
 
 def _run(args) -> int:
     from simcore.optimize.plan import optimize
+
+    if args.programs:
+        from simcore.cli.programs import run_optimize_programs
+
+        return run_optimize_programs(args)
 
     if args.out is not None:
         from simcore.io import check_out_file

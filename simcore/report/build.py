@@ -15,6 +15,7 @@ import numpy as np
 from simcore._version import __version__
 from simcore.analysis.compare import compare
 from simcore.analysis.funnel import funnel, funnel_vs_simulation
+from simcore.analysis.programs import evaluate_programs
 from simcore.analysis.sensitivity import drawn_sensitivity, one_at_a_time, variance_contributions
 from simcore.engine.simulate import simulate
 from simcore.errors import ScenarioError, SimcoreError
@@ -23,6 +24,7 @@ from simcore.report import plots
 from simcore.report.content import Chart, Report
 from simcore.report.labels import assumption_label, stage_names
 from simcore.report.plan_tables import comparison_tables, funnel_tables, sensitivity_tables
+from simcore.report.program_tables import program_tables
 from simcore.report.tables import chart_data_tables, dataset_tables, headline, headline_table, metrics_tables
 
 # The confidence the first page's "what to do" is written at, when the scenario's [optimize] table
@@ -73,6 +75,7 @@ def build_report(
     report = report_from_dataset(ds)
     fun = _add_funnel(report, scenario, ds, side_trials, seed, progress)
     sens = _add_sensitivity(report, scenario, ds, side_trials, seed, progress)
+    _add_programs(report, scenario, side_trials, seed, progress)
     year = np.asarray(ds.simcore.year_bookings().values, dtype=float)
     report.summary = summary_sentences(report, sens, fun, year, _confidence(scenario), stage_names(ds))
     target, currency, name = ds.simcore.target, ds.attrs["currency"], plots.plan_title(ds)
@@ -89,6 +92,13 @@ def build_report(
         )
         report.charts.append(Chart("variants", "Variants side by side", figure))
     return report
+
+
+def _add_programs(report, scenario, trials, seed, progress) -> None:
+    """The programs page, when the scenario declares programs."""
+    if scenario.programs:
+        result = evaluate_programs(scenario, trials, seed, progress=progress)
+        report.tables.extend(program_tables(result))
 
 
 def _confidence(scenario) -> float:

@@ -35,6 +35,7 @@ from simcore.scenario.bank import _read_bank
 from simcore.scenario.capacity import resolve_capacity
 from simcore.scenario.limits import check_resolved
 from simcore.scenario.overrides import _apply_override
+from simcore.scenario.programs import resolve_programs
 from simcore.scenario.resolve import resolve_cell
 from simcore.scenario.values import Stage
 from simcore.variables import RESERVED_NAMES
@@ -120,6 +121,8 @@ class Scenario:
     source_raw: dict = field(default_factory=dict, repr=False)
     allow_bank_outside: bool = False
     capacity: object = None  # simcore.scenario.capacity.Capacity of [capacity], if any
+    programs: tuple = ()  # the [[program]] tables, resolved (simcore.scenario.programs.Program)
+    program_groups: tuple = ()  # (name, programs) of each exclusive [[program_group]]
 
     def __repr__(self) -> str:
         """A one-line summary; :meth:`full_repr` gives every field."""
@@ -610,6 +613,12 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, al
     problems.extend(bank_problems)
     capacity, capacity_problems = resolve_capacity(raw, dims, start, horizon_days, fy_month)
     problems.extend(Problem(name, path, msg) for path, msg in capacity_problems)
+    programs, groups, program_problems = ((), (), [])
+    if not problems:
+        programs, groups, program_problems = resolve_programs(
+            raw, dims, cells, params, [s.name for s in stage_list], start, horizon_days
+        )
+    problems.extend(Problem(name, format_path(p), m) for p, m in program_problems)
     if not problems and not bank and all(p.creation.is_empty for p in params):
         problems.append(
             Problem(
@@ -648,6 +657,8 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, al
         source_raw=source_raw,
         allow_bank_outside=allow_bank_outside,
         capacity=capacity,
+        programs=programs,
+        program_groups=groups,
     )
 
 

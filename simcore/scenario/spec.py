@@ -55,6 +55,7 @@ from simcore.scenario.nodes import (  # noqa: F401  (re-exported: the format is 
     expected,
     text_problem,
 )
+from simcore.scenario.programs import GROUP, MAX_PROGRAMS, PROGRAM
 
 # ---------------------------------------------------------------------------------------
 # The parameter block: every docs/model.md quantity, settable per cell with inheritance.
@@ -515,6 +516,9 @@ SCENARIO = Table(
             },
             "limits and settings of simcore optimize, not used by the simulation",
         ),
+        # Programs: decisions a plan may fund (simcore.scenario.programs).
+        "program": ListOf(PROGRAM, "programs the plan may fund", max_len=MAX_PROGRAMS),
+        "program_group": ListOf(GROUP, "groups of programs that exclude each other"),
         "variants": MapOf(
             Table(
                 {

@@ -1,0 +1,86 @@
+"""``simcore programs``: every program evaluated alone and all together; and the programs part of
+``simcore optimize --programs`` (which programs to fund).
+
+Exit codes: 0 done (for ``optimize --programs``: the request is met); 1 no set of programs meets
+the confidence (the best set is still printed, marked as such); 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+
+from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.io import write_atomic
+
+EXIT_INFEASIBLE = 1
+
+
+@command(
+    "programs",
+    "evaluate each [[program]] alone and all together against the base plan: cost, bookings added "
+    "(P10/P50/P90), change in P(hit), bookings per dollar, timing by quarter",
+)
+def _setup(p):
+    add_scenario_arguments(p)
+    add_run_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--out", help="also write the JSON result to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return _run
+
+
+def _write(path, data) -> None:
+    text = json.dumps(data, indent=2) + "\n"
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    write_atomic(path, write)
+
+
+def _run(args) -> int:
+    from simcore.analysis.programs import evaluate_programs
+
+    if args.out is not None:
+        from simcore.io import check_out_file
+
+        check_out_file(args.out)  # before the simulations, not after them
+    sc = load(args)
+    result = evaluate_programs(
+        sc, args.trials, args.seed, progress=False if args.json or args.quiet else None
+    )
+    data = result.to_dict()
+    if args.out is not None:
+        _write(args.out, data)
+    print(json.dumps(data, indent=2) if args.json else result.text())
+    return EXIT_OK
+
+
+def run_optimize_programs(args) -> int:
+    """``simcore optimize --programs``: choose the programs to fund (see
+    :func:`simcore.optimize.programs.choose_programs`).
+    """
+    from simcore.optimize.programs import choose_programs
+
+    if args.out is not None:
+        from simcore.io import check_out_file
+
+        check_out_file(args.out)
+    sc = load(args)
+    if args.target is not None:
+        sc = sc.with_overrides({"target": args.target})
+    budget = args.budget if args.objective == "p_hit" or (args.budget and args.confidence is None) else None
+    result = choose_programs(
+        sc,
+        args.trials,
+        args.seed,
+        confidence=None if budget is not None else args.confidence,
+        budget=budget,
+        progress=False if args.json or args.quiet else None,
+    )
+    data = result.to_dict()
+    if args.out is not None:
+        _write(args.out, data)
+    print(json.dumps(data, indent=2) if args.json else result.text())
+    return EXIT_OK if result.feasible else EXIT_INFEASIBLE
