@@ -173,3 +173,41 @@ def test_bad_bank_arrays_are_refused():
         model.with_bank([0], [7], [10_000.0])
     with pytest.raises(simcore.SimcoreError, match="values for"):
         model.with_bank([0, 1], [0, 0], [10_000.0])
+
+
+@pytest.mark.parametrize("taken", [1, 2])
+def test_a_bank_deal_that_has_pushed_keeps_its_decayed_win_chance(taken):
+    # Win 0.5, push 0.2, decay 0.8, at most 2 pushes; every deal decides on day 20 (its close
+    # date) and any push is decided long before the horizon. With k pushes already taken the
+    # next decision wins w d^k and may push only while fewer than 2 are taken, so
+    # P(won) = w d (1 + p d) after one push and w d^2 after two.
+    raw = small_raw(n_stages=2, horizon_weeks=52, period="quarter", count_per_year=0.0)
+    raw["defaults"]["decision"].update(
+        {
+            "win": 0.5,
+            "push": 0.2,
+            "lost_competition_share": 0.5,
+            "win_decay": 0.8,
+            "max_pushes": 2,
+            "push_delay": {"dist": "fixed", "mean": 10.0},
+        }
+    )
+    raw["bank"] = {"aggregate": [{"source": "inbound", "stage": "Stage 2", "dollars": 50_000, "count": 1}]}
+    sc = build(raw)
+    n = 2000
+    model = compile_scenario(sc).with_bank(
+        np.zeros(n, dtype=np.int64),
+        np.ones(n, dtype=np.int64),
+        np.full(n, 50_000.0),
+        close=np.full(n, 20.0),
+        start=10.0,
+        pushes=np.full(n, taken),
+    )
+    w, p, d = 0.5, 0.2, 0.8
+    expected = w * d * (1 + p * d) if taken == 1 else w * d * d
+    ds = simcore.simulate(sc, trials=20, seed=9, model=model, progress=False)
+    won = float(ds.bookings_count.sum().values) / (20 * n)
+    se = math.sqrt(expected * (1 - expected) / (20 * n))
+    assert abs(won - expected) < 4 * se, (won, expected, se)
+    with pytest.raises(simcore.SimcoreError, match="pushes"):
+        compile_scenario(sc).with_bank([0], [1], [50_000.0], pushes=[-1])

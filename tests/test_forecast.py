@@ -19,6 +19,7 @@ from helpers import build
 
 import simcore
 from simcore.calibrate import simulate_history, tidy_history
+from simcore.engine.compile import compile_scenario
 from simcore.forecast.asof import as_of_state
 from simcore.forecast.forecast import forecast
 
@@ -134,6 +135,31 @@ def test_stage_age_and_close_date_are_rebuilt_from_the_history_before_the_date(t
     assert bank.loc["A", "amount"] == 26000.0 and bank.loc["A", "expected_close"] == 149.0  # May 30
     assert bank.loc["B", "stage_name"] == "Discovery" and bank.loc["B", "age"] == 61.0
     assert list(state.actuals["opportunity_id"]) == ["C"] and state.actuals["day"].tolist() == [50]
+
+
+def test_pushes_taken_before_the_date_are_counted_from_the_close_date_moves(tmp_path, smb):
+    # At the decision stage (Negotiation) a later close date is a push, an earlier one is not,
+    # and a move after the as-of date was not known then; the deal carries 2 pushes.
+    opps = _csv(
+        tmp_path,
+        "opps.csv",
+        "Id,CreatedDate,StageName,Amount,CloseDate,LeadSource,Product__c\n"
+        "D,2026-01-10,Negotiation,40000,2026-08-01,outbound,Pro\n",
+    )
+    hist = _csv(
+        tmp_path,
+        "hist.csv",
+        "OpportunityId,CreatedDate,StageName,Amount,CloseDate\n"
+        "D,2026-01-10,Discovery,40000,2026-03-01\n"
+        "D,2026-02-01,Negotiation,40000,2026-03-15\n"
+        "D,2026-03-10,Negotiation,40000,2026-04-15\n"  # pushed
+        "D,2026-03-20,Negotiation,40000,2026-04-01\n"  # pulled in: not a push
+        "D,2026-04-10,Negotiation,40000,2026-05-20\n"  # pushed
+        "D,2026-05-10,Negotiation,40000,2026-08-01\n",  # after the as-of date
+    )
+    state = as_of_state(smb, opps, "2026-05-01", history=hist)
+    assert state.bank["pushes"].tolist() == [2]
+    assert state.model(compile_scenario(smb)).bank_pushes.tolist() == [2]
 
 
 def _problems(exc):

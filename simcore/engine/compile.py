@@ -315,6 +315,7 @@ def compile_scenario(scenario: Scenario, period: str | None = None) -> Model:
         bank_close=np.array([d.expected_close for d in bank], dtype=np.float64),
         bank_start=np.zeros(len(bank)),
         bank_age=np.full(len(bank), np.nan),
+        bank_pushes=np.zeros(len(bank), dtype=np.int64),
         period_of_day=per.of_day(horizon),
         cohorts=periods(sc.start, horizon, "quarter", sc.fiscal_year_start_month),
         horizon=float(horizon),

@@ -551,6 +551,9 @@ def simulate_trials(
     # its stage at that day (NaN: unknown, the renewal-theory residual of :func:`_dwell`)
     bank_start,
     bank_age,
+    # pushes each bank deal has already taken at the decision stage (its win chance decayed
+    # that many times, and fewer pushes left before max_pushes)
+    bank_pushes,
     bank_cohort,
     # calendar; cohorts are creation quarters whatever the reporting period, so the cohort
     # output grows with periods, not with periods squared
@@ -846,6 +849,7 @@ def simulate_trials(
                     residual = False
                     given_close = np.nan
                     age = np.nan
+                    n_push = 0
                 else:
                     key = mix64(bank_k ^ np.uint64(q))
                     c = bank_cell[q]
@@ -853,6 +857,7 @@ def simulate_trials(
                     t = bank_start[q]
                     p = period_of_day[int(t)]
                     age = bank_age[q]
+                    n_push = bank_pushes[q]
                     amount = bank_amount[q]
                     t_created = bank_created[q]
                     given_close = bank_close[q]
@@ -875,9 +880,10 @@ def simulate_trials(
                     expected_close = given_close
                 else:
                     expected_close = t + st[o + ST_REMAINING]
-                n_push = 0
                 co = c * CP_WIDTH
                 w = cp[co + CP_WIN]
+                for _ in range(n_push):
+                    w *= cp[co + CP_DECAY]  # the pushes a bank deal has already taken
                 t_next = -1.0  # the next event's time, when already known (a pushed decision)
                 u_next = 0.0  # and that event's outcome uniform
                 while True:

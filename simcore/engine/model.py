@@ -86,6 +86,7 @@ class Model:
     # own bank starts at day 0 with unknown ages (see :meth:`with_bank`).
     bank_start: np.ndarray
     bank_age: np.ndarray
+    bank_pushes: np.ndarray
     period_of_day: np.ndarray
     cohorts: Periods  # creation quarters: the cohorts of bookings_by_cohort
     horizon: float
@@ -203,6 +204,7 @@ class Model:
             self.bank_close,
             self.bank_start,
             self.bank_age,
+            self.bank_pushes,
             len(self.cohorts),  # the starting bank's cohort index, after the creation quarters
             self.period_of_day,
             self.cohorts.of_day(int(self.horizon)),
@@ -272,6 +274,7 @@ class Model:
                     "bank_close",
                     "bank_start",
                     "bank_age",
+                    "bank_pushes",
                 )
             }
         )
@@ -292,7 +295,9 @@ class Model:
         """
         return self._variant(bank_amount=np.where(self.bank_stage == stage, self.bank_amount, 0.0))
 
-    def with_bank(self, cell, stage, amount, created=None, close=None, start=0.0, age=None) -> Model:
+    def with_bank(
+        self, cell, stage, amount, created=None, close=None, start=0.0, age=None, pushes=None
+    ) -> Model:
         """Another starting bank: open deals that start their lives at day ``start``.
 
         The bank of an as-of forecast: the deals open on the as-of date, each from its stage,
@@ -312,6 +317,9 @@ class Model:
         age : array_like of float, optional
             Days each deal has spent in its stage by ``start`` (NaN: not known, the
             renewal-theory residual of a deal found mid-stage).
+        pushes : array_like of int, optional
+            Pushes each deal has already taken at the decision stage (default none): its next
+            win chance is decayed that many times, and it has that many fewer pushes left.
 
         Returns
         -------
@@ -355,6 +363,11 @@ class Model:
                 f"with_bank: start {start!r} is outside the horizon (0 to {self.horizon:g} days)"
             )
         age = floats(age, np.nan)
+        pushes = (
+            np.zeros(n, dtype=np.int64) if pushes is None else np.asarray(pushes, dtype=np.int64).reshape(-1)
+        )
+        if len(pushes) != n or (n and pushes.min() < 0):
+            raise SimcoreError(f"with_bank: pushes must be {n} counts, none negative")
         model = self._variant(
             bank_cell=cell,
             bank_stage=stage,
@@ -363,6 +376,7 @@ class Model:
             bank_close=floats(close, np.nan),
             bank_start=np.full(n, start),
             bank_age=np.where(np.isnan(age), np.nan, np.maximum(age, 0.0)),
+            bank_pushes=np.ascontiguousarray(pushes),
         )
         check_model(model)
         return model

@@ -159,6 +159,7 @@ class AsOf:
             close=b["expected_close"].to_numpy(dtype=np.float64),
             start=float(self.day),
             age=b["age"].to_numpy(dtype=np.float64),
+            pushes=b["pushes"].to_numpy(dtype=np.int64),
         )
 
 
@@ -402,6 +403,7 @@ def _own_bank(sc, as_of, day):
             "created": np.array([d.created for d in sc.bank], dtype=np.float64),
             "expected_close": np.array([d.expected_close for d in sc.bank], dtype=np.float64),
             "age": np.full(len(sc.bank), np.nan),
+            "pushes": np.zeros(len(sc.bank), dtype=np.int64),
             "line": np.zeros(len(sc.bank), dtype=np.int64),
         }
     )

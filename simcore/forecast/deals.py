@@ -103,9 +103,11 @@ def _bank(sc, opps, hist, smap, rows, t_as_of, t_start, warnings):
     age = np.where(stage == entry, since_created, np.nan)
     close = np.where(still_open, _days(sub["close_date"], t_start), np.nan)
     amount = sub["amount"].to_numpy(dtype=np.float64).copy()
+    pushes = np.zeros(len(rows), dtype=np.int64)
     have = np.zeros(len(rows), dtype=bool)
     if hist is not None:
         have = _from_history(hist, smap, sub["opportunity_id"], t_as_of, t_start, stage, age, close, amount)
+        pushes = _pushes_taken(hist, smap, sub["opportunity_id"], t_as_of)
         if (~have).any():
             warnings.append(
                 f"{int((~have).sum())} of the {len(rows):,} deals open on the as-of date have no stage-history "
@@ -136,6 +138,7 @@ def _bank(sc, opps, hist, smap, rows, t_as_of, t_start, warnings):
             "created": _days(sub["created"], t_start),
             "expected_close": close,
             "age": age,
+            "pushes": pushes,
             "line": sub["line"].to_numpy(),
         }
     )
@@ -191,6 +194,28 @@ def _from_history(hist, smap, ids, t_as_of, t_start, stage, age, close, amount):
     have = np.zeros(len(ids), dtype=bool)
     have[i] = True
     return have
+
+
+def _pushes_taken(hist, smap, ids, t_as_of):
+    """Pushes each deal took before the as-of date: its close date moved later while it stayed
+    at the decision stage (as calibration counts them, :mod:`simcore.calibrate.events`).
+    """
+    h = hist[(hist["changed"] < t_as_of) & hist["opportunity_id"].isin(ids)]
+    out = np.zeros(len(ids), dtype=np.int64)
+    if h.empty:
+        return out
+    column = hist.attrs.get("columns", {}).get("stage", "stage")
+    code = smap.codes(h["stage"], hist.attrs.get("file", "(table)"), h["line"], column)
+    deal = h["opportunity_id"].to_numpy()
+    close = h["close_date"].to_numpy()
+    decision = len(smap.names) - 1
+    same = np.r_[False, deal[1:] == deal[:-1]]
+    at_decision = np.r_[False, (code[1:] == decision) & (code[:-1] == decision)]
+    later = np.r_[False, close[1:] > close[:-1]]
+    push = same & at_decision & later
+    counts = pd.Series(push.astype(np.int64)).groupby(deal).sum()
+    out[pd.Index(ids).get_indexer(counts.index)] = counts.to_numpy()
+    return out
 
 
 def _bank_amounts(sc, opps, rows, cells, amount, warnings):
