@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simcore.errors import SimcoreError
+
 
 @dataclass(frozen=True)
 class Periods:
@@ -119,3 +121,40 @@ def month_of_day(start: _dt.date, horizon_days: int) -> np.ndarray:
     for d in range(horizon_days):
         out[d] = (start + _dt.timedelta(days=d)).month - 1
     return out
+
+
+def as_date(value, what: str = "date") -> _dt.date:
+    """A date from a ``date``, a ``datetime`` (a pandas ``Timestamp`` too) or ISO text.
+
+    Parameters
+    ----------
+    value : date, datetime or str
+    what : str
+        The argument's name, for the error.
+
+    Returns
+    -------
+    datetime.date
+
+    Raises
+    ------
+    SimcoreError
+        When ``value`` is not a date.
+
+    Examples
+    --------
+    >>> as_date("2026-05-15"), as_date(_dt.datetime(2026, 5, 15, 9, 30))
+    (datetime.date(2026, 5, 15), datetime.date(2026, 5, 15))
+    >>> as_date("15/05/2026", "as_of")
+    Traceback (most recent call last):
+    ...
+    simcore.errors.SimcoreError: as_of '15/05/2026' is not a date (YYYY-MM-DD)
+    """
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    try:
+        return _dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise SimcoreError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simcore.calendar import month_of_day
+from simcore.calendar import as_date, month_of_day
 from simcore.calibrate import _history_kernel as hk
 from simcore.engine._jit import jit
 from simcore.engine.compile import compile_scenario, count_tables, daily_plan
@@ -244,7 +244,7 @@ def simulate_history(scenario, start, end, seed: int = 0, trial: int = 0) -> His
     True
     """
     sc = check_scenario(scenario)
-    start, end = _date(start, "start"), _date(end, "end")
+    start, end = as_date(start, "history: start"), as_date(end, "history: end")
     n_days = (end - start).days
     if not 1 <= n_days <= 20 * 366:
         raise SimcoreError(f"history: end {end} must be after start {start}, by at most 20 years")
@@ -277,17 +277,6 @@ def simulate_history(scenario, start, end, seed: int = 0, trial: int = 0) -> His
     opportunities = _export_table(sc, start, opp[:n_d], status[:n_d])
     stage_history = _history_table(sc, start, ev[:n_e], ev_kind[:n_e])
     return History(opportunities, stage_history, truth, start, end)
-
-
-def _date(value, what):
-    if isinstance(value, _dt.datetime):
-        return value.date()
-    if isinstance(value, _dt.date):
-        return value
-    try:
-        return _dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise SimcoreError(f"history: {what} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _timestamps(start, days):

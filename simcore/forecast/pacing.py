@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from simcore.calendar import as_date
 from simcore.calendar import periods as make_periods
 from simcore.engine.compile import daily_plan
 from simcore.errors import SimcoreError
@@ -139,19 +140,6 @@ class Pacing(Result):
     warnings: list = field(default_factory=list)
 
 
-def _as_date(value, what="as_of"):
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, _dt.datetime):
-        return value.date()
-    if isinstance(value, _dt.date):
-        return value
-    try:
-        return _dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise SimcoreError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 def _check_export(opps, as_of, stale_days):
     file = opps.attrs.get("file", "the opportunity table")
     latest = pd.concat([opps["created"], opps["closed"]]).max()
@@ -247,7 +235,7 @@ def pace(
     ('2026-04', 15, 15, 30.0)
     """
     sc = check_scenario(scenario)
-    as_of = _as_date(as_of)
+    as_of = as_date(as_of, "as_of")
     day = (as_of - sc.start).days
     if not 0 <= day < sc.horizon_days:
         end = sc.start + _dt.timedelta(days=sc.horizon_days - 1)
