@@ -139,14 +139,36 @@ def stage_map(opportunities: pd.DataFrame, history: pd.DataFrame | None, mapping
         names = _order_from_data(opportunities, history)
         categories = _categories_from_data(opportunities, names)
         code = {n.lower(): i for i, n in enumerate(names)}
-    for frame in (opportunities, history):
+    add_closed_names(code, (opportunities, history))
+    return StageMap(names, categories, code)
+
+
+def add_closed_names(code: dict, frames) -> None:
+    """Add to ``code`` each won or lost stage name the tables use (``WON``/``LOST``).
+
+    Parameters
+    ----------
+    code : dict
+        CRM stage name (lower case) -> stage index, completed in place; a name already mapped
+        keeps its mapping.
+    frames : iterable of pandas.DataFrame or None
+        Tables with a ``stage`` column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> code = {"discovery": 0}
+    >>> add_closed_names(code, [pd.DataFrame({"stage": ["Discovery", "Closed Won"]}), None])
+    >>> code
+    {'discovery': 0, 'closed won': -1}
+    """
+    for frame in frames:
         if frame is None:
             continue
         for name in frame["stage"].drop_duplicates():
             c = closed_code(name)
             if c is not None:
                 code.setdefault(name.lower(), c)
-    return StageMap(names, categories, code)
 
 
 def _by_position(i, n):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from simcore.calibrate.readers import dimension_aliases, normalise, read_opportunities, read_stage_history
-from simcore.calibrate.stages import StageMap, closed_code, parse_mapping
+from simcore.calibrate.stages import StageMap, add_closed_names, parse_mapping
 from simcore.engine.compile import Model
 from simcore.errors import Problem, ScenarioError, SimcoreError
 from simcore.forecast.deals import (
@@ -222,13 +222,7 @@ def _scenario_stage_map(sc: Scenario, frames, mapping) -> StageMap:
                     f"{spec.did_you_mean(target, names)} (its stages: {', '.join(names)})"
                 )
             code[crm.lower()] = names.index(target)
-    for frame in frames:
-        if frame is None:
-            continue
-        for name in frame["stage"].drop_duplicates():
-            c = closed_code(name)
-            if c is not None:
-                code.setdefault(name.lower(), c)
+    add_closed_names(code, frames)
     return StageMap(names, [s.category for s in sc.stages], code)
 
 
