@@ -17,7 +17,7 @@ from simcore.optimize.replan import carryover
 from tests.helpers import build
 from tests.test_optimize import _toml, two_source_raw
 
-KW = dict(trials=400, seed=0, verify_trials=0, spreadsheet=False, iterations=2)
+KW = {"trials": 400, "seed": 0, "verify_trials": 0, "spreadsheet": False, "iterations": 2}
 
 
 def three_quarters_raw():
