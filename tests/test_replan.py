@@ -8,14 +8,14 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import build
+from test_optimize import _toml, two_source_raw
 
 from simcore.cli.app import main
 from simcore.forecast.asof import as_of_state
 from simcore.optimize.layout import build_layout
 from simcore.optimize.plan import optimize
 from simcore.optimize.replan import carryover
-from tests.helpers import build
-from tests.test_optimize import _toml, two_source_raw
 
 KW = {"trials": 400, "seed": 0, "verify_trials": 0, "spreadsheet": False, "iterations": 2}
 

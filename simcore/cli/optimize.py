@@ -160,7 +160,10 @@ def report(res) -> str:
     q = res.quarters
     rows = [[s] + [m(res.plan[s][k]) for k in q] + [m(sum(res.plan[s].values()))] for s in res.sources]
     rows.append(["Total"] + [m(sum(res.plan[s][k] for s in res.sources)) for k in q] + [m(res.total_stage1)])
-    lines += ["Stage-1 creation to plan", table(rows, ["source"] + q + ["total"]), ""]
+    title = "Stage-1 creation to plan"
+    if res.as_of:
+        title += " (each quarter at the rate it runs; the one under way creates only its days to come)"
+    lines += [title, table(rows, ["source"] + q + ["total"]), ""]
     weeks = [m(sum(res.plan_weekly[s]) / max(len(res.plan_weekly[s]), 1)) for s in res.sources]
     rows = [
         [s] + [m(res.stage4_targets[s][k]) for k in q] + [m(sum(res.stage4_targets[s].values()))]
