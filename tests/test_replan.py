@@ -143,3 +143,36 @@ def test_cli_replan_end_to_end_and_bad_input(tmp_path, capsys):
     assert "--carryover needs --opportunities" in err and len(err.strip().splitlines()) == 1
     assert main(base + ["--opportunities", opps]) == 2
     assert "needs --as-of" in capsys.readouterr().err
+
+
+def test_bad_requests_say_what_is_wrong(tmp_path, capsys):
+    from simcore.errors import SimcoreError
+
+    sc = build(three_quarters_raw())
+    state = as_of_state(sc, None, "2026-07-15")
+    with pytest.raises(SimcoreError, match="carryover needs as_of"):
+        optimize(sc, 0.8, carryover="next", **KW)
+    with pytest.raises(SimcoreError, match="carryover must be one of"):
+        optimize(sc, 0.8, as_of=state, carryover="weekly", **KW)
+    with pytest.raises(SimcoreError, match="another scenario"):
+        optimize(build(two_source_raw()), 0.8, as_of=state, **KW)
+    with pytest.raises(SimcoreError, match="free_mix"):
+        optimize(sc, 0.8, as_of=state, carryover="even", free_mix=True, **KW)
+    path = tmp_path / "plan.toml"
+    path.write_text(_toml(three_quarters_raw()))
+    base = ["optimize", str(path), "--trials", "200", "--verify-trials", "0", "--quiet"]
+    opps = tmp_path / "opps.csv"
+    opps.write_text(
+        "opportunity_id,created,status,closed,amount,stage,source\n1,2026-04-02,open,,1000,S1,a\n"
+    )
+    capsys.readouterr()
+    for extra, says in (
+        (["--carryover", "next"], "--carryover needs --as-of"),
+        (["--as-of", "2026-07-15", "--programs"], "does not combine with --programs"),
+        (["--as-of", "2026-07-15", "--history", str(opps)], "--history needs --opportunities"),
+        (["--as-of", "2026-09-15", "--opportunities", str(opps)], "the export ends before the as-of date"),
+    ):
+        assert main(base + extra) == 2, extra
+        err = capsys.readouterr().err
+        # One problem, one line (a file's problems end with the house's count line).
+        assert says in err and sum(line.startswith("error:") for line in err.splitlines()) == 1, err

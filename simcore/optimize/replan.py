@@ -175,7 +175,14 @@ def attach(req, as_of, carryover_rule) -> None:
             f"as_of must be simcore.forecast.asof.as_of_state(...)'s AsOf, got {type(as_of).__name__}"
         )
     sc = as_of.scenario
-    if sc.name != req.sc.name or list(sc.cell_labels) != list(req.sc.cell_labels) or sc.start != req.sc.start:
+    same = (
+        sc.name == req.sc.name
+        and list(sc.cell_labels) == list(req.sc.cell_labels)
+        and sc.start == req.sc.start
+        and sc.horizon_days == req.sc.horizon_days
+        and [s.name for s in sc.stages] == [s.name for s in req.sc.stages]
+    )
+    if not same:
         raise SimcoreError("as_of was read for another scenario: read the export with this plan's scenario")
     if carryover_rule is not None:
         if carryover_rule not in RULES:
