@@ -100,10 +100,10 @@ def carryover(layout: Layout, rule: str) -> dict:
     >>> from simcore.optimize.layout import build_layout
     >>> sc = simcore.load_scenario("scenarios/smb.toml")
     >>> lay = build_layout(sc, "source", False)
-    >>> lay.as_of = as_of_state(sc, None, "2026-01-01")
-    >>> c = carryover(lay, "next")
-    >>> [round(r["shortfall"]) for r in c["rows"]]
-    [0, 0]
+    >>> lay.as_of = as_of_state(sc, None, "2026-04-01")  # no export: nothing created in Q1
+    >>> r = carryover(lay, "next")["rows"][0]
+    >>> r["source"], round(r["shortfall"]), round(r["replan"]["2026-Q2"] - r["remaining_plan"]["2026-Q2"])
+    ('inbound', 11058385, 11058385)
     """
     if rule not in RULES:
         raise SimcoreError(f"carryover must be one of {', '.join(RULES)}, got {rule!r}")
