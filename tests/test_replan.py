@@ -12,6 +12,7 @@ from helpers import build
 from test_optimize import _toml, two_source_raw
 
 from simcore.cli.app import main
+from simcore.errors import SimcoreError
 from simcore.forecast.asof import as_of_state
 from simcore.optimize.layout import build_layout
 from simcore.optimize.plan import optimize
@@ -146,8 +147,6 @@ def test_cli_replan_end_to_end_and_bad_input(tmp_path, capsys):
 
 
 def test_bad_requests_say_what_is_wrong(tmp_path, capsys):
-    from simcore.errors import SimcoreError
-
     sc = build(three_quarters_raw())
     state = as_of_state(sc, None, "2026-07-15")
     with pytest.raises(SimcoreError, match="carryover needs as_of"):
@@ -176,3 +175,19 @@ def test_bad_requests_say_what_is_wrong(tmp_path, capsys):
         err = capsys.readouterr().err
         # One problem, one line (a file's problems end with the house's count line).
         assert says in err and sum(line.startswith("error:") for line in err.splitlines()) == 1, err
+
+
+def test_a_closed_quarters_target_is_its_actuals():
+    # A target for a quarter already over is met or missed by its actual bookings alone: met in
+    # every trial when the actuals reach it (and the annual target still asks for creation).
+    raw = three_quarters_raw()
+    raw["optimize"] |= {"period_target": [{"period": "2026-Q2", "target": 500_000, "confidence": 0.9}]}
+    sc = build(raw)
+    state = as_of_state(sc, None, "2026-07-15")
+    won = pd.DataFrame({"opportunity_id": ["w1"], "cell": [0], "day": [30], "amount": [600_000.0]})
+    res = optimize(sc, 0.8, as_of=dataclasses.replace(state, actuals=won), **KW)
+    assert res.feasible and res.period_targets[0]["confidence_in_sample"] == 1.0
+    assert res.total_stage1 > 0 and res.as_of["target_left"] == sc.target - 600_000.0
+    short = pd.DataFrame({"opportunity_id": ["w1"], "cell": [0], "day": [30], "amount": [400_000.0]})
+    with pytest.raises(SimcoreError, match="2026-Q2: the quarter is over and booked \\$400,000"):
+        optimize(sc, 0.8, as_of=dataclasses.replace(state, actuals=short), **KW)

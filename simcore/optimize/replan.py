@@ -190,6 +190,29 @@ def attach(req, as_of, carryover_rule) -> None:
         if req.free_mix and carryover_rule != "optimize":
             raise SimcoreError("carryover next/even is by source: it does not combine with free_mix")
     req.layout.as_of = as_of
+    _check_closed_targets(req)
+
+
+def _check_closed_targets(req) -> None:
+    """A per-quarter target of a quarter already over is its actuals: missed, it cannot be met
+    by any plan, and saying so beats an infeasible search that blames something else.
+    """
+    layout = req.layout
+    labels = list(layout.quarters.labels)
+    closed = {labels[int(q)] for q in layout.unit_quarter[layout.closed_units()]}
+    a = layout.as_of
+    quarter = layout.quarters.of_day(layout.scenario.horizon_days)[a.actuals["day"].to_numpy(dtype=np.int64)]
+    amount = a.actuals["amount"].to_numpy(dtype=np.float64)
+    for t in req.limits.period_targets:
+        if t["period"] not in closed:
+            continue
+        q = labels.index(t["period"])
+        won = float(amount[(quarter <= q) if t["cumulative"] else (quarter == q)].sum())
+        if won < t["target"]:
+            raise SimcoreError(
+                f"[optimize] period_target {t['period']}: the quarter is over and booked ${won:,.0f} against "
+                f"its ${t['target']:,.0f} target: no plan can change that; drop or lower that target to re-plan"
+            )
 
 
 def report(req, rows, x, confidence, carryover_rule) -> dict:
