@@ -24,13 +24,15 @@ from simcore.errors import SimcoreError
 from simcore.format import money, percent, text_table
 
 
-@command(
-    "forecast", "forecast the plan's year as of a date: actuals so far, the open bank, the rest simulated"
-)
-def _setup_forecast(p):
-    add_scenario_arguments(p)
+def add_as_of_arguments(p, required):
+    """``--as-of``, ``--opportunities``, ``--history``, ``--map``, ``--stages``: what is known on a date
+    (shared by ``simcore forecast`` and ``simcore optimize``).
+    """
     p.add_argument(
-        "--as-of", type=_date, required=True, help="the as-of date (YYYY-MM-DD), inside the plan's year"
+        "--as-of",
+        type=_date,
+        required=required,
+        help="the as-of date (YYYY-MM-DD), inside the plan's year",
     )
     p.add_argument(
         "--opportunities",
@@ -52,6 +54,14 @@ def _setup_forecast(p):
     p.add_argument(
         "--stages", help="CRM stage names mapped to the scenario's: 'Proposal=Trial, Contract=Negotiation'"
     )
+
+
+@command(
+    "forecast", "forecast the plan's year as of a date: actuals so far, the open bank, the rest simulated"
+)
+def _setup_forecast(p):
+    add_scenario_arguments(p)
+    add_as_of_arguments(p, required=True)
     add_run_arguments(p)
     p.add_argument(
         "--period", choices=["week", "month", "quarter"], help="reporting period (default: the scenario's)"

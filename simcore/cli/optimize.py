@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from simcore.cli import options
+from simcore.cli.forecast import add_as_of_arguments
 from simcore.cli.options import (
     EXIT_OK,
     add_run_arguments,
@@ -19,6 +20,7 @@ from simcore.cli.options import (
     fraction,
     load,
 )
+from simcore.cli.replan import add_carryover_argument, as_of_lines, as_of_state_of
 from simcore.cli.scale import add_dask_argument, dask_client
 from simcore.format import exact_money, money, money_pair, percent, table
 from simcore.io import write_atomic
@@ -71,6 +73,8 @@ def _setup(p):
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     add_dask_argument(p, "run the plan's re-simulations on a Dask cluster")
     _add_programs_argument(p)
+    add_as_of_arguments(p, required=False)
+    add_carryover_argument(p)
     return _run
 
 
@@ -86,7 +90,7 @@ def _add_programs_argument(p):
 def _run(args) -> int:
     from simcore.optimize.plan import optimize
 
-    if args.programs:
+    if args.programs and args.as_of is None:
         from simcore.cli.programs import run_optimize_programs
 
         return run_optimize_programs(args)
@@ -96,6 +100,7 @@ def _run(args) -> int:
 
         check_out_file(args.out)  # before the optimisation, not after it
     sc = load(args)
+    state = as_of_state_of(args, sc)
     with dask_client(args) as client:
         res = optimize(
             sc,
@@ -112,6 +117,8 @@ def _run(args) -> int:
             spreadsheet=not args.no_spreadsheet,
             progress=not args.quiet,
             client=client,
+            as_of=state,
+            carryover=args.carryover,
         )
     data = res.to_dict()
     if args.out is not None:
@@ -144,6 +151,8 @@ def report(res) -> str:
         ),
         "",
     ]
+    if res.as_of:
+        lines += as_of_lines(res)
     if not res.feasible:
         lines += [f"NOT FEASIBLE: {res.message}", ""]
     elif not res.success:
@@ -151,7 +160,10 @@ def report(res) -> str:
     q = res.quarters
     rows = [[s] + [m(res.plan[s][k]) for k in q] + [m(sum(res.plan[s].values()))] for s in res.sources]
     rows.append(["Total"] + [m(sum(res.plan[s][k] for s in res.sources)) for k in q] + [m(res.total_stage1)])
-    lines += ["Stage-1 creation to plan", table(rows, ["source"] + q + ["total"]), ""]
+    title = "Stage-1 creation to plan"
+    if res.as_of:
+        title += " (each quarter at the rate it runs; the one under way creates only its days to come)"
+    lines += [title, table(rows, ["source"] + q + ["total"]), ""]
     weeks = [m(sum(res.plan_weekly[s]) / max(len(res.plan_weekly[s]), 1)) for s in res.sources]
     rows = [
         [s] + [m(res.stage4_targets[s][k]) for k in q] + [m(sum(res.stage4_targets[s].values()))]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simcore.calendar import month_of_day, periods
-from simcore.engine.compile import daily_plan
+from simcore.engine.compile import compile_scenario, daily_plan
 from simcore.errors import SimcoreError
 from simcore.scenario.amounts import expected_amount
 from simcore.scenario.load import Scenario
@@ -36,6 +36,7 @@ class Layout:
     reference: np.ndarray  # (C, Q) the scenario's own plan, dollars
     mean_amount: np.ndarray  # (C,) base mean deal size, dollars
     cost: np.ndarray  # (C,) cost per pipeline dollar
+    as_of: object = None  # a simcore.forecast.asof.AsOf: re-plan from its date (None: the whole year)
 
     @property
     def n_units(self):
@@ -66,6 +67,43 @@ class Layout:
 
     def plan_scenario(self, cell_dollars) -> Scenario:
         return self.scenario.with_overrides(self.overrides(cell_dollars))
+
+    def compiled(self, cell_dollars):
+        """The compiled model of a plan, by quarter: every simulation of the optimizer starts here.
+
+        With ``as_of``, the plan's creation from the as-of day on and the export's open deals as
+        the bank (:meth:`simcore.forecast.asof.AsOf.model`).
+        """
+        model = compile_scenario(self.plan_scenario(cell_dollars), "quarter")
+        return model if self.as_of is None else self.as_of.model(model)
+
+    @property
+    def as_of_day(self) -> int:
+        """The day creation can start (0 without ``as_of``)."""
+        return 0 if self.as_of is None else int(self.as_of.day)
+
+    def open_share(self) -> np.ndarray:
+        """(J,) the share of each unit's quarter still to come on the as-of day (1 or 0 but for the
+        quarter containing it), by the plan's seasonality within the quarter.
+        """
+        sc, day = self.scenario, self.as_of_day
+        of_day = self.quarters.of_day(sc.horizon_days)
+        months = month_of_day(sc.start, sc.horizon_days)
+        later = np.arange(sc.horizon_days) >= day
+        share = np.zeros(self.n_units)
+        for c, p in enumerate(sc.params):
+            season = np.asarray(p.creation.seasonality, dtype=np.float64)
+            daily = (season / season.mean())[months]  # as season_sum is built
+            rest = np.bincount(of_day, weights=daily * later, minlength=len(self.quarters))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                part = np.where(self.season_sum[c] > 0, rest / self.season_sum[c], 0.0)
+            np.add.at(share, self.cell_unit[c], self.weight[c] * part)
+        return np.clip(share, 0.0, 1.0)
+
+    def closed_units(self) -> np.ndarray:
+        """(J,) bool: the units whose quarter ended before the as-of date (nothing can be created)."""
+        end = np.minimum(self.quarters.start_day[1:], self.scenario.horizon_days)
+        return end[self.unit_quarter] <= self.as_of_day
 
     def unit_matrix(self, per_cell_quarter):
         """Sum a (..., Q_cohort, C) array into (..., J) units."""

@@ -34,7 +34,7 @@ import numpy as np
 from simcore import checks
 from simcore.engine.simulate import as_seed
 from simcore.errors import SimcoreError
-from simcore.optimize import compare, explain
+from simcore.optimize import compare, explain, replan
 from simcore.optimize.context import Request
 from simcore.optimize.layout import build_layout
 from simcore.optimize.limits import Limits, read_limits
@@ -69,6 +69,8 @@ def optimize(
     resolve: bool = True,
     progress=False,
     client=None,
+    as_of=None,
+    carryover=None,
 ) -> OptimizeResult:
     """The cheapest creation plan by source and quarter that books the target at a confidence.
 
@@ -110,6 +112,15 @@ def optimize(
     client : distributed.Client, optional
         Run each re-simulation of the plan and the out-of-sample check in chunks of trials on
         this Dask client's workers: the same bits as here, for the same seed.
+    as_of : simcore.forecast.asof.AsOf, optional
+        Re-plan what is left (:func:`simcore.forecast.asof.as_of_state`): the year's actual
+        bookings count in every trial, the open deals are the bank, and only the creation from
+        the as-of date on is planned (quarters already over get none; their per-quarter minimum
+        and ramp are not asked). The spreadsheet comparison and the day-one bank are skipped.
+        ``result.as_of`` says what the re-plan starts from (:mod:`simcore.optimize.replan`).
+    carryover : {"next", "even", "optimize"}, optional
+        With ``as_of``: also the creation planned to date against created to date by source,
+        and the plan's remaining creation plus that shortfall by the rule, simulated.
 
     Returns
     -------
@@ -130,17 +141,25 @@ def optimize(
     req = _request(scenario, confidence, objective, budget, target, trials, seed, verify_trials,
                    verify_seed, iterations, limits, free_mix, dimension, progress)  # fmt: skip
     req.client = client
+    if as_of is not None or carryover is not None:
+        replan.attach(req, as_of, carryover)
     rows = _rows(req)
     state = _solve(req, rows)
     check = _verify(req, state)
     if resolve and check.short and state.feasible:
         req, rows, state, check = _resolve(req, rows, state, check)
     explained = _explain(req, rows, state, check)
-    sheet = compare.spreadsheet(req, req.trials, req.seed, float(state.x.sum())) if spreadsheet else {}
-    bank = compare.required_bank(req, state.x, state.sim, state.file_plan, state.file_sim)
+    if as_of is None:
+        sheet = compare.spreadsheet(req, req.trials, req.seed, float(state.x.sum())) if spreadsheet else {}
+        bank = compare.required_bank(req, state.x, state.sim, state.file_plan, state.file_sim)
+    else:  # a year half gone is not the spreadsheet's year, nor one starting from a day-one bank
+        sheet, bank = {}, {"note": replan.SKIPPED}
     message, success = _message(req, rows, state, check, bank, explained)
+    res = _result(req, rows, state, check, explained, sheet, bank, message, success, t_start)
+    if as_of is not None:
+        res.as_of = replan.report(req, rows, state.x, check.conf_in, carryover)
     req.say(f"done in {time.perf_counter() - t_start:.1f} s")
-    return _result(req, rows, state, check, explained, sheet, bank, message, success, t_start)
+    return res
 
 
 # ---------------------------------------------------------------------------------------

@@ -74,6 +74,9 @@ class OptimizeResult:
         The decision stage's name, as the scenario names it.
     trials_needed : int or None
         When the out-of-sample check falls short: about how many in-sample trials would close it.
+    as_of : dict or None
+        A re-plan as of a date (:func:`simcore.optimize.replan.report`): actuals, open pipeline,
+        target left, the creation still to come, and the carryover rule's plan simulated.
     """
 
     x: np.ndarray
@@ -121,6 +124,7 @@ class OptimizeResult:
     defaults_used: list = field(default_factory=list)
     decision_stage: str = "Stage 4"
     trials_needed: int | None = None
+    as_of: dict | None = None
 
     def __repr__(self):
         return (
@@ -176,5 +180,6 @@ class OptimizeResult:
             "defaults_used": self.defaults_used,
             "decision_stage": self.decision_stage,
             "trials_needed": self.trials_needed,
+            "as_of": self.as_of,
         }
         return json_safe(out)

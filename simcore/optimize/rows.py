@@ -33,6 +33,11 @@ class Rows:
         for u in range(J):
             if layout.weight[layout.cell_unit == u].sum() <= 0:
                 ub[u] = 0.0
+        # Re-planning as of a date: nothing can be created in a quarter already over, and its
+        # per-quarter minimum and ramp are not asked of it (they are said in ``relaxed``).
+        self.closed = layout.closed_units()
+        ub[self.closed] = 0.0
+        self.relaxed = []
         self.lb, self.ub = np.zeros(J), ub / scale
         self.rows, self.rhs, self.names = [], [], []
         for s in layout.sources:
@@ -59,6 +64,12 @@ class Rows:
         lim, labels = self.limits, self.layout.quarters.labels
         for q in range(len(labels)):
             units, where = self.units_of(s, q), f"{s} in {labels[q]}"
+            if np.any(self.closed[units > 0]):
+                if s in lim.min_per_quarter or lim.ramp_of(s) > 0:
+                    self.relaxed.append(
+                        f"{where}: over before the as-of date, no minimum or ramp asked of it"
+                    )
+                continue
             if s in lim.max_per_quarter:
                 self.add(units, lim.max_per_quarter[s], "max", f"{s} max per quarter in {labels[q]}")
             if s in lim.min_per_quarter:

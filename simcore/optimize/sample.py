@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simcore.engine.compile import compile_scenario
 from simcore.engine.distributed import kernel_chunks
 from simcore.engine.kernel import flow_layout
 from simcore.engine.simulate import run_kernel
@@ -111,7 +110,7 @@ def simulate_plan(
         cells = layout.cell_dollars(x)
     else:
         x = layout.unit_dollars(cells)
-    model = compile_scenario(layout.plan_scenario(cells), "quarter")
+    model = layout.compiled(cells)
     if only_bank4:
         model = _decision_bank_only(model, layout.scenario.decision_stage)
     k = model.n_stages
@@ -130,6 +129,10 @@ def simulate_plan(
         stage4 += out.flow_amt[..., created0 + k - 1].sum(axis=0)
         ending_cells[lo:hi] = out.bank_amt[:, P, :, category]
         stage1 += out.flow_amt[:, :, np.arange(C), created0 + model.entry_stage].sum(axis=0)
+    if layout.as_of is not None and not only_bank4:
+        # The bookings already won are every trial's, by the quarter they closed in: the
+        # confidence is of actuals + simulated >= target, and period targets see them too.
+        bank += layout.as_of.by_period(layout.as_of.actuals, model)[0].sum(axis=1)[None, :]
     sim = Sim(
         np.asarray(x, dtype=np.float64).copy(),
         unit_bookings,
@@ -174,7 +177,7 @@ def ending_yields(layout: Layout, x, trials, seed) -> tuple:
     bank alone.
     """
     cells = layout.cell_dollars(np.maximum(np.asarray(x, dtype=np.float64), 1.0))
-    model = compile_scenario(layout.plan_scenario(cells), "quarter")
+    model = layout.compiled(cells)
     category = model.category[model.n_stages - 1]
     P = len(model.periods)
     per_dollar = np.zeros(cells.shape)
@@ -197,7 +200,7 @@ def stage4_yield(layout: Layout, x, trials, seed) -> np.ndarray:
     """
     ref = np.maximum(np.asarray(x, dtype=np.float64), 1.0)
     cells = layout.cell_dollars(ref)
-    model = _without_bank(compile_scenario(layout.plan_scenario(cells), "quarter"))
+    model = _without_bank(layout.compiled(cells))
     k = model.n_stages
     created0 = flow_layout(k)[1]
     out_yield = np.zeros(layout.n_units)
