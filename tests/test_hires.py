@@ -171,3 +171,20 @@ def test_between_two_binding_places_the_more_productive_goes_first():
     ae = place_hires(sc, heads=1, trials=400, seed=3, start=START, role="AE").placements[0]
     assert ae["opportunities_added"] == pytest.approx(0.5 * r.placements[0]["opportunities_added"])
     assert 0 < ae["added_mean"] < r.placements[0]["added_mean"]
+
+
+def test_same_seed_same_placements_and_figures():
+    sc = build(_raw({**BINDING, **SPARE}))
+    a = place_hires(sc, heads=2, trials=120, seed=9, start=START).to_dict()
+    b = place_hires(sc, heads=2, trials=120, seed=9, start=START).to_dict()
+    assert a == b and a["placements"]
+
+
+def test_the_total_is_every_head_against_the_base_plan():
+    sc = build(_raw(BINDING))
+    r = place_hires(sc, heads=2, trials=200, seed=5, start=START)
+    placed = with_hires(sc, [("SDR", "outbound", 0)] * 2)
+    base = quarter_bookings(simcore.compile_scenario(sc, "quarter"), 200, 5).sum(axis=1)
+    both = quarter_bookings(simcore.compile_scenario(placed, "quarter"), 200, 5).sum(axis=1)
+    assert r.total["added_mean"] == pytest.approx(float((both - base).mean()), rel=1e-12)
+    assert r.total["cost"] == pytest.approx(sum(p["cost"] for p in r.placements))

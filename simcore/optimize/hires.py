@@ -186,6 +186,10 @@ class HiresResult(Result):
         In order: ``role``, ``value``, ``start`` and the figures of the head over the plan with
         the heads before it (``cost``, ``opportunities_added``, ``added_mean`` (+ ``_se``),
         ``added_p50``, ``added_at_confidence``, ``bookings_per_dollar``, ``p_hit_change`` (+ ``_se``)).
+        ``added_p50`` and ``added_at_confidence`` are shifts of the plan's quantiles (P50 and the
+        ``1 - confidence`` quantile of the horizon's bookings), not quantiles of the difference.
+    total : dict
+        The same figures for all the heads placed, against the base plan.
     """
 
     scenario: str
@@ -200,6 +204,7 @@ class HiresResult(Result):
     note: str
     base: dict
     placements: list
+    total: dict
     base_bookings: np.ndarray = field(default=None, repr=False)
 
     _table = "placements"
@@ -234,6 +239,14 @@ class HiresResult(Result):
             f"Base plan: P50 {m(b['p50'])}, at {conf} confidence {m(b['at_confidence'])}"
             + (f", P(hit {m(self.target)}) {percent(b['p_hit'])}" if self.target is not None else ""),
         ]
+        if self.placements:
+            t = self.total
+            head.append(
+                f"All {len(self.placements)} together: {m(t['added_p50'])} at P50, "
+                f"{m(t['added_at_confidence'])} at {conf} confidence"
+                + (f", P(hit) {percent(t['p_hit_change'], 1)}" if "p_hit_change" in t else "")
+                + f", cost {m(t['cost'])}"
+            )
         if self.note:
             head.append(self.note)
         header = ["#", "role", self.dimension, "start", "added P50", f"added at {conf}", "P(hit) change"]
@@ -349,6 +362,14 @@ def place_hires(
         note=note,
         base=base,
         placements=records,
+        total=_figures(
+            base_year - first_year,
+            first_year,
+            sc.target,
+            confidence,
+            sum(p["cost"] for p in records),
+            sum(p["opportunities_added"] for p in records),
+        ),
         base_bookings=first_year,
     )
 
