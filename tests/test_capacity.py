@@ -171,6 +171,8 @@ def test_run_says_plainly_that_it_is_capacity_limited(capsys, tmp_path):
         (_sdr(creates={"outbound": -2.0}), "capacity.role.SDR.creates.outbound", "out of range"),
         (_sdr(headcount=[1, 2]), "capacity.role.SDR.headcount", "has 2 values but the horizon has 4"),
         (_sdr(attrition=1.5), "capacity.role.SDR.attrition", "out of range"),
+        (_sdr(cost_per_head=-1), "capacity.role.SDR.cost_per_head", "out of range"),
+        (_sdr(cost_per_head="lots"), "capacity.role.SDR.cost_per_head", "number"),
         ({"role": {"AE": {"headcount": 3}}}, "capacity.role.AE", "neither creates"),
         (
             {"dimension": "region", "role": {"AE": {"headcount": 3, "carries": 5}}},

@@ -1,5 +1,6 @@
-"""``simcore programs``: every program evaluated alone and all together; and the programs part of
-``simcore optimize --programs`` (which programs to fund).
+"""``simcore programs``: every program evaluated alone and all together; the programs part of
+``simcore optimize --programs`` (which programs to fund); and ``simcore hires`` (where the next
+heads of ``[capacity]`` go).
 
 Exit codes: 0 done (for ``optimize --programs``: the request is met); 1 no set of programs meets
 the confidence (the best set is still printed, marked as such); 2 bad input.
@@ -7,9 +8,20 @@ the confidence (the best set is still printed, marked as such); 2 bad input.
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import json
 
-from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.cli.options import (
+    EXIT_OK,
+    add_run_arguments,
+    add_scenario_arguments,
+    command,
+    finite_number,
+    fraction,
+    load,
+    positive_int,
+)
 from simcore.io import write_atomic
 
 EXIT_INFEASIBLE = 1
@@ -84,3 +96,74 @@ def run_optimize_programs(args) -> int:
         _write(args.out, data)
     print(json.dumps(data, indent=2) if args.json else result.text())
     return EXIT_OK if result.feasible else EXIT_INFEASIBLE
+
+
+def _cost(text) -> float:
+    """A year's cost of a head: a number >= 0, commas allowed."""
+    value = finite_number(str(text).replace(",", ""))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _date(text) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-04-01, got {text!r}") from None
+
+
+@command(
+    "hires",
+    "where the next heads of [capacity] go: place N hires one at a time by the bookings each adds "
+    "at the confidence (role x source or segment x start), with P(hit) change, cost, bookings per dollar",
+)
+def _setup_hires(p):
+    add_scenario_arguments(p)
+    add_run_arguments(p)
+    p.add_argument("--heads", type=positive_int, default=5, help="heads to place (default 5)")
+    p.add_argument("--role", help="hire only this role (default: every role that creates)")
+    p.add_argument(
+        "--start",
+        type=_date,
+        help="hire at the start of the capacity period holding this date (default: try every period)",
+    )
+    p.add_argument(
+        "--confidence",
+        type=fraction,
+        default=0.9,
+        help="rank heads by the bookings reached with this probability (default 0.9)",
+    )
+    p.add_argument(
+        "--cost-per-head",
+        type=_cost,
+        help="a year's loaded cost of a head (default: the role's cost_per_head, else 0)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--out", help="also write the JSON result to this file")
+    return _run_hires
+
+
+def _run_hires(args) -> int:
+    from simcore.optimize.hires import place_hires  # lazy: numba and xarray only when run
+
+    if args.out is not None:
+        from simcore.io import check_out_file
+
+        check_out_file(args.out)
+    result = place_hires(
+        load(args),
+        args.heads,
+        args.trials,
+        args.seed,
+        role=args.role,
+        start=args.start,
+        confidence=args.confidence,
+        cost_per_head=args.cost_per_head,
+        progress=False,
+    )
+    data = result.to_dict()
+    if args.out is not None:
+        _write(args.out, data)
+    print(json.dumps(data, indent=2) if args.json else result.text())
+    return EXIT_OK

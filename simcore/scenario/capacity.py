@@ -32,6 +32,8 @@ class Role:
         Value of the capacity dimension -> opportunities one productive head creates per week.
     carries : float or None
         Open deals one productive head can carry.
+    cost_per_head : float or None
+        Loaded cost of one head per year (what ``simcore hires`` charges a hire).
     """
 
     name: str
@@ -41,6 +43,7 @@ class Role:
     attrition: float
     creates: dict
     carries: float | None
+    cost_per_head: float | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def resolve_capacity(raw, dims, start, horizon_days, fy_month) -> tuple:
                 attrition=float(role.get("attrition", spec.default("capacity.role.<name>.attrition"))),
                 creates={k: float(v) for k, v in creates.items()},
                 carries=float(role["carries"]) if "carries" in role else None,
+                cost_per_head=float(role["cost_per_head"]) if "cost_per_head" in role else None,
             )
         )
     if problems:

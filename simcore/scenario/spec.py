@@ -290,8 +290,14 @@ ROLE = Table(
             MAX_OPPORTUNITIES_PER_CELL,
             exclusive_minimum=True,
         ),
+        "cost_per_head": Number(
+            "loaded cost of one head per year, for `simcore hires` (where the next heads go); "
+            "a head hired mid-horizon costs its share of the year",
+            0.0,
+            MAX_TOTAL_DOLLARS,
+        ),
     },
-    "one role: its headcount, hires, ramp, attrition and productivity",
+    "one role: its headcount, hires, ramp, attrition, productivity and cost per head",
     required=("headcount",),
 )
 CAPACITY = Table(
