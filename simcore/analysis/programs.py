@@ -112,6 +112,44 @@ def _base_figures(year, target) -> dict:
     return base
 
 
+def paired_change(d, base_year, target, cost) -> dict:
+    """What a lever adds, from the per-trial paired difference ``d`` of the horizon's bookings
+    (common random numbers): its mean and error, bookings per dollar, the change in P(hit).
+
+    Parameters
+    ----------
+    d, base_year : numpy.ndarray
+        Per trial: the bookings the lever adds, and the base plan's bookings.
+    target : float or None
+    cost : float
+
+    Returns
+    -------
+    dict
+        ``added_mean``, ``added_mean_se``, ``bookings_per_dollar`` (None at no cost) and, with a
+        target, ``p_hit`` (with the lever), ``p_hit_change`` and ``p_hit_change_se``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = paired_change(np.array([1.0, 1.0]), np.array([0.5, 2.0]), 1.0, 4.0)
+    >>> out["added_mean"], out["bookings_per_dollar"], out["p_hit_change"]
+    (1.0, 0.25, 0.5)
+    """
+    out = {
+        "added_mean": float(d.mean()),
+        "added_mean_se": mean_se(d),
+        "bookings_per_dollar": float(d.mean() / cost) if cost > 0 else None,
+    }
+    if target is not None:
+        with_year = base_year + d
+        hw, hb = (with_year >= target).astype(float), (base_year >= target).astype(float)
+        out["p_hit"] = float(hw.mean())
+        out["p_hit_change"] = float(hw.mean() - hb.mean())
+        out["p_hit_change_se"] = mean_se(hw - hb)
+    return out
+
+
 def _figures(added_q, base_q, target, cost, pipeline) -> dict:
     """The per-program figures, from (trials, quarters) bookings it adds and the base plan's."""
     d = added_q.sum(axis=1)
@@ -120,20 +158,13 @@ def _figures(added_q, base_q, target, cost, pipeline) -> dict:
     out = {
         "cost": cost,
         "pipeline_added": pipeline,
-        "added_mean": float(d.mean()),
-        "added_mean_se": mean_se(d),
         "added_p10": float(np.quantile(d, 0.1)),
         "added_p50": float(np.quantile(d, 0.5)),
         "added_p90": float(np.quantile(d, 0.9)),
         "p50_shift": float(np.quantile(year_with, 0.5) - np.quantile(year_base, 0.5)),
-        "bookings_per_dollar": float(d.mean() / cost) if cost > 0 else None,
         "added_by_period": added_q.mean(axis=0).tolist(),
     }
-    if target is not None:
-        hw, hb = (year_with >= target).astype(float), (year_base >= target).astype(float)
-        out["p_hit"] = float(hw.mean())
-        out["p_hit_change"] = float(hw.mean() - hb.mean())
-        out["p_hit_change_se"] = mean_se(hw - hb)
+    out.update(paired_change(d, year_base, target, cost))
     return out
 
 

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simcore import checks
-from simcore.analysis.mcerror import mean_se
-from simcore.analysis.programs import quarter_bookings
+from simcore.analysis.programs import paired_change, quarter_bookings
 from simcore.calendar import periods as make_periods
 from simcore.engine.compile import compile_scenario
 from simcore.engine.simulate import as_seed
@@ -148,16 +147,10 @@ def _figures(d, base_year, target, confidence, cost, created) -> dict:
     out = {
         "cost": cost,
         "opportunities_added": created,
-        "added_mean": float(d.mean()),
-        "added_mean_se": mean_se(d),
         "added_p50": float(np.quantile(with_year, 0.5) - np.quantile(base_year, 0.5)),
         "added_at_confidence": float(np.quantile(with_year, q) - np.quantile(base_year, q)),
-        "bookings_per_dollar": float(d.mean() / cost) if cost > 0 else None,
     }
-    if target is not None:
-        hit = (with_year >= target).astype(float) - (base_year >= target).astype(float)
-        out["p_hit_change"] = float(hit.mean())
-        out["p_hit_change_se"] = mean_se(hit)
+    out.update(paired_change(d, base_year, target, cost))
     return out
 
 
