@@ -14,7 +14,6 @@ backtest in under 2 minutes.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import sys
 import tempfile
@@ -24,44 +23,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import simcore
+from history_scenario import history_scenario
+
 from simcore.calibrate import read_opportunities, read_stage_history, simulate_history
 from simcore.forecast.backtest import backtest
 
 STAGES = ["Discovery", "Evaluation", "Proposal", "Negotiation"]
+DECISION = {"dwell": {"mean": 20, "cv": 0.5}, "push_delay": {"mean": 20, "cv": 0.5}, "win_decay": 0.9}
 
 
 def big_scenario(opportunities: int, years: int):
     """8 cells, four stages, a decision pushing 30% of the time up to three times."""
-    per_cell = opportunities / 8 / years
-    raw = {
-        "name": "bench_backtest",
-        "start": dt.date(2026, 1, 1),
-        "end": dt.date(2026, 12, 31),
-        "dimensions": {"source": ["inbound", "outbound", "expansion", "partner"], "product": ["A", "B"]},
-        "stage": [
-            {"name": n, "category": c}
-            for n, c in zip(STAGES, ["pipeline", "pipeline", "best_case", "commit"])
-        ],
-        "defaults": {
-            "stages": {n: {"advance": 0.7, "dwell": {"mean": 15, "cv": 0.6}} for n in STAGES[:-1]},
-            "decision": {
-                "win": 0.35,
-                "push": 0.3,
-                "dwell": {"mean": 20, "cv": 0.5},
-                "push_delay": {"mean": 20, "cv": 0.5},
-                "win_decay": 0.9,
-                "max_pushes": 3,
-            },
-            "amount": {"median": 30_000, "sigma": 0.8, "whale_probability": 0.03, "whale_factor": 5.0},
-            "creation": {
-                "per": "year",
-                "count": per_cell,
-                "seasonality": [1.1, 1, 1.1, 1, 1, 0.9, 0.8, 0.8, 1, 1.1, 1.1, 1],
-            },
-        },
-    }
-    return simcore.scenario_from_dict(raw)
+    return history_scenario(
+        "bench_backtest",
+        opportunities,
+        years,
+        products=["A", "B"],
+        stages=STAGES,
+        categories=["pipeline", "pipeline", "best_case", "commit"],
+        stage={"advance": 0.7, "dwell": {"mean": 15, "cv": 0.6}},
+        decision=dict(DECISION, push=0.3, max_pushes=3, win=0.35),
+        median=30_000,
+    )
 
 
 def main(argv=None):

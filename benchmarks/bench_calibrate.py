@@ -13,7 +13,6 @@ Target on the 2-core machine: calibrating in under 30 s.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import resource
 import sys
@@ -24,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import simcore
+from history_scenario import history_scenario
+
 from simcore.calibrate import calibrate, read_opportunities, read_stage_history, simulate_history
 
 STAGES = [f"Stage {i + 1}" for i in range(12)]
@@ -33,37 +33,24 @@ STAGES = [f"Stage {i + 1}" for i in range(12)]
 def big_scenario(opportunities: int, years: int):
     """16 cells, 12 stages advancing at 95%, a decision pushing 40% of the time up to 6 times:
     about ten stage changes per deal."""
-    per_cell = opportunities / 16 / years
-    raw = {
-        "name": "bench",
-        "start": dt.date(2026, 1, 1),
-        "end": dt.date(2026, 12, 31),
-        "dimensions": {
-            "source": ["inbound", "outbound", "expansion", "partner"],
-            "product": ["A", "B", "C", "D"],
+    return history_scenario(
+        "bench",
+        opportunities,
+        years,
+        products=["A", "B", "C", "D"],
+        stages=STAGES,
+        categories=["pipeline" if i < 8 else "commit" for i in range(len(STAGES))],
+        stage={"advance": 0.95, "dwell": {"mean": 12, "cv": 0.6}, "growth": 1.02},
+        decision={
+            "win": 0.3,
+            "push": 0.4,
+            "dwell": {"mean": 20, "cv": 0.5},
+            "push_delay": {"mean": 20, "cv": 0.5},
+            "win_decay": 0.9,
+            "max_pushes": 6,
         },
-        "stage": [{"name": n, "category": "pipeline" if i < 8 else "commit"} for i, n in enumerate(STAGES)],
-        "defaults": {
-            "stages": {
-                n: {"advance": 0.95, "dwell": {"mean": 12, "cv": 0.6}, "growth": 1.02} for n in STAGES[:-1]
-            },
-            "decision": {
-                "win": 0.3,
-                "push": 0.4,
-                "dwell": {"mean": 20, "cv": 0.5},
-                "push_delay": {"mean": 20, "cv": 0.5},
-                "win_decay": 0.9,
-                "max_pushes": 6,
-            },
-            "amount": {"median": 40_000, "sigma": 0.8, "whale_probability": 0.03, "whale_factor": 5.0},
-            "creation": {
-                "per": "year",
-                "count": per_cell,
-                "seasonality": [1.1, 1, 1.1, 1, 1, 0.9, 0.8, 0.8, 1, 1.1, 1.1, 1],
-            },
-        },
-    }
-    return simcore.scenario_from_dict(raw)
+        median=40_000,
+    )
 
 
 def main(argv=None):
