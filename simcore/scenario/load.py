@@ -21,7 +21,6 @@ import datetime as _dt
 import hashlib
 import itertools
 import json
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,12 +32,12 @@ from simcore.format import money
 from simcore.scenario import files, spec
 from simcore.scenario.bank import _read_bank
 from simcore.scenario.capacity import resolve_capacity
+from simcore.scenario.document import document_context, document_problems, is_date
 from simcore.scenario.limits import check_resolved
 from simcore.scenario.overrides import _apply_override
 from simcore.scenario.programs import resolve_programs
 from simcore.scenario.resolve import resolve_cell
 from simcore.scenario.values import Stage
-from simcore.variables import RESERVED_NAMES
 
 
 @dataclass(frozen=True, repr=False)
@@ -438,41 +437,14 @@ def _from_raw(raw, name, base_dir, variant, overrides, allow_bank_outside=False)
 # Build: check the document, then resolve cells, then read the bank.
 
 
-def _context(raw):
-    ctx = {}
-    # Names are checked against the declarations only where those are themselves valid:
-    # a broken declaration is reported once, not again at every use of its names.
-    stages = raw.get("stage")
-    if (
-        isinstance(stages, list)
-        and stages
-        and all(isinstance(s, dict) and isinstance(s.get("name"), str) for s in stages)
-    ):
-        names = [s["name"] for s in stages]
-        ctx["stages"] = names
-        ctx["open_stages"] = names[:-1]
-    dims = raw.get("dimensions")
-    if isinstance(dims, dict) and dims:
-        ctx["dimension_names"] = list(dims)
-        valid = {
-            k: v for k, v in dims.items() if isinstance(v, list) and v and all(isinstance(x, str) for x in v)
-        }
-        ctx["dimension_values"] = valid
-        # The product is only built when it is small: 8 dimensions of 1,000 values would be
-        # 10**24 cells, reported by _build instead of exhausting memory here.
-        if len(valid) == len(dims) and math.prod(len(v) for v in valid.values()) <= spec.MAX_CELLS:
-            ctx["cell_names"] = ["/".join(c) for c in itertools.product(*valid.values())]
-    return ctx
-
-
 def _build(raw, name, base_dir, variant, overrides, source_raw, allow_bank_outside=False):
-    ctx = _context(raw)
+    ctx = document_context(raw)
     problems = [Problem(name, format_path(p), m) for p, m in spec.check(raw, ctx)]
-    problems += _document_problems(raw, name, ctx)
+    problems += document_problems(raw, name, ctx)
     # The bank only needs the stage and dimension names: read it now, so that its problems
     # (and the CSV's) come with the rest of the file's.
     bank_read = None
-    if "stages" in ctx and "cell_names" in ctx and _is_date(raw.get("start")):
+    if "stages" in ctx and "cell_names" in ctx and is_date(raw.get("start")):
         dims = {k: list(v) for k, v in raw["dimensions"].items()}
         bank_read = _read_bank(
             raw,
@@ -487,84 +459,6 @@ def _build(raw, name, base_dir, variant, overrides, source_raw, allow_bank_outsi
     if problems:
         raise ScenarioError(problems + (bank_read[2] if bank_read else []))
     return _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, allow_bank_outside)
-
-
-def _document_problems(raw, name, ctx) -> list:
-    """What the declarations cannot check field by field: names across tables, dates, the horizon."""
-    problems = []
-    n_cells = math.prod(len(v) for v in ctx.get("dimension_values", {}).values())
-    if n_cells > spec.MAX_CELLS:
-        problems.append(
-            Problem(
-                name,
-                "dimensions",
-                f"{n_cells:,} cells (combinations of dimension values) is more than the limit of "
-                f"{spec.MAX_CELLS:,}: merge values, or split the plan into scenarios",
-            )
-        )
-    # by.<dimension>.<value>: the values must be the dimension's.
-    for dim, table in (raw.get("by") or {}).items() if isinstance(raw.get("by"), dict) else []:
-        allowed = ctx.get("dimension_values", {}).get(dim)
-        if allowed is None or not isinstance(table, dict):
-            continue
-        for value in table:
-            if value not in allowed:
-                problems.append(
-                    Problem(
-                        name,
-                        format_path(["by", dim, value]),
-                        f"unknown {dim} {value!r}{spec.expected(value, allowed)}",
-                    )
-                )
-    stages = raw.get("stage") if isinstance(raw.get("stage"), list) else []
-    seen = set()
-    for i, st in enumerate(stages):
-        if isinstance(st, dict) and isinstance(st.get("name"), str):
-            if st["name"] in seen:
-                problems.append(
-                    Problem(
-                        name, format_path(["stage", i, "name"]), f"stage {st['name']!r} is declared twice"
-                    )
-                )
-            seen.add(st["name"])
-    if "end" in raw and "horizon_weeks" in raw:
-        problems.append(Problem(name, "end", "give either end or horizon_weeks, not both"))
-    elif _is_date(raw.get("start")) and _is_date(raw.get("end")):
-        if raw["end"] < raw["start"]:
-            problems.append(Problem(name, "end", f"end {raw['end']} is before start {raw['start']}"))
-        elif (raw["end"] - raw["start"]).days + 1 > 7 * spec.MAX_HORIZON_WEEKS:
-            problems.append(
-                Problem(
-                    name,
-                    "end",
-                    f"the plan from {raw['start']} to {raw['end']} is longer "
-                    f"than {spec.MAX_HORIZON_WEEKS // 52} years",
-                )
-            )
-    latest_start_year = _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2  # room for the calendar's periods
-    if _is_date(raw.get("start")) and raw["start"].year > latest_start_year:
-        problems.append(Problem(name, "start", f"start {raw['start']} is too far in the future"))
-    elif _is_date(raw.get("start")) and raw["start"] < spec.EARLIEST_START:
-        problems.append(
-            Problem(
-                name, "start", f"start {raw['start']} is before {spec.EARLIEST_START}: a typo for the year?"
-            )
-        )
-    if isinstance(raw.get("dimensions"), dict) and not raw["dimensions"]:
-        problems.append(
-            Problem(name, "dimensions", 'declare at least one dimension, e.g. source = ["inbound"]')
-        )
-    for dim in raw.get("dimensions") or {} if isinstance(raw.get("dimensions"), dict) else {}:
-        if dim in RESERVED_NAMES:
-            problems.append(
-                Problem(
-                    name,
-                    format_path(["dimensions", dim]),
-                    f"{dim!r} is already a dimension or variable of the results; "
-                    f"give this dimension another name",
-                )
-            )
-    return problems
 
 
 def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, allow_bank_outside) -> Scenario:
@@ -660,11 +554,6 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, al
         programs=programs,
         program_groups=groups,
     )
-
-
-def _is_date(value):
-    # A TOML date-time is a datetime, itself a date: spec.Date rejects it, and so must we here.
-    return isinstance(value, _dt.date) and not isinstance(value, _dt.datetime)
 
 
 def _cells_text(labels, n_cells):
