@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simcore import ScenarioError, load_scenario, scenario_from_dict, simulate
-from simcore.scenario import spec
+from simcore.scenario import reference, spec
 
 FILE = "fuzz.toml"
 HANG_SECONDS = 120
@@ -97,7 +97,7 @@ def number_value(draw, node):
 def _block_fields():
     """``(path parts, node)`` of every number field of the parameter block, stage names filled in."""
     out = []
-    for path, node in spec.reference_rows(spec.BLOCK):
+    for path, node in reference.reference_rows(spec.BLOCK):
         if isinstance(node, (spec.Number, spec.NumberOrList)) or (
             isinstance(node, spec.ListOf) and isinstance(node.item, spec.Number)
         ):
@@ -109,7 +109,7 @@ def _block_fields():
 BLOCK_FIELDS = _block_fields()
 TOP_FIELDS = [
     ((path,), node)
-    for path, node in spec.reference_rows()
+    for path, node in reference.reference_rows()
     if isinstance(node, spec.Number) and "." not in path
 ]
 BANK_FIELDS = [(("bank", "aggregate", 0, k), node) for k, node in spec.AGGREGATE_BANK.fields.items() if isinstance(node, spec.Number)]  # fmt: skip

@@ -16,7 +16,7 @@ from helpers import edited
 from simcore import ScenarioError, compile_scenario, load_scenario, scenario_from_dict
 from simcore.cli.app import main
 from simcore.engine import safety
-from simcore.scenario import bank, files, spec
+from simcore.scenario import bank, files, reference, spec
 
 FILE = "plan.toml"
 
@@ -153,7 +153,7 @@ def test_every_number_field_is_bounded(key, value):
 def test_every_number_in_the_spec_has_a_finite_maximum():
     unbounded = [
         path
-        for path, node in [*spec.reference_rows(), *spec.reference_rows(spec.BLOCK, "block")]
+        for path, node in [*reference.reference_rows(), *reference.reference_rows(spec.BLOCK, "block")]
         for node in [node.number if isinstance(node, spec.NumberOrList) else node]
         for node in [node.item if isinstance(node, spec.ListOf) else node]
         if isinstance(node, spec.Number) and node.maximum is None

@@ -13,7 +13,7 @@ from simcore import load_scenario
 from simcore.analysis.compare import compare
 from simcore.analysis.funnel import funnel
 from simcore.analysis.mcerror import distribution, with_errors
-from simcore.scenario import spec
+from simcore.scenario import reference, spec
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,9 @@ def test_one_definition_of_the_figures():
 
 def test_every_default_names_a_field():
     # (tests/test_schema.py checks that a scenario setting none of them resolves to them.)
-    fields = {path for path, _ in spec.reference_rows()} | {p for p, _ in spec.reference_rows(spec.BLOCK)}
+    fields = {path for path, _ in reference.reference_rows()} | {
+        p for p, _ in reference.reference_rows(spec.BLOCK)
+    }
     assert set(spec.DEFAULTS) <= fields, set(spec.DEFAULTS) - fields
     assert spec.default("amount.cap") == math.inf and spec.default_text("amount.cap") == "none"
     with pytest.raises(KeyError):

@@ -17,7 +17,7 @@ from simcore import ScenarioError, load_scenario, scenario_from_dict
 from simcore.cli.app import main
 from simcore.scenario.load import write_json_schema
 from simcore.scenario.params import Duration
-from simcore.scenario.spec import json_schema
+from simcore.scenario.reference import json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "simcore" / "scenario.schema.json"
@@ -116,19 +116,20 @@ END = "<!-- END GENERATED REFERENCE -->"
 
 
 def test_doc_field_reference_is_generated_from_spec():
-    from simcore.scenario.spec import reference_markdown
+    from simcore.scenario.reference import reference_markdown
 
     text = DOC.read_text(encoding="utf-8")
     start = text.index("\n", text.index(BEGIN)) + 1
     section = text[start : text.index(END)]
     assert section.strip() == reference_markdown().strip(), (
         "docs/scenario-format.md's field reference is stale: replace the text between the BEGIN/END "
-        "GENERATED REFERENCE markers with simcore.scenario.spec.reference_markdown()"
+        "GENERATED REFERENCE markers with simcore.scenario.reference.reference_markdown()"
     )
 
 
 def test_every_field_of_spec_appears_in_the_doc():
-    from simcore.scenario.spec import AGGREGATE_BANK, BLOCK, reference_rows
+    from simcore.scenario.reference import reference_rows
+    from simcore.scenario.spec import AGGREGATE_BANK, BLOCK
 
     text = DOC.read_text(encoding="utf-8")
     paths = [

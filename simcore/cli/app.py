@@ -171,7 +171,7 @@ def _setup_schema(p):
 
 
 def _schema(args):
-    from simcore.scenario.spec import json_schema
+    from simcore.scenario.reference import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK

@@ -29,7 +29,7 @@ from pathlib import Path
 from simcore.calendar import periods as make_periods
 from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
 from simcore.format import money
-from simcore.scenario import files, spec
+from simcore.scenario import files, reference, spec
 from simcore.scenario.bank import _read_bank
 from simcore.scenario.capacity import resolve_capacity
 from simcore.scenario.document import document_context, document_problems, is_date
@@ -573,4 +573,4 @@ def write_json_schema(path) -> None:
     path : str or Path
         Where to write it (``simcore/scenario.schema.json`` in the repository).
     """
-    Path(path).write_text(json.dumps(spec.json_schema(), indent=2) + "\n", encoding="utf-8")
+    Path(path).write_text(json.dumps(reference.json_schema(), indent=2) + "\n", encoding="utf-8")
