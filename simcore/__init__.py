@@ -45,6 +45,10 @@ _LAZY = {
     "optimize": "simcore.optimize",
 }
 
+# Subpackages that hand back results (``simcore.io.load_dataset`` reads one back): reached
+# as ``simcore.<name>``, they register ``ds.simcore`` too.
+_RESULT_MODULES = {"analysis", "calibrate", "engine", "forecast", "io", "optimize", "report"}
+
 __all__ = ["Problem", "ScenarioError", "SimcoreError", "__version__", *_LAZY]
 
 
@@ -57,7 +61,7 @@ def __getattr__(name):
 
         globals()["__version__"] = __version__
         return __version__
-    if name == "accessor" or name in _LAZY:
+    if name == "accessor" or name in _LAZY or name in _RESULT_MODULES:
         # Any result a user can get is an xarray Dataset: register ds.simcore with it.
         importlib.import_module("simcore.accessor")
     if name not in _LAZY:

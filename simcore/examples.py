@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from simcore.errors import SimcoreError
+from simcore.io import temporary_prefix
 
 DEFAULT = "fy2026"
 """The example ``simcore run`` runs when no scenario is given."""
@@ -241,7 +242,7 @@ def _quoted(value: str) -> str:
 
 def _create(path: Path, data: bytes) -> None:
     """Write a new file all at once: a temporary, then a hard link that fails if ``path`` exists."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.simcore-{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

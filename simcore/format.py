@@ -442,6 +442,25 @@ def csv_value(value):
     return value
 
 
+# What a spreadsheet reads as a formula at the start of a cell (OWASP, "CSV injection"): a
+# dimension value or a stage name comes from a scenario file or a CRM export, which may be
+# someone else's, and must reach the reader's spreadsheet as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_text(value):
+    """``value``, with a text that a spreadsheet would run as a formula quoted as text.
+
+    Examples
+    --------
+    >>> inert_text("=1+2"), inert_text("inbound"), inert_text(-3.5)
+    ("'=1+2", 'inbound', -3.5)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def table(rows, header, align=None) -> str:
     """A plain-text table: first column left-aligned, the rest right-aligned.
 

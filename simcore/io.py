@@ -47,6 +47,22 @@ _ROOM = 64 * 1024  # the least free space a result's folder must have before a r
 
 # A temporary of ours: ".<target name>.simcore-<pid>-<mkstemp's random part>.tmp".
 _TEMPORARY = re.compile(r"^\..+\.simcore-(\d+)-[A-Za-z0-9_]+\.tmp$")
+# How much of the target's name a temporary carries: a name the file system takes (up to 255
+# bytes) must not be refused because its temporary is longer.
+_NAME_IN_TEMPORARY = 80
+
+
+def temporary_prefix(target: Path) -> str:
+    """The prefix of ``target``'s temporaries (see ``_TEMPORARY``).
+
+    Examples
+    --------
+    >>> temporary_prefix(Path("plan.toml"))[:16]
+    '.plan.toml.simco'
+    >>> len(temporary_prefix(Path("x" * 250))) < 100
+    True
+    """
+    return f".{target.name[:_NAME_IN_TEMPORARY]}.simcore-{os.getpid()}-"
 
 
 def file_kind(mode: int) -> str:
@@ -320,9 +336,7 @@ def write_atomic(path, write) -> None:
     clean_stale_temporaries(target.parent)
     with _interrupt_after() as interrupted:
         try:
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{target.name}.simcore-{os.getpid()}-", suffix=".tmp", dir=target.parent
-            )
+            fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)
         except OSError as exc:
             raise SimcoreError(f"{path}: cannot write in {str(target.parent)!r}: {_reason(exc)}") from None
         os.close(fd)

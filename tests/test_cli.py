@@ -550,3 +550,47 @@ def test_the_command_line_has_no_import_cycle():
     for module in ("options", "analytics", "optimize", "report", "examples"):
         assert "simcore.cli.app" not in imports(module), module
     assert imports("options") == []
+
+
+# --------------------------------------------------------------------------------------------------
+# What the machine or the file system refuses: one line, exit 2, never a traceback
+
+
+def test_a_name_the_file_system_refuses_is_one_line(tiny, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "run", tiny, "--trials", 20, "--out", tmp_path / ("b" * 300 + ".nc"))
+    assert code == 2 and "File name too long" in err and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.toml"]  # no temporary left behind
+
+
+def test_a_long_name_the_file_system_takes_is_written(tmp_path, capsys, monkeypatch):
+    # The temporary beside it once carried the whole name and was itself too long.
+    monkeypatch.chdir(tmp_path)
+    name = "a" * 245
+    code, out, err = run_cli(capsys, "init", name)
+    assert code == 0, err
+    assert (tmp_path / f"{name}.toml").exists()
+
+
+def test_out_of_memory_in_a_command_says_so_and_exits_2(tiny, capsys, monkeypatch):
+    import simcore.cli.app as app
+
+    parser, handlers = app.build_parser()
+
+    def boom(args):
+        raise MemoryError
+
+    monkeypatch.setattr(app, "build_parser", lambda: (parser, {**handlers, "run": boom}))
+    code, out, err = run_cli(capsys, "run", tiny, "--trials", 123456)
+    assert (
+        code == 2
+        and err.strip() == "error: not enough memory for 123,456 trials: run fewer trials (--trials)"
+    )
+
+
+def test_a_result_read_back_has_its_accessor_in_a_fresh_process(tiny, tmp_path, capsys):
+    path = tmp_path / "r.nc"
+    assert run_cli(capsys, "run", tiny, "--trials", 20, "--out", path)[0] == 0
+    code = f"import simcore; ds = simcore.io.load_dataset({str(path)!r}); print(sorted(ds.simcore.summary()))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "bookings" in done.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -260,6 +261,26 @@ def test_a_scenario_without_target_or_variants_leaves_those_sections_out(tmp_pat
     assert any("funnel is left out" in n for n in report.notes)
     rpt.write_report(report, tmp_path / "small")
     assert "funnel is left out" in (tmp_path / "small" / "report.html").read_text(encoding="utf-8")
+
+
+def test_names_that_open_like_formulas_reach_spreadsheets_as_text(tmp_path):
+    # A dimension value comes from someone's scenario or export: "=1+2" must not run in Excel.
+    import openpyxl
+
+    sc = build(small_raw(sources=("=1+2", "+cmd", "inbound")))
+    rpt.write_report(simcore.report.build_report(sc, trials=50, seed=0), tmp_path / "r")
+    wb = openpyxl.load_workbook(tmp_path / "r" / "report.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(c.value == "=1+2" for c in cells)  # kept as written, as text
+    texts = [
+        (tmp_path / "r" / f).read_text(encoding="utf-8")
+        for f in os.listdir(tmp_path / "r")
+        if f.endswith(".csv")
+    ]
+    rows = [r for t in texts for r in csv.reader(io.StringIO(t))]
+    values = {v for r in rows for v in r}
+    assert "'=1+2" in values and "'+cmd" in values and "=1+2" not in values
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ this module imports them, never the other way round.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -237,6 +238,7 @@ def main(argv=None) -> int:
     Exit codes: 0 done; 1 the command's answer is no (``optimize``: the target cannot be met);
     2 bad input (one line per problem on stderr); 130 interrupted (Ctrl-C).
     """
+    args = None
     try:
         parser, handlers = build_parser()
         if argv is None:
@@ -260,6 +262,23 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except (MemoryError, OSError) as exc:
+        # The last net under the commands' own checks: what the machine or the file system
+        # refuses is the user's to fix (fewer trials, another name), not a bug to trace.
+        if isinstance(exc, BrokenPipeError):
+            raise  # entry() knows the reader has gone
+        print(f"error: {_system_refusal(exc, args)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _system_refusal(exc, args) -> str:
+    """One line for a refusal by the machine: out of memory, or a file that cannot be written."""
+    if isinstance(exc, MemoryError) or getattr(exc, "errno", None) == errno.ENOMEM:
+        trials = getattr(args, "trials", None)
+        what = f"{trials:,} trials" if isinstance(trials, int) else "this command"
+        return f"not enough memory for {what}: run fewer trials (--trials)"
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    return f"{where}{exc.strerror or exc}"
 
 
 def entry() -> None:

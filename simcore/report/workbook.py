@@ -20,7 +20,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from simcore.format import cell, csv_value, excel_format, excel_value
+from simcore.format import cell, csv_value, excel_format, excel_value, inert_text
 from simcore.report.content import Report, Table
 
 _HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
@@ -31,9 +31,9 @@ def write_csv(table: Table, path) -> None:
     """``table`` as CSV: a header row, raw numbers (money, fractions), empty for missing."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(table.columns)
+        writer.writerow([inert_text(c) for c in table.columns])
         for row in table.rows:
-            writer.writerow([csv_value(v) for v in row])
+            writer.writerow([inert_text(csv_value(v)) for v in row])
 
 
 def sheet_names(tables) -> list:
@@ -135,4 +135,16 @@ def write_xlsx(report: Report, path) -> None:
     ws.column_dimensions["A"].width = 18
     ws.column_dimensions["B"].width = 60
     wb.active = 0  # opens on the headline
+    _no_formulas(wb)
     wb.save(path)
+
+
+def _no_formulas(wb) -> None:
+    """Store as text every cell openpyxl took for a formula: the workbook writes none, so any
+    is a name from the scenario or the export that opens with ``=`` (see ``format.inert_text``).
+    """
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    c.data_type = "s"
