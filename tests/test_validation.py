@@ -946,3 +946,29 @@ def test_a_date_time_is_not_a_date():
 def test_seasonality_index_bound():
     where, message = only(edit(defaults__creation__seasonality=[5e305] + [1] * 11))
     assert where == "defaults.creation.seasonality[0]" and "in [0, 1000]" in message
+
+
+@pytest.mark.parametrize(
+    "shares, ok",
+    [
+        ((0.9, 0.38), False),  # a typo: the plan would be scaled by 1.28
+        ((0.5, 0.4), False),
+        ((0.6, 0.4), True),
+        ((0.334, 0.667), True),  # within rounding
+    ],
+)
+def test_shares_given_for_every_value_of_a_dimension_add_to_one(shares, ok):
+    raw = edit(
+        by__product__CMP__creation__share=shares[0],
+        by__product__FinOps__creation__share=shares[1],
+    )
+    if ok:
+        scenario_from_dict(raw, name=FILE)
+        return
+    (path, message), *_ = problems(raw)
+    assert path == "by.product" and "adds to" in message and "creation.uplift" in message
+
+
+def test_a_share_given_for_some_values_only_is_a_multiplier():
+    # BASE's inbound share of 1.5 (outbound has none): a multiplier, as documented.
+    assert scenario_from_dict(BASE, name=FILE).params[0].creation.share == 1.5

@@ -77,6 +77,7 @@ def document_problems(raw, name, ctx) -> list:
                         f"unknown {dim} {value!r}{spec.expected(value, allowed)}",
                     )
                 )
+    problems += _share_problems(raw, name, ctx)
     stages = raw.get("stage") if isinstance(raw.get("stage"), list) else []
     seen = set()
     for i, st in enumerate(stages):
@@ -123,6 +124,42 @@ def document_problems(raw, name, ctx) -> list:
                     format_path(["dimensions", dim]),
                     f"{dim!r} is already a dimension or variable of the results; "
                     f"give this dimension another name",
+                )
+            )
+    return problems
+
+
+# How far the shares that split a plan may add up from 1: room for 0.333 x 3, not for a typo.
+SHARE_SUM_TOLERANCE = 0.005
+
+
+def _share_problems(raw, name, ctx) -> list:
+    """``by.<dimension>.<value>.creation.share`` given for every value of a dimension splits the
+    plan: the shares must add to 1, or the plan is silently scaled by their sum.
+    """
+    problems = []
+    by = raw.get("by") if isinstance(raw.get("by"), dict) else {}
+    for dim, values in ctx.get("dimension_values", {}).items():
+        tables = by.get(dim) if isinstance(by.get(dim), dict) else {}
+        shares = {}
+        for value in values:
+            creation = (
+                (tables.get(value) or {}).get("creation") if isinstance(tables.get(value), dict) else None
+            )
+            share = creation.get("share") if isinstance(creation, dict) else None
+            if isinstance(share, (int, float)) and not isinstance(share, bool) and math.isfinite(share):
+                shares[value] = float(share)
+        if len(values) < 2 or len(shares) < len(values):
+            continue
+        total = math.fsum(shares.values())
+        if abs(total - 1.0) > SHARE_SUM_TOLERANCE:
+            listed = " + ".join(f"{v} {s:g}" for v, s in shares.items())
+            problems.append(
+                Problem(
+                    name,
+                    format_path(["by", dim]),
+                    f"creation.share of every {dim} adds to {total:.4g} ({listed}), not 1: shares that "
+                    f"split a plan add to 1 (to scale creation, use creation.uplift)",
                 )
             )
     return problems
