@@ -135,6 +135,11 @@ def test_cli_precision(capsys, tmp_path):
     assert "se" in out["convergence"]["errors"]["year"]["p50"]
     assert main(["converge", str(path), "--precision", "abc"]) == 2
     assert "precision" in capsys.readouterr().err
+    # Giving up at --max-trials is not success: a script sees exit 1.
+    assert (
+        main(["converge", str(path), "--precision", "0.01%", "--chunk", "500", "--max-trials", "1000"]) == 1
+    )
+    assert "NOT reached" in capsys.readouterr().out
 
 
 def test_run_precision_flag(capsys, tmp_path):

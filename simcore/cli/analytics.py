@@ -12,7 +12,7 @@ import json
 import math
 
 from simcore import format as fmt
-from simcore.cli.options import EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
+from simcore.cli.options import EXIT_ERROR, EXIT_OK, add_run_arguments, add_scenario_arguments, command, load
 from simcore.cli.scale import add_dask_argument, dask_client
 from simcore.format import money, percent, table
 from simcore.report.labels import assumption_kind
@@ -318,7 +318,12 @@ def _setup_converge(p):
     add_scenario_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_precision_arguments(p)
-    p.add_argument("--out", help="write the result (bookings and creation) as netCDF (.nc)")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the result, as simcore run --out: .nc (netCDF), .csv or .parquet (one row per "
+        "trial), .json (the summary)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary and the convergence report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return run_to_precision
@@ -381,7 +386,8 @@ def run_to_precision(args):
         print(errors_table(report.errors, sc.currency))
         print()
         print(report.message())
-    return EXIT_OK
+    # A script must be able to tell "reached" from "gave up at --max-trials" (exit 1: the answer is no).
+    return EXIT_OK if report.converged else EXIT_ERROR
 
 
 # ---------------------------------------------------------------------------------------
