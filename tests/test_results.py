@@ -79,6 +79,6 @@ def test_every_default_names_a_field():
 def test_scenario_repr_is_a_summary(fy2026):
     text = repr(fy2026)
     assert len(text) < 300
-    for words in ("fy2026", "16 cells", "4 stages", "'Stage 4'", "target $8.7M", "52 deals"):
+    for words in ("fy2026", "16 cells", "4 stages", "'Stage 4'", "target $8.65M", "52 deals"):
         assert words in text
     assert len(fy2026.full_repr()) > 10_000 and "params=" in fy2026.full_repr()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from simcore.calendar import periods as make_periods
 from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
-from simcore.format import money
+from simcore.format import exact_money, money
 from simcore.scenario import files, reference, spec
 from simcore.scenario.bank import _read_bank
 from simcore.scenario.capacity import resolve_capacity
@@ -126,7 +126,7 @@ class Scenario:
     def __repr__(self) -> str:
         """A one-line summary; :meth:`full_repr` gives every field."""
         dims = " x ".join(self.dimensions)
-        target = "no target" if self.target is None else f"target {money(self.target, self.currency)}"
+        target = "no target" if self.target is None else f"target {exact_money(self.target, self.currency)}"
         bank = sum(d.amount for d in self.bank)
         return (
             f"<Scenario {self.name!r}: {len(self.cells)} cells ({dims}), {len(self.stages)} stages "
