@@ -23,7 +23,7 @@ from simcore.analysis.mcerror import QUANTILES, mean_se, proportion_se, quantile
 from simcore.engine.distributed import fan_out
 from simcore.engine.simulate import as_seed, simulate
 from simcore.errors import SimcoreError
-from simcore.format import money, percent, table
+from simcore.format import money, percent, points, table
 from simcore.result import Result
 from simcore.scenario.load import Scenario
 
@@ -140,15 +140,17 @@ class ComparisonResult(Result):
                 if q not in d["year"]:
                     continue
                 x = d["year"][q]
-                fmt = (lambda v: percent(v, 1)) if q == "p_hit" else m
+                # A difference of two probabilities is in points, and so are its errors.
+                diff = points if q == "p_hit" else m
+                err = (lambda v: points(v)[1:]) if q == "p_hit" else m
                 name = {"mean": "mean", "p_hit": "P(hit)"}.get(q, q.upper())
                 rows.append(
                     [
                         f"{label} - {self.baseline}" if q == "mean" else "",
                         name,
-                        fmt(x["difference"]),
-                        fmt(x["se"]),
-                        fmt(x["se_unpaired"]),
+                        diff(x["difference"]),
+                        err(x["se"]),
+                        err(x["se_unpaired"]),
                     ]
                 )
         if rows:
