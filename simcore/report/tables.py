@@ -177,6 +177,7 @@ def dataset_tables(ds) -> list:
             ["text"] + ["money"] * (len(categories) + 1),
             rows,
             "Mean across trials of the open pipeline at the start and at each period's end.",
+            sheet="Open pipeline by category",
         )
     )
     return tables + creation_limit_tables(ds)
@@ -199,6 +200,7 @@ def creation_limit_tables(ds) -> list:
                 ["text"] + ["percent"] * 4,
                 rows,
                 "Drawn once per trial for every cell the declaration covers; across trials.",
+                sheet="Creation attainment",
             )
         )
     cap = summary.get("capacity")
@@ -265,6 +267,7 @@ def metrics_tables(ds) -> list:
             "Pooled over trials: close rate = won / (won + lost), win rate = won / (won + lost to "
             "competition), slippage-adjusted adds what slipped out of the period; coverage needed = 1 / "
             "close rate.",
+            sheet="Forecast metrics by period",
         )
     ]
     for dim in ds.simcore.dimensions:
@@ -314,6 +317,7 @@ def metrics_tables(ds) -> list:
             [[str(b), float(share.sel(cycle_bin=b))] for b in share.cycle_bin.values],
             f"Mean {float(ct['mean_days']):.0f} days, median about {ct['median_days']:.0f} days "
             "(deals whose creation date is known).",
+            sheet="Creation to close, won deals",
         )
     )
     return tables

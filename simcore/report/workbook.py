@@ -40,8 +40,8 @@ def sheet_names(tables) -> list:
     """Unique sheet names in words, at most 31 characters (Excel's limit), without brackets, colons, etc."""
     names, seen = [], {"about"}
     for t in tables:
-        base = _INVALID.sub(" ", t.sheet or t.title).strip()
-        base = base[:31].rstrip() or t.name[:31]
+        base = " ".join(_INVALID.sub(" ", t.sheet or t.title).split())
+        base = _cut(base, 31) or t.name[:31]
         name, i = base, 2
         while name.lower() in seen:
             suffix = f" ({i})"
@@ -49,6 +49,22 @@ def sheet_names(tables) -> list:
         seen.add(name.lower())
         names.append(name)
     return names
+
+
+def _cut(text: str, n: int) -> str:
+    """``text`` in at most ``n`` characters, cut after a whole word where one fits.
+
+    Examples
+    --------
+    >>> _cut("Open pipeline (bank) by forecast category", 31)
+    'Open pipeline (bank) by'
+    >>> _cut("Bookings", 31), _cut("Supercalifragilisticexpialidocious!", 10)
+    ('Bookings', 'Supercalif')
+    """
+    if len(text) <= n:
+        return text
+    head = text[: n + 1].rsplit(" ", 1)[0] if " " in text[: n + 1] else text[:n]
+    return head[:n].rstrip(" ,;-(")
 
 
 def _fill_sheet(ws, table: Table, currency: str) -> None:
