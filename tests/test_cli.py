@@ -287,7 +287,7 @@ def test_bad_variant_or_set(tiny, capsys, argv, words):
         (["--trials", "9" * 5000], "(5,000 characters)"),
         (["--trials", "1e400"], "expected a whole number (no decimals or exponents), got '1e400'"),
         (["--period", "fortnight"], "invalid choice"),
-        (["--bogus"], "unrecognized arguments"),
+        (["--bogus"], "simcore run: error: unrecognized arguments: --bogus"),
     ],
 )
 def test_bad_run_arguments_exit_2(tiny, capsys, argv, words):

@@ -441,7 +441,7 @@ def test_end_and_horizon_both_given():
 
 def test_horizon_too_long():
     where, message = only(edit(end=dt.date(2090, 1, 1)))
-    assert where == "end" and "longer than 20 years" in message
+    assert where == "end" and "longer than 1,040 weeks (about 20 years)" in message
 
 
 def test_no_dimensions():

@@ -203,6 +203,7 @@ def build_parser():
         # percent sign, as in "95% confidence", must be doubled in the one and not the other.
         p = sub.add_parser(name, help=help_text.replace("%", "%%"), description=help_text)
         handlers[name] = setup(p)
+        parser.commands[name] = p
     return parser, handlers
 
 
@@ -243,7 +244,10 @@ def main(argv=None) -> int:
         parser, handlers = build_parser()
         if argv is None:
             _complete(parser)
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # Said by the command's own parser: "simcore run: error: ...", with its usage line.
+            parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
         if not args.command:
             parser.print_help()
             return EXIT_USAGE

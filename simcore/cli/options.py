@@ -162,6 +162,7 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.commands = {}  # the top parser's subcommand parsers, by name (for their own errors)
         # argparse looks a ``type=`` up in this registry before calling it: a plain int or float
         # option of any command gets the bounded parsers, with their messages.
         self.register("type", int, whole_number_any_sign)

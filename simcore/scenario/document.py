@@ -100,7 +100,7 @@ def document_problems(raw, name, ctx) -> list:
                     name,
                     "end",
                     f"the plan from {raw['start']} to {raw['end']} is longer "
-                    f"than {spec.MAX_HORIZON_WEEKS // 52} years",
+                    f"than {spec.MAX_HORIZON_WEEKS:,} weeks (about {spec.MAX_HORIZON_WEEKS // 52} years)",
                 )
             )
     latest_start_year = _dt.MAXYEAR - spec.MAX_HORIZON_WEEKS // 52 - 2  # room for the calendar's periods
