@@ -382,6 +382,12 @@ def test_a_file_that_is_not_a_bank_csv_is_not_echoed(tmp_path):
     assert where == "line 1" and "not a bank CSV" in message and "secrethash" not in message
 
 
+def test_a_bank_csv_saved_with_semicolons_says_so(tmp_path):
+    (tmp_path / "semi.csv").write_text(DEALS.replace(",", ";"), encoding="utf-8")
+    where, message = _csv_problem(tmp_path, "semi.csv")
+    assert where == "line 1" and "separated by ';': save it with commas" in message
+
+
 def test_a_nul_in_the_bank_path(tmp_path):
     raw = edit(bank={"csv": "deals\0.csv"})
     where, message = one(raw, base_dir=tmp_path)

@@ -157,6 +157,16 @@ def _looks_like_header(header, known):
     return any(c.strip() in known for c in header) and all(len(c) <= 64 and c.isprintable() for c in header)
 
 
+def _separator_hint(header) -> str:
+    """A hint for a CSV saved with another separator (a spreadsheet in a comma-decimal locale)."""
+    if len(header) == 1:
+        for sep in (";", "\t", "|"):
+            if sep in header[0]:
+                shown = {"\t": "tabs"}.get(sep, repr(sep))
+                return f"; its fields look separated by {shown}: save it with commas"
+    return ""
+
+
 def parse_bank_csv(text, file, dims, stage_names, cell_of, start, max_rows=MAX_BANK_DEALS):
     """Open deals from CSV text: one column per dimension, ``stage``, ``amount``,
     optional ``created`` and ``expected_close`` dates (YYYY-MM-DD).
@@ -170,7 +180,8 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start, max_rows=MAX_B
     try:
         header = reader.fieldnames or []
     except csv.Error as exc:
-        return [], [Problem(file, "line 1", f"not readable as CSV: {exc}")]
+        # The header may run over several lines (an open quote): say where the reader stopped.
+        return [], [Problem(file, f"line {max(reader.line_num, 1)}", f"not readable as CSV: {exc}")]
     missing = [c for c in required if c not in header]
     allowed = set(required) | {"created", "expected_close", "name", "id"}
     if missing and not _looks_like_header(header, allowed):
@@ -179,7 +190,7 @@ def parse_bank_csv(text, file, dims, stage_names, cell_of, start, max_rows=MAX_B
                 file,
                 "line 1",
                 f"this is not a bank CSV: its first line is not a header with the columns "
-                f"{', '.join(required)} (and optionally created, expected_close)",
+                f"{', '.join(required)} (and optionally created, expected_close)" + _separator_hint(header),
             )
         ]
     if missing:
