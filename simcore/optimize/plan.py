@@ -412,7 +412,15 @@ def _meet(req: Request, rows: Rows, state: _State, tries=4) -> _State:
                 prob,
                 chances=[replace(ch, alpha=min(1.0, (ch.need + extra) / len(ch.h))) for ch in prob.chances],
             )
-            sol = solve(tighter, starts=[x / req.scale], fresh=False)
+            # From the plan alone the trials kept can be out of reach together (fy2026 at 85%, with
+            # inbound at its cap, 5 trials short): also from the sample problem's own answer here,
+            # and failing both, from the several starts of a fresh solve.
+            starts = [x / req.scale] + (
+                [state.sol.x] if state.sol is not None and state.sol.x is not None else []
+            )
+            sol = solve(tighter, starts=starts, fresh=False)
+            if sol.x is None:
+                sol = solve(tighter, starts=starts)
             if sol.x is None:
                 return state
             scaled, lam = sol.x * req.scale, float(sol.x.sum() * req.scale / x.sum())
@@ -637,4 +645,5 @@ def _result(req, rows, state, check, explained, sheet, bank, message, success, t
         defaults_used=list(req.limits.defaults_used),
         decision_stage=req.decision_stage,
         trials_needed=check.trials_needed,
+        best_confidence=None if state.feasible or state.best_conf is None else float(state.best_conf),
     )
