@@ -57,6 +57,39 @@ from simcore.scenario.nodes import (  # noqa: F401  (re-exported: the format is 
 )
 from simcore.scenario.programs import GROUP, MAX_PROGRAMS, PROGRAM
 
+
+class NumberOrCategories(Node):
+    """A number, or a table of numbers by forecast category (``{commit = 5e6}``)."""
+
+    def __init__(self, number, doc=""):
+        self.number = number
+        self.doc = doc
+
+    def check(self, value, path, ctx, out):
+        if isinstance(value, dict):
+            if not value:
+                out.append((path, "the table is empty: give a number, or one per forecast category"))
+            for key, item in value.items():
+                if key not in CATEGORIES:
+                    out.append(
+                        (path + [key], f"unknown forecast category {key!r}{expected(key, CATEGORIES)}")
+                    )
+                    continue
+                self.number.check(item, path + [key], ctx, out)
+        else:
+            self.number.check(value, path, ctx, out)
+
+    def schema(self):
+        n = self.number.schema()
+        table = {
+            "type": "object",
+            "properties": dict.fromkeys(CATEGORIES, n),
+            "additionalProperties": False,
+            "minProperties": 1,
+        }
+        return {"anyOf": [n, table], "description": self.doc}
+
+
 # ---------------------------------------------------------------------------------------
 # The parameter block: every docs/model.md quantity, settable per cell with inheritance.
 
@@ -443,19 +476,33 @@ SCENARIO = Table(
                     0.0,
                     MAX_RAMP,
                 ),
-                "ending_bank": Number(
-                    "decision-stage bank the horizon must end with, in dollars (default, when [funnel] "
-                    "plans an ending bank: what the spreadsheet plan, simulated, ends with; 0 lifts it)",
+                "shape_ramp": Number(
+                    "largest ratio, both ways, of a quarter's share of a source's creation to its share "
+                    "in the scenario's own plan (default 0: no limit; 1 keeps the plan's shape exactly)",
                     0.0,
-                    MAX_TOTAL_DOLLARS,
+                    MAX_RAMP,
                 ),
-                "ending_bank_confidence": Number(
-                    "P(ending decision-stage bank >= ending_bank) required (default 0.5)", 0.0, 1.0
+                "ending_bank": NumberOrCategories(
+                    Number("", 0.0, MAX_TOTAL_DOLLARS),
+                    "decision-stage bank the horizon must end with, in dollars (default, when [funnel] "
+                    "plans an ending bank: what the spreadsheet plan, simulated, ends with; 0 lifts it); "
+                    "or dollars by forecast category, e.g. {commit = 5e6, best_case = 8e6}, which "
+                    "replaces that default",
+                ),
+                "ending_bank_confidence": NumberOrCategories(
+                    Number("", 0.0, 1.0),
+                    "P(ending bank >= ending_bank) required (default 0.5); or one per forecast "
+                    "category named in ending_bank, e.g. {commit = 0.8}",
                 ),
                 "source": MapOf(
                     Table(
                         {
                             "ramp": Number("this source's ramp limit (see optimize.ramp)", 0.0, MAX_RAMP),
+                            "shape_ramp": Number(
+                                "this source's limit against the scenario's own shape (see optimize.shape_ramp)",
+                                0.0,
+                                MAX_RAMP,
+                            ),
                             "min": Number(
                                 "least stage-1 pipeline over the horizon, in dollars", 0.0, MAX_TOTAL_DOLLARS
                             ),
@@ -703,6 +750,8 @@ def _kind(node):
         return kind
     if isinstance(node, NumberOrList):
         return "number, or a list with one per period"
+    if isinstance(node, NumberOrCategories):
+        return "number, or a table by forecast category"
     if isinstance(node, Text):
         return (
             "one of " + ", ".join(node.choices)
@@ -720,7 +769,7 @@ def _kind(node):
 
 
 def _range(node):
-    if isinstance(node, NumberOrList):
+    if isinstance(node, (NumberOrList, NumberOrCategories)):
         node = node.number
     if isinstance(node, ListOf) and isinstance(node.item, Number):
         node = node.item
