@@ -141,3 +141,24 @@ def test_shape_ramp_holds_the_scenarios_own_shape():
                 assert share == pytest.approx(share_ref, rel=1e-6)
     with pytest.raises(ScenarioError, match=r"optimize\.source\.a\.shape_ramp.*at least 1"):
         read_limits(build(_raw(source={"a": {"shape_ramp": 0.5}})))
+
+
+@pytest.mark.parametrize(
+    ("table", "field"),
+    [
+        ({"ending_bank": {}}, r"optimize\.ending_bank: the table is empty"),
+        ({"ending_bank": "lots"}, r"optimize\.ending_bank"),
+        ({"ending_bank": {"commit": "lots"}}, r"optimize\.ending_bank\.commit"),
+        ({"ending_bank": {"commit": float("nan")}}, r"optimize\.ending_bank\.commit"),
+        (
+            {"ending_bank": {"pipeline": 1e6}, "ending_bank_confidence": {"pipeline": 2}},
+            r"ending_bank_confidence\.pipeline",
+        ),
+        ({"ending_bank_confidence": {"commit": -0.1}}, r"ending_bank_confidence\.commit"),
+        ({"shape_ramp": -1}, r"optimize\.shape_ramp"),
+        ({"shape_ramp": 0.5}, r"optimize\.shape_ramp.*at least 1"),
+    ],
+)
+def test_hostile_ending_and_shape_input_names_the_field(table, field):
+    with pytest.raises(ScenarioError, match=field):
+        read_limits(build(_raw(**table)))
