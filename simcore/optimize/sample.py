@@ -220,6 +220,15 @@ def quarter_yields(layout: Layout, x, trials, seed, *, stage4=False, ending=Fals
     dict
         ``stage4`` (J,) or None; ``ending``: None, or ``{"decision": (per_dollar (C, Q), bank (C,)),
         "others": {category: (per_dollar, bank)}}`` (what :func:`simulate_plan` takes as ``ending``).
+
+    Examples
+    --------
+    >>> import simcore
+    >>> from simcore.optimize.layout import build_layout
+    >>> lay = build_layout(simcore.load_scenario("scenarios/smb.toml"), "source", False)
+    >>> got = quarter_yields(lay, lay.unit_dollars(lay.reference), 200, 0, ending=True, categories=("pipeline",))
+    >>> sorted(got["ending"]["others"]), got["stage4"] is None, got["ending"]["decision"][0].shape == (len(lay.scenario.cells), 4)
+    (['pipeline'], True, True)
     """
     ref = np.maximum(np.asarray(x, dtype=np.float64), 1.0)
     cells = layout.cell_dollars(ref)
