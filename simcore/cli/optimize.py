@@ -218,6 +218,12 @@ def _confidence_lines(res, m, ds) -> list:
             f"{percent(eb['confidence_in_sample'])}, out-of-sample {percent(eb['confidence_out_of_sample'])}; "
             f"expected {m(eb['expected'])}"
         )
+    for c in eb.get("by_category", []):
+        lines.append(
+            f"Ending {c['category']} bank {m(c['required'])} at {percent(c['confidence'], 0)}: in-sample "
+            f"{percent(c['confidence_in_sample'])}, out-of-sample {percent(c['confidence_out_of_sample'])}; "
+            f"expected {m(c['expected'])}"
+        )
     for d in res.defaults_used:
         lines.append(f"Default: {d}")
     for t in res.period_targets:

@@ -35,15 +35,17 @@ def scale_to_request(req: Request, cells, trials, seed, tries=6) -> dict:
         conf = float((annual >= req.target).mean())
         plan_part = annual - sim.bank.sum(axis=1)
         step = needed_scale(sim.bank.sum(axis=1), plan_part, req.target, req.confidence)
-        end_conf = None
-        if req.ending:
+        end_conf, lim, met_others = None, req.limits, True
+        if lim.ending_bank:
             ending = sim.ending(sim.x)
-            end_conf = float((ending >= req.limits.ending_bank).mean())
+            end_conf = float((ending >= lim.ending_bank).mean())
             per = sim.unit_ending.sum(axis=1)
-            step = max(
-                step,
-                needed_scale(sim.bank_ending, per, req.limits.ending_bank, req.limits.ending_bank_confidence),
-            )
+            step = max(step, needed_scale(sim.bank_ending, per, lim.ending_bank, lim.ending_bank_confidence))
+        for cat, E in lim.ending_by_category.items():  # every other category asked for, like with like
+            total, unit = sim.other_endings[cat]
+            alpha = lim.ending_confidence_by_category[cat]
+            met_others &= float((total >= E).mean()) >= _need(alpha, trials)
+            step = max(step, needed_scale(total - unit.sum(axis=1), unit.sum(axis=1), E, alpha))
         out = {
             "scale": lam,
             "total_stage1": float(cells.sum() * lam),
@@ -51,8 +53,10 @@ def scale_to_request(req: Request, cells, trials, seed, tries=6) -> dict:
             "ending_bank_confidence": end_conf,
             "expected_ending_bank": float(sim.ending_total.mean()),
         }
-        met = conf >= _need(req.confidence, trials) and (
-            end_conf is None or end_conf >= _need(req.limits.ending_bank_confidence, trials)
+        met = (
+            conf >= _need(req.confidence, trials)
+            and (end_conf is None or end_conf >= _need(lim.ending_bank_confidence, trials))
+            and met_others
         )
         if met and (best is None or out["scale"] < best["scale"]):
             best = out

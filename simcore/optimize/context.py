@@ -43,13 +43,16 @@ class Request:
     scale: float = 1.0
     floor: float = 1.0
     ub_dollars: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    ending_yields: tuple | None = None  # from simcore.optimize.sample.ending_yields
+    ending_yields: dict | None = None  # from simcore.optimize.sample.quarter_yields
     client: object = None  # a Dask client for the plan's re-simulations (None: here)
+    # The other forecast categories' ending-bank rows are in the sample problem (plan.optimize
+    # adds them only when the plan found without them misses one: then they can change it).
+    category_rows: bool = False
 
     @property
     def ending(self) -> bool:
-        """An ending-bank requirement applies."""
-        return bool(self.limits.ending_bank)
+        """An ending-bank requirement applies (the decision stage's category, or another)."""
+        return bool(self.limits.ending_bank) or bool(self.limits.ending_by_category)
 
     @property
     def decision_stage(self) -> str:

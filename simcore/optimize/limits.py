@@ -19,6 +19,7 @@ from simcore.calendar import periods
 from simcore.errors import Problem as ScenarioProblem
 from simcore.errors import ScenarioError
 from simcore.scenario.load import Scenario
+from simcore.scenario.spec import CATEGORIES
 
 DEFAULT_RAMP = 1.5
 DEFAULT_ENDING_BANK_CONFIDENCE = 0.5
@@ -30,6 +31,7 @@ _PER_SOURCE = (
     "capacity_per_week",
     "capacity_dollars_per_week",
     "ramp",
+    "shape_ramp",
 )
 
 
@@ -63,12 +65,23 @@ class Limits:
         Sources not named take ``ramp_default``.
     ramp_default : float
         The ramp of sources not in ``ramp`` (default 1.5; 0 lifts it).
+    shape_ramp : dict
+        Source -> largest ratio, both ways, of a quarter's share of the source's creation to its
+        share in the scenario's own plan (0: none; 1: the plan's shape exactly). Sources not
+        named take ``shape_ramp_default`` (default 0: no limit).
     ending_bank : float or None
         Decision-stage dollars the horizon must end with (0 or None: none).
     ending_bank_from_funnel : bool
         ``ending_bank`` is the default: replaced by the spreadsheet plan's simulated median.
     ending_bank_confidence : float
         P(ending decision-stage bank >= ending_bank) required (default 0.5).
+    ending_by_category : dict
+        Forecast category (other than the decision stage's) -> dollars the horizon must end with
+        in it, from ``ending_bank = {commit = 5e6, best_case = 8e6}``; the decision stage's
+        category, when named there, is ``ending_bank``.
+    ending_confidence_by_category : dict
+        Category -> P(ending bank in it >= its requirement), for ``ending_by_category``
+        (``ending_bank_confidence``, or its entry for the category when it is a table).
     """
 
     min: dict = field(default_factory=dict)
@@ -82,14 +95,22 @@ class Limits:
     budget: float | None = None
     ramp: dict = field(default_factory=dict)
     ramp_default: float = DEFAULT_RAMP
+    shape_ramp: dict = field(default_factory=dict)
+    shape_ramp_default: float = 0.0
     ending_bank: float | None = None
     ending_bank_confidence: float = DEFAULT_ENDING_BANK_CONFIDENCE
     ending_bank_from_funnel: bool = False
+    ending_by_category: dict = field(default_factory=dict)
+    ending_confidence_by_category: dict = field(default_factory=dict)
     defaults_used: list = field(default_factory=list)
 
     def ramp_of(self, source: str) -> float:
         """The ramp limit of ``source`` (0: none)."""
         return float(self.ramp.get(source, self.ramp_default))
+
+    def shape_ramp_of(self, source: str) -> float:
+        """The limit of ``source`` against the scenario's own shape (0: none)."""
+        return float(self.shape_ramp.get(source, self.shape_ramp_default))
 
 
 def _funnel_ending_bank(sc: Scenario) -> float:
@@ -133,8 +154,10 @@ def read_limits(sc: Scenario, dim: str = "source") -> tuple:
                 getattr(limits, key)[name] = float(spec[key])
         if name in limits.min and name in limits.max and limits.min[name] > limits.max[name]:
             bad(f"{path}.min", f"min {limits.min[name]:g} is above max {limits.max[name]:g}")
-        if 0 < limits.ramp.get(name, 0.0) < 1:
-            bad(f"{path}.ramp", f"must be 0 (no limit) or at least 1, got {limits.ramp[name]:g}")
+        for key in ("ramp", "shape_ramp"):
+            value = getattr(limits, key).get(name, 0.0)
+            if 0 < value < 1:
+                bad(f"{path}.{key}", f"must be 0 (no limit) or at least 1, got {value:g}")
     for i, m in enumerate(table.get("mix") or []):
         unknown = [s for s in m.get("sources", []) if s not in sources]
         if unknown:
@@ -187,6 +210,16 @@ def _read_shape(sc, table, limits, bad):
             f"ramp {DEFAULT_RAMP:g}x: no source's weekly creation moves more than {DEFAULT_RAMP:g}x "
             "quarter over quarter (default; [optimize] ramp = 0 lifts it)"
         )
+    if "shape_ramp" in table:
+        limits.shape_ramp_default = float(table["shape_ramp"])
+        if 0 < limits.shape_ramp_default < 1:
+            bad(
+                "optimize.shape_ramp",
+                f"must be 0 (no limit) or at least 1, got {limits.shape_ramp_default:g}",
+            )
+    if isinstance(table.get("ending_bank"), dict) or isinstance(table.get("ending_bank_confidence"), dict):
+        _read_ending_by_category(sc, table, limits, bad)
+        return
     if "ending_bank_confidence" in table:
         limits.ending_bank_confidence = float(table["ending_bank_confidence"])
     if "ending_bank" in table:
@@ -196,3 +229,38 @@ def _read_shape(sc, table, limits, bad):
         # the optimizer once it has simulated that plan), when the funnel plans one.
         limits.ending_bank = _funnel_ending_bank(sc)
         limits.ending_bank_from_funnel = limits.ending_bank > 0
+
+
+def _read_ending_by_category(sc, table, limits, bad):
+    """``ending_bank = {commit = 5e6, best_case = 8e6}``: dollars by forecast category at the end of
+    the horizon, each at ``ending_bank_confidence`` (a number, or a table by category). The
+    decision stage's category, when named, is ``ending_bank``; the others ``ending_by_category``.
+    A table replaces the default (no funnel-derived decision-stage requirement).
+    """
+    decision = sc.stages[sc.decision_stage].category
+    banks = table.get("ending_bank", {})
+    if not isinstance(banks, dict):  # a number, with confidences by category
+        banks = {decision: float(banks)}
+    conf = table.get("ending_bank_confidence", DEFAULT_ENDING_BANK_CONFIDENCE)
+    for cat in banks:
+        if cat not in CATEGORIES:
+            bad(f"optimize.ending_bank.{cat}", f"unknown forecast category {cat!r}; expected one of "
+                f"{', '.join(map(repr, CATEGORIES))}")  # fmt: skip
+    if isinstance(conf, dict):
+        for cat in conf:
+            if cat not in banks:
+                bad(
+                    f"optimize.ending_bank_confidence.{cat}",
+                    f"no ending_bank requirement for {cat!r} to be confident of; ending_bank names "
+                    f"{', '.join(map(repr, banks)) or 'none'}",
+                )
+    limits.ending_bank = 0.0
+    for cat, value in banks.items():
+        if cat not in CATEGORIES:
+            continue
+        c = float(conf.get(cat, DEFAULT_ENDING_BANK_CONFIDENCE) if isinstance(conf, dict) else conf)
+        if cat == decision:
+            limits.ending_bank, limits.ending_bank_confidence = float(value), c
+        elif float(value) > 0:
+            limits.ending_by_category[cat] = float(value)
+            limits.ending_confidence_by_category[cat] = c

@@ -74,6 +74,9 @@ class OptimizeResult:
         The decision stage's name, as the scenario names it.
     trials_needed : int or None
         When the out-of-sample check falls short: about how many in-sample trials would close it.
+    best_confidence : float or None
+        When the request is infeasible: the highest confidence of the annual target the limits
+        allow (the plan shown reaches it); None otherwise.
     as_of : dict or None
         A re-plan as of a date (:func:`simcore.optimize.replan.report`): actuals, open pipeline,
         target left, the creation still to come, and the carryover rule's plan simulated.
@@ -125,6 +128,7 @@ class OptimizeResult:
     decision_stage: str = "Stage 4"
     trials_needed: int | None = None
     as_of: dict | None = None
+    best_confidence: float | None = None
 
     def __repr__(self):
         return (
@@ -181,5 +185,6 @@ class OptimizeResult:
             "decision_stage": self.decision_stage,
             "trials_needed": self.trials_needed,
             "as_of": self.as_of,
+            "best_confidence": self.best_confidence,
         }
         return json_safe(out)

@@ -40,9 +40,11 @@ class Rows:
         self.relaxed = []
         self.lb, self.ub = np.zeros(J), ub / scale
         self.rows, self.rhs, self.names = [], [], []
+        self.reference = layout.unit_dollars(layout.reference)  # the scenario's own plan
         for s in layout.sources:
             self._per_quarter(s)
             self._ramp(s)
+            self._shape_ramp(s)
         self._totals()
         self._mix()
 
@@ -105,6 +107,30 @@ class Rows:
             self.add(rate_b - r * rate_a, 0.0, "ramp", name + " (up)", "unit of ramp")
             self.add(rate_a - r * rate_b, 0.0, "ramp", name + " (down)", "unit of ramp")
 
+    def _shape_ramp(self, s):
+        """Each open quarter's share of the source's creation within [1/r, r] x its share in the
+        scenario's own plan (over the same quarters): ``x_q <= r w_q X`` and ``w_q X <= r x_q``,
+        with ``X`` the source's total. A quarter the scenario's plan leaves empty stays empty.
+        """
+        r = self.limits.shape_ramp_of(s)
+        if not r > 0:
+            return
+        labels = self.layout.quarters.labels
+        open_q = [
+            q
+            for q in range(len(labels))
+            if self.weeks[q] > 0 and np.any(self.units_of(s, q) * (self.ub > 0) > 0)
+        ]
+        ref = np.array([float(self.units_of(s, q) @ self.reference) for q in open_q])
+        if not ref.sum() > 0:
+            return
+        share = ref / ref.sum()
+        total = sum(self.units_of(s, q) for q in open_q)
+        for q, w in zip(open_q, share):
+            units, name = self.units_of(s, q), f"{s} shape {r:g}x in {labels[q]}"
+            self.add(units - r * w * total, 0.0, "ramp", name + " (up)", "unit of ramp")
+            self.add(w * total - r * units, 0.0, "ramp", name + " (down)", "unit of ramp")
+
     def _totals(self):
         for s, value in self.limits.max.items():
             self.add(self.units_of(s), value, "max", f"{s} max over the horizon")
@@ -141,10 +167,11 @@ class Rows:
         return Problem(self.c, self.lb, self.ub, A, b, names, chances)
 
 
-def chances(sim: Sim, layout: Layout, target, confidence, limits: Limits, scale) -> list:
+def chances(sim: Sim, layout: Layout, target, confidence, limits: Limits, scale, categories=True) -> list:
     """The chance constraints in scaled units: ``G x >= h``, one row per trial.
 
-    The annual target first, then each period target, then the ending bank (when asked).
+    The annual target first, then each period target, then the ending decision-stage bank, then
+    the ending bank of each other forecast category asked for (unless ``categories=False``).
     """
     per_dollar = sim.per_dollar()  # (T, J, P)
     G = per_dollar.sum(axis=2) * scale / target
@@ -163,6 +190,12 @@ def chances(sim: Sim, layout: Layout, target, confidence, limits: Limits, scale)
         Ge = sim.ending_per_dollar() * scale / E
         he = (E - sim.bank_ending) / E
         out.append(Chance(Ge, he, limits.ending_bank_confidence, "ending decision-stage bank", E))
+    for cat, E in limits.ending_by_category.items() if categories else ():
+        if sim.other_endings is None or cat not in sim.other_endings:
+            continue
+        bank, per = sim.category_ending_per_dollar(cat)
+        conf = limits.ending_confidence_by_category[cat]
+        out.append(Chance(per * scale / E, (E - bank) / E, conf, f"ending {cat} bank", E))
     return out
 
 

@@ -22,6 +22,7 @@ from simcore.engine.distributed import kernel_chunks
 from simcore.engine.kernel import flow_layout
 from simcore.engine.simulate import run_kernel
 from simcore.optimize.layout import Layout
+from simcore.scenario.spec import CATEGORIES
 
 _CHUNK = 4096
 
@@ -38,6 +39,8 @@ class Sim:
     ending_bank: np.ndarray  # (C,) mean decision-stage-category bank at the horizon, dollars
     ending_total: np.ndarray  # (T,) decision-stage-category bank at the horizon, per trial
     unit_ending: np.ndarray | None = None  # (T, J) of it from each unit's deals (when asked)
+    # Other forecast categories asked for at the end: name -> ((T,) bank, (T, J) of it by unit).
+    other_endings: dict | None = None
 
     def ratio(self, x) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -67,6 +70,18 @@ class Sim:
     def ending(self, x) -> np.ndarray:
         """(T,) ending decision-stage bank under the linear model at ``x``."""
         return self.bank_ending + self.unit_ending @ self.ratio(x)
+
+    def category_ending(self, category, x) -> np.ndarray:
+        """(T,) ending bank in forecast ``category`` (one asked for) under the linear model at ``x``."""
+        total, unit = self.other_endings[category]
+        return total - unit.sum(axis=1) + unit @ self.ratio(x)
+
+    def category_ending_per_dollar(self, category) -> tuple:
+        """``(bank part (T,), per planned dollar (T, J))`` of the ending bank in ``category``."""
+        total, unit = self.other_endings[category]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(self.x > 0, 1.0 / self.x, 0.0)
+        return total - unit.sum(axis=1), unit * r[None, :]
 
 
 def _run(model, trials, seed, client=None):
@@ -122,12 +137,17 @@ def simulate_plan(
     stage4, stage1 = np.zeros((P, C)), np.zeros((P, C))
     ending_cells = np.zeros((trials, C))
     category = model.category[k - 1]
+    others = (
+        {} if not isinstance(ending, dict) else {name: np.zeros((trials, C)) for name in ending["others"]}
+    )
     for lo, hi, out in _run(model, trials, seed, client):
         cohort = out.cohort_amt  # (t, close period, cohort, cell)
         bank[lo:hi] = cohort[:, :, P, :].sum(axis=-1)
         unit_bookings[lo:hi] = np.moveaxis(layout.unit_matrix(cohort[:, :, :P, :]), 1, 2)
         stage4 += out.flow_amt[..., created0 + k - 1].sum(axis=0)
         ending_cells[lo:hi] = out.bank_amt[:, P, :, category]
+        for name, cells_of in others.items():
+            cells_of[lo:hi] = out.bank_amt[:, P, :, CATEGORIES.index(name)]
         stage1 += out.flow_amt[:, :, np.arange(C), created0 + model.entry_stage].sum(axis=0)
     if layout.as_of is not None and not only_bank4:
         # The bookings already won are every trial's, by the quarter they closed in: the
@@ -142,7 +162,13 @@ def simulate_plan(
         ending_cells.mean(axis=0),
         ending_cells.sum(axis=1),
     )
-    if ending is not None and ending is not False:
+    if isinstance(ending, dict):
+        sim.unit_ending = _unit_ending(layout, cells, ending_cells, ending["decision"])
+        sim.other_endings = {
+            name: (e.sum(axis=1), _unit_ending(layout, cells, e, ending["others"][name]))
+            for name, e in others.items()
+        }
+    elif ending is not None and ending is not False:
         sim.unit_ending = _unit_ending(layout, cells, ending_cells, ending)
     return sim
 
@@ -169,51 +195,92 @@ def _unit_ending(layout: Layout, cells, ending_cells, yields) -> np.ndarray:
     return out
 
 
-def ending_yields(layout: Layout, x, trials, seed) -> tuple:
-    """``(per_dollar (C, Q), bank (C,))``: the expected ending decision-stage bank per planned dollar
-    of each cell's creation in each quarter, and the starting bank's expected part, per cell.
+def quarter_yields(layout: Layout, x, trials, seed, *, stage4=False, ending=False, categories=()):
+    """What a planned dollar of each cell's creation in each quarter yields, from one set of short
+    simulations: one bank-free run per quarter with only that quarter's creation, and (for the
+    ending bank) one run of the bank alone. The mix rule and the ending-bank requirements share
+    them (they were separate runs of the same models).
 
-    One short bank-free simulation per quarter with only that quarter's creation, and one of the
-    bank alone.
-    """
-    cells = layout.cell_dollars(np.maximum(np.asarray(x, dtype=np.float64), 1.0))
-    model = layout.compiled(cells)
-    category = model.category[model.n_stages - 1]
-    P = len(model.periods)
-    per_dollar = np.zeros(cells.shape)
-    bare = _without_bank(model)
-    for q, share in enumerate(_quarter_shares(layout, model)):
-        if share.any():
-            out = run_kernel(bare.with_creation_scale(share[None, :]), trials, seed, progress=False)
-            mean = out.bank_amt[:, P, :, category].mean(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                per_dollar[:, q] = np.where(cells[:, q] > 0, mean / cells[:, q], 0.0)
-    out = run_kernel(model.with_creation_scale(0.0), trials, seed, progress=False)
-    return per_dollar, out.bank_amt[:, P, :, category].mean(axis=0)
+    Parameters
+    ----------
+    layout : Layout
+    x : numpy.ndarray
+        Unit dollars to simulate at (units at 0 at 1 dollar: yields per dollar are what is wanted).
+    trials, seed : int
+    stage4 : bool
+        Also the expected decision-stage dollars created inside the horizon per planned dollar,
+        per unit (:func:`stage4_yield`).
+    ending : bool
+        Also the ending decision-stage bank's yields (:func:`ending_yields`).
+    categories : sequence of str
+        Other forecast categories whose ending bank is asked for.
 
+    Returns
+    -------
+    dict
+        ``stage4`` (J,) or None; ``ending``: None, or ``{"decision": (per_dollar (C, Q), bank (C,)),
+        "others": {category: (per_dollar, bank)}}`` (what :func:`simulate_plan` takes as ``ending``).
 
-def stage4_yield(layout: Layout, x, trials, seed) -> np.ndarray:
-    """Expected decision-stage dollars created inside the horizon per planned dollar, per unit.
-
-    One short bank-free simulation per quarter with only that quarter's creation (expectations
-    only: the mix constraint is on expected stage-4 creation).
+    Examples
+    --------
+    >>> import simcore
+    >>> from simcore.optimize.layout import build_layout
+    >>> lay = build_layout(simcore.load_scenario("scenarios/smb.toml"), "source", False)
+    >>> got = quarter_yields(lay, lay.unit_dollars(lay.reference), 200, 0, ending=True, categories=("pipeline",))
+    >>> sorted(got["ending"]["others"]), got["stage4"] is None, got["ending"]["decision"][0].shape == (len(lay.scenario.cells), 4)
+    (['pipeline'], True, True)
     """
     ref = np.maximum(np.asarray(x, dtype=np.float64), 1.0)
     cells = layout.cell_dollars(ref)
-    model = _without_bank(layout.compiled(cells))
-    k = model.n_stages
+    model = layout.compiled(cells)
+    k, P = model.n_stages, len(model.periods)
     created0 = flow_layout(k)[1]
-    out_yield = np.zeros(layout.n_units)
+    cats = [int(model.category[k - 1])] + [CATEGORIES.index(c) for c in categories]
+    per_dollar = np.zeros((len(cats),) + cells.shape)
+    s4 = np.zeros(layout.n_units)
+    bare = _without_bank(model)
     for q, share in enumerate(_quarter_shares(layout, model)):
-        sub = model.with_creation_scale(share[None, :])
-        out = run_kernel(sub, trials, seed, progress=False)
-        s4 = out.flow_amt[..., created0 + k - 1].sum(axis=(0, 1)) / trials  # per cell
-        for c in range(len(layout.scenario.cells)):
-            if cells[c, q] > 0:
-                out_yield[layout.cell_unit[c, q]] += s4[c]
-    units = layout.unit_dollars(cells)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(units > 0, out_yield / units, 0.0)
+        if not share.any():
+            continue
+        out = run_kernel(bare.with_creation_scale(share[None, :]), trials, seed, progress=False)
+        if stage4:
+            made = out.flow_amt[..., created0 + k - 1].sum(axis=(0, 1)) / trials  # per cell
+            for c in range(len(layout.scenario.cells)):
+                if cells[c, q] > 0:
+                    s4[layout.cell_unit[c, q]] += made[c]
+        if ending:
+            for i, cat in enumerate(cats):
+                mean = out.bank_amt[:, P, :, cat].mean(axis=0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    per_dollar[i, :, q] = np.where(cells[:, q] > 0, mean / cells[:, q], 0.0)
+    result = {"stage4": None, "ending": None}
+    if stage4:
+        units = layout.unit_dollars(cells)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result["stage4"] = np.where(units > 0, s4 / units, 0.0)
+    if ending:
+        alone = run_kernel(model.with_creation_scale(0.0), trials, seed, progress=False).bank_amt
+        bank = [alone[:, P, :, cat].mean(axis=0) for cat in cats]
+        result["ending"] = {
+            "decision": (per_dollar[0], bank[0]),
+            "others": {c: (per_dollar[i + 1], bank[i + 1]) for i, c in enumerate(categories)},
+        }
+    return result
+
+
+def ending_yields(layout: Layout, x, trials, seed) -> tuple:
+    """``(per_dollar (C, Q), bank (C,))``: the expected ending decision-stage bank per planned dollar
+    of each cell's creation in each quarter, and the starting bank's expected part, per cell
+    (:func:`quarter_yields`).
+    """
+    return quarter_yields(layout, x, trials, seed, ending=True)["ending"]["decision"]
+
+
+def stage4_yield(layout: Layout, x, trials, seed) -> np.ndarray:
+    """Expected decision-stage dollars created inside the horizon per planned dollar, per unit
+    (expectations only: the mix constraint is on expected stage-4 creation; :func:`quarter_yields`).
+    """
+    return quarter_yields(layout, x, trials, seed, stage4=True)["stage4"]
 
 
 def confidence_of_model(model, trials, seed, target) -> float:

@@ -22,7 +22,7 @@ from simcore.optimize.sample import simulate_plan
 
 def sample_problem(req: Request, rows: Rows, sim):
     """The sample problem on the trials of ``sim``: the limits' rows and one chance row per trial."""
-    ch = chances(sim, req.layout, req.target, req.confidence, req.limits, req.scale)
+    ch = chances(sim, req.layout, req.target, req.confidence, req.limits, req.scale, req.category_rows)
     return rows.problem(ch, req.budget if req.objective == "p_hit" else None)
 
 

@@ -67,6 +67,10 @@ MIN_STRENGTH = 1.0
 _FLOAT_MAX = 1.7976931348623157e308
 
 
+# Forecast categories, in order from least to most likely to close.
+CATEGORIES = ("pipeline", "best_case", "commit")
+
+
 class Node:
     doc = ""
 
@@ -409,6 +413,39 @@ class NumberOrList(Node):
         if self.max_len is not None:
             array["maxItems"] = self.max_len
         return {"anyOf": [n, array], "description": self.doc}
+
+
+class NumberOrCategories(Node):
+    """A number, or a table of numbers by forecast category (``{commit = 5e6}``)."""
+
+    def __init__(self, categories, number, doc=""):
+        self.categories = tuple(categories)
+        self.number = number
+        self.doc = doc
+
+    def check(self, value, path, ctx, out):
+        if isinstance(value, dict):
+            if not value:
+                out.append((path, "the table is empty: give a number, or one per forecast category"))
+            for key, item in value.items():
+                if key not in self.categories:
+                    out.append(
+                        (path + [key], f"unknown forecast category {key!r}{expected(key, self.categories)}")
+                    )
+                    continue
+                self.number.check(item, path + [key], ctx, out)
+        else:
+            self.number.check(value, path, ctx, out)
+
+    def schema(self):
+        n = self.number.schema()
+        table = {
+            "type": "object",
+            "properties": dict.fromkeys(self.categories, n),
+            "additionalProperties": False,
+            "minProperties": 1,
+        }
+        return {"anyOf": [n, table], "description": self.doc}
 
 
 class Table(Node):

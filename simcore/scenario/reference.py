@@ -8,7 +8,7 @@ field reference of ``docs/scenario-format.md``). ``tests/test_schema.py`` holds 
 from __future__ import annotations
 
 from simcore.scenario.nodes import Date, ListOf, MapOf, Number, NumberOrList, Table, Text
-from simcore.scenario.spec import AGGREGATE_BANK, BLOCK, SCENARIO, default_text
+from simcore.scenario.spec import AGGREGATE_BANK, BLOCK, SCENARIO, NumberOrCategories, default_text
 
 
 def json_schema():
@@ -45,6 +45,8 @@ def _kind(node):
         return kind
     if isinstance(node, NumberOrList):
         return "number, or a list with one per period"
+    if isinstance(node, NumberOrCategories):
+        return "number, or a table by forecast category"
     if isinstance(node, Text):
         return (
             "one of " + ", ".join(node.choices)
@@ -62,7 +64,7 @@ def _kind(node):
 
 
 def _range(node):
-    if isinstance(node, NumberOrList):
+    if isinstance(node, (NumberOrList, NumberOrCategories)):
         node = node.number
     if isinstance(node, ListOf) and isinstance(node.item, Number):
         node = node.item

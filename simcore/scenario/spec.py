@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from simcore.scenario.nodes import (  # noqa: F401  (re-exported: the format is read from spec)
     _FLOAT_MAX,
+    CATEGORIES,
     EARLIEST_START,
     MAX_ATTAINMENT,
     MAX_CELLS,
@@ -44,6 +45,7 @@ from simcore.scenario.nodes import (  # noqa: F401  (re-exported: the format is 
     MapOf,
     Node,
     Number,
+    NumberOrCategories,
     NumberOrList,
     Rate,
     Table,
@@ -55,6 +57,7 @@ from simcore.scenario.nodes import (  # noqa: F401  (re-exported: the format is 
     expected,
     text_problem,
 )
+from simcore.scenario.optimize_table import OPTIMIZE
 from simcore.scenario.programs import GROUP, MAX_PROGRAMS, PROGRAM
 
 # ---------------------------------------------------------------------------------------
@@ -257,7 +260,6 @@ BLOCK = Table(
     "parameters of a cell; the most specific level wins",
 )
 
-CATEGORIES = ("pipeline", "best_case", "commit")
 
 # Capacity: the teams that create (and carry) the pipeline (docs/model.md "Creation").
 MAX_HEADS = 100_000
@@ -414,114 +416,7 @@ SCENARIO = Table(
             },
             "plan inputs of the deterministic funnel (simcore funnel), not used by the simulation",
         ),
-        "optimize": Table(
-            {
-                "confidence": Number(
-                    "P(bookings over the horizon >= target) the plan must reach (default 0.9)", 0.0, 1.0
-                ),
-                "objective": Text(
-                    "creation (least stage-1 dollars, default), cost (least cost_per_dollar x dollars) "
-                    "or p_hit (highest confidence within budget)",
-                    ("creation", "cost", "p_hit"),
-                ),
-                "budget": Number(
-                    "total cost in dollars, for objective p_hit",
-                    0.0,
-                    MAX_TOTAL_DOLLARS,
-                    exclusive_minimum=True,
-                ),
-                "bank_build_weeks": Number(
-                    "weeks left to build the required starting bank (default: from "
-                    "[funnel] current_bank_date)",
-                    0.0,
-                    MAX_HORIZON_WEEKS,
-                    exclusive_minimum=True,
-                ),
-                "ramp": Number(
-                    "largest quarter-over-quarter ratio of a source's weekly creation, both ways "
-                    "(default 1.5; 0 lifts it)",
-                    0.0,
-                    MAX_RAMP,
-                ),
-                "ending_bank": Number(
-                    "decision-stage bank the horizon must end with, in dollars (default, when [funnel] "
-                    "plans an ending bank: what the spreadsheet plan, simulated, ends with; 0 lifts it)",
-                    0.0,
-                    MAX_TOTAL_DOLLARS,
-                ),
-                "ending_bank_confidence": Number(
-                    "P(ending decision-stage bank >= ending_bank) required (default 0.5)", 0.0, 1.0
-                ),
-                "source": MapOf(
-                    Table(
-                        {
-                            "ramp": Number("this source's ramp limit (see optimize.ramp)", 0.0, MAX_RAMP),
-                            "min": Number(
-                                "least stage-1 pipeline over the horizon, in dollars", 0.0, MAX_TOTAL_DOLLARS
-                            ),
-                            "max": Number(
-                                "most stage-1 pipeline over the horizon (a credible ceiling), in dollars",
-                                0.0,
-                                MAX_TOTAL_DOLLARS,
-                            ),
-                            "min_per_quarter": Number(
-                                "least stage-1 pipeline per quarter, in dollars", 0.0, MAX_TOTAL_DOLLARS
-                            ),
-                            "max_per_quarter": Number(
-                                "most stage-1 pipeline per quarter, in dollars", 0.0, MAX_TOTAL_DOLLARS
-                            ),
-                            "capacity_per_week": Number(
-                                "opportunities the team can create per week (headcount x "
-                                "meetings per week x conversion)",
-                                0.0,
-                                MAX_OPPORTUNITIES_PER_CELL,
-                            ),
-                            "capacity_dollars_per_week": Number(
-                                "stage-1 pipeline dollars the team can create per week",
-                                0.0,
-                                MAX_TOTAL_DOLLARS,
-                            ),
-                        },
-                        "limits on one source's planned creation",
-                    ),
-                    "limits per source (optimizer dimension value)",
-                ),
-                "mix": ListOf(
-                    Table(
-                        {
-                            "sources": ListOf(
-                                Text(), "the sources whose share is bounded", min_len=1, unique=True
-                            ),
-                            "min_share": Number(
-                                "least share of expected stage-4 creation from those sources", 0.0, 1.0
-                            ),
-                        },
-                        "a mix rule, e.g. >= 40% of stage 4 from expansion + outbound",
-                        required=("sources", "min_share"),
-                    ),
-                    "mix rules on expected decision-stage creation",
-                ),
-                "period_target": ListOf(
-                    Table(
-                        {
-                            "period": Text("the quarter, e.g. 2026-Q2"),
-                            "target": Number(
-                                "bookings target of that quarter, in dollars",
-                                0.0,
-                                MAX_TOTAL_DOLLARS,
-                                exclusive_minimum=True,
-                            ),
-                            "confidence": Number("P(quarter bookings >= target) required", 0.0, 1.0),
-                            "cumulative": Boolean("true: the target is year to date (default false)"),
-                        },
-                        "a per-quarter bookings target with its own confidence (cumulative = true: year to date)",
-                        required=("period", "target"),
-                    ),
-                    "per-quarter targets",
-                ),
-            },
-            "limits and settings of simcore optimize, not used by the simulation",
-        ),
+        "optimize": OPTIMIZE,
         # Programs: decisions a plan may fund (simcore.scenario.programs).
         "program": ListOf(PROGRAM, "programs the plan may fund", max_len=MAX_PROGRAMS),
         "program_group": ListOf(GROUP, "groups of programs that exclude each other"),
