@@ -484,6 +484,13 @@ def _draw_assumptions(trial_k, trial_u, i, kind, p_a, p_b, p_c, row, tab, out):
     return uniform(stream_key(trial_k, STREAM_MARKET, 0), 0)
 
 
+@jit(inline="always")
+def _add_into(out, part):
+    """``out += part``, element by element in order (one sequential pass)."""
+    for x in range(out.shape[0]):
+        out[x] += part[x]
+
+
 @jit_parallel
 def simulate_trials(
     seed,
@@ -757,11 +764,16 @@ def simulate_trials(
                 keep[src * n_cells + c] = kp
         bank_k = stream_key(trial_k, STREAM_BANK, 0)
 
-        fa = flow_amt[i].reshape(flow_amt[i].size)
-        fc = flow_cnt[i].reshape(flow_cnt[i].size)
-        ba = bank_amt[i].reshape(bank_amt[i].size)
-        bc = bank_cnt[i].reshape(bank_cnt[i].size)
-        ca = cohort_amt[i].reshape(cohort_amt[i].size)
+        # The trial's sums build up in small zeroed arrays of its own, which stay in the
+        # core's cache, and are added to the outputs once, in order, at the end: the outputs
+        # are fresh memory (out of cache), and a scattered first touch of each of their lines
+        # stalls the deal that makes it. Each sum is formed in the same order as before and
+        # added to the zero the caller left, so the bits are the same.
+        fa = np.zeros(flow_amt[i].size)
+        fc = np.zeros(flow_cnt[i].size, dtype=flow_cnt.dtype)
+        ba = np.zeros(bank_amt[i].size)
+        bc = np.zeros(bank_cnt[i].size, dtype=bank_cnt.dtype)
+        ca = np.zeros(cohort_amt[i].size)
         ch = cycle_hist[i].reshape(cycle_hist[i].size)
 
         # New deals are made a block at a time, in (cell, week, k) order, in a tight loop,
@@ -1010,3 +1022,9 @@ def simulate_trials(
                     fa[fp + lost_nd0 + s] += amount
                     fc[fp + lost_nd0 + s] += 1
                     break
+        _add_into(flow_amt[i].reshape(fa.size), fa)
+        _add_into(flow_cnt[i].reshape(fc.size), fc)
+        if boundaries:
+            _add_into(bank_amt[i].reshape(ba.size), ba)
+            _add_into(bank_cnt[i].reshape(bc.size), bc)
+        _add_into(cohort_amt[i].reshape(ca.size), ca)
