@@ -38,6 +38,8 @@ from bench_kernel import machine
 
 # Import statements (the first line of each), whose ``simcore`` becomes ``simcore_ref``.
 _IMPORT = re.compile(r"^\s*(from\s+simcore\S*\s+import|import\s+simcore)\b.*$", re.M)
+# Module names in strings (the lazy attribute table of ``simcore/__init__.py``), the same way.
+_NAMED = re.compile(r"(?<=[\"'])simcore(?=[.\"'])")
 
 
 def extract_ref(ref: str) -> Path:
@@ -46,7 +48,7 @@ def extract_ref(ref: str) -> Path:
     sha = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", ref], check=True, capture_output=True, text=True
     ).stdout.strip()
-    dest = Path(tempfile.gettempdir()) / f"simcore_ref_{sha[:12]}"
+    dest = Path(tempfile.gettempdir()) / f"simcore_ref2_{sha[:12]}"  # 2: with module names in strings renamed
     if (dest / "simcore_ref").is_dir():
         return dest
     tmp = Path(tempfile.mkdtemp(dir=dest.parent))
@@ -57,7 +59,8 @@ def extract_ref(ref: str) -> Path:
         t.extractall(tmp, filter="data")
     pkg = tmp / "simcore"
     for path in pkg.rglob("*.py"):
-        path.write_text(_IMPORT.sub(lambda m: re.sub(r"\bsimcore\b", "simcore_ref", m[0]), path.read_text()))
+        text = _IMPORT.sub(lambda m: re.sub(r"\bsimcore\b", "simcore_ref", m[0]), path.read_text())
+        path.write_text(_NAMED.sub("simcore_ref", text))
     dest.mkdir(exist_ok=True)
     pkg.rename(dest / "simcore_ref")
     return dest

@@ -484,6 +484,13 @@ def _draw_assumptions(trial_k, trial_u, i, kind, p_a, p_b, p_c, row, tab, out):
     return uniform(stream_key(trial_k, STREAM_MARKET, 0), 0)
 
 
+@jit(inline="always")
+def _add_into(out, part):
+    """``out += part``, element by element in order (one sequential pass)."""
+    for x in range(out.shape[0]):
+        out[x] += part[x]
+
+
 @jit_parallel
 def simulate_trials(
     seed,
@@ -757,11 +764,16 @@ def simulate_trials(
                 keep[src * n_cells + c] = kp
         bank_k = stream_key(trial_k, STREAM_BANK, 0)
 
-        fa = flow_amt[i].reshape(flow_amt[i].size)
-        fc = flow_cnt[i].reshape(flow_cnt[i].size)
-        ba = bank_amt[i].reshape(bank_amt[i].size)
-        bc = bank_cnt[i].reshape(bank_cnt[i].size)
-        ca = cohort_amt[i].reshape(cohort_amt[i].size)
+        # The trial's sums build up in small zeroed arrays of its own, which stay in the
+        # core's cache, and are added to the outputs once, in order, at the end: the outputs
+        # are fresh memory (out of cache), and a scattered first touch of each of their lines
+        # stalls the deal that makes it. Each sum is formed in the same order as before and
+        # added to the zero the caller left, so the bits are the same.
+        fa = np.zeros(flow_amt[i].size)
+        fc = np.zeros(flow_cnt[i].size, dtype=flow_cnt.dtype)
+        ba = np.zeros(bank_amt[i].size)
+        bc = np.zeros(bank_cnt[i].size, dtype=bank_cnt.dtype)
+        ca = np.zeros(cohort_amt[i].size)
         ch = cycle_hist[i].reshape(cycle_hist[i].size)
 
         # New deals are made a block at a time, in (cell, week, k) order, in a tight loop,
@@ -846,24 +858,70 @@ def simulate_trials(
                     j = 2
                     t_created = t
                     cohort = cohort_of_day[int(t)]
-                    residual = False
-                    given_close = np.nan
-                    age = np.nan
+                    row = c * k  # (cell, stage) rows of st and si are row + s
+                    expected_close = t + st[(row + s) * ST_WIDTH + ST_REMAINING]
                     n_push = 0
+                    w = cp[c * CP_WIDTH + CP_WIN]
+                    t_next = -1.0  # the next event's time, when already known
+                    u_next = 0.0  # and that event's outcome uniform
                 else:
                     key = mix64(bank_k ^ np.uint64(q))
                     c = bank_cell[q]
                     s = bank_stage[q]
                     t = bank_start[q]
                     p = period_of_day[int(t)]
-                    age = bank_age[q]
                     n_push = bank_pushes[q]
                     amount = bank_amount[q]
                     t_created = bank_created[q]
-                    given_close = bank_close[q]
                     cohort = bank_cohort
-                    residual = True
+                    row = c * k
+                    o = (row + s) * ST_WIDTH
+                    oi = (row + s) * SI_WIDTH
+                    given_close = bank_close[q]
+                    if given_close == given_close:  # a bank deal's own expected close date
+                        expected_close = given_close
+                    else:
+                        expected_close = t + st[o + ST_REMAINING]
+                    w = cp[c * CP_WIDTH + CP_WIN]
+                    for _ in range(n_push):
+                        w *= cp[c * CP_WIDTH + CP_DECAY]  # the pushes it has already taken
+                    # Its first event, drawn here so that the event loop below knows nothing
+                    # of the bank: at its own close date (a decision), after the rest of a
+                    # dwell it is already ``age`` days into, or after a renewal-theory
+                    # residual dwell when its age is unknown.
                     j = 0
+                    ze = word(key, j)
+                    j += 1
+                    u_next = lo_uniform(ze)
+                    age = bank_age[q]
+                    if s == decision and given_close == given_close:
+                        t_next = max(given_close, t)
+                    elif age == age:
+                        dwell, j = _aged_dwell(
+                            key,
+                            j,
+                            si[oi + SI_KIND],
+                            st[o + ST_DWELL_MEAN],
+                            st[o + ST_DWELL_CV],
+                            tab,
+                            si[oi + SI_TABLE],
+                            age,
+                            hi_uniform(ze),
+                        )
+                        t_next = t + dwell
+                    else:
+                        dwell, j = _dwell(
+                            key,
+                            j,
+                            si[oi + SI_KIND],
+                            st[o + ST_DWELL_MEAN],
+                            st[o + ST_DWELL_CV],
+                            tab,
+                            si[oi + SI_TABLE],
+                            True,
+                            hi_uniform(ze),
+                        )
+                        t_next = t + dwell
 
                 # ---- the life of one opportunity, from (c, s, t, amount) ----
                 # One loop over its events (a stage exit, a decision), with the period
@@ -871,21 +929,10 @@ def simulate_trials(
                 # ``flow_cell + p * flow_period + slot`` is flow ``slot`` of period p.
                 flow_cell = c * n_flow
                 bank_of_cell = c * N_CATEGORIES
-                row = c * k  # (cell, stage) rows of st and si are row + s
-                o = (row + s) * ST_WIDTH
                 bj = p + (period_start[p] < t)  # the first boundary at or after t (whole days)
                 pend_j = -1
                 pend_amount = 0.0
-                if given_close == given_close:  # a bank deal's own expected close date
-                    expected_close = given_close
-                else:
-                    expected_close = t + st[o + ST_REMAINING]
                 co = c * CP_WIDTH
-                w = cp[co + CP_WIN]
-                for _ in range(n_push):
-                    w *= cp[co + CP_DECAY]  # the pushes a bank deal has already taken
-                t_next = -1.0  # the next event's time, when already known (a pushed decision)
-                u_next = 0.0  # and that event's outcome uniform
                 while True:
                     o = (row + s) * ST_WIDTH
                     oi = (row + s) * SI_WIDTH
@@ -894,35 +941,18 @@ def simulate_trials(
                         ze = word(key, j)
                         j += 1
                         u_next = lo_uniform(ze)
-                        if s == decision and residual and given_close == given_close:
-                            t_next = max(given_close, t)
-                        elif residual and age == age:
-                            dwell, j = _aged_dwell(
-                                key,
-                                j,
-                                si[oi + SI_KIND],
-                                st[o + ST_DWELL_MEAN],
-                                st[o + ST_DWELL_CV],
-                                tab,
-                                si[oi + SI_TABLE],
-                                age,
-                                hi_uniform(ze),
-                            )
-                            t_next = t + dwell
-                        else:
-                            dwell, j = _dwell(
-                                key,
-                                j,
-                                si[oi + SI_KIND],
-                                st[o + ST_DWELL_MEAN],
-                                st[o + ST_DWELL_CV],
-                                tab,
-                                si[oi + SI_TABLE],
-                                residual,
-                                hi_uniform(ze),
-                            )
-                            t_next = t + dwell
-                        residual = False
+                        dwell, j = _dwell(
+                            key,
+                            j,
+                            si[oi + SI_KIND],
+                            st[o + ST_DWELL_MEAN],
+                            st[o + ST_DWELL_CV],
+                            tab,
+                            si[oi + SI_TABLE],
+                            False,
+                            hi_uniform(ze),
+                        )
+                        t_next = t + dwell
                     # Open at each period boundary it lives through: in the bank, maybe due,
                     # and slipped if still open at the end of the period it was due in.
                     while boundaries and bounds[bj] < t_next:
@@ -1010,3 +1040,9 @@ def simulate_trials(
                     fa[fp + lost_nd0 + s] += amount
                     fc[fp + lost_nd0 + s] += 1
                     break
+        _add_into(flow_amt[i].reshape(fa.size), fa)
+        _add_into(flow_cnt[i].reshape(fc.size), fc)
+        if boundaries:
+            _add_into(bank_amt[i].reshape(ba.size), ba)
+            _add_into(bank_cnt[i].reshape(bc.size), bc)
+        _add_into(cohort_amt[i].reshape(ca.size), ca)
