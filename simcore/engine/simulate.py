@@ -19,7 +19,7 @@ from simcore.engine.compile import Model, compile_scenario
 from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials, trial_columns
 from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate, refuse
 from simcore.engine.sampling import check_sampling, kernel_uniforms
-from simcore.engine.stream import BLOCK, StreamReducer, kept_bytes
+from simcore.engine.stream import BLOCK, StreamReducer, kept_bytes, reduce_chunk
 from simcore.errors import SimcoreError
 from simcore.format import json_safe
 from simcore.scenario.load import Scenario, check_scenario
@@ -394,19 +394,28 @@ def simulate(
         return build_dataset(model, out, seed, trial_start, sampling)
 
     reducer = StreamReducer(model, trials, seed, trial_start, sampling)
+    run_streamed(model, trials, seed, trial_start, chunk_size, progress, sampling, reducer.take)
+    return reducer.dataset()
+
+
+def run_streamed(model, trials, seed, trial_start, chunk_size, progress, sampling, take) -> None:
+    """Run the kernel over ``trials`` trials into one reused chunk buffer and hand each
+    chunk's :func:`simcore.engine.stream.reduce_chunk` to ``take(kept, moments)``, in trial
+    order: a streamed run, here or on a Dask worker.
+    """
     labelled = {}
+    created0, k = flow_layout(model.n_stages)[1], model.n_stages
 
     def reduce(out, lo, hi):
         # The Dataset views the reused buffer: label it once, refresh what is computed.
         if "ds" not in labelled:
             labelled["ds"] = build_dataset(model, out, seed, trial_start, sampling)
         ds = labelled["ds"]
-        created0, k = flow_layout(model.n_stages)[1], model.n_stages
         ds["opportunities"].values[:] = _opportunities(model, out.flow_cnt[..., created0 : created0 + k])
-        reducer.add(out, hi - lo, ds if hi - lo == ds.sizes["trial"] else ds.isel(trial=slice(0, hi - lo)))
+        n = hi - lo
+        take(*reduce_chunk(out, n, ds if n == ds.sizes["trial"] else ds.isel(trial=slice(0, n))))
 
     run_kernel(model, trials, seed, trial_start, chunk_size, progress, sampling, on_chunk=reduce)
-    return reducer.dataset()
 
 
 def _opportunities(model, created_count):
