@@ -85,7 +85,9 @@ def _setup_run(p):
 
 
 def _run(args):
-    from simcore.engine.simulate import simulate
+    from simcore.engine.simulate import preload_xarray, simulate
+
+    preload_xarray()  # imported in a thread while the kernel runs: the summary needs it after
     from simcore.io import check_not_an_input, check_result_file, output_format, save_dataset
     from simcore.report.text import summary_table
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -102,8 +103,6 @@ def worker_threads() -> int:
     >>> worker_threads() >= 1
     True
     """
-    import numba  # a worker task's own: this module is also imported where numba is not used
-
     text = os.environ.get("NUMBA_NUM_THREADS", "").strip()
     if text.isdigit() and int(text) >= 1:
         numba.set_num_threads(min(int(text), numba.config.NUMBA_NUM_THREADS))

@@ -8,10 +8,13 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # xarray is imported when a Dataset is built (start-up speed)
+    import xarray as xr
 
 from simcore import checks
 from simcore._version import __version__
@@ -38,6 +41,38 @@ BOUNDARY_VARIABLES = (
     "starting_bank_amount",
     "starting_bank_count",
 )
+
+
+_xarray_loading = None
+
+
+def load_xarray():
+    """xarray, with :mod:`simcore.lazydask`'s checks in place (imported here, when a Dataset is
+    built: see :func:`preload_xarray`).
+    """
+    if _xarray_loading is not None:
+        _xarray_loading.join()
+    import xarray as xr  # here, not at the top: a run's kernel starts before xarray is loaded
+
+    import simcore.lazydask  # noqa: F401  (before any Dataset: xarray need not import dask.array)
+
+    return xr
+
+
+def preload_xarray() -> None:
+    """Start importing xarray and pandas (~0.4 s of one core) in a thread, to overlap a run's
+    kernel, which releases the GIL: ``simcore run`` calls this before it simulates. Only
+    third-party modules are imported there, so the thread cannot deadlock with simcore's.
+    """
+    global _xarray_loading
+    if _xarray_loading is not None or "xarray" in sys.modules:
+        return
+
+    def load():
+        import xarray  # noqa: F401  (start-up speed: in a thread, beside the kernel)
+
+    _xarray_loading = threading.Thread(target=load, name="simcore-import-xarray", daemon=True)
+    _xarray_loading.start()
 
 
 def as_seed(seed) -> int:
@@ -477,6 +512,7 @@ def build_dataset(
     model: Model, out: _Outputs, seed: int, trial_start: int, sampling: str = "random"
 ) -> xr.Dataset:
     """Label the raw kernel outputs: dims and coords in the user's words, attrs from the registry."""
+    xr = load_xarray()
     sc = model.scenario
     dims = list(sc.dimensions)
     shape = [len(v) for v in sc.dimensions.values()]
