@@ -86,8 +86,6 @@ def _setup_run(p):
 
 def _run(args):
     from simcore.engine.simulate import preload_xarray, simulate
-
-    preload_xarray()  # imported in a thread while the kernel runs: the summary needs it after
     from simcore.io import check_not_an_input, check_result_file, output_format, save_dataset
     from simcore.report.text import summary_table
 
@@ -109,6 +107,9 @@ def _run(args):
         check_not_an_input(args.out, scenario_inputs(args, sc))  # the bank CSV is known now
     with scale_options(args, sc, quiet=args.quiet or args.json) as options:
         options.update(_lean(args, options))
+        # Imported in a thread while the kernel runs (the summary needs it after); started once
+        # the model is compiled, so that it does not contend for the GIL with numba's cache load.
+        preload_xarray()
         ds = simulate(
             sc,
             trials=args.trials,
