@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import xarray as xr
 
 from simcore.errors import SimcoreError
 
@@ -130,6 +129,8 @@ def dataset(value):
     -------
     xarray.Dataset
     """
+    import xarray as xr  # here, not at the top: a run's kernel starts before xarray is loaded
+
     if not isinstance(value, xr.Dataset) or "dimensions" not in value.attrs or "bookings_amount" not in value:
         raise SimcoreError(f"expected a Dataset returned by simcore.simulate, got {type(value).__name__}")
     return value

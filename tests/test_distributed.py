@@ -96,6 +96,36 @@ def test_one_at_a_time_on_dask_is_the_same_bits(client):
         np.testing.assert_array_equal(high, there.bookings[name][1], err_msg=name)
 
 
+def test_a_worker_streaming_its_part_in_several_chunks_gives_the_same_bits(client, monkeypatch):
+    # A worker's part (1024 trials) streams through a buffer of one block (512): the figures
+    # kept from the first half must not be overwritten by the second.
+    import simcore.engine.simulate as engine
+
+    monkeypatch.setattr(engine, "STREAM_CHUNK_BYTES", 1)
+    assert engine.stream_chunk(simcore.compile_scenario(simcore.load_scenario(SMB))) == BLOCK
+    sc = simcore.load_scenario(SMB)
+    here = simcore.simulate(sc, 1600, 3, progress=False, stream=True)
+    there = simcore.simulate(sc, 1600, 3, client=client, stream=True, chunk_size=1024)
+    assert here.simcore.summary() == there.simcore.summary()
+    for name, var in here.data_vars.items():
+        np.testing.assert_array_equal(var.values, there[name].values, err_msg=name)
+
+
+def test_workers_take_their_numba_threads_from_the_environment(monkeypatch):
+    import numba
+
+    from simcore.engine.distributed import worker_threads
+
+    before = numba.get_num_threads()
+    try:
+        monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+        assert worker_threads() == numba.get_num_threads() == 1
+        monkeypatch.setenv("NUMBA_NUM_THREADS", "many")  # not a number: numba's setting stays
+        assert worker_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+
+
 def test_kernel_chunks_on_dask_are_the_same_bits(client):
     from simcore.engine.compile import compile_scenario
     from simcore.engine.distributed import kernel_chunks

@@ -95,3 +95,58 @@ def test_the_rough_mean_deal_size_is_the_exact_one_to_rounding():
         a = AmountParams("lognormal", 4e4, sigma, (), pw, wf, wmax, floor, cap)
         exact, rough = expected_amount(a), expected_amount(a, rough=True)
         assert math.isclose(rough, exact, rel_tol=1e-13), (rough, exact)
+
+
+def test_the_engine_loads_without_xarray_or_pandas():
+    # A run's kernel starts while xarray and pandas load in a thread (simulate.preload_xarray):
+    # compiling a scenario and running the kernel must not need them.
+    code = (
+        "from simcore.engine import simulate as S\n"
+        "from simcore.engine.compile import compile_scenario\n"
+        "from simcore.scenario.load import load_scenario\n"
+        f"model = compile_scenario(load_scenario({FY2026!r}))\n"
+        "S.run_kernel(model, 16, 7, progress=False)"
+    )
+    assert heavy(loaded_after(code), ("xarray", "pandas")) == []
+
+
+def test_a_run_that_preloads_xarray_prints_what_one_without_prints(capsys):
+    # `simcore run` in a fresh process (xarray imported in a thread during the kernel) against
+    # the same run here, where everything is imported already.
+    from helpers import run_cli
+
+    args = ["run", FY2026, "--trials", "300", "--seed", "3", "--json"]
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "simcore", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads(run_cli(capsys, *args)[1])
+
+
+def test_a_run_without_out_skips_the_boundaries_and_prints_the_same(tmp_path, capsys, monkeypatch):
+    # No --out: the kernel skips the bank, due and slip bookkeeping; with --out it keeps it.
+    from helpers import run_cli
+
+    import simcore.engine.simulate as engine
+
+    asked = []
+    real = engine.simulate
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("boundaries", True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "simulate", spy)
+    for name in ("fy2026", "enterprise", "smb"):
+        scenario = ROOT / "scenarios" / f"{name}.toml"
+        args = ["run", scenario, "--trials", 400, "--seed", 5, "--json"]
+        _, lean, _ = run_cli(capsys, *args)
+        _, full, _ = run_cli(capsys, *args, "--out", tmp_path / f"{name}.nc")
+        assert json.loads(lean) == json.loads(full), name
+    assert asked == [False, True] * 3

@@ -17,10 +17,14 @@ docs/distributed.md for real clusters (dask-jobqueue, Kubernetes, Coiled).
 
 from __future__ import annotations
 
+import os
+
+import numba
+import numpy as np
 import xarray as xr
 
-from simcore.engine.simulate import build_dataset, run_kernel
-from simcore.engine.stream import BLOCK, StreamReducer, reduce_chunk
+from simcore.engine.simulate import build_dataset, run_kernel, run_streamed
+from simcore.engine.stream import BLOCK, StreamReducer
 from simcore.errors import SimcoreError
 
 
@@ -83,14 +87,48 @@ def _closing_cluster(close, cluster):
     return both
 
 
-def _chunk(model, seed, lo, n, sampling, stream):
-    """One worker's part: trials ``lo .. lo + n - 1`` (absolute), full or reduced."""
-    out = run_kernel(model, n, seed, lo, progress=False, sampling=sampling)
-    ds = build_dataset(model, out, seed, lo, sampling)
-    if not stream:
-        return ds
+def worker_threads() -> int:
+    """Set this worker thread's numba threads from ``NUMBA_NUM_THREADS``; return them.
 
-    return reduce_chunk(out, n, ds)
+    A Dask worker process reads its environment (``env=`` of the cluster, the job script's
+    exports) only after it has imported the module that started it, and a script that
+    imports simcore has imported numba by then, with numba's default of every core. Each
+    worker then ran the kernel on all the cores, and two workers on two cores fought over
+    them (1.10x from 1 to 2 workers). The variable is read again here, at every task, and
+    applied with :func:`numba.set_num_threads` (per calling thread, so tasks in threads do
+    not disturb each other); without it numba keeps its default.
+
+    Examples
+    --------
+    >>> worker_threads() >= 1
+    True
+    """
+    text = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if text.isdigit() and int(text) >= 1:
+        numba.set_num_threads(min(int(text), numba.config.NUMBA_NUM_THREADS))
+    return numba.get_num_threads()
+
+
+def _chunk(model, seed, lo, n, sampling, stream):
+    """One worker's part: trials ``lo .. lo + n - 1`` (absolute), full or reduced.
+
+    A streamed part runs as a streamed run does here (one reused buffer of outputs, reduced
+    chunk by chunk) and sends back its headline figures and per-block moments, unfolded:
+    the client folds every block in trial order.
+    """
+    worker_threads()
+    if not stream:
+        out = run_kernel(model, n, seed, lo, progress=False, sampling=sampling)
+        return build_dataset(model, out, seed, lo, sampling)
+    kept, moments = [], []
+
+    def take(k, m):
+        kept.append({name: np.array(v) for name, v in k.items()})  # some view the reused buffer
+        moments.extend(m)
+
+    run_streamed(model, n, seed, lo, None, False, sampling, take)
+    joined = {name: np.concatenate([k[name] for k in kept]) for name in kept[0]}
+    return joined, moments
 
 
 def chunk_plan(trials: int, workers: int, chunk_size: int | None = None) -> list:
@@ -160,12 +198,19 @@ def fan_out(client, func, items, *args, **kwargs) -> list:
     items = list(items)
     if client is None:
         return [func(item, *args, **kwargs) for item in items]
-    futures = [client.submit(func, item, *args, pure=False, **kwargs) for item in items]
+    futures = [client.submit(_on_worker, func, item, *args, pure=False, **kwargs) for item in items]
     return client.gather(futures)
+
+
+def _on_worker(func, *args, **kwargs):
+    """``func(*args, **kwargs)`` on a worker, with the worker's numba threads (:func:`worker_threads`)."""
+    worker_threads()
+    return func(*args, **kwargs)
 
 
 def _kernel_part(model, seed, lo, n):
     """One worker's raw kernel outputs for trials ``lo .. lo + n - 1`` (absolute)."""
+    worker_threads()
     return run_kernel(model, n, seed, lo, progress=False)
 
 

@@ -8,18 +8,21 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-import xarray as xr
+
+if TYPE_CHECKING:  # xarray is imported when a Dataset is built (start-up speed)
+    import xarray as xr
 
 from simcore import checks
 from simcore._version import __version__
 from simcore.engine.compile import Model, compile_scenario
 from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials, trial_columns
-from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate, refuse
+from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate, output_buffer, refuse
 from simcore.engine.sampling import check_sampling, kernel_uniforms
-from simcore.engine.stream import BLOCK, StreamReducer, kept_bytes
+from simcore.engine.stream import BLOCK, StreamReducer, kept_bytes, reduce_chunk
 from simcore.errors import SimcoreError
 from simcore.format import json_safe
 from simcore.scenario.load import Scenario, check_scenario
@@ -38,6 +41,38 @@ BOUNDARY_VARIABLES = (
     "starting_bank_amount",
     "starting_bank_count",
 )
+
+
+_xarray_loading = None
+
+
+def load_xarray():
+    """xarray, with :mod:`simcore.lazydask`'s checks in place (imported here, when a Dataset is
+    built: see :func:`preload_xarray`).
+    """
+    if _xarray_loading is not None:
+        _xarray_loading.join()
+    import xarray as xr  # here, not at the top: a run's kernel starts before xarray is loaded
+
+    import simcore.lazydask  # noqa: F401  (before any Dataset: xarray need not import dask.array)
+
+    return xr
+
+
+def preload_xarray() -> None:
+    """Start importing xarray and pandas (~0.4 s of one core) in a thread, to overlap a run's
+    kernel, which releases the GIL: ``simcore run`` calls this before it simulates. Only
+    third-party modules are imported there, so the thread cannot deadlock with simcore's.
+    """
+    global _xarray_loading
+    if _xarray_loading is not None or "xarray" in sys.modules:
+        return
+
+    def load():
+        import xarray  # noqa: F401  (start-up speed: in a thread, beside the kernel)
+
+    _xarray_loading = threading.Thread(target=load, name="simcore-import-xarray", daemon=True)
+    _xarray_loading.start()
 
 
 def as_seed(seed) -> int:
@@ -67,6 +102,24 @@ def zeros(shape, dtype=np.float64) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, count * dtype.itemsize), dtype=dtype, count=count).reshape(shape)
 
 
+def _carve(specs: dict) -> dict:
+    """Zeroed arrays ``{name: (shape, dtype)}`` side by side in one output buffer
+    (:func:`simcore.engine.memory.output_buffer`: pre-faulted, or reused from a result no
+    longer referenced), each aligned to 64 bytes; small sets come from numpy.
+    """
+    offsets, size = {}, 0
+    for name, (shape, dtype) in specs.items():
+        offsets[name] = size
+        size += -(-int(np.prod(shape)) * np.dtype(dtype).itemsize // 64) * 64
+    if size < 1 << 20:
+        return {name: np.zeros(shape, dtype) for name, (shape, dtype) in specs.items()}
+    buffer = output_buffer(size, numba.get_num_threads())
+    return {
+        name: np.frombuffer(buffer, dtype, int(np.prod(shape)), offsets[name]).reshape(shape)
+        for name, (shape, dtype) in specs.items()
+    }
+
+
 class _Outputs:
     """Preallocated kernel outputs for ``trials`` trials of a model."""
 
@@ -74,15 +127,20 @@ class _Outputs:
         n = len(model.periods)
         c = len(model.scenario.cells)
         k = model.n_stages
-        self.flow_amt = zeros((trials, n, c, flow_layout(k)[-1]))
-        self.flow_cnt = zeros((trials, n, c, flow_layout(k)[-1]), dtype=np.int32)
-        self.bank_amt = zeros((trials, n + 1, c, N_CATEGORIES))
-        self.bank_cnt = zeros((trials, n + 1, c, N_CATEGORIES), dtype=np.int32)
-        self.cohort_amt = zeros((trials, n, len(model.cohorts) + 1, c))
-        self.cycle_hist = zeros((trials, c, len(model.cycle_edges) - 1), dtype=np.int32)
-        self.drawn = zeros((trials, c, model.param_kind.shape[1]))
-        self.market = zeros(trials)
-        self.attained = zeros((trials, len(model.attain_names)))
+        f8, i4 = np.float64, np.int32
+        specs = {
+            "flow_amt": ((trials, n, c, flow_layout(k)[-1]), f8),
+            "flow_cnt": ((trials, n, c, flow_layout(k)[-1]), i4),
+            "bank_amt": ((trials, n + 1, c, N_CATEGORIES), f8),
+            "bank_cnt": ((trials, n + 1, c, N_CATEGORIES), i4),
+            "cohort_amt": ((trials, n, len(model.cohorts) + 1, c), f8),
+            "cycle_hist": ((trials, c, len(model.cycle_edges) - 1), i4),
+            "drawn": ((trials, c, model.param_kind.shape[1]), f8),
+            "market": ((trials,), f8),
+            "attained": ((trials, len(model.attain_names)), f8),
+        }
+        for name, array in _carve(specs).items():
+            setattr(self, name, array)
         self.boundaries = True  # whether the kernel recorded the period-boundary outputs
 
     def arrays(self, lo, hi):
@@ -101,8 +159,13 @@ class _Outputs:
 
 # Trials per kernel call are sized so that a call lasts about this long: short enough
 # that Ctrl-C (checked between calls) stops a run within a second, long enough that the
-# per-call overhead (thread wake-up, slicing) stays under a percent.
-CHUNK_SECONDS = 0.25
+# per-call cost stays small. That cost is the second thread's wake-up at every call: about
+# 0.1 ms on a free machine, but 10-25 ms when the cores are shared with other work (the
+# woken thread waits for a core), measured at 0.94 s of CPU for 10,000 fy2026 trials in one
+# call against 1.06 s in calls of 0.25 s at load 5.
+CHUNK_SECONDS = 0.5
+# The first call, which measures the speed: a few hundredths of a second.
+FIRST_CHUNK = 256
 MAX_CHUNK = 8192
 # A streamed run's reused buffer of full outputs (one chunk): about 2,500 quarterly fy2026
 # trials, one block (512) of weekly ones.
@@ -139,7 +202,7 @@ def chunks(trials: int, chunk_size: int | None, unit: int = 1, largest: int = MA
     the last call's speed to last about :data:`CHUNK_SECONDS`. Calls are whole multiples of
     ``unit`` trials (the last excepted), at most ``largest``. Results never depend on the chunking.
     """
-    size = chunk_size or unit * max(1, 64 // unit)
+    size = chunk_size or unit * max(1, FIRST_CHUNK // unit)
     lo = 0
     while lo < trials:
         hi = min(trials, lo + size)
@@ -394,26 +457,46 @@ def simulate(
         return build_dataset(model, out, seed, trial_start, sampling)
 
     reducer = StreamReducer(model, trials, seed, trial_start, sampling)
+    run_streamed(model, trials, seed, trial_start, chunk_size, progress, sampling, reducer.take)
+    return reducer.dataset()
+
+
+def run_streamed(model, trials, seed, trial_start, chunk_size, progress, sampling, take) -> None:
+    """Run the kernel over ``trials`` trials into one reused chunk buffer and hand each
+    chunk's :func:`simcore.engine.stream.reduce_chunk` to ``take(kept, moments)``, in trial
+    order: a streamed run, here or on a Dask worker.
+    """
     labelled = {}
+    created0, k = flow_layout(model.n_stages)[1], model.n_stages
 
     def reduce(out, lo, hi):
         # The Dataset views the reused buffer: label it once, refresh what is computed.
         if "ds" not in labelled:
             labelled["ds"] = build_dataset(model, out, seed, trial_start, sampling)
         ds = labelled["ds"]
-        created0, k = flow_layout(model.n_stages)[1], model.n_stages
         ds["opportunities"].values[:] = _opportunities(model, out.flow_cnt[..., created0 : created0 + k])
-        reducer.add(out, hi - lo, ds if hi - lo == ds.sizes["trial"] else ds.isel(trial=slice(0, hi - lo)))
+        n = hi - lo
+        take(*reduce_chunk(out, n, ds if n == ds.sizes["trial"] else ds.isel(trial=slice(0, n))))
 
     run_kernel(model, trials, seed, trial_start, chunk_size, progress, sampling, on_chunk=reduce)
-    return reducer.dataset()
 
 
 def _opportunities(model, created_count):
     """Opportunities simulated per trial: those created in each cell's entry stage, plus the bank."""
-    per_cell = created_count.sum(axis=1)  # (trial, cell, stage)
-    cells = np.arange(per_cell.shape[1])
-    return per_cell[:, cells, model.entry_stage].sum(axis=1).astype(np.int64) + len(model.bank_cell)
+    # Only each cell's entry stage is read: one int32 per cache line of the flow counts, so
+    # gathered in one pass over (trial, period) rows, not summed over every stage first.
+    t, n, c, k = created_count.shape
+    s0, s1, s2, s3 = created_count.strides
+    cells = np.arange(c)
+    if s3 == created_count.itemsize and s2 % s3 == 0 and s2 >= k * s3:
+        # The row of a (trial, period) as one run of slots: cell j's stage e is slot j * s2/s3 + e.
+        rows = np.lib.stride_tricks.as_strided(
+            created_count, (t, n, (c - 1) * (s2 // s3) + k), (s0, s1, s3), writeable=False
+        )
+        entered = rows[:, :, cells * (s2 // s3) + model.entry_stage]
+    else:
+        entered = created_count[:, :, cells, model.entry_stage]
+    return entered.sum(axis=(1, 2), dtype=np.int64) + len(model.bank_cell)
 
 
 def _attainment(model, out) -> dict:
@@ -429,6 +512,7 @@ def build_dataset(
     model: Model, out: _Outputs, seed: int, trial_start: int, sampling: str = "random"
 ) -> xr.Dataset:
     """Label the raw kernel outputs: dims and coords in the user's words, attrs from the registry."""
+    xr = load_xarray()
     sc = model.scenario
     dims = list(sc.dimensions)
     shape = [len(v) for v in sc.dimensions.values()]

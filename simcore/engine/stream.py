@@ -17,10 +17,13 @@ Dask workers.
 
 from __future__ import annotations
 
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING
 
-import simcore.lazydask  # noqa: F401  (before any Dataset: xarray need not import dask.array)
+import numpy as np
+
+if TYPE_CHECKING:  # xarray is imported when a Dataset is built (start-up speed)
+    import xarray as xr
+
 from simcore.variables import attrs_of, dims_of
 
 BLOCK = 512
@@ -167,7 +170,9 @@ class StreamReducer:
     def dataset(self) -> xr.Dataset:
         """The streamed result: :data:`KEPT` per trial, ``<name>_mean``/``_sd`` for every output."""
         # At call time: simulate imports this module (its runs hand their chunks to it).
-        from simcore.engine.simulate import _Outputs, build_dataset
+        from simcore.engine.simulate import _Outputs, build_dataset, load_xarray
+
+        xr = load_xarray()  # loaded while a run's kernel goes (start-up speed)
 
         shapes = {name: a.shape[1:] for name, a in zip(RAW, _Outputs(self.model, 1).arrays(0, 1))}
         n = self.filled
