@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,16 @@ def test_compare_and_sensitivity_take_dask_on_the_command_line(capsys):
     for command in ("compare", "sensitivity", "optimize"):
         code, _, err = run_cli(capsys, command, SMB, "--trials", 10, "--dask", "local:0")
         assert code == 2 and "local:N" in err, (command, err)
+
+
+@pytest.mark.parametrize(
+    "address, words",
+    [
+        ("bogus", "expected local:N or a scheduler address"),  # was a ValueError traceback
+        (f"local:{(os.cpu_count() or 1) + 1}", "use local:"),  # local:1000 started 1,000 processes
+    ],
+)
+def test_a_dask_address_that_cannot_work_is_one_line(capsys, address, words):
+    pytest.importorskip("distributed")
+    code, _, err = run_cli(capsys, "run", SMB, "--trials", 10, "--dask", address)
+    assert code == 2 and words in err and err.count("\n") == 1, err

@@ -12,6 +12,8 @@ import contextlib
 import os
 import sys
 
+from simcore.errors import SimcoreError
+
 
 def add_scale_arguments(p) -> None:
     """Add ``--sampling``, ``--stream/--no-stream``, ``--max-memory`` and ``--dask`` to ``p``."""
@@ -107,7 +109,12 @@ def scale_options(args, scenario, quiet: bool):
 
     previous = os.environ.get(CAP_VARIABLE)
     if args.max_memory is not None:
-        parse_bytes(args.max_memory)  # a clear error now
+        try:
+            parse_bytes(args.max_memory)  # a clear error now, naming the option given
+        except SimcoreError:
+            raise SimcoreError(
+                f"--max-memory {args.max_memory!r}: expected a size such as 8GB or 512MiB"
+            ) from None
         os.environ[CAP_VARIABLE] = args.max_memory  # for this run only: restored below
     client = None
     try:

@@ -61,6 +61,14 @@ def connect(address: str):
         text = address.split(":", 1)[1]
         if not text.isdigit() or int(text) < 1:
             raise SimcoreError(f"--dask {address!r}: expected local:N with N a whole number from 1")
+        # A local cluster's workers share this machine's cores: more workers than cores only
+        # compete for them (and local:1000 would start a thousand processes).
+        cores = os.cpu_count() or 1
+        if int(text) > cores:
+            raise SimcoreError(
+                f"--dask {address!r}: this machine has {cores} core{'s' if cores != 1 else ''}; "
+                f"use local:{cores} at most, or a cluster's scheduler address"
+            )
         # One thread per worker: the workers are the parallelism (numba's threads would
         # otherwise oversubscribe the cores).
         cluster = distributed.LocalCluster(
@@ -75,6 +83,10 @@ def connect(address: str):
         return client
     try:
         return distributed.Client(address, timeout="10s")
+    except ValueError as exc:  # not an address at all ("bogus": no port)
+        raise SimcoreError(
+            f"--dask {address!r}: expected local:N or a scheduler address such as tcp://host:8786 ({exc})"
+        ) from None
     except (OSError, TimeoutError) as exc:
         raise SimcoreError(f"--dask {address!r}: cannot reach the scheduler ({exc})") from None
 

@@ -436,7 +436,7 @@ def simulate(
     hint = (
         "simulate fewer trials, or in parts (trial_start)"
         if stream
-        else "stream the run (--stream; in Python stream=True)"
+        else "stream the run (simcore run --stream; in Python stream=True)"
     )
     refuse(
         memory_estimate(model, trials, stream),
