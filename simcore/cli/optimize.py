@@ -300,11 +300,14 @@ def _sheet_lines(res, m, ds) -> list:
         ]
         b = sh.get("breakdown")
         if b:
+
+            def step(v):  # a step's saving as words: a negative saving is pipeline added
+                return f"saves {m(v)}" if v >= 0 else f"adds {m(-v)}"
+
             lines.append(
-                f"From the spreadsheet's {m(b['as_written'])} to this plan's {m(b['optimized'])}: push saves "
-                f"{m(b['push'])}, sizing by simulation to the same confidence and ending bank "
-                f"{m(b['confidence_and_ending_bank'])}, timing and source mix {m(b['timing_and_mix'])} "
-                "(negative: costs more)."
+                f"From the spreadsheet's {m(b['as_written'])} to this plan's {m(b['optimized'])}: push "
+                f"{step(b['push'])}, sizing by simulation to the same confidence and ending bank "
+                f"{step(b['confidence_and_ending_bank'])}, timing and source mix {step(b['timing_and_mix'])}."
             )
         lines.append("")
     return lines
