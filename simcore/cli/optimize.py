@@ -237,7 +237,9 @@ def _confidence_lines(res, m, ds) -> list:
         for b in res.binding:
             limit = b.get("limit")
             shown = "" if limit is None else (m(limit) if "dollar" in b.get("unit", "") else f"{limit:,.0f}")
-            rows.append([b["constraint"], shown, f"{b['shadow_price']:.3g}", b.get("unit", "")])
+            # A limit at its bound whose relaxation changes nothing (a degenerate vertex) shows 0, not -0.
+            price = b["shadow_price"] if abs(b["shadow_price"]) > 1e-9 else 0.0
+            rows.append([b["constraint"], shown, f"{price:.3g}", b.get("unit", "")])
         lines += [
             "What binds (shadow price: the objective's change when the limit is relaxed)",
             table(rows, ["constraint", "limit", "shadow price", "per"]),

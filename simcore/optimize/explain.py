@@ -36,13 +36,15 @@ def binding(rows, problem, sol, x_dollars) -> list:
             )
     for ch, dual in zip(problem.chances, sol.chance_duals):
         # Trial rows are (target - bank) / target: one more dollar of target moves them by 1 / target.
+        price = float(-dual / ch.target)
+        what = "required bank" if "bank" in ch.name else "target"
         out.append(
             {
                 "constraint": f"{ch.name} at {ch.alpha:.0%} confidence",
                 "kind": "confidence",
                 "limit": ch.target,
-                "shadow_price": float(-dual / ch.target),
-                "unit": "objective added per dollar of target",
+                "shadow_price": price,
+                "unit": f"objective added per dollar of {what}",
             }
         )
     return out
