@@ -170,6 +170,8 @@ def test_bad_requests_say_what_is_wrong(tmp_path, capsys):
         (["--as-of", "2026-07-15", "--programs"], "does not combine with --programs"),
         (["--as-of", "2026-07-15", "--history", str(opps)], "--history needs --opportunities"),
         (["--as-of", "2026-09-15", "--opportunities", str(opps)], "the export ends before the as-of date"),
+        # Without the export, nothing won and the starting bank still open in July: refused.
+        (["--as-of", "2026-07-15"], "give --opportunities"),
     ):
         assert main(base + extra) == 2, extra
         err = capsys.readouterr().err

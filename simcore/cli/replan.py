@@ -24,6 +24,22 @@ def add_carryover_argument(p):
     )
 
 
+def require_export_after_start(args, sc) -> None:
+    """Refuse an as-of date after the plan's start without ``--opportunities``.
+
+    Without the export there are no actuals, and the scenario's own starting bank would stand
+    for the deals open on that date: a mid-year re-plan or forecast would read as confident and
+    be wrong. (The Python API keeps that case, for plans made before the year starts.)
+    """
+    days = (args.as_of - sc.start).days if args.as_of is not None else 0
+    # A date outside the plan is as_of_state's to refuse, with its own words.
+    if 0 < days < sc.horizon_days and not args.opportunities:
+        raise SimcoreError(
+            f"--as-of {args.as_of} is after the plan's start ({sc.start}): give --opportunities (the CRM "
+            "export), so that what is won and what is open on that date are known"
+        )
+
+
 def as_of_state_of(args, sc):
     """The :class:`~simcore.forecast.asof.AsOf` the options ask for (None without ``--as-of``)."""
     carry = getattr(args, "carryover", None)
@@ -48,6 +64,7 @@ def as_of_state_of(args, sc):
         )
     if getattr(args, "programs", False):
         raise SimcoreError("--as-of re-plans the creation plan; it does not combine with --programs")
+    require_export_after_start(args, sc)
     # Lazily, as every command: pandas' parsers load only for an as-of re-plan.
     from simcore.forecast.asof import as_of_state
 
