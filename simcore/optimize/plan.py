@@ -71,6 +71,7 @@ def optimize(
     client=None,
     as_of=None,
     carryover=None,
+    programs=None,
 ) -> OptimizeResult:
     """The cheapest creation plan by source and quarter that books the target at a confidence.
 
@@ -118,6 +119,9 @@ def optimize(
         the as-of date on is planned (quarters already over get none; their per-quarter minimum
         and ramp are not asked). The spreadsheet comparison and the day-one bank are skipped.
         ``result.as_of`` says what the re-plan starts from (:mod:`simcore.optimize.replan`).
+    programs : simcore.optimize.joint.Funded, optional
+        HOOK for :func:`simcore.optimize.joint.optimize_with_programs`: programs funded beside
+        the plan (their deals and rate lifts in every simulation); default none.
     carryover : {"next", "even", "optimize"}, optional
         With ``as_of``: also the creation planned to date against created to date by source,
         and the plan's remaining creation plus that shortfall by the rule, simulated.
@@ -141,6 +145,7 @@ def optimize(
     req = _request(scenario, confidence, objective, budget, target, trials, seed, verify_trials,
                    verify_seed, iterations, limits, free_mix, dimension, progress)  # fmt: skip
     req.client = client
+    req.layout.programs = programs  # HOOK: funded programs (simcore.optimize.joint); None: none
     if as_of is not None or carryover is not None:
         replan.attach(req, as_of, carryover)
     rows = _rows(req)
