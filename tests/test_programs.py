@@ -356,9 +356,10 @@ def test_exact_search_and_milp_find_the_best_of_every_subset():
     assert x is None
 
 
-def test_optimize_programs_on_the_command_line(capsys):
+def test_programs_choose_on_the_command_line(capsys):
+    # On top of the plan as written (the creation plan held): `simcore programs --choose`.
     code, out, _ = run_cli(
-        capsys, "optimize", "scenarios/programs.toml", "--programs", "--budget", "900000", "--trials", "300"
+        capsys, "programs", "scenarios/programs.toml", "--choose", "--budget", "900000", "--trials", "300"
     )
     assert code == 0
     assert "7 programs evaluated," in out and "selected" in out
@@ -366,9 +367,11 @@ def test_optimize_programs_on_the_command_line(capsys):
     assert code == 0 and '"programs"' in out
     # A target the base plan already books: nothing needs funding.
     code, out, _ = run_cli(
-        capsys, "optimize", "scenarios/programs.toml", "--programs", "--target", "1000", "--trials", "200"
+        capsys, "programs", "scenarios/programs.toml", "--choose", "--confidence", "0.01", "--trials", "200"
     )
     assert code == 0 and "7 programs evaluated, 0 selected" in out
+    code, _, err = run_cli(capsys, "programs", "scenarios/programs.toml", "--budget", "5", "--trials", "50")
+    assert code == 2 and "--choose" in err
 
 
 # ---- attainment of a program's creation, and programs sharing a cell -------------------------
