@@ -164,7 +164,7 @@ def test_a_cheap_program_replaces_expensive_creation(small):
     """The plan as written already books the target at 50%: on top of it no program is worth
     funding. Jointly, the outbound pod ($99k for $2.4M of outbound pipeline, which as creation
     would cost $360k) replaces the plan's outbound creation, at a lower total cost."""
-    r = optimize_with_programs(small, 0.5, trials=TRIALS, verify_trials=2000)
+    r = optimize_with_programs(small, 0.5, trials=TRIALS, verify_trials=2000, polish=0)
     assert r.on_top["chosen"] == []
     assert "Outbound pod" in r.chosen
     assert r.total_cost < r.on_top["total_cost"]
@@ -199,3 +199,25 @@ def test_optimize_programs_bad_input_exits_2(capsys, tmp_path):
     path.write_text(SMALL.replace("per_month = 10_000", "per_month = -10_000"), encoding="utf-8")
     code, _, err = run_cli(capsys, "optimize", path, "--programs", "--trials", "200")
     assert code == 2 and "program[0].cost" in err
+
+
+@pytest.mark.slow
+def test_best_p_hit_for_a_total_budget(small):
+    """Within a total budget (creation plus programs) the joint answer spends no more than it, and
+    is at least as sure as the creation plan alone optimized for the same budget."""
+    budget = 700_000.0
+    r = optimize_with_programs(small, budget=budget, trials=1000, verify_trials=0, polish=0, iterations=1)
+    assert r.objective == "p_hit" and r.total_cost <= budget * (1 + 1e-9)
+    alone = optimize(small, objective="p_hit", budget=budget, trials=1000, seed=0, verify_trials=0,
+                     spreadsheet=False, resolve=False)  # fmt: skip
+    assert r.confidence_in_sample >= alone.confidence_in_sample
+    assert "best P(hit) for a total budget" in r.text()
+
+
+def test_optimize_programs_refuses_the_creation_objective(capsys, tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL, encoding="utf-8")
+    code, _, err = run_cli(
+        capsys, "optimize", path, "--programs", "--objective", "creation", "--trials", "200"
+    )
+    assert code == 2 and "--objective cost" in err
