@@ -216,3 +216,22 @@ def test_greedy_placement_matches_exhaustive_search():
         best = max(best, np.quantile(year.sum(axis=1), 1 - conf) - np.quantile(base, 1 - conf))
     assert r.total["added_at_confidence"] == pytest.approx(best, rel=1e-12)
     assert len(r.placements) == 3
+
+
+def test_hires_go_to_the_workbook(tmp_path):
+    """The placement is the report's Hires sheet: a row per head, in the order placed."""
+    import openpyxl
+
+    from simcore.report.content import Report
+    from simcore.report.program_tables import hires_tables
+    from simcore.report.workbook import write_xlsx
+
+    r = place_hires(build(_raw(BINDING)), heads=2, trials=200, seed=1)
+    tables = hires_tables(r)
+    assert [t.sheet for t in tables] == ["Hires"] and len(tables[0].rows) == 2
+    write_xlsx(Report("hires", {"currency": r.currency}, tables=tables), tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["Hires"]
+    assert [c.value for c in ws[2]][:4] == ["#", "role", "source", "start"]
+    rows = [[c.value for c in row][:5] for row in ws.iter_rows(min_row=3, max_row=4)]
+    assert [row[1] for row in rows] == ["SDR", "SDR"]
+    assert rows[0][4] == pytest.approx(r.placements[0]["added_p50"])

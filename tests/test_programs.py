@@ -496,3 +496,31 @@ def test_hostile_groups_give_problems(groups):
     with pytest.raises(ScenarioError) as exc:
         build(raw)
     assert all(p.path.startswith("program_group") for p in exc.value.problems), str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("advance", "lift", "ratio"),
+    [
+        (0.6, 0.06, 0.66 / 0.6),
+        # PERT means (low + 4 base + high) / 6: the lifted PERT is {0.5, 0.63, 0.72}.
+        ({"low": 0.5, "base": 0.6, "high": 0.66}, {"low": 0.0, "base": 0.03, "high": 0.06}, 3.74 / 3.56),
+    ],
+)
+def test_an_advance_lift_scales_bookings_as_the_stages_advance_rate(advance, lift, ratio):
+    """An enablement program lifting a stage's advance rate (fixed or {low, base, high}): with no
+    market factor, bookings are proportional to the advance rate's mean, so they scale by the
+    lifted mean over the mean (paired trials, 4 standard errors)."""
+    raw = with_programs_raw(
+        {"name": "Enablement", "effects": [{"parameter": "advance", "stage": "Qualify", "lift": lift}]}
+    )
+    del raw["defaults"]["conversion"]
+    raw["defaults"]["stages"]["Qualify"].update({"advance": advance, "lost_competition": 0.1})
+    raw["defaults"]["market_loading"] = 0.0
+    sc = build(raw)
+    base = compile_scenario(sc, "quarter").without_bank()
+    trials = 3000
+    a = quarter_bookings(base, trials, 5).sum(axis=1)
+    b = quarter_bookings(with_programs(base, sc.programs), trials, 5).sum(axis=1)
+    assert np.all(b >= a - 1e-6)  # the same deals; more of them advance
+    diff = b - a * ratio
+    assert_close_se(diff.mean(), 0.0, diff.std(ddof=1) / np.sqrt(trials), what="lifted bookings")
