@@ -19,6 +19,7 @@ from simcore.optimize.joint import Funded, optimize_with_programs
 from simcore.optimize.layout import build_layout
 from simcore.optimize.plan import optimize
 from simcore.optimize.sample import simulate_plan
+from simcore.report.program_tables import choice_tables
 
 # Two sources x two quarters; outbound creation is three times inbound's cost per dollar and
 # inbound is capped, so a cheap outbound program can replace expensive creation.
@@ -178,6 +179,13 @@ def test_a_cheap_program_replaces_expensive_creation(small):
     assert "4 programs evaluated" in text and "Creation plan" in text and "on top of the plan" in text
     d = r.to_dict()
     assert d["chosen"] == r.chosen and "plan" in d and len(d["programs"]) == 4
+    # The report's programs page: the choice, and the plan beside it.
+    tables = choice_tables(r)
+    assert [t.sheet for t in tables] == ["Programs chosen", "Plan with programs"]
+    assert [row[1] for row in tables[0].rows if row[0] == "yes"] == r.chosen
+    assert sum(row[2] for row in tables[1].rows) == pytest.approx(
+        sum(sum(q.values()) for q in r.plan.values())
+    )
 
 
 def test_bad_requests_are_refused(small):
@@ -206,9 +214,9 @@ def test_best_p_hit_for_a_total_budget(small):
     """Within a total budget (creation plus programs) the joint answer spends no more than it, and
     is at least as sure as the creation plan alone optimized for the same budget."""
     budget = 700_000.0
-    r = optimize_with_programs(small, budget=budget, trials=1000, verify_trials=0, polish=0, iterations=1)
+    r = optimize_with_programs(small, budget=budget, trials=300, verify_trials=0, polish=0, iterations=1)
     assert r.objective == "p_hit" and r.total_cost <= budget * (1 + 1e-9)
-    alone = optimize(small, objective="p_hit", budget=budget, trials=1000, seed=0, verify_trials=0,
+    alone = optimize(small, objective="p_hit", budget=budget, trials=300, seed=0, verify_trials=0,
                      spreadsheet=False, resolve=False)  # fmt: skip
     assert r.confidence_in_sample >= alone.confidence_in_sample
     assert "best P(hit) for a total budget" in r.text()

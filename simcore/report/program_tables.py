@@ -105,9 +105,8 @@ def choice_tables(choice) -> list:
     --------
     >>> from simcore import load_scenario
     >>> from simcore.optimize.joint import optimize_with_programs
-    >>> sc = load_scenario("scenarios/programs.toml")
-    >>> r = optimize_with_programs(sc, 0.5, trials=300, verify_trials=0, polish=0, iterations=1)
-    >>> [t.sheet for t in choice_tables(r)]
+    >>> r = optimize_with_programs(load_scenario("scenarios/programs.toml"), 0.5)  # doctest: +SKIP
+    >>> [t.sheet for t in choice_tables(r)]  # doctest: +SKIP
     ['Programs chosen', 'Plan with programs']
     """
     m = choice.currency
