@@ -119,12 +119,12 @@ def optimize(
         the as-of date on is planned (quarters already over get none; their per-quarter minimum
         and ramp are not asked). The spreadsheet comparison and the day-one bank are skipped.
         ``result.as_of`` says what the re-plan starts from (:mod:`simcore.optimize.replan`).
-    programs : simcore.optimize.joint.Funded, optional
-        HOOK for :func:`simcore.optimize.joint.optimize_with_programs`: programs funded beside
-        the plan (their deals and rate lifts in every simulation); default none.
     carryover : {"next", "even", "optimize"}, optional
         With ``as_of``: also the creation planned to date against created to date by source,
         and the plan's remaining creation plus that shortfall by the rule, simulated.
+    programs : simcore.optimize.joint.Funded, optional
+        HOOK for :func:`simcore.optimize.joint.optimize_with_programs`: programs funded beside
+        the plan (their deals and rate lifts in every simulation); default none.
 
     Returns
     -------
