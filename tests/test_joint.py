@@ -229,3 +229,22 @@ def test_optimize_programs_refuses_the_creation_objective(capsys, tmp_path):
         capsys, "optimize", path, "--programs", "--objective", "creation", "--trials", "200"
     )
     assert code == 2 and "--objective cost" in err
+
+
+@pytest.mark.slow
+def test_optimize_programs_on_the_command_line(capsys, tmp_path):
+    import json
+
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL, encoding="utf-8")
+    out_file = tmp_path / "choice.json"
+    code, out, _ = run_cli(
+        capsys, "optimize", path, "--programs", "--confidence", "0.5", "--trials", "300",
+        "--verify-trials", "0", "--json", "--out", out_file,
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == (0 if data["success"] else 1)
+    assert data["evaluated"] == 4 and data["selected"] == len(data["chosen"])
+    assert data["total_cost"] == pytest.approx(data["program_cost"] + data["creation_cost"])
+    assert set(data["plan"]) == {"inbound", "outbound"} and "on_top" in data
+    assert json.loads(out_file.read_text(encoding="utf-8")) == data
