@@ -190,7 +190,6 @@ def test_the_total_is_every_head_against_the_base_plan():
     assert r.total["cost"] == pytest.approx(sum(p["cost"] for p in r.placements))
 
 
-@pytest.mark.slow
 def test_greedy_placement_matches_exhaustive_search():
     """Every placement of 3 heads over the 4 places (2 roles x 2 quarters, both binding), the same
     trials: none adds more bookings at the confidence than the greedy one."""
