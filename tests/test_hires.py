@@ -188,3 +188,49 @@ def test_the_total_is_every_head_against_the_base_plan():
     both = quarter_bookings(simcore.compile_scenario(placed, "quarter"), 200, 5).sum(axis=1)
     assert r.total["added_mean"] == pytest.approx(float((both - base).mean()), rel=1e-12)
     assert r.total["cost"] == pytest.approx(sum(p["cost"] for p in r.placements))
+
+
+def test_greedy_placement_matches_exhaustive_search():
+    """Every placement of 3 heads over the 4 places (2 roles x 2 quarters, both binding), the same
+    trials: none adds more bookings at the confidence than the greedy one."""
+    import itertools
+
+    roles = {
+        "SDR": {"headcount": 1, "creates": {"outbound": 1.0}, "ramp_months": 2, "cost_per_head": 100_000},
+        "BDR": {"headcount": 1, "creates": {"inbound": 1.6}, "ramp_months": 4, "cost_per_head": 80_000},
+    }
+    raw = _raw(roles)
+    raw["end"], raw["target"] = dt.date(2026, 6, 30), 2_000_000
+    sc = build(raw)
+    trials, seed, conf = 1000, 2, 0.9
+    r = place_hires(sc, heads=3, trials=trials, seed=seed, confidence=conf)
+    base = quarter_bookings(simcore.compile_scenario(sc, "quarter"), trials, seed).sum(axis=1)
+    cands = hire_candidates(sc)
+    assert len(cands) == 4
+    best = -np.inf
+    for placed in itertools.combinations_with_replacement(cands, 3):
+        year = quarter_bookings(
+            simcore.compile_scenario(with_hires(sc, list(placed)), "quarter"), trials, seed
+        )
+        best = max(best, np.quantile(year.sum(axis=1), 1 - conf) - np.quantile(base, 1 - conf))
+    assert r.total["added_at_confidence"] == pytest.approx(best, rel=1e-12)
+    assert len(r.placements) == 3
+
+
+def test_hires_go_to_the_workbook(tmp_path):
+    """The placement is the report's Hires sheet: a row per head, in the order placed."""
+    import openpyxl
+
+    from simcore.report.content import Report
+    from simcore.report.program_tables import hires_tables
+    from simcore.report.workbook import write_xlsx
+
+    r = place_hires(build(_raw(BINDING)), heads=2, trials=200, seed=1)
+    tables = hires_tables(r)
+    assert [t.sheet for t in tables] == ["Hires"] and len(tables[0].rows) == 2
+    write_xlsx(Report("hires", {"currency": r.currency}, tables=tables), tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["Hires"]
+    assert [c.value for c in ws[2]][:4] == ["#", "role", "source", "start"]
+    rows = [[c.value for c in row][:5] for row in ws.iter_rows(min_row=3, max_row=4)]
+    assert [row[1] for row in rows] == ["SDR", "SDR"]
+    assert rows[0][4] == pytest.approx(r.placements[0]["added_p50"])

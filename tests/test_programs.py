@@ -356,9 +356,10 @@ def test_exact_search_and_milp_find_the_best_of_every_subset():
     assert x is None
 
 
-def test_optimize_programs_on_the_command_line(capsys):
+def test_programs_choose_on_the_command_line(capsys):
+    # On top of the plan as written (the creation plan held): `simcore programs --choose`.
     code, out, _ = run_cli(
-        capsys, "optimize", "scenarios/programs.toml", "--programs", "--budget", "900000", "--trials", "300"
+        capsys, "programs", "scenarios/programs.toml", "--choose", "--budget", "900000", "--trials", "300"
     )
     assert code == 0
     assert "7 programs evaluated," in out and "selected" in out
@@ -366,9 +367,11 @@ def test_optimize_programs_on_the_command_line(capsys):
     assert code == 0 and '"programs"' in out
     # A target the base plan already books: nothing needs funding.
     code, out, _ = run_cli(
-        capsys, "optimize", "scenarios/programs.toml", "--programs", "--target", "1000", "--trials", "200"
+        capsys, "programs", "scenarios/programs.toml", "--choose", "--confidence", "0.01", "--trials", "200"
     )
     assert code == 0 and "7 programs evaluated, 0 selected" in out
+    code, _, err = run_cli(capsys, "programs", "scenarios/programs.toml", "--budget", "5", "--trials", "50")
+    assert code == 2 and "--choose" in err
 
 
 # ---- attainment of a program's creation, and programs sharing a cell -------------------------
@@ -493,3 +496,31 @@ def test_hostile_groups_give_problems(groups):
     with pytest.raises(ScenarioError) as exc:
         build(raw)
     assert all(p.path.startswith("program_group") for p in exc.value.problems), str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("advance", "lift", "ratio"),
+    [
+        (0.6, 0.06, 0.66 / 0.6),
+        # PERT means (low + 4 base + high) / 6: the lifted PERT is {0.5, 0.63, 0.72}.
+        ({"low": 0.5, "base": 0.6, "high": 0.66}, {"low": 0.0, "base": 0.03, "high": 0.06}, 3.74 / 3.56),
+    ],
+)
+def test_an_advance_lift_scales_bookings_as_the_stages_advance_rate(advance, lift, ratio):
+    """An enablement program lifting a stage's advance rate (fixed or {low, base, high}): with no
+    market factor, bookings are proportional to the advance rate's mean, so they scale by the
+    lifted mean over the mean (paired trials, 4 standard errors)."""
+    raw = with_programs_raw(
+        {"name": "Enablement", "effects": [{"parameter": "advance", "stage": "Qualify", "lift": lift}]}
+    )
+    del raw["defaults"]["conversion"]
+    raw["defaults"]["stages"]["Qualify"].update({"advance": advance, "lost_competition": 0.1})
+    raw["defaults"]["market_loading"] = 0.0
+    sc = build(raw)
+    base = compile_scenario(sc, "quarter").without_bank()
+    trials = 3000
+    a = quarter_bookings(base, trials, 5).sum(axis=1)
+    b = quarter_bookings(with_programs(base, sc.programs), trials, 5).sum(axis=1)
+    assert np.all(b >= a - 1e-6)  # the same deals; more of them advance
+    diff = b - a * ratio
+    assert_close_se(diff.mean(), 0.0, diff.std(ddof=1) / np.sqrt(trials), what="lifted bookings")

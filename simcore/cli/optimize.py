@@ -82,8 +82,8 @@ def _add_programs_argument(p):
     p.add_argument(
         "--programs",
         action="store_true",
-        help="instead of the creation plan: choose which [[program]]s to fund, the least cost "
-        "reaching --confidence, or (with --budget) the best P(hit) within it",
+        help="choose which [[program]]s to fund with the creation plan: the least total cost "
+        "(creation plus programs) reaching --confidence, or (with --budget) the best P(hit) within it",
     )
 
 

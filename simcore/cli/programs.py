@@ -1,9 +1,10 @@
-"""``simcore programs``: every program evaluated alone and all together; the programs part of
-``simcore optimize --programs`` (which programs to fund); and ``simcore hires`` (where the next
+"""``simcore programs``: every program evaluated alone and all together (``--choose``: which to
+fund on top of the plan as written); the programs part of ``simcore optimize --programs``
+(which programs to fund, chosen with the creation plan); and ``simcore hires`` (where the next
 heads of ``[capacity]`` go).
 
-Exit codes: 0 done (for ``optimize --programs``: the request is met); 1 no set of programs meets
-the confidence (the best set is still printed, marked as such); 2 bad input.
+Exit codes: 0 done (for a choice: the request is met); 1 no choice meets the confidence (the
+best found is still printed, marked as such); 2 bad input.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from simcore.cli.options import (
     load,
     positive_int,
 )
+from simcore.errors import SimcoreError
 from simcore.io import write_atomic
 
 EXIT_INFEASIBLE = 1
@@ -35,6 +37,16 @@ EXIT_INFEASIBLE = 1
 def _setup(p):
     add_scenario_arguments(p)
     add_run_arguments(p)
+    p.add_argument(
+        "--choose",
+        action="store_true",
+        help="also choose which to fund on top of the plan as written (the creation plan held): "
+        "the least cost reaching --confidence, or the best P(hit) within --budget",
+    )
+    p.add_argument(
+        "--confidence", type=fraction, default=None, help="with --choose: required P(hit) (default 0.9)"
+    )
+    p.add_argument("--budget", type=_cost, default=None, help="with --choose: the most to spend on programs")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--out", help="also write the JSON result to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -58,22 +70,32 @@ def _run(args) -> int:
         from simcore.io import check_out_file
 
         check_out_file(args.out)  # before the simulations, not after them
+    if (args.confidence is not None or args.budget is not None) and not args.choose:
+        raise SimcoreError("--confidence and --budget apply to --choose")
     sc = load(args)
     result = evaluate_programs(
         sc, args.trials, args.seed, progress=False if args.json or args.quiet else None
     )
+    code = EXIT_OK
+    if args.choose:
+        from simcore.optimize.programs import choose_programs
+
+        result = choose_programs(
+            sc, args.trials, args.seed, confidence=args.confidence, budget=args.budget, evaluation=result
+        )
+        code = EXIT_OK if result.feasible else EXIT_INFEASIBLE
     data = result.to_dict()
     if args.out is not None:
         _write(args.out, data)
     print(json.dumps(data, indent=2) if args.json else result.text())
-    return EXIT_OK
+    return code
 
 
 def run_optimize_programs(args) -> int:
-    """``simcore optimize --programs``: choose the programs to fund (see
-    :func:`simcore.optimize.programs.choose_programs`).
+    """``simcore optimize --programs``: the programs to fund and the creation plan, chosen
+    together (see :func:`simcore.optimize.joint.optimize_with_programs`).
     """
-    from simcore.optimize.programs import choose_programs
+    from simcore.optimize.joint import optimize_with_programs
 
     if args.out is not None:
         from simcore.io import check_out_file
@@ -83,19 +105,25 @@ def run_optimize_programs(args) -> int:
     if args.target is not None:
         sc = sc.with_overrides({"target": args.target})
     budget = args.budget if args.objective == "p_hit" or (args.budget and args.confidence is None) else None
-    result = choose_programs(
+    if args.objective == "creation":
+        raise SimcoreError(
+            "--programs weighs programs against creation by cost: use --objective cost (the default "
+            "with --programs) or p_hit with a --budget"
+        )
+    result = optimize_with_programs(
         sc,
-        args.trials,
-        args.seed,
-        confidence=None if budget is not None else args.confidence,
+        None if budget is not None else args.confidence,
         budget=budget,
-        progress=False if args.json or args.quiet else None,
+        trials=args.trials,
+        seed=args.seed,
+        verify_trials=args.verify_trials,
+        progress=not (args.json or args.quiet),
     )
     data = result.to_dict()
     if args.out is not None:
         _write(args.out, data)
     print(json.dumps(data, indent=2) if args.json else result.text())
-    return EXIT_OK if result.feasible else EXIT_INFEASIBLE
+    return EXIT_OK if result.success else EXIT_INFEASIBLE
 
 
 def _cost(text) -> float:

@@ -37,6 +37,12 @@ class Layout:
     mean_amount: np.ndarray  # (C,) base mean deal size, dollars
     cost: np.ndarray  # (C,) cost per pipeline dollar
     as_of: object = None  # a simcore.forecast.asof.AsOf: re-plan from its date (None: the whole year)
+    # HOOK (programs chosen with the plan, simcore.optimize.joint): funded programs, a
+    # simcore.optimize.joint.Funded. Its `model(model)` lifts the rates of the plan's deals
+    # (used by `compiled`); its `bookings(model, trials, seed)` are the (trials, quarters)
+    # bookings of the programs' own deals, which the plan's dollars do not drive (added to each
+    # trial's constant by simulate_plan). None: today's behaviour.
+    programs: object = None
 
     @property
     def n_units(self):
@@ -75,6 +81,8 @@ class Layout:
         the bank (:meth:`simcore.forecast.asof.AsOf.model`).
         """
         model = compile_scenario(self.plan_scenario(cell_dollars), "quarter")
+        if self.programs is not None:  # HOOK: funded programs' rate lifts (see the field)
+            model = self.programs.model(model)
         return model if self.as_of is None else self.as_of.model(model)
 
     @property

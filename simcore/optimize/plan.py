@@ -72,6 +72,7 @@ def optimize(
     client=None,
     as_of=None,
     carryover=None,
+    programs=None,
 ) -> OptimizeResult:
     """The cheapest creation plan by source and quarter that books the target at a confidence.
 
@@ -122,6 +123,9 @@ def optimize(
     carryover : {"next", "even", "optimize"}, optional
         With ``as_of``: also the creation planned to date against created to date by source,
         and the plan's remaining creation plus that shortfall by the rule, simulated.
+    programs : simcore.optimize.joint.Funded, optional
+        HOOK for :func:`simcore.optimize.joint.optimize_with_programs`: programs funded beside
+        the plan (their deals and rate lifts in every simulation); default none.
 
     Returns
     -------
@@ -142,6 +146,7 @@ def optimize(
     req = _request(scenario, confidence, objective, budget, target, trials, seed, verify_trials,
                    verify_seed, iterations, limits, free_mix, dimension, progress)  # fmt: skip
     req.client = client
+    req.layout.programs = programs  # HOOK: funded programs (simcore.optimize.joint); None: none
     if as_of is not None or carryover is not None:
         replan.attach(req, as_of, carryover)
     rows = _rows(req)

@@ -149,6 +149,10 @@ def simulate_plan(
         for name, cells_of in others.items():
             cells_of[lo:hi] = out.bank_amt[:, P, :, CATEGORIES.index(name)]
         stage1 += out.flow_amt[:, :, np.arange(C), created0 + model.entry_stage].sum(axis=0)
+    if layout.programs is not None and not only_bank4:
+        # HOOK (simcore.optimize.joint): the funded programs' own deals book the same whatever
+        # the plan's dollars, so they join each trial's constant, as the bank does.
+        bank += layout.programs.bookings(model, trials, seed)
     if layout.as_of is not None and not only_bank4:
         # The bookings already won are every trial's, by the quarter they closed in: the
         # confidence is of actuals + simulated >= target, and period targets see them too.

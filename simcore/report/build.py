@@ -24,7 +24,7 @@ from simcore.report import plots
 from simcore.report.content import Chart, Report
 from simcore.report.labels import assumption_label, stage_names
 from simcore.report.plan_tables import comparison_tables, funnel_tables, sensitivity_tables
-from simcore.report.program_tables import program_tables
+from simcore.report.program_tables import choice_tables, hires_tables, program_tables
 from simcore.report.tables import chart_data_tables, dataset_tables, headline, headline_table, metrics_tables
 
 # The confidence the first page's "what to do" is written at, when the scenario's [optimize] table
@@ -33,7 +33,13 @@ DEFAULT_CONFIDENCE = 0.9
 
 
 def build_report(
-    scenario, trials: int = 10_000, seed=0, variants=None, funnel_trials: int | None = None, progress=False
+    scenario,
+    trials: int = 10_000,
+    seed=0,
+    variants=None,
+    funnel_trials: int | None = None,
+    progress=False,
+    levers=(),
 ) -> Report:
     """Simulate ``scenario`` and gather the report's headline, tables, charts and summary.
 
@@ -53,6 +59,10 @@ def build_report(
         ``min(trials, 2000)``).
     progress : bool or None
         Progress bars (``None``: when the terminal is interactive).
+    levers : sequence, optional
+        Answers to put on the programs page: a :class:`~simcore.optimize.joint.JointChoice`
+        (programs chosen with the creation plan) and/or a
+        :class:`~simcore.optimize.hires.HiresResult` (where the next heads go).
 
     Returns
     -------
@@ -75,7 +85,7 @@ def build_report(
     report = report_from_dataset(ds)
     fun = _add_funnel(report, scenario, ds, side_trials, seed, progress)
     sens = _add_sensitivity(report, scenario, ds, side_trials, seed, progress)
-    _add_programs(report, scenario, side_trials, seed, progress)
+    _add_programs(report, scenario, side_trials, seed, progress, levers)
     year = np.asarray(ds.simcore.year_bookings().values, dtype=float)
     report.summary = summary_sentences(report, sens, fun, year, _confidence(scenario), stage_names(ds))
     target, currency, name = ds.simcore.target, ds.attrs["currency"], plots.plan_title(ds)
@@ -94,11 +104,20 @@ def build_report(
     return report
 
 
-def _add_programs(report, scenario, trials, seed, progress) -> None:
-    """The programs page, when the scenario declares programs."""
+def _add_programs(report, scenario, trials, seed, progress, levers=()) -> None:
+    """The programs page, when the scenario declares programs; the levers' answers given."""
     if scenario.programs:
         result = evaluate_programs(scenario, trials, seed, progress=progress)
         report.tables.extend(program_tables(result))
+    for lever in levers:
+        if hasattr(lever, "on_top"):  # a JointChoice
+            report.tables.extend(choice_tables(lever))
+        elif hasattr(lever, "placements"):  # a HiresResult
+            report.tables.extend(hires_tables(lever))
+        else:
+            raise SimcoreError(
+                f"a report lever is a JointChoice or a HiresResult, got {type(lever).__name__}"
+            )
 
 
 def _confidence(scenario) -> float:
