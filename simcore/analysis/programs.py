@@ -26,7 +26,7 @@ from simcore.engine.compile import compile_scenario
 from simcore.engine.programs import program_creation, with_programs
 from simcore.engine.simulate import as_seed, run_kernel
 from simcore.errors import SimcoreError
-from simcore.format import money, percent, table
+from simcore.format import money, percent, points, table
 from simcore.result import Result
 from simcore.scenario.load import Scenario, check_scenario
 
@@ -230,7 +230,7 @@ class ProgramsResult(Result):
                     m(r["pipeline_added"]),
                     m(r["added_p50"]),
                     f"{m(r['added_p10'])} to {m(r['added_p90'])}",
-                    percent(r["p_hit_change"], 1) if "p_hit_change" in r else "-",
+                    points(r["p_hit_change"]) if "p_hit_change" in r else "-",
                     f"{r['bookings_per_dollar']:.2f}" if r["bookings_per_dollar"] is not None else "-",
                     " / ".join(m(x) for x in r["added_by_period"]),
                 ]

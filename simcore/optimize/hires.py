@@ -32,7 +32,7 @@ from simcore.calendar import periods as make_periods
 from simcore.engine.compile import compile_scenario
 from simcore.engine.simulate import as_seed
 from simcore.errors import SimcoreError
-from simcore.format import money, percent, table
+from simcore.format import money, percent, points, table
 from simcore.result import Result
 from simcore.scenario.capacity import Role
 from simcore.scenario.load import Scenario, check_scenario
@@ -219,7 +219,7 @@ class HiresResult(Result):
                 p["start"],
                 m(p["added_p50"]),
                 m(p["added_at_confidence"]),
-                percent(p["p_hit_change"], 1) if "p_hit_change" in p else "-",
+                points(p["p_hit_change"]) if "p_hit_change" in p else "-",
                 m(p["cost"]),
                 f"{p['bookings_per_dollar']:.2f}" if p["bookings_per_dollar"] is not None else "-",
             ]
@@ -237,7 +237,7 @@ class HiresResult(Result):
             head.append(
                 f"All {len(self.placements)} together: {m(t['added_p50'])} at P50, "
                 f"{m(t['added_at_confidence'])} at {conf} confidence"
-                + (f", P(hit) {percent(t['p_hit_change'], 1)}" if "p_hit_change" in t else "")
+                + (f", P(hit) {points(t['p_hit_change'])}" if "p_hit_change" in t else "")
                 + f", cost {m(t['cost'])}"
             )
         if self.note:

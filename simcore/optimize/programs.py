@@ -36,7 +36,7 @@ from simcore.analysis.programs import ProgramsResult, evaluate_programs, quarter
 from simcore.engine.compile import compile_scenario
 from simcore.engine.programs import with_programs
 from simcore.errors import SimcoreError
-from simcore.format import money, percent, table
+from simcore.format import money, percent, points, table
 from simcore.optimize.program_search import MAX_EXACT, search
 from simcore.result import Result
 from simcore.scenario.load import Scenario, check_scenario
@@ -117,7 +117,7 @@ class ProgramChoice(Result):
                 m(r["cost"]),
                 m(r["added_p50"]),
                 f"{m(r['added_p10'])} to {m(r['added_p90'])}",
-                percent(r["p_hit_change"], 1) if r.get("p_hit_change") is not None else "-",
+                points(r["p_hit_change"]) if r.get("p_hit_change") is not None else "-",
                 f"{r['bookings_per_dollar']:.2f}" if r["bookings_per_dollar"] is not None else "-",
             ]
             for r in self.programs
