@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from simcore.cli.calibrate import _date, _half_life, parse_map
+from simcore.cli.calibrate import _date, _half_life, names_option, parse_map
 from simcore.cli.options import (
     EXIT_OK,
     add_scenario_arguments,
@@ -55,13 +55,7 @@ def _pace(args):
     from simcore.forecast.pacing import pace
 
     sc = load(args)
-    by = _names(args.by)
-    unknown = [d for d in by if d not in sc.dimensions]
-    if unknown:
-        raise SimcoreError(
-            f"--by {unknown[0]}: the scenario has no dimension {unknown[0]!r}; "
-            f"it has {', '.join(sc.dimensions) or 'none'}"
-        )
+    by = names_option(args.by, "--by", known=list(sc.dimensions))
     if not args.prior_strength > 0:
         raise SimcoreError(f"--prior-strength must be positive, got {args.prior_strength}")
     read = read_opportunities(args.opportunities, columns=parse_map(args.map), dimensions=list(sc.dimensions))
@@ -186,7 +180,7 @@ def _backtest(args):
     from simcore.forecast.baselines import DEFAULT_WEIGHTS
 
     columns = parse_map(args.map)
-    dims = _names(args.dimensions)
+    dims = names_option(args.dimensions, "--dimensions")
     weights = {**DEFAULT_WEIGHTS, **_weights(args.weights)}
     if args.out is not None:
         _check_out_dir(args.out)

@@ -47,6 +47,25 @@ def parse_map(items) -> dict:
     return out
 
 
+def names_option(text, option, known=None) -> list:
+    """``"source, product"`` -> ``["source", "product"]``; a name given twice (or not in ``known``) is refused.
+
+    ``--dimensions source,source`` or ``--by source,source`` would make two cells of every deal
+    (a division by zero in pacing, a missing key in calibration): one clear line instead.
+    """
+    names = [d.strip() for d in (text or "").split(",") if d.strip()]
+    seen = set()
+    for d in names:
+        if d in seen:
+            raise SimcoreError(f"{option} {text}: {d!r} is given twice; name each dimension once")
+        seen.add(d)
+        if known is not None and d not in known:
+            raise SimcoreError(
+                f"{option} {d}: the scenario has no dimension {d!r}; it has {', '.join(known) or 'none'}"
+            )
+    return names
+
+
 @command(
     "history", "simulate a company's CRM history from a scenario: an opportunity export and a stage history"
 )
@@ -122,7 +141,7 @@ def _calibrate(args):
 
         check_out_file(args.out)
     columns = parse_map(args.map)
-    dims = [d.strip() for d in args.dimensions.split(",") if d.strip()]
+    dims = names_option(args.dimensions, "--dimensions")
     opps = read_opportunities(args.opportunities, columns=columns, dimensions=dims)
     hist = read_stage_history(args.history, columns=columns) if args.history else None
     result = calibrate(

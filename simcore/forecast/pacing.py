@@ -154,6 +154,9 @@ def _check_export(opps, as_of, stale_days):
 
 def _groups(sc, by):
     dims = list(sc.dimensions)
+    if len(set(by)) < len(by):
+        twice = next(d for d in by if list(by).count(d) > 1)
+        raise SimcoreError(f"--by: the dimension {twice!r} is given twice; name each dimension once")
     for d in by:
         if d not in dims:
             raise SimcoreError(

@@ -1,0 +1,56 @@
+"""Hostile input a new user met in forecast, pace, calibrate, backtest and history: each is one
+clear line naming the option, the file or the column, exit 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import run_cli
+
+import simcore
+from simcore.calibrate import read_opportunities, simulate_history
+from simcore.errors import SimcoreError
+from simcore.forecast.pacing import pace
+
+SMB = "scenarios/smb.toml"
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("qa_crm")
+    h = simulate_history(simcore.load_scenario(SMB), "2025-01-01", "2026-06-01", seed=5)
+    opps, hist = h.write(folder)
+    return opps, hist
+
+
+# 1. A dimension named twice (or not at all in the scenario) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["pace", SMB, "--as-of", "2026-04-16", "--by", "source,source"], "--by source,source: 'source' is given twice"),
+        (["pace", SMB, "--as-of", "2026-04-16", "--by", "source,region"], "--by region: the scenario has no dimension"),
+        (["calibrate", "{opps}", "--as-of", "2026-01-01", "--dimensions", "source,source"], "--dimensions source,source: 'source' is given twice"),
+        (["backtest", "{opps}", "--from", "2025-06-01", "--to", "2025-09-01", "--dimensions", "source, source"], "'source' is given twice"),
+    ],
+)  # fmt: skip
+def test_a_dimension_given_twice_is_refused(capsys, export, tmp_path, argv, message):
+    opps, _ = export
+    argv = [opps if a == "{opps}" else a for a in argv]
+    if argv[0] == "pace":
+        argv += ["--opportunities", opps]
+    out = tmp_path / "x.toml"
+    if argv[0] == "calibrate":
+        argv += ["--out", out]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and message in err, err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_the_library_refuses_a_repeated_dimension_too(export):
+    sc = simcore.load_scenario(SMB)
+    table = read_opportunities(export[0], dimensions=["source", "product"]).table
+    with pytest.raises(SimcoreError, match="'source' is given twice"):
+        pace(sc, table, "2026-04-16", by=["source", "source"])
+    with pytest.raises(SimcoreError, match="'product' is given twice"):
+        simcore.calibrate.calibrate(table, "2026-01-01", ["product", "product"])
