@@ -54,3 +54,24 @@ def test_the_library_refuses_a_repeated_dimension_too(export):
         pace(sc, table, "2026-04-16", by=["source", "source"])
     with pytest.raises(SimcoreError, match="'product' is given twice"):
         simcore.calibrate.calibrate(table, "2026-01-01", ["product", "product"])
+
+
+# 2. simcore history --out naming a file ----------------------------------------------------------
+
+
+def test_history_out_naming_an_existing_file_is_refused_and_kept(capsys, tmp_path):
+    plan = tmp_path / "myplan.toml"
+    plan.write_text("# mine\n", encoding="utf-8")
+    code, out, err = run_cli(
+        capsys, "history", SMB, "--start", "2025-01-01", "--end", "2025-01-02", "--out", plan
+    )
+    assert code == 2 and f"--out {plan}: exists and is not a folder" in err, err
+    assert plan.read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_history_into_an_existing_folder_says_what_it_replaced(capsys, tmp_path):
+    argv = ["history", SMB, "--start", "2025-01-01", "--end", "2025-01-15", "--out", tmp_path]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0 and "replaced" not in out, err
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0 and "replaced the opportunities.csv and stage_history.csv" in out, err

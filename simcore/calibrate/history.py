@@ -76,6 +76,12 @@ class History:
         from simcore.io import write_atomic
 
         out = Path(directory)
+        if out.exists() and not out.is_dir():
+            # mkdir would raise FileExistsError: say what the path is for instead.
+            raise SimcoreError(
+                f"--out {directory}: exists and is not a folder; --out names the folder for "
+                f"opportunities.csv and stage_history.csv"
+            )
         out.mkdir(parents=True, exist_ok=True)
         paths = (out / "opportunities.csv", out / "stage_history.csv")
         for frame, path in zip((self.opportunities, self.stage_history), paths):

@@ -10,6 +10,7 @@ import argparse
 import datetime as _dt
 import json
 import sys
+from pathlib import Path
 
 # command, add_scenario_arguments, load and the exit codes are moving to simcore.cli.options;
 # imported from app until then.
@@ -88,11 +89,21 @@ def _history(args):
 
     if args.seed < 0 or args.trial < 0:
         raise SimcoreError("--seed and --trial must be non-negative")
+    out = Path(args.out)
+    # Checked before the simulation, as backtest --out: a file there is never replaced by a folder.
+    if out.exists() and not out.is_dir():
+        raise SimcoreError(
+            f"--out {args.out}: exists and is not a folder; --out names the folder for "
+            f"opportunities.csv and stage_history.csv"
+        )
+    replaced = [p.name for p in (out / "opportunities.csv", out / "stage_history.csv") if p.exists()]
     h = simulate_history(load(args), args.start, args.end, seed=args.seed, trial=args.trial)
     opps, hist = h.write(args.out)
     n_open = int((~h.opportunities["IsClosed"]).sum())
     print(f"{len(h.opportunities):,} opportunities ({n_open:,} open on {args.end}) -> {opps}")
     print(f"{len(h.stage_history):,} stage changes -> {hist}")
+    if replaced:
+        print(f"(replaced the {' and '.join(replaced)} that were in {args.out})")
     return EXIT_OK
 
 
