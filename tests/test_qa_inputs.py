@@ -3,12 +3,13 @@ clear line naming the option, the file or the column, exit 2, no traceback, noth
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from helpers import run_cli
 
 import simcore
 from simcore.calibrate import read_opportunities, simulate_history
-from simcore.errors import SimcoreError
+from simcore.errors import ScenarioError, SimcoreError
 from simcore.forecast.pacing import pace
 
 SMB = "scenarios/smb.toml"
@@ -75,3 +76,49 @@ def test_history_into_an_existing_folder_says_what_it_replaced(capsys, tmp_path)
     assert code == 0 and "replaced" not in out, err
     code, out, err = run_cli(capsys, *argv)
     assert code == 0 and "replaced the opportunities.csv and stage_history.csv" in out, err
+
+
+# 3. An export without amounts --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def no_amount(export, tmp_path_factory):
+    frame = pd.read_csv(export[0], dtype=str, keep_default_na=False).drop(columns=["Amount"])
+    path = tmp_path_factory.mktemp("noamount") / "crm_noamount.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv, what",
+    [
+        (
+            ["forecast", SMB, "--as-of", "2026-05-15", "--trials", "20"],
+            "a forecast needs each deal's dollars",
+        ),
+        (["pace", SMB, "--as-of", "2026-04-16"], "pacing needs each deal's dollars"),
+    ],
+)
+def test_an_export_without_an_amount_column_is_an_error(capsys, no_amount, tmp_path, argv, what):
+    out = tmp_path / "f.json"
+    extra = ["--out", out] if argv[0] == "forecast" else []
+    code, stdout, err = run_cli(capsys, *argv, "--opportunities", no_amount, *extra)
+    assert code == 2, err
+    assert f"{no_amount}: (header): no column for 'amount'" in err and what in err
+    assert "--map amount=COLUMN" in err and "warning" not in err and not out.exists()
+
+
+def test_a_backtest_without_amounts_is_an_error(capsys, no_amount):
+    code, _, err = run_cli(capsys, "backtest", no_amount, "--from", "2025-06-01", "--to", "2025-09-01")
+    assert code == 2 and "a backtest needs each deal's dollars" in err, err
+
+
+def test_an_amount_column_with_every_value_blank_is_an_error(export, tmp_path):
+    frame = pd.read_csv(export[0], dtype=str, keep_default_na=False)
+    frame["Amount"] = ""
+    path = tmp_path / "blank.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ScenarioError, match="column 'Amount': every amount is blank"):
+        simcore.forecast.forecast.forecast(
+            simcore.load_scenario(SMB), path, "2026-05-15", trials=20, progress=False
+        )

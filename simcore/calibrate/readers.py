@@ -120,6 +120,49 @@ class Read:
     file: str = ""
 
 
+def require_amount(table: pd.DataFrame, purpose: str) -> None:
+    """Refuse an opportunity table with no dollars: no amount column, or a blank amount in every row.
+
+    A forecast, a pacing or a backtest without amounts would count every won deal as $0 and
+    still print a P(hit): an error naming the file instead of a warning.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`read_opportunities`'s table (its ``attrs`` name the file and the columns found).
+    purpose : str
+        What needs the dollars, for the message (``"a forecast"``).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file and what to map.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> require_amount(pd.DataFrame({"amount": [100.0, None]}), "a forecast")
+    """
+    file = str(table.attrs.get("file", "the opportunity table"))
+    found = table.attrs.get("columns")
+    if (found is not None and "amount" not in found) or "amount" not in table.columns:
+        looked = ", ".join(repr(a) for a in OPPORTUNITY_FIELDS["amount"][:3])
+        what = f"no column for 'amount' (looked for {looked})"
+    elif len(table) and table["amount"].isna().all():
+        what = f"column {found.get('amount', 'amount') if found else 'amount'!r}: every amount is blank"
+    else:
+        return
+    raise ScenarioError(
+        [
+            Problem(
+                file,
+                "(header)",
+                f"{what}; {purpose} needs each deal's dollars: map one with --map amount=COLUMN",
+            )
+        ]
+    )
+
+
 def _read_csv(path, what):
     try:
         frame = pd.read_csv(

@@ -51,7 +51,7 @@ def _setup_pace(p):
 
 
 def _pace(args):
-    from simcore.calibrate.readers import read_opportunities
+    from simcore.calibrate.readers import read_opportunities, require_amount
     from simcore.forecast.pacing import pace
 
     sc = load(args)
@@ -59,6 +59,7 @@ def _pace(args):
     if not args.prior_strength > 0:
         raise SimcoreError(f"--prior-strength must be positive, got {args.prior_strength}")
     read = read_opportunities(args.opportunities, columns=parse_map(args.map), dimensions=list(sc.dimensions))
+    require_amount(read.table, "pacing")  # before the reader's warnings: no amount column is an error
     for w in read.warnings:
         print(f"warning: {w}", file=sys.stderr)
     result = pace(
@@ -175,7 +176,7 @@ def _setup_backtest(p):
 
 
 def _backtest(args):
-    from simcore.calibrate.readers import read_opportunities, read_stage_history
+    from simcore.calibrate.readers import read_opportunities, read_stage_history, require_amount
     from simcore.forecast.backtest import backtest
     from simcore.forecast.baselines import DEFAULT_WEIGHTS
 
@@ -187,6 +188,7 @@ def _backtest(args):
     if not args.start < args.stop:
         raise SimcoreError(f"--from {args.start} must be before --to {args.stop}")
     opps = read_opportunities(args.opportunities, columns=columns, dimensions=dims)
+    require_amount(opps.table, "a backtest")  # before the reader's warnings: no amount column is an error
     hist = read_stage_history(args.history, columns=columns) if args.history else None
     for w in opps.warnings + (hist.warnings if hist else []):
         print(f"warning: {w}", file=sys.stderr)

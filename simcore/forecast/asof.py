@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simcore.calibrate.readers import dimension_aliases, normalise, read_opportunities, read_stage_history
+from simcore.calibrate.readers import (
+    dimension_aliases,
+    normalise,
+    read_opportunities,
+    read_stage_history,
+    require_amount,
+)
 from simcore.calibrate.stages import StageMap, add_closed_names, parse_mapping
 from simcore.engine.compile import Model
 from simcore.errors import Problem, ScenarioError, SimcoreError
@@ -348,6 +354,7 @@ def as_of_state(scenario, opportunities=None, as_of=None, *, history=None, colum
     for name in ("opportunity_id", "created", "status", "closed", "close_date", "amount", "stage", "line"):
         if name not in opps.columns:
             raise SimcoreError(f"opportunities: the table lacks {name!r}: read it with read_opportunities")
+    require_amount(opps, "a forecast")
     smap = _scenario_stage_map(sc, [opps, hist], stages)  # a bad mapping is said first
     _check_export_reaches(opps, hist, as_of)
     t_as_of, t_start = pd.Timestamp(as_of), pd.Timestamp(sc.start)
