@@ -122,3 +122,17 @@ def test_an_amount_column_with_every_value_blank_is_an_error(export, tmp_path):
         simcore.forecast.forecast.forecast(
             simcore.load_scenario(SMB), path, "2026-05-15", trials=20, progress=False
         )
+
+
+# 4. The export given as the stage history --------------------------------------------------------
+
+
+def test_the_export_given_as_the_stage_history_is_refused(capsys, export):
+    opps, _ = export
+    code, _, err = run_cli(
+        capsys, "forecast", SMB, "--as-of", "2026-05-15", "--opportunities", opps, "--history", opps,
+        "--trials", "20",
+    )  # fmt: skip
+    assert code == 2, err
+    assert f"{opps}: (header): no column for 'opportunity_id'" in err
+    assert "looks like an opportunity export" in err

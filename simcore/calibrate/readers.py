@@ -60,7 +60,9 @@ OPPORTUNITY_FIELDS = {
     "forecast_category": ["forecastcategoryname", "forecast category", "forecastcategory"],
 }
 HISTORY_FIELDS = {
-    "opportunity_id": ["opportunityid", "opportunity id", "id", "opportunity"],
+    # Not "id": in Salesforce's OpportunityHistory that is the change's own id, and taking it made
+    # the opportunity export itself pass for a stage history.
+    "opportunity_id": ["opportunityid", "opportunity id", "opportunity"],
     "changed": ["createddate", "created date", "last modified", "edit date", "date", "changed"],
     "stage": ["stagename", "stage", "to stage"],
     "amount": ["amount"],
@@ -498,7 +500,21 @@ def read_stage_history(path, columns=None) -> Read:
     """
     frame = _read_csv(path, "stage history")
     hist_columns = {k: v for k, v in (columns or {}).items() if k in HISTORY_FIELDS}
-    cols = _find_columns(frame, path, HISTORY_FIELDS, REQUIRED["history"], hist_columns)
+    try:
+        cols = _find_columns(frame, path, HISTORY_FIELDS, REQUIRED["history"], hist_columns)
+    except ScenarioError as exc:
+        header = {normalise(c) for c in frame.columns}
+        if {"isclosed", "iswon"} & header or ("id" in header and "opportunity_id" not in hist_columns):
+            exc.problems.append(
+                Problem(
+                    str(path),
+                    "(header)",
+                    "this looks like an opportunity export (one row per opportunity), not a stage "
+                    "history (one row per change, with the opportunity's id in OpportunityId)",
+                )
+            )
+            raise ScenarioError(exc.problems) from None
+        raise
     problems = []
     ids = frame[cols["opportunity_id"]].astype(str).str.strip()
     problems.extend(_bad_rows(path, frame, cols["opportunity_id"], ids == "", "blank opportunity id"))
