@@ -3,6 +3,8 @@ clear line naming the option, the file or the column, exit 2, no traceback, noth
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from helpers import run_cli
@@ -136,3 +138,53 @@ def test_the_export_given_as_the_stage_history_is_refused(capsys, export):
     assert code == 2, err
     assert f"{opps}: (header): no column for 'opportunity_id'" in err
     assert "looks like an opportunity export" in err
+
+
+# 5. --since from another scenario, or from after the as-of date ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def may_forecasts(export, tmp_path_factory):
+    """A forecast as of 2026-05-15 of smb and one of fy2026 (another scenario and target)."""
+    folder = tmp_path_factory.mktemp("since")
+    opps, _ = export
+    out = {}
+    for name, scenario in (("smb", SMB), ("fy2026", "scenarios/fy2026.toml")):
+        sc = simcore.load_scenario(scenario)
+        f = simcore.forecast.forecast.forecast(sc, None, "2026-05-15", trials=50, progress=False)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps({"forecast": f.to_dict()}, default=str), encoding="utf-8")
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize(
+    "which, as_of, message",
+    [
+        ("fy2026", "2026-06-15", "is a forecast of the scenario 'fy2026', not 'smb_inside_sales'"),
+        ("smb", "2026-05-01", "was made as of 2026-05-15, after this forecast's as-of date 2026-05-01"),
+    ],
+)
+def test_since_must_be_an_earlier_forecast_of_this_plan(capsys, may_forecasts, which, as_of, message):
+    code, _, err = run_cli(
+        capsys, "forecast", SMB, "--as-of", as_of, "--since", may_forecasts[which], "--trials", "20"
+    )
+    assert code == 2 and message in err, err
+
+
+def test_since_with_another_target_is_refused(may_forecasts, tmp_path):
+    doc = json.loads(may_forecasts["smb"].read_text(encoding="utf-8"))
+    doc["forecast"]["target"] = doc["forecast"]["target"] * 2
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(SimcoreError, match="was made against the target"):
+        simcore.forecast.forecast.forecast(
+            simcore.load_scenario(SMB), None, "2026-06-15", trials=20, baseline=str(path), progress=False
+        )
+
+
+def test_since_an_earlier_forecast_of_this_plan_is_accepted(capsys, may_forecasts):
+    code, out, err = run_cli(
+        capsys, "forecast", SMB, "--as-of", "2026-06-15", "--since", may_forecasts["smb"], "--trials", "20"
+    )
+    assert code == 0 and "Change since the forecast as of 2026-05-15" in out, err
