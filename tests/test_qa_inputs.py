@@ -188,3 +188,37 @@ def test_since_an_earlier_forecast_of_this_plan_is_accepted(capsys, may_forecast
         capsys, "forecast", SMB, "--as-of", "2026-06-15", "--since", may_forecasts["smb"], "--trials", "20"
     )
     assert code == 0 and "Change since the forecast as of 2026-05-15" in out, err
+
+
+# 6. Stage names that end up unused ---------------------------------------------------------------
+
+
+def test_an_unknown_history_stage_and_an_unused_mapping_are_warned_with_counts(capsys, export, tmp_path):
+    opps, hist = export
+    frame = pd.read_csv(hist, dtype=str, keep_default_na=False)
+    later = frame.index[frame["CreatedDate"] >= "2026-05-20"][:3]
+    assert len(later) == 3
+    frame.loc[later, "StageName"] = "Stage 9"
+    path = tmp_path / "hist9.csv"
+    frame.to_csv(path, index=False)
+    argv = ["forecast", SMB, "--as-of", "2026-05-15", "--opportunities", opps, "--history", path]
+    code, _, err = run_cli(capsys, *argv, "--stages", "Foo=Trial", "--trials", "20")
+    assert code == 0, err
+    assert f"{path}: 3 rows have the stage 'Stage 9', which is not a stage of the scenario" in err
+    assert "--stages Foo=Trial: no row of the export or the stage history has the stage 'Foo'" in err
+
+
+def test_an_unknown_history_stage_the_as_of_state_needs_is_an_error(capsys, export, tmp_path):
+    opps, hist = export
+    export_frame = pd.read_csv(opps, dtype=str, keep_default_na=False)
+    still_open = set(export_frame.loc[export_frame["IsClosed"] == "False", "Id"])
+    frame = pd.read_csv(hist, dtype=str, keep_default_na=False)
+    rows = frame.index[frame["OpportunityId"].isin(still_open) & (frame["CreatedDate"] < "2026-05-15")]
+    frame.loc[rows[0], "StageName"] = "Stage 9"  # a change of a deal open on the as-of date
+    path = tmp_path / "hist9.csv"
+    frame.to_csv(path, index=False)
+    argv = ["forecast", SMB, "--as-of", "2026-05-15", "--opportunities", opps, "--history", path]
+    code, _, err = run_cli(capsys, *argv, "--trials", "20")
+    assert code == 2 and f"{path}: line {rows[0] + 2}, column 'StageName': unknown stage 'Stage 9'" in err, (
+        err
+    )
