@@ -3,6 +3,7 @@ clear line naming the option, the file or the column, exit 2, no traceback, noth
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
@@ -222,3 +223,24 @@ def test_an_unknown_history_stage_the_as_of_state_needs_is_an_error(capsys, expo
     assert code == 2 and f"{path}: line {rows[0] + 2}, column 'StageName': unknown stage 'Stage 9'" in err, (
         err
     )
+
+
+# 8. The export's outcome wins over a history that lost the closing row ---------------------------
+
+
+def test_a_deal_the_export_closed_stays_closed_when_its_closing_row_is_rekeyed(export):
+    from simcore.calibrate import read_stage_history
+
+    opps, hist = export
+    table = read_opportunities(opps, dimensions=["source"]).table
+    frame = pd.read_csv(hist, dtype=str, keep_default_na=False)
+    won = frame.index[
+        (frame["StageName"] == "Closed Won") & (frame["CreatedDate"].between("2026-02", "2026-05"))
+    ]
+    deal = frame.at[won[0], "OpportunityId"]
+    before = simcore.calibrate.calibrate(table, "2026-05-15", ["source"], read_stage_history(hist).table)
+    frame.at[won[0], "OpportunityId"] = "not-a-deal"
+    edited = read_stage_history(io.StringIO(frame.to_csv(index=False))).table
+    after = simcore.calibrate.calibrate(table, "2026-05-15", ["source"], edited)
+    assert len(after.bank) == len(before.bank)
+    assert any("the export's outcome is used" in w and deal in w for w in after.warnings), after.warnings
