@@ -200,10 +200,11 @@ def test_mapped_stages_and_blank_amounts(tmp_path, smb):
         "opps.csv",
         "Id,CreatedDate,StageName,Amount,CloseDate,LeadSource,Product__c\n"
         "A,2026-02-01,Proposal,,2026-06-01,inbound,Pro\n"
-        "B,2026-02-10,Closed Won,,2026-02-20,inbound,Pro\n",
+        "B,2026-02-10,Closed Won,,2026-02-20,inbound,Pro\n"
+        "C,2026-02-12,Discovery,9000,2026-07-01,inbound,Pro\n",  # not every amount blank: that is an error
     )
     state = as_of_state(smb, path, "2026-02-25", stages="Proposal=Trial")
-    assert state.bank["stage_name"].tolist() == ["Trial"] and state.bank["amount"].iloc[0] > 0
+    assert state.bank["stage_name"].tolist() == ["Trial", "Discovery"] and state.bank["amount"].iloc[0] > 0
     assert state.actuals["amount"].tolist() == [0.0]
     assert any("no amount" in w for w in state.warnings)
 

@@ -165,6 +165,9 @@ def calibrate(
     _check_table(opportunities, "opportunities")
     as_of = pd.Timestamp(as_of)
     dimensions = list(dimensions)
+    if len(set(dimensions)) < len(dimensions):
+        twice = next(d for d in dimensions if dimensions.count(d) > 1)
+        raise SimcoreError(f"calibrate: the dimension {twice!r} is given twice; name each dimension once")
     for d in dimensions:
         if d not in opportunities.columns:
             raise SimcoreError(f"calibrate: no dimension column {d!r} in the opportunity table")

@@ -181,9 +181,7 @@ def _history_spells(deals, history, stage_map, as_of, warnings):
     # State at as_of from the last row of each deal.
     end_deal, end_code, end_t = deal[last], code[last], t[last]
     deals.loc[end_deal, "stage"] = np.where(end_code >= 0, end_code, deals.loc[end_deal, "stage"])
-    status = np.where(end_code == WON, "won", np.where(end_code == LOST, "lost", "open"))
-    deals.loc[end_deal, "status"] = status
-    deals.loc[end_deal, "closed"] = np.where(end_code < 0, end_t, np.nan)
+    closed_at, won_export = _state_at_as_of(deals, end_deal, end_code, end_t, history_file, warnings)
     # Spells: every open row, to the next row of its deal or to as_of.
     start_rows = np.nonzero(code >= 0)[0]
     nxt = start_rows + 1
@@ -204,6 +202,13 @@ def _history_spells(deals, history, stage_map, as_of, warnings):
         OUT_CENSORED,
     )
     end = np.where(ends_open, 0.0, t[nxt_safe])
+    # A deal the export closed (see above): its last spell ends at the export's close, won when
+    # the export says won from the decision stage, else censored there.
+    shut = closed_at.reindex(deal[start_rows]).to_numpy()
+    cut = ends_open & np.isfinite(shut)
+    end = np.where(cut, np.maximum(shut, t[start_rows]), end)
+    won_here = cut & won_export.reindex(deal[start_rows]).fillna(False).to_numpy(dtype=bool)
+    outcome = np.where(won_here & (s_code == decision), OUT_WON, outcome)
     growth = np.where(outcome == OUT_ADVANCE, amount[nxt_safe] / amount[start_rows], np.nan)
     return pd.DataFrame(
         {
@@ -218,3 +223,29 @@ def _history_spells(deals, history, stage_map, as_of, warnings):
             "end": end,
         }
     )
+
+
+def _state_at_as_of(deals, end_deal, end_code, end_t, history_file, warnings):
+    """Each deal's status and close on the as-of date from its last history row, in ``deals``.
+
+    Returns the export's close (days) and whether it says won, by deal, for the deals the
+    history leaves open but the export closed (NaN and False elsewhere).
+    """
+    # The export's IsClosed/IsWon win over a history that has no closing row for the deal (a
+    # row lost or re-keyed): such a deal would otherwise go back into the open bank.
+    export_status = deals["status"].to_numpy()[end_deal]
+    export_closed = deals["closed"].to_numpy()[end_deal]
+    overruled = (export_status != "open") & (end_code >= 0)
+    if overruled.any():
+        ids = deals["opportunity_id"].to_numpy()[end_deal[overruled]]
+        warnings.append(
+            f"{history_file}: {int(overruled.sum())} deals the export shows closed before the as-of date "
+            f"are still open in the stage history (no closing row): the export's outcome is used "
+            f"({', '.join(map(str, ids[:5]))}{', ...' if len(ids) > 5 else ''})"
+        )
+    status = np.where(end_code == WON, "won", np.where(end_code == LOST, "lost", "open"))
+    deals.loc[end_deal, "status"] = np.where(overruled, export_status, status)
+    deals.loc[end_deal, "closed"] = np.where(overruled, export_closed, np.where(end_code < 0, end_t, np.nan))
+    closed_at = pd.Series(np.where(overruled, export_closed, np.nan), index=end_deal)
+    won_export = pd.Series(overruled & (export_status == "won"), index=end_deal)
+    return closed_at, won_export

@@ -9,7 +9,11 @@ column names, so that calibrating a history recovers the scenario it came from.
 
 Creation: the scenario's plan is taken as a rate per day (its average over the scenario's
 horizon, seasonality removed) and repeated over the history's window with the scenario's
-monthly seasonality, so a history may be longer or shorter than the plan.
+monthly seasonality, so a history may be longer or shorter than the plan. It is delivered as
+:func:`simcore.simulate` delivers it: times the trial's ``creation.attainment`` (drawn once, as
+the kernel draws trial ``t``'s, and kept for the whole window however many years it spans: one
+company, one delivered share), and, with a ``[capacity]`` table, times each cell's share of its
+plan that the plan year's capacity lets through.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from simcore.calendar import as_date, month_of_day
 from simcore.calibrate import _history_kernel as hk
 from simcore.engine._jit import jit
 from simcore.engine.compile import compile_scenario, count_tables, daily_plan
-from simcore.engine.kernel import _draw_assumptions, assumption_tables
+from simcore.engine.creation import kernel_creation_args
+from simcore.engine.kernel import _draw_assumptions, _draw_attainment, assumption_tables
 from simcore.engine.rng import normal_quantile, trial_key
 from simcore.errors import SimcoreError
 from simcore.scenario.amounts import expected_amount
@@ -76,11 +81,59 @@ class History:
         from simcore.io import write_atomic
 
         out = Path(directory)
+        if out.exists() and not out.is_dir():
+            # mkdir would raise FileExistsError: say what the path is for instead.
+            raise SimcoreError(
+                f"--out {directory}: exists and is not a folder; --out names the folder for "
+                f"opportunities.csv and stage_history.csv"
+            )
         out.mkdir(parents=True, exist_ok=True)
         paths = (out / "opportunities.csv", out / "stage_history.csv")
         for frame, path in zip((self.opportunities, self.stage_history), paths):
             write_atomic(path, lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
         return paths
+
+
+@jit
+def _kernel_attainment(seed, trial, z, kind, p_a, p_b, p_c, row, tab, loading, key, out):
+    # The kernel's own attainment draw of trial ``trial`` (no sampler's uniforms).
+    no_u = np.empty((0, 1))
+    _draw_attainment(trial_key(seed, trial), no_u, 0, 0, z, kind, p_a, p_b, p_c, row, tab, loading, key, out)
+
+
+def delivered_share(model, seed: int, trial: int, z: float) -> np.ndarray:
+    """Each cell's share of its planned creation delivered in trial ``trial``: its attainment.
+
+    The attainment group's draw exactly as :func:`simcore.simulate` makes it for the trial
+    (the same stream, market factor ``z`` and copula); 1 for a cell no declaration covers.
+
+    Examples
+    --------
+    >>> import simcore
+    >>> from simcore.engine.compile import compile_scenario
+    >>> model = compile_scenario(simcore.load_scenario("scenarios/smb.toml"))
+    >>> delivered_share(model, 1, 0, 0.0).tolist() == [1.0] * len(model.creation_rate)
+    True
+    """
+    groups = np.asarray(model.attain_group, dtype=np.int64)
+    if not (groups >= 0).any():
+        return np.ones(len(groups))
+    _, _, kind, a, b, c, row, tables, loading, key, _ = kernel_creation_args(model)
+    out = np.empty(len(kind))
+    _kernel_attainment(
+        np.uint64(seed), int(trial), float(z), kind, a, b, c, row, tables.reshape(tables.size), loading,
+        key, out,
+    )  # fmt: skip
+    return np.where(groups >= 0, out[np.maximum(groups, 0)], 1.0)
+
+
+def capacity_share(scenario, model) -> np.ndarray:
+    """Each cell's share of its plan year's creation that ``[capacity]`` lets through (1 without one)."""
+    if model.capacity is None:
+        return np.ones(len(scenario.cells))
+    uncapped = creation_rate(scenario, scenario.start, scenario.horizon_days).sum(axis=1)
+    capped = np.asarray(model.creation_rate).sum(axis=1)
+    return np.where(uncapped > 0, np.minimum(capped / np.where(uncapped > 0, uncapped, 1.0), 1.0), 1.0)
 
 
 @jit
@@ -252,7 +305,9 @@ def simulate_history(scenario, start, end, seed: int = 0, trial: int = 0) -> His
     model = compile_scenario(sc)
     drawn, z = trial_draws(model, seed, trial)
     advance, growth, decision, dwell_mean, whale, median = _trial_parameters(model, drawn, z)
-    rate = creation_rate(sc, start, n_days)
+    # Delivered as simulate delivers the plan: at the trial's attainment, under the capacity.
+    share = delivered_share(model, seed, trial, z) * capacity_share(sc, model)
+    rate = creation_rate(sc, start, n_days) * share[:, None]
     cdf, offsets = count_tables(rate, model.process, model.dispersion)
     counts = np.zeros(rate.shape, dtype=np.int64)
     hk.creation_counts(seed, trial, cdf, offsets, rate.shape[0], rate.shape[1], counts)

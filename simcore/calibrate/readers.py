@@ -60,7 +60,9 @@ OPPORTUNITY_FIELDS = {
     "forecast_category": ["forecastcategoryname", "forecast category", "forecastcategory"],
 }
 HISTORY_FIELDS = {
-    "opportunity_id": ["opportunityid", "opportunity id", "id", "opportunity"],
+    # Not "id": in Salesforce's OpportunityHistory that is the change's own id, and taking it made
+    # the opportunity export itself pass for a stage history.
+    "opportunity_id": ["opportunityid", "opportunity id", "opportunity"],
     "changed": ["createddate", "created date", "last modified", "edit date", "date", "changed"],
     "stage": ["stagename", "stage", "to stage"],
     "amount": ["amount"],
@@ -118,6 +120,49 @@ class Read:
     table: pd.DataFrame
     warnings: list = field(default_factory=list)
     file: str = ""
+
+
+def require_amount(table: pd.DataFrame, purpose: str) -> None:
+    """Refuse an opportunity table with no dollars: no amount column, or a blank amount in every row.
+
+    A forecast, a pacing or a backtest without amounts would count every won deal as $0 and
+    still print a P(hit): an error naming the file instead of a warning.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`read_opportunities`'s table (its ``attrs`` name the file and the columns found).
+    purpose : str
+        What needs the dollars, for the message (``"a forecast"``).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file and what to map.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> require_amount(pd.DataFrame({"amount": [100.0, None]}), "a forecast")
+    """
+    file = str(table.attrs.get("file", "the opportunity table"))
+    found = table.attrs.get("columns")
+    if (found is not None and "amount" not in found) or "amount" not in table.columns:
+        looked = ", ".join(repr(a) for a in OPPORTUNITY_FIELDS["amount"][:3])
+        what = f"no column for 'amount' (looked for {looked})"
+    elif len(table) and table["amount"].isna().all():
+        what = f"column {found.get('amount', 'amount') if found else 'amount'!r}: every amount is blank"
+    else:
+        return
+    raise ScenarioError(
+        [
+            Problem(
+                file,
+                "(header)",
+                f"{what}; {purpose} needs each deal's dollars: map one with --map amount=COLUMN",
+            )
+        ]
+    )
 
 
 def _read_csv(path, what):
@@ -455,7 +500,21 @@ def read_stage_history(path, columns=None) -> Read:
     """
     frame = _read_csv(path, "stage history")
     hist_columns = {k: v for k, v in (columns or {}).items() if k in HISTORY_FIELDS}
-    cols = _find_columns(frame, path, HISTORY_FIELDS, REQUIRED["history"], hist_columns)
+    try:
+        cols = _find_columns(frame, path, HISTORY_FIELDS, REQUIRED["history"], hist_columns)
+    except ScenarioError as exc:
+        header = {normalise(c) for c in frame.columns}
+        if {"isclosed", "iswon"} & header or ("id" in header and "opportunity_id" not in hist_columns):
+            exc.problems.append(
+                Problem(
+                    str(path),
+                    "(header)",
+                    "this looks like an opportunity export (one row per opportunity), not a stage "
+                    "history (one row per change, with the opportunity's id in OpportunityId)",
+                )
+            )
+            raise ScenarioError(exc.problems) from None
+        raise
     problems = []
     ids = frame[cols["opportunity_id"]].astype(str).str.strip()
     problems.extend(_bad_rows(path, frame, cols["opportunity_id"], ids == "", "blank opportunity id"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from simcore.cli.calibrate import _date, _half_life, parse_map
+from simcore.cli.calibrate import _date, _half_life, names_option, parse_map
 from simcore.cli.options import (
     EXIT_OK,
     add_scenario_arguments,
@@ -51,20 +51,15 @@ def _setup_pace(p):
 
 
 def _pace(args):
-    from simcore.calibrate.readers import read_opportunities
+    from simcore.calibrate.readers import read_opportunities, require_amount
     from simcore.forecast.pacing import pace
 
     sc = load(args)
-    by = _names(args.by)
-    unknown = [d for d in by if d not in sc.dimensions]
-    if unknown:
-        raise SimcoreError(
-            f"--by {unknown[0]}: the scenario has no dimension {unknown[0]!r}; "
-            f"it has {', '.join(sc.dimensions) or 'none'}"
-        )
+    by = names_option(args.by, "--by", known=list(sc.dimensions))
     if not args.prior_strength > 0:
         raise SimcoreError(f"--prior-strength must be positive, got {args.prior_strength}")
     read = read_opportunities(args.opportunities, columns=parse_map(args.map), dimensions=list(sc.dimensions))
+    require_amount(read.table, "pacing")  # before the reader's warnings: no amount column is an error
     for w in read.warnings:
         print(f"warning: {w}", file=sys.stderr)
     result = pace(
@@ -181,18 +176,19 @@ def _setup_backtest(p):
 
 
 def _backtest(args):
-    from simcore.calibrate.readers import read_opportunities, read_stage_history
+    from simcore.calibrate.readers import read_opportunities, read_stage_history, require_amount
     from simcore.forecast.backtest import backtest
     from simcore.forecast.baselines import DEFAULT_WEIGHTS
 
     columns = parse_map(args.map)
-    dims = _names(args.dimensions)
+    dims = names_option(args.dimensions, "--dimensions")
     weights = {**DEFAULT_WEIGHTS, **_weights(args.weights)}
     if args.out is not None:
         _check_out_dir(args.out)
     if not args.start < args.stop:
         raise SimcoreError(f"--from {args.start} must be before --to {args.stop}")
     opps = read_opportunities(args.opportunities, columns=columns, dimensions=dims)
+    require_amount(opps.table, "a backtest")  # before the reader's warnings: no amount column is an error
     hist = read_stage_history(args.history, columns=columns) if args.history else None
     for w in opps.warnings + (hist.warnings if hist else []):
         print(f"warning: {w}", file=sys.stderr)

@@ -10,6 +10,7 @@ import argparse
 import datetime as _dt
 import json
 import sys
+from pathlib import Path
 
 # command, add_scenario_arguments, load and the exit codes are moving to simcore.cli.options;
 # imported from app until then.
@@ -47,6 +48,25 @@ def parse_map(items) -> dict:
     return out
 
 
+def names_option(text, option, known=None) -> list:
+    """``"source, product"`` -> ``["source", "product"]``; a name given twice (or not in ``known``) is refused.
+
+    ``--dimensions source,source`` or ``--by source,source`` would make two cells of every deal
+    (a division by zero in pacing, a missing key in calibration): one clear line instead.
+    """
+    names = [d.strip() for d in (text or "").split(",") if d.strip()]
+    seen = set()
+    for d in names:
+        if d in seen:
+            raise SimcoreError(f"{option} {text}: {d!r} is given twice; name each dimension once")
+        seen.add(d)
+        if known is not None and d not in known:
+            raise SimcoreError(
+                f"{option} {d}: the scenario has no dimension {d!r}; it has {', '.join(known) or 'none'}"
+            )
+    return names
+
+
 @command(
     "history", "simulate a company's CRM history from a scenario: an opportunity export and a stage history"
 )
@@ -69,11 +89,21 @@ def _history(args):
 
     if args.seed < 0 or args.trial < 0:
         raise SimcoreError("--seed and --trial must be non-negative")
+    out = Path(args.out)
+    # Checked before the simulation, as backtest --out: a file there is never replaced by a folder.
+    if out.exists() and not out.is_dir():
+        raise SimcoreError(
+            f"--out {args.out}: exists and is not a folder; --out names the folder for "
+            f"opportunities.csv and stage_history.csv"
+        )
+    replaced = [p.name for p in (out / "opportunities.csv", out / "stage_history.csv") if p.exists()]
     h = simulate_history(load(args), args.start, args.end, seed=args.seed, trial=args.trial)
     opps, hist = h.write(args.out)
     n_open = int((~h.opportunities["IsClosed"]).sum())
     print(f"{len(h.opportunities):,} opportunities ({n_open:,} open on {args.end}) -> {opps}")
     print(f"{len(h.stage_history):,} stage changes -> {hist}")
+    if replaced:
+        print(f"(replaced the {' and '.join(replaced)} that were in {args.out})")
     return EXIT_OK
 
 
@@ -122,7 +152,7 @@ def _calibrate(args):
 
         check_out_file(args.out)
     columns = parse_map(args.map)
-    dims = [d.strip() for d in args.dimensions.split(",") if d.strip()]
+    dims = names_option(args.dimensions, "--dimensions")
     opps = read_opportunities(args.opportunities, columns=columns, dimensions=dims)
     hist = read_stage_history(args.history, columns=columns) if args.history else None
     result = calibrate(

@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simcore.calibrate.readers import dimension_aliases, normalise, read_opportunities, read_stage_history
+from simcore.calibrate.readers import (
+    dimension_aliases,
+    normalise,
+    read_opportunities,
+    read_stage_history,
+    require_amount,
+)
 from simcore.calibrate.stages import StageMap, add_closed_names, parse_mapping
 from simcore.engine.compile import Model
 from simcore.errors import Problem, ScenarioError, SimcoreError
@@ -226,6 +232,35 @@ def _scenario_stage_map(sc: Scenario, frames, mapping) -> StageMap:
     return StageMap(names, [s.category for s in sc.stages], code)
 
 
+def _stage_warnings(smap: StageMap, opps, hist, mapping) -> list:
+    """What the stage names leave unused, said: a ``--stages`` name no row has, a history stage
+    the scenario does not know (its rows are then not read; one the as-of state needs is an
+    error where it is read).
+    """
+    out = []
+    seen = {str(n).lower() for f in (opps, hist) if f is not None for n in f["stage"].drop_duplicates()}
+    if mapping is not None:
+        items = parse_mapping(mapping) if isinstance(mapping, str) else list(mapping)
+        for crm, target, _ in items:
+            if crm.lower() not in seen:
+                out.append(
+                    f"--stages {crm}={target}: no row of the export or the stage history has the stage "
+                    f"{crm!r}: this mapping is not used (a typo?)"
+                )
+    if hist is not None and len(hist):
+        lower = hist["stage"].str.lower()
+        unknown = ~lower.isin(list(smap.code))
+        if unknown.any():
+            counts = hist.loc[unknown, "stage"].value_counts()
+            file = hist.attrs.get("file", "the stage history")
+            for name, n in counts.head(10).items():
+                out.append(
+                    f"{file}: {int(n)} rows have the stage {name!r}, which is not a stage of the scenario "
+                    f"nor mapped with --stages: those rows are not used"
+                )
+    return out
+
+
 def _table(value, reader, what, **kwargs):
     if value is None:
         return None, []
@@ -348,7 +383,9 @@ def as_of_state(scenario, opportunities=None, as_of=None, *, history=None, colum
     for name in ("opportunity_id", "created", "status", "closed", "close_date", "amount", "stage", "line"):
         if name not in opps.columns:
             raise SimcoreError(f"opportunities: the table lacks {name!r}: read it with read_opportunities")
+    require_amount(opps, "a forecast")
     smap = _scenario_stage_map(sc, [opps, hist], stages)  # a bad mapping is said first
+    warnings += _stage_warnings(smap, opps, hist, stages)
     _check_export_reaches(opps, hist, as_of)
     t_as_of, t_start = pd.Timestamp(as_of), pd.Timestamp(sc.start)
     file = opps.attrs.get("file", "(table)")

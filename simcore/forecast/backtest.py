@@ -22,6 +22,7 @@ import pandas as pd
 
 from simcore.analysis.mcerror import proportion_se
 from simcore.calibrate.calibrate import calibrate
+from simcore.calibrate.readers import require_amount
 from simcore.errors import SimcoreError
 from simcore.forecast import baselines as bl
 from simcore.forecast import scores
@@ -286,6 +287,7 @@ def backtest(opportunities, stage_history=None, *, start, stop, every="quarter",
     """
     dates = as_of_dates(start, stop, every, horizon)
     stop = _timestamp(stop, "--to")
+    require_amount(opportunities, "a backtest")  # scores dollars booked: $0 everywhere scores nothing
     end = export_end(opportunities, stage_history)
     if end < stop - pd.Timedelta(days=1):
         file = opportunities.attrs.get("file", "the opportunity export")

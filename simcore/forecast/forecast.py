@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -279,6 +280,11 @@ def forecast(
     )
     if state.scenario is not sc and state.scenario.hash != sc.hash:
         raise SimcoreError("forecast: the as-of state was split for another scenario")
+    before = None
+    if baseline is not None and not (isinstance(baseline, str) and baseline == "plan"):
+        # Read and checked before the simulation: a baseline of another plan is refused at once.
+        before = _previous(baseline)
+        _check_since(sc, state.as_of, before, baseline)
     model = compile_scenario(sc, period)
     ds = simulate(sc, trials, seed, model=state.model(model), progress=progress, sampling=sampling)
     ds = forecast_dataset(ds, state, model)
@@ -294,7 +300,7 @@ def forecast(
     elif baseline is None:
         change = None
     else:
-        change = _change_since(year, target, _previous(baseline))
+        change = _change_since(year, target, before)
     return _result(sc, state, ds, year, target, trials, seed, change)
 
 
@@ -420,6 +426,46 @@ def _previous(baseline) -> dict:
     )
 
 
+def _check_since(sc, as_of, before: dict, baseline) -> None:
+    """Refuse a previous forecast that is not an earlier forecast of this plan.
+
+    A change since another scenario's forecast (another target, another year) or since one
+    made after today's as-of date would be a figure that means nothing.
+    """
+    where = f"--since {baseline}" if isinstance(baseline, (str, Path)) else "previous forecast"
+    name = before.get("scenario")
+    if name is not None and str(name) != sc.name:
+        raise SimcoreError(
+            f"{where}: is a forecast of the scenario {str(name)!r}, not {sc.name!r}: the change since it "
+            f"would compare two plans; give an earlier forecast of {sc.name!r}"
+        )
+    target, before_target = sc.target, before.get("target")
+    if (
+        isinstance(before_target, (int, float))
+        and target is not None
+        and not math.isclose(float(before_target), float(target), rel_tol=1e-9)
+    ):
+        raise SimcoreError(
+            f"{where}: was made against the target {before_target:,.0f}, not this plan's {target:,.0f}: "
+            f"its P(hit) is not comparable; give an earlier forecast of this plan"
+        )
+    try:
+        then = _dt.date.fromisoformat(str(before["as_of"])[:10])
+    except ValueError:
+        raise SimcoreError(f"{where}: its as_of {before['as_of']!r} is not a date YYYY-MM-DD") from None
+    end = sc.start + _dt.timedelta(days=sc.horizon_days - 1)
+    if not sc.start <= then <= end:
+        raise SimcoreError(
+            f"{where}: was made as of {then}, outside this plan's year ({sc.start} to {end}); give a "
+            f"forecast of this year"
+        )
+    if then > as_of:
+        raise SimcoreError(
+            f"{where}: was made as of {then}, after this forecast's as-of date {as_of}; the change is "
+            f"shown since an earlier forecast"
+        )
+
+
 def _previous_netcdf(path: Path) -> dict:
     """The summary of a forecast written as netCDF (``simcore forecast --out f.nc``)."""
     try:
@@ -430,11 +476,18 @@ def _previous_netcdf(path: Path) -> dict:
             year = b.sum([d for d in b.dims if d != "trial"]).values
             target = ds.attrs.get("target")
             as_of = ds.attrs["as_of"]
+            name = ds.attrs.get("scenario")
     except FileNotFoundError:
         raise SimcoreError(f"{path}: no such previous forecast file") from None
     except (OSError, ValueError) as exc:
         raise SimcoreError(f"{path}: not a readable netCDF forecast ({exc})") from None
-    return {"as_of": as_of, "p_hit": _p_hit(year, target), "year": {"total": distribution(year)}}
+    return {
+        "as_of": as_of,
+        "scenario": name,
+        "target": float(target) if isinstance(target, (int, float, np.number)) else None,
+        "p_hit": _p_hit(year, target),
+        "year": {"total": distribution(year)},
+    }
 
 
 def _change_since(year, target, before: dict):

@@ -30,6 +30,7 @@ from scipy import stats
 
 from simcore.calendar import as_date
 from simcore.calendar import periods as make_periods
+from simcore.calibrate.readers import require_amount
 from simcore.engine.compile import daily_plan
 from simcore.errors import SimcoreError
 from simcore.result import Result
@@ -154,6 +155,9 @@ def _check_export(opps, as_of, stale_days):
 
 def _groups(sc, by):
     dims = list(sc.dimensions)
+    if len(set(by)) < len(by):
+        twice = next(d for d in by if list(by).count(d) > 1)
+        raise SimcoreError(f"--by: the dimension {twice!r} is given twice; name each dimension once")
     for d in by:
         if d not in dims:
             raise SimcoreError(
@@ -243,6 +247,7 @@ def pace(
     missing = [d for d in sc.dimensions if d not in opportunities.columns]
     if missing:
         raise SimcoreError(f"the opportunity table has no column for the dimension {missing[0]!r}")
+    require_amount(opportunities, "pacing")
     _check_export(opportunities, as_of, stale_days)
     kind = period or sc.period
     per = make_periods(sc.start, sc.horizon_days, kind, sc.fiscal_year_start_month)
