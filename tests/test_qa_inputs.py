@@ -13,6 +13,7 @@ from helpers import run_cli
 import simcore
 from simcore.calibrate import read_opportunities, simulate_history
 from simcore.errors import ScenarioError, SimcoreError
+from simcore.forecast.forecast import forecast
 from simcore.forecast.pacing import pace
 
 SMB = "scenarios/smb.toml"
@@ -122,9 +123,7 @@ def test_an_amount_column_with_every_value_blank_is_an_error(export, tmp_path):
     path = tmp_path / "blank.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(ScenarioError, match="column 'Amount': every amount is blank"):
-        simcore.forecast.forecast.forecast(
-            simcore.load_scenario(SMB), path, "2026-05-15", trials=20, progress=False
-        )
+        forecast(simcore.load_scenario(SMB), path, "2026-05-15", trials=20, progress=False)
 
 
 # 4. The export given as the stage history --------------------------------------------------------
@@ -152,7 +151,7 @@ def may_forecasts(export, tmp_path_factory):
     out = {}
     for name, scenario in (("smb", SMB), ("fy2026", "scenarios/fy2026.toml")):
         sc = simcore.load_scenario(scenario)
-        f = simcore.forecast.forecast.forecast(sc, None, "2026-05-15", trials=50, progress=False)
+        f = forecast(sc, None, "2026-05-15", trials=50, progress=False)
         path = folder / f"{name}.json"
         path.write_text(json.dumps({"forecast": f.to_dict()}, default=str), encoding="utf-8")
         out[name] = path
@@ -162,14 +161,15 @@ def may_forecasts(export, tmp_path_factory):
 @pytest.mark.parametrize(
     "which, as_of, message",
     [
-        ("fy2026", "2026-06-15", "is a forecast of the scenario 'fy2026', not 'smb_inside_sales'"),
+        ("fy2026", "2026-05-25", "is a forecast of the scenario 'fy2026', not 'smb_inside_sales'"),
         ("smb", "2026-05-01", "was made as of 2026-05-15, after this forecast's as-of date 2026-05-01"),
     ],
 )
-def test_since_must_be_an_earlier_forecast_of_this_plan(capsys, may_forecasts, which, as_of, message):
+def test_since_must_be_an_earlier_forecast_of_this_plan(capsys, export, may_forecasts, which, as_of, message):
     code, _, err = run_cli(
-        capsys, "forecast", SMB, "--as-of", as_of, "--since", may_forecasts[which], "--trials", "20"
-    )
+        capsys, "forecast", SMB, "--as-of", as_of, "--opportunities", export[0], "--since", may_forecasts[which],
+        "--trials", "20",
+    )  # fmt: skip
     assert code == 2 and message in err, err
 
 
@@ -179,15 +179,16 @@ def test_since_with_another_target_is_refused(may_forecasts, tmp_path):
     path = tmp_path / "edited.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(SimcoreError, match="was made against the target"):
-        simcore.forecast.forecast.forecast(
+        forecast(
             simcore.load_scenario(SMB), None, "2026-06-15", trials=20, baseline=str(path), progress=False
         )
 
 
-def test_since_an_earlier_forecast_of_this_plan_is_accepted(capsys, may_forecasts):
+def test_since_an_earlier_forecast_of_this_plan_is_accepted(capsys, export, may_forecasts):
     code, out, err = run_cli(
-        capsys, "forecast", SMB, "--as-of", "2026-06-15", "--since", may_forecasts["smb"], "--trials", "20"
-    )
+        capsys, "forecast", SMB, "--as-of", "2026-05-25", "--opportunities", export[0],
+        "--since", may_forecasts["smb"], "--trials", "20",
+    )  # fmt: skip
     assert code == 0 and "Change since the forecast as of 2026-05-15" in out, err
 
 
@@ -244,3 +245,10 @@ def test_a_deal_the_export_closed_stays_closed_when_its_closing_row_is_rekeyed(e
     after = simcore.calibrate.calibrate(table, "2026-05-15", ["source"], edited)
     assert len(after.bank) == len(before.bank)
     assert any("the export's outcome is used" in w and deal in w for w in after.warnings), after.warnings
+
+
+def test_calibrate_writes_its_scenario_only_to_a_toml_file(capsys, export, tmp_path):
+    code, _, err = run_cli(
+        capsys, "calibrate", export[0], "--as-of", "2026-01-01", "--out", tmp_path / "fit.csv"
+    )
+    assert code == 2 and "name a .toml file" in err and not (tmp_path / "fit.csv").exists()

@@ -150,6 +150,9 @@ def _calibrate(args):
     if args.out is not None:
         from simcore.io import check_out_file
 
+        if not str(args.out).lower().endswith(".toml"):
+            # A scenario is TOML: plan.csv would hold TOML that a spreadsheet opens as garbage.
+            raise SimcoreError(f"--out {args.out}: the fitted scenario is written as TOML; name a .toml file")
         check_out_file(args.out)
     columns = parse_map(args.map)
     dims = names_option(args.dimensions, "--dimensions")

@@ -21,7 +21,7 @@ from simcore.cli.options import (
     scenario_inputs,
 )
 from simcore.errors import SimcoreError
-from simcore.format import money, percent, text_table
+from simcore.format import exact_money, money, percent, points, text_table
 
 
 def add_as_of_arguments(p, required):
@@ -54,6 +54,22 @@ def add_as_of_arguments(p, required):
     p.add_argument(
         "--stages", help="CRM stage names mapped to the scenario's: 'Proposal=Trial, Contract=Negotiation'"
     )
+
+
+def require_export_after_start(args, sc) -> None:
+    """Refuse an as-of date after the plan's start without ``--opportunities``.
+
+    Without the export there are no actuals, and the scenario's own starting bank would stand
+    for the deals open on that date: a mid-year re-plan or forecast would read as confident and
+    be wrong. (The Python API keeps that case, for plans made before the year starts.)
+    """
+    days = (args.as_of - sc.start).days if args.as_of is not None else 0
+    # A date outside the plan is as_of_state's to refuse, with its own words.
+    if 0 < days < sc.horizon_days and not args.opportunities:
+        raise SimcoreError(
+            f"--as-of {args.as_of} is after the plan's start ({sc.start}): give --opportunities (the CRM "
+            "export), so that what is won and what is open on that date are known"
+        )
 
 
 @command(
@@ -100,6 +116,7 @@ def _forecast(args):
     if args.out is not None:
         check_result_file(args.out, scenario_inputs(args) + inputs)
     sc = load(args)
+    require_export_after_start(args, sc)
     if args.out is not None:
         check_not_an_input(args.out, scenario_inputs(args, sc) + inputs)
     f = forecast(
@@ -170,7 +187,7 @@ def forecast_text(f, run_table: str, errors: str) -> str:
     )
     if f.p_hit is not None:
         lines.append(
-            f"P(year bookings >= target {m(f.target)}) now = {percent(f.p_hit)} (+/- {percent(f.p_hit_se)} MC error)"
+            f"P(year bookings >= target {exact_money(f.target, f.currency)}) now = {percent(f.p_hit)} (+/- {points(f.p_hit_se)[1:]} MC error)"
         )
     c = f.change
     if c is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from simcore.cli.calibrate import parse_map
+from simcore.cli.forecast import require_export_after_start
 from simcore.errors import SimcoreError
 from simcore.format import money, percent, table
 
@@ -22,22 +23,6 @@ def add_carryover_argument(p):
         "spread the shortfall (or surplus) over what remains: all into the next period, evenly over the "
         "days left, or as the optimizer chooses",
     )
-
-
-def require_export_after_start(args, sc) -> None:
-    """Refuse an as-of date after the plan's start without ``--opportunities``.
-
-    Without the export there are no actuals, and the scenario's own starting bank would stand
-    for the deals open on that date: a mid-year re-plan or forecast would read as confident and
-    be wrong. (The Python API keeps that case, for plans made before the year starts.)
-    """
-    days = (args.as_of - sc.start).days if args.as_of is not None else 0
-    # A date outside the plan is as_of_state's to refuse, with its own words.
-    if 0 < days < sc.horizon_days and not args.opportunities:
-        raise SimcoreError(
-            f"--as-of {args.as_of} is after the plan's start ({sc.start}): give --opportunities (the CRM "
-            "export), so that what is won and what is open on that date are known"
-        )
 
 
 def as_of_state_of(args, sc):
