@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 from helpers import assert_close_se, build, run, run_cli, se_mean
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import simcore
@@ -227,6 +227,8 @@ _EDGE = [-1.0, -1e-300, 0.0, 5e-324, 0.5, 1.0, 3.0, 13.9, 120.0, 1e5, 1e5 + 1, 1
     creates=st.sampled_from(_EDGE),
     carries=st.sampled_from(_EDGE),
 )
+# A ramp of the smallest subnormal number of months overflowed x * x / (2 R) past the ramp.
+@example(headcount=0.0, hires=5e-324, ramp=5e-324, attrition=0.0, creates=0.0, carries=5e-324)
 def test_hostile_capacity_is_refused_or_simulates_finite(headcount, hires, ramp, attrition, creates, carries):
     role = {"headcount": headcount, "hires": hires, "ramp_months": ramp, "attrition": attrition}
     role |= {"creates": {"outbound": creates}, "carries": carries}

@@ -39,7 +39,9 @@ def _ramp_mean(t, ramp_days):
 
     def integral(x):  # of the ramp from 0 to x
         x = np.maximum(x, 0.0)
-        return np.where(x <= ramp_days, x * x / (2.0 * ramp_days), x - ramp_days / 2.0)
+        # x*x / 2R only where x <= R: past the ramp, a ramp of 1e-300 days would overflow it.
+        inside = np.minimum(x, ramp_days)
+        return inside * (inside / (2.0 * ramp_days)) + np.maximum(x - ramp_days, 0.0)
 
     return integral(t + 1.0) - integral(t.astype(np.float64))
 
