@@ -162,3 +162,50 @@ def test_shape_ramp_holds_the_scenarios_own_shape():
 def test_hostile_ending_and_shape_input_names_the_field(table, field):
     with pytest.raises(ScenarioError, match=field):
         read_limits(build(_raw(**table)))
+
+
+# Values at, just inside and just outside the bounds the format declares for the new fields.
+_DOLLARS = [-1.0, -0.0, 0.0, 5e-324, 1.0, 1e15 * (1 - 1e-16), 1e15, 1e15 * (1 + 1e-15), math.inf, math.nan]
+_CONFIDENCES = [-1e-16, 0.0, 5e-324, 0.5, 1 - 1e-16, 1.0, 1 + 1e-15, math.nan]
+_RAMPS = [-1.0, 0.0, 5e-324, 0.999999, 1.0, 1.5, 999.999, 1000.0, 1000.0001, math.inf, math.nan]
+
+
+def _number_or_categories(values):
+    from hypothesis import strategies as st
+
+    table = st.dictionaries(
+        st.sampled_from(["pipeline", "best_case", "commit"]), st.sampled_from(values), min_size=1
+    )
+    return st.one_of(st.sampled_from(values), table)
+
+
+def test_fuzzed_ending_banks_and_shape_ramps_are_refused_or_read_finite():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        bank=_number_or_categories(_DOLLARS),
+        confidence=_number_or_categories(_CONFIDENCES),
+        shape=st.sampled_from(_RAMPS),
+        source_shape=st.sampled_from(_RAMPS),
+    )
+    def check(bank, confidence, shape, source_shape):
+        table = {"ending_bank": bank, "ending_bank_confidence": confidence, "shape_ramp": shape}
+        table["source"] = {"a": {"shape_ramp": source_shape}}
+        try:
+            limits, _ = read_limits(build(_raw(**table)))
+        except ScenarioError as exc:
+            assert all(p.path.startswith("optimize") for p in exc.problems), exc
+            return
+        # What validation lets through reaches the optimizer finite and in range.
+        banks = [
+            *limits.ending_by_category.values(),
+            *([limits.ending_bank] if limits.ending_bank is not None else []),
+        ]
+        for value in [*banks, limits.shape_ramp_default, *limits.shape_ramp.values()]:
+            assert math.isfinite(value) and value >= 0
+        for value in [limits.ending_bank_confidence, *limits.ending_confidence_by_category.values()]:
+            assert 0.0 <= value <= 1.0
+
+    check()
