@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import inspect
 import io
 import os
@@ -71,9 +72,11 @@ class Runner:
 
     def __init__(self, package: str, scenario: str, trials: int, boundaries: bool = True):
         pkg = importlib.import_module(package)
-        self.compile = importlib.import_module(f"{package}.engine.compile")
-        self.kernel = importlib.import_module(f"{package}.engine.kernel")
-        self.simulate = importlib.import_module(f"{package}.engine.simulate")
+        # The engine's modules sit in ``engine/`` since the house refactor, at the top before it.
+        engine = f"{package}.engine" if importlib.util.find_spec(f"{package}.engine") else package
+        self.compile = importlib.import_module(f"{engine}.compile")
+        self.kernel = importlib.import_module(f"{engine}.kernel")
+        self.simulate = importlib.import_module(f"{engine}.simulate")
         self.model = self.compile.compile_scenario(pkg.load_scenario(scenario))
         self.args = tuple(self.model.kernel_args())
         self.trials = trials

@@ -12,6 +12,7 @@ from conftest import run_cli
 import simcore
 from simcore.engine.distributed import chunk_plan, fan_out
 from simcore.engine.stream import BLOCK
+from simcore.errors import SimcoreError
 
 FY2026 = Path(__file__).resolve().parents[1] / "scenarios" / "fy2026.toml"
 
@@ -31,6 +32,20 @@ def test_fan_out_without_a_client_runs_here():
 def test_a_bad_dask_address_is_one_clear_line(capsys):
     code, _, err = run_cli(capsys, "run", FY2026, "--trials", 10, "--dask", "local:zero", "--quiet")
     assert code == 2 and "local:N" in err
+
+
+def test_a_failed_connection_leaves_dask_default_scheduler_alone():
+    # A Client that fails to connect had already made itself dask's default, so every later
+    # dask computation in the process (a netCDF write of a streamed run) asked for a
+    # distributed scheduler that was not there.
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    from simcore.engine.distributed import connect
+
+    before = dask.config.get("scheduler", None)
+    with pytest.raises(SimcoreError, match="expected local:N"):
+        connect("bogus")
+    assert dask.config.get("scheduler", None) == before
 
 
 @pytest.mark.slow

@@ -48,7 +48,8 @@ def connect(address: str):
     -------
     distributed.Client
         Close it (and its cluster, for ``local:N``) with ``client.close()``; a local cluster
-        is closed with its client.
+        is closed with its client. It is not made dask's default scheduler: pass it as
+        ``client=`` (or use it as a context manager's ``client.as_current()``).
 
     Raises
     ------
@@ -78,11 +79,15 @@ def connect(address: str):
             dashboard_address=None,
             env={"NUMBA_NUM_THREADS": "1"},
         )
-        client = distributed.Client(cluster)
+        client = distributed.Client(cluster, set_as_default=False)
         client.close = _closing_cluster(client.close, cluster)
         return client
     try:
-        return distributed.Client(address, timeout="10s")
+        # Not dask's default scheduler: simcore hands the client to what it fans out, and a
+        # client that fails to connect has already set the default (dask restores it only on
+        # close), which left every later dask computation of the process asking for a
+        # scheduler that was never there.
+        return distributed.Client(address, timeout="10s", set_as_default=False)
     except ValueError as exc:  # not an address at all ("bogus": no port)
         raise SimcoreError(
             f"--dask {address!r}: expected local:N or a scheduler address such as tcp://host:8786 ({exc})"
