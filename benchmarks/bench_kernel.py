@@ -83,8 +83,8 @@ def time_kernel(model, trials, repeats, seed=7, boundaries=True):
     time_kernel.first_call = time.perf_counter() - t0
     _ran_parallel = True
     times, cpu = [], []
-    # Trials handed to threads 8 at a time, as simcore.engine.simulate.run_kernel does.
-    previous = numba.set_parallel_chunksize(8)
+    # Blocks of trials handed to threads one at a time, as simcore.engine.simulate.run_kernel does.
+    previous = numba.set_parallel_chunksize(1)
     for _ in range(repeats):
         for a in out.arrays(0, trials):
             a[...] = 0

@@ -62,7 +62,7 @@ model = compile_scenario(simcore.load_scenario(scenario))
 args = model.kernel_args()
 out = _Outputs(model, trials)
 simulate_trials(np.uint64(7), np.int64(0), *args, True, np.empty((0, 1)), *out.arrays(0, min(trials, 16)))
-numba.set_parallel_chunksize(8)
+numba.set_parallel_chunksize(1)
 times = []
 for _ in range(repeats):
     for a in out.arrays(0, trials):

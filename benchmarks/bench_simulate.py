@@ -52,7 +52,7 @@ def main(argv=None):
     print(f"load average before: {os.getloadavg()[0]:.1f}; {numba.get_num_threads()} threads")
     times = {"kernel": [], "simulate (memory reused)": [], "simulate (fresh memory)": []}
     lifecycles = 0
-    previous = numba.set_parallel_chunksize(8)
+    previous = numba.set_parallel_chunksize(1)
     for _ in range(args.repeats):
         out = _Outputs(model, args.trials)
         for a in out.arrays(0, args.trials):

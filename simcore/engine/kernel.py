@@ -292,6 +292,9 @@ def _aged_dwell(key, j, kind, mean, cv, tab, off, age, u):
 # New deals made (and held) at a time, by default: 32 KB of scratch per thread. Any block
 # size gives the same bits (tests/test_reproducible.py).
 NEW_DEALS_BLOCK = 1024
+# Trials a thread takes at a time (with one set of scratch arrays); callers set numba's
+# parallel chunk size to 1, so a thread takes one block as it finishes the last.
+TRIAL_BLOCK = 8
 
 # Per-trial values of each (cell, stage), side by side in one flat array: the lifecycle
 # reads several per event, and one flat index costs a third of the instructions of a
@@ -656,393 +659,413 @@ def simulate_trials(
             si[o + SI_KIND] = dwell_kind[c, s]
             si[o + SI_TABLE] = dwell_table[c, s] * TABLE_ROW
             si[o + SI_CATEGORY] = category[s]
-    for i in numba.prange(n_trials):
-        trial_k = trial_key(seed, trial0 + i)
-        params = drawn[i]
-        z = normal_quantile(
-            _draw_assumptions(
-                trial_k, trial_u, i, param_kind, param_a, param_b, param_c, param_row, ptab, params
-            )
-        )
-        market[i] = z
+    # Trials run a block at a time, each block on one thread, so that a thread allocates its
+    # scratch once per block rather than once per trial (~14 allocations, a few percent of a
+    # trial). Callers hand out blocks one at a time (parallel chunk size 1). The bits do not
+    # depend on the block: every trial still starts from its own zeroed sums.
+    n_blocks = (n_trials + TRIAL_BLOCK - 1) // TRIAL_BLOCK
+    for b in numba.prange(n_blocks):
         # Per-trial parameters derived from the drawn assumptions.
         st = np.empty(n_cells * k * ST_WIDTH)
         cp = np.empty(n_cells * CP_WIDTH)
         deal_keys = np.empty(n_sources * n_cells, dtype=np.uint64)
         counts = np.empty(n_slots, dtype=np.int64)
         keep = np.empty(n_sources * n_cells)
-        for c in range(n_cells):
-            fixed_product = 1.0
-            n_free = 0
-            for s in range(entry_stage[c], k - 1):
-                if free_stage[c, s]:
-                    n_free += 1
-                else:
-                    fixed_product *= params[c, advance0 + s]
-            for s in range(k):
-                o = (c * k + s) * ST_WIDTH
-                if s == k - 1:
-                    st[o + ST_ADVANCE] = 0.0  # the decision stage decides instead
-                    st[o + ST_GROWTH] = 1.0
-                elif free_stage[c, s]:
-                    # Cumulative conversion split evenly (geometrically) over the stages
-                    # that have no rate of their own.
-                    ratio = params[c, to_decision_slot] / fixed_product if fixed_product > 0 else 1.0
-                    a = min(max(ratio ** (1.0 / n_free) if n_free > 0 else 1.0, 0.0), 1.0)
-                    st[o + ST_ADVANCE] = a
-                    st[o + ST_GROWTH] = params[c, growth0 + s]
-                    # The drawn-assumptions output shows the rate in effect, not the placeholder.
-                    params[c, advance0 + s] = a
-                else:
-                    st[o + ST_ADVANCE] = min(max(params[c, advance0 + s], 0.0), 1.0)
-                    st[o + ST_GROWTH] = params[c, growth0 + s]
-                st[o + ST_DWELL_CV] = dwell_cv[c, s]
-                st[o + ST_LOST_COMP] = lost_comp_share[c, s]
-            acc = 0.0
-            for s in range(k - 1, -1, -1):
-                o = (c * k + s) * ST_WIDTH
-                mean = max(params[c, dwell0 + s], 1e-9)
-                st[o + ST_DWELL_MEAN] = mean
-                acc += mean
-                st[o + ST_REMAINING] = acc
-            w = min(max(params[c, win_slot], 0.0), 1.0)
-            if market_loading[c] != 0.0 and 0.0 < w < 1.0:
-                # The market factor shifts every cell's win rate on the log-odds scale.
-                x = math.log(w / (1.0 - w)) + market_loading[c] * z
-                w = 1.0 / (1.0 + math.exp(-x))
-            o = c * CP_WIDTH
-            cp[o + CP_WIN] = w
-            cp[o + CP_PUSH] = min(max(params[c, push_slot], 0.0), 1.0 - w)
-            cp[o + CP_DECAY] = params[c, decay_slot]
-            cp[o + CP_PUSH_MEAN] = max(params[c, push_delay_slot], 1e-9)
-            cp[o + CP_MEDIAN] = params[c, median_slot]
-            cp[o + CP_WHALE_P] = params[c, whale_p_slot]
-            cp[o + CP_WHALE_F] = params[c, whale_f_slot]
-            deal_keys[c] = stream_key(trial_k, STREAM_DEAL, c)
-            # How many deals each (cell, week) creates, in one tight pass: most weeks
-            # create none or one or two.
-            _count_weeks(
-                stream_key(trial_k, STREAM_COUNT, c), count_cdf, count_offset, c * n_weeks, n_weeks, counts
-            )
-        # Creation components (a program's added creation) come after the plan, each on
-        # streams of its own key, so that adding or removing one leaves the others' deals.
-        for src in range(1, n_sources):
-            kk = np.uint64(count_key[src]) << np.uint64(COMPONENT_SHIFT)
-            for c in range(n_cells):
-                a_c = kk | np.uint64(c)
-                deal_keys[src * n_cells + c] = stream_key(trial_k, STREAM_COMPONENT_DEAL, a_c)
-                count_k = stream_key(trial_k, STREAM_COMPONENT_COUNT, a_c)
-                _count_weeks(count_k, count_cdf, count_offset, src * n_cw + c * n_weeks, n_weeks, counts)
-        # Attainment: each group's share of its plan delivered, drawn once per trial; the
-        # count tables were built at the group's upper bound, and each deal made is kept
-        # with probability attainment / upper bound (thinning keeps a Poisson a Poisson and
-        # a negative binomial one of the same size, and a higher attainment keeps a
-        # superset of a lower one's deals).
-        att = attained[i]
-        _draw_attainment(
-            trial_k,
-            trial_u,
-            i,
-            group_col0,
-            z,
-            attain_kind,
-            attain_a,
-            attain_b,
-            attain_c,
-            attain_row,
-            atab,
-            attain_loading,
-            attain_key,
-            att,
-        )
-        for src in range(n_sources):
-            for c in range(n_cells):
-                g = keep_group[src, c]
-                kp = 1.0
-                if g >= 0 and attain_upper[g] > 0.0:
-                    kp = min(max(att[g] / attain_upper[g], 0.0), 1.0)
-                keep[src * n_cells + c] = kp
-        bank_k = stream_key(trial_k, STREAM_BANK, 0)
-
-        # The trial's sums build up in small zeroed arrays of its own, which stay in the
-        # core's cache, and are added to the outputs once, in order, at the end: the outputs
-        # are fresh memory (out of cache), and a scattered first touch of each of their lines
-        # stalls the deal that makes it. Each sum is formed in the same order as before and
-        # added to the zero the caller left, so the bits are the same.
-        fa = np.zeros(flow_amt[i].size)
-        fc = np.zeros(flow_cnt[i].size, dtype=flow_cnt.dtype)
-        ba = np.zeros(bank_amt[i].size)
-        bc = np.zeros(bank_cnt[i].size, dtype=bank_cnt.dtype)
-        ca = np.zeros(cohort_amt[i].size)
-        ch = cycle_hist[i].reshape(cycle_hist[i].size)
-
-        # New deals are made a block at a time, in (cell, week, k) order, in a tight loop,
-        # and then live their lives; the bank's deals come last. Scratch memory stays one
-        # block, whatever the number of deals.
-        n_new = 0
-        for slot in range(n_slots):
-            n_new += counts[slot]
-        block = min(n_new, max(deal_block, 1))
+        fa = np.empty(flow_amt[0].size)
+        fc = np.empty(flow_cnt[0].size, dtype=flow_cnt.dtype)
+        ba = np.empty(bank_amt[0].size)
+        bc = np.empty(bank_cnt[0].size, dtype=bank_cnt.dtype)
+        ca = np.empty(cohort_amt[0].size)
+        block = max(deal_block, 1)
         new_key = np.empty(block, dtype=np.uint64)
         new_cell = np.empty(block, dtype=np.int64)
         new_t = np.empty(block)
         new_amount = np.empty(block)
-        slot = 0  # where making new deals stands: the (cell, week) and the deal in it
-        d = 0
-        bank_done = False
-        while True:
-            m = 0
-            while m < block and slot < n_slots:
-                if d >= counts[slot]:
-                    slot += 1
-                    d = 0
-                    continue
-                if n_sources == 1:  # the plan alone: one division, as before components
-                    src = 0
-                    c = slot // n_weeks
-                    wk = slot - c * n_weeks
-                else:
-                    src = slot // n_cw
-                    c = (slot - src * n_cw) // n_weeks
-                    wk = slot - src * n_cw - c * n_weeks
+        for i in range(b * TRIAL_BLOCK, min(b * TRIAL_BLOCK + TRIAL_BLOCK, n_trials)):
+            trial_k = trial_key(seed, trial0 + i)
+            params = drawn[i]
+            z = normal_quantile(
+                _draw_assumptions(
+                    trial_k, trial_u, i, param_kind, param_a, param_b, param_c, param_row, ptab, params
+                )
+            )
+            market[i] = z
+            for c in range(n_cells):
+                fixed_product = 1.0
+                n_free = 0
+                for s in range(entry_stage[c], k - 1):
+                    if free_stage[c, s]:
+                        n_free += 1
+                    else:
+                        fixed_product *= params[c, advance0 + s]
+                for s in range(k):
+                    o = (c * k + s) * ST_WIDTH
+                    if s == k - 1:
+                        st[o + ST_ADVANCE] = 0.0  # the decision stage decides instead
+                        st[o + ST_GROWTH] = 1.0
+                    elif free_stage[c, s]:
+                        # Cumulative conversion split evenly (geometrically) over the stages
+                        # that have no rate of their own.
+                        ratio = params[c, to_decision_slot] / fixed_product if fixed_product > 0 else 1.0
+                        a = min(max(ratio ** (1.0 / n_free) if n_free > 0 else 1.0, 0.0), 1.0)
+                        st[o + ST_ADVANCE] = a
+                        st[o + ST_GROWTH] = params[c, growth0 + s]
+                        # The drawn-assumptions output shows the rate in effect, not the placeholder.
+                        params[c, advance0 + s] = a
+                    else:
+                        st[o + ST_ADVANCE] = min(max(params[c, advance0 + s], 0.0), 1.0)
+                        st[o + ST_GROWTH] = params[c, growth0 + s]
+                    st[o + ST_DWELL_CV] = dwell_cv[c, s]
+                    st[o + ST_LOST_COMP] = lost_comp_share[c, s]
+                acc = 0.0
+                for s in range(k - 1, -1, -1):
+                    o = (c * k + s) * ST_WIDTH
+                    mean = max(params[c, dwell0 + s], 1e-9)
+                    st[o + ST_DWELL_MEAN] = mean
+                    acc += mean
+                    st[o + ST_REMAINING] = acc
+                w = min(max(params[c, win_slot], 0.0), 1.0)
+                if market_loading[c] != 0.0 and 0.0 < w < 1.0:
+                    # The market factor shifts every cell's win rate on the log-odds scale.
+                    x = math.log(w / (1.0 - w)) + market_loading[c] * z
+                    w = 1.0 / (1.0 + math.exp(-x))
                 o = c * CP_WIDTH
-                # A new deal's words: 0 its creation time and amount, 1 its whale draws
-                # (taken only when the cell has whales), then two per event from 2 on;
-                # KEEP_WORD whether attainment keeps it.
-                key = mix64(deal_keys[src * n_cells + c] ^ np.uint64((wk << 32) | d))
-                kp = keep[src * n_cells + c]
-                if kp < 1.0 and uniform(key, KEEP_WORD) >= kp:
-                    d += 1
-                    continue
-                new_key[m] = key
-                new_cell[m] = c
-                z0 = word(key, 0)
-                new_t[m] = week_start[wk] + week_length[wk] * hi_uniform(z0)
-                if amount_kind[c] == AMOUNT_EMPIRICAL:
-                    e0 = empirical_offset[c]
-                    n_emp = empirical_offset[c + 1] - e0
-                    amount = cp[o + CP_MEDIAN] * empirical[e0 + min(int(lo_uniform(z0) * n_emp), n_emp - 1)]
-                else:
-                    amount = cp[o + CP_MEDIAN] * lognormal_unit(
-                        tab, amount_table[c] * TABLE_ROW, lo_uniform(z0)
-                    )
-                if cp[o + CP_WHALE_P] > 0.0:
-                    z1 = word(key, 1)
-                    if hi_uniform(z1) < cp[o + CP_WHALE_P]:
-                        whale_lo = cp[o + CP_WHALE_F]
-                        whale_hi = whale_factor_max[c]
-                        if whale_hi == whale_hi:
-                            amount *= whale_lo + (whale_hi - whale_lo) * lo_uniform(z1)
-                        else:
-                            amount *= whale_lo
-                new_amount[m] = min(max(amount, amount_floor[c]), amount_cap[c])
-                m += 1
-                d += 1
-            if m > 0:
-                n_lives = m
-            elif bank_done:
-                break
-            else:
-                n_lives = n_bank
-                bank_done = True
-            for q in range(n_lives):
-                if m > 0:
-                    key = new_key[q]
-                    c = new_cell[q]
-                    t = new_t[q]
-                    amount = new_amount[q]
-                    s = entry_stage[c]
-                    p = period_of_day[int(t)]
-                    fa[p * flow_period + c * n_flow + created0 + s] += amount
-                    fc[p * flow_period + c * n_flow + created0 + s] += 1
-                    j = 2
-                    t_created = t
-                    cohort = cohort_of_day[int(t)]
-                    row = c * k  # (cell, stage) rows of st and si are row + s
-                    expected_close = t + st[(row + s) * ST_WIDTH + ST_REMAINING]
-                    n_push = 0
-                    w = cp[c * CP_WIDTH + CP_WIN]
-                    t_next = -1.0  # the next event's time, when already known
-                    u_next = 0.0  # and that event's outcome uniform
-                else:
-                    key = mix64(bank_k ^ np.uint64(q))
-                    c = bank_cell[q]
-                    s = bank_stage[q]
-                    t = bank_start[q]
-                    p = period_of_day[int(t)]
-                    n_push = bank_pushes[q]
-                    amount = bank_amount[q]
-                    t_created = bank_created[q]
-                    cohort = bank_cohort
-                    row = c * k
-                    o = (row + s) * ST_WIDTH
-                    oi = (row + s) * SI_WIDTH
-                    given_close = bank_close[q]
-                    if given_close == given_close:  # a bank deal's own expected close date
-                        expected_close = given_close
-                    else:
-                        expected_close = t + st[o + ST_REMAINING]
-                    w = cp[c * CP_WIDTH + CP_WIN]
-                    for _ in range(n_push):
-                        w *= cp[c * CP_WIDTH + CP_DECAY]  # the pushes it has already taken
-                    # Its first event, drawn here so that the event loop below knows nothing
-                    # of the bank: at its own close date (a decision), after the rest of a
-                    # dwell it is already ``age`` days into, or after a renewal-theory
-                    # residual dwell when its age is unknown.
-                    j = 0
-                    ze = word(key, j)
-                    j += 1
-                    u_next = lo_uniform(ze)
-                    age = bank_age[q]
-                    if s == decision and given_close == given_close:
-                        t_next = max(given_close, t)
-                    elif age == age:
-                        dwell, j = _aged_dwell(
-                            key,
-                            j,
-                            si[oi + SI_KIND],
-                            st[o + ST_DWELL_MEAN],
-                            st[o + ST_DWELL_CV],
-                            tab,
-                            si[oi + SI_TABLE],
-                            age,
-                            hi_uniform(ze),
-                        )
-                        t_next = t + dwell
-                    else:
-                        dwell, j = _dwell(
-                            key,
-                            j,
-                            si[oi + SI_KIND],
-                            st[o + ST_DWELL_MEAN],
-                            st[o + ST_DWELL_CV],
-                            tab,
-                            si[oi + SI_TABLE],
-                            True,
-                            hi_uniform(ze),
-                        )
-                        t_next = t + dwell
+                cp[o + CP_WIN] = w
+                cp[o + CP_PUSH] = min(max(params[c, push_slot], 0.0), 1.0 - w)
+                cp[o + CP_DECAY] = params[c, decay_slot]
+                cp[o + CP_PUSH_MEAN] = max(params[c, push_delay_slot], 1e-9)
+                cp[o + CP_MEDIAN] = params[c, median_slot]
+                cp[o + CP_WHALE_P] = params[c, whale_p_slot]
+                cp[o + CP_WHALE_F] = params[c, whale_f_slot]
+                deal_keys[c] = stream_key(trial_k, STREAM_DEAL, c)
+                # How many deals each (cell, week) creates, in one tight pass: most weeks
+                # create none or one or two.
+                _count_weeks(
+                    stream_key(trial_k, STREAM_COUNT, c),
+                    count_cdf,
+                    count_offset,
+                    c * n_weeks,
+                    n_weeks,
+                    counts,
+                )
+            # Creation components (a program's added creation) come after the plan, each on
+            # streams of its own key, so that adding or removing one leaves the others' deals.
+            for src in range(1, n_sources):
+                kk = np.uint64(count_key[src]) << np.uint64(COMPONENT_SHIFT)
+                for c in range(n_cells):
+                    a_c = kk | np.uint64(c)
+                    deal_keys[src * n_cells + c] = stream_key(trial_k, STREAM_COMPONENT_DEAL, a_c)
+                    count_k = stream_key(trial_k, STREAM_COMPONENT_COUNT, a_c)
+                    _count_weeks(count_k, count_cdf, count_offset, src * n_cw + c * n_weeks, n_weeks, counts)
+            # Attainment: each group's share of its plan delivered, drawn once per trial; the
+            # count tables were built at the group's upper bound, and each deal made is kept
+            # with probability attainment / upper bound (thinning keeps a Poisson a Poisson and
+            # a negative binomial one of the same size, and a higher attainment keeps a
+            # superset of a lower one's deals).
+            att = attained[i]
+            _draw_attainment(
+                trial_k,
+                trial_u,
+                i,
+                group_col0,
+                z,
+                attain_kind,
+                attain_a,
+                attain_b,
+                attain_c,
+                attain_row,
+                atab,
+                attain_loading,
+                attain_key,
+                att,
+            )
+            for src in range(n_sources):
+                for c in range(n_cells):
+                    g = keep_group[src, c]
+                    kp = 1.0
+                    if g >= 0 and attain_upper[g] > 0.0:
+                        kp = min(max(att[g] / attain_upper[g], 0.0), 1.0)
+                    keep[src * n_cells + c] = kp
+            bank_k = stream_key(trial_k, STREAM_BANK, 0)
 
-                # ---- the life of one opportunity, from (c, s, t, amount) ----
-                # One loop over its events (a stage exit, a decision), with the period
-                # boundaries it lives through recorded in one place. Indices are flat:
-                # ``flow_cell + p * flow_period + slot`` is flow ``slot`` of period p.
-                flow_cell = c * n_flow
-                bank_of_cell = c * N_CATEGORIES
-                bj = p + (period_start[p] < t)  # the first boundary at or after t (whole days)
-                pend_j = -1
-                pend_amount = 0.0
-                co = c * CP_WIDTH
-                while True:
-                    o = (row + s) * ST_WIDTH
-                    oi = (row + s) * SI_WIDTH
-                    if t_next < 0.0:
-                        # One word per event: the high half times it, the low half decides it.
-                        ze = word(key, j)
-                        j += 1
-                        u_next = lo_uniform(ze)
-                        dwell, j = _dwell(
-                            key,
-                            j,
-                            si[oi + SI_KIND],
-                            st[o + ST_DWELL_MEAN],
-                            st[o + ST_DWELL_CV],
-                            tab,
-                            si[oi + SI_TABLE],
-                            False,
-                            hi_uniform(ze),
-                        )
-                        t_next = t + dwell
-                    # Open at each period boundary it lives through: in the bank, maybe due,
-                    # and slipped if still open at the end of the period it was due in.
-                    while boundaries and bounds[bj] < t_next:
-                        if pend_j >= 0:
-                            fa[pend_j * flow_period + flow_cell + slipped] += pend_amount
-                            fc[pend_j * flow_period + flow_cell + slipped] += 1
-                            pend_j = -1
-                        cat = si[oi + SI_CATEGORY]
-                        ba[bj * bank_period + bank_of_cell + cat] += amount
-                        bc[bj * bank_period + bank_of_cell + cat] += 1
-                        if bj < n_periods and bounds[bj] <= expected_close < bounds[bj + 1]:
-                            fa[bj * flow_period + flow_cell + due0 + cat] += amount
-                            fc[bj * flow_period + flow_cell + due0 + cat] += 1
-                            pend_j = bj
-                            pend_amount = amount
-                        bj += 1
-                    if t_next >= horizon:
-                        break  # open at the horizon: in the ending bank
-                    t = t_next
-                    t_next = -1.0
-                    p = period_of_day[int(t)]
-                    fp = p * flow_period + flow_cell
-                    u = u_next
-                    if s < decision:
-                        a = st[o + ST_ADVANCE]
-                        if u < a:
-                            amount *= st[o + ST_GROWTH]
-                            s += 1
-                            fa[fp + created0 + s] += amount
-                            fc[fp + created0 + s] += 1
-                            expected_close = t + st[o + ST_WIDTH + ST_REMAINING]  # of stage s + 1
-                            continue
-                        lost = lost_comp0 + s if u < a + (1.0 - a) * st[o + ST_LOST_COMP] else lost_nd0 + s
-                        fa[fp + lost] += amount
-                        fc[fp + lost] += 1
-                        break
-                    # The decision: won, lost, or pushed to be decided again later.
-                    if u < w:
-                        fa[fp + booked] += amount
-                        fc[fp + booked] += 1
-                        fc[fp + won_pushes] += n_push
-                        ca[(p * n_cohort_cols + cohort) * n_cells + c] += amount
-                        if t_created == t_created:
-                            cycle = t - t_created
-                            fa[fp + won_cycle] += cycle
-                            fc[fp + won_cycle] += 1
-                            bin_ = 0
-                            while bin_ < n_bins - 1 and cycle >= cycle_edges[bin_ + 1]:
-                                bin_ += 1
-                            ch[c * n_bins + bin_] += 1
-                        break
-                    p_push = cp[co + CP_PUSH]
-                    # Decay moves win mass to no decision: the competition share stays that of
-                    # the undecayed win rate.
-                    p_lost_comp = (1.0 - cp[co + CP_WIN] - p_push) * decision_lost_comp_share[c]
-                    if u < w + p_lost_comp:
-                        fa[fp + lost_comp0 + s] += amount
-                        fc[fp + lost_comp0 + s] += 1
-                        break
-                    if u < w + p_lost_comp + p_push and n_push < max_pushes[c]:
-                        n_push += 1
-                        fa[fp + pushes_slot] += amount
-                        fc[fp + pushes_slot] += 1
-                        ze = word(key, j)
-                        j += 1
-                        u_next = lo_uniform(ze)
-                        delay, j = _dwell(
-                            key,
-                            j,
-                            push_kind[c],
-                            cp[co + CP_PUSH_MEAN],
-                            push_cv[c],
-                            tab,
-                            push_table[c] * TABLE_ROW,
-                            False,
-                            hi_uniform(ze),
-                        )
-                        t_next = t + delay
-                        expected_close = t + cp[co + CP_PUSH_MEAN]
-                        # Each push taken decays the next win chance; the mass goes to no decision.
-                        w *= cp[co + CP_DECAY]
+            # The trial's sums build up in small zeroed arrays of its own, which stay in the
+            # core's cache, and are added to the outputs once, in order, at the end: the outputs
+            # are fresh memory (out of cache), and a scattered first touch of each of their lines
+            # stalls the deal that makes it. Each sum is formed in the same order as before and
+            # added to the zero the caller left, so the bits are the same.
+            fa[:] = 0.0
+            fc[:] = 0
+            ba[:] = 0.0
+            bc[:] = 0
+            ca[:] = 0.0
+            ch = cycle_hist[i].reshape(cycle_hist[i].size)
+
+            # New deals are made a block at a time, in (cell, week, k) order, in a tight loop,
+            # and then live their lives; the bank's deals come last. Scratch memory stays one
+            # block, whatever the number of deals.
+            n_new = 0
+            for slot in range(n_slots):
+                n_new += counts[slot]
+            slot = 0  # where making new deals stands: the (cell, week) and the deal in it
+            d = 0
+            bank_done = False
+            while True:
+                m = 0
+                while m < block and slot < n_slots:
+                    if d >= counts[slot]:
+                        slot += 1
+                        d = 0
                         continue
-                    # Lost to no decision: the rest, the mass decay removed from the win,
-                    # and a push beyond max_pushes.
-                    fa[fp + lost_nd0 + s] += amount
-                    fc[fp + lost_nd0 + s] += 1
+                    if n_sources == 1:  # the plan alone: one division, as before components
+                        src = 0
+                        c = slot // n_weeks
+                        wk = slot - c * n_weeks
+                    else:
+                        src = slot // n_cw
+                        c = (slot - src * n_cw) // n_weeks
+                        wk = slot - src * n_cw - c * n_weeks
+                    o = c * CP_WIDTH
+                    # A new deal's words: 0 its creation time and amount, 1 its whale draws
+                    # (taken only when the cell has whales), then two per event from 2 on;
+                    # KEEP_WORD whether attainment keeps it.
+                    key = mix64(deal_keys[src * n_cells + c] ^ np.uint64((wk << 32) | d))
+                    kp = keep[src * n_cells + c]
+                    if kp < 1.0 and uniform(key, KEEP_WORD) >= kp:
+                        d += 1
+                        continue
+                    new_key[m] = key
+                    new_cell[m] = c
+                    z0 = word(key, 0)
+                    new_t[m] = week_start[wk] + week_length[wk] * hi_uniform(z0)
+                    if amount_kind[c] == AMOUNT_EMPIRICAL:
+                        e0 = empirical_offset[c]
+                        n_emp = empirical_offset[c + 1] - e0
+                        amount = (
+                            cp[o + CP_MEDIAN] * empirical[e0 + min(int(lo_uniform(z0) * n_emp), n_emp - 1)]
+                        )
+                    else:
+                        amount = cp[o + CP_MEDIAN] * lognormal_unit(
+                            tab, amount_table[c] * TABLE_ROW, lo_uniform(z0)
+                        )
+                    if cp[o + CP_WHALE_P] > 0.0:
+                        z1 = word(key, 1)
+                        if hi_uniform(z1) < cp[o + CP_WHALE_P]:
+                            whale_lo = cp[o + CP_WHALE_F]
+                            whale_hi = whale_factor_max[c]
+                            if whale_hi == whale_hi:
+                                amount *= whale_lo + (whale_hi - whale_lo) * lo_uniform(z1)
+                            else:
+                                amount *= whale_lo
+                    new_amount[m] = min(max(amount, amount_floor[c]), amount_cap[c])
+                    m += 1
+                    d += 1
+                if m > 0:
+                    n_lives = m
+                elif bank_done:
                     break
-        _add_into(flow_amt[i].reshape(fa.size), fa)
-        _add_into(flow_cnt[i].reshape(fc.size), fc)
-        if boundaries:
-            _add_into(bank_amt[i].reshape(ba.size), ba)
-            _add_into(bank_cnt[i].reshape(bc.size), bc)
-        _add_into(cohort_amt[i].reshape(ca.size), ca)
+                else:
+                    n_lives = n_bank
+                    bank_done = True
+                for q in range(n_lives):
+                    if m > 0:
+                        key = new_key[q]
+                        c = new_cell[q]
+                        t = new_t[q]
+                        amount = new_amount[q]
+                        s = entry_stage[c]
+                        p = period_of_day[int(t)]
+                        fa[p * flow_period + c * n_flow + created0 + s] += amount
+                        fc[p * flow_period + c * n_flow + created0 + s] += 1
+                        j = 2
+                        t_created = t
+                        cohort = cohort_of_day[int(t)]
+                        row = c * k  # (cell, stage) rows of st and si are row + s
+                        expected_close = t + st[(row + s) * ST_WIDTH + ST_REMAINING]
+                        n_push = 0
+                        w = cp[c * CP_WIDTH + CP_WIN]
+                        t_next = -1.0  # the next event's time, when already known
+                        u_next = 0.0  # and that event's outcome uniform
+                    else:
+                        key = mix64(bank_k ^ np.uint64(q))
+                        c = bank_cell[q]
+                        s = bank_stage[q]
+                        t = bank_start[q]
+                        p = period_of_day[int(t)]
+                        n_push = bank_pushes[q]
+                        amount = bank_amount[q]
+                        t_created = bank_created[q]
+                        cohort = bank_cohort
+                        row = c * k
+                        o = (row + s) * ST_WIDTH
+                        oi = (row + s) * SI_WIDTH
+                        given_close = bank_close[q]
+                        if given_close == given_close:  # a bank deal's own expected close date
+                            expected_close = given_close
+                        else:
+                            expected_close = t + st[o + ST_REMAINING]
+                        w = cp[c * CP_WIDTH + CP_WIN]
+                        for _ in range(n_push):
+                            w *= cp[c * CP_WIDTH + CP_DECAY]  # the pushes it has already taken
+                        # Its first event, drawn here so that the event loop below knows nothing
+                        # of the bank: at its own close date (a decision), after the rest of a
+                        # dwell it is already ``age`` days into, or after a renewal-theory
+                        # residual dwell when its age is unknown.
+                        j = 0
+                        ze = word(key, j)
+                        j += 1
+                        u_next = lo_uniform(ze)
+                        age = bank_age[q]
+                        if s == decision and given_close == given_close:
+                            t_next = max(given_close, t)
+                        elif age == age:
+                            dwell, j = _aged_dwell(
+                                key,
+                                j,
+                                si[oi + SI_KIND],
+                                st[o + ST_DWELL_MEAN],
+                                st[o + ST_DWELL_CV],
+                                tab,
+                                si[oi + SI_TABLE],
+                                age,
+                                hi_uniform(ze),
+                            )
+                            t_next = t + dwell
+                        else:
+                            dwell, j = _dwell(
+                                key,
+                                j,
+                                si[oi + SI_KIND],
+                                st[o + ST_DWELL_MEAN],
+                                st[o + ST_DWELL_CV],
+                                tab,
+                                si[oi + SI_TABLE],
+                                True,
+                                hi_uniform(ze),
+                            )
+                            t_next = t + dwell
+
+                    # ---- the life of one opportunity, from (c, s, t, amount) ----
+                    # One loop over its events (a stage exit, a decision), with the period
+                    # boundaries it lives through recorded in one place. Indices are flat:
+                    # ``flow_cell + p * flow_period + slot`` is flow ``slot`` of period p.
+                    flow_cell = c * n_flow
+                    bank_of_cell = c * N_CATEGORIES
+                    bj = p + (period_start[p] < t)  # the first boundary at or after t (whole days)
+                    pend_j = -1
+                    pend_amount = 0.0
+                    co = c * CP_WIDTH
+                    while True:
+                        o = (row + s) * ST_WIDTH
+                        oi = (row + s) * SI_WIDTH
+                        if t_next < 0.0:
+                            # One word per event: the high half times it, the low half decides it.
+                            ze = word(key, j)
+                            j += 1
+                            u_next = lo_uniform(ze)
+                            dwell, j = _dwell(
+                                key,
+                                j,
+                                si[oi + SI_KIND],
+                                st[o + ST_DWELL_MEAN],
+                                st[o + ST_DWELL_CV],
+                                tab,
+                                si[oi + SI_TABLE],
+                                False,
+                                hi_uniform(ze),
+                            )
+                            t_next = t + dwell
+                        # Open at each period boundary it lives through: in the bank, maybe due,
+                        # and slipped if still open at the end of the period it was due in.
+                        while boundaries and bounds[bj] < t_next:
+                            if pend_j >= 0:
+                                fa[pend_j * flow_period + flow_cell + slipped] += pend_amount
+                                fc[pend_j * flow_period + flow_cell + slipped] += 1
+                                pend_j = -1
+                            cat = si[oi + SI_CATEGORY]
+                            ba[bj * bank_period + bank_of_cell + cat] += amount
+                            bc[bj * bank_period + bank_of_cell + cat] += 1
+                            if bj < n_periods and bounds[bj] <= expected_close < bounds[bj + 1]:
+                                fa[bj * flow_period + flow_cell + due0 + cat] += amount
+                                fc[bj * flow_period + flow_cell + due0 + cat] += 1
+                                pend_j = bj
+                                pend_amount = amount
+                            bj += 1
+                        if t_next >= horizon:
+                            break  # open at the horizon: in the ending bank
+                        t = t_next
+                        t_next = -1.0
+                        p = period_of_day[int(t)]
+                        fp = p * flow_period + flow_cell
+                        u = u_next
+                        if s < decision:
+                            a = st[o + ST_ADVANCE]
+                            if u < a:
+                                amount *= st[o + ST_GROWTH]
+                                s += 1
+                                fa[fp + created0 + s] += amount
+                                fc[fp + created0 + s] += 1
+                                expected_close = t + st[o + ST_WIDTH + ST_REMAINING]  # of stage s + 1
+                                continue
+                            lost = (
+                                lost_comp0 + s if u < a + (1.0 - a) * st[o + ST_LOST_COMP] else lost_nd0 + s
+                            )
+                            fa[fp + lost] += amount
+                            fc[fp + lost] += 1
+                            break
+                        # The decision: won, lost, or pushed to be decided again later.
+                        if u < w:
+                            fa[fp + booked] += amount
+                            fc[fp + booked] += 1
+                            fc[fp + won_pushes] += n_push
+                            ca[(p * n_cohort_cols + cohort) * n_cells + c] += amount
+                            if t_created == t_created:
+                                cycle = t - t_created
+                                fa[fp + won_cycle] += cycle
+                                fc[fp + won_cycle] += 1
+                                bin_ = 0
+                                while bin_ < n_bins - 1 and cycle >= cycle_edges[bin_ + 1]:
+                                    bin_ += 1
+                                ch[c * n_bins + bin_] += 1
+                            break
+                        p_push = cp[co + CP_PUSH]
+                        # Decay moves win mass to no decision: the competition share stays that of
+                        # the undecayed win rate.
+                        p_lost_comp = (1.0 - cp[co + CP_WIN] - p_push) * decision_lost_comp_share[c]
+                        if u < w + p_lost_comp:
+                            fa[fp + lost_comp0 + s] += amount
+                            fc[fp + lost_comp0 + s] += 1
+                            break
+                        if u < w + p_lost_comp + p_push and n_push < max_pushes[c]:
+                            n_push += 1
+                            fa[fp + pushes_slot] += amount
+                            fc[fp + pushes_slot] += 1
+                            ze = word(key, j)
+                            j += 1
+                            u_next = lo_uniform(ze)
+                            delay, j = _dwell(
+                                key,
+                                j,
+                                push_kind[c],
+                                cp[co + CP_PUSH_MEAN],
+                                push_cv[c],
+                                tab,
+                                push_table[c] * TABLE_ROW,
+                                False,
+                                hi_uniform(ze),
+                            )
+                            t_next = t + delay
+                            expected_close = t + cp[co + CP_PUSH_MEAN]
+                            # Each push taken decays the next win chance; the mass goes to no decision.
+                            w *= cp[co + CP_DECAY]
+                            continue
+                        # Lost to no decision: the rest, the mass decay removed from the win,
+                        # and a push beyond max_pushes.
+                        fa[fp + lost_nd0 + s] += amount
+                        fc[fp + lost_nd0 + s] += 1
+                        break
+            _add_into(flow_amt[i].reshape(fa.size), fa)
+            _add_into(flow_cnt[i].reshape(fc.size), fc)
+            if boundaries:
+                _add_into(bank_amt[i].reshape(ba.size), ba)
+                _add_into(bank_cnt[i].reshape(bc.size), bc)
+            _add_into(cohort_amt[i].reshape(ca.size), ca)

@@ -260,12 +260,12 @@ def run_kernel(
     args = model.kernel_args()
     bar = _progress(trials, progress)
     _start_threads_without_sigint()
-    # Threads take trials 8 at a time as they finish, rather than one equal share each up
-    # front: on a machine shared with other work, a descheduled thread would otherwise
-    # leave the others idle at the end of every chunk. (Set here, not in the kernel:
-    # calling it inside jitted code stops numba from caching the kernel.) Results do not
-    # depend on the schedule.
-    previous = numba.set_parallel_chunksize(8)
+    # Threads take a block of trials (kernel.TRIAL_BLOCK, 8) at a time as they finish, rather
+    # than one equal share each up front: on a machine shared with other work, a descheduled
+    # thread would otherwise leave the others idle at the end of every chunk. (Set here, not
+    # in the kernel: calling it inside jitted code stops numba from caching the kernel.)
+    # Results do not depend on the schedule.
+    previous = numba.set_parallel_chunksize(1)
     try:
         plan = chunks(trials, chunk_size, unit, largest)
         lo, hi = next(plan)
