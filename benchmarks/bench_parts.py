@@ -34,18 +34,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_LIVES = "            for q in range(n_lives):"
-_MAKING = "            while m < block and slot < n_slots:"
-_BOUNDARY = "                bj = p + (period_start[p] < t)"
+_LIVES = "for q in range(n_lives):"
+_MAKING = "while m < block and slot < n_slots:"
+_BOUNDARY = "bj = p + (period_start[p] < t)"
 
 CUTS = {
     "full": [],
-    "no lives": [(_LIVES, "            for q in range(0):")],
+    "no lives": [(_LIVES, "for q in range(0):")],
     "count pass only": [
-        (_LIVES, "            for q in range(0):"),
-        (_MAKING, "            while m < block and slot < 0:"),
+        (_LIVES, "for q in range(0):"),
+        (_MAKING, "while m < block and slot < 0:"),
     ],
-    "no boundaries": [(_BOUNDARY, "                bj = n_periods + 1 + 0 * (period_start[p] < t)")],
+    "no boundaries": [(_BOUNDARY, "bj = n_periods + 1 + 0 * (period_start[p] < t)")],
 }
 
 # Run in a child process, with the cut copy first on sys.path: prints the best and median
@@ -76,19 +76,20 @@ print(json.dumps({"best": min(times), "median": float(np.median(times)), "file":
 
 def cut_copy(dest: Path, cuts) -> Path:
     """A copy of ``simcore/`` in ``dest``; each ``(start, replacement)`` of ``cuts`` replaces the
-    one line of ``kernel.py`` that starts with ``start``."""
+    one line of ``kernel.py`` that starts with ``start`` after its indentation, which it keeps."""
     pkg = dest / "simcore"
     shutil.copytree(ROOT / "simcore", pkg, ignore=shutil.ignore_patterns("__pycache__"))
     kernel = pkg / "engine" / "kernel.py"
     lines = kernel.read_text().splitlines()
     for start, replacement in cuts:
-        found = [i for i, line in enumerate(lines) if line.startswith(start)]
+        found = [i for i, line in enumerate(lines) if line.lstrip().startswith(start)]
         if len(found) != 1:
             raise SystemExit(
                 f"bench_parts: no single line of simcore/engine/kernel.py starts with {start.strip()!r}; "
                 "update CUTS to the kernel as it is now"
             )
-        lines[found[0]] = replacement
+        line = lines[found[0]]
+        lines[found[0]] = line[: len(line) - len(line.lstrip())] + replacement
     kernel.write_text("\n".join(lines) + "\n")
     return dest
 

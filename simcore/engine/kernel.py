@@ -63,12 +63,17 @@ AMOUNT_LOGNORMAL, AMOUNT_EMPIRICAL = 0, 1
 
 
 # Lognormal draws go through a quantile table: ``TABLE_KNOTS`` knots of the
-# quantile function, linearly interpolated, with the outer ``TABLE_EXACT`` bins at
-# each end computed exactly. That replaces a log and an exp per draw by two loads;
-# the bias it leaves on the mean is below 2e-5 relative for sigma <= 1.5 (held by
-# tests/test_rng.py), far inside any Monte-Carlo error.
+# quantile function, linearly interpolated, with the outer ``TABLE_EXACT_LOW`` bins at
+# the lower end and ``TABLE_EXACT`` at the upper end computed exactly. That replaces a
+# log and an exp per draw by two loads; the bias it leaves on the mean is below 2e-5
+# relative for sigma <= 1.5 (held by tests/test_rng.py), far inside any Monte-Carlo
+# error. The upper tail carries the mean and bends hard, so it keeps more exact bins;
+# near zero a linear interpolant is off by almost nothing in absolute terms, and each
+# exact draw (a log, a square root, an exp and a mispredicted branch) costs as much as
+# tens of table draws.
 TABLE_KNOTS = 2048
-TABLE_EXACT = 32
+TABLE_EXACT = 16
+TABLE_EXACT_LOW = 2
 
 
 # Rows of the table array, flattened: row r starts at r * TABLE_ROW.
@@ -82,7 +87,7 @@ def lognormal_unit(tab, off, u):
     """
     pos = u * TABLE_KNOTS
     i = int(pos)
-    if i < TABLE_EXACT or i >= TABLE_KNOTS - TABLE_EXACT:
+    if i < TABLE_EXACT_LOW or i >= TABLE_KNOTS - TABLE_EXACT:
         return math.exp(tab[off + TABLE_KNOTS + 1] * normal_quantile(u) + tab[off + TABLE_KNOTS + 2])
     lo = tab[off + i]
     return lo + (pos - i) * (tab[off + i + 1] - lo)
@@ -196,22 +201,22 @@ def assumption_tables(param_kind, param_a, param_b, param_c):
 
 
 @jit(inline="always")
-def _dwell(key, j, kind, mean, cv, tab, off, residual, u):
+def _dwell(key, j, kind, mean, cv, tab, off, residual, u, length_bias):
     """One dwell (days) from the table row at ``off`` and the uniform ``u``. ``residual``:
     the time left for a deal found mid-stage.
 
     A deal already in a stage at an arbitrary instant has been there for an unknown
     time; renewal theory gives its remaining dwell as U x (a length-biased dwell),
-    which for a lognormal(mu, s) is lognormal(mu + s^2, s) and for a Gamma(k, theta)
-    is Gamma(k + 1, theta). The gamma (rejection) and the residual's U take further
-    words of ``key`` from ``j``. Returns ``(days, next_j)``.
+    which for a lognormal(mu, s) is lognormal(mu + s^2, s), the same table's draw times
+    ``length_bias`` = exp(s^2) (ignored otherwise), and for a Gamma(k, theta) is
+    Gamma(k + 1, theta). The gamma (rejection) and the residual's U take further words of
+    ``key`` from ``j``. Returns ``(days, next_j)``.
     """
     if kind == DIST_LOGNORMAL and not residual:
         # The common case first, on its own: one table lookup.
         return mean * lognormal_unit(tab, off, u), j
     if kind == DIST_LOGNORMAL:
-        s = tab[off + TABLE_KNOTS + 1]
-        x = mean * math.exp(s * normal_quantile(u) + 0.5 * s * s)
+        x = mean * length_bias * lognormal_unit(tab, off, u)
     elif kind == DIST_EXPONENTIAL:
         # Memoryless: the residual of an exponential is the same exponential.
         return -mean * math.log(u), j
@@ -659,6 +664,14 @@ def simulate_trials(
             si[o + SI_KIND] = dwell_kind[c, s]
             si[o + SI_TABLE] = dwell_table[c, s] * TABLE_ROW
             si[o + SI_CATEGORY] = category[s]
+    # A lognormal dwell's length-biased version (the renewal-theory residual of a bank deal
+    # whose age is unknown) is the same table's draw times exp(sigma^2).
+    length_bias = np.ones(n_cells * k)
+    for c in range(n_cells):
+        for s in range(k):
+            if dwell_kind[c, s] == DIST_LOGNORMAL:
+                sigma = tab[dwell_table[c, s] * TABLE_ROW + TABLE_KNOTS + 1]
+                length_bias[c * k + s] = math.exp(sigma * sigma)
     # Trials run a block at a time, each block on one thread, so that a thread allocates its
     # scratch once per block rather than once per trial (~14 allocations, a few percent of a
     # trial). Callers hand out blocks one at a time (parallel chunk size 1). The bits do not
@@ -825,9 +838,11 @@ def simulate_trials(
                         c = (slot - src * n_cw) // n_weeks
                         wk = slot - src * n_cw - c * n_weeks
                     o = c * CP_WIDTH
-                    # A new deal's words: 0 its creation time and amount, 1 its whale draws
-                    # (taken only when the cell has whales), then two per event from 2 on;
-                    # KEEP_WORD whether attainment keeps it.
+                    # A new deal's draws: its key's own 64 bits its creation time and amount
+                    # (the key is a fresh mix of the deal's coordinates, so a word of its own
+                    # would cost a mix for nothing), word 1 its whale draws (taken only when
+                    # the cell has whales), then one word per event from 2 on; KEEP_WORD
+                    # whether attainment keeps it.
                     key = mix64(deal_keys[src * n_cells + c] ^ np.uint64((wk << 32) | d))
                     kp = keep[src * n_cells + c]
                     if kp < 1.0 and uniform(key, KEEP_WORD) >= kp:
@@ -835,7 +850,7 @@ def simulate_trials(
                         continue
                     new_key[m] = key
                     new_cell[m] = c
-                    z0 = word(key, 0)
+                    z0 = key
                     new_t[m] = week_start[wk] + week_length[wk] * hi_uniform(z0)
                     if amount_kind[c] == AMOUNT_EMPIRICAL:
                         e0 = empirical_offset[c]
@@ -941,6 +956,7 @@ def simulate_trials(
                                 si[oi + SI_TABLE],
                                 True,
                                 hi_uniform(ze),
+                                length_bias[row + s],
                             )
                             t_next = t + dwell
 
@@ -972,6 +988,7 @@ def simulate_trials(
                                 si[oi + SI_TABLE],
                                 False,
                                 hi_uniform(ze),
+                                1.0,
                             )
                             t_next = t + dwell
                         # Open at each period boundary it lives through: in the bank, maybe due,
@@ -1022,9 +1039,11 @@ def simulate_trials(
                                 cycle = t - t_created
                                 fa[fp + won_cycle] += cycle
                                 fc[fp + won_cycle] += 1
+                                # The edges ascend, so the bin is the number of inner edges at
+                                # or below the cycle: a fixed-length loop, no branch to miss.
                                 bin_ = 0
-                                while bin_ < n_bins - 1 and cycle >= cycle_edges[bin_ + 1]:
-                                    bin_ += 1
+                                for e in range(1, n_bins):
+                                    bin_ += cycle >= cycle_edges[e]
                                 ch[c * n_bins + bin_] += 1
                             break
                         p_push = cp[co + CP_PUSH]
@@ -1052,6 +1071,7 @@ def simulate_trials(
                                 push_table[c] * TABLE_ROW,
                                 False,
                                 hi_uniform(ze),
+                                1.0,
                             )
                             t_next = t + delay
                             expected_close = t + cp[co + CP_PUSH_MEAN]
