@@ -864,8 +864,9 @@ def simulate_trials(
                         # whether attainment keeps it.
                         key = mix64(deal_keys[src * n_cells + c] ^ np.uint64((wk << 32) | d))
                         kp = keep[src * n_cells + c]
-                        if kp < 1.0 and uniform(key, KEEP_WORD) >= kp:
-                            continue
+                        # A thinned deal is made too, into the slot the next one overwrites:
+                        # cheaper than a branch that goes either way at random.
+                        kept = kp >= 1.0 or uniform(key, KEEP_WORD) < kp
                         new_key[m] = key
                         new_cell[m] = c
                         z0 = key
@@ -891,7 +892,7 @@ def simulate_trials(
                                 else:
                                     amount *= whale_lo
                         new_amount[m] = min(max(amount, amount_floor[c]), amount_cap[c])
-                        m += 1
+                        m += kept
                     cand = end
                 if m > 0:
                     n_lives = m
