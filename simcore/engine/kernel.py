@@ -721,20 +721,22 @@ def simulate_trials(
                         n_free += 1
                     else:
                         fixed_product *= params[c, advance0 + s]
+                # Cumulative conversion split evenly (geometrically) over the stages that have
+                # no rate of their own: one power per cell, not one per such stage.
+                a_free = 1.0
+                if n_free > 0:
+                    ratio = params[c, to_decision_slot] / fixed_product if fixed_product > 0 else 1.0
+                    a_free = min(max(ratio ** (1.0 / n_free), 0.0), 1.0)
                 for s in range(k):
                     o = (c * k + s) * ST_WIDTH
                     if s == k - 1:
                         st[o + ST_ADVANCE] = 0.0  # the decision stage decides instead
                         st[o + ST_GROWTH] = 1.0
                     elif free_stage[c, s]:
-                        # Cumulative conversion split evenly (geometrically) over the stages
-                        # that have no rate of their own.
-                        ratio = params[c, to_decision_slot] / fixed_product if fixed_product > 0 else 1.0
-                        a = min(max(ratio ** (1.0 / n_free) if n_free > 0 else 1.0, 0.0), 1.0)
-                        st[o + ST_ADVANCE] = a
+                        st[o + ST_ADVANCE] = a_free
                         st[o + ST_GROWTH] = params[c, growth0 + s]
                         # The drawn-assumptions output shows the rate in effect, not the placeholder.
-                        params[c, advance0 + s] = a
+                        params[c, advance0 + s] = a_free
                     else:
                         st[o + ST_ADVANCE] = min(max(params[c, advance0 + s], 0.0), 1.0)
                         st[o + ST_GROWTH] = params[c, growth0 + s]
