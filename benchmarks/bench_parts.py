@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 _LIVES = "for q in range(n_lives):"
-_MAKING = "while m < block and slot < n_slots:"
+_MAKING = "while m < block and cand < n_new:"
 _BOUNDARY = "bj = p + (period_start[p] < t)"
 
 CUTS = {
@@ -43,7 +43,7 @@ CUTS = {
     "no lives": [(_LIVES, "for q in range(0):")],
     "count pass only": [
         (_LIVES, "for q in range(0):"),
-        (_MAKING, "while m < block and slot < 0:"),
+        (_MAKING, "while m < block and cand < 0:"),
     ],
     "no boundaries": [(_BOUNDARY, "bj = n_periods + 1 + 0 * (period_start[p] < t)")],
 }
