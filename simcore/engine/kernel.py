@@ -825,14 +825,13 @@ def simulate_trials(
             ca[:] = 0.0
             ch = cycle_hist[i].reshape(cycle_hist[i].size)
 
-            # New deals are made a block at a time, in (cell, week, k) order, in a tight loop,
-            # and then live their lives; the bank's deals come last. Scratch memory stays one
-            # block, whatever the number of deals.
-            # Candidates are numbered in (source, cell, week, k) order; first[slot] is the
-            # number of the slot's first one. Each chunk of candidates marks where its slots
-            # start and finds a candidate's slot as the running maximum of the marks, so the
-            # loop over candidates has a fixed length and no branch on where a week ends (one
-            # mispredicted branch per week, ~830 a trial, before).
+            # New deals are made a block at a time, in (source, cell, week, k) order, in a tight
+            # loop, and then live their lives; the bank's deals come last. Scratch memory stays
+            # one block, whatever the number of deals. Candidates are numbered in that order,
+            # first[slot] the number of the slot's first; each chunk of candidates marks where
+            # its slots start and finds a candidate's slot as the running maximum of the marks,
+            # so the loop over candidates has a fixed length and no branch on where a week ends
+            # (one mispredicted branch per week, ~830 a trial, before).
             n_new = 0
             for slot in range(n_slots):
                 first[slot] = n_new
