@@ -100,9 +100,10 @@ def _timed(cmd, cwd, env) -> tuple[float, float]:
     """Wall and CPU (user + sys) seconds of one child process."""
     start = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{cmd} failed ({status})")
+    _, status, usage = os.wait4(child.pid, 0)  # wait4: the child's own CPU, not this process's
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if child.returncode != 0:
+        raise SystemExit(f"{cmd} failed ({child.returncode})")
     return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
