@@ -10,15 +10,26 @@ period-boundary bookkeeping, as ``simcore run`` without ``--out``), wait for wha
 the xarray import, build the Dataset, the summary, the Monte-Carlo errors and the tables.
 ``--serial`` imports xarray and pandas before the run instead, as ``simcore run`` did before. Printed: each step's best seconds and share
 of the total, and the load average. Shares move less with the machine's load than seconds.
+
+``--floor`` times what no change to simcore's code can remove, each a fresh interpreter
+(best wall and CPU of ``--repeats``, the steps interleaved): Python itself, importing numpy,
+numba, numba's first load of a cached function (a one-line ``njit(cache=True)`` function in a
+temporary folder: numba's typing and target registries, and the BLAS check that imports
+``scipy.linalg``), the same with ``scipy.special`` (the engine's tables need it), and
+importing xarray with pandas; then the whole ``python -m simcore run`` for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +74,65 @@ os._exit(0)
 """
 
 
+FLOOR_MODULE = """
+import numba
+
+
+@numba.njit(cache=True)
+def one(x):
+    return x + 1
+"""
+
+FLOOR_STEPS = (
+    ("python itself", "pass"),
+    ("+ import numpy", "import numpy"),
+    ("+ import numba", "import numpy, numba"),
+    (
+        "+ numba's first load of a cached one-line function",
+        "import numpy, numba, floor_one; floor_one.one(1)",
+    ),
+    ("+ import scipy.special", "import numpy, numba, scipy.special, floor_one; floor_one.one(1)"),
+    ("import numpy and xarray (pandas with it)", "import numpy, xarray"),
+)
+
+
+def _timed(cmd, cwd, env) -> tuple[float, float]:
+    """Wall and CPU (user + sys) seconds of one child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)  # wait4: the child's own CPU, not this process's
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if child.returncode != 0:
+        raise SystemExit(f"{cmd} failed ({child.returncode})")
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+
+
+def floor(scenario, trials, repeats):
+    """Print the library floors of a warm run beside the run itself (see the module docstring)."""
+    run = [sys.executable, "-m", "simcore", "run", scenario, "--trials", str(trials), "--seed", "7"]
+    with tempfile.TemporaryDirectory(prefix="simcore-floor-") as folder:
+        Path(folder, "floor_one.py").write_text(FLOOR_MODULE)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        # Left with os._exit, as simcore's command line leaves: not timing the interpreter's teardown.
+        steps = [
+            (name, [sys.executable, "-c", f"{code}\nimport os\nos._exit(0)"], folder)
+            for name, code in FLOOR_STEPS
+        ]
+        steps.append((f"python -m simcore run, {trials} trials", run, ROOT))
+        for _, cmd, cwd in steps:  # warm: numba writes its cache, the OS caches the files
+            _timed(cmd, cwd, env)
+        best = {name: (math.inf, math.inf) for name, _, _ in steps}
+        for _ in range(repeats):
+            for name, cmd, cwd in steps:
+                wall, cpu = _timed(cmd, cwd, env)
+                best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    for name, (wall, cpu) in best.items():
+        print(f"{wall:7.3f} s wall  {cpu:6.3f} s CPU  {name}")
+    if not Path(importlib.util.cache_from_source(str(ROOT / "simcore" / "engine" / "kernel.py"))).exists():
+        # As where PYTHONDONTWRITEBYTECODE is set: an installed package has its .pyc files.
+        print("note: simcore's modules have no .pyc here; every run compiles their source (~0.1 s)")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default=str(ROOT / "scenarios" / "fy2026.toml"))
@@ -73,8 +143,17 @@ def main(argv=None):
         action="store_true",
         help="import xarray and pandas before the run (the order before they overlapped the kernel)",
     )
+    p.add_argument(
+        "--floor",
+        action="store_true",
+        help="the library floors (numpy, numba, its first load, xarray) beside the run",
+    )
     args = p.parse_args(argv)
     print(f"load average before: {os.getloadavg()[0]:.1f}")
+    if args.floor:
+        floor(args.scenario, args.trials, args.repeats)
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+        return
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     runs = []
     for _ in range(args.repeats):

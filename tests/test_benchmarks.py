@@ -101,3 +101,6 @@ def test_the_start_up_benchmark_runs(capsys, monkeypatch):
     bench_startup.main(["--trials", "16", "--repeats", "1"])
     out = capsys.readouterr().out
     assert "the kernel" in out and "in all" in out
+    bench_startup.main(["--floor", "--trials", "16", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "numba's first load" in out and "python -m simcore run, 16 trials" in out

@@ -110,6 +110,25 @@ def test_the_engine_loads_without_xarray_or_pandas():
     assert heavy(loaded_after(code), ("xarray", "pandas")) == []
 
 
+def test_a_run_imports_xarray_beside_its_kernel_not_before_it():
+    # `simcore run` reaches its kernel with xarray still loading in preload_xarray's thread:
+    # nothing before it (main() included) imports the accessor, or xarray in the main thread
+    # (then preload_xarray would find it loaded and start no thread).
+    code = (
+        "import contextlib, io, sys\nfrom simcore.cli.app import main\n"
+        "import simcore.engine.simulate as S\n"
+        "seen, real = [], S.run_kernel\n"
+        "def spy(*args, **kwargs):\n"
+        "    seen.append(('simcore.accessor' in sys.modules, S._xarray_loading is not None))\n"
+        "    return real(*args, **kwargs)\n"
+        "S.run_kernel = spy\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['run', {FY2026!r}, '--trials', '16', '--quiet']) == 0\n"
+        "assert seen == [(False, True)], seen"
+    )
+    assert "xarray" in loaded_after(code)
+
+
 def test_a_run_that_preloads_xarray_prints_what_one_without_prints(capsys):
     # `simcore run` in a fresh process (xarray imported in a thread during the kernel) against
     # the same run here, where everything is imported already.

@@ -94,6 +94,7 @@ def _run(args):
         check_result_file(args.out, scenario_inputs(args))  # before the run, not after it
     apply_sampling(args)
     if args.precision:
+        import simcore.accessor  # registers ds.simcore, which the convergence loop reads
         from simcore.cli.analytics import run_to_precision
 
         if args.trials is not None:
@@ -119,6 +120,10 @@ def _run(args):
             progress=False if args.quiet or args.json else None,
             **options,
         )
+    # Registers ds.simcore. Only now: main() leaves it to this point so that xarray and pandas
+    # (~0.4 s of one core) load in preload_xarray's thread beside the kernel, not before it.
+    import simcore.accessor  # noqa: F401
+
     summary = ds.simcore.summary()
     from simcore.analysis.convergence import headline_errors
     from simcore.cli.analytics import errors_table
@@ -271,8 +276,10 @@ def main(argv=None) -> int:
         if not args.command:
             parser.print_help()
             return EXIT_USAGE
-        if args.command not in ("validate", "schema", "examples", "init", "completion"):
-            import simcore.accessor  # noqa: F401  (registers ds.simcore; lazy: validate needs no xarray)
+        if args.command not in ("run", "validate", "schema", "examples", "init", "completion"):
+            # Registers ds.simcore. Lazy: validate needs no xarray, and run imports it in a
+            # thread beside its kernel (see _run).
+            import simcore.accessor  # noqa: F401
         return handlers[args.command](args)
     except ScenarioError as exc:
         for problem in exc.problems:
