@@ -120,6 +120,7 @@ def _run(args):
             progress=False if args.quiet or args.json else None,
             **options,
         )
+    _CtrlC.check()  # a Ctrl-C the import thread's module locks swallowed: nothing printed or written
     # Registers ds.simcore. Only now: main() leaves it to this point so that xarray and pandas
     # (~0.4 s of one core) load in preload_xarray's thread beside the kernel, not before it.
     import simcore.accessor  # noqa: F401
@@ -258,12 +259,57 @@ def _complete(parser) -> None:
     argcomplete.autocomplete(parser)  # prints the candidates and exits
 
 
+class _CtrlC:
+    """SIGINT raises :class:`KeyboardInterrupt` as Python's own handler does, and remembers it.
+
+    Python runs a signal's handler between bytecodes of the main thread, and an exception it
+    raises inside a weakref callback or a ``__del__`` is printed ("Exception ignored in ...")
+    and lost. While the run's import thread loads xarray, the import system's module-lock
+    callbacks run often enough in the main thread that a Ctrl-C landed there, and the run went
+    on to the end with exit 0. :meth:`check` raises it again at the next safe point.
+    """
+
+    pressed = False
+
+    @classmethod
+    def install(cls):
+        """Install the handler in place of Python's own; returns a callable that puts it back."""
+        import signal
+        import threading
+
+        cls.pressed = False
+        if threading.current_thread() is not threading.main_thread() or (
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            return lambda: None
+        signal.signal(signal.SIGINT, cls._handler)
+        return lambda: signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    @classmethod
+    def _handler(cls, signum, frame):
+        cls.pressed = True
+        raise KeyboardInterrupt
+
+    @classmethod
+    def check(cls) -> None:
+        if cls.pressed:
+            raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     """Run ``simcore ARGV`` (default: ``sys.argv[1:]``); returns the exit code.
 
     Exit codes: 0 done; 1 the command's answer is no (``optimize``: the target cannot be met);
     2 bad input (one line per problem on stderr); 130 interrupted (Ctrl-C).
     """
+    restore = _CtrlC.install()
+    try:
+        return _main(argv)
+    finally:
+        restore()
+
+
+def _main(argv) -> int:
     args = None
     try:
         parser, handlers = build_parser()
@@ -280,7 +326,9 @@ def main(argv=None) -> int:
             # Registers ds.simcore. Lazy: validate needs no xarray, and run imports it in a
             # thread beside its kernel (see _run).
             import simcore.accessor  # noqa: F401
-        return handlers[args.command](args)
+        code = handlers[args.command](args)
+        _CtrlC.check()
+        return code
     except ScenarioError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
