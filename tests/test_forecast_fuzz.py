@@ -70,7 +70,12 @@ def _check(tmp_path, smb, text, as_of):
 
 AS_OF = st.sampled_from(["2026-03-05", "2026-01-01", "2026-02-25"])
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-MANY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+MANY = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @FAST
