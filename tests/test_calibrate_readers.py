@@ -108,6 +108,9 @@ def test_bad_inputs_name_file_line_and_column(tmp_path, capsys):
     assert "line 2, column 'Amount': not an amount: 'ten'" in err
     err = _bad(tmp_path, capsys, HEADER + "1,2025-01-01,Closed Won,-5,2025-02-01\n")
     assert "negative amount" in err
+    for huge in ("1.7e308", "inf", "2e12"):  # no deal's amount: every sum of them would overflow
+        err = _bad(tmp_path, capsys, HEADER + f"1,2025-01-01,Closed Won,{huge},2025-02-01\n")
+        assert "line 2, column 'Amount': above the largest deal size of 1,000,000,000,000" in err, err
     err = _bad(
         tmp_path,
         capsys,

@@ -28,7 +28,9 @@ VALUES = {
     0: st.sampled_from(["A", "", "A", "x" * 300, "é", "1"]),
     1: st.sampled_from(["2026-01-10", "", "2027-01-01", "13/13/2026", "1/5/2026", "yesterday", "2026-02-30"]),
     2: st.sampled_from(["Discovery", "Trial", "Closed Won", "Closed Lost", "", "Contracting", "negotiation"]),
-    3: st.sampled_from(["20000", "", "-5", "0", "1e400", "nan", "$1,000.50", "9e12", "abc"]),
+    3: st.sampled_from(
+        ["20000", "", "-5", "0", "1e400", "nan", "$1,000.50", "9e12", "abc", "1.7e308", "-inf"]
+    ),
     4: st.sampled_from(["2026-06-01", "", "2025-01-01", "2026-03-01", "not a date"]),
     5: st.sampled_from(["true", "false", "", "maybe"]),
     6: st.sampled_from(["true", "false", ""]),

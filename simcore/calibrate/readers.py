@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from simcore.errors import Problem, ScenarioError
+from simcore.scenario.nodes import MAX_DOLLARS
 
 # Fields of each file and the column names they are known by (normalised: lower case, no
 # spaces, underscores or punctuation). Salesforce API names first, then report labels.
@@ -289,6 +290,22 @@ def _amounts(values: pd.Series) -> pd.Series:
     return pd.to_numeric(text.where(text != ""), errors="coerce")
 
 
+def _amount_problems(path, frame, column, raw, amount) -> list:
+    """Amounts that are not numbers, and amounts no deal has: over :data:`MAX_DOLLARS` (a
+    trillion, a units mistake) or infinite, which would overflow every sum made of them.
+    """
+    return [
+        *_bad_rows(path, frame, column, amount.isna() & (raw != ""), "not an amount"),
+        *_bad_rows(
+            path,
+            frame,
+            column,
+            amount.abs() > MAX_DOLLARS,
+            f"above the largest deal size of {MAX_DOLLARS:,.0f} (larger is a units mistake)",
+        ),
+    ]
+
+
 def _bad_rows(path, frame, column, bad, what, limit=20):
     lines = frame.index[bad][:limit]
     problems = [
@@ -459,7 +476,7 @@ def _dates_and_amounts(frame, cols, path, problems):
     if "amount" in cols:
         raw = frame[cols["amount"]].astype(str).str.strip()
         amount = _amounts(raw)
-        problems.extend(_bad_rows(path, frame, cols["amount"], amount.isna() & (raw != ""), "not an amount"))
+        problems.extend(_amount_problems(path, frame, cols["amount"], raw, amount))
         problems.extend(_bad_rows(path, frame, cols["amount"], amount < 0, "negative amount"))
     return dates, amount
 
@@ -530,7 +547,7 @@ def read_stage_history(path, columns=None) -> Read:
     if "amount" in cols:
         raw = frame[cols["amount"]].astype(str).str.strip()
         amount = _amounts(raw)
-        problems.extend(_bad_rows(path, frame, cols["amount"], amount.isna() & (raw != ""), "not an amount"))
+        problems.extend(_amount_problems(path, frame, cols["amount"], raw, amount))
     stage = frame[cols["stage"]].astype(str).str.strip()
     problems.extend(_bad_rows(path, frame, cols["stage"], stage == "", "blank stage"))
     if problems:
