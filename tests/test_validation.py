@@ -195,6 +195,14 @@ def test_open_stage_advance_plus_one_loss_above_one():
     assert "exceed 1" in message
 
 
+def test_a_loss_past_what_advance_leaves_within_the_tolerance_is_all_of_it():
+    # advance leaves 1e-7 and the loss is 1e-6: accepted (the sum is within 1e-6 of 1), and
+    # the share of losses to competition is 1, not 10 (random fuzzing found 9e6).
+    raw = edit(defaults__stages={"Stage 2": {"advance": 1 - 1e-7, "lost_competition": 1e-6}})
+    sc = scenario_from_dict(raw, name=FILE)
+    assert {p.stages[1].lost_competition_share for p in sc.params} == {1.0}
+
+
 def test_decision_outcomes_must_sum_to_one():
     raw = edit(defaults__decision__lost_competition=0.3, defaults__decision__lost_no_decision=0.3)
     where, message = only(raw)

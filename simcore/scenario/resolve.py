@@ -180,7 +180,9 @@ def _loss_share(name, adv, lc, lnd, at, default, problems):
         if given > rest + _TOL:
             problems.append((at, f"stage {name!r}: advance {a:g} + losses {given:g} exceed 1"))
         other = max(rest - given, 0.0)
-        lc_v = given if lc is not None else other
+        # Within the tolerance a loss may pass what advance leaves (1e-9 beside 1e-16): it
+        # is then all of it, so the share stays a share.
+        lc_v = min(given, rest) if lc is not None else other
         return lc_v / rest if rest > 0 else _NO_LOSS_SHARE
     return 1.0 if lc is not None and lc > 0 else 0.0
 
