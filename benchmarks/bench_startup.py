@@ -5,11 +5,14 @@ Run: ``python benchmarks/bench_startup.py [--trials 10000] [--repeats 3]``.
 Each repeat is a new interpreter (imports are what is measured) that does what ``simcore run
 --trials N`` does, step by step: import the command line and build its parser, import the
 engine (numba, scipy.special, the kernel module), load the scenario, compile it (numba's
-first cached load), start importing xarray and pandas in a thread, run the kernel (without the
-period-boundary bookkeeping, as ``simcore run`` without ``--out``), wait for what is left of
-the xarray import, build the Dataset, the summary, the Monte-Carlo errors and the tables.
-``--serial`` imports xarray and pandas before the run instead, as ``simcore run`` did before. Printed: each step's best seconds and share
-of the total, and the load average. Shares move less with the machine's load than seconds.
+first cached load), then, as a run without ``--out`` (``--mode printed``, the default), run the
+kernel into one reused chunk buffer without the period-boundary bookkeeping and make the
+summary, errors and tables from its figures per trial, never importing xarray or pandas. ``--mode
+overlap`` does what a run with ``--out`` does instead: every output kept, xarray and pandas
+imported in a thread beside the kernel, then the Dataset; ``--mode serial`` imports them
+before the run, as ``simcore run`` did before they overlapped. Printed: each step's best
+seconds and share of the total, and the load average. Shares move less with the machine's
+load than seconds.
 
 ``--floor`` times what no change to simcore's code can remove, each a fresh interpreter
 (best wall and CPU of ``--repeats``, the steps interleaved): Python itself, importing numpy,
@@ -39,14 +42,14 @@ import json, os, sys, time
 marks = [("start", time.perf_counter())]
 def mark(name):
     marks.append((name, time.perf_counter()))
-serial = sys.argv[3] == "serial"
+mode = sys.argv[3]
 import simcore.cli.app as app
 parser, handlers = app.build_parser()
 args = parser.parse_args(["run", sys.argv[1], "--trials", sys.argv[2], "--seed", "7", "--quiet"])
 mark("imports: numpy, the command line and its parser")
 from simcore.engine import simulate as S
 mark("imports: numba, scipy.special and the engine")
-if serial:
+if mode == "serial":
     import simcore.accessor
     mark("imports: xarray, pandas (the accessor), before the run")
 sc = app.load(args)
@@ -54,20 +57,30 @@ mark("load the scenario")
 from simcore.engine.compile import compile_scenario
 model = compile_scenario(sc, None)
 mark("compile_scenario (numba's first cached load)")
-if not serial:
-    S.preload_xarray()
-out = S.run_kernel(model, args.trials, 7, 0, None, False, "random", boundaries=False)
-mark("the kernel" + ("" if serial else " (xarray and pandas loading in a thread)"))
-S.load_xarray()
-import simcore.accessor
-mark("what is left of the xarray/pandas import")
-ds = S.build_dataset(model, out, 7, 0, "random")
-summary = ds.simcore.summary()
-from simcore.analysis.convergence import headline_errors
 from simcore.cli.analytics import errors_table
 from simcore.report.text import summary_table
-text = summary_table(summary) + errors_table(headline_errors(ds), sc.currency)
-mark("the Dataset, summary, errors and tables")
+if mode == "printed":
+    from simcore.analysis import headline
+    figures = S.simulate_headline(sc, args.trials, 7, model=model, progress=False)
+    mark("the kernel, in one reused chunk buffer, without boundaries")
+    run = figures.pop("run")
+    summary = headline.summary(figures, run, run["target"])
+    errors = headline.errors(figures["bookings_amount"], run["periods"], run["target"])
+    text = summary_table(summary) + errors_table(errors, sc.currency)
+    mark("the summary, errors and tables")
+else:
+    if mode == "overlap":
+        S.preload_xarray()
+    out = S.run_kernel(model, args.trials, 7, 0, None, False, "random")
+    mark("the kernel, every output kept" + (" (xarray and pandas loading in a thread)" if mode == "overlap" else ""))
+    S.load_xarray()
+    import simcore.accessor
+    mark("what is left of the xarray/pandas import")
+    ds = S.build_dataset(model, out, 7, 0, "random")
+    summary = ds.simcore.summary()
+    from simcore.analysis.convergence import headline_errors
+    text = summary_table(summary) + errors_table(headline_errors(ds), sc.currency)
+    mark("the Dataset, summary, errors and tables")
 print(json.dumps([(b[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]))
 sys.stdout.flush()
 os._exit(0)
@@ -139,9 +152,11 @@ def main(argv=None):
     p.add_argument("--trials", type=int, default=10_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument(
-        "--serial",
-        action="store_true",
-        help="import xarray and pandas before the run (the order before they overlapped the kernel)",
+        "--mode",
+        choices=["printed", "overlap", "serial"],
+        default="printed",
+        help="printed: a run without --out (the default); overlap: a run with --out, xarray and "
+        "pandas loading beside the kernel; serial: as a run did before they overlapped it",
     )
     p.add_argument(
         "--floor",
@@ -158,7 +173,7 @@ def main(argv=None):
     runs = []
     for _ in range(args.repeats):
         done = subprocess.run(
-            [sys.executable, "-c", CHILD, args.scenario, str(args.trials), "serial" if args.serial else "overlap"],
+            [sys.executable, "-c", CHILD, args.scenario, str(args.trials), args.mode],
             env=env, cwd=ROOT, capture_output=True, text=True, check=True,
         )  # fmt: skip
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -13,7 +13,8 @@ import xarray as xr
 
 import simcore.lazydask  # noqa: F401  (before any Dataset: xarray need not import dask.array)
 from simcore import checks
-from simcore.analysis.mcerror import distribution
+from simcore.analysis import headline
+from simcore.engine import stream
 from simcore.errors import SimcoreError
 
 
@@ -127,14 +128,6 @@ class SimcoreAccessor:
         da = da.isel(stage=checks.stage_index(da.stage.values, stage))
         return da.sum([d for d in da.dims if d not in ("trial", "period")])
 
-    def _shape(self, per_period: xr.DataArray) -> dict:
-        return {
-            "year": distribution(per_period.sum("period").values),
-            "by_period": {
-                str(p): distribution(per_period.sel(period=p).values) for p in per_period.period.values
-            },
-        }
-
     def summary(self, target=None) -> dict:
         """The headline figures, in the shape of ``simcore run --json``.
 
@@ -160,9 +153,25 @@ class SimcoreAccessor:
         SimcoreError
             When ``target`` is not a finite number.
         """
-        ds = self._ds
         target = self.target if target is None else checks.number("target", target)
-        bookings = self.total("bookings_amount", ("trial", "period"))
+        return {**headline.summary(self.figures(), self._run(), target), **self._capacity_summary()}
+
+    def figures(self) -> dict:
+        """The headline figures per trial: what :meth:`summary` and the Monte-Carlo errors of
+        ``simcore run`` are made of (:func:`simcore.engine.stream.headline`).
+
+        Returns
+        -------
+        dict
+            ``bookings_amount`` (trial, period) and ``created_amount`` (trial, period, stage)
+            in dollars summed over cells, ``opportunities`` (trial,), and ``attainment``
+            (trial, group) when the scenario declares creation attainment: numpy arrays.
+        """
+        return stream.headline(self._ds, ("bookings_amount", "created_amount", "opportunities"))
+
+    def _run(self) -> dict:
+        """What the summary says of the run, from the Dataset's attrs and coords."""
+        ds = self._ds
         return {
             "scenario": ds.attrs["scenario"],
             "scenario_hash": ds.attrs["scenario_hash"],
@@ -171,14 +180,12 @@ class SimcoreAccessor:
             "version": ds.attrs["simcore_version"],
             "period": ds.attrs["period"],
             "currency": ds.attrs["currency"],
-            "target": float(target) if target is not None else None,
-            "p_hit": self.p_hit(target),
-            "deals_per_trial": float(ds["opportunities"].mean()),
-            "bookings": self._shape(bookings),
-            "stage1_created": self._shape(self.stage_created(0)),
-            "stage4_created": self._shape(self.stage_created(-1)),
-            **self._attainment_summary(),
-            **self._capacity_summary(),
+            "periods": [str(p) for p in ds["period"].values],
+            "trial": ds["trial"].values,
+            "sampling": ds.attrs.get("sampling", "random"),
+            "attainment_groups": [str(g) for g in ds["attainment_group"].values]
+            if "attainment" in ds
+            else [],
         }
 
     def _capacity_summary(self) -> dict:
@@ -199,20 +206,6 @@ class SimcoreAccessor:
                 row["needed_p50"], row["needed_p90"] = (float(q) for q in np.quantile(n, [0.5, 0.9]))
                 row["binding"] = row["needed_p90"] > row["available"]
         return {"capacity": report}
-
-    def _attainment_summary(self) -> dict:
-        """``{"attainment": {declaration: dist}}`` of the creation attainment drawn, if any."""
-        ds = self._ds
-        if "attainment" not in ds:
-            return {}
-        return {
-            "attainment": {
-                str(g).removesuffix(".creation.attainment"): distribution(
-                    ds["attainment"].sel(attainment_group=g).values
-                )
-                for g in ds["attainment_group"].values
-            }
-        }
 
     # Charts live in simcore.plots; importing it here, lazily, keeps matplotlib out of
     # `import simcore` for users who never draw.

@@ -596,7 +596,8 @@ def test_a_result_read_back_has_its_accessor_in_a_fresh_process(tiny, tmp_path, 
     assert "bookings" in done.stdout
 
 
-def test_a_ctrl_c_lost_in_a_callback_still_interrupts(capsys, monkeypatch):
+@pytest.mark.parametrize("out", [False, True], ids=["printed", "with --out"])
+def test_a_ctrl_c_lost_in_a_callback_still_interrupts(capsys, monkeypatch, tmp_path, out):
     # Python's handler raises KeyboardInterrupt wherever the main thread is; inside a weakref
     # callback (the import system's module locks, busy while the run's thread imports xarray)
     # it is printed and lost, and the run used to finish with exit 0. simcore's handler
@@ -606,22 +607,24 @@ def test_a_ctrl_c_lost_in_a_callback_still_interrupts(capsys, monkeypatch):
     import simcore.engine.simulate as engine
     from simcore.cli import app
 
-    real = engine.simulate
+    real = engine.run_kernel
 
     def swallowed(*args, **kwargs):
-        ds = real(*args, **kwargs)
+        result = real(*args, **kwargs)
         handler = signal.getsignal(signal.SIGINT)
         assert handler is not signal.default_int_handler  # simcore's, while a command runs
         try:
             handler(signal.SIGINT, None)
         except KeyboardInterrupt:
             pass  # as a callback swallows it
-        return ds
+        return result
 
-    monkeypatch.setattr(engine, "simulate", swallowed)
+    monkeypatch.setattr(engine, "run_kernel", swallowed)
     fy2026 = ROOT / "scenarios" / "fy2026.toml"
-    code, out, err = run_cli(capsys, "run", fy2026, "--trials", 20)
-    assert (code, out, err) == (130, "", "interrupted\n")
+    written = tmp_path / "run.nc"
+    code, printed, err = run_cli(capsys, "run", fy2026, "--trials", 20, *(["--out", written] if out else []))
+    assert (code, printed, err) == (130, "", "interrupted\n")
+    assert not written.exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     assert app.main(["validate", str(fy2026)]) == 0  # and forgotten by the next command
     capsys.readouterr()

@@ -110,10 +110,22 @@ def test_the_engine_loads_without_xarray_or_pandas():
     assert heavy(loaded_after(code), ("xarray", "pandas")) == []
 
 
-def test_a_run_imports_xarray_beside_its_kernel_not_before_it():
-    # `simcore run` reaches its kernel with xarray still loading in preload_xarray's thread:
-    # nothing before it (main() included) imports the accessor, or xarray in the main thread
-    # (then preload_xarray would find it loaded and start no thread).
+def test_a_printed_run_never_imports_xarray_or_pandas():
+    # `simcore run` without --out makes what it prints from the kernel's outputs, no Dataset.
+    code = (
+        "import contextlib, io\nfrom simcore.cli.app import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['run', {FY2026!r}, '--trials', '16', '--quiet']) == 0\n"
+        f"    assert main(['run', {FY2026!r}, '--trials', '16', '--json', '--sampling', 'lhs']) == 0"
+    )
+    assert heavy(loaded_after(code), ("xarray", "pandas")) == []
+
+
+def test_a_run_with_out_imports_xarray_beside_its_kernel_not_before_it(tmp_path):
+    # `simcore run --out` reaches its kernel with xarray still loading in preload_xarray's
+    # thread: nothing before it (main() included) imports the accessor, or xarray in the main
+    # thread (then preload_xarray would find it loaded and start no thread).
+    out = str(tmp_path / "run.json")
     code = (
         "import contextlib, io, sys\nfrom simcore.cli.app import main\n"
         "import simcore.engine.simulate as S\n"
@@ -123,7 +135,7 @@ def test_a_run_imports_xarray_beside_its_kernel_not_before_it():
         "    return real(*args, **kwargs)\n"
         "S.run_kernel = spy\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"    assert main(['run', {FY2026!r}, '--trials', '16', '--quiet']) == 0\n"
+        f"    assert main(['run', {FY2026!r}, '--trials', '16', '--quiet', '--out', {out!r}]) == 0\n"
         "assert seen == [(False, True)], seen"
     )
     assert "xarray" in loaded_after(code)
@@ -149,23 +161,26 @@ def test_a_run_that_preloads_xarray_prints_what_one_without_prints(capsys):
 
 
 def test_a_run_without_out_skips_the_boundaries_and_prints_the_same(tmp_path, capsys, monkeypatch):
-    # No --out: the kernel skips the bank, due and slip bookkeeping; with --out it keeps it.
+    # No --out: the kernel skips the bank, due and slip bookkeeping, runs in one reused chunk
+    # buffer and no Dataset is built; with --out it keeps every output. Same figures, same bits.
     from helpers import run_cli
 
     import simcore.engine.simulate as engine
 
     asked = []
-    real = engine.simulate
+    real = engine.run_kernel
 
     def spy(*args, **kwargs):
-        asked.append(kwargs.get("boundaries", True))
+        asked.append((kwargs.get("boundaries", True), kwargs.get("on_chunk") is not None))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "simulate", spy)
-    for name in ("fy2026", "enterprise", "smb"):
+    monkeypatch.setattr(engine, "run_kernel", spy)
+    cases = [("fy2026", ()), ("enterprise", ()), ("smb", ()), ("fy2026", ("--period", "week"))]
+    cases += [("fy2026", ("--sampling", "sobol")), ("fy2026", ("--trials", 1500))]  # several chunks
+    for name, extra in cases:
         scenario = ROOT / "scenarios" / f"{name}.toml"
-        args = ["run", scenario, "--trials", 400, "--seed", 5, "--json"]
+        args = ["run", scenario, "--trials", 400, "--seed", 5, "--json", *extra]
         _, lean, _ = run_cli(capsys, *args)
         _, full, _ = run_cli(capsys, *args, "--out", tmp_path / f"{name}.nc")
-        assert json.loads(lean) == json.loads(full), name
-    assert asked == [False, True] * 3
+        assert json.loads(lean) == json.loads(full), (name, extra)
+    assert asked == [(False, True), (True, False)] * len(cases)

@@ -209,14 +209,35 @@ class StreamedRun:
         simcore.simulate(self.sc, trials=10 * 1024, seed=0, progress=False, model=self.model, stream=True)
 
 
+class PrintedRun:
+    """What ``simcore run`` without ``--out`` runs (``simulate_headline``): the headline figures
+    per trial from one reused chunk of outputs, without the boundary bookkeeping or a Dataset."""
+
+    timeout = 300
+
+    def setup(self):
+        from simcore.engine.simulate import simulate_headline
+
+        self.run = simulate_headline
+        self.sc, self.model = _model()
+        self.run(self.sc, 512, 0, progress=False, model=self.model)
+
+    def time_printed_run(self):
+        self.run(self.sc, 10 * 1024, 0, progress=False, model=self.model)
+
+    def peakmem_printed_run(self):
+        self.run(self.sc, 10 * 1024, 0, progress=False, model=self.model)
+
+
 class StartupModules:
-    """How many heavy libraries ``simcore validate`` and ``import simcore`` load (0 each): the
-    start-up floor in a form the machine's load cannot blur (tests/test_startup.py asserts it)."""
+    """How many heavy libraries ``simcore validate`` and ``import simcore`` load, and how many
+    xarray and pandas modules a printed ``simcore run`` loads (0 each): the start-up floor in a
+    form the machine's load cannot blur (tests/test_startup.py asserts it)."""
 
     HEAVY = ("numba", "xarray", "pandas", "scipy", "dask", "distributed", "matplotlib")
 
-    def _count(self, code):
-        probe = f"{code}\nimport sys\nprint(sum(m.split('.')[0] in {self.HEAVY!r} for m in sys.modules))"
+    def _count(self, code, heavy=HEAVY):
+        probe = f"{code}\nimport sys\nprint(sum(m.split('.')[0] in {heavy!r} for m in sys.modules))"
         done = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
         return int(done.stdout.strip().splitlines()[-1])
 
@@ -228,6 +249,16 @@ class StartupModules:
         )
 
     track_heavy_modules_validate.unit = "modules"
+
+    def track_heavy_modules_printed_run(self):
+        path = str(SCENARIOS / "fy2026.toml")
+        return self._count(
+            f"import contextlib, io\nfrom simcore.cli.app import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    main(['run', {path!r}, '--trials', '16'])",
+            ("xarray", "pandas"),
+        )
+
+    track_heavy_modules_printed_run.unit = "modules"
 
     def track_heavy_modules_import(self):
         return self._count("import simcore")

@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from simcore import checks
+from simcore.analysis import headline
 from simcore.analysis.mcerror import (  # noqa: F401  (also importable from here, as before)
     QUANTILES,
     binomial_quantile,
@@ -26,118 +27,15 @@ from simcore.analysis.mcerror import (  # noqa: F401  (also importable from here
     quantile_interval,
     quantile_se,
     relative_half_width,
+    replicate_errors,
     with_errors,
 )
+from simcore.engine import stream
 from simcore.engine.compile import compile_scenario
 from simcore.engine.sampling import REPLICATE_SIZE, replicate_of
 from simcore.engine.simulate import simulate
 from simcore.errors import SimcoreError
 from simcore.result import Result
-
-
-def replicate_errors(values, replicate, target=None, level: float = 0.95) -> dict:
-    """:func:`with_errors` for stratified samples: errors from independent randomisations.
-
-    Under Latin hypercube or scrambled Sobol' sampling the trials are not independent, and
-    the i.i.d. formulas overstate the error. Each replicate is an independent randomisation
-    (:mod:`simcore.engine.sampling`), so each figure's standard error is the standard
-    deviation of its value across the ``R`` replicates (over ``c4(R)``, which makes it
-    unbiased for a normal spread) over ``sqrt(R)``: exact for the mean and P(hit),
-    asymptotically right for a quantile. Its interval is the figure +/- Student's t with
-    ``R - 1`` degrees of freedom times the uncorrected standard error. Errors from fewer
-    than about ten replicates are rough. The trials of an incomplete replicate (a run that stops
-    inside one) count in the figures but not in the spread; their part of the error is bounded
-    by the i.i.d. formula's.
-
-    Parameters
-    ----------
-    values : array_like
-        Per-trial values (dollars).
-    replicate : array_like of int
-        Each trial's replicate (:func:`simcore.engine.sampling.replicate_of`).
-    target : float, optional
-        With a target, ``p_hit`` too.
-    level : float, default 0.95
-
-    Returns
-    -------
-    dict
-        As :func:`with_errors`, plus ``"replicates": R`` (the complete replicates the spread
-        is taken over); errors are NaN with fewer than 2.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.arange(1000.0)
-    >>> e = replicate_errors(x, np.arange(1000) % 10)
-    >>> round(e["mean"]["value"], 1), e["replicates"]
-    (499.5, 10)
-    """
-    from scipy.stats import t as student  # lazy: scipy.stats takes a while to import
-
-    x = np.asarray(values, dtype=np.float64)
-    groups = np.unique(np.asarray(replicate), return_inverse=True)[1]
-    sizes = np.bincount(groups) if len(x) else np.zeros(0, dtype=np.int64)
-    n_rep = len(sizes)
-    # A run that stops inside a replicate leaves it incomplete: a few trials, not stratified as
-    # a whole, whose figures would spread far more than a complete replicate's. The spread is
-    # taken over the complete replicates (n_c trials); the m other trials enter a figure with
-    # weight m / n, and their part of its variance is bounded by plain Monte Carlo's:
-    # se^2 = (n_c / n)^2 se_complete^2 + (m / n) se_iid^2, se_iid the i.i.d. error on all n.
-    complete = sizes == sizes.max() if n_rep else sizes.astype(bool)
-    partial = bool(n_rep) and not complete.all() and complete.sum() >= 2
-    if partial:
-        keep = complete[groups]
-        n_rep = int(complete.sum())
-        parts = [x[groups == g] for g in np.flatnonzero(complete)]
-        share_c, share_m = keep.mean(), 1.0 - keep.mean()
-    else:
-        parts = [x[groups == g] for g in range(n_rep)]
-        share_c, share_m = 1.0, 0.0
-    half = student.ppf(0.5 + level / 2, n_rep - 1) if n_rep > 1 else math.nan
-
-    # sd / c4(R) is unbiased for a normal spread: with a handful of replicates the sd alone
-    # understates it (by 20% at R = 2, 8% at R = 4).
-    c4 = (
-        math.exp(math.lgamma(n_rep / 2) - math.lgamma((n_rep - 1) / 2)) * math.sqrt(2 / (n_rep - 1))
-        if n_rep > 1
-        else 1.0
-    )
-
-    def figure(value, stat, iid_se):
-        spread = np.std([stat(p) for p in parts], ddof=1) if n_rep > 1 else math.nan
-        se = float(spread / math.sqrt(n_rep))
-        if partial:
-            extra = share_m * iid_se() ** 2
-            se, corrected = (
-                math.hypot(share_c * se, math.sqrt(extra)),
-                math.hypot(share_c * se / c4, math.sqrt(extra)),
-            )
-        else:
-            corrected = se / c4
-        return {"value": value, "se": corrected, "low": value - half * se, "high": value + half * se}
-
-    out = {"trials": int(len(x)), "replicates": n_rep}
-    mean = figure(float(x.mean()), np.mean, lambda: mean_se(x))
-    out["mean"] = {"value": mean["value"], "se": mean["se"]}
-    for name, q in QUANTILES.items():
-        out[name] = figure(
-            float(np.quantile(x, q)), lambda p, q=q: np.quantile(p, q), lambda q=q: quantile_se(x, q)
-        )
-    if target is not None:
-        p_hit = float((x >= target).mean())
-        hit = figure(p_hit, lambda p: (p >= target).mean(), lambda: proportion_se(p_hit, len(x)))
-        out["p_hit"] = {"value": hit["value"], "se": hit["se"]}
-    return out
-
-
-def _figures(ds: xr.Dataset, level: float):
-    """The error function for ``ds``'s sampling: i.i.d. for random, replicates otherwise."""
-    sampling = ds.attrs.get("sampling", "random")
-    if sampling == "random":
-        return lambda values, target=None: with_errors(values, target, level)
-    replicate = replicate_of(sampling, ds["trial"].values)
-    return lambda values, target=None: replicate_errors(values, replicate, target, level)
 
 
 def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
@@ -165,15 +63,10 @@ def headline_errors(ds: xr.Dataset, level: float = 0.95) -> dict:
     """
     checks.dataset(ds)
     level = checks.fraction("level", level)
-    per_period = ds.simcore.total("bookings_amount", ("trial", "period"))
-    target = ds.attrs.get("target")
-    figures = _figures(ds, level)  # from replicates under lhs or sobol sampling
-    return {
-        "year": figures(per_period.sum("period").values, target),
-        "by_period": {
-            str(p): figures(per_period.sel(period=p).values, None) for p in per_period.period.values
-        },
-    }
+    bookings = stream.headline(ds, ("bookings_amount",))["bookings_amount"]
+    periods = [str(p) for p in ds["period"].values]
+    sampling = ds.attrs.get("sampling", "random")  # from replicates under lhs or sobol sampling
+    return headline.errors(bookings, periods, ds.attrs.get("target"), sampling, ds["trial"].values, level)
 
 
 @dataclass
@@ -292,7 +185,7 @@ def simulate_to_precision(
     while n < max_trials:
         size = min(chunk, max_trials - n)
         ds = simulate(scenario, size, seed, trial_start=n, model=model, progress=False)
-        year.append(ds.simcore.year_bookings().values)
+        year.append(stream.headline(ds, ("bookings_amount",))["bookings_amount"].sum(axis=1))
         parts.append(ds if keep is None else ds[list(keep)])
         n += size
         values = np.concatenate(year)

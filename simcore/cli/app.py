@@ -88,7 +88,6 @@ def _setup_run(p):
 def _run(args):
     from simcore.engine.simulate import preload_xarray, simulate
     from simcore.io import check_not_an_input, check_result_file, output_format, save_dataset
-    from simcore.report.text import summary_table
 
     if args.out is not None:
         check_result_file(args.out, scenario_inputs(args))  # before the run, not after it
@@ -107,57 +106,80 @@ def _run(args):
     sc = load(args)
     if args.out is not None:
         check_not_an_input(args.out, scenario_inputs(args, sc))  # the bank CSV is known now
+    progress = False if args.quiet or args.json else None
     with scale_options(args, sc, quiet=args.quiet or args.json) as options:
-        options.update(_lean(args, options))
+        if _printed_only(args, options):
+            return _print_run(args, sc, options["model"], progress)
         # Imported in a thread while the kernel runs (the summary needs it after); started once
         # the model is compiled, so that it does not contend for the GIL with numba's cache load.
         preload_xarray()
         ds = simulate(
-            sc,
-            trials=args.trials,
-            seed=args.seed,
-            period=args.period,
-            progress=False if args.quiet or args.json else None,
-            **options,
+            sc, trials=args.trials, seed=args.seed, period=args.period, progress=progress, **options
         )
     _CtrlC.check()  # a Ctrl-C the import thread's module locks swallowed: nothing printed or written
     # Registers ds.simcore. Only now: main() leaves it to this point so that xarray and pandas
     # (~0.4 s of one core) load in preload_xarray's thread beside the kernel, not before it.
     import simcore.accessor  # noqa: F401
-
-    summary = ds.simcore.summary()
     from simcore.analysis.convergence import headline_errors
-    from simcore.cli.analytics import errors_table
-    from simcore.format import json_safe
 
-    errors = headline_errors(ds)  # every headline figure with its Monte-Carlo standard error
-    document = {**summary, "mc_errors": json_safe(errors)}
+    document = _document(ds.simcore.summary(), headline_errors(ds))
     if args.out is not None:
         save_dataset(ds, args.out, summary=document)
-    if args.json:
-        print(json.dumps(document, indent=2))
-    else:
-        print(summary_table(summary))
-        print("\n" + errors_table(errors, sc.currency))
-        if args.out is not None:
-            print(f"\n{_WRITTEN[output_format(args.out)]} written to {args.out}")
+    _print_document(args, document, sc.currency)
+    if args.out is not None and not args.json:
+        print(f"\n{_WRITTEN[output_format(args.out)]} written to {args.out}")
     return EXIT_OK
 
 
-def _lean(args, options) -> dict:
-    """``stream=False, boundaries=False`` when nothing the run prints or writes needs the bank,
-    due and slipped deals at period boundaries (no ``--out``, no capacity to carry, kept in
-    full here): the kernel skips that bookkeeping (~20% of it) and every printed figure keeps
-    its bits. Else nothing.
+def _printed_only(args, options) -> bool:
+    """Whether the run is only printed, here: no ``--out``, no Dask, no ``--no-stream`` (which
+    asks for every output kept), no capacity to report (its open deals need the bank at
+    period boundaries).
     """
-    from simcore.engine.simulate import resolve_stream
+    if args.out is not None or options["client"] is not None or options["stream"] is False:
+        return False
+    return options["model"].capacity is None
 
-    model = options["model"]
-    if args.out is not None or options["client"] is not None or model.capacity is not None:
-        return {}
-    if resolve_stream(model, args.trials, options["stream"]):
-        return {}
-    return {"stream": False, "boundaries": False}
+
+def _print_run(args, sc, model, progress) -> int:
+    """A run that is only printed: its headline figures straight from the kernel's outputs
+    (:func:`simcore.engine.simulate.simulate_headline`), the same bits as a run with ``--out``
+    prints, without building the Dataset: xarray and pandas (~0.4 s of one core) are never
+    imported, and the kernel skips the bank, due and slip bookkeeping at period boundaries
+    (~20% of it) that nothing printed needs.
+    """
+    from simcore.analysis import headline
+    from simcore.engine.simulate import simulate_headline
+
+    figures = simulate_headline(
+        sc, args.trials, args.seed, period=args.period, progress=progress, model=model
+    )
+    run = figures.pop("run")
+    _CtrlC.check()
+    errors = headline.errors(
+        figures["bookings_amount"], run["periods"], run["target"], run["sampling"], run["trial"]
+    )
+    _print_document(args, _document(headline.summary(figures, run, run["target"]), errors), sc.currency)
+    return EXIT_OK
+
+
+def _document(summary: dict, errors: dict) -> dict:
+    """``simcore run --json``: the summary, and every headline figure's Monte-Carlo error."""
+    from simcore.format import json_safe
+
+    return {**summary, "mc_errors": json_safe(errors)}
+
+
+def _print_document(args, document: dict, currency: str) -> None:
+    from simcore.cli.analytics import errors_table
+    from simcore.report.text import summary_table
+
+    if args.json:
+        print(json.dumps(document, indent=2))
+        return
+    summary = {k: v for k, v in document.items() if k != "mc_errors"}
+    print(summary_table(summary))
+    print("\n" + errors_table(document["mc_errors"], currency))
 
 
 @command("validate", "check a scenario file and say exactly what is wrong")

@@ -22,7 +22,7 @@ from simcore.engine.compile import Model, compile_scenario
 from simcore.engine.kernel import FIXED, N_CATEGORIES, flow_layout, simulate_trials, trial_columns
 from simcore.engine.memory import WORKING_BYTES, bytes_per_trial, estimate, output_buffer, refuse
 from simcore.engine.sampling import check_sampling, kernel_uniforms
-from simcore.engine.stream import BLOCK, StreamReducer, kept_bytes, reduce_chunk
+from simcore.engine.stream import BLOCK, StreamReducer, cell_totals, kept_bytes, reduce_chunk
 from simcore.errors import SimcoreError
 from simcore.format import json_safe
 from simcore.scenario.load import Scenario, check_scenario
@@ -266,6 +266,7 @@ def run_kernel(
     # in the kernel: calling it inside jitted code stops numba from caching the kernel.)
     # Results do not depend on the schedule.
     previous = numba.set_parallel_chunksize(1)
+    dirty = 0  # rows of a reused chunk buffer that a chunk has written
     try:
         plan = chunks(trials, chunk_size, unit, largest)
         lo, hi = next(plan)
@@ -273,8 +274,12 @@ def run_kernel(
             started = time.perf_counter()
             a, b = (lo, hi) if on_chunk is None else (0, hi - lo)
             if on_chunk is not None:
-                for array in out.arrays(a, b):
+                # The buffer comes zeroed: only the rows an earlier chunk wrote are cleared
+                # (clearing fresh rows here would fault their pages in on one thread, not the
+                # kernel's two).
+                for array in out.arrays(0, min(dirty, b)):
                     array.fill(0)
+                dirty = max(dirty, b)
             if trial_u is not None:
                 u = trial_u[lo:hi]
             elif sampling == "random":
@@ -415,6 +420,31 @@ def simulate(
     >>> year.sizes["trial"], bool(year.quantile(0.1) < year.quantile(0.9))
     (500, True)
     """
+    trials, seed, trial_start, chunk_size, sampling, model, stream = _checked(
+        scenario, trials, seed, period, trial_start, chunk_size, model, sampling, stream
+    )
+    if not boundaries and (stream or client is not None):
+        raise SimcoreError("boundaries=False is for a plain run: not with stream or client")
+    if client is not None:
+        # Lazy: Dask is an optional extra, and slow to import; only a run on a client needs it.
+        from simcore.engine.distributed import simulate_on
+
+        return simulate_on(client, scenario, model, trials, seed, trial_start, sampling, stream, chunk_size)
+    if not stream:
+        out = run_kernel(
+            model, trials, seed, trial_start, chunk_size, progress, sampling, boundaries=bool(boundaries)
+        )
+        return build_dataset(model, out, seed, trial_start, sampling)
+
+    reducer = StreamReducer(model, trials, seed, trial_start, sampling)
+    run_streamed(model, trials, seed, trial_start, chunk_size, progress, sampling, reducer.take)
+    return reducer.dataset()
+
+
+def _checked(scenario, trials, seed, period, trial_start, chunk_size, model, sampling, stream) -> tuple:
+    """:func:`simulate`'s arguments checked, its model compiled, its memory estimated (a run
+    that would not fit is refused here, before anything is simulated).
+    """
     check_scenario(scenario)
     trials = checks.whole("trials", trials, 1)
     trial_start = checks.whole("trial_start", trial_start, 0)
@@ -443,22 +473,110 @@ def simulate(
         "kept " + ("as headline figures" if stream else "in full"),
         hint,
     )
-    if not boundaries and (stream or client is not None):
-        raise SimcoreError("boundaries=False is for a plain run: not with stream or client")
-    if client is not None:
-        # Lazy: Dask is an optional extra, and slow to import; only a run on a client needs it.
-        from simcore.engine.distributed import simulate_on
+    return trials, seed, trial_start, chunk_size, sampling, model, stream
 
-        return simulate_on(client, scenario, model, trials, seed, trial_start, sampling, stream, chunk_size)
-    if not stream:
-        out = run_kernel(
-            model, trials, seed, trial_start, chunk_size, progress, sampling, boundaries=bool(boundaries)
-        )
-        return build_dataset(model, out, seed, trial_start, sampling)
 
-    reducer = StreamReducer(model, trials, seed, trial_start, sampling)
-    run_streamed(model, trials, seed, trial_start, chunk_size, progress, sampling, reducer.take)
-    return reducer.dataset()
+def simulate_headline(
+    scenario: Scenario,
+    trials: int = 10_000,
+    seed=0,
+    *,
+    period: str | None = None,
+    trial_start: int = 0,
+    chunk_size: int | None = None,
+    progress=None,
+    model: Model | None = None,
+    sampling: str | None = None,
+) -> dict:
+    """:func:`simulate`'s headline figures per trial, without building the Dataset.
+
+    What ``simcore run`` prints is made of these (:mod:`simcore.analysis.headline`), and
+    nothing else of a run: without xarray and pandas to import (~0.4 s of one core) and
+    without the period-boundary bookkeeping (``boundaries=False``), a printed run starts and
+    ends sooner. Each figure is the same bits as :func:`simcore.engine.stream.headline` of
+    the same trials' Dataset.
+
+    Parameters
+    ----------
+    scenario, trials, seed, period, trial_start, chunk_size, progress, model, sampling
+        As :func:`simulate` (a run kept in full, on this machine).
+
+    Returns
+    -------
+    dict
+        ``bookings_amount`` (trial, period) and ``created_amount`` (trial, period, stage) in
+        dollars, summed over cells; ``opportunities`` (trial,); ``attainment`` (trial,
+        group) when the scenario declares creation attainment; ``run``: what the summary
+        says of the run (``scenario``, ``scenario_hash``, ``trials``, ``seed``, ``version``,
+        ``period``, ``currency``, ``target``, ``periods``, ``trial`` (indices), ``sampling``,
+        ``attainment_groups``).
+
+    Raises
+    ------
+    SimcoreError
+        As :func:`simulate`.
+
+    Examples
+    --------
+    >>> import simcore
+    >>> sc = simcore.load_scenario("scenarios/smb.toml")
+    >>> h = simulate_headline(sc, trials=200, seed=7, period="quarter", progress=False)
+    >>> h["bookings_amount"].shape, h["created_amount"].shape, h["run"]["periods"]
+    ((200, 4), (200, 4, 3), ['2026-Q1', '2026-Q2', '2026-Q3', '2026-Q4'])
+    """
+    # Its memory is a streamed run's: the figures per trial, and one chunk of full outputs.
+    trials, seed, trial_start, chunk_size, sampling, model, _ = _checked(
+        scenario, trials, seed, period, trial_start, chunk_size, model, sampling, True
+    )
+    kept = {}
+
+    def take(out, lo, hi):
+        for name, value in kept_figures(model, out, hi - lo).items():
+            if name not in kept:
+                kept[name] = np.empty((trials, *value.shape[1:]), value.dtype)
+            kept[name][lo:hi] = value
+
+    # One reused buffer of a few thousand trials' outputs, not every trial's (~24 KB each for
+    # quarterly fy2026): a tenth of the memory to fault in, and it stays in cache longer.
+    run_kernel(
+        model, trials, seed, trial_start, chunk_size, progress, sampling, on_chunk=take, boundaries=False
+    )
+    sc = model.scenario
+    run = {
+        "scenario": sc.name,
+        "scenario_hash": sc.hash,
+        "trials": trials,
+        "seed": seed,
+        "version": __version__,
+        "period": model.periods.kind,
+        "currency": sc.currency,
+        "target": sc.target,
+        "periods": list(model.periods.labels),
+        "trial": np.arange(trial_start, trial_start + trials),
+        "sampling": sampling,
+        "attainment_groups": list(model.attain_names),
+    }
+    return {**kept, "run": run}
+
+
+def kept_figures(model: Model, out: _Outputs, n: int | None = None) -> dict:
+    """The headline figures per trial of the kernel's outputs ``out`` (its first ``n``
+    trials): the sums :func:`simcore.engine.stream.headline` makes of their Dataset, in the
+    same order.
+    """
+    k = model.n_stages
+    booked, created0 = flow_layout(k)[:2]
+    flow_amt, flow_cnt = out.flow_amt[:n], out.flow_cnt[:n]
+    created = flow_amt[..., created0 : created0 + k]
+    figures = {
+        "bookings_amount": cell_totals(flow_amt[..., booked]),
+        # (trial, period, cell, stage) to the Dataset's order, the cells last, then summed.
+        "created_amount": cell_totals(np.moveaxis(created, 3, 2), 3),
+        "opportunities": _opportunities(model, flow_cnt[..., created0 : created0 + k]),
+    }
+    if model.attain_names:
+        figures["attainment"] = out.attained[:n].copy()
+    return figures
 
 
 def run_streamed(model, trials, seed, trial_start, chunk_size, progress, sampling, take) -> None:

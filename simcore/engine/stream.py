@@ -46,27 +46,61 @@ def kept_bytes(model) -> int:
     return 8 * (2 * n + n * k + 2 + len(model.attain_names))
 
 
-def _total(da: xr.DataArray, keep) -> np.ndarray:
-    # The reduction ``ds.simcore.total`` makes, call for call, so the figures are the same bits.
-    return da.sum([d for d in da.dims if d not in keep]).values
+def cell_totals(values, keep: int = 2) -> np.ndarray:
+    """``values`` summed over every axis after its first ``keep`` (the cells, in order).
 
+    One sum for every way a run's headline figures are made (from a Dataset, from a chunk,
+    from the kernel's outputs): a C-ordered copy, then numpy's sum over its last axis, so the
+    same values give the same bits whatever the memory layout they came in (numpy's sum
+    over a strided axis can take another order).
 
-def headline(ds: xr.Dataset) -> dict:
-    """The :data:`KEPT` per-trial figures of a (chunk) result, as numpy arrays: each reduced
-    exactly as ``ds.simcore.summary()`` reduces a full result.
+    Parameters
+    ----------
+    values : array_like
+        ``(trial, period, ..., cell axes)``: the cells last, in the scenario's order.
+    keep : int, default 2
+        Leading axes kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        Over the ``keep`` leading axes.
+
+    Examples
+    --------
+    >>> cell_totals(np.arange(12.0).reshape(1, 2, 2, 3)).tolist()
+    [[15.0, 51.0]]
     """
-    per_period = ("trial", "period")
-    created = ds["created_amount"]
-    return {
-        "bookings_amount": _total(ds["bookings_amount"], per_period),
-        "bookings_count": _total(ds["bookings_count"], per_period),
-        "created_amount": np.stack(
-            [_total(created.isel(stage=s), per_period) for s in range(ds.sizes["stage"])], axis=-1
-        ),
-        "opportunities": ds["opportunities"].values,
-        "market_factor": ds["market_factor"].values,
-        **({"attainment": ds["attainment"].values} if "attainment" in ds else {}),
-    }
+    a = np.ascontiguousarray(values)
+    if a.ndim == keep:
+        return a.copy()
+    return a.reshape(a.shape[:keep] + (-1,)).sum(axis=-1)
+
+
+def _total(da: xr.DataArray, keep) -> np.ndarray:
+    # The cells last, in the scenario's order: the sum simcore.engine.simulate.kept_figures
+    # makes of the kernel's outputs.
+    return cell_totals(da.transpose(*keep, ...).values, len(keep))
+
+
+def headline(ds: xr.Dataset, names=KEPT) -> dict:
+    """The :data:`KEPT` per-trial figures of a (chunk) result, as numpy arrays: the figures
+    ``ds.simcore.summary()`` is made of, and that a streamed run keeps.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A full result, a chunk of one, or a streamed result.
+    names : sequence of str, default :data:`KEPT`
+        The figures wanted; ``attainment`` is added when ``ds`` has it.
+
+    Returns
+    -------
+    dict
+        ``name -> array`` over ``("trial", *KEPT_DIMS[name])``.
+    """
+    names = [*names, *(["attainment"] if "attainment" in ds and "attainment" not in names else [])]
+    return {name: _total(ds[name], ("trial", *KEPT_DIMS[name])) for name in names}
 
 
 def block_moments(out, n: int) -> list:
