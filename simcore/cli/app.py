@@ -122,10 +122,10 @@ def _run(args):
     import simcore.accessor  # noqa: F401
     from simcore.analysis.convergence import headline_errors
 
-    document = _document(ds.simcore.summary(), headline_errors(ds))
+    summary, errors = ds.simcore.summary(), headline_errors(ds)
     if args.out is not None:
-        save_dataset(ds, args.out, summary=document)
-    _print_document(args, document, sc.currency)
+        save_dataset(ds, args.out, summary=_document(summary, errors))
+    _print_summary(args, summary, errors, sc.currency)
     if args.out is not None and not args.json:
         print(f"\n{_WRITTEN[output_format(args.out)]} written to {args.out}")
     return EXIT_OK
@@ -159,7 +159,7 @@ def _print_run(args, sc, model, progress) -> int:
     errors = headline.errors(
         figures["bookings_amount"], run["periods"], run["target"], run["sampling"], run["trial"]
     )
-    _print_document(args, _document(headline.summary(figures, run, run["target"]), errors), sc.currency)
+    _print_summary(args, headline.summary(figures, run, run["target"]), errors, sc.currency)
     return EXIT_OK
 
 
@@ -170,16 +170,16 @@ def _document(summary: dict, errors: dict) -> dict:
     return {**summary, "mc_errors": json_safe(errors)}
 
 
-def _print_document(args, document: dict, currency: str) -> None:
+def _print_summary(args, summary: dict, errors: dict, currency: str) -> None:
+    """The run's summary and errors on stdout: as JSON with ``--json``, else as tables."""
     from simcore.cli.analytics import errors_table
     from simcore.report.text import summary_table
 
     if args.json:
-        print(json.dumps(document, indent=2))
+        print(json.dumps(_document(summary, errors), indent=2))
         return
-    summary = {k: v for k, v in document.items() if k != "mc_errors"}
     print(summary_table(summary))
-    print("\n" + errors_table(document["mc_errors"], currency))
+    print("\n" + errors_table(errors, currency))
 
 
 @command("validate", "check a scenario file and say exactly what is wrong")
