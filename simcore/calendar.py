@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: `simcore validate` needs none
+    import numpy as np
 
 from simcore.errors import SimcoreError
 
@@ -43,6 +45,8 @@ class Periods:
 
     def of_day(self, horizon_days: int) -> np.ndarray:
         """Period index of every whole day of the horizon (int32, length ``horizon_days``)."""
+        import numpy as np  # lazily: `simcore validate` (which makes no arrays) need not load it
+
         out = np.empty(horizon_days, dtype=np.int32)
         for i in range(len(self.labels)):
             out[int(self.start_day[i]) : int(self.start_day[i + 1])] = i
@@ -96,6 +100,26 @@ def periods(start: _dt.date, horizon_days: int, kind: str, fiscal_year_start_mon
     >>> p.labels
     ['2026-Q1', '2026-Q2', '2026-Q3', '2026-Q4']
     """
+    import numpy as np  # lazily: `simcore validate` counts periods (period_count) but makes none
+
+    labels, bounds, full = _walk(start, horizon_days, kind, fiscal_year_start_month)
+    return Periods(kind, labels, np.asarray(bounds, dtype=np.float64), np.asarray(full, dtype=np.float64))
+
+
+def period_count(start: _dt.date, horizon_days: int, kind: str, fiscal_year_start_month: int = 1) -> int:
+    """``len(periods(start, horizon_days, kind, fiscal_year_start_month))``, without its arrays.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> period_count(datetime.date(2026, 1, 1), 365, "month")
+    12
+    """
+    return len(_walk(start, horizon_days, kind, fiscal_year_start_month)[0])
+
+
+def _walk(start, horizon_days, kind, fiscal_year_start_month) -> tuple:
+    """The labels, ``n + 1`` boundaries (days) and calendar lengths of :func:`periods`, as lists."""
     bounds = [0]
     labels = []
     full = []
@@ -112,11 +136,13 @@ def periods(start: _dt.date, horizon_days: int, kind: str, fiscal_year_start_mon
         full.append((nxt - first).days)
         day = min((nxt - start).days, horizon_days)
         bounds.append(day)
-    return Periods(kind, labels, np.asarray(bounds, dtype=np.float64), np.asarray(full, dtype=np.float64))
+    return labels, bounds, full
 
 
 def month_of_day(start: _dt.date, horizon_days: int) -> np.ndarray:
     """Calendar month (0 = January) of every day of the horizon."""
+    import numpy as np  # lazily, as above
+
     out = np.empty(horizon_days, dtype=np.int64)
     for d in range(horizon_days):
         out[d] = (start + _dt.timedelta(days=d)).month - 1

@@ -19,9 +19,17 @@ Three rules, the ones a finance reader checks first:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 
-import numpy as np
+
+def _numpy(*names) -> tuple:
+    """The numpy types of these names, or none when numpy is not loaded: then no value can be of
+    one (``simcore validate`` formats its messages without importing numpy).
+    """
+    np = sys.modules.get("numpy")
+    return () if np is None else tuple(getattr(np, name) for name in names)
+
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
@@ -362,7 +370,7 @@ def column(values: Iterable, kinds, currency: str = "USD") -> list:
 def _column_of_kind(values, kind, currency) -> list:
     if kind == "text":
         return ["-" if v is None else str(v) for v in values]
-    numeric = [v if isinstance(v, (int, float, np.integer, np.floating)) else None for v in values]
+    numeric = [v if isinstance(v, (int, float, *_numpy("integer", "floating"))) else None for v in values]
     if kind == "money":
         texts = money_column(numeric, currency)
     elif kind == "percent":
@@ -407,7 +415,7 @@ def excel_format(kind: str, currency: str = "USD") -> str | None:
 
 def excel_value(value, kind: str):
     """The number an xlsx cell holds: the value itself, points times 100, None for missing."""
-    if isinstance(value, (np.floating, np.integer)):
+    if isinstance(value, _numpy("floating", "integer")):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -431,7 +439,7 @@ def csv_value(value):
     >>> csv_value(2.9999999999999996), csv_value(0.1 + 0.2), csv_value(float("nan")), csv_value(7)
     (3.0, 0.3, '', 7)
     """
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
+    if isinstance(value, _numpy("floating", "integer", "bool_")):
         value = value.item()
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -504,12 +512,12 @@ def json_safe(x):
         return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [json_safe(v) for v in x]
-    if isinstance(x, np.ndarray):
+    if isinstance(x, _numpy("ndarray")):
         return json_safe(x.tolist())
-    if isinstance(x, (np.floating, float)):
+    if isinstance(x, (float, *_numpy("floating"))):
         return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.bool_):
+    if isinstance(x, _numpy("bool_")):
         return bool(x)
-    if isinstance(x, np.integer):
+    if isinstance(x, _numpy("integer")):
         return int(x)
     return x

@@ -23,7 +23,7 @@ FY2026 = str(ROOT / "scenarios" / "fy2026.toml")
 # reports, scipy.optimize by the optimizer and calibration.
 NEVER_AT_START = ("dask", "distributed", "matplotlib", "scipy.optimize")
 # Not needed to read and check a scenario either.
-NOT_FOR_VALIDATE = (*NEVER_AT_START, "numba", "xarray", "pandas", "scipy", "importlib.metadata")
+NOT_FOR_VALIDATE = (*NEVER_AT_START, "numpy", "numba", "xarray", "pandas", "scipy", "importlib.metadata")
 
 
 def loaded_after(code: str) -> list[str]:

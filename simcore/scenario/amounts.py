@@ -7,8 +7,7 @@ given in dollars is turned into deal counts with the base mean deal size.
 from __future__ import annotations
 
 import math
-
-import numpy as np
+from functools import cache
 
 from simcore.scenario.params import AmountParams
 from simcore.scenario.values import base
@@ -31,8 +30,8 @@ def _clipped_lognormal_mean(mu, sigma, floor, cap, ndtr=_ndtr_scipy):
     """E[clip(X, floor, cap)] for X = exp(mu + sigma Z)."""
     if sigma <= 0:
         return min(max(math.exp(mu), floor), cap)
-    lo = (math.log(floor) - mu) / sigma if floor > 0 else -np.inf
-    hi = (math.log(cap) - mu) / sigma if math.isfinite(cap) else np.inf
+    lo = (math.log(floor) - mu) / sigma if floor > 0 else -math.inf
+    hi = (math.log(cap) - mu) / sigma if math.isfinite(cap) else math.inf
     inside = math.exp(mu + 0.5 * sigma * sigma) * (ndtr(hi - sigma) - ndtr(lo - sigma))
     return floor * ndtr(lo) + (cap * (1.0 - ndtr(hi)) if math.isfinite(cap) else 0.0) + inside
 
@@ -74,7 +73,14 @@ def expected_amount(
     wf = base(amount.whale_factor) if whale_factor is None else whale_factor
     wmax = amount.whale_factor_max
     floor, cap = amount.floor, amount.cap
-    if amount.kind == "empirical":
+    if amount.kind == "empirical" and rough:
+        values = [v * median for v in amount.empirical]
+
+        def mean_at(factor):
+            return math.fsum(min(max(v * factor, floor), cap) for v in values) / len(values)
+    elif amount.kind == "empirical":
+        import numpy as np  # lazily: the rough mean (`simcore validate`) needs no numpy
+
         values = np.asarray(amount.empirical) * median
 
         def mean_at(factor):
@@ -92,7 +98,48 @@ def expected_amount(
     if math.isnan(wmax) or wmax == wf:
         whale = mean_at(wf)
     else:
-        x, w = np.polynomial.legendre.leggauss(48)
-        factors = wf + (wmax - wf) * (x + 1.0) / 2.0
+        x, w = _gauss_legendre(48) if rough else _leggauss(48)
+        factors = [wf + (wmax - wf) * (xi + 1.0) / 2.0 for xi in x]
         whale = float(sum(wi * mean_at(f) for wi, f in zip(w, factors)) / 2.0)
     return float((1.0 - pw) * mean_at(1.0) + pw * whale)
+
+
+def _leggauss(n: int):
+    import numpy as np  # lazily: the rough mean (`simcore validate`) needs no numpy
+
+    return np.polynomial.legendre.leggauss(n)
+
+
+@cache
+def _gauss_legendre(n: int) -> tuple:
+    """Gauss-Legendre nodes and weights on [-1, 1] in plain Python (Newton on the Legendre
+    recurrence): ``numpy.polynomial.legendre.leggauss`` to a few ulp, for the rough mean.
+
+    Examples
+    --------
+    >>> x, w = _gauss_legendre(3)
+    >>> [round(v, 12) for v in x], [round(v, 12) for v in w]
+    ([-0.774596669241, 0.0, 0.774596669241], [0.555555555556, 0.888888888889, 0.555555555556])
+    """
+    nodes, weights = [], []
+    for i in range(n):
+        x = -math.cos(math.pi * (i + 0.75) / (n + 0.5))  # Tricomi's first guess, ascending
+        for _ in range(100):
+            p0, p1 = 1.0, x
+            for k in range(2, n + 1):
+                p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
+            dp = n * (x * p1 - p0) / (x * x - 1.0)
+            step = p1 / dp
+            x -= step
+            if abs(step) < 1e-16:
+                break
+        p0, p1 = 1.0, x
+        for k in range(2, n + 1):
+            p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
+        nodes.append(x)
+        weights.append(2.0 * (1.0 - x) * (1.0 + x) / (n * p0) ** 2)  # p0 = P_{n-1}(x) at the root
+    # As numpy does: symmetric about 0, and weights scaled to sum to 2 (the integral of 1).
+    nodes = [0.5 * (a - b) for a, b in zip(nodes, reversed(nodes))]
+    weights = [0.5 * (a + b) for a, b in zip(weights, reversed(weights))]
+    total = math.fsum(weights)
+    return tuple(nodes), tuple(2.0 * v / total for v in weights)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simcore.calendar import periods as make_periods
+from simcore.calendar import period_count
 from simcore.scenario import spec
 
 # Days in a month, on average: ramps and attrition are stated per month.
@@ -84,7 +84,7 @@ def resolve_capacity(raw, dims, start, horizon_days, fy_month) -> tuple:
     if dim not in dims:
         problems.append(("capacity.dimension", f"unknown dimension {dim!r}{spec.expected(dim, list(dims))}"))
         return None, problems
-    n = len(make_periods(start, horizon_days, per, fy_month))
+    n = period_count(start, horizon_days, per, fy_month)
     roles = []
     for name, role in table["role"].items():
         at = f"capacity.role.{name}"

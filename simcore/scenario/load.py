@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simcore.calendar import periods as make_periods
+from simcore.calendar import period_count
 from simcore.errors import Problem, ScenarioError, SimcoreError, format_path
 from simcore.format import exact_money, money
 from simcore.scenario import files, reference, spec
@@ -493,7 +493,7 @@ def _resolved(raw, name, base_dir, variant, overrides, source_raw, bank_read, al
     for (path, msg), where in cells_of.items():
         problems.append(Problem(name, path, f"{msg} ({_cells_text(where, len(cells))})"))
     target = raw.get("target")
-    n_periods = len(make_periods(start, horizon_days, period, fy_month))
+    n_periods = period_count(start, horizon_days, period, fy_month)
     period_targets = raw.get("period_targets")
     if period_targets is not None and len(period_targets) != n_periods:
         problems.append(

@@ -18,8 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
-import numpy as np
-
 from simcore.scenario.nodes import (
     MAX_ATTAINMENT,
     MAX_NAME_LENGTH,
@@ -230,6 +228,8 @@ class Program:
         >>> p.effect(np.array([0, 10, 20, 30, 40])).tolist()
         [0.0, 0.0, 0.5, 1.0, 1.0]
         """
+        import numpy as np  # lazily: `simcore validate` reads programs but draws no effect
+
         t = np.asarray(day, dtype=np.float64) - self.start_day
         if self.ramp_days <= 0:
             return (t >= 0).astype(np.float64)

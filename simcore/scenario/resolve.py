@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from simcore.calendar import periods as make_periods
+from simcore.calendar import period_count
 from simcore.errors import format_path
 from simcore.scenario import spec
 from simcore.scenario.amounts import expected_amount
@@ -368,7 +368,7 @@ def _creation(cr: _Fields, start, horizon_days, fy_month, problems) -> CreationP
         kind, values = "dollars", cr.get("dollars")
     else:
         kind, values = "dollars", []
-    n_per = len(make_periods(start, horizon_days, per, fy_month))
+    n_per = period_count(start, horizon_days, per, fy_month)
     if isinstance(values, list):
         if values and len(values) != n_per:
             problems.append(
