@@ -95,6 +95,9 @@ def test_the_rough_mean_deal_size_is_the_exact_one_to_rounding():
         a = AmountParams("lognormal", 4e4, sigma, (), pw, wf, wmax, floor, cap)
         exact, rough = expected_amount(a), expected_amount(a, rough=True)
         assert math.isclose(rough, exact, rel_tol=1e-13), (rough, exact)
+    # An empirical list with a whale range: the rough mean sums in plain Python (no numpy).
+    a = AmountParams("empirical", 4e4, 0.0, (0.3, 1.0, 2.5, 7.0), 0.1, 2.0, 5.0, 1e4, 2e5)
+    assert math.isclose(expected_amount(a, rough=True), expected_amount(a), rel_tol=1e-13)
 
 
 def test_the_engine_loads_without_xarray_or_pandas():
