@@ -5,9 +5,18 @@ Every helper is re-exported here, so ``from conftest import small_raw, build`` k
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from helpers import *  # noqa: F403  (re-exported for the tests that import them from here)
 from helpers import small_raw
+
+# A shell without job control starts a background job (`./.ci/run &`) with SIGINT ignored, and
+# Python then leaves it ignored: every test of what Ctrl-C does would fail there (seen in a clean
+# run started that way). The tests run as from a terminal, with Python's own handler; the
+# processes they start inherit the default action.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
