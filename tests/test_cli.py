@@ -628,3 +628,29 @@ def test_a_ctrl_c_lost_in_a_callback_still_interrupts(capsys, monkeypatch, tmp_p
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     assert app.main(["validate", str(fy2026)]) == 0  # and forgotten by the next command
     capsys.readouterr()
+
+
+def test_a_ctrl_c_raised_in_a_callback_is_not_printed(capsys, monkeypatch):
+    # A Ctrl-C that lands in a ctypes callback of numba's compiler (or any __del__) is printed by
+    # Python as "Exception ignored ... KeyboardInterrupt" and lost: the run stops with exit 130
+    # all the same, and says only "interrupted".
+    import signal
+    import sys
+
+    import simcore.engine.simulate as engine
+
+    real = engine.run_kernel
+
+    class Callback:
+        def __del__(self):
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # raises inside __del__
+
+    def interrupted_in_a_callback(*args, **kwargs):
+        Callback()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_kernel", interrupted_in_a_callback)
+    hook = sys.unraisablehook
+    code, printed, err = run_cli(capsys, "run", ROOT / "scenarios" / "fy2026.toml", "--trials", 20)
+    assert (code, printed, err) == (130, "", "interrupted\n")
+    assert sys.unraisablehook is hook  # put back

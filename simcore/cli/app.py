@@ -108,6 +108,7 @@ def _run(args):
         check_not_an_input(args.out, scenario_inputs(args, sc))  # the bank CSV is known now
     progress = False if args.quiet or args.json else None
     with scale_options(args, sc, quiet=args.quiet or args.json) as options:
+        _CtrlC.check()  # a Ctrl-C lost in numba's compiler callbacks: stop before the kernel
         if _printed_only(args, options):
             return _print_run(args, sc, options["model"], progress)
         # Imported in a thread while the kernel runs (the summary needs it after); started once
@@ -288,7 +289,9 @@ class _CtrlC:
     raises inside a weakref callback or a ``__del__`` is printed ("Exception ignored in ...")
     and lost. While the run's import thread loads xarray, the import system's module-lock
     callbacks run often enough in the main thread that a Ctrl-C landed there, and the run went
-    on to the end with exit 0. :meth:`check` raises it again at the next safe point.
+    on to the end with exit 0. :meth:`check` raises it again at the next safe point. Such a lost
+    Ctrl-C is not printed either (a ctypes callback of numba's compiler printed its traceback
+    above "interrupted"): :func:`sys.unraisablehook` passes over it while the handler is in place.
     """
 
     pressed = False
@@ -305,7 +308,19 @@ class _CtrlC:
         ):
             return lambda: None
         signal.signal(signal.SIGINT, cls._handler)
-        return lambda: signal.signal(signal.SIGINT, signal.default_int_handler)
+        hook = sys.unraisablehook
+
+        def unraisable(info):
+            if not (cls.pressed and isinstance(info.exc_value, KeyboardInterrupt)):
+                hook(info)
+
+        sys.unraisablehook = unraisable
+
+        def restore():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            sys.unraisablehook = hook
+
+        return restore
 
     @classmethod
     def _handler(cls, signum, frame):
