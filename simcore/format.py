@@ -370,7 +370,8 @@ def column(values: Iterable, kinds, currency: str = "USD") -> list:
 def _column_of_kind(values, kind, currency) -> list:
     if kind == "text":
         return ["-" if v is None else str(v) for v in values]
-    numeric = [v if isinstance(v, (int, float, *_numpy("integer", "floating"))) else None for v in values]
+    types = (int, float, *_numpy("integer", "floating"))  # once per column, not per value
+    numeric = [v if isinstance(v, types) else None for v in values]
     if kind == "money":
         texts = money_column(numeric, currency)
     elif kind == "percent":
